@@ -1,0 +1,82 @@
+//! The one error taxonomy every service speaks. Each gateway owns exactly one exhaustive mapping
+//! from these kinds to its wire format (AWS code, HTTP status, MQTT reason or `rejected` payload).
+
+use std::fmt;
+
+/// What went wrong, independent of any wire format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The named resource does not exist.
+    NotFound,
+    /// A resource with that name already exists with another configuration. AWS returns the
+    /// existing resource's id and ARN with the error, so clients can find it.
+    AlreadyExists { resource_id: String, resource_arn: String },
+    /// The request conflicts with the resource's current state (e.g. deleting a thing type that
+    /// is not deprecated long enough).
+    Conflict,
+    /// A resource cannot be deleted while others depend on it (AWS `DeleteConflictException`).
+    DeleteConflict,
+    /// `expectedVersion` did not match the stored version.
+    VersionConflict,
+    /// The request is malformed or breaks a documented rule.
+    InvalidRequest,
+    /// The resource is not in a state that allows the transition.
+    InvalidStateTransition,
+    /// The caller may not do this.
+    Unauthorized,
+    /// An AWS quota would be exceeded.
+    LimitExceeded,
+    /// Too many requests.
+    Throttled,
+    /// The operation exists on AWS but Shoal does not implement it yet.
+    NotSupported,
+    /// A bug or a failed backend; details are logged, not returned.
+    Internal,
+}
+
+/// An error with the message that the client sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ServiceError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into() }
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidRequest, message)
+    }
+    pub fn version_conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::VersionConflict, message)
+    }
+    pub fn limit(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::LimitExceeded, message)
+    }
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+    pub fn already_exists(message: impl Into<String>, resource_id: &str, resource_arn: &str) -> Self {
+        Self::new(
+            ErrorKind::AlreadyExists {
+                resource_id: resource_id.to_string(),
+                resource_arn: resource_arn.to_string(),
+            },
+            message,
+        )
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {}", self.kind, self.message)
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+pub type Result<T> = std::result::Result<T, ServiceError>;

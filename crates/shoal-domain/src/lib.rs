@@ -1,0 +1,18 @@
+//! Shoal's domain layer (L1): identifiers validated once at the edge, the registry's entities,
+//! and their rules as pure functions (attribute merges, thing-type deprecation, group hierarchy).
+//!
+//! It owns no state and does no I/O: no tokio, no HTTP, no database. Services (L3) load entities
+//! through the store, ask these functions what the new state is, and write it back.
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod page;
+pub mod tags;
+pub mod thing;
+pub mod thing_group;
+pub mod thing_type;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::{ErrorKind, ServiceError};
+pub use ids::{AccountId, Arn, Partition, Region, ThingGroupName, ThingName, ThingTypeName};

@@ -1,0 +1,66 @@
+//! The storage port (L2): the `Store` trait every backend implements, and the embedded SQLite
+//! backend. Services above see records, revisions, conditions and terms, never SQL.
+//!
+//! The model is deliberately small so that PostgreSQL can implement the same trait and pass the
+//! same conformance suite (`conformance`): a record is a JSON document under
+//! (partition, kind, key) with a store-assigned revision; a write is a batch of operations that
+//! commits atomically only if every operation's expectation holds; terms are secondary keys
+//! (attribute values, group membership, parent group) that listings filter on.
+//!
+//! This crate must not depend on HTTP, MQTT or the domain crates.
+
+pub mod conformance;
+mod model;
+pub mod sqlite;
+
+pub use model::{Batch, Expect, Op, Record, Term, TermMatch};
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The expectation of operation number `op` in the batch did not hold; nothing was written.
+    #[error("condition failed on operation {op}")]
+    Conflict { op: usize },
+    /// The backend failed; the batch may not have been written.
+    #[error("store backend: {0}")]
+    Backend(String),
+    /// The store is shutting down.
+    #[error("store is closed")]
+    Closed,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A durable, transactional record store.
+///
+/// `commit` resolves only after the batch is durable (fsynced), which is what lets a gateway
+/// acknowledge a request: "a response is sent only after its write is durable" (DESIGN.md §3).
+/// Reads see every batch whose `commit` has resolved.
+pub trait Store: Send + Sync + 'static {
+    /// Applies all operations atomically, or none if any expectation fails. Returns the new
+    /// revision of each operation's record (0 for deletes and checks).
+    fn commit(&self, batch: Batch) -> BoxFuture<'_, StoreResult<Vec<u64>>>;
+
+    fn get(&self, partition: &str, kind: &str, key: &str) -> StoreResult<Option<Record>>;
+
+    /// Records of a kind whose key starts with `prefix`, in key order, after `after`.
+    fn list(&self, partition: &str, kind: &str, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<Record>>;
+
+    /// Records of a kind that carry term `name` with a matching value, in key order.
+    fn list_by_term(
+        &self,
+        partition: &str,
+        kind: &str,
+        name: &str,
+        value: TermMatch<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>>;
+
+    /// Finishes queued writes and releases the backend; later calls fail with `Closed`.
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
+}

@@ -1,0 +1,83 @@
+//! The values that cross the `Store` trait.
+
+/// A stored document with its store-assigned revision and the schema version it was written
+/// with, so that services can migrate old records forward when they read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub key: String,
+    pub rev: u64,
+    pub schema: u32,
+    pub doc: Vec<u8>,
+}
+
+/// What an operation expects of the record it touches before the batch may commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    Any,
+    Absent,
+    Present,
+    Rev(u64),
+}
+
+/// A secondary key of a record: listings filter on (name, value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    pub name: String,
+    pub value: String,
+}
+
+impl Term {
+    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+        Term { name: name.into(), value: value.into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Creates or replaces a record and replaces all of its terms.
+    Put {
+        kind: String,
+        key: String,
+        schema: u32,
+        doc: Vec<u8>,
+        terms: Vec<Term>,
+        expect: Expect,
+    },
+    /// Removes a record and its terms; removing an absent record is not an error unless the
+    /// expectation says so.
+    Delete { kind: String, key: String, expect: Expect },
+    /// Writes nothing; only its expectation must hold (e.g. "the parent group still exists").
+    Check { kind: String, key: String, expect: Expect },
+}
+
+/// Operations on one partition, committed atomically.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    pub partition: String,
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    pub fn new(partition: impl Into<String>) -> Self {
+        Batch { partition: partition.into(), ops: Vec::new() }
+    }
+    pub fn put(mut self, kind: &str, key: &str, schema: u32, doc: Vec<u8>, terms: Vec<Term>, expect: Expect) -> Self {
+        self.ops.push(Op::Put { kind: kind.into(), key: key.into(), schema, doc, terms, expect });
+        self
+    }
+    pub fn delete(mut self, kind: &str, key: &str, expect: Expect) -> Self {
+        self.ops.push(Op::Delete { kind: kind.into(), key: key.into(), expect });
+        self
+    }
+    pub fn check(mut self, kind: &str, key: &str, expect: Expect) -> Self {
+        self.ops.push(Op::Check { kind: kind.into(), key: key.into(), expect });
+        self
+    }
+}
+
+/// How `list_by_term` matches a term's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TermMatch<'a> {
+    Exact(&'a str),
+    Prefix(&'a str),
+}

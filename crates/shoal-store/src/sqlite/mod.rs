@@ -1,0 +1,200 @@
+//! The embedded backend: SQLite in WAL mode. One writer thread owns the only write connection and
+//! commits whatever batches are queued in one transaction (group commit: one fsync for many
+//! requests); readers use a small pool of their own connections and never wait for the writer.
+
+mod schema;
+mod writer;
+
+use crate::model::{Batch, Record, TermMatch};
+use crate::{BoxFuture, Store, StoreError, StoreResult};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Mutex};
+use std::thread::JoinHandle;
+use tokio::sync::oneshot;
+
+pub use writer::MAX_GROUP;
+
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Readers kept open; more are opened on demand and dropped when the pool is full.
+const READ_POOL: usize = 8;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<writer::Job>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store file, runs schema migrations and starts the writer.
+    pub fn open(path: &Path) -> StoreResult<SqliteStore> {
+        let conn = Connection::open(path).map_err(backend)?;
+        schema::prepare_writer(&conn)?;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("shoal-store-writer".into())
+            .spawn(move || writer::run(conn, rx))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(Some(tx)),
+            thread: Mutex::new(Some(thread)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        let conn = self.readers.lock().map_err(|_| StoreError::Closed)?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(
+                    &self.path,
+                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(backend)?;
+                schema::prepare_reader(&c)?;
+                c
+            }
+        };
+        let out = f(&conn).map_err(backend);
+        if let Ok(mut pool) = self.readers.lock() {
+            if pool.len() < READ_POOL {
+                pool.push(conn);
+            }
+        }
+        out
+    }
+}
+
+fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record { key: row.get(0)?, rev: row.get::<_, i64>(1)? as u64, schema: row.get(2)?, doc: row.get(3)? })
+}
+
+/// The smallest string greater than every string starting with `prefix`.
+fn prefix_end(prefix: &str) -> String {
+    let mut s = prefix.to_string();
+    s.push(char::MAX);
+    s
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, batch: Batch) -> BoxFuture<'_, StoreResult<Vec<u64>>> {
+        let (tx, rx) = oneshot::channel();
+        let sent = match self.writer.lock() {
+            Ok(w) => w.as_ref().map(|w| w.send(writer::Job::Batch(batch, tx)).is_ok()).unwrap_or(false),
+            Err(_) => false,
+        };
+        Box::pin(async move {
+            if !sent {
+                return Err(StoreError::Closed);
+            }
+            rx.await.unwrap_or(Err(StoreError::Closed))
+        })
+    }
+
+    fn get(&self, partition: &str, kind: &str, key: &str) -> StoreResult<Option<Record>> {
+        self.with_reader(|c| {
+            c.prepare_cached("SELECT key, rev, schema, doc FROM records WHERE part = ?1 AND kind = ?2 AND key = ?3")?
+                .query_row(params![partition, kind, key], row_to_record)
+                .optional()
+        })
+    }
+
+    fn list(&self, partition: &str, kind: &str, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<Record>> {
+        let lo = match after {
+            Some(a) if a >= prefix => a.to_string(),
+            _ => String::new(),
+        };
+        let strict = after.is_some_and(|a| a >= prefix);
+        let hi = prefix_end(prefix);
+        self.with_reader(|c| {
+            let sql = if strict {
+                "SELECT key, rev, schema, doc FROM records WHERE part = ?1 AND kind = ?2 AND key > ?3 AND key >= ?4 AND key < ?5 ORDER BY key LIMIT ?6"
+            } else {
+                "SELECT key, rev, schema, doc FROM records WHERE part = ?1 AND kind = ?2 AND key >= ?3 AND key >= ?4 AND key < ?5 ORDER BY key LIMIT ?6"
+            };
+            let mut st = c.prepare_cached(sql)?;
+            let rows = st.query_map(params![partition, kind, lo, prefix, hi, limit as i64], row_to_record)?;
+            rows.collect()
+        })
+    }
+
+    fn list_by_term(
+        &self,
+        partition: &str,
+        kind: &str,
+        name: &str,
+        value: TermMatch<'_>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
+        let (lo, hi) = match value {
+            TermMatch::Exact(v) => (v.to_string(), format!("{v}\0")),
+            TermMatch::Prefix(p) => (p.to_string(), prefix_end(p)),
+        };
+        let after = after.unwrap_or("");
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT DISTINCT r.key, r.rev, r.schema, r.doc FROM terms t \
+                 JOIN records r ON r.part = t.part AND r.kind = t.kind AND r.key = t.key \
+                 WHERE t.part = ?1 AND t.kind = ?2 AND t.name = ?3 AND t.value >= ?4 AND t.value < ?5 AND t.key > ?6 \
+                 ORDER BY r.key LIMIT ?7",
+            )?;
+            let rows = st.query_map(params![partition, kind, name, lo, hi, after, limit as i64], row_to_record)?;
+            rows.collect()
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        let (tx, rx) = oneshot::channel();
+        let sender = self.writer.lock().ok().and_then(|mut w| w.take());
+        let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        Box::pin(async move {
+            if let Some(s) = sender {
+                if s.send(writer::Job::Shutdown(tx)).is_ok() {
+                    let _ = rx.await;
+                }
+            }
+            if let Some(t) = thread {
+                let _ = t.join();
+            }
+            if let Ok(mut r) = self.readers.lock() {
+                r.clear();
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut n = 0;
+        crate::conformance::run_all(|| {
+            n += 1;
+            SqliteStore::open(&dir.path().join(format!("store-{n}.db"))).unwrap()
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let s = SqliteStore::open(&path).unwrap();
+        s.commit(Batch::new("p").put("thing", "a", 1, b"{}".to_vec(), vec![], crate::Expect::Absent)).await.unwrap();
+        s.shutdown().await;
+        assert_eq!(s.commit(Batch::new("p")).await, Err(StoreError::Closed));
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.get("p", "thing", "a").unwrap().unwrap().rev, 1);
+        s.shutdown().await;
+    }
+}

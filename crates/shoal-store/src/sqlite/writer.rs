@@ -1,0 +1,166 @@
+//! The single writer. It drains every batch already queued, applies each inside its own
+//! savepoint (a failed expectation rolls back only that batch), commits once, and only then
+//! answers each caller: group commit, so a thousand concurrent creates cost a few fsyncs.
+
+use super::backend;
+use crate::model::{Batch, Expect, Op};
+use crate::{StoreError, StoreResult};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+/// The most batches one transaction takes, so that one commit's latency stays bounded.
+pub const MAX_GROUP: usize = 1024;
+
+pub enum Job {
+    Batch(Batch, oneshot::Sender<StoreResult<Vec<u64>>>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+    let mut shutdown: Option<oneshot::Sender<()>> = None;
+    while shutdown.is_none() {
+        let Ok(first) = rx.recv() else { break };
+        let mut jobs = Vec::new();
+        match first {
+            Job::Batch(b, tx) => jobs.push((b, tx)),
+            Job::Shutdown(tx) => shutdown = Some(tx),
+        }
+        while shutdown.is_none() && jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(Job::Batch(b, tx)) => jobs.push((b, tx)),
+                Ok(Job::Shutdown(tx)) => shutdown = Some(tx),
+                Err(_) => break,
+            }
+        }
+        if !jobs.is_empty() {
+            commit_group(&mut conn, jobs);
+        }
+    }
+    // Drain what was queued behind the shutdown request: those callers get `Closed`.
+    while let Ok(job) = rx.try_recv() {
+        if let Job::Batch(_, tx) = job {
+            let _ = tx.send(Err(StoreError::Closed));
+        }
+    }
+    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);") {
+        tracing::warn!(error = %e, "wal checkpoint at shutdown failed");
+    }
+    drop(conn);
+    if let Some(tx) = shutdown {
+        let _ = tx.send(());
+    }
+}
+
+type Reply = oneshot::Sender<StoreResult<Vec<u64>>>;
+
+fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>) {
+    let mut results: Vec<(StoreResult<Vec<u64>>, Reply)> = Vec::with_capacity(jobs.len());
+    let outcome = (|| -> rusqlite::Result<()> {
+        let mut txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (batch, reply) in jobs {
+            let mut sp = txn.savepoint()?;
+            let r = apply(&sp, &batch);
+            match r {
+                Ok(revs) => {
+                    sp.commit()?;
+                    results.push((Ok(revs), reply));
+                }
+                Err(e) => {
+                    sp.rollback()?;
+                    drop(sp);
+                    results.push((Err(e), reply));
+                }
+            }
+        }
+        txn.commit()
+    })();
+    match outcome {
+        Ok(()) => {
+            for (r, reply) in results {
+                let _ = reply.send(r);
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "store commit failed");
+            for (_, reply) in results {
+                let _ = reply.send(Err(StoreError::Backend(e.to_string())));
+            }
+        }
+    }
+}
+
+fn current_rev(c: &Connection, part: &str, kind: &str, key: &str) -> StoreResult<Option<u64>> {
+    c.prepare_cached("SELECT rev FROM records WHERE part = ?1 AND kind = ?2 AND key = ?3")
+        .and_then(|mut s| s.query_row(params![part, kind, key], |r| r.get::<_, i64>(0)).optional())
+        .map(|o| o.map(|v| v as u64))
+        .map_err(backend)
+}
+
+fn holds(expect: Expect, rev: Option<u64>) -> bool {
+    match expect {
+        Expect::Any => true,
+        Expect::Absent => rev.is_none(),
+        Expect::Present => rev.is_some(),
+        Expect::Rev(r) => rev == Some(r),
+    }
+}
+
+fn apply(c: &Connection, batch: &Batch) -> StoreResult<Vec<u64>> {
+    let part = batch.partition.as_str();
+    let mut revs = Vec::with_capacity(batch.ops.len());
+    for (i, op) in batch.ops.iter().enumerate() {
+        match op {
+            Op::Put { kind, key, schema, doc, terms, expect } => {
+                let rev = current_rev(c, part, kind, key)?;
+                if !holds(*expect, rev) {
+                    return Err(StoreError::Conflict { op: i });
+                }
+                let next = rev.unwrap_or(0) + 1;
+                c.prepare_cached(
+                    "INSERT INTO records (part, kind, key, rev, schema, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (part, kind, key) DO UPDATE SET rev = excluded.rev, schema = excluded.schema, doc = excluded.doc",
+                )
+                .and_then(|mut s| s.execute(params![part, kind, key, next as i64, schema, doc]))
+                .map_err(backend)?;
+                if rev.is_some() {
+                    delete_terms(c, part, kind, key)?;
+                }
+                let mut ins = c
+                    .prepare_cached("INSERT OR IGNORE INTO terms (part, kind, name, value, key) VALUES (?1, ?2, ?3, ?4, ?5)")
+                    .map_err(backend)?;
+                for t in terms {
+                    ins.execute(params![part, kind, t.name, t.value, key]).map_err(backend)?;
+                }
+                revs.push(next);
+            }
+            Op::Delete { kind, key, expect } => {
+                let rev = current_rev(c, part, kind, key)?;
+                if !holds(*expect, rev) {
+                    return Err(StoreError::Conflict { op: i });
+                }
+                if rev.is_some() {
+                    c.prepare_cached("DELETE FROM records WHERE part = ?1 AND kind = ?2 AND key = ?3")
+                        .and_then(|mut s| s.execute(params![part, kind, key]))
+                        .map_err(backend)?;
+                    delete_terms(c, part, kind, key)?;
+                }
+                revs.push(0);
+            }
+            Op::Check { kind, key, expect } => {
+                if !holds(*expect, current_rev(c, part, kind, key)?) {
+                    return Err(StoreError::Conflict { op: i });
+                }
+                revs.push(0);
+            }
+        }
+    }
+    Ok(revs)
+}
+
+fn delete_terms(c: &Connection, part: &str, kind: &str, key: &str) -> StoreResult<()> {
+    c.prepare_cached("DELETE FROM terms WHERE part = ?1 AND kind = ?2 AND key = ?3")
+        .and_then(|mut s| s.execute(params![part, kind, key]))
+        .map(|_| ())
+        .map_err(backend)
+}
