@@ -1,1 +1,37 @@
-//! placeholder
+//! The AWS HTTP API gateway (L4). One port serves every AWS service Shoal speaks; a request's
+//! SigV4 credential scope names the service (`iot` now; `iotdata`, `iot-jobs-data` and
+//! `IoTSecuredTunneling` later), because three URI templates exist in both `iot` and
+//! `iot-jobs-data` (reference: aws-iot-api-map.md §1).
+//!
+//! Each API is parsed into an `Endpoint` enum from the method and the raw path, then handled;
+//! errors go through the one mapping of that API (`error.rs`). This crate calls services and
+//! must not reach a store backend or the MQTT gateway.
+
+mod auth;
+mod error;
+mod iot;
+mod json;
+mod request;
+mod server;
+
+pub use server::serve;
+
+use shoal_domain::Clock;
+use shoal_services::{Accounts, Registry};
+use std::sync::Arc;
+
+/// What the API gateway needs from the rest of the process.
+pub struct ApiState {
+    pub registry: Arc<Registry>,
+    pub accounts: Arc<Accounts>,
+    pub clock: Arc<dyn Clock>,
+    /// The host DescribeEndpoint returns for every endpoint type: Shoal's own.
+    pub endpoint_host: String,
+    auth_cache: auth::KeyCache,
+}
+
+impl ApiState {
+    pub fn new(registry: Arc<Registry>, accounts: Arc<Accounts>, clock: Arc<dyn Clock>, endpoint_host: String) -> Self {
+        ApiState { registry, accounts, clock, endpoint_host, auth_cache: auth::KeyCache::default() }
+    }
+}

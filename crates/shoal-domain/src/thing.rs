@@ -28,6 +28,10 @@ pub struct Thing {
     /// ListThingGroupsForThing is one read and the membership limit one check.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// The direct groups and all their ancestors (a group's parent never changes), so that
+    /// ListThingsInThingGroup with `recursive` is one lookup.
+    #[serde(default)]
+    pub group_tree: Vec<String>,
     pub created: Timestamp,
 }
 
@@ -91,7 +95,7 @@ impl Thing {
         validate_attributes(&attributes)?;
         let attributes = apply_attributes(&Attributes::new(), &AttributePayload { attributes, merge: true });
         check_attribute_count(&attributes, type_name.is_some())?;
-        Ok(Thing { name: name.to_string(), id, type_name, attributes, version: 1, groups: Vec::new(), created: now })
+        Ok(Thing { name: name.to_string(), id, type_name, attributes, version: 1, groups: Vec::new(), group_tree: Vec::new(), created: now })
     }
 
     /// CreateThing is idempotent: the same name with the same configuration returns the

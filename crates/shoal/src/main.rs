@@ -1,1 +1,215 @@
-fn main() {}
+//! `shoal`: the command line. `shoal` alone (what `cargo run --release` runs) is `shoal serve`.
+
+use clap::{Parser, Subcommand};
+use shoal::config::{Config, DEFAULT_TOML};
+use shoal::credentials;
+use shoal::Server;
+use shoal_domain::{AccountId, SystemClock};
+use shoal_services::Accounts;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "shoal", version, about = "Self-hosted AWS IoT Core + Device Management")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct Common {
+    /// Configuration file (TOML); defaults apply without one.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Data folder (overrides the file and SHOAL_DATA).
+    #[arg(long, global = true)]
+    data: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve {
+        /// API listener address, HOST:PORT; port 0 picks a free port.
+        #[arg(long)]
+        api: Option<std::net::SocketAddr>,
+    },
+    /// Print the export lines for the admin credentials again.
+    Env,
+    /// Print the commented default configuration.
+    GenerateConfig,
+    /// Validate a configuration file.
+    CheckConfig { file: PathBuf },
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
+    /// Manage access keys.
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AccountAction {
+    /// Create an account and a first access key for it.
+    Create,
+    /// List account ids.
+    List,
+}
+
+#[derive(Subcommand)]
+enum KeyAction {
+    /// Create an access key (for the default account unless --account is given).
+    Create {
+        #[arg(long)]
+        account: Option<String>,
+    },
+}
+
+fn load_config(common: &Common) -> Result<Config, String> {
+    let mut cfg = Config::load(common.config.as_deref())?;
+    if let Some(d) = &common.data {
+        cfg.data = d.clone();
+    }
+    Ok(cfg)
+}
+
+fn init_tracing(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run_serve(&cli.common, None),
+        Some(Command::Serve { api }) => run_serve(&cli.common, api),
+        Some(Command::Env) => run_env(&cli.common),
+        Some(Command::GenerateConfig) => {
+            print!("{DEFAULT_TOML}");
+            Ok(())
+        }
+        Some(Command::CheckConfig { file }) => std::fs::read_to_string(&file)
+            .map_err(|e| format!("{}: {e}", file.display()))
+            .and_then(|t| Config::parse(&t).map_err(|e| format!("{}: {e}", file.display())))
+            .map(|_| println!("{}: ok", file.display())),
+        Some(Command::Account { action }) => run_admin(&cli.common, Admin::Account(action)),
+        Some(Command::Key { action }) => run_admin(&cli.common, Admin::Key(action)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("shoal: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
+}
+
+fn run_serve(common: &Common, api: Option<std::net::SocketAddr>) -> Result<(), String> {
+    let mut cfg = load_config(common)?;
+    if let Some(a) = api {
+        cfg.api.listen = a;
+    }
+    init_tracing(&cfg.log.level);
+    runtime()?.block_on(async {
+        let server = Server::start(&cfg, Arc::new(SystemClock)).await?;
+        let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
+        println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
+        println!("  api      {:<26}iot", server.endpoint());
+        match &server.admin {
+            Some((k, s)) => println!("{}", credentials::export_line(&server.endpoint(), k, s, &cfg.region)),
+            None => println!("  (no admin credentials file in the data folder; make a key with `shoal key create`)"),
+        }
+        tracing::info!(api = %server.api_addr, "serving");
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        server.stop().await;
+        Ok(())
+    })
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn run_env(common: &Common) -> Result<(), String> {
+    let cfg = load_config(common)?;
+    let (k, s) = credentials::read_credentials(&cfg.data)
+        .map_err(|e| format!("no credentials in {} ({e}); start `shoal serve` once first", cfg.data.display()))?;
+    let addr = std::fs::read_to_string(credentials::api_addr_path(&cfg.data))
+        .map(|a| a.trim().to_string())
+        .unwrap_or_else(|_| cfg.api.listen.to_string());
+    println!("{}", credentials::export_line(&format!("http://{addr}"), &k, &s, &cfg.region));
+    Ok(())
+}
+
+enum Admin {
+    Account(AccountAction),
+    Key(KeyAction),
+}
+
+/// Account and key administration works on the data folder directly, also while a server runs
+/// on it: the store allows a second writer process, and the server looks keys up as they come.
+fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
+    let cfg = load_config(common)?;
+    runtime()?.block_on(async {
+        let store = shoal::open_store(&cfg)?;
+        let accounts = Accounts::new(store.clone(), Arc::new(SystemClock));
+        let out = async {
+            if let Some(key) = accounts.initialize().await.map_err(|e| e.message)? {
+                credentials::write_credentials(&cfg.data, &key).map_err(|e| format!("cannot write credentials: {e}"))?;
+            }
+            match what {
+                Admin::Account(AccountAction::Create) => {
+                    let (id, key) = accounts.create_account().await.map_err(|e| e.message)?;
+                    println!("account {id}");
+                    println!("export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}", key.access_key_id, key.secret_access_key);
+                }
+                Admin::Account(AccountAction::List) => {
+                    for a in accounts.list_accounts().map_err(|e| e.message)? {
+                        println!("{a}");
+                    }
+                }
+                Admin::Key(KeyAction::Create { account }) => {
+                    let account = match account {
+                        Some(a) => AccountId::parse(&a).map_err(|e| e.message)?,
+                        None => accounts.default_account().map_err(|e| e.message)?.ok_or("no default account")?,
+                    };
+                    let key = accounts.create_key(&account).await.map_err(|e| e.message)?;
+                    println!("export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}", key.access_key_id, key.secret_access_key);
+                }
+            }
+            Ok::<(), String>(())
+        }
+        .await;
+        shoal_store::Store::shutdown(store.as_ref()).await;
+        out
+    })
+}

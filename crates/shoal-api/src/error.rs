@@ -1,0 +1,97 @@
+//! The one error mapping of the restJson1 APIs: service error kinds and authentication
+//! failures to AWS's error code, HTTP status, `x-amzn-ErrorType` header and JSON body.
+//! Codes and statuses follow the botocore model of `iot` (reference: aws-iot-api-map.md §2.1).
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+use shoal_domain::{ErrorKind, ServiceError};
+use shoal_sigv4::AuthError;
+
+/// Anything a request can fail with before or inside a handler.
+#[derive(Debug)]
+pub enum ApiError {
+    Service(ServiceError),
+    Auth(AuthError),
+    UnknownAccessKey,
+    UnknownOperation(String),
+    Serialization(String),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        ApiError::Service(e)
+    }
+}
+
+impl ApiError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        ApiError::Service(ServiceError::invalid(message))
+    }
+
+    /// (HTTP status, AWS error code, message, extra body members).
+    fn parts(&self) -> (StatusCode, &'static str, String, Option<(String, String)>) {
+        use StatusCode as S;
+        match self {
+            ApiError::Service(e) => {
+                let (status, code) = match &e.kind {
+                    ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
+                    ErrorKind::AlreadyExists { .. } => (S::CONFLICT, "ResourceAlreadyExistsException"),
+                    ErrorKind::Conflict => (S::CONFLICT, "ConflictingResourceUpdateException"),
+                    ErrorKind::DeleteConflict => (S::CONFLICT, "DeleteConflictException"),
+                    ErrorKind::VersionConflict => (S::CONFLICT, "VersionConflictException"),
+                    ErrorKind::InvalidRequest => (S::BAD_REQUEST, "InvalidRequestException"),
+                    ErrorKind::InvalidStateTransition => (S::CONFLICT, "InvalidStateTransitionException"),
+                    ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
+                    // The model gives LimitExceededException status 410 and ThrottlingException 400.
+                    ErrorKind::LimitExceeded => (S::GONE, "LimitExceededException"),
+                    ErrorKind::Throttled => (S::BAD_REQUEST, "ThrottlingException"),
+                    ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
+                    ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
+                };
+                let extra = match &e.kind {
+                    ErrorKind::AlreadyExists { resource_id, resource_arn } => {
+                        Some((resource_id.clone(), resource_arn.clone()))
+                    }
+                    _ => None,
+                };
+                (status, code, e.message.clone(), extra)
+            }
+            ApiError::Auth(a) => {
+                let (status, code) = match a {
+                    AuthError::Missing => (S::FORBIDDEN, "MissingAuthenticationTokenException"),
+                    AuthError::Incomplete(_) => (S::BAD_REQUEST, "IncompleteSignatureException"),
+                    AuthError::SignatureMismatch | AuthError::Expired(_) => (S::FORBIDDEN, "InvalidSignatureException"),
+                };
+                (status, code, a.message(), None)
+            }
+            ApiError::UnknownAccessKey => (
+                S::FORBIDDEN,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.".into(),
+                None,
+            ),
+            ApiError::UnknownOperation(m) => (S::NOT_FOUND, "UnknownOperationException", m.clone(), None),
+            ApiError::Serialization(m) => (S::BAD_REQUEST, "InvalidRequestException", m.clone(), None),
+        }
+    }
+
+    pub fn into_response(self, request_id: &str) -> Response<Full<Bytes>> {
+        let (status, code, message, extra) = self.parts();
+        let mut body = serde_json::json!({ "message": message });
+        if let Some((id, arn)) = extra {
+            body["resourceId"] = id.into();
+            body["resourceArn"] = arn.into();
+        }
+        if status.is_server_error() {
+            tracing::warn!(code, request_id, "request failed");
+        } else {
+            tracing::debug!(code, request_id, message = %message, "request rejected");
+        }
+        let mut resp = crate::json::response(status, &body, request_id);
+        if let Ok(v) = HeaderValue::from_str(code) {
+            resp.headers_mut().insert("x-amzn-ErrorType", v);
+        }
+        resp
+    }
+}

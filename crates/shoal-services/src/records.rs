@@ -1,0 +1,71 @@
+//! How services read and write their documents through the `Store`: JSON documents with a schema
+//! version, and the translation of store errors into the service taxonomy.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use shoal_domain::{ServiceError, error::Result};
+use shoal_store::{Batch, Record, Store, StoreError};
+
+/// The schema version of every document this build writes. Reading an older one is where a
+/// migration would go; a newer one is refused rather than misread.
+pub const SCHEMA: u32 = 1;
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| ServiceError::internal(format!("encode: {e}")))
+}
+
+pub fn decode<T: DeserializeOwned>(rec: &Record) -> Result<T> {
+    if rec.schema > SCHEMA {
+        return Err(ServiceError::internal(format!(
+            "record {} has schema {} newer than this build's {SCHEMA}",
+            rec.key, rec.schema
+        )));
+    }
+    serde_json::from_slice(&rec.doc).map_err(|e| ServiceError::internal(format!("decode {}: {e}", rec.key)))
+}
+
+/// A document with the revision it was read at, for a conditional write back.
+pub struct Loaded<T> {
+    pub value: T,
+    pub rev: u64,
+}
+
+pub fn load<T: DeserializeOwned>(store: &dyn Store, part: &str, kind: &str, key: &str) -> Result<Option<Loaded<T>>> {
+    match store.get(part, kind, key).map_err(store_error)? {
+        Some(rec) => Ok(Some(Loaded { value: decode(&rec)?, rev: rec.rev })),
+        None => Ok(None),
+    }
+}
+
+pub fn store_error(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict { .. } => ServiceError::new(
+            shoal_domain::ErrorKind::Conflict,
+            "The resource was changed by another request; try again",
+        ),
+        StoreError::Backend(m) => {
+            tracing::error!(error = %m, "store failure");
+            ServiceError::internal("An internal error occurred")
+        }
+        StoreError::Closed => ServiceError::new(shoal_domain::ErrorKind::Internal, "The service is shutting down"),
+    }
+}
+
+/// Read-modify-write operations retry when another request changed the same records between
+/// their read and their conditional write; the user never sees that race, only real conflicts.
+pub const RETRIES: usize = 8;
+
+/// Commits a conditional batch: `Ok(true)` when written, `Ok(false)` when another request got
+/// there first and the caller should read again and retry.
+pub async fn try_commit(store: &dyn Store, batch: Batch) -> Result<bool> {
+    match store.commit(batch).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict { .. }) => Ok(false),
+        Err(e) => Err(store_error(e)),
+    }
+}
+
+/// What a caller sees when it lost the race `RETRIES` times in a row.
+pub fn contention() -> ServiceError {
+    store_error(StoreError::Conflict { op: 0 })
+}

@@ -1,0 +1,202 @@
+//! Static thing groups: Create/Describe/Update/Delete/ListThingGroups.
+
+use super::{not_found, page_of, Page, Registry, KIND_GROUP, KIND_THING};
+use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
+use shoal_domain::error::Result;
+use shoal_domain::tags::Tags;
+use shoal_domain::thing::{AttributePayload, Attributes, Thing};
+use shoal_domain::thing_group::ThingGroup;
+use shoal_domain::{Partition, ServiceError, ThingGroupName};
+use shoal_store::{Batch, Expect, Term, TermMatch};
+
+pub struct CreateThingGroup {
+    pub name: ThingGroupName,
+    pub parent: Option<ThingGroupName>,
+    pub description: Option<String>,
+    pub attributes: Attributes,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Default)]
+pub struct ListThingGroups {
+    pub parent_group: Option<ThingGroupName>,
+    pub name_prefix: Option<String>,
+    pub recursive: Option<bool>,
+    pub max_results: usize,
+    pub next_token: Option<String>,
+}
+
+/// A group's secondary keys: its parent ("" for a root group) and every ancestor.
+fn group_terms(g: &ThingGroup) -> Vec<Term> {
+    let mut terms = vec![Term::new("parent", g.parent().unwrap_or(""))];
+    for a in &g.root_to_parent {
+        terms.push(Term::new("ancestor", a.as_str()));
+    }
+    terms
+}
+
+impl Registry {
+    pub fn describe_thing_group(&self, part: &Partition, name: &ThingGroupName) -> Result<ThingGroup> {
+        load::<ThingGroup>(self.store(), &part.key(), KIND_GROUP, name.as_str())?
+            .map(|l| l.value)
+            .ok_or_else(|| not_found("Thing Group", name.as_str()))
+    }
+
+    pub async fn create_thing_group(&self, part: &Partition, req: CreateThingGroup) -> Result<ThingGroup> {
+        let key = part.key();
+        let mut tags = Tags::default();
+        tags.merge(&req.tags)?;
+        for _ in 0..RETRIES {
+            if let Some(existing) = load::<ThingGroup>(self.store(), &key, KIND_GROUP, req.name.as_str())? {
+                let parent = req.parent.as_ref().map(|p| p.as_str());
+                if existing.value.same_configuration(parent, &req.description, &req.attributes) {
+                    return Ok(existing.value);
+                }
+                return Err(ServiceError::already_exists(
+                    format!("Thing Group {} already exists with different properties", req.name),
+                    &existing.value.id,
+                    &part.arn("thinggroup", req.name.as_str()),
+                ));
+            }
+            let mut batch = Batch::new(&key);
+            let parent = match &req.parent {
+                Some(p) => {
+                    let l = load::<ThingGroup>(self.store(), &key, KIND_GROUP, p.as_str())?
+                        .ok_or_else(|| not_found("Thing Group", p.as_str()))?;
+                    batch = batch.check(KIND_GROUP, p.as_str(), Expect::Rev(l.rev));
+                    Some(l.value)
+                }
+                None => None,
+            };
+            let mut group = ThingGroup::new(
+                req.name.as_str(),
+                uuid::Uuid::new_v4().to_string(),
+                parent.as_ref(),
+                req.description.clone(),
+                req.attributes.clone(),
+                self.clock.now(),
+            )?;
+            group.tags = tags.clone();
+            let batch = batch.put(KIND_GROUP, &group.name, SCHEMA, encode(&group)?, group_terms(&group), Expect::Absent);
+            if try_commit(self.store(), batch).await? {
+                return Ok(group);
+            }
+        }
+        Err(contention())
+    }
+
+    /// UpdateThingGroup; returns the new version.
+    pub async fn update_thing_group(
+        &self,
+        part: &Partition,
+        name: &ThingGroupName,
+        description: Option<String>,
+        attributes: Option<AttributePayload>,
+        expected_version: Option<i64>,
+    ) -> Result<i64> {
+        let key = part.key();
+        for _ in 0..RETRIES {
+            let cur = load::<ThingGroup>(self.store(), &key, KIND_GROUP, name.as_str())?
+                .ok_or_else(|| not_found("Thing Group", name.as_str()))?;
+            let next = cur.value.updated(description.clone(), attributes.as_ref(), expected_version)?;
+            let batch = Batch::new(&key).put(KIND_GROUP, name.as_str(), SCHEMA, encode(&next)?, group_terms(&next), Expect::Rev(cur.rev));
+            if try_commit(self.store(), batch).await? {
+                return Ok(next.version);
+            }
+        }
+        Err(contention())
+    }
+
+    /// DeleteThingGroup: refused while child groups exist; members leave the group. Deleting a
+    /// group that does not exist succeeds, as on AWS.
+    pub async fn delete_thing_group(&self, part: &Partition, name: &ThingGroupName, expected_version: Option<i64>) -> Result<()> {
+        let key = part.key();
+        let store = self.store();
+        for _ in 0..RETRIES {
+            let Some(cur) = load::<ThingGroup>(store, &key, KIND_GROUP, name.as_str())? else {
+                return Ok(());
+            };
+            if let Some(v) = expected_version {
+                if v != cur.value.version {
+                    return Err(ServiceError::version_conflict(format!(
+                        "The version for thing group {name} does not match the expected version."
+                    )));
+                }
+            }
+            let children = store
+                .list_by_term(&key, KIND_GROUP, "parent", TermMatch::Exact(name.as_str()), None, 1)
+                .map_err(store_error)?;
+            if !children.is_empty() {
+                return Err(ServiceError::invalid(format!(
+                    "Cannot delete thing group {name} because it has child groups"
+                )));
+            }
+            let mut batch = Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(cur.rev));
+            let members = store
+                .list_by_term(&key, KIND_THING, "group", TermMatch::Exact(name.as_str()), None, usize::MAX >> 1)
+                .map_err(store_error)?;
+            for rec in members {
+                let mut thing: Thing = decode(&rec)?;
+                self.leave(&key, &mut thing, name.as_str())?;
+                batch = batch.put(KIND_THING, &rec.key, SCHEMA, encode(&thing)?, super::things::thing_terms(&thing), Expect::Rev(rec.rev));
+            }
+            if try_commit(store, batch).await? {
+                return Ok(());
+            }
+        }
+        Err(contention())
+    }
+
+    pub fn list_thing_groups(&self, part: &Partition, q: &ListThingGroups) -> Result<Page<ThingGroup>> {
+        let key = part.key();
+        let store = self.store();
+        let prefix = q.name_prefix.clone().unwrap_or_default();
+        let keep = |rec: &shoal_store::Record| -> Result<Option<ThingGroup>> {
+            if !rec.key.starts_with(&prefix) {
+                return Ok(None);
+            }
+            decode(rec).map(Some)
+        };
+        let (term, value) = match (&q.parent_group, q.recursive) {
+            (Some(p), Some(true)) => ("ancestor", p.as_str().to_string()),
+            (Some(p), _) => ("parent", p.as_str().to_string()),
+            // Without a parent, `recursive=false` asks for root groups only.
+            (None, Some(false)) => ("parent", String::new()),
+            (None, _) => {
+                return page_of(
+                    q.next_token.as_deref(),
+                    q.max_results,
+                    |after, n| store.list(&key, KIND_GROUP, &prefix, after, n).map_err(store_error),
+                    keep,
+                )
+            }
+        };
+        if let Some(p) = &q.parent_group {
+            if load::<ThingGroup>(store, &key, KIND_GROUP, p.as_str())?.is_none() {
+                return Err(not_found("Thing Group", p.as_str()));
+            }
+        }
+        page_of(
+            q.next_token.as_deref(),
+            q.max_results,
+            |after, n| store.list_by_term(&key, KIND_GROUP, term, TermMatch::Exact(&value), after, n).map_err(store_error),
+            keep,
+        )
+    }
+
+    pub(crate) async fn modify_group_tags(&self, part: &Partition, name: &str, mut change: impl FnMut(&mut Tags) -> Result<()>) -> Result<()> {
+        let key = part.key();
+        let name = ThingGroupName::parse(name)?;
+        for _ in 0..RETRIES {
+            let cur = load::<ThingGroup>(self.store(), &key, KIND_GROUP, name.as_str())?
+                .ok_or_else(|| not_found("Thing Group", name.as_str()))?;
+            let mut next = cur.value;
+            change(&mut next.tags)?;
+            let batch = Batch::new(&key).put(KIND_GROUP, name.as_str(), SCHEMA, encode(&next)?, group_terms(&next), Expect::Rev(cur.rev));
+            if try_commit(self.store(), batch).await? {
+                return Ok(());
+            }
+        }
+        Err(contention())
+    }
+}

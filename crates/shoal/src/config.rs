@@ -1,0 +1,151 @@
+//! The configuration file: one TOML document, `version = 1`, unknown keys rejected, and every key
+//! overridable by a `SHOAL_...` environment variable (`SHOAL_API_LISTEN` for `[api] listen`).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The commented defaults that `shoal generate-config` prints. `Config::default()` parses it,
+/// so the printed file and the built-in defaults cannot drift apart.
+pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be set by an environment variable:
+# SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_LOG_LEVEL.
+version = 1
+
+# Folder of the embedded store and the admin credentials; created on first start.
+data = "./shoal-data"
+
+# Region printed in the export lines. Clients may sign for any region: each region's
+# resources are kept apart, as on AWS.
+region = "us-east-1"
+
+[api]
+# The AWS HTTP API listener (iot control plane). Port 0 picks a free port.
+listen = "127.0.0.1:9080"
+# Host name that DescribeEndpoint returns for every endpoint type.
+public_host = "localhost"
+
+[log]
+# A tracing filter: "info", "debug", "shoal_api=debug,info"...
+level = "info"
+"#;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub version: u32,
+    pub data: PathBuf,
+    pub region: String,
+    pub api: ApiConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    pub listen: SocketAddr,
+    pub public_host: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        toml::from_str(DEFAULT_TOML).expect("the built-in default configuration parses")
+    }
+}
+
+impl Config {
+    /// Parses a file's text on top of the defaults: keys it omits keep their default values.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let mut base: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| e.to_string())?;
+        let user: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        merge(&mut base, user);
+        let cfg: Config = toml::Value::Table(base).try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                Config::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(|k| std::env::var(k).ok())?;
+        Ok(cfg)
+    }
+
+    /// Environment variables override the file.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        if let Some(v) = get("SHOAL_DATA") {
+            self.data = v.into();
+        }
+        if let Some(v) = get("SHOAL_REGION") {
+            self.region = v;
+        }
+        if let Some(v) = get("SHOAL_API_LISTEN") {
+            self.api.listen = v.parse().map_err(|e| format!("SHOAL_API_LISTEN: {e}"))?;
+        }
+        if let Some(v) = get("SHOAL_API_PUBLIC_HOST") {
+            self.api.public_host = v;
+        }
+        if let Some(v) = get("SHOAL_LOG_LEVEL") {
+            self.log.level = v;
+        }
+        self.validate()
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.version != 1 {
+            return Err(format!("unsupported configuration version {} (this shoal reads version 1)", self.version));
+        }
+        shoal_domain::Region::parse(&self.region).map_err(|e| e.message)?;
+        Ok(())
+    }
+}
+
+fn merge(base: &mut toml::Table, user: toml::Table) {
+    for (k, v) in user {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(u)) => merge(b, u),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_files_override() {
+        let d = Config::default();
+        assert_eq!(d.api.listen.port(), 9080);
+        let c = Config::parse("version = 1\n[api]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+        assert_eq!(c.api.listen.port(), 0);
+        assert_eq!(c.region, "us-east-1");
+    }
+
+    #[test]
+    fn unknown_keys_and_versions_are_refused() {
+        assert!(Config::parse("version = 1\nbogus = 2\n").unwrap_err().contains("bogus"));
+        assert!(Config::parse("version = 1\n[api]\nlisten2 = \"x\"\n").is_err());
+        assert!(Config::parse("version = 2\n").unwrap_err().contains("version"));
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let mut c = Config::default();
+        c.apply_env(|k| (k == "SHOAL_API_LISTEN").then(|| "127.0.0.1:1234".to_string())).unwrap();
+        assert_eq!(c.api.listen.port(), 1234);
+        assert!(c.apply_env(|k| (k == "SHOAL_REGION").then(|| "Bad Region".to_string())).is_err());
+    }
+}

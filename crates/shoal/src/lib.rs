@@ -1,0 +1,9 @@
+//! The `shoal` binary's library half (L5): configuration, wiring the store, services and
+//! gateways together, startup and graceful shutdown. `main.rs` adds the command line; tests
+//! start the same `Server` in process.
+
+pub mod config;
+pub mod credentials;
+mod server;
+
+pub use server::{open_store, Server};

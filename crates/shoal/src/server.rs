@@ -1,0 +1,70 @@
+//! Wiring: opens the store, makes the services, binds the listeners and runs the gateways until
+//! told to stop. Binding happens before `start` returns, so the printed addresses are live.
+
+use crate::config::Config;
+use crate::credentials;
+use shoal_api::ApiState;
+use shoal_domain::Clock;
+use shoal_services::{AccessKey, Accounts, Registry};
+use shoal_store::sqlite::SqliteStore;
+use shoal_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Opens (creating) the data folder's embedded store.
+pub fn open_store(cfg: &Config) -> Result<Arc<SqliteStore>, String> {
+    std::fs::create_dir_all(&cfg.data).map_err(|e| format!("cannot create {}: {e}", cfg.data.display()))?;
+    SqliteStore::open(&cfg.data.join("shoal.db"))
+        .map(Arc::new)
+        .map_err(|e| format!("cannot open the store in {}: {e}", cfg.data.display()))
+}
+
+pub struct Server {
+    pub api_addr: SocketAddr,
+    /// The admin key, read from the data folder (created there on first start).
+    pub admin: Option<(String, String)>,
+    /// Set on the first start only.
+    pub created_admin: Option<AccessKey>,
+    pub accounts: Arc<Accounts>,
+    store: Arc<SqliteStore>,
+    stop: oneshot::Sender<()>,
+    api: JoinHandle<()>,
+}
+
+impl Server {
+    pub async fn start(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Server, String> {
+        let store = open_store(cfg)?;
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let accounts = Arc::new(Accounts::new(dyn_store.clone(), clock.clone()));
+        let created_admin = accounts.initialize().await.map_err(|e| e.message)?;
+        if let Some(key) = &created_admin {
+            credentials::write_credentials(&cfg.data, key).map_err(|e| format!("cannot write credentials: {e}"))?;
+        }
+        let admin = credentials::read_credentials(&cfg.data).ok();
+        let registry = Arc::new(Registry::new(dyn_store, clock.clone()));
+        let state = Arc::new(ApiState::new(registry, accounts.clone(), clock, cfg.api.public_host.clone()));
+        let listener = tokio::net::TcpListener::bind(cfg.api.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", cfg.api.listen))?;
+        let api_addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = std::fs::write(credentials::api_addr_path(&cfg.data), api_addr.to_string());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let api = tokio::spawn(shoal_api::serve(listener, state, async move {
+            let _ = stopped.await;
+        }));
+        Ok(Server { api_addr, admin, created_admin, accounts, store, stop, api })
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.api_addr)
+    }
+
+    /// Graceful stop: no new connections, in-flight requests finish, the store flushes.
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.api.await;
+        self.store.shutdown().await;
+    }
+}
