@@ -131,7 +131,9 @@ def make_client(endpoint, access_key, secret_key, region=DEFAULT_REGION,
                 validate=True, **config_kwargs):
     """A plain boto3 IoT client; nothing but the endpoint is non-standard."""
     cfg = Config(
-        retries={"max_attempts": 1, "mode": "standard"},
+        # One attempt in total: a retry would hide the first answer and could
+        # repeat a non-idempotent call.
+        retries={"total_max_attempts": 1, "mode": "standard"},
         parameter_validation=validate,
         connect_timeout=config_kwargs.pop("connect_timeout", 10),
         read_timeout=config_kwargs.pop("read_timeout", 30),

@@ -50,7 +50,7 @@ def test_acknowledged_creates_survive_sigkill(shoal_factory, tmp_path):
     threads = [threading.Thread(target=worker, args=(t,), daemon=True) for t in range(THREADS)]
     for th in threads:
         th.start()
-    assert enough.wait(timeout=90), "too few creates acknowledged within 90 s"
+    assert enough.wait(timeout=60), "too few creates acknowledged within 60 s"
     assert not errors_before_kill, errors_before_kill[:5]
 
     killed.set()

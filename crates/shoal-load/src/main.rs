@@ -1,1 +1,39 @@
-fn main() {}
+//! shoal-load: drives a running Shoal the way real clients do and prints throughput and latency.
+//! Every request is SigV4-signed; each of the concurrent clients keeps one HTTP/1.1 keep-alive
+//! connection. Figures go in BENCHMARKS.md, never in tests.
+
+mod api;
+mod report;
+mod startup;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "shoal-load", about = "Load tool for Shoal")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Control-plane API load (CreateThing, DescribeThing, ListThings).
+    Api(api::ApiArgs),
+    /// Start a shoal binary, time its first served request and read its idle memory.
+    Startup(startup::StartupArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Api(a) => api::run(a).await,
+            Command::Startup(a) => startup::run(a).await,
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("shoal-load: {e}");
+        std::process::exit(1);
+    }
+}

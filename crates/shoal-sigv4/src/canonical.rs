@@ -240,8 +240,12 @@ fn write_query<S: Sink>(query: &str, filter: QueryFilter, out: &mut S) {
         .filter(|p| !p.is_empty())
         .filter_map(|p| {
             let (name, value) = p.split_once('=').unwrap_or((p, ""));
-            (!filter.drops(name))
-                .then(|| (canonical_query_component(name), canonical_query_component(value)))
+            (!filter.drops(name)).then(|| {
+                (
+                    canonical_query_component(name),
+                    canonical_query_component(value),
+                )
+            })
         })
         .collect();
     pairs.sort_unstable();
@@ -370,7 +374,10 @@ mod tests {
         assert_eq!(query("k=a%20b&k2=a+b", KeepAll), "k=a%20b&k2=a%2Bb");
         assert_eq!(query("k=a=b", KeepAll), "k=a%3Db");
         assert_eq!(
-            query("X-Amz-Signature=ab&X-Amz-Security-Token=t&z=1", DropSignature),
+            query(
+                "X-Amz-Signature=ab&X-Amz-Security-Token=t&z=1",
+                DropSignature
+            ),
             "X-Amz-Security-Token=t&z=1"
         );
         assert_eq!(
@@ -387,7 +394,10 @@ mod tests {
         assert_eq!(header("  value1  "), "value1");
         assert_eq!(header(" \"a   b   c\" "), "\"a b c\"");
         assert_eq!(header("a\t\tb"), "a b");
-        assert_eq!(header("value1\n  value2\n     value3"), "value1 value2 value3");
+        assert_eq!(
+            header("value1\n  value2\n     value3"),
+            "value1 value2 value3"
+        );
         assert_eq!(header("   "), "");
         assert_eq!(header(""), "");
     }

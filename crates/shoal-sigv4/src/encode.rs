@@ -32,7 +32,6 @@ impl Sink for sha2::Sha256 {
     }
 }
 
-
 /// Write `bytes` URI-encoded.
 pub(crate) fn encode_into<S: Sink>(bytes: &[u8], out: &mut S) {
     for chunk in percent_encode(bytes, NOT_UNRESERVED) {

@@ -20,7 +20,7 @@ mod verify;
 
 pub use canonical::{canonical_request, string_to_sign};
 pub use error::AuthError;
-pub use parse::{parse, ParsedAuth};
+pub use parse::{parse, ParsedAuth, DEFAULT_PRESIGNED_EXPIRES};
 pub use sign::{authorization_header, presigned_query, Presign};
 pub use time::{format_amz_date, parse_amz_date};
 pub use verify::{signing_key, verify, verify_with_secret};

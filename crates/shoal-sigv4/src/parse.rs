@@ -109,7 +109,10 @@ fn parse_header<'a>(
     for (present, what) in [
         (credential.is_some(), "requires 'Credential' parameter"),
         (signature.is_some(), "requires 'Signature' parameter"),
-        (signed_headers.is_some(), "requires 'SignedHeaders' parameter"),
+        (
+            signed_headers.is_some(),
+            "requires 'SignedHeaders' parameter",
+        ),
         (
             amz_date.is_some(),
             "requires existence of either a 'X-Amz-Date' or a 'Date' header",
@@ -258,6 +261,12 @@ fn split_sep<'a>(
     })
 }
 
+/// Key ids, regions and services are plain printable ASCII; anything else
+/// (escapes, spaces, control bytes) means the credential was mangled.
+fn is_scope_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && b != b'%')
+}
+
 type CredentialParts<'a> = (&'a str, &'a str, &'a str, &'a str);
 
 /// `AKID/yyyymmdd/region/service/aws4_request`.
@@ -278,21 +287,21 @@ fn parse_credential<'a>(
             "Credential should be of the form 'access-key-id/yyyymmdd/region/service/aws4_request', not '{credential}'."
         )));
     };
-    if akid.is_empty() || !akid.bytes().all(|b| b.is_ascii_graphic() && b != b'%') {
-        return Err(incomplete(
-            "Credential should name a valid access key id.",
-        ));
+    if !is_scope_token(akid) {
+        return Err(incomplete("Credential should name a valid access key id."));
     }
     if date.len() != 8 || !date.bytes().all(|b| b.is_ascii_digit()) {
         return Err(incomplete(format!(
             "Invalid credential date \"{date}\". It must be in yyyyMMdd format."
         )));
     }
-    if region.is_empty() || region.contains('%') {
+    if !is_scope_token(region) {
         return Err(incomplete("Credential should be scoped to a valid region."));
     }
-    if service.is_empty() || service.contains('%') {
-        return Err(incomplete("Credential should be scoped to a valid service."));
+    if !is_scope_token(service) {
+        return Err(incomplete(
+            "Credential should be scoped to a valid service.",
+        ));
     }
     if terminator != "aws4_request" {
         return Err(incomplete(format!(
@@ -386,7 +395,10 @@ mod tests {
 
     #[test]
     fn missing() {
-        assert_eq!(parse(&req("a=b", &[("host", "h")])), Err(AuthError::Missing));
+        assert_eq!(
+            parse(&req("a=b", &[("host", "h")])),
+            Err(AuthError::Missing)
+        );
         assert_eq!(parse(&req("", &[])), Err(AuthError::Missing));
     }
 
@@ -435,7 +447,10 @@ mod tests {
         // Unparseable X-Amz-Date.
         incomplete_msg("", &[("x-amz-date", "2015-08-30"), ("Authorization", GOOD)]);
         // Repeated headers are ambiguous.
-        incomplete_msg("", &[date, ("Authorization", GOOD), ("authorization", GOOD)]);
+        incomplete_msg(
+            "",
+            &[date, ("Authorization", GOOD), ("authorization", GOOD)],
+        );
         incomplete_msg("", &[date, date, ("Authorization", GOOD)]);
     }
 
@@ -481,21 +496,33 @@ mod tests {
     #[test]
     fn malformed_query_variants() {
         for (from, to) in [
-            ("X-Amz-Algorithm=AWS4-HMAC-SHA256", "X-Amz-Algorithm=AWS4-HMAC-SHA1"),
+            (
+                "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                "X-Amz-Algorithm=AWS4-HMAC-SHA1",
+            ),
             ("&X-Amz-Signature=abcd", ""),
             ("&X-Amz-Date=20150830T123600Z", ""),
             ("X-Amz-Date=20150830T123600Z", "X-Amz-Date=20150830"),
             ("&X-Amz-SignedHeaders=host%3Bx-amz-date", ""),
-            ("X-Amz-SignedHeaders=host%3Bx-amz-date", "X-Amz-SignedHeaders=x-amz-date"),
+            (
+                "X-Amz-SignedHeaders=host%3Bx-amz-date",
+                "X-Amz-SignedHeaders=x-amz-date",
+            ),
             ("%2Faws4_request", "%2Faws4_request%2Fextra"),
             ("%2Fservice", ""),
             ("X-Amz-Expires=3600", "X-Amz-Expires=-1"),
             ("X-Amz-Expires=3600", "X-Amz-Expires=1h"),
             ("X-Amz-Expires=3600", "X-Amz-Expires="),
-            ("X-Amz-Expires=3600", "X-Amz-Expires=99999999999999999999999"),
+            (
+                "X-Amz-Expires=3600",
+                "X-Amz-Expires=99999999999999999999999",
+            ),
             ("X-Amz-Expires=3600", "X-Amz-Expires=3600&X-Amz-Expires=60"),
             ("us-east-1", "us%2Deast-1"),
-            ("AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request", ""),
+            (
+                "AKIDEXAMPLE%2F20150830%2Fus-east-1%2Fservice%2Faws4_request",
+                "",
+            ),
             ("AKIDEXAMPLE", "AKID%20EXAMPLE"),
         ] {
             let q = PRESIGNED.replace(from, to);
@@ -514,8 +541,21 @@ mod tests {
     #[test]
     fn hostile_inputs_do_not_panic() {
         let nasty = [
-            "%", "%2", "%2F", "%%%", "/", ";", "=", "&", "ሴ", "\u{0}", "%E1%88", "Credential=",
-            "Credential=%2F%2F%2F%2F", "AWS4-HMAC-SHA256 ,,,,", "AWS4-HMAC-SHA256 =,=,=",
+            "%",
+            "%2",
+            "%2F",
+            "%%%",
+            "/",
+            ";",
+            "=",
+            "&",
+            "ሴ",
+            "\u{0}",
+            "%E1%88",
+            "Credential=",
+            "Credential=%2F%2F%2F%2F",
+            "AWS4-HMAC-SHA256 ,,,,",
+            "AWS4-HMAC-SHA256 =,=,=",
             "AWS4-HMAC-SHA256\tCredential=a/b/c/d/e",
         ];
         for a in nasty {

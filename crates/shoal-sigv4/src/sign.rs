@@ -9,7 +9,10 @@ use crate::{ALGORITHM, UNSIGNED_PAYLOAD};
 
 /// Every header the client passes is signed: lowercase names, sorted, once each.
 fn signed_header_names(headers: &[(&str, &str)]) -> Vec<String> {
-    let mut names: Vec<String> = headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+    let mut names: Vec<String> = headers
+        .iter()
+        .map(|(n, _)| n.to_ascii_lowercase())
+        .collect();
     names.sort_unstable();
     names.dedup();
     names
@@ -59,7 +62,11 @@ pub fn authorization_header(
         region,
         service,
     };
-    let signature = compute_signature(&canonical, &scope, &signing_key(secret, date, region, service));
+    let signature = compute_signature(
+        &canonical,
+        &scope,
+        &signing_key(secret, date, region, service),
+    );
     format!(
         "{ALGORITHM} Credential={access_key_id}/{}, SignedHeaders={}, Signature={}",
         scope_text(&scope),

@@ -92,23 +92,26 @@ fn show_time(epoch: i128) -> String {
 /// follows the messages AWS returns with InvalidSignatureException.
 fn check_time(auth: &ParsedAuth<'_>, signed_at: i64, now: i64) -> Result<(), AuthError> {
     let (signed_at, now) = (i128::from(signed_at), i128::from(now));
-    let (valid_until, after_note) = match auth.presigned {
-        None => (signed_at + MAX_SKEW_SECS, "- 15 min.".to_owned()),
+    let lifetime = match auth.presigned {
+        None => MAX_SKEW_SECS,
         Some(expires) => {
             if expires == 0 || expires > MAX_PRESIGNED_EXPIRES {
                 return Err(AuthError::Incomplete(format!(
                     "X-Amz-Expires must be between 1 and {MAX_PRESIGNED_EXPIRES} seconds (one week), not {expires}."
                 )));
             }
-            (signed_at + i128::from(expires), format!("- {expires} sec."))
+            i128::from(expires)
         }
     };
-    if now > valid_until {
-        let allowed = valid_until - signed_at;
+    if now - signed_at > lifetime {
+        let note = match auth.presigned {
+            None => "15 min.".to_owned(),
+            Some(expires) => format!("{expires} sec."),
+        };
         return Err(AuthError::Expired(format!(
-            "Signature expired: {} is now earlier than {} ({} {after_note})",
+            "Signature expired: {} is now earlier than {} ({} - {note})",
             auth.amz_date,
-            show_time(now - allowed),
+            show_time(now - lifetime),
             show_time(now)
         )));
     }
@@ -204,7 +207,10 @@ pub fn verify(
         .split('&')
         .any(|p| p.split_once('=').map_or(p, |(n, _)| n) == "X-Amz-Security-Token");
     let filters: &[QueryFilter] = if has_token {
-        &[QueryFilter::DropSignature, QueryFilter::DropSignatureAndToken]
+        &[
+            QueryFilter::DropSignature,
+            QueryFilter::DropSignatureAndToken,
+        ]
     } else {
         &[QueryFilter::DropSignature]
     };
@@ -212,7 +218,10 @@ pub fn verify(
         for payload_hash in [UNSIGNED_PAYLOAD, req.payload_sha256_hex] {
             canonical.filter = filter;
             canonical.payload_hash = payload_hash;
-            if constant_time_eq(&compute_signature(&canonical, &scope, signing_key), &provided) {
+            if constant_time_eq(
+                &compute_signature(&canonical, &scope, signing_key),
+                &provided,
+            ) {
                 return Ok(());
             }
         }
@@ -262,8 +271,8 @@ mod tests {
         for len in [0usize, 1, 32, 60, 63, 64, 65, 200] {
             let key: Vec<u8> = (0..len).map(|i| i as u8).collect();
             let ours = hmac(&[&key], b"data");
-            let mut reference = <HmacSha256 as KeyInit>::new_from_slice(&key)
-                .unwrap_or_else(|e| panic!("{e}"));
+            let mut reference =
+                <HmacSha256 as KeyInit>::new_from_slice(&key).unwrap_or_else(|e| panic!("{e}"));
             reference.update(b"data");
             let reference: [u8; 32] = reference.finalize().into_bytes().into();
             assert_eq!(ours, reference, "key length {len}");

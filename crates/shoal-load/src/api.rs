@@ -1,0 +1,201 @@
+//! Control-plane load: N clients, each on its own keep-alive connection, signing every request.
+
+use crate::report::Summary;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(clap::Args, Clone)]
+pub struct ApiArgs {
+    /// create-thing, describe-thing or list-things.
+    #[arg(long)]
+    op: String,
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    endpoint: String,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    key: String,
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret: String,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Requests in all (create-thing creates this many things, numbered from --start).
+    #[arg(long, default_value_t = 100_000)]
+    count: usize,
+    /// First thing number (create-thing) or number of existing things to pick from (describe-thing).
+    #[arg(long, default_value_t = 0)]
+    start: usize,
+    /// describe-thing: things `PREFIX-0` .. `PREFIX-(things-1)` exist.
+    #[arg(long, default_value_t = 100_000)]
+    things: usize,
+    #[arg(long, default_value = "load")]
+    prefix: String,
+    /// Stop after this many seconds even if --count is not reached.
+    #[arg(long, default_value_t = 120)]
+    max_seconds: u64,
+}
+
+struct Target {
+    host: String,
+    addr: String,
+}
+
+fn target(endpoint: &str) -> Result<Target, String> {
+    let rest = endpoint.strip_prefix("http://").ok_or("only http:// endpoints are supported")?;
+    let host = rest.trim_end_matches('/').to_string();
+    Ok(Target { addr: host.clone(), host })
+}
+
+fn amz_date() -> String {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    shoal_sigv4::format_amz_date(now)
+}
+
+/// One signed request; returns whether it got a 200.
+async fn call(
+    sender: &mut SendRequest<Full<Bytes>>,
+    a: &ApiArgs,
+    t: &Target,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Vec<u8>,
+) -> Result<(bool, Bytes), String> {
+    let date = amz_date();
+    let hash = shoal_sigv4::sha256_hex(&body);
+    let headers = [("host", t.host.as_str()), ("x-amz-date", date.as_str())];
+    let auth = shoal_sigv4::authorization_header(method, path, query, &headers, &hash, &a.key, &a.secret, &date, &a.region, "iot");
+    let uri = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
+    let req = http::Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("host", &t.host)
+        .header("x-amz-date", &date)
+        .header("authorization", auth)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let ok = resp.status().is_success();
+    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((ok, bytes))
+}
+
+async fn connect(t: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
+    let stream = tokio::net::TcpStream::connect(&t.addr).await.map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// A tiny xorshift so the load tool needs no random-number crate.
+fn next_rand(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+pub async fn run(a: ApiArgs) -> Result<(), String> {
+    let t = Arc::new(target(&a.endpoint)?);
+    let a = Arc::new(a);
+    let issued = Arc::new(AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(a.max_seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..a.concurrency {
+        let (a, t, issued) = (a.clone(), t.clone(), issued.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut sender = connect(&t).await?;
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (worker as u64 + 1);
+            let mut token: Option<String> = None;
+            loop {
+                let n = issued.fetch_add(1, Ordering::Relaxed);
+                if n >= a.count || Instant::now() > deadline {
+                    break;
+                }
+                let t0 = Instant::now();
+                let r = match a.op.as_str() {
+                    "create-thing" => {
+                        let i = a.start + n;
+                        let body = format!(r#"{{"attributePayload":{{"attributes":{{"n":"{i}","batch":"b{}"}}}}}}"#, i % 16);
+                        call(&mut sender, &a, &t, "POST", &format!("/things/{}-{i}", a.prefix), "", body.into_bytes()).await
+                    }
+                    "describe-thing" => {
+                        let i = next_rand(&mut rng) as usize % a.things.max(1);
+                        call(&mut sender, &a, &t, "GET", &format!("/things/{}-{i}", a.prefix), "", Vec::new()).await
+                    }
+                    "list-things" => {
+                        let q = match &token {
+                            Some(tok) => format!("maxResults=250&nextToken={tok}"),
+                            None => "maxResults=250".to_string(),
+                        };
+                        let r = call(&mut sender, &a, &t, "GET", "/things", &q, Vec::new()).await;
+                        if let Ok((true, body)) = &r {
+                            let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+                            token = v["nextToken"].as_str().map(str::to_string);
+                        }
+                        r
+                    }
+                    other => return Err(format!("unknown op {other}")),
+                };
+                match r {
+                    Ok((true, _)) => lat.push(t0.elapsed().as_micros() as u64),
+                    Ok((false, _)) => errors += 1,
+                    Err(_) => {
+                        errors += 1;
+                        sender = connect(&t).await?;
+                    }
+                }
+            }
+            Ok::<_, String>((lat, errors))
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (lat, e) = task.await.map_err(|e| e.to_string())??;
+        all.extend(lat);
+        errors += e;
+    }
+    let s = Summary::new(all, errors, started.elapsed());
+    s.print(&format!("{} x{}", a.op, a.concurrency));
+    Ok(())
+}
+
+impl ApiArgs {
+    /// One ListThings call against an endpoint, for the start-up measurement.
+    pub fn for_one_request(endpoint: String, key: String, secret: String) -> ApiArgs {
+        ApiArgs {
+            op: "list-things".into(),
+            endpoint,
+            key,
+            secret,
+            region: "us-east-1".into(),
+            concurrency: 1,
+            count: 1,
+            start: 0,
+            things: 1,
+            prefix: "load".into(),
+            max_seconds: 10,
+        }
+    }
+}
+
+/// Runs one request and fails unless it got a 200.
+pub async fn run_quiet(a: ApiArgs) -> Result<(), String> {
+    let t = target(&a.endpoint)?;
+    let mut sender = connect(&t).await?;
+    match call(&mut sender, &a, &t, "GET", "/things", "maxResults=1", Vec::new()).await? {
+        (true, _) => Ok(()),
+        (false, body) => Err(format!("request refused: {}", String::from_utf8_lossy(&body))),
+    }
+}

@@ -1,0 +1,66 @@
+//! An in-process Shoal on port 0 with a temporary data folder and a clock the test moves, and
+//! `aws-sdk-iot` clients pointed at it.
+
+use aws_sdk_iot::config::{BehaviorVersion, Credentials, Region};
+use shoal::config::Config;
+use shoal::Server;
+use shoal_domain::{Clock, ManualClock, SystemClock};
+use std::sync::Arc;
+
+pub struct TestServer {
+    pub server: Option<Server>,
+    pub clock: Arc<ManualClock>,
+    pub key: (String, String),
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::default();
+        cfg.data = dir.path().to_path_buf();
+        cfg.api.listen = "127.0.0.1:0".parse().unwrap();
+        // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        let server = Server::start(&cfg, clock.clone()).await.unwrap();
+        let key = server.admin.clone().unwrap();
+        TestServer { server: Some(server), clock, key, _dir: dir }
+    }
+
+    pub fn endpoint(&self) -> String {
+        self.server.as_ref().unwrap().endpoint()
+    }
+
+    pub fn client(&self, region: &str) -> aws_sdk_iot::Client {
+        self.client_with(region, &self.key.0, &self.key.1)
+    }
+
+    pub fn client_with(&self, region: &str, key: &str, secret: &str) -> aws_sdk_iot::Client {
+        let conf = aws_sdk_iot::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_iot::Client::from_conf(conf)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+}
+
+/// The AWS error code of a failed SDK call.
+pub fn code<E, R>(r: Result<R, aws_sdk_iot::error::SdkError<E>>) -> String
+where
+    E: aws_sdk_iot::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e.as_service_error().and_then(|s| s.code()).map(str::to_string).unwrap_or_else(|| format!("{e:?}")),
+    }
+}
