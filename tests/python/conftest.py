@@ -150,8 +150,9 @@ def make_client(endpoint, access_key, secret_key, region=DEFAULT_REGION,
 class ShoalServer:
     """One `shoal serve` child process bound to an ephemeral port."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, log_dir=None):
         self.data_dir = Path(data_dir)
+        self.log_dir = Path(log_dir) if log_dir else self.data_dir.parent
         self.proc = None
         self.stdout_lines = []
         self.stderr_path = None
@@ -161,7 +162,11 @@ class ShoalServer:
     # -- lifecycle --------------------------------------------------------
 
     def start(self):
-        fd, self.stderr_path = tempfile.mkstemp(prefix="shoal-stderr-", suffix=".log")
+        # Server logs (stderr) go to a file next to the data dir, kept by pytest's
+        # tmp_path retention for post-mortems.
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        fd, self.stderr_path = tempfile.mkstemp(prefix="shoal-stderr-", suffix=".log",
+                                                dir=str(self.log_dir))
         stderr_file = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(
             [find_shoal_bin(), "serve", "--data", str(self.data_dir), "--api", "127.0.0.1:0"],

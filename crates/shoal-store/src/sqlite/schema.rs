@@ -49,5 +49,10 @@ pub fn prepare_writer(c: &Connection) -> StoreResult<()> {
 }
 
 pub fn prepare_reader(c: &Connection) -> StoreResult<()> {
-    c.execute_batch("PRAGMA busy_timeout = 10000; PRAGMA query_only = ON;").map_err(backend)
+    // Reads through a memory map skip a pread per page; a larger page cache keeps the hot part of
+    // the registry in the process.
+    c.execute_batch(
+        "PRAGMA busy_timeout = 10000; PRAGMA query_only = ON; PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -16384;",
+    )
+    .map_err(backend)
 }
