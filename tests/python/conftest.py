@@ -147,6 +147,18 @@ def make_client(endpoint, access_key, secret_key, region=DEFAULT_REGION,
     return session.client("iot", endpoint_url=endpoint, config=cfg)
 
 
+_STARTED = []  # every ShoalServer started in this run, for failure reports
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and _STARTED:
+        rep.sections.append(("shoal server logs (stderr files)",
+                             "\n".join(str(s.stderr_path) for s in _STARTED[-4:])))
+
+
 class ShoalServer:
     """One `shoal serve` child process bound to an ephemeral port."""
 
@@ -177,6 +189,7 @@ class ShoalServer:
             bufsize=1,
         )
         stderr_file.close()
+        _STARTED.append(self)
         lines = queue.Queue()
 
         def pump():

@@ -107,14 +107,21 @@ impl ThingGroup {
     }
 }
 
-/// Checks that a thing already in `current` groups may join `group`: at most 10 groups.
-pub fn check_can_join(current: &[String], group: &ThingGroup) -> Result<()> {
-    if current.iter().any(|g| g == &group.name) {
-        return Ok(());
-    }
-    if current.len() >= MAX_GROUPS_PER_THING {
+/// Checks that a thing whose groups have the roots `current_roots` (one entry per group it is
+/// in) may join `group`. AWS: "You can add a thing to a maximum of 10 groups. But you can't add
+/// a thing to more than one group in the same hierarchy"
+/// (https://docs.aws.amazon.com/iot/latest/developerguide/thing-groups.html).
+pub fn check_can_join(current_roots: &[&str], group: &ThingGroup) -> Result<()> {
+    if current_roots.len() >= MAX_GROUPS_PER_THING {
         return Err(ServiceError::limit(format!(
             "A thing can be a member of at most {MAX_GROUPS_PER_THING} thing groups"
+        )));
+    }
+    if current_roots.contains(&group.root()) {
+        return Err(ServiceError::invalid(format!(
+            "Cannot add the thing to thing group {}: it already belongs to a group in the same hierarchy (root {})",
+            group.name,
+            group.root()
         )));
     }
     Ok(())
@@ -142,11 +149,15 @@ mod tests {
     }
 
     #[test]
-    fn at_most_ten_groups_per_thing() {
+    fn at_most_ten_groups_and_one_per_hierarchy() {
         let g = group("x", None).unwrap();
         let ten: Vec<String> = (0..10).map(|i| format!("g{i}")).collect();
-        assert!(check_can_join(&ten[..9], &g).is_ok());
-        assert!(check_can_join(&ten, &g).is_err());
+        let roots: Vec<&str> = ten.iter().map(String::as_str).collect();
+        assert!(check_can_join(&roots[..9], &g).is_ok());
+        assert_eq!(check_can_join(&roots, &g).unwrap_err().kind, crate::ErrorKind::LimitExceeded);
+        let child = group("x-child", Some(&g)).unwrap();
+        assert_eq!(check_can_join(&["x"], &child).unwrap_err().kind, crate::ErrorKind::InvalidRequest);
+        assert!(check_can_join(&["other"], &child).is_ok());
     }
 
     #[test]

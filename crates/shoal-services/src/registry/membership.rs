@@ -52,14 +52,24 @@ impl Registry {
                 batch = batch.check(KIND_GROUP, g.as_str(), Expect::Rev(l.rev));
                 next.groups.retain(|x| x != g.as_str());
             }
+            // The roots of the hierarchies the thing stays in, to apply AWS's one-group-per-hierarchy rule.
+            let mut roots: Vec<String> = Vec::with_capacity(next.groups.len() + add.len());
+            for g in &next.groups {
+                if let Some(l) = load::<ThingGroup>(self.store(), &key, KIND_GROUP, g)? {
+                    roots.push(l.value.root().to_string());
+                }
+            }
             for g in add {
+                if next.groups.iter().any(|x| x == g.as_str()) {
+                    continue;
+                }
                 let l = load::<ThingGroup>(self.store(), &key, KIND_GROUP, g.as_str())?
                     .ok_or_else(|| not_found("Thing Group", g.as_str()))?;
-                check_can_join(&next.groups, &l.value)?;
+                let current: Vec<&str> = roots.iter().map(String::as_str).collect();
+                check_can_join(&current, &l.value)?;
                 batch = batch.check(KIND_GROUP, g.as_str(), Expect::Rev(l.rev));
-                if !next.groups.iter().any(|x| x == g.as_str()) {
-                    next.groups.push(g.as_str().to_string());
-                }
+                roots.push(l.value.root().to_string());
+                next.groups.push(g.as_str().to_string());
             }
             if next.groups == cur.value.groups {
                 return Ok(());
