@@ -11,6 +11,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 
+# AWS documents the group limits (10 groups per thing, hierarchy depth 7) but
+# not the error code. The model lists InvalidRequestException for these
+# operations; LimitExceededException is the other plausible answer.
+LIMIT_CODES = ("InvalidRequestException", "LimitExceededException")
+
+
 def _collect(call, key, **kw):
     """Follow nextToken for a List* call and return the concatenated `key` lists."""
     out, token = [], None
@@ -63,6 +69,21 @@ def test_create_and_describe_group(iot, unique, account_id):
     assert "parentGroupName" not in meta
     assert meta.get("rootToParentThingGroups", []) == []
     assert isinstance(meta["creationDate"], datetime.datetime)
+
+
+def test_create_group_idempotent_and_conflicting(iot, unique, aws_error):
+    # Like CreateThing: same name and properties succeeds with the same group,
+    # different properties -> ResourceAlreadyExistsException (409).
+    name = unique("idemg")
+    props = {"thingGroupDescription": "same"}
+    first = iot.create_thing_group(thingGroupName=name, thingGroupProperties=props)
+    again = iot.create_thing_group(thingGroupName=name, thingGroupProperties=props)
+    assert again["thingGroupId"] == first["thingGroupId"]
+    assert again["thingGroupArn"] == first["thingGroupArn"]
+    with aws_error("ResourceAlreadyExistsException", 409):
+        iot.create_thing_group(thingGroupName=name,
+                               thingGroupProperties={"thingGroupDescription": "other"})
+    assert iot.describe_thing_group(thingGroupName=name)["version"] == 1
 
 
 def test_describe_missing_group(iot, unique, aws_error):
@@ -201,7 +222,21 @@ def test_list_things_in_group_recursive(iot, unique):
     assert _things_in(iot, root, recursive=True, maxResults=1) == sorted([in_root, in_child])
 
 
-def test_thing_in_at_most_ten_groups(iot, unique, aws_error):
+def test_thing_not_in_two_sibling_groups(iot, unique, aws_error):
+    # "You can't add a thing to two groups which share a common parent."
+    parent, left, right = unique("sp"), unique("sl"), unique("sr")
+    iot.create_thing_group(thingGroupName=parent)
+    iot.create_thing_group(thingGroupName=left, parentGroupName=parent)
+    iot.create_thing_group(thingGroupName=right, parentGroupName=parent)
+    thing = unique("st")
+    iot.create_thing(thingName=thing)
+    iot.add_thing_to_thing_group(thingGroupName=left, thingName=thing)
+    with aws_error("InvalidRequestException", 400):
+        iot.add_thing_to_thing_group(thingGroupName=right, thingName=thing)
+    assert _groups_of(iot, thing) == [left]
+
+
+def test_thing_in_at_most_ten_groups(iot, unique):
     groups = [unique("ten%d" % i) for i in range(11)]
     for g in groups:
         iot.create_thing_group(thingGroupName=g)
@@ -210,14 +245,16 @@ def test_thing_in_at_most_ten_groups(iot, unique, aws_error):
     for g in groups[:10]:
         iot.add_thing_to_thing_group(thingGroupName=g, thingName=thing)
 
-    with aws_error("InvalidRequestException", 400):
+    with pytest.raises(ClientError) as ei:
         iot.add_thing_to_thing_group(thingGroupName=groups[10], thingName=thing)
+    assert ei.value.response["Error"]["Code"] in LIMIT_CODES
     assert _groups_of(iot, thing) == sorted(groups[:10])
 
     other = unique("busy2")
     iot.create_thing(thingName=other)
-    with aws_error("InvalidRequestException", 400):
+    with pytest.raises(ClientError) as ei:
         iot.update_thing_groups_for_thing(thingName=other, thingGroupsToAdd=groups)
+    assert ei.value.response["Error"]["Code"] in LIMIT_CODES
 
 
 def test_hierarchy_depth_limit(iot, unique, aws_error):
@@ -229,8 +266,9 @@ def test_hierarchy_depth_limit(iot, unique, aws_error):
     meta = iot.describe_thing_group(thingGroupName=chain[6])["thingGroupMetadata"]
     assert [g["groupName"] for g in meta["rootToParentThingGroups"]] == chain[:6]
 
-    with aws_error("InvalidRequestException", 400):
+    with pytest.raises(ClientError) as ei:
         iot.create_thing_group(thingGroupName=chain[7], parentGroupName=chain[6])
+    assert ei.value.response["Error"]["Code"] in LIMIT_CODES
     with aws_error("ResourceNotFoundException", 404):
         iot.describe_thing_group(thingGroupName=chain[7])
 

@@ -36,12 +36,16 @@ impl ApiError {
             ApiError::Service(e) => {
                 let (status, code) = match &e.kind {
                     ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
-                    ErrorKind::AlreadyExists { .. } => (S::CONFLICT, "ResourceAlreadyExistsException"),
+                    ErrorKind::AlreadyExists { .. } => {
+                        (S::CONFLICT, "ResourceAlreadyExistsException")
+                    }
                     ErrorKind::Conflict => (S::CONFLICT, "ConflictingResourceUpdateException"),
                     ErrorKind::DeleteConflict => (S::CONFLICT, "DeleteConflictException"),
                     ErrorKind::VersionConflict => (S::CONFLICT, "VersionConflictException"),
                     ErrorKind::InvalidRequest => (S::BAD_REQUEST, "InvalidRequestException"),
-                    ErrorKind::InvalidStateTransition => (S::CONFLICT, "InvalidStateTransitionException"),
+                    ErrorKind::InvalidStateTransition => {
+                        (S::CONFLICT, "InvalidStateTransitionException")
+                    }
                     ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
                     // The model gives LimitExceededException status 410 and ThrottlingException 400.
                     ErrorKind::LimitExceeded => (S::GONE, "LimitExceededException"),
@@ -50,9 +54,10 @@ impl ApiError {
                     ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
                 };
                 let extra = match &e.kind {
-                    ErrorKind::AlreadyExists { resource_id, resource_arn } => {
-                        Some((resource_id.clone(), resource_arn.clone()))
-                    }
+                    ErrorKind::AlreadyExists {
+                        resource_id,
+                        resource_arn,
+                    } => Some((resource_id.clone(), resource_arn.clone())),
                     _ => None,
                 };
                 (status, code, e.message.clone(), extra)
@@ -61,7 +66,9 @@ impl ApiError {
                 let (status, code) = match a {
                     AuthError::Missing => (S::FORBIDDEN, "MissingAuthenticationTokenException"),
                     AuthError::Incomplete(_) => (S::BAD_REQUEST, "IncompleteSignatureException"),
-                    AuthError::SignatureMismatch | AuthError::Expired(_) => (S::FORBIDDEN, "InvalidSignatureException"),
+                    AuthError::SignatureMismatch | AuthError::Expired(_) => {
+                        (S::FORBIDDEN, "InvalidSignatureException")
+                    }
                 };
                 (status, code, a.message(), None)
             }
@@ -71,8 +78,12 @@ impl ApiError {
                 "The security token included in the request is invalid.".into(),
                 None,
             ),
-            ApiError::UnknownOperation(m) => (S::NOT_FOUND, "UnknownOperationException", m.clone(), None),
-            ApiError::Serialization(m) => (S::BAD_REQUEST, "InvalidRequestException", m.clone(), None),
+            ApiError::UnknownOperation(m) => {
+                (S::NOT_FOUND, "UnknownOperationException", m.clone(), None)
+            }
+            ApiError::Serialization(m) => {
+                (S::BAD_REQUEST, "InvalidRequestException", m.clone(), None)
+            }
         }
     }
 

@@ -10,16 +10,28 @@ use serde::Serialize;
 /// Parses a request body; an empty body is an empty object, as SDKs send for operations whose
 /// members all live in the URI.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { &b"{}"[..] } else { body };
-    serde_json::from_slice(body).map_err(|e| ApiError::Serialization(format!("Could not parse the request body: {e}")))
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::Serialization(format!("Could not parse the request body: {e}")))
 }
 
-pub fn response<T: Serialize + ?Sized>(status: StatusCode, body: &T, request_id: &str) -> Response<Full<Bytes>> {
+pub fn response<T: Serialize + ?Sized>(
+    status: StatusCode,
+    body: &T,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut resp = Response::new(Full::new(Bytes::from(bytes)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     if let Ok(v) = HeaderValue::from_str(request_id) {
         h.insert("x-amzn-RequestId", v);
     }

@@ -31,7 +31,18 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(registry: Arc<Registry>, accounts: Arc<Accounts>, clock: Arc<dyn Clock>, endpoint_host: String) -> Self {
-        ApiState { registry, accounts, clock, endpoint_host, auth_cache: auth::KeyCache::default() }
+    pub fn new(
+        registry: Arc<Registry>,
+        accounts: Arc<Accounts>,
+        clock: Arc<dyn Clock>,
+        endpoint_host: String,
+    ) -> Self {
+        ApiState {
+            registry,
+            accounts,
+            clock,
+            endpoint_host,
+            auth_cache: auth::KeyCache::default(),
+        }
     }
 }

@@ -38,7 +38,10 @@ impl Query {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn string(&self, name: &str) -> Option<String> {
@@ -51,17 +54,18 @@ impl Query {
             None => Ok(None),
             Some("true") => Ok(Some(true)),
             Some("false") => Ok(Some(false)),
-            Some(other) => Err(ApiError::invalid(format!("Invalid value '{other}' for boolean parameter {name}"))),
+            Some(other) => Err(ApiError::invalid(format!(
+                "Invalid value '{other}' for boolean parameter {name}"
+            ))),
         }
     }
 
     pub fn int(&self, name: &str) -> Result<Option<i64>, ApiError> {
         match self.get(name) {
             None => Ok(None),
-            Some(v) => v
-                .parse::<i64>()
-                .map(Some)
-                .map_err(|_| ApiError::invalid(format!("Invalid value '{v}' for integer parameter {name}"))),
+            Some(v) => v.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::invalid(format!("Invalid value '{v}' for integer parameter {name}"))
+            }),
         }
     }
 }
@@ -84,6 +88,9 @@ mod tests {
         assert_eq!(q.get("nextToken"), Some("ab="));
         assert_eq!(q.bool("recursive").unwrap(), Some(true));
         assert_eq!(q.get("x"), Some(""));
-        assert!(Query::parse("maxResults=x").unwrap().int("maxResults").is_err());
+        assert!(Query::parse("maxResults=x")
+            .unwrap()
+            .int("maxResults")
+            .is_err());
     }
 }

@@ -21,7 +21,11 @@ const MAX_BODY: usize = 1024 * 1024;
 /// How long in-flight requests get to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(10);
 
-pub async fn serve(listener: TcpListener, state: Arc<ApiState>, shutdown: impl Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<ApiState>,
+    shutdown: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -56,7 +60,10 @@ pub async fn serve(listener: TcpListener, state: Arc<ApiState>, shutdown: impl F
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after the drain period; closing them");
     }
 }
@@ -67,8 +74,10 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => {
-            return ApiError::invalid(format!("The request body is larger than {MAX_BODY} bytes or could not be read"))
-                .into_response(&request_id)
+            return ApiError::invalid(format!(
+                "The request body is larger than {MAX_BODY} bytes or could not be read"
+            ))
+            .into_response(&request_id)
         }
     };
     match route(state, &parts, &body, &request_id).await {
@@ -77,7 +86,12 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes
     }
 }
 
-async fn route(state: &ApiState, parts: &http::request::Parts, body: &Bytes, request_id: &str) -> Result<Response<Full<Bytes>>, ApiError> {
+async fn route(
+    state: &ApiState,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    request_id: &str,
+) -> Result<Response<Full<Bytes>>, ApiError> {
     let headers: Vec<(&str, &str)> = parts
         .headers
         .iter()

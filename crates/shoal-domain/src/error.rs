@@ -10,7 +10,10 @@ pub enum ErrorKind {
     NotFound,
     /// A resource with that name already exists with another configuration. AWS returns the
     /// existing resource's id and ARN with the error, so clients can find it.
-    AlreadyExists { resource_id: String, resource_arn: String },
+    AlreadyExists {
+        resource_id: String,
+        resource_arn: String,
+    },
     /// The request conflicts with the resource's current state (e.g. deleting a thing type that
     /// is not deprecated long enough).
     Conflict,
@@ -43,7 +46,10 @@ pub struct ServiceError {
 
 impl ServiceError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::NotFound, message)
@@ -60,7 +66,11 @@ impl ServiceError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
-    pub fn already_exists(message: impl Into<String>, resource_id: &str, resource_arn: &str) -> Self {
+    pub fn already_exists(
+        message: impl Into<String>,
+        resource_id: &str,
+        resource_arn: &str,
+    ) -> Self {
         Self::new(
             ErrorKind::AlreadyExists {
                 resource_id: resource_id.to_string(),

@@ -13,7 +13,14 @@ pub fn validation_error(field: &str, value: &str, constraint: &str) -> ServiceEr
 }
 
 /// Checks length bounds and a per-character rule, returning AWS's validation error.
-pub fn check(field: &str, value: &str, min: usize, max: usize, pattern: &str, ok: fn(char) -> bool) -> Result<()> {
+pub fn check(
+    field: &str,
+    value: &str,
+    min: usize,
+    max: usize,
+    pattern: &str,
+    ok: fn(char) -> bool,
+) -> Result<()> {
     let len = value.chars().count();
     if len < min {
         return Err(validation_error(
@@ -54,13 +61,19 @@ pub fn check_attribute_name(field: &str, v: &str) -> Result<()> {
 /// AttributeValue: `[a-zA-Z0-9_.,@/:#=\[\]-]*`, at most 800.
 pub fn check_attribute_value(field: &str, v: &str) -> Result<()> {
     check(field, v, 0, 800, "[a-zA-Z0-9_.,@/:#=\\[\\]-]*", |c| {
-        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ',' | '@' | '/' | ':' | '#' | '=' | '[' | ']' | '-')
+        c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                '_' | '.' | ',' | '@' | '/' | ':' | '#' | '=' | '[' | ']' | '-'
+            )
     })
 }
 
 /// Descriptions: `[\p{Graph}\x20]*`, at most 2028.
 pub fn check_description(field: &str, v: &str) -> Result<()> {
-    check(field, v, 0, 2028, "[\\p{Graph}\\x20]*", |c| c == ' ' || !(c.is_control() || c.is_whitespace()))
+    check(field, v, 0, 2028, "[\\p{Graph}\\x20]*", |c| {
+        c == ' ' || !(c.is_control() || c.is_whitespace())
+    })
 }
 
 macro_rules! resource_name {
@@ -113,7 +126,9 @@ impl AccountId {
         if s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()) {
             Ok(AccountId(s.to_string()))
         } else {
-            Err(ServiceError::invalid(format!("invalid account id '{s}': 12 digits expected")))
+            Err(ServiceError::invalid(format!(
+                "invalid account id '{s}': 12 digits expected"
+            )))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -135,7 +150,8 @@ impl Region {
     pub fn parse(s: &str) -> Result<Self> {
         let ok = !s.is_empty()
             && s.len() <= 32
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if ok {
             Ok(Region(s.to_string()))
         } else {
@@ -171,7 +187,10 @@ impl Partition {
     /// `arn:aws:iot:REGION:ACCOUNT:KIND/NAME`, as in
     /// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html
     pub fn arn(&self, kind: &str, name: &str) -> String {
-        format!("arn:aws:iot:{}:{}:{}/{}", self.region, self.account, kind, name)
+        format!(
+            "arn:aws:iot:{}:{}:{}/{}",
+            self.region, self.account, kind, name
+        )
     }
 }
 
@@ -222,7 +241,11 @@ mod tests {
         assert!(ThingName::parse("bad name").is_err());
         assert!(ThingName::parse(&"a".repeat(128)).is_ok());
         let e = ThingName::parse(&"a".repeat(129)).unwrap_err();
-        assert!(e.message.contains("length less than or equal to 128"), "{}", e.message);
+        assert!(
+            e.message.contains("length less than or equal to 128"),
+            "{}",
+            e.message
+        );
         assert!(check_attribute_value("v", "a=[b]").is_ok());
         assert!(check_attribute_value("v", "a b").is_err());
         assert!(check_attribute_name("n", "").is_err());
@@ -230,11 +253,17 @@ mod tests {
 
     #[test]
     fn arns_round_trip() {
-        let p = Partition::new(AccountId::parse("123456789012").unwrap(), Region::parse("eu-west-1").unwrap());
+        let p = Partition::new(
+            AccountId::parse("123456789012").unwrap(),
+            Region::parse("eu-west-1").unwrap(),
+        );
         let arn = p.arn("thinggroup", "g1");
         assert_eq!(arn, "arn:aws:iot:eu-west-1:123456789012:thinggroup/g1");
         let a = Arn::parse(&arn).unwrap();
-        assert_eq!((a.resource_type.as_str(), a.resource.as_str()), ("thinggroup", "g1"));
+        assert_eq!(
+            (a.resource_type.as_str(), a.resource.as_str()),
+            ("thinggroup", "g1")
+        );
         assert!(Arn::parse("arn:aws:s3:::bucket").is_err());
     }
 }

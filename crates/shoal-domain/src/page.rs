@@ -37,7 +37,7 @@ pub fn encode_token(last_key: &str) -> String {
 
 pub fn decode_token(token: &str) -> Result<String> {
     let bad = || ServiceError::invalid("The specified nextToken is not valid");
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(bad());
     }
     let bytes: Option<Vec<u8>> = (0..token.len())

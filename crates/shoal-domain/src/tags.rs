@@ -13,14 +13,25 @@ pub const MAX_TAGS: usize = 50;
 pub struct Tags(pub BTreeMap<String, String>);
 
 fn is_tag_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
+    c.is_alphanumeric()
+        || c.is_whitespace()
+        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
 }
 
 pub fn check_tag(key: &str, value: &str) -> Result<()> {
-    check("tags.member.Key", key, 1, 128, "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$", is_tag_char)?;
+    check(
+        "tags.member.Key",
+        key,
+        1,
+        128,
+        "^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$",
+        is_tag_char,
+    )?;
     check("tags.member.Value", value, 0, 256, "[\\s\\S]*", |_| true)?;
     if key.starts_with("aws:") {
-        return Err(ServiceError::invalid("Tag keys starting with 'aws:' are reserved"));
+        return Err(ServiceError::invalid(
+            "Tag keys starting with 'aws:' are reserved",
+        ));
     }
     Ok(())
 }
@@ -36,7 +47,9 @@ impl Tags {
             next.insert(k.clone(), v.clone());
         }
         if next.len() > MAX_TAGS {
-            return Err(ServiceError::limit(format!("A resource can have at most {MAX_TAGS} tags")));
+            return Err(ServiceError::limit(format!(
+                "A resource can have at most {MAX_TAGS} tags"
+            )));
         }
         self.0 = next;
         Ok(())

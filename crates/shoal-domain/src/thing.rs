@@ -52,7 +52,11 @@ pub fn validate_attributes(attrs: &Attributes) -> Result<()> {
 }
 
 fn check_attribute_count(attrs: &Attributes, typed: bool) -> Result<()> {
-    let max = if typed { MAX_ATTRIBUTES_TYPED } else { MAX_ATTRIBUTES_UNTYPED };
+    let max = if typed {
+        MAX_ATTRIBUTES_TYPED
+    } else {
+        MAX_ATTRIBUTES_UNTYPED
+    };
     if attrs.len() > max {
         let why = if typed {
             "a thing with a thing type can have at most 50 attributes"
@@ -69,7 +73,11 @@ fn check_attribute_count(attrs: &Attributes, typed: bool) -> Result<()> {
 /// UpdateThing documentation says ("To remove an attribute, call UpdateThing with an empty
 /// attribute value").
 pub fn apply_attributes(current: &Attributes, payload: &AttributePayload) -> Attributes {
-    let mut next = if payload.merge { current.clone() } else { Attributes::new() };
+    let mut next = if payload.merge {
+        current.clone()
+    } else {
+        Attributes::new()
+    };
     for (k, v) in &payload.attributes {
         if v.is_empty() {
             next.remove(k);
@@ -91,18 +99,45 @@ pub struct ThingUpdate {
 
 impl Thing {
     /// A new thing; attribute values that are empty are not stored.
-    pub fn new(name: &str, id: String, type_name: Option<String>, attributes: Attributes, now: Timestamp) -> Result<Thing> {
+    pub fn new(
+        name: &str,
+        id: String,
+        type_name: Option<String>,
+        attributes: Attributes,
+        now: Timestamp,
+    ) -> Result<Thing> {
         validate_attributes(&attributes)?;
-        let attributes = apply_attributes(&Attributes::new(), &AttributePayload { attributes, merge: true });
+        let attributes = apply_attributes(
+            &Attributes::new(),
+            &AttributePayload {
+                attributes,
+                merge: true,
+            },
+        );
         check_attribute_count(&attributes, type_name.is_some())?;
-        Ok(Thing { name: name.to_string(), id, type_name, attributes, version: 1, groups: Vec::new(), group_tree: Vec::new(), created: now })
+        Ok(Thing {
+            name: name.to_string(),
+            id,
+            type_name,
+            attributes,
+            version: 1,
+            groups: Vec::new(),
+            group_tree: Vec::new(),
+            created: now,
+        })
     }
 
     /// CreateThing is idempotent: the same name with the same configuration returns the
     /// existing thing; anything else is ResourceAlreadyExistsException (AWS SDK issue
     /// aws/aws-sdk-java#2234).
     pub fn same_configuration(&self, type_name: &Option<String>, attributes: &Attributes) -> bool {
-        let wanted = apply_attributes(&Attributes::new(), &AttributePayload { attributes: attributes.clone(), merge: true });
+        let wanted = apply_attributes(
+            &Attributes::new(),
+            &AttributePayload {
+                attributes: attributes.clone(),
+                merge: true,
+            },
+        );
         &self.type_name == type_name && self.attributes == wanted
     }
 
@@ -146,7 +181,9 @@ mod tests {
     use super::*;
 
     fn attrs(kv: &[(&str, &str)]) -> Attributes {
-        kv.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        kv.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn thing(kv: &[(&str, &str)]) -> Thing {
@@ -156,8 +193,16 @@ mod tests {
     #[test]
     fn merge_adds_and_empty_removes() {
         let t = thing(&[("a", "1"), ("b", "2")]);
-        let p = AttributePayload { attributes: attrs(&[("a", ""), ("c", "3")]), merge: true };
-        let u = t.updated(&ThingUpdate { attributes: Some(p), ..Default::default() }).unwrap();
+        let p = AttributePayload {
+            attributes: attrs(&[("a", ""), ("c", "3")]),
+            merge: true,
+        };
+        let u = t
+            .updated(&ThingUpdate {
+                attributes: Some(p),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(u.attributes, attrs(&[("b", "2"), ("c", "3")]));
         assert_eq!(u.version, 2);
     }
@@ -165,20 +210,45 @@ mod tests {
     #[test]
     fn without_merge_replaces() {
         let t = thing(&[("a", "1"), ("b", "2")]);
-        let p = AttributePayload { attributes: attrs(&[("c", "3")]), merge: false };
-        let u = t.updated(&ThingUpdate { attributes: Some(p), ..Default::default() }).unwrap();
+        let p = AttributePayload {
+            attributes: attrs(&[("c", "3")]),
+            merge: false,
+        };
+        let u = t
+            .updated(&ThingUpdate {
+                attributes: Some(p),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(u.attributes, attrs(&[("c", "3")]));
     }
 
     #[test]
     fn version_conflict_and_limits() {
         let t = thing(&[]);
-        let e = t.updated(&ThingUpdate { expected_version: Some(5), ..Default::default() }).unwrap_err();
+        let e = t
+            .updated(&ThingUpdate {
+                expected_version: Some(5),
+                ..Default::default()
+            })
+            .unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::VersionConflict);
-        assert!(Thing::new("t", "i".into(), None, attrs(&[("a", "1"), ("b", "1"), ("c", "1"), ("d", "1")]), Timestamp(0)).is_err());
+        assert!(Thing::new(
+            "t",
+            "i".into(),
+            None,
+            attrs(&[("a", "1"), ("b", "1"), ("c", "1"), ("d", "1")]),
+            Timestamp(0)
+        )
+        .is_err());
         let typed = attrs(&[("a", "1"), ("b", "1"), ("c", "1"), ("d", "1")]);
         let t = Thing::new("t", "i".into(), Some("ty".into()), typed, Timestamp(0)).unwrap();
-        let e = t.updated(&ThingUpdate { remove_type: true, ..Default::default() }).unwrap_err();
+        let e = t
+            .updated(&ThingUpdate {
+                remove_type: true,
+                ..Default::default()
+            })
+            .unwrap_err();
         assert_eq!(e.kind, crate::ErrorKind::InvalidRequest);
     }
 

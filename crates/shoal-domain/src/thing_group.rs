@@ -56,7 +56,13 @@ impl ThingGroup {
                 "Thing group hierarchy can be at most {MAX_DEPTH} levels deep"
             )));
         }
-        let attributes = apply_attributes(&Attributes::new(), &AttributePayload { attributes, merge: true });
+        let attributes = apply_attributes(
+            &Attributes::new(),
+            &AttributePayload {
+                attributes,
+                merge: true,
+            },
+        );
         Ok(ThingGroup {
             name: name.to_string(),
             id,
@@ -75,16 +81,35 @@ impl ThingGroup {
 
     /// The root of this group's hierarchy (itself for a root group).
     pub fn root(&self) -> &str {
-        self.root_to_parent.first().map(String::as_str).unwrap_or(&self.name)
+        self.root_to_parent
+            .first()
+            .map(String::as_str)
+            .unwrap_or(&self.name)
     }
 
-    pub fn same_configuration(&self, parent: Option<&str>, description: &Option<String>, attributes: &Attributes) -> bool {
-        let wanted = apply_attributes(&Attributes::new(), &AttributePayload { attributes: attributes.clone(), merge: true });
+    pub fn same_configuration(
+        &self,
+        parent: Option<&str>,
+        description: &Option<String>,
+        attributes: &Attributes,
+    ) -> bool {
+        let wanted = apply_attributes(
+            &Attributes::new(),
+            &AttributePayload {
+                attributes: attributes.clone(),
+                merge: true,
+            },
+        );
         self.parent() == parent && &self.description == description && self.attributes == wanted
     }
 
     /// UpdateThingGroup: description and attributes, guarded by `expectedVersion`.
-    pub fn updated(&self, description: Option<String>, payload: Option<&AttributePayload>, expected: Option<i64>) -> Result<ThingGroup> {
+    pub fn updated(
+        &self,
+        description: Option<String>,
+        payload: Option<&AttributePayload>,
+        expected: Option<i64>,
+    ) -> Result<ThingGroup> {
         if let Some(v) = expected {
             if v != self.version {
                 return Err(ServiceError::version_conflict(format!(
@@ -132,7 +157,14 @@ mod tests {
     use super::*;
 
     fn group(name: &str, parent: Option<&ThingGroup>) -> Result<ThingGroup> {
-        ThingGroup::new(name, format!("id-{name}"), parent, None, Attributes::new(), Timestamp(0))
+        ThingGroup::new(
+            name,
+            format!("id-{name}"),
+            parent,
+            None,
+            Attributes::new(),
+            Timestamp(0),
+        )
     }
 
     #[test]
@@ -154,9 +186,15 @@ mod tests {
         let ten: Vec<String> = (0..10).map(|i| format!("g{i}")).collect();
         let roots: Vec<&str> = ten.iter().map(String::as_str).collect();
         assert!(check_can_join(&roots[..9], &g).is_ok());
-        assert_eq!(check_can_join(&roots, &g).unwrap_err().kind, crate::ErrorKind::LimitExceeded);
+        assert_eq!(
+            check_can_join(&roots, &g).unwrap_err().kind,
+            crate::ErrorKind::LimitExceeded
+        );
         let child = group("x-child", Some(&g)).unwrap();
-        assert_eq!(check_can_join(&["x"], &child).unwrap_err().kind, crate::ErrorKind::InvalidRequest);
+        assert_eq!(
+            check_can_join(&["x"], &child).unwrap_err().kind,
+            crate::ErrorKind::InvalidRequest
+        );
         assert!(check_can_join(&["other"], &child).is_ok());
     }
 

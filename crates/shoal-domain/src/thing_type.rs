@@ -110,8 +110,12 @@ mod tests {
         assert!(t.check_deletable(Timestamp(10_000_000)).is_err());
         t.deprecate(false, Timestamp(1000));
         assert!(t.check_usable().is_err());
-        assert!(t.check_deletable(Timestamp(1000 + DELETE_WAIT_MILLIS - 1)).is_err());
-        assert!(t.check_deletable(Timestamp(1000 + DELETE_WAIT_MILLIS)).is_ok());
+        assert!(t
+            .check_deletable(Timestamp(1000 + DELETE_WAIT_MILLIS - 1))
+            .is_err());
+        assert!(t
+            .check_deletable(Timestamp(1000 + DELETE_WAIT_MILLIS))
+            .is_ok());
         t.deprecate(true, Timestamp(2000));
         assert!(t.check_usable().is_ok());
         assert!(t.check_deletable(Timestamp(i64::MAX / 2)).is_err());

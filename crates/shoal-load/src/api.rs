@@ -46,13 +46,21 @@ struct Target {
 }
 
 fn target(endpoint: &str) -> Result<Target, String> {
-    let rest = endpoint.strip_prefix("http://").ok_or("only http:// endpoints are supported")?;
+    let rest = endpoint
+        .strip_prefix("http://")
+        .ok_or("only http:// endpoints are supported")?;
     let host = rest.trim_end_matches('/').to_string();
-    Ok(Target { addr: host.clone(), host })
+    Ok(Target {
+        addr: host.clone(),
+        host,
+    })
 }
 
 fn amz_date() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
     shoal_sigv4::format_amz_date(now)
 }
 
@@ -69,8 +77,14 @@ async fn call(
     let date = amz_date();
     let hash = shoal_sigv4::sha256_hex(&body);
     let headers = [("host", t.host.as_str()), ("x-amz-date", date.as_str())];
-    let auth = shoal_sigv4::authorization_header(method, path, query, &headers, &hash, &a.key, &a.secret, &date, &a.region, "iot");
-    let uri = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
+    let auth = shoal_sigv4::authorization_header(
+        method, path, query, &headers, &hash, &a.key, &a.secret, &date, &a.region, "iot",
+    );
+    let uri = if query.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{query}")
+    };
     let req = http::Request::builder()
         .method(method)
         .uri(uri)
@@ -82,14 +96,23 @@ async fn call(
         .map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let ok = resp.status().is_success();
-    let bytes = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     Ok((ok, bytes))
 }
 
 async fn connect(t: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
-    let stream = tokio::net::TcpStream::connect(&t.addr).await.map_err(|e| e.to_string())?;
+    let stream = tokio::net::TcpStream::connect(&t.addr)
+        .await
+        .map_err(|e| e.to_string())?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
-    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     Ok(sender)
 }
@@ -194,8 +217,21 @@ impl ApiArgs {
 pub async fn run_quiet(a: ApiArgs) -> Result<(), String> {
     let t = target(&a.endpoint)?;
     let mut sender = connect(&t).await?;
-    match call(&mut sender, &a, &t, "GET", "/things", "maxResults=1", Vec::new()).await? {
+    match call(
+        &mut sender,
+        &a,
+        &t,
+        "GET",
+        "/things",
+        "maxResults=1",
+        Vec::new(),
+    )
+    .await?
+    {
         (true, _) => Ok(()),
-        (false, body) => Err(format!("request refused: {}", String::from_utf8_lossy(&body))),
+        (false, body) => Err(format!(
+            "request refused: {}",
+            String::from_utf8_lossy(&body)
+        )),
     }
 }

@@ -17,7 +17,12 @@ pub struct StartupArgs {
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 pub async fn run(a: StartupArgs) -> Result<(), String> {
@@ -45,9 +50,16 @@ pub async fn run(a: StartupArgs) -> Result<(), String> {
     };
     let printed = t0.elapsed();
     let field = |name: &str| {
-        export.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}=")).map(str::to_string)).unwrap_or_default()
+        export
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(&format!("{name}=")).map(str::to_string))
+            .unwrap_or_default()
     };
-    let args = crate::api::ApiArgs::for_one_request(field("AWS_ENDPOINT_URL"), field("AWS_ACCESS_KEY_ID"), field("AWS_SECRET_ACCESS_KEY"));
+    let args = crate::api::ApiArgs::for_one_request(
+        field("AWS_ENDPOINT_URL"),
+        field("AWS_ACCESS_KEY_ID"),
+        field("AWS_SECRET_ACCESS_KEY"),
+    );
     crate::api::run_quiet(args).await?;
     let served = t0.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -58,7 +70,9 @@ pub async fn run(a: StartupArgs) -> Result<(), String> {
         served.as_secs_f64() * 1000.0,
         rss as f64 / 1024.0
     );
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
     Ok(())
 }

@@ -40,7 +40,10 @@ pub struct Accounts {
 fn random_account_id() -> String {
     let mut rng = rand::thread_rng();
     let first = rng.gen_range(1..=9).to_string();
-    first + &(0..11).map(|_| rng.gen_range(0..=9).to_string()).collect::<String>()
+    first
+        + &(0..11)
+            .map(|_| rng.gen_range(0..=9).to_string())
+            .collect::<String>()
 }
 
 /// AWS access key ids are "AKIA" plus 16 upper-case letters and digits; secrets are 40 characters.
@@ -53,7 +56,12 @@ fn random_key(account: &str, now: Timestamp) -> AccessKey {
         })
         .collect();
     let secret: String = (0..40).map(|_| rng.sample(Alphanumeric) as char).collect();
-    AccessKey { access_key_id: format!("AKIA{id}"), secret_access_key: secret, account: account.to_string(), created: now }
+    AccessKey {
+        access_key_id: format!("AKIA{id}"),
+        secret_access_key: secret,
+        account: account.to_string(),
+        created: now,
+    }
 }
 
 impl Accounts {
@@ -63,11 +71,15 @@ impl Accounts {
 
     /// The key a request names, if it exists.
     pub fn lookup(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
-        Ok(load::<AccessKey>(self.store.as_ref(), GLOBAL, KIND_KEY, access_key_id)?.map(|l| l.value))
+        Ok(
+            load::<AccessKey>(self.store.as_ref(), GLOBAL, KIND_KEY, access_key_id)?
+                .map(|l| l.value),
+        )
     }
 
     pub fn default_account(&self) -> Result<Option<AccountId>> {
-        let Some(l) = load::<String>(self.store.as_ref(), GLOBAL, KIND_SETTING, DEFAULT_ACCOUNT)? else {
+        let Some(l) = load::<String>(self.store.as_ref(), GLOBAL, KIND_SETTING, DEFAULT_ACCOUNT)?
+        else {
             return Ok(None);
         };
         Ok(Some(AccountId::parse(&l.value)?))
@@ -83,9 +95,33 @@ impl Accounts {
         let account = random_account_id();
         let key = random_key(&account, now);
         let batch = Batch::new(GLOBAL)
-            .put(KIND_SETTING, DEFAULT_ACCOUNT, SCHEMA, encode(&account)?, vec![], Expect::Absent)
-            .put(KIND_ACCOUNT, &account, SCHEMA, encode(&AccountDoc { id: account.clone(), created: now })?, vec![], Expect::Absent)
-            .put(KIND_KEY, &key.access_key_id, SCHEMA, encode(&key)?, vec![], Expect::Absent);
+            .put(
+                KIND_SETTING,
+                DEFAULT_ACCOUNT,
+                SCHEMA,
+                encode(&account)?,
+                vec![],
+                Expect::Absent,
+            )
+            .put(
+                KIND_ACCOUNT,
+                &account,
+                SCHEMA,
+                encode(&AccountDoc {
+                    id: account.clone(),
+                    created: now,
+                })?,
+                vec![],
+                Expect::Absent,
+            )
+            .put(
+                KIND_KEY,
+                &key.access_key_id,
+                SCHEMA,
+                encode(&key)?,
+                vec![],
+                Expect::Absent,
+            );
         self.store.commit(batch).await.map_err(store_error)?;
         Ok(Some(key))
     }
@@ -96,8 +132,25 @@ impl Accounts {
             let account = random_account_id();
             let key = random_key(&account, now);
             let batch = Batch::new(GLOBAL)
-                .put(KIND_ACCOUNT, &account, SCHEMA, encode(&AccountDoc { id: account.clone(), created: now })?, vec![], Expect::Absent)
-                .put(KIND_KEY, &key.access_key_id, SCHEMA, encode(&key)?, vec![], Expect::Absent);
+                .put(
+                    KIND_ACCOUNT,
+                    &account,
+                    SCHEMA,
+                    encode(&AccountDoc {
+                        id: account.clone(),
+                        created: now,
+                    })?,
+                    vec![],
+                    Expect::Absent,
+                )
+                .put(
+                    KIND_KEY,
+                    &key.access_key_id,
+                    SCHEMA,
+                    encode(&key)?,
+                    vec![],
+                    Expect::Absent,
+                );
             match self.store.commit(batch).await {
                 Ok(_) => return Ok((AccountId::parse(&account)?, key)),
                 Err(shoal_store::StoreError::Conflict { .. }) => continue,
@@ -111,18 +164,28 @@ impl Accounts {
         let key = random_key(account.as_str(), self.clock.now());
         let batch = Batch::new(GLOBAL)
             .check(KIND_ACCOUNT, account.as_str(), Expect::Present)
-            .put(KIND_KEY, &key.access_key_id, SCHEMA, encode(&key)?, vec![], Expect::Absent);
+            .put(
+                KIND_KEY,
+                &key.access_key_id,
+                SCHEMA,
+                encode(&key)?,
+                vec![],
+                Expect::Absent,
+            );
         match self.store.commit(batch).await {
             Ok(_) => Ok(key),
-            Err(shoal_store::StoreError::Conflict { op: 0 }) => {
-                Err(ServiceError::not_found(format!("account {account} does not exist")))
-            }
+            Err(shoal_store::StoreError::Conflict { op: 0 }) => Err(ServiceError::not_found(
+                format!("account {account} does not exist"),
+            )),
             Err(e) => Err(store_error(e)),
         }
     }
 
     pub fn list_accounts(&self) -> Result<Vec<String>> {
-        let recs = self.store.list(GLOBAL, KIND_ACCOUNT, "", None, 10_000).map_err(store_error)?;
+        let recs = self
+            .store
+            .list(GLOBAL, KIND_ACCOUNT, "", None, 10_000)
+            .map_err(store_error)?;
         Ok(recs.into_iter().map(|r| r.key).collect())
     }
 }

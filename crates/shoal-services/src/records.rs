@@ -3,7 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use shoal_domain::{ServiceError, error::Result};
+use shoal_domain::{error::Result, ServiceError};
 use shoal_store::{Batch, Record, Store, StoreError};
 
 /// The schema version of every document this build writes. Reading an older one is where a
@@ -21,7 +21,8 @@ pub fn decode<T: DeserializeOwned>(rec: &Record) -> Result<T> {
             rec.key, rec.schema
         )));
     }
-    serde_json::from_slice(&rec.doc).map_err(|e| ServiceError::internal(format!("decode {}: {e}", rec.key)))
+    serde_json::from_slice(&rec.doc)
+        .map_err(|e| ServiceError::internal(format!("decode {}: {e}", rec.key)))
 }
 
 /// A document with the revision it was read at, for a conditional write back.
@@ -30,9 +31,17 @@ pub struct Loaded<T> {
     pub rev: u64,
 }
 
-pub fn load<T: DeserializeOwned>(store: &dyn Store, part: &str, kind: &str, key: &str) -> Result<Option<Loaded<T>>> {
+pub fn load<T: DeserializeOwned>(
+    store: &dyn Store,
+    part: &str,
+    kind: &str,
+    key: &str,
+) -> Result<Option<Loaded<T>>> {
     match store.get(part, kind, key).map_err(store_error)? {
-        Some(rec) => Ok(Some(Loaded { value: decode(&rec)?, rev: rec.rev })),
+        Some(rec) => Ok(Some(Loaded {
+            value: decode(&rec)?,
+            rev: rec.rev,
+        })),
         None => Ok(None),
     }
 }
@@ -47,7 +56,10 @@ pub fn store_error(e: StoreError) -> ServiceError {
             tracing::error!(error = %m, "store failure");
             ServiceError::internal("An internal error occurred")
         }
-        StoreError::Closed => ServiceError::new(shoal_domain::ErrorKind::Internal, "The service is shutting down"),
+        StoreError::Closed => ServiceError::new(
+            shoal_domain::ErrorKind::Internal,
+            "The service is shutting down",
+        ),
     }
 }
 

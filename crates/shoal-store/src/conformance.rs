@@ -19,77 +19,205 @@ fn put(b: Batch, key: &str, doc: &str, terms: Vec<Term>, expect: Expect) -> Batc
 }
 
 async fn conditions_and_revisions<S: Store>(s: &S) {
-    let r = s.commit(put(Batch::new("p"), "a", "1", vec![], Expect::Absent)).await.unwrap();
+    let r = s
+        .commit(put(Batch::new("p"), "a", "1", vec![], Expect::Absent))
+        .await
+        .unwrap();
     assert_eq!(r, vec![1]);
-    let again = s.commit(put(Batch::new("p"), "a", "2", vec![], Expect::Absent)).await;
+    let again = s
+        .commit(put(Batch::new("p"), "a", "2", vec![], Expect::Absent))
+        .await;
     assert_eq!(again, Err(StoreError::Conflict { op: 0 }));
     assert_eq!(s.get("p", "thing", "a").unwrap().unwrap().doc, b"1");
-    let r = s.commit(put(Batch::new("p"), "a", "2", vec![], Expect::Rev(1))).await.unwrap();
+    let r = s
+        .commit(put(Batch::new("p"), "a", "2", vec![], Expect::Rev(1)))
+        .await
+        .unwrap();
     assert_eq!(r, vec![2]);
-    let stale = s.commit(put(Batch::new("p"), "a", "3", vec![], Expect::Rev(1))).await;
+    let stale = s
+        .commit(put(Batch::new("p"), "a", "3", vec![], Expect::Rev(1)))
+        .await;
     assert_eq!(stale, Err(StoreError::Conflict { op: 0 }));
     let rec = s.get("p", "thing", "a").unwrap().unwrap();
     assert_eq!((rec.rev, rec.doc.as_slice(), rec.schema), (2, &b"2"[..], 1));
-    let del = s.commit(Batch::new("p").delete("thing", "a", Expect::Rev(1))).await;
+    let del = s
+        .commit(Batch::new("p").delete("thing", "a", Expect::Rev(1)))
+        .await;
     assert_eq!(del, Err(StoreError::Conflict { op: 0 }));
-    s.commit(Batch::new("p").delete("thing", "a", Expect::Present)).await.unwrap();
+    s.commit(Batch::new("p").delete("thing", "a", Expect::Present))
+        .await
+        .unwrap();
     assert_eq!(s.get("p", "thing", "a").unwrap(), None);
-    let gone = s.commit(Batch::new("p").delete("thing", "a", Expect::Present)).await;
+    let gone = s
+        .commit(Batch::new("p").delete("thing", "a", Expect::Present))
+        .await;
     assert_eq!(gone, Err(StoreError::Conflict { op: 0 }));
-    s.commit(Batch::new("p").delete("thing", "a", Expect::Any)).await.unwrap();
+    s.commit(Batch::new("p").delete("thing", "a", Expect::Any))
+        .await
+        .unwrap();
 }
 
 async fn batches_are_atomic<S: Store>(s: &S) {
-    s.commit(put(Batch::new("p"), "x", "x", vec![], Expect::Absent)).await.unwrap();
-    let b = put(Batch::new("p"), "y", "y", vec![], Expect::Absent).check("thing", "missing", Expect::Present);
+    s.commit(put(Batch::new("p"), "x", "x", vec![], Expect::Absent))
+        .await
+        .unwrap();
+    let b = put(Batch::new("p"), "y", "y", vec![], Expect::Absent).check(
+        "thing",
+        "missing",
+        Expect::Present,
+    );
     assert_eq!(s.commit(b).await, Err(StoreError::Conflict { op: 1 }));
-    assert_eq!(s.get("p", "thing", "y").unwrap(), None, "a failed batch writes nothing");
-    let b = put(Batch::new("p"), "y", "y", vec![], Expect::Absent).check("thing", "x", Expect::Rev(1));
+    assert_eq!(
+        s.get("p", "thing", "y").unwrap(),
+        None,
+        "a failed batch writes nothing"
+    );
+    let b =
+        put(Batch::new("p"), "y", "y", vec![], Expect::Absent).check("thing", "x", Expect::Rev(1));
     assert_eq!(s.commit(b).await.unwrap(), vec![1, 0]);
 }
 
 async fn listing_and_prefixes<S: Store>(s: &S) {
     for k in ["b", "a", "ab", "c", "abc"] {
-        s.commit(put(Batch::new("p"), k, k, vec![], Expect::Absent)).await.unwrap();
+        s.commit(put(Batch::new("p"), k, k, vec![], Expect::Absent))
+            .await
+            .unwrap();
     }
     let keys = |v: Vec<crate::Record>| v.into_iter().map(|r| r.key).collect::<Vec<_>>();
-    assert_eq!(keys(s.list("p", "thing", "", None, 10).unwrap()), ["a", "ab", "abc", "b", "c"]);
-    assert_eq!(keys(s.list("p", "thing", "", Some("ab"), 2).unwrap()), ["abc", "b"]);
-    assert_eq!(keys(s.list("p", "thing", "ab", None, 10).unwrap()), ["ab", "abc"]);
-    assert_eq!(keys(s.list("p", "thing", "ab", Some("ab"), 10).unwrap()), ["abc"]);
-    assert_eq!(keys(s.list("p", "other", "", None, 10).unwrap()), Vec::<String>::new());
+    assert_eq!(
+        keys(s.list("p", "thing", "", None, 10).unwrap()),
+        ["a", "ab", "abc", "b", "c"]
+    );
+    assert_eq!(
+        keys(s.list("p", "thing", "", Some("ab"), 2).unwrap()),
+        ["abc", "b"]
+    );
+    assert_eq!(
+        keys(s.list("p", "thing", "ab", None, 10).unwrap()),
+        ["ab", "abc"]
+    );
+    assert_eq!(
+        keys(s.list("p", "thing", "ab", Some("ab"), 10).unwrap()),
+        ["abc"]
+    );
+    assert_eq!(
+        keys(s.list("p", "other", "", None, 10).unwrap()),
+        Vec::<String>::new()
+    );
 }
 
 async fn terms_follow_records<S: Store>(s: &S) {
     let t = |n: &str, v: &str| Term::new(n, v);
-    s.commit(put(Batch::new("p"), "t1", "{}", vec![t("attr:color", "red"), t("group", "g1")], Expect::Absent)).await.unwrap();
-    s.commit(put(Batch::new("p"), "t2", "{}", vec![t("attr:color", "reddish"), t("group", "g1")], Expect::Absent)).await.unwrap();
-    s.commit(put(Batch::new("p"), "t3", "{}", vec![t("attr:color", "blue")], Expect::Absent)).await.unwrap();
+    s.commit(put(
+        Batch::new("p"),
+        "t1",
+        "{}",
+        vec![t("attr:color", "red"), t("group", "g1")],
+        Expect::Absent,
+    ))
+    .await
+    .unwrap();
+    s.commit(put(
+        Batch::new("p"),
+        "t2",
+        "{}",
+        vec![t("attr:color", "reddish"), t("group", "g1")],
+        Expect::Absent,
+    ))
+    .await
+    .unwrap();
+    s.commit(put(
+        Batch::new("p"),
+        "t3",
+        "{}",
+        vec![t("attr:color", "blue")],
+        Expect::Absent,
+    ))
+    .await
+    .unwrap();
     let keys = |v: Vec<crate::Record>| v.into_iter().map(|r| r.key).collect::<Vec<_>>();
-    let by = |name: &str, m: TermMatch<'_>, after: Option<&str>| keys(s.list_by_term("p", "thing", name, m, after, 10).unwrap());
+    let by = |name: &str, m: TermMatch<'_>, after: Option<&str>| {
+        keys(s.list_by_term("p", "thing", name, m, after, 10).unwrap())
+    };
     assert_eq!(by("attr:color", TermMatch::Exact("red"), None), ["t1"]);
-    assert_eq!(by("attr:color", TermMatch::Prefix("red"), None), ["t1", "t2"]);
-    assert_eq!(by("attr:color", TermMatch::Prefix("red"), Some("t1")), ["t2"]);
+    assert_eq!(
+        by("attr:color", TermMatch::Prefix("red"), None),
+        ["t1", "t2"]
+    );
+    assert_eq!(
+        by("attr:color", TermMatch::Prefix("red"), Some("t1")),
+        ["t2"]
+    );
     assert_eq!(by("group", TermMatch::Exact("g1"), None), ["t1", "t2"]);
     // Replacing a record replaces its terms.
-    s.commit(put(Batch::new("p"), "t1", "{}", vec![t("attr:color", "green")], Expect::Rev(1))).await.unwrap();
+    s.commit(put(
+        Batch::new("p"),
+        "t1",
+        "{}",
+        vec![t("attr:color", "green")],
+        Expect::Rev(1),
+    ))
+    .await
+    .unwrap();
     assert_eq!(by("group", TermMatch::Exact("g1"), None), ["t2"]);
     assert_eq!(by("attr:color", TermMatch::Exact("green"), None), ["t1"]);
-    s.commit(Batch::new("p").delete("thing", "t2", Expect::Present)).await.unwrap();
-    assert_eq!(by("group", TermMatch::Exact("g1"), None), Vec::<String>::new());
+    s.commit(Batch::new("p").delete("thing", "t2", Expect::Present))
+        .await
+        .unwrap();
+    assert_eq!(
+        by("group", TermMatch::Exact("g1"), None),
+        Vec::<String>::new()
+    );
 }
 
 async fn partitions_are_isolated<S: Store>(s: &S) {
-    s.commit(put(Batch::new("111/us-east-1"), "a", "us", vec![Term::new("n", "v")], Expect::Absent)).await.unwrap();
-    s.commit(put(Batch::new("111/eu-west-1"), "a", "eu", vec![], Expect::Absent)).await.unwrap();
-    assert_eq!(s.get("111/eu-west-1", "thing", "a").unwrap().unwrap().doc, b"eu");
+    s.commit(put(
+        Batch::new("111/us-east-1"),
+        "a",
+        "us",
+        vec![Term::new("n", "v")],
+        Expect::Absent,
+    ))
+    .await
+    .unwrap();
+    s.commit(put(
+        Batch::new("111/eu-west-1"),
+        "a",
+        "eu",
+        vec![],
+        Expect::Absent,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        s.get("111/eu-west-1", "thing", "a").unwrap().unwrap().doc,
+        b"eu"
+    );
     assert_eq!(s.get("222/us-east-1", "thing", "a").unwrap(), None);
-    assert!(s.list_by_term("111/eu-west-1", "thing", "n", TermMatch::Exact("v"), None, 5).unwrap().is_empty());
+    assert!(s
+        .list_by_term(
+            "111/eu-west-1",
+            "thing",
+            "n",
+            TermMatch::Exact("v"),
+            None,
+            5
+        )
+        .unwrap()
+        .is_empty());
 }
 
 async fn concurrent_commits_all_land<S: Store>(s: &S) {
     let futs: Vec<_> = (0..200)
-        .map(|i| s.commit(put(Batch::new("c"), &format!("k{i:03}"), "{}", vec![], Expect::Absent)))
+        .map(|i| {
+            s.commit(put(
+                Batch::new("c"),
+                &format!("k{i:03}"),
+                "{}",
+                vec![],
+                Expect::Absent,
+            ))
+        })
         .collect();
     for f in futs {
         f.await.unwrap();

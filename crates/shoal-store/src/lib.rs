@@ -48,7 +48,14 @@ pub trait Store: Send + Sync + 'static {
     fn get(&self, partition: &str, kind: &str, key: &str) -> StoreResult<Option<Record>>;
 
     /// Records of a kind whose key starts with `prefix`, in key order, after `after`.
-    fn list(&self, partition: &str, kind: &str, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<Record>>;
+    fn list(
+        &self,
+        partition: &str,
+        kind: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>>;
 
     /// Records of a kind that carry term `name` with a matching value, in key order.
     fn list_by_term(

@@ -28,7 +28,10 @@ pub struct Term {
 
 impl Term {
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
-        Term { name: name.into(), value: value.into() }
+        Term {
+            name: name.into(),
+            value: value.into(),
+        }
     }
 }
 
@@ -45,9 +48,17 @@ pub enum Op {
     },
     /// Removes a record and its terms; removing an absent record is not an error unless the
     /// expectation says so.
-    Delete { kind: String, key: String, expect: Expect },
+    Delete {
+        kind: String,
+        key: String,
+        expect: Expect,
+    },
     /// Writes nothing; only its expectation must hold (e.g. "the parent group still exists").
-    Check { kind: String, key: String, expect: Expect },
+    Check {
+        kind: String,
+        key: String,
+        expect: Expect,
+    },
 }
 
 /// Operations on one partition, committed atomically.
@@ -59,18 +70,44 @@ pub struct Batch {
 
 impl Batch {
     pub fn new(partition: impl Into<String>) -> Self {
-        Batch { partition: partition.into(), ops: Vec::new() }
+        Batch {
+            partition: partition.into(),
+            ops: Vec::new(),
+        }
     }
-    pub fn put(mut self, kind: &str, key: &str, schema: u32, doc: Vec<u8>, terms: Vec<Term>, expect: Expect) -> Self {
-        self.ops.push(Op::Put { kind: kind.into(), key: key.into(), schema, doc, terms, expect });
+    pub fn put(
+        mut self,
+        kind: &str,
+        key: &str,
+        schema: u32,
+        doc: Vec<u8>,
+        terms: Vec<Term>,
+        expect: Expect,
+    ) -> Self {
+        self.ops.push(Op::Put {
+            kind: kind.into(),
+            key: key.into(),
+            schema,
+            doc,
+            terms,
+            expect,
+        });
         self
     }
     pub fn delete(mut self, kind: &str, key: &str, expect: Expect) -> Self {
-        self.ops.push(Op::Delete { kind: kind.into(), key: key.into(), expect });
+        self.ops.push(Op::Delete {
+            kind: kind.into(),
+            key: key.into(),
+            expect,
+        });
         self
     }
     pub fn check(mut self, kind: &str, key: &str, expect: Expect) -> Self {
-        self.ops.push(Op::Check { kind: kind.into(), key: key.into(), expect });
+        self.ops.push(Op::Check {
+            kind: kind.into(),
+            key: key.into(),
+            expect,
+        });
         self
     }
 }

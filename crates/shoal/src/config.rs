@@ -64,7 +64,9 @@ impl Config {
         let mut base: toml::Table = toml::from_str(DEFAULT_TOML).map_err(|e| e.to_string())?;
         let user: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         merge(&mut base, user);
-        let cfg: Config = toml::Value::Table(base).try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let cfg: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -72,7 +74,8 @@ impl Config {
     pub fn load(path: Option<&std::path::Path>) -> Result<Config, String> {
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
                 Config::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?
             }
             None => Config::default(),
@@ -103,7 +106,10 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         if self.version != 1 {
-            return Err(format!("unsupported configuration version {} (this shoal reads version 1)", self.version));
+            return Err(format!(
+                "unsupported configuration version {} (this shoal reads version 1)",
+                self.version
+            ));
         }
         shoal_domain::Region::parse(&self.region).map_err(|e| e.message)?;
         Ok(())
@@ -136,16 +142,23 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_versions_are_refused() {
-        assert!(Config::parse("version = 1\nbogus = 2\n").unwrap_err().contains("bogus"));
+        assert!(Config::parse("version = 1\nbogus = 2\n")
+            .unwrap_err()
+            .contains("bogus"));
         assert!(Config::parse("version = 1\n[api]\nlisten2 = \"x\"\n").is_err());
-        assert!(Config::parse("version = 2\n").unwrap_err().contains("version"));
+        assert!(Config::parse("version = 2\n")
+            .unwrap_err()
+            .contains("version"));
     }
 
     #[test]
     fn environment_overrides() {
         let mut c = Config::default();
-        c.apply_env(|k| (k == "SHOAL_API_LISTEN").then(|| "127.0.0.1:1234".to_string())).unwrap();
+        c.apply_env(|k| (k == "SHOAL_API_LISTEN").then(|| "127.0.0.1:1234".to_string()))
+            .unwrap();
         assert_eq!(c.api.listen.port(), 1234);
-        assert!(c.apply_env(|k| (k == "SHOAL_REGION").then(|| "Bad Region".to_string())).is_err());
+        assert!(c
+            .apply_env(|k| (k == "SHOAL_REGION").then(|| "Bad Region".to_string()))
+            .is_err());
     }
 }

@@ -46,7 +46,10 @@ pub fn read_credentials(data: &Path) -> std::io::Result<(String, String)> {
     };
     match (field("aws_access_key_id"), field("aws_secret_access_key")) {
         (Some(k), Some(s)) => Ok((k, s)),
-        _ => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "credentials file lacks a key")),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "credentials file lacks a key",
+        )),
     }
 }
 

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "shoal", version, about = "Self-hosted AWS IoT Core + Device Management")]
+#[command(
+    name = "shoal",
+    version,
+    about = "Self-hosted AWS IoT Core + Device Management"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -81,8 +85,12 @@ fn load_config(common: &Common) -> Result<Config, String> {
 }
 
 fn init_tracing(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(level).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
@@ -112,7 +120,10 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn run_serve(common: &Common, api: Option<std::net::SocketAddr>) -> Result<(), String> {
@@ -161,12 +172,19 @@ async fn shutdown_signal() {
 
 fn run_env(common: &Common) -> Result<(), String> {
     let cfg = load_config(common)?;
-    let (k, s) = credentials::read_credentials(&cfg.data)
-        .map_err(|e| format!("no credentials in {} ({e}); start `shoal serve` once first", cfg.data.display()))?;
+    let (k, s) = credentials::read_credentials(&cfg.data).map_err(|e| {
+        format!(
+            "no credentials in {} ({e}); start `shoal serve` once first",
+            cfg.data.display()
+        )
+    })?;
     let addr = std::fs::read_to_string(credentials::api_addr_path(&cfg.data))
         .map(|a| a.trim().to_string())
         .unwrap_or_else(|_| cfg.api.listen.to_string());
-    println!("{}", credentials::export_line(&format!("http://{addr}"), &k, &s, &cfg.region));
+    println!(
+        "{}",
+        credentials::export_line(&format!("http://{addr}"), &k, &s, &cfg.region)
+    );
     Ok(())
 }
 
@@ -184,13 +202,17 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
         let accounts = Accounts::new(store.clone(), Arc::new(SystemClock));
         let out = async {
             if let Some(key) = accounts.initialize().await.map_err(|e| e.message)? {
-                credentials::write_credentials(&cfg.data, &key).map_err(|e| format!("cannot write credentials: {e}"))?;
+                credentials::write_credentials(&cfg.data, &key)
+                    .map_err(|e| format!("cannot write credentials: {e}"))?;
             }
             match what {
                 Admin::Account(AccountAction::Create) => {
                     let (id, key) = accounts.create_account().await.map_err(|e| e.message)?;
                     println!("account {id}");
-                    println!("export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}", key.access_key_id, key.secret_access_key);
+                    println!(
+                        "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+                        key.access_key_id, key.secret_access_key
+                    );
                 }
                 Admin::Account(AccountAction::List) => {
                     for a in accounts.list_accounts().map_err(|e| e.message)? {
@@ -200,10 +222,16 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                 Admin::Key(KeyAction::Create { account }) => {
                     let account = match account {
                         Some(a) => AccountId::parse(&a).map_err(|e| e.message)?,
-                        None => accounts.default_account().map_err(|e| e.message)?.ok_or("no default account")?,
+                        None => accounts
+                            .default_account()
+                            .map_err(|e| e.message)?
+                            .ok_or("no default account")?,
                     };
                     let key = accounts.create_key(&account).await.map_err(|e| e.message)?;
-                    println!("export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}", key.access_key_id, key.secret_access_key);
+                    println!(
+                        "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
+                        key.access_key_id, key.secret_access_key
+                    );
                 }
             }
             Ok::<(), String>(())

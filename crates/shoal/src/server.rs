@@ -15,7 +15,8 @@ use tokio::task::JoinHandle;
 
 /// Opens (creating) the data folder's embedded store.
 pub fn open_store(cfg: &Config) -> Result<Arc<SqliteStore>, String> {
-    std::fs::create_dir_all(&cfg.data).map_err(|e| format!("cannot create {}: {e}", cfg.data.display()))?;
+    std::fs::create_dir_all(&cfg.data)
+        .map_err(|e| format!("cannot create {}: {e}", cfg.data.display()))?;
     SqliteStore::open(&cfg.data.join("shoal.db"))
         .map(Arc::new)
         .map_err(|e| format!("cannot open the store in {}: {e}", cfg.data.display()))
@@ -40,11 +41,17 @@ impl Server {
         let accounts = Arc::new(Accounts::new(dyn_store.clone(), clock.clone()));
         let created_admin = accounts.initialize().await.map_err(|e| e.message)?;
         if let Some(key) = &created_admin {
-            credentials::write_credentials(&cfg.data, key).map_err(|e| format!("cannot write credentials: {e}"))?;
+            credentials::write_credentials(&cfg.data, key)
+                .map_err(|e| format!("cannot write credentials: {e}"))?;
         }
         let admin = credentials::read_credentials(&cfg.data).ok();
         let registry = Arc::new(Registry::new(dyn_store, clock.clone()));
-        let state = Arc::new(ApiState::new(registry, accounts.clone(), clock, cfg.api.public_host.clone()));
+        let state = Arc::new(ApiState::new(
+            registry,
+            accounts.clone(),
+            clock,
+            cfg.api.public_host.clone(),
+        ));
         let listener = tokio::net::TcpListener::bind(cfg.api.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", cfg.api.listen))?;
@@ -54,7 +61,15 @@ impl Server {
         let api = tokio::spawn(shoal_api::serve(listener, state, async move {
             let _ = stopped.await;
         }));
-        Ok(Server { api_addr, admin, created_admin, accounts, store, stop, api })
+        Ok(Server {
+            api_addr,
+            admin,
+            created_admin,
+            accounts,
+            store,
+            stop,
+            api,
+        })
     }
 
     pub fn endpoint(&self) -> String {

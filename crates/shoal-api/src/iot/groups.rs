@@ -1,6 +1,9 @@
 //! Handlers of the static thing-group operations and group membership.
 
-use super::shapes::{epoch, tag_pairs, with_token, CreateThingGroupIn, MembershipIn, UpdateThingGroupIn, UpdateThingGroupsForThingIn};
+use super::shapes::{
+    epoch, tag_pairs, with_token, CreateThingGroupIn, MembershipIn, UpdateThingGroupIn,
+    UpdateThingGroupsForThingIn,
+};
 use crate::error::ApiError;
 use crate::json;
 use crate::request::Query;
@@ -22,9 +25,16 @@ pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -
     let props = input.thing_group_properties.unwrap_or_default();
     let req = CreateThingGroup {
         name,
-        parent: input.parent_group_name.as_deref().map(ThingGroupName::parse).transpose()?,
+        parent: input
+            .parent_group_name
+            .as_deref()
+            .map(ThingGroupName::parse)
+            .transpose()?,
         description: props.thing_group_description,
-        attributes: props.attribute_payload.and_then(|p| p.attributes).unwrap_or_default(),
+        attributes: props
+            .attribute_payload
+            .and_then(|p| p.attributes)
+            .unwrap_or_default(),
         tags: tag_pairs(input.tags),
     };
     let g = reg.create_thing_group(part, req).await?;
@@ -44,7 +54,11 @@ pub fn describe(reg: &Registry, part: &Partition, name: &str) -> R {
     let mut meta = json!({ "creationDate": epoch(g.creation_date) });
     if let Some(p) = g.parent() {
         meta["parentGroupName"] = p.into();
-        let path: Vec<Value> = g.root_to_parent.iter().map(|n| name_and_arn(part, n)).collect();
+        let path: Vec<Value> = g
+            .root_to_parent
+            .iter()
+            .map(|n| name_and_arn(part, n))
+            .collect();
         meta["rootToParentThingGroups"] = path.into();
     }
     Ok(json!({
@@ -77,32 +91,45 @@ pub async fn update(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -
 
 pub async fn delete(reg: &Registry, part: &Partition, name: &str, query: &Query) -> R {
     let name = ThingGroupName::parse(name)?;
-    reg.delete_thing_group(part, &name, query.int("expectedVersion")?).await?;
+    reg.delete_thing_group(part, &name, query.int("expectedVersion")?)
+        .await?;
     Ok(json!({}))
 }
 
 pub fn list(reg: &Registry, part: &Partition, query: &Query) -> R {
     let name_prefix = query.string("namePrefixFilter");
     if let Some(p) = &name_prefix {
-        ThingGroupName::parse(p).map_err(|_| ServiceError::invalid(format!("Invalid namePrefixFilter '{p}'")))?;
+        ThingGroupName::parse(p)
+            .map_err(|_| ServiceError::invalid(format!("Invalid namePrefixFilter '{p}'")))?;
     }
     let q = ListThingGroups {
-        parent_group: query.get("parentGroup").map(ThingGroupName::parse).transpose()?,
+        parent_group: query
+            .get("parentGroup")
+            .map(ThingGroupName::parse)
+            .transpose()?,
         name_prefix,
         recursive: query.bool("recursive")?,
         max_results: max_results("maxResults", query.int("maxResults")?, 250)?,
         next_token: query.string("nextToken"),
     };
     let page = reg.list_thing_groups(part, &q)?;
-    let groups: Vec<Value> = page.items.iter().map(|g| name_and_arn(part, &g.name)).collect();
-    Ok(with_token(json!({ "thingGroups": groups }), page.next_token))
+    let groups: Vec<Value> = page
+        .items
+        .iter()
+        .map(|g| name_and_arn(part, &g.name))
+        .collect();
+    Ok(with_token(
+        json!({ "thingGroups": groups }),
+        page.next_token,
+    ))
 }
 
 pub fn list_things(reg: &Registry, part: &Partition, name: &str, query: &Query) -> R {
     let name = ThingGroupName::parse(name)?;
     let max = max_results("maxResults", query.int("maxResults")?, 250)?;
     let recursive = query.bool("recursive")?.unwrap_or(false);
-    let page = reg.list_things_in_thing_group(part, &name, recursive, max, query.get("nextToken"))?;
+    let page =
+        reg.list_things_in_thing_group(part, &name, recursive, max, query.get("nextToken"))?;
     Ok(with_token(json!({ "things": page.items }), page.next_token))
 }
 
@@ -111,28 +138,51 @@ pub fn list_for_thing(reg: &Registry, part: &Partition, name: &str, query: &Quer
     let max = max_results("maxResults", query.int("maxResults")?, 250)?;
     let page = reg.list_thing_groups_for_thing(part, &name, max, query.get("nextToken"))?;
     let groups: Vec<Value> = page.items.iter().map(|g| name_and_arn(part, g)).collect();
-    Ok(with_token(json!({ "thingGroups": groups }), page.next_token))
+    Ok(with_token(
+        json!({ "thingGroups": groups }),
+        page.next_token,
+    ))
 }
 
 /// A member given by name or by ARN (AWS accepts either); an ARN of another account or region
 /// names nothing that exists here.
-fn resolve(part: &Partition, name: Option<String>, arn: Option<String>, kind: &str, what: &str) -> Result<String, ApiError> {
+fn resolve(
+    part: &Partition,
+    name: Option<String>,
+    arn: Option<String>,
+    kind: &str,
+    what: &str,
+) -> Result<String, ApiError> {
     match (name, arn) {
         (Some(n), _) => Ok(n),
         (None, Some(a)) => {
             let parsed = Arn::parse(&a)?;
-            if parsed.resource_type != kind || parsed.region != part.region.as_str() || parsed.account != part.account.as_str() {
+            if parsed.resource_type != kind
+                || parsed.region != part.region.as_str()
+                || parsed.account != part.account.as_str()
+            {
                 return Err(ServiceError::not_found(format!("{what} {a} cannot be found.")).into());
             }
             Ok(parsed.resource)
         }
-        (None, None) => Err(ApiError::invalid(format!("Either the {what} name or its ARN is required"))),
+        (None, None) => Err(ApiError::invalid(format!(
+            "Either the {what} name or its ARN is required"
+        ))),
     }
 }
 
-fn membership(part: &Partition, input: MembershipIn) -> Result<(ThingName, ThingGroupName), ApiError> {
+fn membership(
+    part: &Partition,
+    input: MembershipIn,
+) -> Result<(ThingName, ThingGroupName), ApiError> {
     let thing = resolve(part, input.thing_name, input.thing_arn, "thing", "Thing")?;
-    let group = resolve(part, input.thing_group_name, input.thing_group_arn, "thinggroup", "Thing Group")?;
+    let group = resolve(
+        part,
+        input.thing_group_name,
+        input.thing_group_arn,
+        "thinggroup",
+        "Thing Group",
+    )?;
     Ok((ThingName::parse(&thing)?, ThingGroupName::parse(&group)?))
 }
 
@@ -144,7 +194,8 @@ pub async fn add_thing(reg: &Registry, part: &Partition, body: &[u8]) -> R {
 
 pub async fn remove_thing(reg: &Registry, part: &Partition, body: &[u8]) -> R {
     let (thing, group) = membership(part, json::parse(body)?)?;
-    reg.remove_thing_from_thing_group(part, &thing, &group).await?;
+    reg.remove_thing_from_thing_group(part, &thing, &group)
+        .await?;
     Ok(json!({}))
 }
 
@@ -152,10 +203,14 @@ pub async fn update_for_thing(reg: &Registry, part: &Partition, body: &[u8]) -> 
     let input: UpdateThingGroupsForThingIn = json::parse(body)?;
     let thing = ThingName::parse(input.thing_name.as_deref().unwrap_or_default())?;
     let names = |v: Option<Vec<String>>| -> Result<Vec<ThingGroupName>, ApiError> {
-        v.unwrap_or_default().iter().map(|n| ThingGroupName::parse(n).map_err(ApiError::from)).collect()
+        v.unwrap_or_default()
+            .iter()
+            .map(|n| ThingGroupName::parse(n).map_err(ApiError::from))
+            .collect()
     };
     let add = names(input.thing_groups_to_add)?;
     let remove = names(input.thing_groups_to_remove)?;
-    reg.update_thing_groups_for_thing(part, &thing, &add, &remove).await?;
+    reg.update_thing_groups_for_thing(part, &thing, &add, &remove)
+        .await?;
     Ok(json!({}))
 }

@@ -16,8 +16,10 @@ use http::{Method, Response};
 use http_body_util::Full;
 use shoal_domain::Partition;
 
-/// Every `iot` operation Shoal serves, with its URI labels and query decoded.
+/// Every `iot` operation Shoal serves, with its URI labels and query decoded. Variants carry
+/// AWS's operation names, so one of them ends with "Endpoint".
 #[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
 pub enum Endpoint {
     CreateThing { name: String },
     DescribeThing { name: String },
@@ -57,8 +59,14 @@ impl Endpoint {
             ("POST", ["things", n]) => E::CreateThing { name: decode(n)? },
             ("GET", ["things", n]) => E::DescribeThing { name: decode(n)? },
             ("PATCH", ["things", n]) => E::UpdateThing { name: decode(n)? },
-            ("DELETE", ["things", n]) => E::DeleteThing { name: decode(n)?, query: q()? },
-            ("GET", ["things", n, "thing-groups"]) => E::ListThingGroupsForThing { name: decode(n)?, query: q()? },
+            ("DELETE", ["things", n]) => E::DeleteThing {
+                name: decode(n)?,
+                query: q()?,
+            },
+            ("GET", ["things", n, "thing-groups"]) => E::ListThingGroupsForThing {
+                name: decode(n)?,
+                query: q()?,
+            },
             ("GET", ["thing-types"]) => E::ListThingTypes { query: q()? },
             ("POST", ["thing-types", n]) => E::CreateThingType { name: decode(n)? },
             ("GET", ["thing-types", n]) => E::DescribeThingType { name: decode(n)? },
@@ -72,8 +80,14 @@ impl Endpoint {
             ("POST", ["thing-groups", n]) => E::CreateThingGroup { name: decode(n)? },
             ("GET", ["thing-groups", n]) => E::DescribeThingGroup { name: decode(n)? },
             ("PATCH", ["thing-groups", n]) => E::UpdateThingGroup { name: decode(n)? },
-            ("DELETE", ["thing-groups", n]) => E::DeleteThingGroup { name: decode(n)?, query: q()? },
-            ("GET", ["thing-groups", n, "things"]) => E::ListThingsInThingGroup { name: decode(n)?, query: q()? },
+            ("DELETE", ["thing-groups", n]) => E::DeleteThingGroup {
+                name: decode(n)?,
+                query: q()?,
+            },
+            ("GET", ["thing-groups", n, "things"]) => E::ListThingsInThingGroup {
+                name: decode(n)?,
+                query: q()?,
+            },
             ("POST", ["tags"]) => E::TagResource,
             ("POST", ["untag"]) => E::UntagResource,
             ("GET", ["tags"]) => E::ListTagsForResource { query: q()? },
@@ -103,7 +117,9 @@ pub async fn handle(
         E::UpdateThing { name } => things::update(reg, part, &name, body).await?,
         E::DeleteThing { name, query } => things::delete(reg, part, &name, &query).await?,
         E::ListThings { query } => things::list(reg, part, &query)?,
-        E::ListThingGroupsForThing { name, query } => groups::list_for_thing(reg, part, &name, &query)?,
+        E::ListThingGroupsForThing { name, query } => {
+            groups::list_for_thing(reg, part, &name, &query)?
+        }
         E::CreateThingType { name } => types::create(reg, part, &name, body).await?,
         E::DescribeThingType { name } => types::describe(reg, part, &name)?,
         E::UpdateThingType { name } => types::update(reg, part, &name, body).await?,
@@ -134,6 +150,8 @@ fn describe_endpoint(state: &ApiState, query: &Query) -> Result<serde_json::Valu
         None | Some("iot:Data" | "iot:Data-ATS" | "iot:CredentialProvider" | "iot:Jobs") => {
             Ok(serde_json::json!({ "endpointAddress": state.endpoint_host }))
         }
-        Some(other) => Err(ApiError::invalid(format!("Endpoint type {other} is not valid"))),
+        Some(other) => Err(ApiError::invalid(format!(
+            "Endpoint type {other} is not valid"
+        ))),
     }
 }

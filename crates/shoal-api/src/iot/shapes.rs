@@ -14,7 +14,10 @@ pub struct AttributePayloadIn {
 
 impl AttributePayloadIn {
     pub fn into_domain(self) -> AttributePayload {
-        AttributePayload { attributes: self.attributes.unwrap_or_default(), merge: self.merge.unwrap_or(false) }
+        AttributePayload {
+            attributes: self.attributes.unwrap_or_default(),
+            merge: self.merge.unwrap_or(false),
+        }
     }
 }
 
@@ -27,7 +30,10 @@ pub struct TagIn {
 }
 
 pub fn tag_pairs(tags: Option<Vec<TagIn>>) -> Vec<(String, String)> {
-    tags.unwrap_or_default().into_iter().map(|t| (t.key, t.value.unwrap_or_default())).collect()
+    tags.unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.key, t.value.unwrap_or_default()))
+        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -19,13 +19,16 @@ pub async fn tag(reg: &Registry, part: &Partition, body: &[u8]) -> R {
 
 pub async fn untag(reg: &Registry, part: &Partition, body: &[u8]) -> R {
     let input: UntagResourceIn = json::parse(body)?;
-    reg.untag_resource(part, &input.resource_arn, &input.tag_keys).await?;
+    reg.untag_resource(part, &input.resource_arn, &input.tag_keys)
+        .await?;
     Ok(json!({}))
 }
 
 /// All tags fit in one page (at most 50 per resource), so no `nextToken` is ever returned.
 pub fn list(reg: &Registry, part: &Partition, query: &Query) -> R {
-    let arn = query.get("resourceArn").ok_or_else(|| ApiError::invalid("resourceArn is required"))?;
+    let arn = query
+        .get("resourceArn")
+        .ok_or_else(|| ApiError::invalid("resourceArn is required"))?;
     let tags: Vec<Value> = reg
         .list_tags_for_resource(part, arn)?
         .into_iter()

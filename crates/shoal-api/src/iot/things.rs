@@ -21,9 +21,25 @@ pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -
         // Billing groups cannot be created in Shoal yet, so any name is one that does not exist.
         return Err(ServiceError::not_found(format!("Billing group {b} cannot be found.")).into());
     }
-    let type_name = input.thing_type_name.as_deref().map(ThingTypeName::parse).transpose()?;
-    let attributes = input.attribute_payload.and_then(|p| p.attributes).unwrap_or_default();
-    let thing = reg.create_thing(part, CreateThing { name, type_name, attributes }).await?;
+    let type_name = input
+        .thing_type_name
+        .as_deref()
+        .map(ThingTypeName::parse)
+        .transpose()?;
+    let attributes = input
+        .attribute_payload
+        .and_then(|p| p.attributes)
+        .unwrap_or_default();
+    let thing = reg
+        .create_thing(
+            part,
+            CreateThing {
+                name,
+                type_name,
+                attributes,
+            },
+        )
+        .await?;
     Ok(json!({
         "thingName": thing.name,
         "thingArn": part.arn("thing", &thing.name),
@@ -71,7 +87,8 @@ pub async fn update(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -
 
 pub async fn delete(reg: &Registry, part: &Partition, name: &str, query: &Query) -> R {
     let name = ThingName::parse(name)?;
-    reg.delete_thing(part, &name, query.int("expectedVersion")?).await?;
+    reg.delete_thing(part, &name, query.int("expectedVersion")?)
+        .await?;
     Ok(json!({}))
 }
 
@@ -88,7 +105,10 @@ pub fn list(reg: &Registry, part: &Partition, query: &Query) -> R {
         attribute_name,
         attribute_value,
         use_prefix_attribute_value: query.bool("usePrefixAttributeValue")?.unwrap_or(false),
-        type_name: query.get("thingTypeName").map(ThingTypeName::parse).transpose()?,
+        type_name: query
+            .get("thingTypeName")
+            .map(ThingTypeName::parse)
+            .transpose()?,
         max_results: max_results("maxResults", query.int("maxResults")?, 250)?,
         next_token: query.string("nextToken"),
     };

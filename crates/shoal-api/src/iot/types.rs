@@ -1,6 +1,9 @@
 //! Handlers of the thing-type operations.
 
-use super::shapes::{epoch, tag_pairs, with_token, CreateThingTypeIn, DeprecateThingTypeIn, ThingTypePropertiesIn, UpdateThingTypeIn};
+use super::shapes::{
+    epoch, tag_pairs, with_token, CreateThingTypeIn, DeprecateThingTypeIn, ThingTypePropertiesIn,
+    UpdateThingTypeIn,
+};
 use crate::error::ApiError;
 use crate::json;
 use crate::request::Query;
@@ -46,7 +49,14 @@ fn metadata_json(t: &ThingType) -> Value {
 pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -> R {
     let name = ThingTypeName::parse(name)?;
     let input: CreateThingTypeIn = json::parse(body)?;
-    let t = reg.create_thing_type(part, &name, properties(input.thing_type_properties), tag_pairs(input.tags)).await?;
+    let t = reg
+        .create_thing_type(
+            part,
+            &name,
+            properties(input.thing_type_properties),
+            tag_pairs(input.tags),
+        )
+        .await?;
     Ok(json!({
         "thingTypeName": t.name,
         "thingTypeArn": part.arn("thingtype", &t.name),
@@ -68,24 +78,30 @@ pub fn describe(reg: &Registry, part: &Partition, name: &str) -> R {
 pub async fn update(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -> R {
     let name = ThingTypeName::parse(name)?;
     let input: UpdateThingTypeIn = json::parse(body)?;
-    reg.update_thing_type(part, &name, properties(input.thing_type_properties)).await?;
+    reg.update_thing_type(part, &name, properties(input.thing_type_properties))
+        .await?;
     Ok(json!({}))
 }
 
 pub async fn deprecate(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -> R {
     let name = ThingTypeName::parse(name)?;
     let input: DeprecateThingTypeIn = json::parse(body)?;
-    reg.deprecate_thing_type(part, &name, input.undo_deprecate.unwrap_or(false)).await?;
+    reg.deprecate_thing_type(part, &name, input.undo_deprecate.unwrap_or(false))
+        .await?;
     Ok(json!({}))
 }
 
 pub async fn delete(reg: &Registry, part: &Partition, name: &str) -> R {
-    reg.delete_thing_type(part, &ThingTypeName::parse(name)?).await?;
+    reg.delete_thing_type(part, &ThingTypeName::parse(name)?)
+        .await?;
     Ok(json!({}))
 }
 
 pub fn list(reg: &Registry, part: &Partition, query: &Query) -> R {
-    let only = query.get("thingTypeName").map(ThingTypeName::parse).transpose()?;
+    let only = query
+        .get("thingTypeName")
+        .map(ThingTypeName::parse)
+        .transpose()?;
     let max = max_results("maxResults", query.int("maxResults")?, 250)?;
     let page = reg.list_thing_types(part, only.as_ref(), max, query.get("nextToken"))?;
     let types: Vec<Value> = page

@@ -36,24 +36,40 @@ fn group_terms(g: &ThingGroup) -> Vec<Term> {
 }
 
 impl Registry {
-    pub fn describe_thing_group(&self, part: &Partition, name: &ThingGroupName) -> Result<ThingGroup> {
+    pub fn describe_thing_group(
+        &self,
+        part: &Partition,
+        name: &ThingGroupName,
+    ) -> Result<ThingGroup> {
         load::<ThingGroup>(self.store(), &part.key(), KIND_GROUP, name.as_str())?
             .map(|l| l.value)
             .ok_or_else(|| not_found("Thing Group", name.as_str()))
     }
 
-    pub async fn create_thing_group(&self, part: &Partition, req: CreateThingGroup) -> Result<ThingGroup> {
+    pub async fn create_thing_group(
+        &self,
+        part: &Partition,
+        req: CreateThingGroup,
+    ) -> Result<ThingGroup> {
         let key = part.key();
         let mut tags = Tags::default();
         tags.merge(&req.tags)?;
         for _ in 0..RETRIES {
-            if let Some(existing) = load::<ThingGroup>(self.store(), &key, KIND_GROUP, req.name.as_str())? {
+            if let Some(existing) =
+                load::<ThingGroup>(self.store(), &key, KIND_GROUP, req.name.as_str())?
+            {
                 let parent = req.parent.as_ref().map(|p| p.as_str());
-                if existing.value.same_configuration(parent, &req.description, &req.attributes) {
+                if existing
+                    .value
+                    .same_configuration(parent, &req.description, &req.attributes)
+                {
                     return Ok(existing.value);
                 }
                 return Err(ServiceError::already_exists(
-                    format!("Thing Group {} already exists with different properties", req.name),
+                    format!(
+                        "Thing Group {} already exists with different properties",
+                        req.name
+                    ),
                     &existing.value.id,
                     &part.arn("thinggroup", req.name.as_str()),
                 ));
@@ -77,7 +93,14 @@ impl Registry {
                 self.clock.now(),
             )?;
             group.tags = tags.clone();
-            let batch = batch.put(KIND_GROUP, &group.name, SCHEMA, encode(&group)?, group_terms(&group), Expect::Absent);
+            let batch = batch.put(
+                KIND_GROUP,
+                &group.name,
+                SCHEMA,
+                encode(&group)?,
+                group_terms(&group),
+                Expect::Absent,
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(group);
             }
@@ -98,8 +121,17 @@ impl Registry {
         for _ in 0..RETRIES {
             let cur = load::<ThingGroup>(self.store(), &key, KIND_GROUP, name.as_str())?
                 .ok_or_else(|| not_found("Thing Group", name.as_str()))?;
-            let next = cur.value.updated(description.clone(), attributes.as_ref(), expected_version)?;
-            let batch = Batch::new(&key).put(KIND_GROUP, name.as_str(), SCHEMA, encode(&next)?, group_terms(&next), Expect::Rev(cur.rev));
+            let next =
+                cur.value
+                    .updated(description.clone(), attributes.as_ref(), expected_version)?;
+            let batch = Batch::new(&key).put(
+                KIND_GROUP,
+                name.as_str(),
+                SCHEMA,
+                encode(&next)?,
+                group_terms(&next),
+                Expect::Rev(cur.rev),
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(next.version);
             }
@@ -109,7 +141,12 @@ impl Registry {
 
     /// DeleteThingGroup: refused while child groups exist; members leave the group. Deleting a
     /// group that does not exist succeeds, as on AWS.
-    pub async fn delete_thing_group(&self, part: &Partition, name: &ThingGroupName, expected_version: Option<i64>) -> Result<()> {
+    pub async fn delete_thing_group(
+        &self,
+        part: &Partition,
+        name: &ThingGroupName,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
         let key = part.key();
         let store = self.store();
         for _ in 0..RETRIES {
@@ -124,21 +161,43 @@ impl Registry {
                 }
             }
             let children = store
-                .list_by_term(&key, KIND_GROUP, "parent", TermMatch::Exact(name.as_str()), None, 1)
+                .list_by_term(
+                    &key,
+                    KIND_GROUP,
+                    "parent",
+                    TermMatch::Exact(name.as_str()),
+                    None,
+                    1,
+                )
                 .map_err(store_error)?;
             if !children.is_empty() {
                 return Err(ServiceError::invalid(format!(
                     "Cannot delete thing group {name} because it has child groups"
                 )));
             }
-            let mut batch = Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(cur.rev));
+            let mut batch =
+                Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(cur.rev));
             let members = store
-                .list_by_term(&key, KIND_THING, "group", TermMatch::Exact(name.as_str()), None, usize::MAX >> 1)
+                .list_by_term(
+                    &key,
+                    KIND_THING,
+                    "group",
+                    TermMatch::Exact(name.as_str()),
+                    None,
+                    usize::MAX >> 1,
+                )
                 .map_err(store_error)?;
             for rec in members {
                 let mut thing: Thing = decode(&rec)?;
                 self.leave(&key, &mut thing, name.as_str())?;
-                batch = batch.put(KIND_THING, &rec.key, SCHEMA, encode(&thing)?, super::things::thing_terms(&thing), Expect::Rev(rec.rev));
+                batch = batch.put(
+                    KIND_THING,
+                    &rec.key,
+                    SCHEMA,
+                    encode(&thing)?,
+                    super::things::thing_terms(&thing),
+                    Expect::Rev(rec.rev),
+                );
             }
             if try_commit(store, batch).await? {
                 return Ok(());
@@ -147,7 +206,11 @@ impl Registry {
         Err(contention())
     }
 
-    pub fn list_thing_groups(&self, part: &Partition, q: &ListThingGroups) -> Result<Page<ThingGroup>> {
+    pub fn list_thing_groups(
+        &self,
+        part: &Partition,
+        q: &ListThingGroups,
+    ) -> Result<Page<ThingGroup>> {
         let key = part.key();
         let store = self.store();
         let prefix = q.name_prefix.clone().unwrap_or_default();
@@ -166,7 +229,11 @@ impl Registry {
                 return page_of(
                     q.next_token.as_deref(),
                     q.max_results,
-                    |after, n| store.list(&key, KIND_GROUP, &prefix, after, n).map_err(store_error),
+                    |after, n| {
+                        store
+                            .list(&key, KIND_GROUP, &prefix, after, n)
+                            .map_err(store_error)
+                    },
                     keep,
                 )
             }
@@ -179,12 +246,21 @@ impl Registry {
         page_of(
             q.next_token.as_deref(),
             q.max_results,
-            |after, n| store.list_by_term(&key, KIND_GROUP, term, TermMatch::Exact(&value), after, n).map_err(store_error),
+            |after, n| {
+                store
+                    .list_by_term(&key, KIND_GROUP, term, TermMatch::Exact(&value), after, n)
+                    .map_err(store_error)
+            },
             keep,
         )
     }
 
-    pub(crate) async fn modify_group_tags(&self, part: &Partition, name: &str, mut change: impl FnMut(&mut Tags) -> Result<()>) -> Result<()> {
+    pub(crate) async fn modify_group_tags(
+        &self,
+        part: &Partition,
+        name: &str,
+        mut change: impl FnMut(&mut Tags) -> Result<()>,
+    ) -> Result<()> {
         let key = part.key();
         let name = ThingGroupName::parse(name)?;
         for _ in 0..RETRIES {
@@ -192,7 +268,14 @@ impl Registry {
                 .ok_or_else(|| not_found("Thing Group", name.as_str()))?;
             let mut next = cur.value;
             change(&mut next.tags)?;
-            let batch = Batch::new(&key).put(KIND_GROUP, name.as_str(), SCHEMA, encode(&next)?, group_terms(&next), Expect::Rev(cur.rev));
+            let batch = Batch::new(&key).put(
+                KIND_GROUP,
+                name.as_str(),
+                SCHEMA,
+                encode(&next)?,
+                group_terms(&next),
+                Expect::Rev(cur.rev),
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }

@@ -77,7 +77,14 @@ impl Registry {
             next.groups.sort();
             next.group_tree = self.group_tree(&key, &next.groups)?;
             let terms = super::things::thing_terms(&next);
-            let batch = batch.put(KIND_THING, thing.as_str(), SCHEMA, encode(&next)?, terms, Expect::Rev(cur.rev));
+            let batch = batch.put(
+                KIND_THING,
+                thing.as_str(),
+                SCHEMA,
+                encode(&next)?,
+                terms,
+                Expect::Rev(cur.rev),
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }
@@ -85,12 +92,24 @@ impl Registry {
         Err(contention())
     }
 
-    pub async fn add_thing_to_thing_group(&self, part: &Partition, thing: &ThingName, group: &ThingGroupName) -> Result<()> {
-        self.update_thing_groups_for_thing(part, thing, std::slice::from_ref(group), &[]).await
+    pub async fn add_thing_to_thing_group(
+        &self,
+        part: &Partition,
+        thing: &ThingName,
+        group: &ThingGroupName,
+    ) -> Result<()> {
+        self.update_thing_groups_for_thing(part, thing, std::slice::from_ref(group), &[])
+            .await
     }
 
-    pub async fn remove_thing_from_thing_group(&self, part: &Partition, thing: &ThingName, group: &ThingGroupName) -> Result<()> {
-        self.update_thing_groups_for_thing(part, thing, &[], std::slice::from_ref(group)).await
+    pub async fn remove_thing_from_thing_group(
+        &self,
+        part: &Partition,
+        thing: &ThingName,
+        group: &ThingGroupName,
+    ) -> Result<()> {
+        self.update_thing_groups_for_thing(part, thing, &[], std::slice::from_ref(group))
+            .await
     }
 
     /// Thing names in a group (and, with `recursive`, in its descendants), in name order.
@@ -111,7 +130,18 @@ impl Registry {
         page_of(
             token,
             max_results,
-            |after, n| store.list_by_term(&key, KIND_THING, term, TermMatch::Exact(group.as_str()), after, n).map_err(store_error),
+            |after, n| {
+                store
+                    .list_by_term(
+                        &key,
+                        KIND_THING,
+                        term,
+                        TermMatch::Exact(group.as_str()),
+                        after,
+                        n,
+                    )
+                    .map_err(store_error)
+            },
             |rec| Ok(Some(rec.key.clone())),
         )
     }
@@ -126,10 +156,17 @@ impl Registry {
     ) -> Result<Page<String>> {
         let t = self.describe_thing(part, thing)?;
         let after = token.map(decode_token).transpose()?;
-        let mut names: Vec<String> = t.groups.into_iter().filter(|g| after.as_ref().is_none_or(|a| g > a)).collect();
+        let mut names: Vec<String> = t
+            .groups
+            .into_iter()
+            .filter(|g| after.as_ref().is_none_or(|a| g > a))
+            .collect();
         names.sort();
         let next_token = (names.len() > max_results).then(|| encode_token(&names[max_results - 1]));
         names.truncate(max_results);
-        Ok(Page { items: names, next_token })
+        Ok(Page {
+            items: names,
+            next_token,
+        })
     }
 }

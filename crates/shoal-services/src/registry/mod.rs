@@ -63,13 +63,21 @@ pub(crate) fn page_of<T>(
                     // A token only when records remain; the next page may still turn out empty
                     // after filtering, which AWS's paginators accept.
                     let more = i + 1 < recs.len() || !exhausted;
-                    return Ok(Page { items, next_token: more.then(|| encode_token(&rec.key)) });
+                    return Ok(Page {
+                        items,
+                        next_token: more.then(|| encode_token(&rec.key)),
+                    });
                 }
             }
         }
         match recs.last() {
             Some(last) if !exhausted => after = Some(last.key.clone()),
-            _ => return Ok(Page { items, next_token: None }),
+            _ => {
+                return Ok(Page {
+                    items,
+                    next_token: None,
+                })
+            }
         }
     }
 }

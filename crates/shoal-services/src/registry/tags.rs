@@ -14,7 +14,9 @@ enum Taggable {
 fn resolve(part: &Partition, arn: &str) -> Result<Taggable> {
     let a = Arn::parse(arn)?;
     if a.region != part.region.as_str() || a.account != part.account.as_str() {
-        return Err(ServiceError::not_found(format!("Resource {arn} cannot be found.")));
+        return Err(ServiceError::not_found(format!(
+            "Resource {arn} cannot be found."
+        )));
     }
     match a.resource_type.as_str() {
         "thingtype" => Ok(Taggable::ThingType(a.resource)),
@@ -26,7 +28,12 @@ fn resolve(part: &Partition, arn: &str) -> Result<Taggable> {
 }
 
 impl Registry {
-    pub async fn tag_resource(&self, part: &Partition, arn: &str, tags: &[(String, String)]) -> Result<()> {
+    pub async fn tag_resource(
+        &self,
+        part: &Partition,
+        arn: &str,
+        tags: &[(String, String)],
+    ) -> Result<()> {
         match resolve(part, arn)? {
             Taggable::ThingType(n) => self.modify_type_tags(part, &n, |t| t.merge(tags)).await,
             Taggable::ThingGroup(n) => self.modify_group_tags(part, &n, |t| t.merge(tags)).await,
@@ -44,10 +51,20 @@ impl Registry {
         }
     }
 
-    pub fn list_tags_for_resource(&self, part: &Partition, arn: &str) -> Result<Vec<(String, String)>> {
+    pub fn list_tags_for_resource(
+        &self,
+        part: &Partition,
+        arn: &str,
+    ) -> Result<Vec<(String, String)>> {
         let tags = match resolve(part, arn)? {
-            Taggable::ThingType(n) => self.describe_thing_type(part, &shoal_domain::ThingTypeName::parse(&n)?)?.tags,
-            Taggable::ThingGroup(n) => self.describe_thing_group(part, &shoal_domain::ThingGroupName::parse(&n)?)?.tags,
+            Taggable::ThingType(n) => {
+                self.describe_thing_type(part, &shoal_domain::ThingTypeName::parse(&n)?)?
+                    .tags
+            }
+            Taggable::ThingGroup(n) => {
+                self.describe_thing_group(part, &shoal_domain::ThingGroupName::parse(&n)?)?
+                    .tags
+            }
         };
         Ok(tags.0.into_iter().collect())
     }

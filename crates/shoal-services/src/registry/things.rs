@@ -26,7 +26,8 @@ pub struct ListThings {
 
 /// The secondary keys listings filter on: the type, each attribute, and group membership.
 pub(crate) fn thing_terms(t: &Thing) -> Vec<Term> {
-    let mut terms = Vec::with_capacity(1 + t.attributes.len() + t.groups.len() + t.group_tree.len());
+    let mut terms =
+        Vec::with_capacity(1 + t.attributes.len() + t.groups.len() + t.group_tree.len());
     if let Some(ty) = &t.type_name {
         terms.push(Term::new("type", ty.as_str()));
     }
@@ -61,12 +62,20 @@ impl Registry {
         let key = part.key();
         let type_name = req.type_name.as_ref().map(|t| t.as_str().to_string());
         for _ in 0..RETRIES {
-            if let Some(existing) = load::<Thing>(self.store(), &key, KIND_THING, req.name.as_str())? {
-                if existing.value.same_configuration(&type_name, &req.attributes) {
+            if let Some(existing) =
+                load::<Thing>(self.store(), &key, KIND_THING, req.name.as_str())?
+            {
+                if existing
+                    .value
+                    .same_configuration(&type_name, &req.attributes)
+                {
                     return Ok(existing.value);
                 }
                 return Err(ServiceError::already_exists(
-                    format!("Thing {} already exists in account with different attributes", req.name),
+                    format!(
+                        "Thing {} already exists in account with different attributes",
+                        req.name
+                    ),
                     &existing.value.id,
                     &part.arn("thing", req.name.as_str()),
                 ));
@@ -78,8 +87,21 @@ impl Registry {
                 batch = batch.check(KIND_TYPE, t.as_str(), Expect::Rev(rev));
             }
             let id = uuid::Uuid::new_v4().to_string();
-            let thing = Thing::new(req.name.as_str(), id, type_name.clone(), req.attributes.clone(), self.clock.now())?;
-            let batch = batch.put(KIND_THING, &thing.name, SCHEMA, encode(&thing)?, thing_terms(&thing), Expect::Absent);
+            let thing = Thing::new(
+                req.name.as_str(),
+                id,
+                type_name.clone(),
+                req.attributes.clone(),
+                self.clock.now(),
+            )?;
+            let batch = batch.put(
+                KIND_THING,
+                &thing.name,
+                SCHEMA,
+                encode(&thing)?,
+                thing_terms(&thing),
+                Expect::Absent,
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(thing);
             }
@@ -87,7 +109,12 @@ impl Registry {
         Err(contention())
     }
 
-    pub async fn update_thing(&self, part: &Partition, name: &ThingName, upd: ThingUpdate) -> Result<()> {
+    pub async fn update_thing(
+        &self,
+        part: &Partition,
+        name: &ThingName,
+        upd: ThingUpdate,
+    ) -> Result<()> {
         let key = part.key();
         for _ in 0..RETRIES {
             let cur = load::<Thing>(self.store(), &key, KIND_THING, name.as_str())?
@@ -99,7 +126,14 @@ impl Registry {
                 batch = batch.check(KIND_TYPE, t.as_str(), Expect::Rev(rev));
             }
             let next = cur.value.updated(&upd)?;
-            let batch = batch.put(KIND_THING, name.as_str(), SCHEMA, encode(&next)?, thing_terms(&next), Expect::Rev(cur.rev));
+            let batch = batch.put(
+                KIND_THING,
+                name.as_str(),
+                SCHEMA,
+                encode(&next)?,
+                thing_terms(&next),
+                Expect::Rev(cur.rev),
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }
@@ -108,7 +142,12 @@ impl Registry {
     }
 
     /// DeleteThing. Deleting a thing that does not exist succeeds, as on AWS.
-    pub async fn delete_thing(&self, part: &Partition, name: &ThingName, expected_version: Option<i64>) -> Result<()> {
+    pub async fn delete_thing(
+        &self,
+        part: &Partition,
+        name: &ThingName,
+        expected_version: Option<i64>,
+    ) -> Result<()> {
         let key = part.key();
         for _ in 0..RETRIES {
             let Some(cur) = load::<Thing>(self.store(), &key, KIND_THING, name.as_str())? else {
@@ -147,7 +186,11 @@ impl Registry {
             return page_of(
                 q.next_token.as_deref(),
                 q.max_results,
-                |after, n| store.list_by_term(&key, KIND_THING, &term, m, after, n).map_err(store_error),
+                |after, n| {
+                    store
+                        .list_by_term(&key, KIND_THING, &term, m, after, n)
+                        .map_err(store_error)
+                },
                 keep,
             );
         }
@@ -155,16 +198,30 @@ impl Registry {
             return page_of(
                 q.next_token.as_deref(),
                 q.max_results,
-                |after, n| store.list_by_term(&key, KIND_THING, "type", TermMatch::Exact(ty.as_str()), after, n).map_err(store_error),
+                |after, n| {
+                    store
+                        .list_by_term(
+                            &key,
+                            KIND_THING,
+                            "type",
+                            TermMatch::Exact(ty.as_str()),
+                            after,
+                            n,
+                        )
+                        .map_err(store_error)
+                },
                 keep,
             );
         }
         page_of(
             q.next_token.as_deref(),
             q.max_results,
-            |after, n| store.list(&key, KIND_THING, "", after, n).map_err(store_error),
+            |after, n| {
+                store
+                    .list(&key, KIND_THING, "", after, n)
+                    .map_err(store_error)
+            },
             keep,
         )
     }
 }
-

@@ -21,7 +21,8 @@ impl Registry {
         let mut tag_set = Tags::default();
         tag_set.merge(&tags)?;
         for _ in 0..RETRIES {
-            if let Some(existing) = load::<ThingType>(self.store(), &key, KIND_TYPE, name.as_str())? {
+            if let Some(existing) = load::<ThingType>(self.store(), &key, KIND_TYPE, name.as_str())?
+            {
                 // Same name and same properties: AWS answers with the existing type.
                 if existing.value.properties == properties {
                     return Ok(existing.value);
@@ -41,7 +42,14 @@ impl Registry {
                 creation_date: self.clock.now(),
                 tags: tag_set.clone(),
             };
-            let batch = Batch::new(&key).put(KIND_TYPE, name.as_str(), SCHEMA, encode(&ty)?, vec![], Expect::Absent);
+            let batch = Batch::new(&key).put(
+                KIND_TYPE,
+                name.as_str(),
+                SCHEMA,
+                encode(&ty)?,
+                vec![],
+                Expect::Absent,
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(ty);
             }
@@ -68,7 +76,11 @@ impl Registry {
         page_of(
             token,
             max_results,
-            |after, n| store.list(&key, KIND_TYPE, "", after, n).map_err(store_error),
+            |after, n| {
+                store
+                    .list(&key, KIND_TYPE, "", after, n)
+                    .map_err(store_error)
+            },
             |rec| {
                 if only.is_some_and(|o| o.as_str() != rec.key) {
                     return Ok(None);
@@ -91,7 +103,14 @@ impl Registry {
                 .ok_or_else(|| not_found("Thing Type", name.as_str()))?;
             let mut next = cur.value;
             change(&mut next)?;
-            let batch = Batch::new(&key).put(KIND_TYPE, name.as_str(), SCHEMA, encode(&next)?, vec![], Expect::Rev(cur.rev));
+            let batch = Batch::new(&key).put(
+                KIND_TYPE,
+                name.as_str(),
+                SCHEMA,
+                encode(&next)?,
+                vec![],
+                Expect::Rev(cur.rev),
+            );
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }
@@ -100,7 +119,12 @@ impl Registry {
     }
 
     /// UpdateThingType replaces the properties it is given.
-    pub async fn update_thing_type(&self, part: &Partition, name: &ThingTypeName, props: ThingTypeProperties) -> Result<()> {
+    pub async fn update_thing_type(
+        &self,
+        part: &Partition,
+        name: &ThingTypeName,
+        props: ThingTypeProperties,
+    ) -> Result<()> {
         props.validate()?;
         self.modify_type(part, name, |t| {
             if props.description.is_some() {
@@ -117,7 +141,12 @@ impl Registry {
         .await
     }
 
-    pub async fn deprecate_thing_type(&self, part: &Partition, name: &ThingTypeName, undo: bool) -> Result<()> {
+    pub async fn deprecate_thing_type(
+        &self,
+        part: &Partition,
+        name: &ThingTypeName,
+        undo: bool,
+    ) -> Result<()> {
         let now = self.clock.now();
         self.modify_type(part, name, |t| {
             t.deprecate(undo, now);
@@ -136,7 +165,14 @@ impl Registry {
             cur.value.check_deletable(self.clock.now())?;
             let users = self
                 .store()
-                .list_by_term(&key, KIND_THING, "type", TermMatch::Exact(name.as_str()), None, 1)
+                .list_by_term(
+                    &key,
+                    KIND_THING,
+                    "type",
+                    TermMatch::Exact(name.as_str()),
+                    None,
+                    1,
+                )
                 .map_err(store_error)?;
             if !users.is_empty() {
                 return Err(ServiceError::invalid(format!(
@@ -151,7 +187,12 @@ impl Registry {
         Err(contention())
     }
 
-    pub(crate) async fn modify_type_tags(&self, part: &Partition, name: &str, change: impl FnMut(&mut Tags) -> Result<()>) -> Result<()> {
+    pub(crate) async fn modify_type_tags(
+        &self,
+        part: &Partition,
+        name: &str,
+        change: impl FnMut(&mut Tags) -> Result<()>,
+    ) -> Result<()> {
         let name = ThingTypeName::parse(name)?;
         let mut change = change;
         self.modify_type(part, &name, |t| change(&mut t.tags)).await

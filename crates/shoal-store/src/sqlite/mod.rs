@@ -72,7 +72,12 @@ impl SqliteStore {
 }
 
 fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
-    Ok(Record { key: row.get(0)?, rev: row.get::<_, i64>(1)? as u64, schema: row.get(2)?, doc: row.get(3)? })
+    Ok(Record {
+        key: row.get(0)?,
+        rev: row.get::<_, i64>(1)? as u64,
+        schema: row.get(2)?,
+        doc: row.get(3)?,
+    })
 }
 
 /// The smallest string greater than every string starting with `prefix`.
@@ -86,7 +91,10 @@ impl Store for SqliteStore {
     fn commit(&self, batch: Batch) -> BoxFuture<'_, StoreResult<Vec<u64>>> {
         let (tx, rx) = oneshot::channel();
         let sent = match self.writer.lock() {
-            Ok(w) => w.as_ref().map(|w| w.send(writer::Job::Batch(batch, tx)).is_ok()).unwrap_or(false),
+            Ok(w) => w
+                .as_ref()
+                .map(|w| w.send(writer::Job::Batch(batch, tx)).is_ok())
+                .unwrap_or(false),
             Err(_) => false,
         };
         Box::pin(async move {
@@ -105,7 +113,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn list(&self, partition: &str, kind: &str, prefix: &str, after: Option<&str>, limit: usize) -> StoreResult<Vec<Record>> {
+    fn list(
+        &self,
+        partition: &str,
+        kind: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<Record>> {
         let lo = match after {
             Some(a) if a >= prefix => a.to_string(),
             _ => String::new(),
@@ -190,7 +205,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let s = SqliteStore::open(&path).unwrap();
-        s.commit(Batch::new("p").put("thing", "a", 1, b"{}".to_vec(), vec![], crate::Expect::Absent)).await.unwrap();
+        s.commit(Batch::new("p").put(
+            "thing",
+            "a",
+            1,
+            b"{}".to_vec(),
+            vec![],
+            crate::Expect::Absent,
+        ))
+        .await
+        .unwrap();
         s.shutdown().await;
         assert_eq!(s.commit(Batch::new("p")).await, Err(StoreError::Closed));
         let s = SqliteStore::open(&path).unwrap();

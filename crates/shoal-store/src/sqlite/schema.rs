@@ -31,12 +31,17 @@ pub fn prepare_writer(c: &Connection) -> StoreResult<()> {
     )
     .map_err(backend)?;
     let found: Option<String> = c
-        .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| r.get(0))
+        .query_row("SELECT value FROM meta WHERE key = 'format'", [], |r| {
+            r.get(0)
+        })
         .ok();
     match found.and_then(|v| v.parse::<i64>().ok()) {
         None => {
-            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?1)", [FORMAT_VERSION.to_string()])
-                .map_err(backend)?;
+            c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('format', ?1)",
+                [FORMAT_VERSION.to_string()],
+            )
+            .map_err(backend)?;
         }
         Some(v) if v > FORMAT_VERSION => {
             return Err(StoreError::Backend(format!(

@@ -92,7 +92,10 @@ fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>) {
 
 fn current_rev(c: &Connection, part: &str, kind: &str, key: &str) -> StoreResult<Option<u64>> {
     c.prepare_cached("SELECT rev FROM records WHERE part = ?1 AND kind = ?2 AND key = ?3")
-        .and_then(|mut s| s.query_row(params![part, kind, key], |r| r.get::<_, i64>(0)).optional())
+        .and_then(|mut s| {
+            s.query_row(params![part, kind, key], |r| r.get::<_, i64>(0))
+                .optional()
+        })
         .map(|o| o.map(|v| v as u64))
         .map_err(backend)
 }
@@ -111,7 +114,14 @@ fn apply(c: &Connection, batch: &Batch) -> StoreResult<Vec<u64>> {
     let mut revs = Vec::with_capacity(batch.ops.len());
     for (i, op) in batch.ops.iter().enumerate() {
         match op {
-            Op::Put { kind, key, schema, doc, terms, expect } => {
+            Op::Put {
+                kind,
+                key,
+                schema,
+                doc,
+                terms,
+                expect,
+            } => {
                 let rev = current_rev(c, part, kind, key)?;
                 if !holds(*expect, rev) {
                     return Err(StoreError::Conflict { op: i });
@@ -130,7 +140,8 @@ fn apply(c: &Connection, batch: &Batch) -> StoreResult<Vec<u64>> {
                     .prepare_cached("INSERT OR IGNORE INTO terms (part, kind, name, value, key) VALUES (?1, ?2, ?3, ?4, ?5)")
                     .map_err(backend)?;
                 for t in terms {
-                    ins.execute(params![part, kind, t.name, t.value, key]).map_err(backend)?;
+                    ins.execute(params![part, kind, t.name, t.value, key])
+                        .map_err(backend)?;
                 }
                 revs.push(next);
             }
@@ -140,9 +151,11 @@ fn apply(c: &Connection, batch: &Batch) -> StoreResult<Vec<u64>> {
                     return Err(StoreError::Conflict { op: i });
                 }
                 if rev.is_some() {
-                    c.prepare_cached("DELETE FROM records WHERE part = ?1 AND kind = ?2 AND key = ?3")
-                        .and_then(|mut s| s.execute(params![part, kind, key]))
-                        .map_err(backend)?;
+                    c.prepare_cached(
+                        "DELETE FROM records WHERE part = ?1 AND kind = ?2 AND key = ?3",
+                    )
+                    .and_then(|mut s| s.execute(params![part, kind, key]))
+                    .map_err(backend)?;
                     delete_terms(c, part, kind, key)?;
                 }
                 revs.push(0);

@@ -17,14 +17,21 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = Config::default();
-        cfg.data = dir.path().to_path_buf();
+        let mut cfg = Config {
+            data: dir.path().to_path_buf(),
+            ..Default::default()
+        };
         cfg.api.listen = "127.0.0.1:0".parse().unwrap();
         // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let server = Server::start(&cfg, clock.clone()).await.unwrap();
         let key = server.admin.clone().unwrap();
-        TestServer { server: Some(server), clock, key, _dir: dir }
+        TestServer {
+            server: Some(server),
+            clock,
+            key,
+            _dir: dir,
+        }
     }
 
     pub fn endpoint(&self) -> String {
@@ -61,6 +68,10 @@ where
 {
     match r {
         Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e.as_service_error().and_then(|s| s.code()).map(str::to_string).unwrap_or_else(|| format!("{e:?}")),
+        Err(e) => e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{e:?}")),
     }
 }
