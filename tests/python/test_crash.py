@@ -26,6 +26,7 @@ def test_acknowledged_creates_survive_sigkill(shoal_factory, tmp_path):
     lock = threading.Lock()
     acked = []
     errors_before_kill = []
+    cut_off = []  # calls that failed because of the kill (in flight or refused)
     enough = threading.Event()
     killed = threading.Event()
 
@@ -40,6 +41,8 @@ def test_acknowledged_creates_survive_sigkill(shoal_factory, tmp_path):
                 if not killed.is_set():
                     errors_before_kill.append("%s: %r" % (name, e))
                     enough.set()  # wake the main thread; it reports the error
+                else:
+                    cut_off.append(name)
                 return
             if resp["ResponseMetadata"]["HTTPStatusCode"] == 200:
                 with lock:
@@ -62,6 +65,7 @@ def test_acknowledged_creates_survive_sigkill(shoal_factory, tmp_path):
     with lock:
         acknowledged = list(acked)
     assert len(acknowledged) >= KILL_AFTER
+    print("acknowledged: %d, cut off by the kill: %d" % (len(acknowledged), len(cut_off)))
 
     # Restart on the same directory: same admin key, every acked thing present.
     srv2 = shoal_factory(data_dir)

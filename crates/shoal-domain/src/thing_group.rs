@@ -51,8 +51,10 @@ impl ThingGroup {
             }
             None => Vec::new(),
         };
+        // The model lists no LimitExceededException for these operations, so SDKs only map
+        // InvalidRequestException to a typed error.
         if root_to_parent.len() + 1 > MAX_DEPTH {
-            return Err(ServiceError::limit(format!(
+            return Err(ServiceError::invalid(format!(
                 "Thing group hierarchy can be at most {MAX_DEPTH} levels deep"
             )));
         }
@@ -138,7 +140,7 @@ impl ThingGroup {
 /// (https://docs.aws.amazon.com/iot/latest/developerguide/thing-groups.html).
 pub fn check_can_join(current_roots: &[&str], group: &ThingGroup) -> Result<()> {
     if current_roots.len() >= MAX_GROUPS_PER_THING {
-        return Err(ServiceError::limit(format!(
+        return Err(ServiceError::invalid(format!(
             "A thing can be a member of at most {MAX_GROUPS_PER_THING} thing groups"
         )));
     }
@@ -177,7 +179,7 @@ mod tests {
         assert_eq!(g.root(), "g1");
         assert_eq!(g.parent(), Some("g6"));
         let e = group("g8", Some(&g)).unwrap_err();
-        assert_eq!(e.kind, crate::ErrorKind::LimitExceeded);
+        assert_eq!(e.kind, crate::ErrorKind::InvalidRequest);
     }
 
     #[test]
