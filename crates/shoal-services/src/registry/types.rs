@@ -120,13 +120,22 @@ impl Registry {
 
     /// UpdateThingType: AWS lets only `mqtt5Configuration` change; the description and the
     /// searchable attributes are fixed at creation (a request that changes them is refused).
-    pub async fn update_thing_type(&self, part: &Partition, name: &ThingTypeName, props: ThingTypeProperties) -> Result<()> {
+    pub async fn update_thing_type(
+        &self,
+        part: &Partition,
+        name: &ThingTypeName,
+        props: ThingTypeProperties,
+    ) -> Result<()> {
         props.validate()?;
         self.modify_type(part, name, |t| {
-            let changes_fixed = (props.description.is_some() && props.description != t.properties.description)
-                || (props.searchable_attributes.is_some() && props.searchable_attributes != t.properties.searchable_attributes);
+            let changes_fixed = (props.description.is_some()
+                && props.description != t.properties.description)
+                || (props.searchable_attributes.is_some()
+                    && props.searchable_attributes != t.properties.searchable_attributes);
             if changes_fixed {
-                return Err(ServiceError::invalid("Can only update mqtt5Configuration of a thing type"));
+                return Err(ServiceError::invalid(
+                    "Can only update mqtt5Configuration of a thing type",
+                ));
             }
             if props.mqtt5_configuration.is_some() {
                 t.properties.mqtt5_configuration = props.mqtt5_configuration.clone();
