@@ -50,6 +50,17 @@ impl ApiError {
                     // The model gives LimitExceededException status 410 and ThrottlingException 400.
                     ErrorKind::LimitExceeded => (S::GONE, "LimitExceededException"),
                     ErrorKind::Throttled => (S::BAD_REQUEST, "ThrottlingException"),
+                    ErrorKind::CertificateState => (S::NOT_ACCEPTABLE, "CertificateStateException"),
+                    ErrorKind::CertificateValidation => {
+                        (S::BAD_REQUEST, "CertificateValidationException")
+                    }
+                    ErrorKind::RegistrationCodeValidation => {
+                        (S::BAD_REQUEST, "RegistrationCodeValidationException")
+                    }
+                    ErrorKind::MalformedPolicy => (S::BAD_REQUEST, "MalformedPolicyException"),
+                    ErrorKind::VersionsLimitExceeded => {
+                        (S::CONFLICT, "VersionsLimitExceededException")
+                    }
                     ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
                     ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
                 };

@@ -17,12 +17,13 @@ mod server;
 pub use server::serve;
 
 use shoal_domain::Clock;
-use shoal_services::{Accounts, Registry};
+use shoal_services::{Accounts, Identity, Registry};
 use std::sync::Arc;
 
 /// What the API gateway needs from the rest of the process.
 pub struct ApiState {
     pub registry: Arc<Registry>,
+    pub identity: Arc<Identity>,
     pub accounts: Arc<Accounts>,
     pub clock: Arc<dyn Clock>,
     /// The host DescribeEndpoint returns for every endpoint type: Shoal's own.
@@ -33,12 +34,14 @@ pub struct ApiState {
 impl ApiState {
     pub fn new(
         registry: Arc<Registry>,
+        identity: Arc<Identity>,
         accounts: Arc<Accounts>,
         clock: Arc<dyn Clock>,
         endpoint_host: String,
     ) -> Self {
         ApiState {
             registry,
+            identity,
             accounts,
             clock,
             endpoint_host,

@@ -112,7 +112,15 @@ async fn route(
         "iot" => {
             let endpoint = crate::iot::Endpoint::parse(&parts.method, path, query)?;
             tracing::debug!(?endpoint, request_id, "iot request");
-            crate::iot::handle(state, &caller.partition, endpoint, body, request_id).await
+            crate::iot::handle(
+                state,
+                &caller.partition,
+                endpoint,
+                body,
+                &parts.headers,
+                request_id,
+            )
+            .await
         }
         other => Err(ApiError::UnknownOperation(format!(
             "The service '{other}' is not yet supported by Shoal on this endpoint"

@@ -31,6 +31,16 @@ pub enum ErrorKind {
     LimitExceeded,
     /// Too many requests.
     Throttled,
+    /// The certificate's status does not allow the operation (AWS `CertificateStateException`).
+    CertificateState,
+    /// A certificate does not parse, is not valid, or is not signed as required.
+    CertificateValidation,
+    /// A CA's verification certificate does not carry the registration code.
+    RegistrationCodeValidation,
+    /// A policy document is not a valid IoT policy.
+    MalformedPolicy,
+    /// A policy already has the most versions AWS allows (5).
+    VersionsLimitExceeded,
     /// The operation exists on AWS but Shoal does not implement it yet.
     NotSupported,
     /// A bug or a failed backend; details are logged, not returned.

@@ -10,13 +10,21 @@ pub fn credentials_path(data: &Path) -> PathBuf {
     data.join("credentials")
 }
 
+/// Shoal's root CA certificate: what a device SDK's `--ca_file` points at.
+pub fn ca_cert_path(data: &Path) -> PathBuf {
+    data.join("ca.pem")
+}
+
+pub fn ca_key_path(data: &Path) -> PathBuf {
+    data.join("ca.key")
+}
+
 pub fn api_addr_path(data: &Path) -> PathBuf {
     data.join("api.addr")
 }
 
-/// Writes the admin key; only the owner may read it (secrets never leave the data folder).
-pub fn write_credentials(data: &Path, key: &AccessKey) -> std::io::Result<()> {
-    let path = credentials_path(data);
+/// Writes a file atomically (temporary file, fsync, rename) with the given Unix mode.
+pub fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut opts = std::fs::OpenOptions::new();
@@ -24,15 +32,43 @@ pub fn write_credentials(data: &Path, key: &AccessKey) -> std::io::Result<()> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
+            opts.mode(mode);
         }
+        #[cfg(not(unix))]
+        let _ = mode;
         let mut f = opts.open(&tmp)?;
-        writeln!(f, "[default]")?;
-        writeln!(f, "aws_access_key_id = {}", key.access_key_id)?;
-        writeln!(f, "aws_secret_access_key = {}", key.secret_access_key)?;
+        f.write_all(contents.as_bytes())?;
         f.sync_all()?;
     }
     std::fs::rename(tmp, path)
+}
+
+/// Writes the admin key; only the owner may read it (secrets never leave the data folder).
+pub fn write_credentials(data: &Path, key: &AccessKey) -> std::io::Result<()> {
+    let text = format!(
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+        key.access_key_id, key.secret_access_key
+    );
+    write_file(&credentials_path(data), &text, 0o600)
+}
+
+/// Loads the root CA of the data folder, creating it (key mode 0600) on first start.
+pub fn load_or_create_authority(data: &Path) -> Result<shoal_pki::Authority, String> {
+    let (cert_path, key_path) = (ca_cert_path(data), ca_key_path(data));
+    if cert_path.exists() && key_path.exists() {
+        let cert = std::fs::read_to_string(&cert_path)
+            .map_err(|e| format!("{}: {e}", cert_path.display()))?;
+        let key = std::fs::read_to_string(&key_path)
+            .map_err(|e| format!("{}: {e}", key_path.display()))?;
+        return shoal_pki::Authority::from_pem(&cert, &key)
+            .map_err(|e| format!("root CA in {}: {e}", data.display()));
+    }
+    let ca = shoal_pki::Authority::generate("Shoal Root CA").map_err(|e| e.to_string())?;
+    write_file(&key_path, &ca.key_pem, 0o600)
+        .map_err(|e| format!("{}: {e}", key_path.display()))?;
+    write_file(&cert_path, &ca.cert_pem, 0o644)
+        .map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    Ok(ca)
 }
 
 /// (access key id, secret) from the credentials file.

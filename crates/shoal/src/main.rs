@@ -137,6 +137,7 @@ fn run_serve(common: &Common, api: Option<std::net::SocketAddr>) -> Result<(), S
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
         println!("  api      {:<26}iot", server.endpoint());
+        println!("  ca       {}", credentials::ca_cert_path(&data).display());
         match &server.admin {
             Some((k, s)) => println!("{}", credentials::export_line(&server.endpoint(), k, s, &cfg.region)),
             None => println!("  (no admin credentials file in the data folder; make a key with `shoal key create`)"),
@@ -185,6 +186,9 @@ fn run_env(common: &Common) -> Result<(), String> {
         "{}",
         credentials::export_line(&format!("http://{addr}"), &k, &s, &cfg.region)
     );
+    let ca = credentials::ca_cert_path(&cfg.data);
+    let ca = std::fs::canonicalize(&ca).unwrap_or(ca);
+    println!("export SHOAL_CA_FILE={}", ca.display());
     Ok(())
 }
 

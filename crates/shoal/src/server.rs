@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
-use shoal_services::{AccessKey, Accounts, Registry};
+use shoal_services::{AccessKey, Accounts, Identity, Registry};
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::net::SocketAddr;
@@ -45,9 +45,12 @@ impl Server {
                 .map_err(|e| format!("cannot write credentials: {e}"))?;
         }
         let admin = credentials::read_credentials(&cfg.data).ok();
-        let registry = Arc::new(Registry::new(dyn_store, clock.clone()));
+        let authority = Arc::new(credentials::load_or_create_authority(&cfg.data)?);
+        let registry = Arc::new(Registry::new(dyn_store.clone(), clock.clone()));
+        let identity = Arc::new(Identity::new(dyn_store, clock.clone(), authority));
         let state = Arc::new(ApiState::new(
             registry,
+            identity,
             accounts.clone(),
             clock,
             cfg.api.public_host.clone(),

@@ -2,7 +2,10 @@
 //! `Endpoint`, then one handler per operation. URIs follow the botocore model
 //! (reference/ops_detailed.tsv); operations not listed here answer UnknownOperationException.
 
+mod certificates;
 mod groups;
+mod policies;
+mod principals;
 mod shapes;
 mod tags;
 mod things;
@@ -12,7 +15,7 @@ use crate::error::ApiError;
 use crate::request::{decode, segments, Query};
 use crate::ApiState;
 use bytes::Bytes;
-use http::{Method, Response};
+use http::{HeaderMap, Method, Response};
 use http_body_util::Full;
 use shoal_domain::Partition;
 
@@ -46,6 +49,40 @@ pub enum Endpoint {
     UntagResource,
     ListTagsForResource { query: Query },
     DescribeEndpoint { query: Query },
+    CreateKeysAndCertificate { query: Query },
+    CreateCertificateFromCsr { query: Query },
+    RegisterCertificate { query: Query },
+    RegisterCertificateWithoutCA { query: Query },
+    DescribeCertificate { id: String },
+    ListCertificates { query: Query },
+    ListCertificatesByCA { ca: String, query: Query },
+    UpdateCertificate { id: String, query: Query },
+    DeleteCertificate { id: String, query: Query },
+    GetRegistrationCode,
+    RegisterCACertificate { query: Query },
+    DescribeCACertificate { id: String },
+    ListCACertificates { query: Query },
+    UpdateCACertificate { id: String, query: Query },
+    DeleteCACertificate { id: String },
+    CreatePolicy { name: String },
+    GetPolicy { name: String },
+    ListPolicies { query: Query },
+    DeletePolicy { name: String },
+    CreatePolicyVersion { name: String, query: Query },
+    GetPolicyVersion { name: String, version: String },
+    ListPolicyVersions { name: String },
+    SetDefaultPolicyVersion { name: String, version: String },
+    DeletePolicyVersion { name: String, version: String },
+    AttachPolicy { name: String },
+    DetachPolicy { name: String },
+    ListAttachedPolicies { target: String, query: Query },
+    ListTargetsForPolicy { name: String, query: Query },
+    GetEffectivePolicies { query: Query },
+    TestAuthorization { query: Query },
+    AttachThingPrincipal { thing: String, query: Query },
+    DetachThingPrincipal { thing: String },
+    ListThingPrincipals { thing: String, query: Query },
+    ListPrincipalThings { query: Query },
 }
 
 impl Endpoint {
@@ -92,6 +129,80 @@ impl Endpoint {
             ("POST", ["untag"]) => E::UntagResource,
             ("GET", ["tags"]) => E::ListTagsForResource { query: q()? },
             ("GET", ["endpoint"]) => E::DescribeEndpoint { query: q()? },
+            ("POST", ["keys-and-certificate"]) => E::CreateKeysAndCertificate { query: q()? },
+            ("POST", ["certificates"]) => E::CreateCertificateFromCsr { query: q()? },
+            ("POST", ["certificate", "register"]) => E::RegisterCertificate { query: q()? },
+            ("POST", ["certificate", "register-no-ca"]) => {
+                E::RegisterCertificateWithoutCA { query: q()? }
+            }
+            ("GET", ["certificates"]) => E::ListCertificates { query: q()? },
+            ("GET", ["certificates", id]) => E::DescribeCertificate { id: decode(id)? },
+            ("PUT", ["certificates", id]) => E::UpdateCertificate {
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("DELETE", ["certificates", id]) => E::DeleteCertificate {
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("GET", ["certificates-by-ca", ca]) => E::ListCertificatesByCA {
+                ca: decode(ca)?,
+                query: q()?,
+            },
+            ("GET", ["registrationcode"]) => E::GetRegistrationCode,
+            ("POST", ["cacertificate"]) => E::RegisterCACertificate { query: q()? },
+            ("GET", ["cacertificates"]) => E::ListCACertificates { query: q()? },
+            ("GET", ["cacertificate", id]) => E::DescribeCACertificate { id: decode(id)? },
+            ("PUT", ["cacertificate", id]) => E::UpdateCACertificate {
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("DELETE", ["cacertificate", id]) => E::DeleteCACertificate { id: decode(id)? },
+            ("GET", ["policies"]) => E::ListPolicies { query: q()? },
+            ("POST", ["policies", n]) => E::CreatePolicy { name: decode(n)? },
+            ("GET", ["policies", n]) => E::GetPolicy { name: decode(n)? },
+            ("DELETE", ["policies", n]) => E::DeletePolicy { name: decode(n)? },
+            ("POST", ["policies", n, "version"]) => E::CreatePolicyVersion {
+                name: decode(n)?,
+                query: q()?,
+            },
+            ("GET", ["policies", n, "version"]) => E::ListPolicyVersions { name: decode(n)? },
+            ("GET", ["policies", n, "version", v]) => E::GetPolicyVersion {
+                name: decode(n)?,
+                version: decode(v)?,
+            },
+            ("PATCH", ["policies", n, "version", v]) => E::SetDefaultPolicyVersion {
+                name: decode(n)?,
+                version: decode(v)?,
+            },
+            ("DELETE", ["policies", n, "version", v]) => E::DeletePolicyVersion {
+                name: decode(n)?,
+                version: decode(v)?,
+            },
+            ("PUT", ["target-policies", n]) => E::AttachPolicy { name: decode(n)? },
+            ("POST", ["target-policies", n]) => E::DetachPolicy { name: decode(n)? },
+            ("POST", ["attached-policies", t]) => E::ListAttachedPolicies {
+                target: decode(t)?,
+                query: q()?,
+            },
+            ("POST", ["policy-targets", n]) => E::ListTargetsForPolicy {
+                name: decode(n)?,
+                query: q()?,
+            },
+            ("POST", ["effective-policies"]) => E::GetEffectivePolicies { query: q()? },
+            ("POST", ["test-authorization"]) => E::TestAuthorization { query: q()? },
+            ("PUT", ["things", n, "principals"]) => E::AttachThingPrincipal {
+                thing: decode(n)?,
+                query: q()?,
+            },
+            ("DELETE", ["things", n, "principals"]) => {
+                E::DetachThingPrincipal { thing: decode(n)? }
+            }
+            ("GET", ["things", n, "principals"]) => E::ListThingPrincipals {
+                thing: decode(n)?,
+                query: q()?,
+            },
+            ("GET", ["principals", "things"]) => E::ListPrincipalThings { query: q()? },
             _ => {
                 return Err(ApiError::UnknownOperation(format!(
                     "{m} {path} is not an operation Shoal supports yet (see docs/compatibility.md)"
@@ -107,10 +218,12 @@ pub async fn handle(
     part: &Partition,
     endpoint: Endpoint,
     body: &Bytes,
+    headers: &HeaderMap,
     request_id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     use Endpoint as E;
     let reg = state.registry.as_ref();
+    let id = state.identity.as_ref();
     let value = match endpoint {
         E::CreateThing { name } => things::create(reg, part, &name, body).await?,
         E::DescribeThing { name } => things::describe(reg, part, &name)?,
@@ -139,6 +252,64 @@ pub async fn handle(
         E::UntagResource => tags::untag(reg, part, body).await?,
         E::ListTagsForResource { query } => tags::list(reg, part, &query)?,
         E::DescribeEndpoint { query } => describe_endpoint(state, &query)?,
+        E::CreateKeysAndCertificate { query } => {
+            certificates::create_keys_and_certificate(id, part, &query).await?
+        }
+        E::CreateCertificateFromCsr { query } => {
+            certificates::create_from_csr(id, part, &query, body).await?
+        }
+        E::RegisterCertificate { query } => {
+            certificates::register(id, part, &query, body, true).await?
+        }
+        E::RegisterCertificateWithoutCA { query } => {
+            certificates::register(id, part, &query, body, false).await?
+        }
+        E::DescribeCertificate { id: c } => certificates::describe(id, part, &c)?,
+        E::ListCertificates { query } => certificates::list(id, part, &query, None)?,
+        E::ListCertificatesByCA { ca, query } => certificates::list(id, part, &query, Some(&ca))?,
+        E::UpdateCertificate { id: c, query } => certificates::update(id, part, &c, &query).await?,
+        E::DeleteCertificate { id: c, query } => certificates::delete(id, part, &c, &query).await?,
+        E::GetRegistrationCode => certificates::registration_code(id, part).await?,
+        E::RegisterCACertificate { query } => {
+            certificates::register_ca(id, part, &query, body).await?
+        }
+        E::DescribeCACertificate { id: c } => certificates::describe_ca(id, part, &c)?,
+        E::ListCACertificates { query } => certificates::list_ca(id, part, &query)?,
+        E::UpdateCACertificate { id: c, query } => {
+            certificates::update_ca(id, part, &c, &query, body).await?
+        }
+        E::DeleteCACertificate { id: c } => certificates::delete_ca(id, part, &c).await?,
+        E::CreatePolicy { name } => policies::create(id, part, &name, body).await?,
+        E::GetPolicy { name } => policies::get(id, part, &name)?,
+        E::ListPolicies { query } => policies::list(id, part, &query)?,
+        E::DeletePolicy { name } => policies::delete(id, part, &name).await?,
+        E::CreatePolicyVersion { name, query } => {
+            policies::create_version(id, part, &name, &query, body).await?
+        }
+        E::GetPolicyVersion { name, version } => policies::get_version(id, part, &name, &version)?,
+        E::ListPolicyVersions { name } => policies::list_versions(id, part, &name)?,
+        E::SetDefaultPolicyVersion { name, version } => {
+            policies::set_default_version(id, part, &name, &version).await?
+        }
+        E::DeletePolicyVersion { name, version } => {
+            policies::delete_version(id, part, &name, &version).await?
+        }
+        E::AttachPolicy { name } => policies::attach(id, part, &name, body).await?,
+        E::DetachPolicy { name } => policies::detach(id, part, &name, body).await?,
+        E::ListAttachedPolicies { target, query } => {
+            policies::list_attached(id, part, &target, &query)?
+        }
+        E::ListTargetsForPolicy { name, query } => policies::list_targets(id, part, &name, &query)?,
+        E::GetEffectivePolicies { query } => policies::effective(id, part, &query, body)?,
+        E::TestAuthorization { query } => policies::test_authorization(id, part, &query, body)?,
+        E::AttachThingPrincipal { thing, query } => {
+            principals::attach(id, part, &thing, &query, headers).await?
+        }
+        E::DetachThingPrincipal { thing } => principals::detach(id, part, &thing, headers).await?,
+        E::ListThingPrincipals { thing, query } => {
+            principals::list_for_thing(id, part, &thing, &query)?
+        }
+        E::ListPrincipalThings { query } => principals::list_things(id, part, &query, headers)?,
     };
     Ok(crate::json::ok(&value, request_id))
 }

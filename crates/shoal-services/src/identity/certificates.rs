@@ -1,0 +1,350 @@
+//! Device certificates: CreateKeysAndCertificate, CreateCertificateFromCsr, RegisterCertificate,
+//! RegisterCertificateWithoutCA, DescribeCertificate, ListCertificates(ByCA), UpdateCertificate
+//! and DeleteCertificate.
+
+use super::{
+    pair_key, pki_error, Identity, KIND_ATTACHMENT, KIND_CA, KIND_CERT, KIND_THING_PRINCIPAL,
+};
+use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
+use crate::registry::{page_of, Page};
+use shoal_domain::error::Result;
+use shoal_domain::identity::{CaCertificate, CaStatus, Certificate, CertificateStatus};
+use shoal_domain::{ErrorKind, Partition, ServiceError};
+use shoal_pki::{KeyPairPem, ParsedCert};
+use shoal_store::{Batch, Expect, Term, TermMatch};
+
+/// A certificate just created, with the key pair when Shoal generated it.
+pub struct NewCertificate {
+    pub certificate: Certificate,
+    pub keys: Option<KeyPairPem>,
+}
+
+pub type CertPage = Page<Certificate>;
+
+fn cert_terms(c: &Certificate) -> Vec<Term> {
+    let mut t = vec![Term::new("status", c.status.as_str())];
+    if let Some(ca) = &c.ca_id {
+        t.push(Term::new("ca", ca.as_str()));
+    }
+    t
+}
+
+impl Identity {
+    fn new_certificate(
+        &self,
+        parsed: &ParsedCert,
+        pem: String,
+        status: CertificateStatus,
+        ca_id: Option<String>,
+    ) -> Certificate {
+        let now = self.clock.now();
+        Certificate {
+            id: parsed.id.clone(),
+            pem,
+            status,
+            ca_id,
+            created: now,
+            last_modified: now,
+            customer_version: 1,
+            generation_id: Self::generation_id(),
+            not_before: parsed.not_before,
+            not_after: parsed.not_after,
+            subject: parsed.subject.clone(),
+            issuer: parsed.issuer.clone(),
+        }
+    }
+
+    async fn insert_certificate(&self, part: &Partition, cert: &Certificate) -> Result<()> {
+        let batch = Batch::new(part.key()).put(
+            KIND_CERT,
+            &cert.id,
+            SCHEMA,
+            encode(cert)?,
+            cert_terms(cert),
+            Expect::Absent,
+        );
+        if try_commit(self.store(), batch).await? {
+            return Ok(());
+        }
+        Err(ServiceError::already_exists(
+            "The certificate is already registered",
+            &cert.id,
+            &part.arn("cert", &cert.id),
+        ))
+    }
+
+    fn initial_status(set_as_active: bool) -> CertificateStatus {
+        if set_as_active {
+            CertificateStatus::Active
+        } else {
+            CertificateStatus::Inactive
+        }
+    }
+
+    /// CreateKeysAndCertificate: a 2048-bit RSA key pair (generated off the async threads: it
+    /// takes tens of milliseconds) and a certificate for it signed by Shoal's root.
+    pub async fn create_keys_and_certificate(
+        &self,
+        part: &Partition,
+        set_as_active: bool,
+    ) -> Result<NewCertificate> {
+        let authority = self.authority.clone();
+        let (keys, pem, parsed) = tokio::task::spawn_blocking(move || {
+            let keys = shoal_pki::generate_rsa_key_pair()?;
+            let (pem, parsed) = authority.issue_device(&keys.public_key_der, None)?;
+            Ok::<_, shoal_pki::PkiError>((keys, pem, parsed))
+        })
+        .await
+        .map_err(|e| ServiceError::internal(format!("key generation task: {e}")))?
+        .map_err(pki_error)?;
+        let cert = self.new_certificate(&parsed, pem, Self::initial_status(set_as_active), None);
+        self.insert_certificate(part, &cert).await?;
+        Ok(NewCertificate {
+            certificate: cert,
+            keys: Some(keys),
+        })
+    }
+
+    /// CreateCertificateFromCsr: the CSR must carry a valid signature.
+    pub async fn create_certificate_from_csr(
+        &self,
+        part: &Partition,
+        csr_pem: &str,
+        set_as_active: bool,
+    ) -> Result<NewCertificate> {
+        let (pem, parsed) = self
+            .authority
+            .issue_from_csr(csr_pem)
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
+        let cert = self.new_certificate(&parsed, pem, Self::initial_status(set_as_active), None);
+        self.insert_certificate(part, &cert).await?;
+        Ok(NewCertificate {
+            certificate: cert,
+            keys: None,
+        })
+    }
+
+    fn check_validity(&self, parsed: &ParsedCert) -> Result<()> {
+        let now = self.clock.now().secs();
+        if now < parsed.not_before || now > parsed.not_after {
+            return Err(ServiceError::new(
+                ErrorKind::CertificateValidation,
+                "The certificate is not valid at this time (expired or not yet valid)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// RegisterCertificate: a device certificate signed by a CA registered in this account
+    /// (named by `ca_pem`, or found among the registered CAs), or by Shoal's own root.
+    pub async fn register_certificate(
+        &self,
+        part: &Partition,
+        pem: &str,
+        ca_pem: Option<&str>,
+        status: CertificateStatus,
+    ) -> Result<Certificate> {
+        let parsed = shoal_pki::parse_pem(pem).map_err(pki_error)?;
+        self.check_validity(&parsed)?;
+        let ca_id = match ca_pem {
+            Some(ca_pem) => {
+                let ca = shoal_pki::parse_pem(ca_pem).map_err(pki_error)?;
+                let registered = load::<CaCertificate>(self.store(), &part.key(), KIND_CA, &ca.id)?
+                    .ok_or_else(|| {
+                        ServiceError::not_found(format!(
+                            "The CA certificate {} is not registered.",
+                            ca.id
+                        ))
+                    })?;
+                if registered.value.status != CaStatus::Active {
+                    return Err(ServiceError::new(
+                        ErrorKind::CertificateState,
+                        "The CA certificate is not ACTIVE",
+                    ));
+                }
+                if !shoal_pki::verify_signed_by(&parsed, &ca) {
+                    return Err(ServiceError::new(
+                        ErrorKind::CertificateValidation,
+                        "The certificate is not signed by the given CA certificate",
+                    ));
+                }
+                Some(ca.id)
+            }
+            None => self.find_signing_ca(part, &parsed)?,
+        };
+        let cert = self.new_certificate(&parsed, pem.to_string(), status, ca_id);
+        self.insert_certificate(part, &cert).await?;
+        Ok(cert)
+    }
+
+    /// The registered, active CA (or Shoal's root, reported as no CA) that signed `cert`.
+    fn find_signing_ca(&self, part: &Partition, cert: &ParsedCert) -> Result<Option<String>> {
+        if shoal_pki::verify_signed_by(cert, self.authority.certificate()) {
+            return Ok(None);
+        }
+        let cas = self
+            .store()
+            .list(&part.key(), KIND_CA, "", None, 10_000)
+            .map_err(store_error)?;
+        for rec in cas {
+            let ca: CaCertificate = decode(&rec)?;
+            if ca.status != CaStatus::Active {
+                continue;
+            }
+            if let Ok(parsed_ca) = shoal_pki::parse_pem(&ca.pem) {
+                if shoal_pki::verify_signed_by(cert, &parsed_ca) {
+                    return Ok(Some(ca.id));
+                }
+            }
+        }
+        Err(ServiceError::new(
+            ErrorKind::CertificateValidation,
+            "The certificate is not signed by a registered, active CA certificate",
+        ))
+    }
+
+    /// RegisterCertificateWithoutCA: any valid certificate, its issuer not checked (AWS's
+    /// multi-account registration).
+    pub async fn register_certificate_without_ca(
+        &self,
+        part: &Partition,
+        pem: &str,
+        status: CertificateStatus,
+    ) -> Result<Certificate> {
+        let parsed = shoal_pki::parse_pem(pem).map_err(pki_error)?;
+        self.check_validity(&parsed)?;
+        let cert = self.new_certificate(&parsed, pem.to_string(), status, None);
+        self.insert_certificate(part, &cert).await?;
+        Ok(cert)
+    }
+
+    pub fn describe_certificate(&self, part: &Partition, id: &str) -> Result<Certificate> {
+        Ok(self.require_certificate(part, id)?.value)
+    }
+
+    /// ListCertificates / ListCertificatesByCA (by certificate id; `ascending` is accepted,
+    /// the order is the id's).
+    pub fn list_certificates(
+        &self,
+        part: &Partition,
+        ca: Option<&str>,
+        page_size: usize,
+        marker: Option<&str>,
+    ) -> Result<CertPage> {
+        let key = part.key();
+        let store = self.store();
+        page_of(
+            marker,
+            page_size,
+            |after, n| {
+                match ca {
+                    Some(ca) => {
+                        store.list_by_term(&key, KIND_CERT, "ca", TermMatch::Exact(ca), after, n)
+                    }
+                    None => store.list(&key, KIND_CERT, "", after, n),
+                }
+                .map_err(store_error)
+            },
+            |rec| decode(rec).map(Some),
+        )
+    }
+
+    /// UpdateCertificate.
+    pub async fn update_certificate(
+        &self,
+        part: &Partition,
+        id: &str,
+        status: CertificateStatus,
+    ) -> Result<Certificate> {
+        for _ in 0..RETRIES {
+            let cur = self.require_certificate(part, id)?;
+            let mut next = cur.value.clone();
+            next.status = cur.value.status.transition(status)?;
+            next.last_modified = self.clock.now();
+            next.customer_version += 1;
+            let batch = Batch::new(part.key()).put(
+                KIND_CERT,
+                id,
+                SCHEMA,
+                encode(&next)?,
+                cert_terms(&next),
+                Expect::Rev(cur.rev),
+            );
+            if try_commit(self.store(), batch).await? {
+                return Ok(next);
+            }
+        }
+        Err(contention())
+    }
+
+    /// DeleteCertificate: not while ACTIVE, not while attached to a thing, and not while
+    /// policies are attached unless `force` (which detaches them).
+    pub async fn delete_certificate(&self, part: &Partition, id: &str, force: bool) -> Result<()> {
+        let key = part.key();
+        let arn = part.arn("cert", id);
+        for _ in 0..RETRIES {
+            let cur = self.require_certificate(part, id)?;
+            cur.value.check_deletable()?;
+            let things = self
+                .store()
+                .list_by_term(
+                    &key,
+                    KIND_THING_PRINCIPAL,
+                    "principal",
+                    TermMatch::Exact(&arn),
+                    None,
+                    1,
+                )
+                .map_err(store_error)?;
+            if !things.is_empty() {
+                return Err(ServiceError::new(
+                    ErrorKind::DeleteConflict,
+                    "Things must be detached from the certificate before it is deleted",
+                ));
+            }
+            let policies = self
+                .store()
+                .list_by_term(
+                    &key,
+                    KIND_ATTACHMENT,
+                    "target",
+                    TermMatch::Exact(&arn),
+                    None,
+                    1000,
+                )
+                .map_err(store_error)?;
+            if !policies.is_empty() && !force {
+                return Err(ServiceError::new(
+                    ErrorKind::DeleteConflict,
+                    "Policies must be detached from the certificate before it is deleted",
+                ));
+            }
+            let mut batch = Batch::new(&key).delete(KIND_CERT, id, Expect::Rev(cur.rev));
+            for p in &policies {
+                batch = batch.delete(KIND_ATTACHMENT, &p.key, Expect::Rev(p.rev));
+            }
+            if try_commit(self.store(), batch).await? {
+                return Ok(());
+            }
+        }
+        Err(contention())
+    }
+
+    /// True when a thing-principal attachment exists (used by principals and authorization).
+    pub(crate) fn is_attached(
+        &self,
+        part: &Partition,
+        thing: &str,
+        principal: &str,
+    ) -> Result<bool> {
+        Ok(self
+            .store()
+            .get(
+                &part.key(),
+                KIND_THING_PRINCIPAL,
+                &pair_key(thing, principal),
+            )
+            .map_err(store_error)?
+            .is_some())
+    }
+}

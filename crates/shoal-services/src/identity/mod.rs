@@ -1,0 +1,101 @@
+//! The identity service: device certificates, CA certificates, IoT policies with their
+//! versions, policy attachments and thing principals, per (account, region).
+
+mod ca;
+mod certificates;
+mod policies;
+mod principals;
+mod test_authorization;
+
+pub use ca::RegisterCa;
+pub use certificates::{CertPage, NewCertificate};
+pub use test_authorization::{AuthCheck, AuthResult};
+
+use shoal_domain::error::Result;
+use shoal_domain::identity::Certificate;
+use shoal_domain::{Arn, Clock, Partition, ServiceError};
+use shoal_pki::{Authority, PkiError};
+use shoal_store::Store;
+use std::sync::Arc;
+
+pub(crate) const KIND_CERT: &str = "certificate";
+pub(crate) const KIND_CA: &str = "ca-certificate";
+pub(crate) const KIND_POLICY: &str = "policy";
+/// One record per (policy, target), key `POLICY|TARGET`, with terms `policy` and `target`.
+pub(crate) const KIND_ATTACHMENT: &str = "policy-attachment";
+/// One record per (thing, principal), key `THING|PRINCIPAL`, with terms `thing` and `principal`.
+pub(crate) const KIND_THING_PRINCIPAL: &str = "thing-principal";
+pub(crate) const KIND_SETTING: &str = "setting";
+
+pub struct Identity {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    authority: Arc<Authority>,
+}
+
+impl Identity {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, authority: Arc<Authority>) -> Self {
+        Identity {
+            store,
+            clock,
+            authority,
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The root certificate devices trust.
+    pub fn root_certificate_pem(&self) -> &str {
+        &self.authority.cert_pem
+    }
+
+    fn generation_id() -> String {
+        uuid::Uuid::new_v4().to_string()
+    }
+
+    /// The id of a certificate ARN of this partition (`arn:aws:iot:R:A:cert/ID`).
+    pub(crate) fn certificate_id_of(part: &Partition, principal: &str) -> Result<String> {
+        let arn = Arn::parse(principal).map_err(|_| {
+            ServiceError::invalid(format!(
+                "Invalid principal: {principal} is not a certificate ARN"
+            ))
+        })?;
+        if arn.resource_type != "cert" {
+            return Err(ServiceError::invalid(format!(
+                "Principal {principal} is not a certificate ARN"
+            )));
+        }
+        if arn.region != part.region.as_str() || arn.account != part.account.as_str() {
+            return Err(ServiceError::not_found(format!(
+                "Principal {principal} cannot be found."
+            )));
+        }
+        Ok(arn.resource)
+    }
+
+    pub(crate) fn require_certificate(
+        &self,
+        part: &Partition,
+        id: &str,
+    ) -> Result<crate::records::Loaded<Certificate>> {
+        crate::records::load::<Certificate>(self.store(), &part.key(), KIND_CERT, id)?.ok_or_else(
+            || ServiceError::not_found(format!("The certificate {id} cannot be found.")),
+        )
+    }
+}
+
+pub(crate) fn pki_error(e: PkiError) -> ServiceError {
+    match e {
+        PkiError::Invalid(m) => {
+            ServiceError::new(shoal_domain::ErrorKind::CertificateValidation, m)
+        }
+        PkiError::Internal(m) => ServiceError::internal(m),
+    }
+}
+
+/// Attachment keys join two names with '|', which no policy name, thing name or ARN contains.
+pub(crate) fn pair_key(a: &str, b: &str) -> String {
+    format!("{a}|{b}")
+}
