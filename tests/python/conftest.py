@@ -21,6 +21,7 @@ Fixtures:
 """
 
 import contextlib
+import datetime
 import json
 import os
 import queue
@@ -477,3 +478,115 @@ def aws_cli_for():
                        secret_key or srv.secret_key, *args, **kw)
 
     return run
+
+
+# --------------------------------------------------------------------------
+# X.509 helpers (cryptography) for the certificate, CA and policy tests
+# --------------------------------------------------------------------------
+
+
+class Pki:
+    """Small helpers to make keys, CSRs and certificates the way a user would
+    with openssl: CA certificates, verification certificates, device
+    certificates and certificate signing requests."""
+
+    def __init__(self):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.x509.oid import NameOID
+
+        self.x509, self.hashes, self.serialization = x509, hashes, serialization
+        self.ec, self.rsa, self.NameOID = ec, rsa, NameOID
+
+    def key(self, kind="rsa"):
+        """kind: "rsa" (2048), "rsa4096", "p256", "p384" or "p521"."""
+        if kind == "rsa":
+            return self.rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        if kind == "rsa4096":
+            return self.rsa.generate_private_key(public_exponent=65537, key_size=4096)
+        curve = {"p256": self.ec.SECP256R1, "p384": self.ec.SECP384R1,
+                 "p521": self.ec.SECP521R1}[kind]
+        return self.ec.generate_private_key(curve())
+
+    def name(self, cn, org=None):
+        attrs = []
+        if org:
+            attrs.append(self.x509.NameAttribute(self.NameOID.ORGANIZATION_NAME, org))
+        attrs.append(self.x509.NameAttribute(self.NameOID.COMMON_NAME, cn))
+        return self.x509.Name(attrs)
+
+    def cert(self, subject_cn, public_key, issuer_key, issuer_cert=None, ca=False,
+             days=365, org=None):
+        """A certificate for `public_key`, signed by `issuer_key` (self-signed
+        when issuer_cert is None). ca=True adds CA basic constraints."""
+        x509 = self.x509
+        now = datetime.datetime.now(datetime.timezone.utc)
+        subject = self.name(subject_cn, org)
+        issuer = issuer_cert.subject if issuer_cert is not None else subject
+        b = (x509.CertificateBuilder()
+             .subject_name(subject)
+             .issuer_name(issuer)
+             .public_key(public_key)
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(minutes=5))
+             .not_valid_after(now + datetime.timedelta(days=days)))
+        if ca:
+            b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            b = b.add_extension(x509.KeyUsage(
+                digital_signature=True, content_commitment=False, key_encipherment=False,
+                data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        else:
+            b = b.add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        return b.sign(issuer_key, self.hashes.SHA256())
+
+    def ca(self, cn="Test CA", kind="rsa"):
+        """A self-signed CA -> (key, cert)."""
+        key = self.key(kind)
+        return key, self.cert(cn, key.public_key(), key, ca=True, days=3650)
+
+    def signed_by(self, cn, ca_key, ca_cert, kind="rsa"):
+        """A leaf certificate signed by the CA -> (key, cert)."""
+        key = self.key(kind)
+        return key, self.cert(cn, key.public_key(), ca_key, ca_cert)
+
+    def self_signed(self, cn, kind="rsa"):
+        key = self.key(kind)
+        return key, self.cert(cn, key.public_key(), key)
+
+    def csr(self, key, cn, org=None):
+        """PEM of a CSR for `key` with subject CN (and O)."""
+        req = (self.x509.CertificateSigningRequestBuilder()
+               .subject_name(self.name(cn, org))
+               .sign(key, self.hashes.SHA256()))
+        return req.public_bytes(self.serialization.Encoding.PEM).decode()
+
+    def pem(self, cert):
+        return cert.public_bytes(self.serialization.Encoding.PEM).decode()
+
+    def load(self, pem_text):
+        return self.x509.load_pem_x509_certificate(
+            pem_text.encode() if isinstance(pem_text, str) else pem_text)
+
+    def der(self, cert):
+        return cert.public_bytes(self.serialization.Encoding.DER)
+
+    def cert_id(self, cert_or_pem):
+        """AWS IoT's certificate id: hex SHA-256 of the DER encoding."""
+        import hashlib
+        cert = self.load(cert_or_pem) if isinstance(cert_or_pem, (str, bytes)) else cert_or_pem
+        return hashlib.sha256(self.der(cert)).hexdigest()
+
+    def spki(self, public_key):
+        """SubjectPublicKeyInfo DER of a public key, for comparisons."""
+        return public_key.public_bytes(self.serialization.Encoding.DER,
+                                       self.serialization.PublicFormat.SubjectPublicKeyInfo)
+
+    def common_name(self, cert):
+        return cert.subject.get_attributes_for_oid(self.NameOID.COMMON_NAME)[0].value
+
+
+@pytest.fixture(scope="session")
+def pki():
+    return Pki()

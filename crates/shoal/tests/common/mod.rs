@@ -1,6 +1,9 @@
 //! An in-process Shoal on port 0 with a temporary data folder and a clock the test moves, and
 //! `aws-sdk-iot` clients pointed at it.
 
+// Each test binary includes this module and uses a different part of it.
+#![allow(dead_code)]
+
 use aws_sdk_iot::config::{BehaviorVersion, Credentials, Region};
 use shoal::config::Config;
 use shoal::Server;
