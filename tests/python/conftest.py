@@ -18,6 +18,7 @@ Fixtures:
   signed_request  sends a hand-signed (SigV4) raw HTTP request with urllib
   raw_http        the same for any endpoint (or unsigned with sign=False)
   aws_cli_for     aws_cli for a server started by shoal_factory
+  pki             X.509 helpers (keys, CSRs, CA and device certificates)
 """
 
 import contextlib

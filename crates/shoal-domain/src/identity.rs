@@ -103,7 +103,10 @@ impl Certificate {
         if self.status == CertificateStatus::Active {
             return Err(ServiceError::new(
                 ErrorKind::CertificateState,
-                "Cannot delete an ACTIVE certificate; set its status to INACTIVE first",
+                format!(
+                    "Certificate must be deactivated (not ACTIVE) before deletion. Id: {}",
+                    self.id
+                ),
             ));
         }
         Ok(())

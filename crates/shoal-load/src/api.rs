@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(clap::Args, Clone)]
 pub struct ApiArgs {
-    /// create-thing, describe-thing or list-things.
+    /// create-thing, describe-thing, list-things or create-keys-and-certificate.
     #[arg(long)]
     op: String,
     #[arg(long, env = "AWS_ENDPOINT_URL")]
@@ -151,6 +151,9 @@ pub async fn run(a: ApiArgs) -> Result<(), String> {
                         let i = a.start + n;
                         let body = format!(r#"{{"attributePayload":{{"attributes":{{"n":"{i}","batch":"b{}"}}}}}}"#, i % 16);
                         call(&mut sender, &a, &t, "POST", &format!("/things/{}-{i}", a.prefix), "", body.into_bytes()).await
+                    }
+                    "create-keys-and-certificate" => {
+                        call(&mut sender, &a, &t, "POST", "/keys-and-certificate", "setAsActive=true", Vec::new()).await
                     }
                     "describe-thing" => {
                         let i = next_rand(&mut rng) as usize % a.things.max(1);

@@ -7,8 +7,7 @@ fn statement(body: &str) -> String {
     format!(r#"{{"Version": "2012-10-17", "Statement": [{body}]}}"#)
 }
 
-const OK_STATEMENT: &str =
-    r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:us-east-1:123456789012:client/c"}"#;
+const OK_STATEMENT: &str = r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "arn:aws:iot:us-east-1:123456789012:client/c"}"#;
 
 #[test]
 fn rejected_documents() {
@@ -24,44 +23,175 @@ fn rejected_documents() {
         ("not an object", "[]".into()),
         ("a string", "\"policy\"".into()),
         ("no Statement", r#"{"Version": "2012-10-17"}"#.into()),
-        ("empty Statement", r#"{"Version": "2012-10-17", "Statement": []}"#.into()),
-        ("Statement a string", r#"{"Version": "2012-10-17", "Statement": "x"}"#.into()),
+        (
+            "empty Statement",
+            r#"{"Version": "2012-10-17", "Statement": []}"#.into(),
+        ),
+        (
+            "Statement a string",
+            r#"{"Version": "2012-10-17", "Statement": "x"}"#.into(),
+        ),
         ("Statement item not object", statement(r#""x""#)),
-        ("unknown Version", format!(r#"{{"Version": "2020-01-01", "Statement": [{OK_STATEMENT}]}}"#)),
-        ("Version a number", format!(r#"{{"Version": 2012, "Statement": [{OK_STATEMENT}]}}"#)),
-        ("unknown top-level key", format!(r#"{{"Version": "2012-10-17", "Statement": [{OK_STATEMENT}], "Extra": 1}}"#)),
-        ("Id not a string", format!(r#"{{"Version": "2012-10-17", "Id": 1, "Statement": [{OK_STATEMENT}]}}"#)),
-        ("missing Effect", statement(r#"{"Action": "iot:Connect", "Resource": "*"}"#)),
-        ("Effect lower case", statement(r#"{"Effect": "allow", "Action": "iot:Connect", "Resource": "*"}"#)),
-        ("Effect other", statement(r#"{"Effect": "Maybe", "Action": "iot:Connect", "Resource": "*"}"#)),
-        ("Effect not a string", statement(r#"{"Effect": true, "Action": "iot:Connect", "Resource": "*"}"#)),
-        ("missing Action", statement(r#"{"Effect": "Allow", "Resource": "*"}"#)),
-        ("Action and NotAction", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "NotAction": "iot:Publish", "Resource": "*"}"#)),
-        ("unknown action", statement(r#"{"Effect": "Allow", "Action": "iot:Fly", "Resource": "*"}"#)),
-        ("unknown action among known", statement(r#"{"Effect": "Allow", "Action": ["iot:Connect", "iot:Fly"], "Resource": "*"}"#)),
-        ("wildcard matching nothing", statement(r#"{"Effect": "Allow", "Action": "iot:Fly*", "Resource": "*"}"#)),
-        ("other service", statement(r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#)),
-        ("action without service", statement(r#"{"Effect": "Allow", "Action": "Publish", "Resource": "*"}"#)),
-        ("empty action", statement(r#"{"Effect": "Allow", "Action": "", "Resource": "*"}"#)),
-        ("empty Action array", statement(r#"{"Effect": "Allow", "Action": [], "Resource": "*"}"#)),
-        ("Action a number", statement(r#"{"Effect": "Allow", "Action": 1, "Resource": "*"}"#)),
-        ("Action array with a number", statement(r#"{"Effect": "Allow", "Action": ["iot:Connect", 1], "Resource": "*"}"#)),
-        ("missing Resource", statement(r#"{"Effect": "Allow", "Action": "iot:Connect"}"#)),
-        ("Resource and NotResource", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "NotResource": "*"}"#)),
-        ("resource not an ARN", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "not-an-arn"}"#)),
-        ("resource ARN in upper case", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "ARN:aws:iot:us-east-1:1:client/c"}"#)),
-        ("empty resource", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": ""}"#)),
-        ("empty Resource array", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": []}"#)),
-        ("Resource an object", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": {}}"#)),
-        ("Principal", statement(r#"{"Effect": "Allow", "Principal": "*", "Action": "iot:Connect", "Resource": "*"}"#)),
-        ("unknown statement key", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Foo": 1}"#)),
-        ("statement key in other case", statement(r#"{"effect": "Allow", "Action": "iot:Connect", "Resource": "*"}"#)),
-        ("Sid not a string", statement(r#"{"Sid": 1, "Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}"#)),
-        ("Condition not an object", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": []}"#)),
-        ("unknown condition operator", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"StringSimilar": {"iot:ClientId": "x"}}}"#)),
-        ("condition operator without keys", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"StringEquals": "x"}}"#)),
-        ("bad IP range", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "300.1.1.1"}}}"#)),
-        ("bad number", statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"NumericLessThan": {"k": "many"}}}"#)),
+        (
+            "unknown Version",
+            format!(r#"{{"Version": "2020-01-01", "Statement": [{OK_STATEMENT}]}}"#),
+        ),
+        (
+            "Version a number",
+            format!(r#"{{"Version": 2012, "Statement": [{OK_STATEMENT}]}}"#),
+        ),
+        (
+            "unknown top-level key",
+            format!(r#"{{"Version": "2012-10-17", "Statement": [{OK_STATEMENT}], "Extra": 1}}"#),
+        ),
+        (
+            "Id not a string",
+            format!(r#"{{"Version": "2012-10-17", "Id": 1, "Statement": [{OK_STATEMENT}]}}"#),
+        ),
+        (
+            "missing Effect",
+            statement(r#"{"Action": "iot:Connect", "Resource": "*"}"#),
+        ),
+        (
+            "Effect lower case",
+            statement(r#"{"Effect": "allow", "Action": "iot:Connect", "Resource": "*"}"#),
+        ),
+        (
+            "Effect other",
+            statement(r#"{"Effect": "Maybe", "Action": "iot:Connect", "Resource": "*"}"#),
+        ),
+        (
+            "Effect not a string",
+            statement(r#"{"Effect": true, "Action": "iot:Connect", "Resource": "*"}"#),
+        ),
+        (
+            "missing Action",
+            statement(r#"{"Effect": "Allow", "Resource": "*"}"#),
+        ),
+        (
+            "Action and NotAction",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "NotAction": "iot:Publish", "Resource": "*"}"#,
+            ),
+        ),
+        (
+            "unknown action",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Fly", "Resource": "*"}"#),
+        ),
+        (
+            "unknown action among known",
+            statement(
+                r#"{"Effect": "Allow", "Action": ["iot:Connect", "iot:Fly"], "Resource": "*"}"#,
+            ),
+        ),
+        (
+            "wildcard matching nothing",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Fly*", "Resource": "*"}"#),
+        ),
+        (
+            "other service",
+            statement(r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}"#),
+        ),
+        (
+            "action without service",
+            statement(r#"{"Effect": "Allow", "Action": "Publish", "Resource": "*"}"#),
+        ),
+        (
+            "empty action",
+            statement(r#"{"Effect": "Allow", "Action": "", "Resource": "*"}"#),
+        ),
+        (
+            "empty Action array",
+            statement(r#"{"Effect": "Allow", "Action": [], "Resource": "*"}"#),
+        ),
+        (
+            "Action a number",
+            statement(r#"{"Effect": "Allow", "Action": 1, "Resource": "*"}"#),
+        ),
+        (
+            "Action array with a number",
+            statement(r#"{"Effect": "Allow", "Action": ["iot:Connect", 1], "Resource": "*"}"#),
+        ),
+        (
+            "missing Resource",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Connect"}"#),
+        ),
+        (
+            "Resource and NotResource",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "NotResource": "*"}"#,
+            ),
+        ),
+        (
+            "resource not an ARN",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "not-an-arn"}"#),
+        ),
+        (
+            "resource ARN in upper case",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "ARN:aws:iot:us-east-1:1:client/c"}"#,
+            ),
+        ),
+        (
+            "empty resource",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": ""}"#),
+        ),
+        (
+            "empty Resource array",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": []}"#),
+        ),
+        (
+            "Resource an object",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": {}}"#),
+        ),
+        (
+            "Principal",
+            statement(
+                r#"{"Effect": "Allow", "Principal": "*", "Action": "iot:Connect", "Resource": "*"}"#,
+            ),
+        ),
+        (
+            "unknown statement key",
+            statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Foo": 1}"#),
+        ),
+        (
+            "statement key in other case",
+            statement(r#"{"effect": "Allow", "Action": "iot:Connect", "Resource": "*"}"#),
+        ),
+        (
+            "Sid not a string",
+            statement(r#"{"Sid": 1, "Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}"#),
+        ),
+        (
+            "Condition not an object",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": []}"#,
+            ),
+        ),
+        (
+            "unknown condition operator",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"StringSimilar": {"iot:ClientId": "x"}}}"#,
+            ),
+        ),
+        (
+            "condition operator without keys",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"StringEquals": "x"}}"#,
+            ),
+        ),
+        (
+            "bad IP range",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"IpAddress": {"aws:SourceIp": "300.1.1.1"}}}"#,
+            ),
+        ),
+        (
+            "bad number",
+            statement(
+                r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*", "Condition": {"NumericLessThan": {"k": "many"}}}"#,
+            ),
+        ),
         ("over-long document", over_long),
     ];
     let mut accepted = Vec::new();
@@ -81,9 +211,17 @@ fn rejected_documents() {
 #[test]
 fn error_messages_name_the_problem() {
     let message = |doc: &str| parse(doc).err().map(|e| e.message).unwrap_or_default();
-    assert!(message(&statement(r#"{"Effect": "Allow", "Action": "iot:Fly", "Resource": "*"}"#)).contains("iot:Fly"));
-    assert!(message(&statement(r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "x"}"#)).contains("\"x\""));
-    assert!(message(&statement(r#"{"Action": "iot:Connect", "Resource": "*"}"#)).contains("Effect"));
+    assert!(message(&statement(
+        r#"{"Effect": "Allow", "Action": "iot:Fly", "Resource": "*"}"#
+    ))
+    .contains("iot:Fly"));
+    assert!(message(&statement(
+        r#"{"Effect": "Allow", "Action": "iot:Connect", "Resource": "x"}"#
+    ))
+    .contains("\"x\""));
+    assert!(
+        message(&statement(r#"{"Action": "iot:Connect", "Resource": "*"}"#)).contains("Effect")
+    );
     assert!(message("{").contains("invalid JSON"));
 }
 

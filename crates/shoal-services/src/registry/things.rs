@@ -154,6 +154,23 @@ impl Registry {
                 return Ok(());
             };
             cur.value.check_expected_version(expected_version)?;
+            // AWS refuses to delete a thing that principals are attached to.
+            let principals = self
+                .store()
+                .list_by_term(
+                    &key,
+                    crate::identity::KIND_THING_PRINCIPAL,
+                    "thing",
+                    TermMatch::Exact(name.as_str()),
+                    None,
+                    1,
+                )
+                .map_err(store_error)?;
+            if !principals.is_empty() {
+                return Err(ServiceError::invalid(format!(
+                    "Cannot delete. Thing {name} is still attached to one or more principals"
+                )));
+            }
             let batch = Batch::new(&key).delete(KIND_THING, name.as_str(), Expect::Rev(cur.rev));
             if try_commit(self.store(), batch).await? {
                 return Ok(());
