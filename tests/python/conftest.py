@@ -556,11 +556,13 @@ class Pki:
         key = self.key(kind)
         return key, self.cert(cn, key.public_key(), key)
 
-    def csr(self, key, cn, org=None):
-        """PEM of a CSR for `key` with subject CN (and O)."""
+    def csr(self, key, cn, org=None, digest="sha256"):
+        """PEM of a CSR for `key` with subject CN (and O), signed with SHA-`digest`."""
+        algo = {"sha256": self.hashes.SHA256, "sha384": self.hashes.SHA384,
+                "sha512": self.hashes.SHA512}[digest]()
         req = (self.x509.CertificateSigningRequestBuilder()
                .subject_name(self.name(cn, org))
-               .sign(key, self.hashes.SHA256()))
+               .sign(key, algo))
         return req.public_bytes(self.serialization.Encoding.PEM).decode()
 
     def pem(self, cert):
@@ -586,6 +588,22 @@ class Pki:
 
     def common_name(self, cert):
         return cert.subject.get_attributes_for_oid(self.NameOID.COMMON_NAME)[0].value
+
+    def verification_cert(self, registration_code, ca_key, ca_cert, kind="rsa"):
+        """The key-verification certificate RegisterCACertificate wants: a
+        certificate with CN = registration code, signed by the CA's key."""
+        return self.signed_by(registration_code, ca_key, ca_cert, kind)[1]
+
+    def register_ca(self, client, cn=None, active=True, kind="rsa"):
+        """Make a CA and register it as a user would -> (ca_key, ca_cert, ca_id)."""
+        cn = cn or "Test CA %s" % uuid.uuid4().hex[:10]
+        ca_key, ca_cert = self.ca(cn, kind)
+        code = client.get_registration_code()["registrationCode"]
+        resp = client.register_ca_certificate(
+            caCertificate=self.pem(ca_cert),
+            verificationCertificate=self.pem(self.verification_cert(code, ca_key, ca_cert)),
+            setAsActive=active)
+        return ca_key, ca_cert, resp["certificateId"]
 
 
 @pytest.fixture(scope="session")

@@ -237,12 +237,17 @@ fn compile(
             .map(|t| parse_instant(t).ok_or_else(|| invalid(t)))
             .collect()
     };
-    let compare = |name: &str| match name {
-        _ if name.ends_with("LessThan") => Compare::LessThan,
-        _ if name.ends_with("LessThanEquals") => Compare::LessThanEquals,
-        _ if name.ends_with("GreaterThan") => Compare::GreaterThan,
-        _ if name.ends_with("GreaterThanEquals") => Compare::GreaterThanEquals,
-        _ => Compare::Equals,
+    let compare = |name: &str| {
+        let suffixes = [
+            ("LessThan", Compare::LessThan),
+            ("LessThanEquals", Compare::LessThanEquals),
+            ("GreaterThan", Compare::GreaterThan),
+            ("GreaterThanEquals", Compare::GreaterThanEquals),
+        ];
+        suffixes
+            .iter()
+            .find(|(suffix, _)| name.ends_with(suffix))
+            .map_or(Compare::Equals, |(_, compare)| *compare)
     };
     let negated = matches!(
         base,
@@ -368,7 +373,7 @@ impl Condition {
                 Qualifier::Single => ctx.get(&self.key).is_none(),
                 _ => !ctx.for_each_value(&self.key, &mut |_| false),
             };
-            return wanted.iter().any(|want_absent| *want_absent == absent);
+            return wanted.contains(&absent);
         }
         match self.qualifier {
             Qualifier::Single => match ctx.get(&self.key) {

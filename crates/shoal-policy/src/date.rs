@@ -67,8 +67,8 @@ fn parse_iso8601(text: &str) -> Option<i64> {
                         s.0 = start.get(n..)?;
                     }
                 }
-                if s.eat(b'Z') || s.eat(b'z') {
-                } else if let Some(sign) = s.sign() {
+                let utc = s.eat(b'Z') || s.eat(b'z');
+                if let Some(sign) = if utc { None } else { s.sign() } {
                     let h = s.digits(2)?;
                     s.expect(b':')?;
                     let m = s.digits(2)?;

@@ -133,7 +133,17 @@ impl Pattern {
     }
 
     /// Matches `text`, taking variable values from `ctx`.
+    ///
+    /// When the literal text the pattern opens with already rules `text` out,
+    /// the answer is `NoMatch` even if a variable later in the pattern has no
+    /// value: no value could make it match. This also spares the context
+    /// lookups for most statements on the hot path.
     pub(crate) fn matches(&self, text: &str, ctx: &dyn Context) -> Outcome {
+        if let Some(Piece::Lit(lit)) = self.parts.first().and_then(|p| p.pieces.first()) {
+            if !self.ignore_case && !text.starts_with(&**lit) {
+                return Outcome::NoMatch;
+            }
+        }
         let matched = if self.vars.is_empty() {
             self.glob(text, &|_| "")
         } else if self.vars.len() <= INLINE_VARS {
@@ -482,6 +492,14 @@ mod tests {
         let repeated = Pattern::compile("${iot:ClientId}/*/${iot:ClientId}", GLOB);
         assert_eq!(repeated.matches("a*?/mid/a*?", &ctx), Outcome::Match);
         assert_eq!(repeated.matches("a*?/mid/a*", &ctx), Outcome::NoMatch);
+    }
+
+    #[test]
+    fn a_mismatched_literal_prefix_decides_before_variables() {
+        let p = Pattern::compile("arn:x/${iot:Missing}/*", GLOB);
+        let none = MapContext::new();
+        assert_eq!(p.matches("arn:y/a/b", &none), Outcome::NoMatch);
+        assert_eq!(p.matches("arn:x/a/b", &none), Outcome::Unresolved);
     }
 
     #[test]

@@ -47,7 +47,11 @@ fn wildcard_edge_cases() {
         ("topic/room?/*", "room12/temp", ImplicitDeny),
         ("topic/*?", "", ImplicitDeny),
         ("topic/a**b", "aXb", Allowed),
-        ("topic/$aws/things/*/shadow/*", "$aws/things/t/shadow/update", Allowed),
+        (
+            "topic/$aws/things/*/shadow/*",
+            "$aws/things/t/shadow/update",
+            Allowed,
+        ),
         // Topic names are case-sensitive.
         ("topic/Room", "room", ImplicitDeny),
     ];
@@ -57,9 +61,19 @@ fn wildcard_edge_cases() {
     }
     // A bare "*" resource covers every resource type.
     let any = policy("Allow", r#""iot:*""#, r#""*""#);
-    for resource in ["client/c", "topic/t", "topicfilter/f", "thing/x", "rolealias/r"] {
+    for resource in [
+        "client/c",
+        "topic/t",
+        "topicfilter/f",
+        "thing/x",
+        "rolealias/r",
+    ] {
         let arn = format!("{ARN}{resource}");
-        assert_eq!(evaluate([&any], "iot:Connect", &arn, &none), Allowed, "{resource}");
+        assert_eq!(
+            evaluate([&any], "iot:Connect", &arn, &none),
+            Allowed,
+            "{resource}"
+        );
     }
     // "*" inside an ARN crosses colons and slashes.
     let region_any = policy("Allow", r#""iot:Publish""#, r#""arn:aws:iot:*""#);
@@ -101,7 +115,10 @@ fn variables_without_values() {
     // Allow with an unresolvable variable: nothing is allowed, not even the
     // literal text of the variable.
     let p = allow_publish("topic/${iot:Connection.Thing.ThingName}");
-    assert_eq!(publish(&p, "${iot:Connection.Thing.ThingName}", &none), ImplicitDeny);
+    assert_eq!(
+        publish(&p, "${iot:Connection.Thing.ThingName}", &none),
+        ImplicitDeny
+    );
     assert_eq!(publish(&p, "", &none), ImplicitDeny);
     // Deny with an unresolvable variable does not apply.
     let deny = policy(
@@ -110,19 +127,40 @@ fn variables_without_values() {
         &format!(r#""{ARN}topic/${{iot:Connection.Thing.ThingName}}/*""#),
     );
     let allow = allow_publish("topic/*");
-    assert_eq!(evaluate([&deny, &allow], "iot:Publish", &format!("{ARN}topic/a/b"), &none), Allowed);
+    assert_eq!(
+        evaluate(
+            [&deny, &allow],
+            "iot:Publish",
+            &format!("{ARN}topic/a/b"),
+            &none
+        ),
+        Allowed
+    );
     let thing = MapContext::new().with("iot:Connection.Thing.ThingName", "a");
-    assert_eq!(evaluate([&deny, &allow], "iot:Publish", &format!("{ARN}topic/a/b"), &thing), ExplicitDeny);
+    assert_eq!(
+        evaluate(
+            [&deny, &allow],
+            "iot:Publish",
+            &format!("{ARN}topic/a/b"),
+            &thing
+        ),
+        ExplicitDeny
+    );
     // A default value stands in for a missing one.
     let with_default = allow_publish("topic/${iot:Connection.Thing.ThingName, 'unregistered'}/*");
     assert_eq!(publish(&with_default, "unregistered/x", &none), Allowed);
     assert_eq!(publish(&with_default, "a/x", &thing), Allowed);
-    assert_eq!(publish(&with_default, "unregistered/x", &thing), ImplicitDeny);
+    assert_eq!(
+        publish(&with_default, "unregistered/x", &thing),
+        ImplicitDeny
+    );
 }
 
 #[test]
 fn thing_attributes_and_certificate_fields() {
-    let p = allow_publish("topic/${iot:Connection.Thing.Attributes[floor]}/${iot:Certificate.Subject.CommonName}");
+    let p = allow_publish(
+        "topic/${iot:Connection.Thing.Attributes[floor]}/${iot:Certificate.Subject.CommonName}",
+    );
     let ctx = MapContext::new()
         .with("iot:Connection.Thing.Attributes[floor]", "3")
         .with("iot:Certificate.Subject.CommonName", "bulb");
@@ -157,12 +195,24 @@ fn actions_match_without_case() {
     let mixed = policy("Allow", r#""IoT:pUbLiSh""#, r#""*""#);
     assert_eq!(evaluate([&mixed], "iot:Publish", &topic, &none), Allowed);
     assert_eq!(evaluate([&mixed], "IOT:PUBLISH", &topic, &none), Allowed);
-    assert_eq!(evaluate([&mixed], "iot:Receive", &topic, &none), ImplicitDeny);
+    assert_eq!(
+        evaluate([&mixed], "iot:Receive", &topic, &none),
+        ImplicitDeny
+    );
     let get = policy("Allow", r#""iot:get*""#, r#""*""#);
     let thing = format!("{ARN}thing/t");
-    assert_eq!(evaluate([&get], "iot:GetThingShadow", &thing, &none), Allowed);
-    assert_eq!(evaluate([&get], "iot:GetRetainedMessage", &topic, &none), Allowed);
-    assert_eq!(evaluate([&get], "iot:UpdateThingShadow", &thing, &none), ImplicitDeny);
+    assert_eq!(
+        evaluate([&get], "iot:GetThingShadow", &thing, &none),
+        Allowed
+    );
+    assert_eq!(
+        evaluate([&get], "iot:GetRetainedMessage", &topic, &none),
+        Allowed
+    );
+    assert_eq!(
+        evaluate([&get], "iot:UpdateThingShadow", &thing, &none),
+        ImplicitDeny
+    );
     let one = policy("Allow", r#""iot:?eceive""#, r#""*""#);
     assert_eq!(evaluate([&one], "iot:Receive", &topic, &none), Allowed);
     // Requests for actions outside the known list are matched by pattern.
@@ -179,13 +229,22 @@ fn actions_match_without_case() {
 fn not_action_and_not_resource() {
     let none = MapContext::new();
     let topic = |t: &str| format!("{ARN}topic/{t}");
-    let not_action = parse(&format!(
-        r#"{{"Version": "2012-10-17", "Statement": {{"Effect": "Allow", "NotAction": ["iot:Publish", "iot:Retain*"], "Resource": "*"}}}}"#
-    ))
+    let not_action = parse(
+        r#"{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "NotAction": ["iot:Publish", "iot:Retain*"], "Resource": "*"}}"#,
+    )
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(evaluate([&not_action], "iot:Receive", &topic("a"), &none), Allowed);
-    assert_eq!(evaluate([&not_action], "iot:Publish", &topic("a"), &none), ImplicitDeny);
-    assert_eq!(evaluate([&not_action], "iot:RetainPublish", &topic("a"), &none), ImplicitDeny);
+    assert_eq!(
+        evaluate([&not_action], "iot:Receive", &topic("a"), &none),
+        Allowed
+    );
+    assert_eq!(
+        evaluate([&not_action], "iot:Publish", &topic("a"), &none),
+        ImplicitDeny
+    );
+    assert_eq!(
+        evaluate([&not_action], "iot:RetainPublish", &topic("a"), &none),
+        ImplicitDeny
+    );
 
     let deny_outside = parse(&format!(
         r#"{{"Version": "2012-10-17", "Statement": [
@@ -195,24 +254,36 @@ fn not_action_and_not_resource() {
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     let ctx = MapContext::new().with("iot:ClientId", "c1");
-    assert_eq!(evaluate([&deny_outside], "iot:Publish", &topic("c1/x"), &ctx), Allowed);
-    assert_eq!(evaluate([&deny_outside], "iot:Publish", &topic("shared/x"), &ctx), Allowed);
-    assert_eq!(evaluate([&deny_outside], "iot:Publish", &topic("c2/x"), &ctx), ExplicitDeny);
+    assert_eq!(
+        evaluate([&deny_outside], "iot:Publish", &topic("c1/x"), &ctx),
+        Allowed
+    );
+    assert_eq!(
+        evaluate([&deny_outside], "iot:Publish", &topic("shared/x"), &ctx),
+        Allowed
+    );
+    assert_eq!(
+        evaluate([&deny_outside], "iot:Publish", &topic("c2/x"), &ctx),
+        ExplicitDeny
+    );
     // Without a client ID the NotResource list cannot be decided, so the
     // deny does not apply.
-    assert_eq!(evaluate([&deny_outside], "iot:Publish", &topic("c2/x"), &none), Allowed);
+    assert_eq!(
+        evaluate([&deny_outside], "iot:Publish", &topic("c2/x"), &none),
+        Allowed
+    );
 }
 
 #[test]
 fn conditions_with_variables_and_missing_keys() {
-    let p = parse(&format!(
-        r#"{{"Version": "2012-10-17", "Statement": [
-            {{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*",
-              "Condition": {{"StringEquals": {{"iot:ClientId": "${{iot:Connection.Thing.ThingName}}"}}}}}},
-            {{"Effect": "Deny", "Action": "iot:Connect", "Resource": "*",
-              "Condition": {{"StringNotLike": {{"iot:DomainName": "*.example.com"}}}}}}
-        ]}}"#
-    ))
+    let p = parse(
+        r#"{"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*",
+              "Condition": {"StringEquals": {"iot:ClientId": "${iot:Connection.Thing.ThingName}"}}},
+            {"Effect": "Deny", "Action": "iot:Connect", "Resource": "*",
+              "Condition": {"StringNotLike": {"iot:DomainName": "*.example.com"}}}
+        ]}"#,
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     let client = format!("{ARN}client/c");
     let ok = MapContext::new()
@@ -221,11 +292,20 @@ fn conditions_with_variables_and_missing_keys() {
         .with("iot:DomainName", "iot.example.com");
     assert_eq!(evaluate([&p], "iot:Connect", &client, &ok), Allowed);
     let other_domain = ok.clone().with("iot:DomainName", "evil.test");
-    assert_eq!(evaluate([&p], "iot:Connect", &client, &other_domain), ExplicitDeny);
+    assert_eq!(
+        evaluate([&p], "iot:Connect", &client, &other_domain),
+        ExplicitDeny
+    );
     // A negated operator holds when the key is missing (IAM rule).
     let mut no_domain = ok.clone();
     no_domain.0.remove("iot:DomainName");
-    assert_eq!(evaluate([&p], "iot:Connect", &client, &no_domain), ExplicitDeny);
+    assert_eq!(
+        evaluate([&p], "iot:Connect", &client, &no_domain),
+        ExplicitDeny
+    );
     let not_thing = ok.clone().with("iot:ClientId", "other");
-    assert_eq!(evaluate([&p], "iot:Connect", &client, &not_thing), ImplicitDeny);
+    assert_eq!(
+        evaluate([&p], "iot:Connect", &client, &not_thing),
+        ImplicitDeny
+    );
 }

@@ -1,7 +1,7 @@
 //! Documents AWS refuses with `MalformedPolicyException`, and documents it
 //! accepts.
 
-use shoal_policy::{parse, MAX_DOCUMENT_CHARS};
+use shoal_policy::{evaluate, parse, MapContext, MAX_DOCUMENT_CHARS};
 
 fn statement(body: &str) -> String {
     format!(r#"{{"Version": "2012-10-17", "Statement": [{body}]}}"#)
@@ -297,7 +297,7 @@ fn arbitrary_input_never_panics() {
     );
     for end in 0..=document.len() {
         if let Some(prefix) = document.get(..end) {
-            let _ = parse(prefix);
+            exercise(prefix);
         }
     }
     let bytes = document.as_bytes();
@@ -306,7 +306,43 @@ fn arbitrary_input_never_panics() {
             let mut mutated = bytes.to_vec();
             mutated[i] = replacement;
             if let Ok(text) = String::from_utf8(mutated) {
-                let _ = parse(&text);
+                exercise(&text);
+            }
+        }
+    }
+}
+
+/// Parses `document` and, when it is valid, evaluates awkward requests
+/// against it: nothing may panic.
+fn exercise(document: &str) {
+    let Ok(policy) = parse(document) else {
+        return;
+    };
+    let contexts = [
+        MapContext::new(),
+        MapContext::new()
+            .with("iot:ClientId", "é*?$")
+            .with("k", "")
+            .with("aws:SourceIp", "::ffff:1.2.3.4"),
+    ];
+    let resources = [
+        "",
+        "*",
+        "arn:aws:iot:us-east-1:1:topic/é*?$/x",
+        "arn:aws:iot:us-east-1:1:topic/${iot:ClientId}/d/?*",
+        "arn:",
+        "日本語",
+    ];
+    for ctx in &contexts {
+        for resource in resources {
+            for action in [
+                "iot:Publish",
+                "IOT:GETTHINGSHADOW",
+                "greengrass:Discover",
+                "",
+                "é",
+            ] {
+                let _ = evaluate([&policy], action, resource, ctx);
             }
         }
     }
