@@ -126,7 +126,7 @@ pub fn get_version(id: &Identity, part: &Partition, name: &str, version: &str) -
 pub fn list_versions(id: &Identity, part: &Partition, name: &str) -> R {
     let p = id.get_policy(part, name)?;
     let mut versions: Vec<_> = p.versions.iter().collect();
-    versions.sort_by(|a, b| b.id.cmp(&a.id));
+    versions.sort_by_key(|v| std::cmp::Reverse(v.id));
     let list: Vec<Value> = versions
         .iter()
         .map(|v| json!({ "versionId": v.id.to_string(), "isDefaultVersion": v.id == p.default_version, "createDate": epoch(v.created) }))
