@@ -290,7 +290,7 @@ async fn policies_versions_principals_and_test_authorization() {
         .send()
         .await
         .unwrap();
-    assert_eq!(principals.principals(), [arn.clone()]);
+    assert_eq!(principals.principals(), std::slice::from_ref(&arn));
     let things = c
         .list_principal_things()
         .principal(&arn)
