@@ -263,3 +263,20 @@ def test_unknown_ca_certificate(iot, aws_error):
         iot.update_ca_certificate(certificateId=missing, newStatus="INACTIVE")
     with aws_error("ResourceNotFoundException", 404):
         iot.delete_ca_certificate(certificateId=missing)
+
+
+def test_ca_certificates_are_regional(server, iot, pki, aws_error, unique):
+    west = server.client(region="eu-west-1")
+    ca_key, ca_cert, ca_id = pki.register_ca(iot)
+    with aws_error("ResourceNotFoundException", 404):
+        west.describe_ca_certificate(certificateId=ca_id)
+    assert ca_id not in _ca_ids(west)
+    # A device certificate of that CA cannot be registered in the other region
+    # through it.
+    _, device = pki.signed_by(unique("west"), ca_key, ca_cert)
+    with pytest.raises(ClientError):
+        west.register_certificate(certificatePem=pki.pem(device),
+                                  caCertificatePem=pki.pem(ca_cert))
+    assert pki.cert_id(device) not in {
+        c["certificateId"] for c in _collect(west.list_certificates, "certificates",
+                                             pageSize=250)}

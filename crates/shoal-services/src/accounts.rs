@@ -64,6 +64,34 @@ fn random_key(account: &str, now: Timestamp) -> AccessKey {
     }
 }
 
+/// A new account with its first key, as a batch that creates both.
+fn new_account(now: Timestamp) -> Result<(String, AccessKey, Batch)> {
+    let account = random_account_id();
+    let key = random_key(&account, now);
+    let doc = AccountDoc {
+        id: account.clone(),
+        created: now,
+    };
+    let batch = Batch::new(GLOBAL)
+        .put(
+            KIND_ACCOUNT,
+            &account,
+            SCHEMA,
+            encode(&doc)?,
+            vec![],
+            Expect::Absent,
+        )
+        .put(
+            KIND_KEY,
+            &key.access_key_id,
+            SCHEMA,
+            encode(&key)?,
+            vec![],
+            Expect::Absent,
+        );
+    Ok((account, key, batch))
+}
+
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Accounts { store, clock }
@@ -91,70 +119,25 @@ impl Accounts {
         if self.default_account()?.is_some() {
             return Ok(None);
         }
-        let now = self.clock.now();
-        let account = random_account_id();
-        let key = random_key(&account, now);
-        let batch = Batch::new(GLOBAL)
-            .put(
-                KIND_SETTING,
-                DEFAULT_ACCOUNT,
-                SCHEMA,
-                encode(&account)?,
-                vec![],
-                Expect::Absent,
-            )
-            .put(
-                KIND_ACCOUNT,
-                &account,
-                SCHEMA,
-                encode(&AccountDoc {
-                    id: account.clone(),
-                    created: now,
-                })?,
-                vec![],
-                Expect::Absent,
-            )
-            .put(
-                KIND_KEY,
-                &key.access_key_id,
-                SCHEMA,
-                encode(&key)?,
-                vec![],
-                Expect::Absent,
-            );
+        let (account, key, batch) = new_account(self.clock.now())?;
+        let batch = batch.put(
+            KIND_SETTING,
+            DEFAULT_ACCOUNT,
+            SCHEMA,
+            encode(&account)?,
+            vec![],
+            Expect::Absent,
+        );
         self.store.commit(batch).await.map_err(store_error)?;
         Ok(Some(key))
     }
 
     pub async fn create_account(&self) -> Result<(AccountId, AccessKey)> {
-        let now = self.clock.now();
+        // A random id can collide with an existing one; try another.
         for _ in 0..8 {
-            let account = random_account_id();
-            let key = random_key(&account, now);
-            let batch = Batch::new(GLOBAL)
-                .put(
-                    KIND_ACCOUNT,
-                    &account,
-                    SCHEMA,
-                    encode(&AccountDoc {
-                        id: account.clone(),
-                        created: now,
-                    })?,
-                    vec![],
-                    Expect::Absent,
-                )
-                .put(
-                    KIND_KEY,
-                    &key.access_key_id,
-                    SCHEMA,
-                    encode(&key)?,
-                    vec![],
-                    Expect::Absent,
-                );
-            match self.store.commit(batch).await {
-                Ok(_) => return Ok((AccountId::parse(&account)?, key)),
-                Err(shoal_store::StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(store_error(e)),
+            let (account, key, batch) = new_account(self.clock.now())?;
+            if crate::records::try_commit(self.store.as_ref(), batch).await? {
+                return Ok((AccountId::parse(&account)?, key));
             }
         }
         Err(ServiceError::internal("could not allocate an account id"))

@@ -81,3 +81,38 @@ pub async fn try_commit(store: &dyn Store, batch: Batch) -> Result<bool> {
 pub fn contention() -> ServiceError {
     store_error(StoreError::Conflict { op: 0 })
 }
+
+/// Read-modify-write of one record under its revision, retried when another request changed it
+/// in between. `change` applies the domain rule to the loaded value (and may refuse); `terms`
+/// gives the record's secondary keys after the change.
+#[allow(clippy::too_many_arguments)]
+pub async fn modify<T, O>(
+    store: &dyn Store,
+    part: &str,
+    kind: &str,
+    key: &str,
+    missing: impl Fn() -> ServiceError,
+    terms: impl Fn(&T) -> Vec<shoal_store::Term>,
+    mut change: impl FnMut(&mut T) -> Result<O>,
+) -> Result<(T, O)>
+where
+    T: Serialize + DeserializeOwned + Clone,
+{
+    for _ in 0..RETRIES {
+        let cur = load::<T>(store, part, kind, key)?.ok_or_else(&missing)?;
+        let mut next = cur.value.clone();
+        let out = change(&mut next)?;
+        let batch = Batch::new(part).put(
+            kind,
+            key,
+            SCHEMA,
+            encode(&next)?,
+            terms(&next),
+            shoal_store::Expect::Rev(cur.rev),
+        );
+        if try_commit(store, batch).await? {
+            return Ok((next, out));
+        }
+    }
+    Err(contention())
+}

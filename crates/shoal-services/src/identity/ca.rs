@@ -160,38 +160,35 @@ impl Identity {
         registration_config: Option<serde_json::Value>,
         remove_auto_registration: bool,
     ) -> Result<()> {
-        let key = part.key();
-        for _ in 0..RETRIES {
-            let cur = load::<CaCertificate>(self.store(), &key, KIND_CA, id)?.ok_or_else(|| {
-                ServiceError::not_found(format!("The CA certificate {id} cannot be found."))
-            })?;
-            let mut next = cur.value.clone();
-            if let Some(s) = status {
-                next.status = s;
-            }
-            if let Some(a) = auto_registration {
-                next.auto_registration = a;
-            }
-            if remove_auto_registration {
-                next.registration_config = None;
-            } else if registration_config.is_some() {
-                next.registration_config = registration_config.clone();
-            }
-            next.last_modified = self.clock.now();
-            next.customer_version += 1;
-            let batch = Batch::new(&key).put(
-                KIND_CA,
-                id,
-                SCHEMA,
-                encode(&next)?,
-                vec![],
-                Expect::Rev(cur.rev),
-            );
-            if try_commit(self.store(), batch).await? {
-                return Ok(());
-            }
-        }
-        Err(contention())
+        let missing =
+            || ServiceError::not_found(format!("The CA certificate {id} cannot be found."));
+        let now = self.clock.now();
+        crate::records::modify(
+            self.store(),
+            &part.key(),
+            KIND_CA,
+            id,
+            missing,
+            |_| vec![],
+            |next: &mut CaCertificate| {
+                if let Some(s) = status {
+                    next.status = s;
+                }
+                if let Some(a) = auto_registration {
+                    next.auto_registration = a;
+                }
+                if remove_auto_registration {
+                    next.registration_config = None;
+                } else if registration_config.is_some() {
+                    next.registration_config = registration_config.clone();
+                }
+                next.last_modified = now;
+                next.customer_version += 1;
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// DeleteCACertificate: only an INACTIVE CA (CertificateStateException otherwise), and not

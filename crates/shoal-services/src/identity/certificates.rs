@@ -256,25 +256,24 @@ impl Identity {
         id: &str,
         status: CertificateStatus,
     ) -> Result<Certificate> {
-        for _ in 0..RETRIES {
-            let cur = self.require_certificate(part, id)?;
-            let mut next = cur.value.clone();
-            next.status = cur.value.status.transition(status)?;
-            next.last_modified = self.clock.now();
-            next.customer_version += 1;
-            let batch = Batch::new(part.key()).put(
-                KIND_CERT,
-                id,
-                SCHEMA,
-                encode(&next)?,
-                cert_terms(&next),
-                Expect::Rev(cur.rev),
-            );
-            if try_commit(self.store(), batch).await? {
-                return Ok(next);
-            }
-        }
-        Err(contention())
+        let missing = || ServiceError::not_found(format!("The certificate {id} cannot be found."));
+        let now = self.clock.now();
+        let (cert, ()) = crate::records::modify(
+            self.store(),
+            &part.key(),
+            KIND_CERT,
+            id,
+            missing,
+            cert_terms,
+            |c: &mut Certificate| {
+                c.status = c.status.transition(status)?;
+                c.last_modified = now;
+                c.customer_version += 1;
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(cert)
     }
 
     /// DeleteCertificate: not while ACTIVE, not while attached to a thing, and not while

@@ -92,25 +92,20 @@ impl Identity {
         &self,
         part: &Partition,
         name: &str,
-        mut change: impl FnMut(&mut Policy) -> Result<T>,
+        change: impl FnMut(&mut Policy) -> Result<T>,
     ) -> Result<(Policy, T)> {
-        for _ in 0..RETRIES {
-            let cur = self.require_policy(part, name)?;
-            let mut next = cur.value.clone();
-            let out = change(&mut next)?;
-            let batch = Batch::new(part.key()).put(
-                KIND_POLICY,
-                name,
-                SCHEMA,
-                encode(&next)?,
-                vec![],
-                Expect::Rev(cur.rev),
-            );
-            if try_commit(self.store(), batch).await? {
-                return Ok((next, out));
-            }
-        }
-        Err(contention())
+        check_policy_name(name)?;
+        let missing = || ServiceError::not_found(format!("Policy {name} cannot be found."));
+        crate::records::modify(
+            self.store(),
+            &part.key(),
+            KIND_POLICY,
+            name,
+            missing,
+            |_| vec![],
+            change,
+        )
+        .await
     }
 
     pub async fn create_policy_version(

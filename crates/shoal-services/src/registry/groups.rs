@@ -261,25 +261,18 @@ impl Registry {
         name: &str,
         mut change: impl FnMut(&mut Tags) -> Result<()>,
     ) -> Result<()> {
-        let key = part.key();
         let name = ThingGroupName::parse(name)?;
-        for _ in 0..RETRIES {
-            let cur = load::<ThingGroup>(self.store(), &key, KIND_GROUP, name.as_str())?
-                .ok_or_else(|| not_found("Thing Group", name.as_str()))?;
-            let mut next = cur.value;
-            change(&mut next.tags)?;
-            let batch = Batch::new(&key).put(
-                KIND_GROUP,
-                name.as_str(),
-                SCHEMA,
-                encode(&next)?,
-                group_terms(&next),
-                Expect::Rev(cur.rev),
-            );
-            if try_commit(self.store(), batch).await? {
-                return Ok(());
-            }
-        }
-        Err(contention())
+        let missing = || not_found("Thing Group", name.as_str());
+        crate::records::modify(
+            self.store(),
+            &part.key(),
+            KIND_GROUP,
+            name.as_str(),
+            missing,
+            group_terms,
+            |g: &mut ThingGroup| change(&mut g.tags),
+        )
+        .await?;
+        Ok(())
     }
 }

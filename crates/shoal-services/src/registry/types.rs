@@ -95,27 +95,20 @@ impl Registry {
         &self,
         part: &Partition,
         name: &ThingTypeName,
-        mut change: impl FnMut(&mut ThingType) -> Result<()>,
+        change: impl FnMut(&mut ThingType) -> Result<()>,
     ) -> Result<()> {
-        let key = part.key();
-        for _ in 0..RETRIES {
-            let cur = load::<ThingType>(self.store(), &key, KIND_TYPE, name.as_str())?
-                .ok_or_else(|| not_found("Thing Type", name.as_str()))?;
-            let mut next = cur.value;
-            change(&mut next)?;
-            let batch = Batch::new(&key).put(
-                KIND_TYPE,
-                name.as_str(),
-                SCHEMA,
-                encode(&next)?,
-                vec![],
-                Expect::Rev(cur.rev),
-            );
-            if try_commit(self.store(), batch).await? {
-                return Ok(());
-            }
-        }
-        Err(contention())
+        let missing = || not_found("Thing Type", name.as_str());
+        crate::records::modify(
+            self.store(),
+            &part.key(),
+            KIND_TYPE,
+            name.as_str(),
+            missing,
+            |_| vec![],
+            change,
+        )
+        .await?;
+        Ok(())
     }
 
     /// UpdateThingType: AWS lets only `mqtt5Configuration` change; the description and the
