@@ -255,6 +255,14 @@ def test_list_certificates_by_ca_pages(iot, pki, unique):
         assert c["status"] in ("ACTIVE", "INACTIVE")
 
 
+def test_update_ca_certificate_invalid_status(iot_raw, pki, aws_error):
+    # CACertificateStatus is ACTIVE | INACTIVE only.
+    _, _, ca_id = pki.register_ca(iot_raw, active=True)
+    with aws_error("InvalidRequestException", 400):
+        iot_raw.update_ca_certificate(certificateId=ca_id, newStatus="REVOKED")
+    assert _ca_status(iot_raw, ca_id) == "ACTIVE"
+
+
 def test_unknown_ca_certificate(iot, aws_error):
     missing = "ab" * 32
     with aws_error("ResourceNotFoundException", 404):

@@ -8,12 +8,14 @@ certificates Shoal issues is DATA/ca.pem (printed as SHOAL_CA_FILE by
 `shoal env`).
 """
 
+import base64
 import datetime
 import hashlib
 import json
 
 import pytest
 from botocore.exceptions import ClientError
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -253,6 +255,39 @@ def test_update_certificate_transitions(iot, aws_error):
         assert _status(iot, cert_id) == "REVOKED"
 
 
+def test_update_certificate_invalid_status_value(iot_raw, aws_error):
+    cert_id = iot_raw.create_keys_and_certificate(setAsActive=True)["certificateId"]
+    with aws_error("InvalidRequestException", 400):
+        iot_raw.update_certificate(certificateId=cert_id, newStatus="BOGUS")
+    assert _status(iot_raw, cert_id) == "ACTIVE"
+
+
+def test_certificate_lifecycle_with_cli(aws_cli, unique, tmp_path):
+    policy = unique("clilife")
+    (tmp_path / "policy.json").write_text(_policy_doc())
+    aws_cli("iot", "create-policy", "--policy-name", policy,
+            "--policy-document", "file://" + str(tmp_path / "policy.json"))
+    created = aws_cli("iot", "create-keys-and-certificate", "--set-as-active")
+    cert_id, cert_arn = created["certificateId"], created["certificateArn"]
+    aws_cli("iot", "attach-policy", "--policy-name", policy, "--target", cert_arn)
+    listed = aws_cli("iot", "list-certificates")["certificates"]
+    assert {c["certificateId"]: c["status"] for c in listed}[cert_id] == "ACTIVE"
+
+    assert aws_cli("iot", "update-certificate", "--certificate-id", cert_id,
+                   "--new-status", "INACTIVE") is None
+    d = aws_cli("iot", "describe-certificate", "--certificate-id", cert_id)
+    assert d["certificateDescription"]["status"] == "INACTIVE"
+    with pytest.raises(Exception) as ei:
+        aws_cli("iot", "delete-certificate", "--certificate-id", cert_id)
+    assert "DeleteConflictException" in ei.value.stderr
+    assert aws_cli("iot", "delete-certificate", "--certificate-id", cert_id,
+                   "--force-delete") is None
+    with pytest.raises(Exception) as ei:
+        aws_cli("iot", "describe-certificate", "--certificate-id", cert_id)
+    assert "ResourceNotFoundException" in ei.value.stderr
+    assert aws_cli("iot", "list-targets-for-policy", "--policy-name", policy)["targets"] == []
+
+
 def test_unknown_certificate_is_not_found(iot, aws_error):
     missing = hashlib.sha256(b"no such certificate").hexdigest()
     with aws_error("ResourceNotFoundException", 404):
@@ -318,19 +353,24 @@ def test_delete_certificate_with_policy_conflicts_unless_forced(iot, unique, aws
 
 
 def test_delete_certificate_attached_to_thing_conflicts_even_forced(iot, unique, aws_error):
-    thing = unique("delthing")
+    thing, policy = unique("delthing"), unique("delpol")
     iot.create_thing(thingName=thing)
+    iot.create_policy(policyName=policy, policyDocument=_policy_doc())
     created = iot.create_keys_and_certificate()
     cert_id, cert_arn = created["certificateId"], created["certificateArn"]
     iot.attach_thing_principal(thingName=thing, principal=cert_arn)
+    iot.attach_policy(policyName=policy, target=cert_arn)
 
     with aws_error("DeleteConflictException", 409):
         iot.delete_certificate(certificateId=cert_id)
-    # forceDelete does not detach things.
+    # forceDelete does not detach things ...
     with aws_error("DeleteConflictException", 409):
         iot.delete_certificate(certificateId=cert_id, forceDelete=True)
     assert _status(iot, cert_id) == "INACTIVE"
     assert iot.list_thing_principals(thingName=thing)["principals"] == [cert_arn]
+    # ... and the refused forceDelete did not detach the policies half-way.
+    assert iot.list_targets_for_policy(policyName=policy)["targets"] == [cert_arn]
+    iot.detach_policy(policyName=policy, target=cert_arn)
 
     iot.detach_thing_principal(thingName=thing, principal=cert_arn)
     iot.delete_certificate(certificateId=cert_id)
@@ -424,12 +464,10 @@ def test_unparsable_csr_is_invalid_request(iot, aws_error, csr):
 def test_csr_with_a_bad_signature_is_invalid_request(iot, pki, aws_error, unique):
     # A well-formed CSR whose self-signature does not verify (one byte of the
     # signature flipped): the requester did not prove possession of the key.
-    from cryptography import x509
     key = pki.key("p256")
     der = bytearray(x509.load_pem_x509_csr(pki.csr(key, unique("badsig")).encode())
                     .public_bytes(serialization.Encoding.DER))
     der[-3] ^= 0x01
-    import base64
     body = base64.encodebytes(bytes(der)).decode()
     csr = "-----BEGIN CERTIFICATE REQUEST-----\n%s-----END CERTIFICATE REQUEST-----\n" % body
     before = _all_cert_ids(iot)
