@@ -206,11 +206,7 @@ def test_list_certificates_pages_and_status(iot):
         assert isinstance(by_id[cid]["creationDate"], datetime.datetime)
 
 
-# SERVER BUG (reported): isAscendingOrder is ignored; the list comes back in the
-# same (id) order whatever the flag says.
-@pytest.mark.xfail(strict=True, reason="ListCertificates ignores isAscendingOrder "
-                   "(AWS: 'If True, the results are returned in ascending order, "
-                   "based on the creation date')")
+# isAscendingOrder orders by creation date (API reference of ListCertificates).
 def test_list_certificates_ascending_order(iot):
     for _ in range(3):
         iot.create_keys_and_certificate()
@@ -563,10 +559,8 @@ def test_register_certificate_twice_already_exists(iot, pki, aws_error, unique):
         iot.register_certificate_without_ca(certificatePem=created["certificatePem"])
 
 
-# SERVER BUG (reported): answers ResourceNotFoundException (404) "The CA
-# certificate ... is not registered", an error RegisterCertificate does not model.
-@pytest.mark.xfail(strict=True, reason="RegisterCertificate with an unregistered CA answers "
-                   "ResourceNotFoundException, which is not one of the operation's errors")
+# An unregistered CA is a CertificateValidationException: RegisterCertificate models
+# no ResourceNotFoundException.
 def test_register_certificate_signed_by_unregistered_ca(iot, pki, aws_error, unique):
     ca_key, ca_cert = pki.ca("Unregistered CA %s" % unique("x"))
     _, device = pki.signed_by(unique("orphan"), ca_key, ca_cert)
@@ -633,10 +627,7 @@ def test_register_certificate_without_ca(iot, pki, aws_error, unique, account_id
     assert _status(iot, leaf_id) == "INACTIVE"
 
 
-# SERVER BUG (reported): DescribeCertificate says DEFAULT for these.
-@pytest.mark.xfail(strict=True, reason="a certificate registered without a CA must be in "
-                   "SNI_ONLY mode (model: 'A certificate in SNI_ONLY mode is registered "
-                   "without an issuer CA')")
+# The model: a certificate registered without an issuer CA is in SNI_ONLY mode.
 def test_register_certificate_without_ca_is_sni_only(iot, pki, unique):
     _, self_signed = pki.self_signed(unique("sni"))
     cert_id = iot.register_certificate_without_ca(

@@ -200,10 +200,7 @@ def test_accepts_documented_policy_documents(iot, unique, arn):
         assert json.loads(iot.get_policy(policyName=name)["policyDocument"]) == json.loads(document)
 
 
-# SERVER BUG (reported): "iot:UpdateCertificate" is refused as an unknown action.
-@pytest.mark.xfail(strict=True, reason="CreatePolicy refuses the AWS CLI example document "
-                   "(create-policy-version.rst: Action iot:UpdateCertificate) as "
-                   "MalformedPolicyException 'unknown action'")
+# IoT policies may name the IoT API's own actions, as the AWS CLI example does.
 def test_accepts_cli_example_control_plane_action(iot, unique):
     # The AWS CLI's own create-policy-version example, whose output shows AWS
     # accepting it.
@@ -444,11 +441,7 @@ def test_list_attached_policies_bad_targets(iot, account_id, aws_error):
             target="arn:aws:iot:us-east-1:%s:cert/%s" % (account_id, "ef" * 32))
 
 
-# SERVER BUG (doubtful, reported): DetachPolicy answers 200 for a target that is
-# not an ARN, where AttachPolicy (same target shape, PolicyTarget) answers
-# InvalidRequestException.
-@pytest.mark.xfail(strict=True, reason="DetachPolicy accepts a non-ARN target silently "
-                   "while AttachPolicy refuses it with InvalidRequestException")
+# DetachPolicy validates its target as AttachPolicy does (same PolicyTarget shape).
 def test_detach_policy_non_arn_target(iot, unique, aws_error):
     name = _new_policy(iot, unique, ALLOW_ALL)
     with aws_error("InvalidRequestException", 400):

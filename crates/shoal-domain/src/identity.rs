@@ -95,9 +95,20 @@ pub struct Certificate {
     pub subject: String,
     #[serde(default)]
     pub issuer: String,
+    /// `certificateMode` SNI_ONLY: registered without an issuer CA.
+    #[serde(default)]
+    pub sni_only: bool,
 }
 
 impl Certificate {
+    pub fn mode(&self) -> &'static str {
+        if self.sni_only {
+            "SNI_ONLY"
+        } else {
+            "DEFAULT"
+        }
+    }
+
     /// DeleteCertificate is refused for an ACTIVE certificate (AWS `CertificateStateException`).
     pub fn check_deletable(&self) -> Result<()> {
         if self.status == CertificateStatus::Active {

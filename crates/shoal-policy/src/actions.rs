@@ -10,6 +10,7 @@
 //! policies, so any action of that service is accepted. Action names compare
 //! without regard to case, as in IAM.
 
+use crate::api_actions::IOT_API_ACTIONS;
 use crate::error::PolicyError;
 use crate::pattern::{Pattern, Syntax};
 
@@ -39,7 +40,16 @@ const GREENGRASS: &str = "greengrass:";
 /// Whether `action` is an action name (no wildcards) this crate knows:
 /// one of [`IOT_ACTIONS`] in any case, or any `greengrass:` action.
 pub fn is_known_action(action: &str) -> bool {
-    known_index(action).is_some() || greengrass_name(action).is_some_and(|name| !has_wildcard(name))
+    known_index(action).is_some()
+        || api_index(action).is_some()
+        || greengrass_name(action).is_some_and(|name| !has_wildcard(name))
+}
+
+/// The position of `action` in [`IOT_API_ACTIONS`], ignoring case.
+fn api_index(action: &str) -> Option<usize> {
+    IOT_API_ACTIONS
+        .iter()
+        .position(|known| known.len() == action.len() && known.eq_ignore_ascii_case(action))
 }
 
 /// The position of `action` in [`IOT_ACTIONS`], ignoring case.
@@ -99,8 +109,10 @@ impl ActionSet {
                 }
             }
             // An action pattern must name something that exists: a known IoT
-            // action (possibly through wildcards) or a Greengrass action.
-            if !matched_known && greengrass_name(value).is_none() {
+            // action (possibly through wildcards), an action of the IoT API, or a
+            // Greengrass action.
+            let names_api_action = || IOT_API_ACTIONS.iter().any(|a| pattern.matches_plain(a));
+            if !matched_known && greengrass_name(value).is_none() && !names_api_action() {
                 return Err(PolicyError::malformed(format!(
                     "{element} contains an unknown action \"{value}\""
                 )));
@@ -135,6 +147,7 @@ mod tests {
         assert!(is_known_action("IOT:publish"));
         assert!(is_known_action("greengrass:Discover"));
         assert!(!is_known_action("iot:Fly"));
+        assert!(is_known_action("iot:UpdateCertificate"));
         assert!(!is_known_action("iot:*"));
         assert!(!is_known_action("greengrass:*"));
         assert!(!is_known_action("s3:GetObject"));
@@ -149,6 +162,8 @@ mod tests {
         assert!(ActionSet::compile(&["iot:?ublish"], false).is_ok());
         assert!(ActionSet::compile(&["greengrass:*"], false).is_ok());
         assert!(ActionSet::compile(&["iot:Fly*"], false).is_err());
+        assert!(ActionSet::compile(&["iot:UpdateCertificate"], false).is_ok());
+        assert!(ActionSet::compile(&["iot:Describe*"], false).is_ok());
         assert!(ActionSet::compile(&["iot:"], false).is_err());
         assert!(ActionSet::compile(&["Publish"], false).is_err());
         assert!(ActionSet::compile(&["iam:PassRole"], false).is_err());

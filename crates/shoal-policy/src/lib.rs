@@ -31,6 +31,7 @@
 //! ```
 
 mod actions;
+mod api_actions;
 mod cidr;
 mod condition;
 mod context;

@@ -11,6 +11,7 @@ pub async fn run_all<S: Store, F: FnMut() -> S>(mut make: F) {
     listing_and_prefixes(&make()).await;
     terms_follow_records(&make()).await;
     partitions_are_isolated(&make()).await;
+    ordered_by_term_value(&make()).await;
     concurrent_commits_all_land(&make()).await;
 }
 
@@ -223,4 +224,63 @@ async fn concurrent_commits_all_land<S: Store>(s: &S) {
         f.await.unwrap();
     }
     assert_eq!(s.list("c", "thing", "", None, 1000).unwrap().len(), 200);
+}
+
+async fn ordered_by_term_value<S: Store>(s: &S) {
+    // Two records share a value, so the key breaks the tie; "b" has another prefix.
+    for (key, value) in [
+        ("k1", "a|003"),
+        ("k2", "a|001"),
+        ("k3", "a|002"),
+        ("k4", "a|002"),
+        ("k5", "b|000"),
+    ] {
+        s.commit(put(
+            Batch::new("p"),
+            key,
+            "{}",
+            vec![Term::new("created", value)],
+            Expect::Absent,
+        ))
+        .await
+        .unwrap();
+    }
+    let keys =
+        |v: Vec<(String, crate::Record)>| v.into_iter().map(|(_, r)| r.key).collect::<Vec<_>>();
+    let asc = s
+        .list_by_term_ordered("p", "thing", "created", "a|", None, false, 10)
+        .unwrap();
+    assert_eq!(keys(asc), ["k2", "k3", "k4", "k1"]);
+    let desc = s
+        .list_by_term_ordered("p", "thing", "created", "a|", None, true, 10)
+        .unwrap();
+    assert_eq!(keys(desc), ["k1", "k4", "k3", "k2"]);
+    let page = s
+        .list_by_term_ordered(
+            "p",
+            "thing",
+            "created",
+            "a|",
+            Some(("a|002", "k3")),
+            false,
+            2,
+        )
+        .unwrap();
+    assert_eq!(keys(page), ["k4", "k1"]);
+    let page = s
+        .list_by_term_ordered(
+            "p",
+            "thing",
+            "created",
+            "a|",
+            Some(("a|002", "k4")),
+            true,
+            10,
+        )
+        .unwrap();
+    assert_eq!(keys(page), ["k3", "k2"]);
+    let all = s
+        .list_by_term_ordered("p", "thing", "created", "", None, true, 10)
+        .unwrap();
+    assert_eq!(all.first().map(|(v, _)| v.as_str()), Some("b|000"));
 }

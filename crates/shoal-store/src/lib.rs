@@ -68,6 +68,21 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<Record>>;
 
+    /// Records of a kind by the value of term `name` (values starting with `prefix`), ordered by
+    /// (value, key) ascending or descending, strictly after the cursor `(value, key)`. Returns
+    /// each record with the term value it was ordered by, so the caller can resume.
+    #[allow(clippy::too_many_arguments)]
+    fn list_by_term_ordered(
+        &self,
+        partition: &str,
+        kind: &str,
+        name: &str,
+        prefix: &str,
+        after: Option<(&str, &str)>,
+        descending: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Record)>>;
+
     /// Finishes queued writes and releases the backend; later calls fail with `Closed`.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }

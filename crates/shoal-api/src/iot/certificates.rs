@@ -121,7 +121,7 @@ pub fn describe(id: &Identity, part: &Partition, cert_id: &str) -> R {
         "transferData": {},
         "generationId": c.generation_id,
         "validity": validity(c.not_before, c.not_after),
-        "certificateMode": "DEFAULT",
+        "certificateMode": c.mode(),
     });
     if let Some(ca) = &c.ca_id {
         d["caCertificateId"] = ca.as_str().into();
@@ -133,7 +133,8 @@ pub fn list(id: &Identity, part: &Partition, q: &Query, ca: Option<&str>) -> R {
     if let Some(ca) = ca {
         check_certificate_id("caCertificateId", ca)?;
     }
-    let page = id.list_certificates(part, ca, page_size(q)?, q.get("marker"))?;
+    let ascending = q.bool("isAscendingOrder")?.unwrap_or(false);
+    let page = id.list_certificates(part, ca, ascending, page_size(q)?, q.get("marker"))?;
     let certs: Vec<Value> = page
         .items
         .iter()
@@ -142,7 +143,7 @@ pub fn list(id: &Identity, part: &Partition, q: &Query, ca: Option<&str>) -> R {
                 "certificateArn": part.arn("cert", &c.id),
                 "certificateId": c.id,
                 "status": c.status.as_str(),
-                "certificateMode": "DEFAULT",
+                "certificateMode": c.mode(),
                 "creationDate": epoch(c.created),
             })
         })

@@ -6,9 +6,10 @@ use super::{
     pair_key, pki_error, Identity, KIND_ATTACHMENT, KIND_CA, KIND_CERT, KIND_THING_PRINCIPAL,
 };
 use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
-use crate::registry::{page_of, Page};
+use crate::registry::Page;
 use shoal_domain::error::Result;
 use shoal_domain::identity::{CaCertificate, CaStatus, Certificate, CertificateStatus};
+use shoal_domain::page::{decode_token, encode_token};
 use shoal_domain::{ErrorKind, Partition, ServiceError};
 use shoal_pki::{KeyPairPem, ParsedCert};
 use shoal_store::{Batch, Expect, Term, TermMatch};
@@ -21,12 +22,16 @@ pub struct NewCertificate {
 
 pub type CertPage = Page<Certificate>;
 
+/// A certificate's secondary keys: its CA, and its creation time (alone and under its CA) so
+/// that listings come in creation order, as AWS's `isAscendingOrder` describes.
 fn cert_terms(c: &Certificate) -> Vec<Term> {
-    let mut t = vec![Term::new("status", c.status.as_str())];
-    if let Some(ca) = &c.ca_id {
-        t.push(Term::new("ca", ca.as_str()));
-    }
-    t
+    let created = format!("{:016}", c.created.millis());
+    let ca = c.ca_id.as_deref().unwrap_or("");
+    vec![
+        Term::new("ca", ca),
+        Term::new("created", created.as_str()),
+        Term::new("ca-created", format!("{ca}|{created}")),
+    ]
 }
 
 impl Identity {
@@ -51,6 +56,7 @@ impl Identity {
             not_after: parsed.not_after,
             subject: parsed.subject.clone(),
             issuer: parsed.issuer.clone(),
+            sni_only: false,
         }
     }
 
@@ -151,10 +157,10 @@ impl Identity {
                 let ca = shoal_pki::parse_pem(ca_pem).map_err(pki_error)?;
                 let registered = load::<CaCertificate>(self.store(), &part.key(), KIND_CA, &ca.id)?
                     .ok_or_else(|| {
-                        ServiceError::not_found(format!(
-                            "The CA certificate {} is not registered.",
-                            ca.id
-                        ))
+                        ServiceError::new(
+                            ErrorKind::CertificateValidation,
+                            format!("The CA certificate {} is not registered.", ca.id),
+                        )
                     })?;
                 if registered.value.status != CaStatus::Active {
                     return Err(ServiceError::new(
@@ -213,7 +219,9 @@ impl Identity {
     ) -> Result<Certificate> {
         let parsed = shoal_pki::parse_pem(pem).map_err(pki_error)?;
         self.check_validity(&parsed)?;
-        let cert = self.new_certificate(&parsed, pem.to_string(), status, None);
+        let mut cert = self.new_certificate(&parsed, pem.to_string(), status, None);
+        // The model: "A certificate in SNI_ONLY mode is registered without an issuer CA."
+        cert.sni_only = true;
         self.insert_certificate(part, &cert).await?;
         Ok(cert)
     }
@@ -222,31 +230,53 @@ impl Identity {
         Ok(self.require_certificate(part, id)?.value)
     }
 
-    /// ListCertificates / ListCertificatesByCA (by certificate id; `ascending` is accepted,
-    /// the order is the id's).
+    /// ListCertificates / ListCertificatesByCA, by creation date (newest first unless
+    /// `ascending`). The marker is the (creation, id) cursor of the last certificate returned.
     pub fn list_certificates(
         &self,
         part: &Partition,
         ca: Option<&str>,
+        ascending: bool,
         page_size: usize,
         marker: Option<&str>,
     ) -> Result<CertPage> {
-        let key = part.key();
-        let store = self.store();
-        page_of(
-            marker,
-            page_size,
-            |after, n| {
-                match ca {
-                    Some(ca) => {
-                        store.list_by_term(&key, KIND_CERT, "ca", TermMatch::Exact(ca), after, n)
-                    }
-                    None => store.list(&key, KIND_CERT, "", after, n),
-                }
-                .map_err(store_error)
-            },
-            |rec| decode(rec).map(Some),
-        )
+        let cursor = marker.map(decode_token).transpose()?;
+        let cursor = match &cursor {
+            Some(c) => Some(
+                c.split_once('\n')
+                    .ok_or_else(|| ServiceError::invalid("The marker is not valid"))?,
+            ),
+            None => None,
+        };
+        let (term, prefix) = match ca {
+            Some(ca) => ("ca-created", format!("{ca}|")),
+            None => ("created", String::new()),
+        };
+        let rows = self
+            .store()
+            .list_by_term_ordered(
+                &part.key(),
+                KIND_CERT,
+                term,
+                &prefix,
+                cursor,
+                !ascending,
+                page_size + 1,
+            )
+            .map_err(store_error)?;
+        let more = rows.len() > page_size;
+        let mut items = Vec::with_capacity(page_size);
+        let mut last = None;
+        for (value, rec) in rows.into_iter().take(page_size) {
+            items.push(decode::<Certificate>(&rec)?);
+            last = Some(format!("{value}\n{}", rec.key));
+        }
+        let next_token = if more {
+            last.map(|l| encode_token(&l))
+        } else {
+            None
+        };
+        Ok(Page { items, next_token })
     }
 
     /// UpdateCertificate.

@@ -242,6 +242,9 @@ impl Identity {
     /// DetachPolicy; detaching what is not attached succeeds.
     pub async fn detach_policy(&self, part: &Partition, name: &str, target: &str) -> Result<()> {
         check_policy_name(name)?;
+        // The same target rules as AttachPolicy: a malformed target is an invalid request.
+        Arn::parse(target)
+            .map_err(|_| ServiceError::invalid(format!("Invalid target: {target}")))?;
         let batch =
             Batch::new(part.key()).delete(KIND_ATTACHMENT, &pair_key(name, target), Expect::Any);
         self.store.commit(batch).await.map_err(store_error)?;

@@ -165,6 +165,56 @@ impl Store for SqliteStore {
         })
     }
 
+    fn list_by_term_ordered(
+        &self,
+        partition: &str,
+        kind: &str,
+        name: &str,
+        prefix: &str,
+        after: Option<(&str, &str)>,
+        descending: bool,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Record)>> {
+        let hi = prefix_end(prefix);
+        // Without a cursor, start before the first (ascending) or after the last (descending).
+        let (cv, ck) = match after {
+            Some((v, k)) => (v.to_string(), k.to_string()),
+            None if descending => (hi.clone(), String::new()),
+            None => (String::new(), String::new()),
+        };
+        let sql = if descending {
+            "SELECT t.value, r.key, r.rev, r.schema, r.doc FROM terms t \
+             JOIN records r ON r.part = t.part AND r.kind = t.kind AND r.key = t.key \
+             WHERE t.part = ?1 AND t.kind = ?2 AND t.name = ?3 AND t.value >= ?4 AND t.value < ?5 \
+             AND (t.value < ?6 OR (t.value = ?6 AND t.key < ?7)) \
+             ORDER BY t.value DESC, t.key DESC LIMIT ?8"
+        } else {
+            "SELECT t.value, r.key, r.rev, r.schema, r.doc FROM terms t \
+             JOIN records r ON r.part = t.part AND r.kind = t.kind AND r.key = t.key \
+             WHERE t.part = ?1 AND t.kind = ?2 AND t.name = ?3 AND t.value >= ?4 AND t.value < ?5 \
+             AND (t.value > ?6 OR (t.value = ?6 AND t.key > ?7)) \
+             ORDER BY t.value, t.key LIMIT ?8"
+        };
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached(sql)?;
+            let rows = st.query_map(
+                params![partition, kind, name, prefix, hi, cv, ck, limit as i64],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        Record {
+                            key: row.get(1)?,
+                            rev: row.get::<_, i64>(2)? as u64,
+                            schema: row.get(3)?,
+                            doc: row.get(4)?,
+                        },
+                    ))
+                },
+            )?;
+            rows.collect()
+        })
+    }
+
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         let (tx, rx) = oneshot::channel();
         let sender = self.writer.lock().ok().and_then(|mut w| w.take());
