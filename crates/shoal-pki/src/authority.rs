@@ -82,8 +82,13 @@ impl Authority {
         public_key_der: &[u8],
         subject: Option<DistinguishedName>,
     ) -> Result<(String, ParsedCert)> {
-        let spki = SubjectPublicKeyInfo::from_der(public_key_der)
-            .map_err(|e| PkiError::Invalid(format!("public key: {e}")))?;
+        let spki = SubjectPublicKeyInfo::from_der(public_key_der).map_err(|e| match e {
+            // rcgen's ring backend cannot write P-521 subject keys.
+            rcgen::Error::UnsupportedSignatureAlgorithm => PkiError::Invalid(
+                "The public key type is not supported by Shoal yet (supported: RSA, EC P-256, EC P-384, Ed25519)".into(),
+            ),
+            e => PkiError::Invalid(format!("public key: {e}")),
+        })?;
         let mut params = CertificateParams::default();
         params.distinguished_name = subject.unwrap_or_else(|| {
             let mut dn = DistinguishedName::new();
@@ -111,11 +116,25 @@ impl Authority {
         let (_, csr) =
             x509_parser::certification_request::X509CertificationRequest::from_der(&block.contents)
                 .map_err(|_| bad())?;
-        csr.verify_signature().map_err(|_| {
-            PkiError::Invalid(
+        // P-521 (secp521r1) subject keys cannot be written by rcgen's ring backend; say so
+        // rather than report a signature failure.
+        let curve = csr
+            .certification_request_info
+            .subject_pki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.as_oid().ok());
+        if curve.is_some_and(|c| c.to_id_string() == "1.3.132.0.35") {
+            return Err(PkiError::Invalid(
+                "The public key type is not supported by Shoal yet (supported: RSA, EC P-256, EC P-384, Ed25519)".into(),
+            ));
+        }
+        if !csr_signature_verifies(&csr) {
+            return Err(PkiError::Invalid(
                 "The signature of the certificate signing request does not verify".into(),
-            )
-        })?;
+            ));
+        }
         let info = &csr.certification_request_info;
         let mut dn = DistinguishedName::new();
         for attr in info.subject.iter_attributes() {
@@ -149,5 +168,33 @@ impl Authority {
         validity(&mut params, 10);
         let cert = params.signed_by(&key, &self.issuer).map_err(internal)?;
         Ok((cert.pem(), key.serialize_pem()))
+    }
+}
+
+/// ring checks RSA and the common ECDSA pairs; the others AWS accepts go to `ecdsa_fallback`.
+fn csr_signature_verifies(
+    csr: &x509_parser::certification_request::X509CertificationRequest<'_>,
+) -> bool {
+    match csr.verify_signature() {
+        Ok(()) => true,
+        Err(x509_parser::error::X509Error::SignatureUnsupportedAlgorithm) => {
+            let info = &csr.certification_request_info;
+            let spki = &info.subject_pki;
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string())
+                .unwrap_or_default();
+            crate::ecdsa_fallback::verify(
+                &curve,
+                &csr.signature_algorithm.algorithm.to_id_string(),
+                &spki.subject_public_key.data,
+                &csr.signature_value.data,
+                info.raw,
+            )
+        }
+        Err(_) => false,
     }
 }

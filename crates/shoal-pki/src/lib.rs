@@ -5,6 +5,7 @@
 
 mod authority;
 mod cert;
+mod ecdsa_fallback;
 mod keys;
 
 pub use authority::Authority;
