@@ -89,6 +89,25 @@ def test_first_start_creates_data_dir_and_credentials(shoal_factory, tmp_path):
     assert cp["default"]["aws_secret_access_key"] == srv.secret_key
 
 
+def test_first_start_creates_root_ca_and_server_certificate(shoal_factory, tmp_path):
+    # DESIGN.md §1: the root CA devices trust and a server certificate for the configured
+    # host names are made on first start; the private keys are readable by the owner only.
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    data_dir = tmp_path / "pki" / "data"
+    shoal_factory(data_dir)
+    for key in ("ca.key", "server.key"):
+        assert stat.S_IMODE((data_dir / key).stat().st_mode) == 0o600
+    ca = x509.load_pem_x509_certificate((data_dir / "ca.pem").read_bytes())
+    server = x509.load_pem_x509_certificate((data_dir / "server.pem").read_bytes())
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert server.issuer == ca.subject
+    ca.public_key().verify(server.signature, server.tbs_certificate_bytes, ec.ECDSA(server.signature_hash_algorithm))
+    names = server.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "localhost" in names.get_values_for_type(x509.DNSName)
+
+
 def test_ready_output(shoal_factory):
     srv = shoal_factory()
     # The api line announces the same URL as the export line.

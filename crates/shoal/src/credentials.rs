@@ -71,6 +71,31 @@ pub fn load_or_create_authority(data: &Path) -> Result<shoal_pki::Authority, Str
     Ok(ca)
 }
 
+pub fn server_cert_path(data: &Path) -> PathBuf {
+    data.join("server.pem")
+}
+
+pub fn server_key_path(data: &Path) -> PathBuf {
+    data.join("server.key")
+}
+
+/// The TLS server certificate of the device listeners, signed by the root CA for the
+/// configured host names, made on first start (DESIGN.md §1). Kept when it exists, so a
+/// device that pinned it keeps working across restarts.
+pub fn ensure_server_certificate(
+    data: &Path,
+    ca: &shoal_pki::Authority,
+    hosts: &[String],
+) -> Result<(), String> {
+    let (cert_path, key_path) = (server_cert_path(data), server_key_path(data));
+    if cert_path.exists() && key_path.exists() {
+        return Ok(());
+    }
+    let (cert, key) = ca.issue_server(hosts).map_err(|e| e.to_string())?;
+    write_file(&key_path, &key, 0o600).map_err(|e| format!("{}: {e}", key_path.display()))?;
+    write_file(&cert_path, &cert, 0o644).map_err(|e| format!("{}: {e}", cert_path.display()))
+}
+
 /// (access key id, secret) from the credentials file.
 pub fn read_credentials(data: &Path) -> std::io::Result<(String, String)> {
     let text = std::fs::read_to_string(credentials_path(data))?;

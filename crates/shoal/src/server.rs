@@ -22,6 +22,19 @@ pub fn open_store(cfg: &Config) -> Result<Arc<SqliteStore>, String> {
         .map_err(|e| format!("cannot open the store in {}: {e}", cfg.data.display()))
 }
 
+/// Names the server certificate covers: the configured public host and the loopback names.
+fn server_hosts(cfg: &Config) -> Vec<String> {
+    let mut hosts = vec![
+        cfg.api.public_host.clone(),
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+    ];
+    hosts.dedup();
+    hosts.sort();
+    hosts.dedup();
+    hosts
+}
+
 pub struct Server {
     pub api_addr: SocketAddr,
     /// The admin key, read from the data folder (created there on first start).
@@ -46,6 +59,7 @@ impl Server {
         }
         let admin = credentials::read_credentials(&cfg.data).ok();
         let authority = Arc::new(credentials::load_or_create_authority(&cfg.data)?);
+        credentials::ensure_server_certificate(&cfg.data, &authority, &server_hosts(cfg))?;
         let registry = Arc::new(Registry::new(dyn_store.clone(), clock.clone()));
         let identity = Arc::new(Identity::new(dyn_store, clock.clone(), authority));
         let state = Arc::new(ApiState::new(
