@@ -1,8 +1,10 @@
-//! shoal-load: drives a running Shoal the way real clients do and prints throughput and latency.
+//! shoal-load: drives a running Shoal (or a reference broker) the way real clients do and prints
+//! throughput and latency.
 //! Every request is SigV4-signed; each of the concurrent clients keeps one HTTP/1.1 keep-alive
 //! connection. Figures go in BENCHMARKS.md, never in tests.
 
 mod api;
+mod mqtt;
 mod report;
 mod startup;
 
@@ -21,6 +23,8 @@ enum Command {
     Api(api::ApiArgs),
     /// Start a shoal binary, time its first served request and read its idle memory.
     Startup(startup::StartupArgs),
+    /// MQTT load against any broker (Shoal, Mosquitto...).
+    Mqtt(mqtt::MqttArgs),
 }
 
 fn main() {
@@ -33,6 +37,7 @@ fn main() {
         match cli.command {
             Command::Api(a) => api::run(a).await,
             Command::Startup(a) => startup::run(a).await,
+            Command::Mqtt(a) => mqtt::run(a).await,
         }
     });
     if let Err(e) = result {

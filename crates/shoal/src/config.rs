@@ -8,7 +8,8 @@ use std::path::PathBuf;
 /// The commented defaults that `shoal generate-config` prints. `Config::default()` parses it,
 /// so the printed file and the built-in defaults cannot drift apart.
 pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be set by an environment variable:
-# SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_LOG_LEVEL.
+# SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_MQTT_LISTEN,
+# SHOAL_LOG_LEVEL.
 version = 1
 
 # Folder of the embedded store and the admin credentials; created on first start.
@@ -24,6 +25,11 @@ listen = "127.0.0.1:9080"
 # Host name that DescribeEndpoint returns for every endpoint type.
 public_host = "localhost"
 
+[mqtt]
+# The MQTT device listener: TLS with client certificates (MQTT 3.1.1 and 5). Port 0 picks a
+# free port.
+listen = "127.0.0.1:8883"
+
 [log]
 # A tracing filter: "info", "debug", "shoal_api=debug,info"...
 level = "info"
@@ -36,7 +42,14 @@ pub struct Config {
     pub data: PathBuf,
     pub region: String,
     pub api: ApiConfig,
+    pub mqtt: MqttConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MqttConfig {
+    pub listen: SocketAddr,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -97,6 +110,9 @@ impl Config {
         }
         if let Some(v) = get("SHOAL_API_PUBLIC_HOST") {
             self.api.public_host = v;
+        }
+        if let Some(v) = get("SHOAL_MQTT_LISTEN") {
+            self.mqtt.listen = v.parse().map_err(|e| format!("SHOAL_MQTT_LISTEN: {e}"))?;
         }
         if let Some(v) = get("SHOAL_LOG_LEVEL") {
             self.log.level = v;

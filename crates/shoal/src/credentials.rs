@@ -19,6 +19,10 @@ pub fn ca_key_path(data: &Path) -> PathBuf {
     data.join("ca.key")
 }
 
+pub fn mqtt_addr_path(data: &Path) -> PathBuf {
+    data.join("mqtt.addr")
+}
+
 pub fn api_addr_path(data: &Path) -> PathBuf {
     data.join("api.addr")
 }

@@ -40,6 +40,9 @@ enum Command {
         /// API listener address, HOST:PORT; port 0 picks a free port.
         #[arg(long)]
         api: Option<std::net::SocketAddr>,
+        /// MQTT (TLS) listener address, HOST:PORT; port 0 picks a free port.
+        #[arg(long)]
+        mqtt: Option<std::net::SocketAddr>,
     },
     /// Print the export lines for the admin credentials again.
     Env,
@@ -96,8 +99,8 @@ fn init_tracing(level: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run_serve(&cli.common, None),
-        Some(Command::Serve { api }) => run_serve(&cli.common, api),
+        None => run_serve(&cli.common, None, None),
+        Some(Command::Serve { api, mqtt }) => run_serve(&cli.common, api, mqtt),
         Some(Command::Env) => run_env(&cli.common),
         Some(Command::GenerateConfig) => {
             print!("{DEFAULT_TOML}");
@@ -126,10 +129,17 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
-fn run_serve(common: &Common, api: Option<std::net::SocketAddr>) -> Result<(), String> {
+fn run_serve(
+    common: &Common,
+    api: Option<std::net::SocketAddr>,
+    mqtt: Option<std::net::SocketAddr>,
+) -> Result<(), String> {
     let mut cfg = load_config(common)?;
     if let Some(a) = api {
         cfg.api.listen = a;
+    }
+    if let Some(m) = mqtt {
+        cfg.mqtt.listen = m;
     }
     init_tracing(&cfg.log.level);
     runtime()?.block_on(async {
@@ -137,6 +147,7 @@ fn run_serve(common: &Common, api: Option<std::net::SocketAddr>) -> Result<(), S
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
         println!("  api      {:<26}iot", server.endpoint());
+        println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5", server.mqtt_addr);
         println!("  ca       {}", credentials::ca_cert_path(&data).display());
         match &server.admin {
             Some((k, s)) => println!("{}", credentials::export_line(&server.endpoint(), k, s, &cfg.region)),
@@ -189,6 +200,10 @@ fn run_env(common: &Common) -> Result<(), String> {
     let ca = credentials::ca_cert_path(&cfg.data);
     let ca = std::fs::canonicalize(&ca).unwrap_or(ca);
     println!("export SHOAL_CA_FILE={}", ca.display());
+    let mqtt = std::fs::read_to_string(credentials::mqtt_addr_path(&cfg.data))
+        .map(|a| a.trim().to_string())
+        .unwrap_or_else(|_| cfg.mqtt.listen.to_string());
+    println!("export SHOAL_MQTT_ENDPOINT={mqtt}");
     Ok(())
 }
 

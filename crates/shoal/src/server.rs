@@ -10,7 +10,6 @@ use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Opens (creating) the data folder's embedded store.
@@ -37,14 +36,20 @@ fn server_hosts(cfg: &Config) -> Vec<String> {
 
 pub struct Server {
     pub api_addr: SocketAddr,
+    pub mqtt_addr: SocketAddr,
     /// The admin key, read from the data folder (created there on first start).
     pub admin: Option<(String, String)>,
     /// Set on the first start only.
     pub created_admin: Option<AccessKey>,
     pub accounts: Arc<Accounts>,
     store: Arc<SqliteStore>,
-    stop: oneshot::Sender<()>,
+    stop: tokio::sync::watch::Sender<bool>,
     api: JoinHandle<()>,
+    mqtt: JoinHandle<()>,
+}
+
+fn read(path: &std::path::Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Server {
@@ -62,6 +67,21 @@ impl Server {
         credentials::ensure_server_certificate(&cfg.data, &authority, &server_hosts(cfg))?;
         let registry = Arc::new(Registry::new(dyn_store.clone(), clock.clone()));
         let identity = Arc::new(Identity::new(dyn_store, clock.clone(), authority));
+        let mqtt_tls = shoal_broker::tls::server_config(
+            &read(&credentials::server_cert_path(&cfg.data))?,
+            &read(&credentials::server_key_path(&cfg.data))?,
+        )?;
+        let region = shoal_domain::Region::parse(&cfg.region).map_err(|e| e.message)?;
+        let gateway =
+            shoal_broker::Gateway::new(identity.clone(), accounts.clone(), region, mqtt_tls);
+        let mqtt_listener = tokio::net::TcpListener::bind(cfg.mqtt.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", cfg.mqtt.listen))?;
+        let mqtt_addr = mqtt_listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = std::fs::write(
+            credentials::mqtt_addr_path(&cfg.data),
+            mqtt_addr.to_string(),
+        );
         let state = Arc::new(ApiState::new(
             registry,
             identity,
@@ -74,12 +94,19 @@ impl Server {
             .map_err(|e| format!("cannot listen on {}: {e}", cfg.api.listen))?;
         let api_addr = listener.local_addr().map_err(|e| e.to_string())?;
         let _ = std::fs::write(credentials::api_addr_path(&cfg.data), api_addr.to_string());
-        let (stop, stopped) = oneshot::channel::<()>();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut api_stop = stopped.clone();
         let api = tokio::spawn(shoal_api::serve(listener, state, async move {
-            let _ = stopped.await;
+            let _ = api_stop.wait_for(|s| *s).await;
+        }));
+        let mut mqtt_stop = stopped;
+        let mqtt = tokio::spawn(shoal_broker::serve(mqtt_listener, gateway, async move {
+            let _ = mqtt_stop.wait_for(|s| *s).await;
         }));
         Ok(Server {
             api_addr,
+            mqtt_addr,
+            mqtt,
             admin,
             created_admin,
             accounts,
@@ -95,8 +122,9 @@ impl Server {
 
     /// Graceful stop: no new connections, in-flight requests finish, the store flushes.
     pub async fn stop(self) {
-        let _ = self.stop.send(());
+        let _ = self.stop.send(true);
         let _ = self.api.await;
+        let _ = self.mqtt.await;
         self.store.shutdown().await;
     }
 }

@@ -3,12 +3,14 @@
 
 mod ca;
 mod certificates;
+mod devices;
 mod policies;
 mod principals;
 mod test_authorization;
 
 pub use ca::RegisterCa;
 pub use certificates::{CertPage, NewCertificate};
+pub use devices::{Authorizer, Device};
 pub use test_authorization::{AuthCheck, AuthResult};
 
 use shoal_domain::error::Result;

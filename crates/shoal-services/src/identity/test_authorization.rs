@@ -78,7 +78,7 @@ impl Identity {
 
     /// The policy-variable context of a certificate connecting with `client_id`: the thing
     /// variables resolve when a thing of that name is attached to the certificate (AWS).
-    fn context_for(
+    pub(crate) fn context_for(
         &self,
         part: &Partition,
         principal: Option<&str>,

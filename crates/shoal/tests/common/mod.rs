@@ -14,7 +14,7 @@ pub struct TestServer {
     pub server: Option<Server>,
     pub clock: Arc<ManualClock>,
     pub key: (String, String),
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
@@ -25,6 +25,7 @@ impl TestServer {
             ..Default::default()
         };
         cfg.api.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.mqtt.listen = "127.0.0.1:0".parse().unwrap();
         // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let server = Server::start(&cfg, clock.clone()).await.unwrap();
@@ -33,8 +34,16 @@ impl TestServer {
             server: Some(server),
             clock,
             key,
-            _dir: dir,
+            dir,
         }
+    }
+
+    pub fn mqtt_port(&self) -> u16 {
+        self.server.as_ref().unwrap().mqtt_addr.port()
+    }
+
+    pub fn ca_pem(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("ca.pem")).unwrap()
     }
 
     pub fn endpoint(&self) -> String {

@@ -1,0 +1,80 @@
+//! MQTT load: fan-in (many publishers, one wildcard subscriber), fan-out (one publisher, many
+//! subscribers), device pairs (one topic per publisher/subscriber pair), connects per second,
+//! and idle connections' memory. Payloads carry the send time, so latency is measured end to
+//! end in one process; loss is sent × fan-out minus received.
+
+mod conn;
+mod scenarios;
+
+use conn::Target;
+use std::time::Duration;
+
+#[derive(clap::Args, Clone)]
+pub struct MqttArgs {
+    /// fan-in, fan-out, pairs, connect or idle.
+    #[arg(long)]
+    pub scenario: String,
+    /// Broker address HOST:PORT.
+    #[arg(long, default_value = "127.0.0.1:1883")]
+    pub addr: String,
+    /// Root CA file: with it, connect over TLS.
+    #[arg(long)]
+    pub ca: Option<String>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    #[arg(long)]
+    pub cert: Option<String>,
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Name the server certificate must carry.
+    #[arg(long, default_value = "localhost")]
+    pub server_name: String,
+    /// Publishers (fan-in), subscribers (fan-out), pairs, concurrent connectors or idle connections.
+    #[arg(long, default_value_t = 100)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 0)]
+    pub qos: u8,
+    #[arg(long, default_value_t = 64)]
+    pub payload: usize,
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Messages per second per publisher; 0 sends as fast as the broker takes them.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Unacknowledged QoS 1 messages per publisher (AWS IoT allows 100).
+    #[arg(long, default_value_t = 100)]
+    pub inflight: usize,
+    /// The broker's process id, to read its memory in the idle scenario.
+    #[arg(long)]
+    pub pid: Option<u32>,
+    /// Topic and client-id prefix.
+    #[arg(long, default_value = "load")]
+    pub prefix: String,
+}
+
+impl MqttArgs {
+    fn duration(&self) -> Duration {
+        Duration::from_secs(self.seconds)
+    }
+}
+
+pub async fn run(a: MqttArgs) -> Result<(), String> {
+    let tls = match &a.ca {
+        Some(ca) => {
+            let cfg = conn::tls_config(ca, a.cert.as_deref(), a.key.as_deref())?;
+            let name = rustls_pki_types::ServerName::try_from(a.server_name.clone())
+                .map_err(|e| e.to_string())?;
+            Some((cfg, name))
+        }
+        None => None,
+    };
+    let target = Target {
+        addr: a.addr.clone(),
+        tls,
+    };
+    match a.scenario.as_str() {
+        "fan-in" | "fan-out" | "pairs" => scenarios::messages(&a, &target).await,
+        "connect" => scenarios::connects(&a, &target).await,
+        "idle" => scenarios::idle(&a, &target).await,
+        other => Err(format!("unknown scenario {other}")),
+    }
+}

@@ -1,0 +1,299 @@
+//! The scenarios. Every message's payload starts with the nanoseconds since the run began, so a
+//! subscriber in the same process measures the end-to-end latency.
+
+use super::conn::{self, Target};
+use super::MqttArgs;
+use crate::report::Summary;
+use bytes::{BufMut, Bytes, BytesMut};
+use shoal_mqtt::{Packet, PubAck, QoS};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{Barrier, Semaphore};
+
+/// Time after the publishers stop in which deliveries still count.
+const GRACE: Duration = Duration::from_secs(2);
+
+fn qos(a: &MqttArgs) -> Result<QoS, String> {
+    match a.qos {
+        0 => Ok(QoS::AtMostOnce),
+        1 => Ok(QoS::AtLeastOnce),
+        q => Err(format!("qos {q} is not supported by the load tool")),
+    }
+}
+
+fn payload(base: Instant, size: usize) -> Bytes {
+    let mut b = BytesMut::with_capacity(size.max(8));
+    b.put_u64(base.elapsed().as_nanos() as u64);
+    b.resize(size.max(8), b'x');
+    b.freeze()
+}
+
+/// (publisher topics, subscriber filters, deliveries per message) of a message scenario.
+fn topology(a: &MqttArgs) -> (Vec<String>, Vec<String>, u64) {
+    let p = &a.prefix;
+    match a.scenario.as_str() {
+        "fan-in" => (
+            (0..a.clients).map(|i| format!("{p}/in/{i}")).collect(),
+            vec![format!("{p}/in/+")],
+            1,
+        ),
+        "fan-out" => (
+            vec![format!("{p}/out")],
+            vec![format!("{p}/out"); a.clients],
+            a.clients as u64,
+        ),
+        _ => {
+            let topics: Vec<String> = (0..a.clients).map(|i| format!("{p}/pair/{i}")).collect();
+            (topics.clone(), topics, 1)
+        }
+    }
+}
+
+pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
+    let qos = qos(a)?;
+    let (pubs, subs, fanout) = topology(a);
+    let base = Instant::now();
+    let sent = Arc::new(AtomicU64::new(0));
+    let ready = Arc::new(Barrier::new(pubs.len() + subs.len()));
+    let mut sub_tasks = Vec::new();
+    for (i, filter) in subs.into_iter().enumerate() {
+        let (a, target, ready) = (a.clone(), target.clone(), ready.clone());
+        sub_tasks.push(tokio::spawn(async move {
+            let mut c = conn::open(&target).await?;
+            c.handshake(&format!("{}-sub-{i}", a.prefix), true).await?;
+            c.subscribe(&filter, qos).await?;
+            ready.wait().await;
+            subscriber(c, base, a.duration() + GRACE).await
+        }));
+    }
+    let mut pub_tasks = Vec::new();
+    for (i, topic) in pubs.into_iter().enumerate() {
+        let (a, target, ready, sent) = (a.clone(), target.clone(), ready.clone(), sent.clone());
+        pub_tasks.push(tokio::spawn(async move {
+            let mut c = conn::open(&target).await?;
+            c.handshake(&format!("{}-pub-{i}", a.prefix), true).await?;
+            ready.wait().await;
+            publisher(c, &a, &topic, qos, base, &sent).await
+        }));
+    }
+    let started = Instant::now();
+    for t in pub_tasks {
+        t.await.map_err(|e| e.to_string())??;
+    }
+    let publishing = started.elapsed();
+    let mut latencies = Vec::new();
+    for t in sub_tasks {
+        latencies.extend(t.await.map_err(|e| e.to_string())??);
+    }
+    let sent = sent.load(Ordering::Relaxed);
+    let expected = sent * fanout;
+    let received = latencies.len() as u64;
+    let s = Summary::new(latencies, 0, publishing);
+    println!(
+        "{} qos{} x{} payload {} B rate {}: sent {sent}, expected {expected}, received {received}, lost {}",
+        a.scenario,
+        a.qos,
+        a.clients,
+        a.payload,
+        if a.rate == 0 { "max".to_string() } else { format!("{}/s each", a.rate) },
+        expected.saturating_sub(received)
+    );
+    s.print("  deliveries");
+    Ok(())
+}
+
+/// Reads deliveries until `until` has passed, acknowledging QoS 1; returns latencies in µs.
+async fn subscriber(
+    mut c: conn::Conn<Box<dyn conn::Io>>,
+    base: Instant,
+    until: Duration,
+) -> Result<Vec<u64>, String> {
+    let mut lat = Vec::with_capacity(1 << 16);
+    let deadline = base + until;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(lat);
+        }
+        let p = match tokio::time::timeout(left, c.recv()).await {
+            Err(_) => return Ok(lat),
+            Ok(r) => r?,
+        };
+        match p {
+            Some(Packet::Publish(p)) => {
+                if p.payload.len() >= 8 {
+                    let sent_ns = u64::from_be_bytes(p.payload[..8].try_into().unwrap_or_default());
+                    let now_ns = base.elapsed().as_nanos() as u64;
+                    lat.push(now_ns.saturating_sub(sent_ns) / 1000);
+                }
+                if p.qos == QoS::AtLeastOnce {
+                    c.queue(&Packet::PubAck(PubAck {
+                        pkid: p.pkid,
+                        ..PubAck::default()
+                    }))?;
+                    if c.rbuf.is_empty() {
+                        c.flush().await?;
+                    }
+                }
+            }
+            Some(_) => {}
+            None => return Ok(lat),
+        }
+    }
+}
+
+/// Publishes until the run's duration has passed: at `rate` per second, or as fast as the
+/// broker takes them (QoS 1 bounded by `inflight` unacknowledged messages).
+async fn publisher(
+    c: conn::Conn<Box<dyn conn::Io>>,
+    a: &MqttArgs,
+    topic: &str,
+    qos: QoS,
+    base: Instant,
+    sent: &AtomicU64,
+) -> Result<(), String> {
+    let deadline = Instant::now() + a.duration();
+    let window = Arc::new(Semaphore::new(a.inflight.max(1)));
+    let (mut rd, mut wr) = tokio::io::split(c.io);
+    let acks = {
+        let window = window.clone();
+        let mut rbuf = c.rbuf;
+        tokio::spawn(async move {
+            loop {
+                match shoal_mqtt::decode(&mut rbuf, shoal_mqtt::Protocol::V311, 1 << 20) {
+                    Ok(Some(Packet::PubAck(_))) => window.add_permits(1),
+                    Ok(Some(_)) => {}
+                    Ok(None) => match rd.read_buf(&mut rbuf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    },
+                    Err(_) => return,
+                }
+            }
+        })
+    };
+    let mut interval = (a.rate > 0).then(|| {
+        let mut i = tokio::time::interval(Duration::from_nanos(1_000_000_000 / a.rate));
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        i
+    });
+    let mut wbuf = BytesMut::with_capacity(64 * 1024);
+    let mut pkid: u16 = 0;
+    while Instant::now() < deadline {
+        // Batch writes when sending flat out; one message per tick at a fixed rate.
+        let batch = if interval.is_some() { 1 } else { 32 };
+        if let Some(i) = interval.as_mut() {
+            i.tick().await;
+        }
+        for _ in 0..batch {
+            if qos == QoS::AtLeastOnce {
+                if !wbuf.is_empty() && window.available_permits() == 0 {
+                    wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
+                    wbuf.clear();
+                }
+                window.acquire().await.map_err(|e| e.to_string())?.forget();
+                pkid = pkid.wrapping_add(1).max(1);
+            }
+            let p = conn::publish(topic, qos, pkid, payload(base, a.payload));
+            shoal_mqtt::encode(&p, shoal_mqtt::Protocol::V311, &mut wbuf)
+                .map_err(|e| e.to_string())?;
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
+        wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
+        wbuf.clear();
+    }
+    // Let the last acknowledgements arrive before closing.
+    let _ = tokio::time::timeout(GRACE, window.acquire_many(a.inflight.max(1) as u32)).await;
+    acks.abort();
+    Ok(())
+}
+
+/// Connects and disconnects as fast as `clients` concurrent workers can.
+pub async fn connects(a: &MqttArgs, target: &Target) -> Result<(), String> {
+    let deadline = Instant::now() + a.duration();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..a.clients {
+        let (a, target) = (a.clone(), target.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            let mut errors = 0usize;
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let r = async {
+                    let mut c = conn::open(&target).await?;
+                    c.handshake(&format!("{}-c-{w}-{n}", a.prefix), true)
+                        .await?;
+                    c.send(&Packet::Disconnect(Default::default())).await?;
+                    let _ = c.io.shutdown().await;
+                    Ok::<_, String>(())
+                }
+                .await;
+                n += 1;
+                match r {
+                    Ok(()) => lat.push(t0.elapsed().as_micros() as u64),
+                    Err(_) => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await.map_err(|e| e.to_string())?;
+        all.extend(l);
+        errors += e;
+    }
+    Summary::new(all, errors, started.elapsed()).print(&format!("connect x{}", a.clients));
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Opens `clients` connections and holds them, reporting the broker's memory per connection.
+pub async fn idle(a: &MqttArgs, target: &Target) -> Result<(), String> {
+    let before = a.pid.and_then(rss_kib);
+    let mut conns = Vec::with_capacity(a.clients);
+    let opening = Arc::new(Semaphore::new(256));
+    let mut tasks = Vec::new();
+    for i in 0..a.clients {
+        let (target, prefix, opening) = (target.clone(), a.prefix.clone(), opening.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = opening.acquire_owned().await.map_err(|e| e.to_string())?;
+            let mut c = conn::open(&target).await?;
+            c.handshake(&format!("{prefix}-idle-{i}"), true).await?;
+            Ok::<_, String>(c)
+        }));
+    }
+    for t in tasks {
+        conns.push(t.await.map_err(|e| e.to_string())??);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = a.pid.and_then(rss_kib);
+    match (before, after) {
+        (Some(b), Some(af)) => println!(
+            "idle x{}: broker RSS {:.1} MiB -> {:.1} MiB, {:.1} KiB per connection",
+            a.clients,
+            b as f64 / 1024.0,
+            af as f64 / 1024.0,
+            (af.saturating_sub(b)) as f64 / a.clients as f64
+        ),
+        _ => println!(
+            "idle x{}: connections open (pass --pid to read the broker's memory)",
+            a.clients
+        ),
+    }
+    drop(conns);
+    Ok(())
+}

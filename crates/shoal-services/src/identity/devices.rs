@@ -1,0 +1,104 @@
+//! Devices on the MQTT gateway: which registered certificate a TLS client presented, and the
+//! policies that decide what that connection may do.
+//! https://docs.aws.amazon.com/iot/latest/developerguide/iot-authorization.html
+
+use super::{Identity, KIND_CERT};
+use crate::records::load;
+use shoal_domain::error::Result;
+use shoal_domain::identity::{Certificate, CertificateStatus};
+use shoal_domain::{AccountId, ErrorKind, Partition, Region, ServiceError};
+use shoal_policy::{Decision, MapContext};
+
+/// A device identified by its client certificate.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub partition: Partition,
+    pub certificate: Certificate,
+    /// The certificate's ARN: the principal its policies are attached to.
+    pub principal: String,
+}
+
+/// What one connection may do: its policies, compiled, and the values of its policy variables.
+pub struct Authorizer {
+    policies: Vec<shoal_policy::Policy>,
+    context: MapContext,
+    arn_prefix: String,
+}
+
+impl Authorizer {
+    /// `arn:aws:iot:REGION:ACCOUNT:KIND/NAME`, the resource AWS checks for each MQTT action.
+    pub fn resource(&self, kind: &str, name: &str) -> String {
+        format!("{}{kind}/{name}", self.arn_prefix)
+    }
+
+    pub fn allows(&self, action: &str, kind: &str, name: &str) -> bool {
+        let resource = self.resource(kind, name);
+        shoal_policy::evaluate(&self.policies, action, &resource, &self.context)
+            == Decision::Allowed
+    }
+}
+
+impl Identity {
+    /// The registered, ACTIVE certificate with this DER in one of `accounts` of `region`. AWS
+    /// refuses any other certificate at connection time.
+    pub fn authenticate_device(
+        &self,
+        accounts: &[String],
+        region: &Region,
+        der: &[u8],
+    ) -> Result<Device> {
+        let id = shoal_pki::certificate_id(der);
+        for account in accounts {
+            let part = Partition::new(AccountId::parse(account)?, region.clone());
+            let Some(cert) = load::<Certificate>(self.store(), &part.key(), KIND_CERT, &id)? else {
+                continue;
+            };
+            let cert = cert.value;
+            if cert.status != CertificateStatus::Active {
+                return Err(ServiceError::new(
+                    ErrorKind::Unauthorized,
+                    format!("certificate {id} is {}", cert.status.as_str()),
+                ));
+            }
+            let now = self.clock.now().secs();
+            if now < cert.not_before || now > cert.not_after {
+                return Err(ServiceError::new(
+                    ErrorKind::Unauthorized,
+                    format!("certificate {id} is not valid now"),
+                ));
+            }
+            let principal = part.arn("cert", &id);
+            return Ok(Device {
+                partition: part,
+                certificate: cert,
+                principal,
+            });
+        }
+        Err(ServiceError::new(
+            ErrorKind::Unauthorized,
+            format!("certificate {id} is not registered"),
+        ))
+    }
+
+    /// The authorizer of a device connecting with `client_id`: the policies of its certificate,
+    /// and of the groups of the thing named like the client id when that thing is attached to it.
+    pub fn authorizer(&self, device: &Device, client_id: &str) -> Result<Authorizer> {
+        let part = &device.partition;
+        let thing = if self.is_attached(part, client_id, &device.principal)? {
+            Some(client_id)
+        } else {
+            None
+        };
+        let policies = self
+            .effective_policies(part, Some(&device.principal), thing)?
+            .iter()
+            .map(|p| super::policies::validate_document(p.default_document()))
+            .collect::<Result<Vec<_>>>()?;
+        let context = self.context_for(part, Some(&device.principal), Some(client_id))?;
+        Ok(Authorizer {
+            policies,
+            context,
+            arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
+        })
+    }
+}

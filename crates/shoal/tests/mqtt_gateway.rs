@@ -1,0 +1,230 @@
+//! The MQTT device gateway driven by `rumqttc` over mutual TLS, with a certificate, a policy and
+//! the attachments made through `aws-sdk-iot`: what a device and its operator see.
+
+mod common;
+
+use aws_sdk_iot::types::CertificateStatus;
+use common::TestServer;
+use rumqttc::{
+    AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS, TlsConfiguration, Transport,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct DeviceCert {
+    arn: String,
+    id: String,
+    pem: String,
+    key: String,
+    account: String,
+}
+
+async fn device_cert(c: &aws_sdk_iot::Client) -> DeviceCert {
+    let made = c
+        .create_keys_and_certificate()
+        .set_as_active(true)
+        .send()
+        .await
+        .unwrap();
+    let arn = made.certificate_arn().unwrap().to_string();
+    DeviceCert {
+        account: arn.split(':').nth(4).unwrap().to_string(),
+        arn,
+        id: made.certificate_id().unwrap().to_string(),
+        pem: made.certificate_pem().unwrap().to_string(),
+        key: made.key_pair().unwrap().private_key().unwrap().to_string(),
+    }
+}
+
+/// A policy in the style of AWS's examples: connect as your own thing, publish and receive on
+/// `d/<thing>/...` and `shared/...`, subscribe to the same.
+fn policy(account: &str) -> String {
+    let arn = |r: &str| format!("arn:aws:iot:us-east-1:{account}:{r}");
+    format!(
+        r#"{{"Version": "2012-10-17", "Statement": [
+            {{"Effect": "Allow", "Action": "iot:Connect", "Resource": "{}"}},
+            {{"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": ["{}", "{}"]}},
+            {{"Effect": "Allow", "Action": "iot:Subscribe", "Resource": ["{}", "{}"]}},
+            {{"Effect": "Deny", "Action": "iot:Receive", "Resource": "{}"}}
+        ]}}"#,
+        arn("client/${iot:Connection.Thing.ThingName}"),
+        arn("topic/d/${iot:Connection.Thing.ThingName}/*"),
+        arn("topic/shared/*"),
+        arn("topicfilter/d/${iot:Connection.Thing.ThingName}/*"),
+        arn("topicfilter/shared/*"),
+        arn("topic/shared/secret"),
+    )
+}
+
+fn options(s: &TestServer, client_id: &str, cert: &DeviceCert) -> MqttOptions {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(s.ca_pem().as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let chain = vec![CertificateDer::from_pem_slice(cert.pem.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(cert.key.as_bytes()).unwrap();
+    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_client_auth_cert(chain, key)
+    .unwrap();
+    let mut o = MqttOptions::new(client_id, "localhost", s.mqtt_port());
+    o.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::new(tls))));
+    o.set_keep_alive(Duration::from_secs(30));
+    o
+}
+
+/// Polls until the connection is acknowledged or fails.
+async fn connected(ev: &mut EventLoop) -> Result<(), String> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ev.poll()).await {
+            Err(_) => return Err("timed out".into()),
+            Ok(Ok(Event::Incoming(Incoming::ConnAck(a)))) => {
+                return if a.code == rumqttc::ConnectReturnCode::Success {
+                    Ok(())
+                } else {
+                    Err(format!("{:?}", a.code))
+                }
+            }
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Polls until `pred` accepts an incoming packet; `Err` when the connection ends first.
+async fn until(
+    ev: &mut EventLoop,
+    mut pred: impl FnMut(&Incoming) -> bool,
+) -> Result<Incoming, String> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ev.poll()).await {
+            Err(_) => return Err("timed out".into()),
+            Ok(Ok(Event::Incoming(i))) if pred(&i) => return Ok(i),
+            Ok(Ok(_)) => continue,
+            Ok(Err(e)) => return Err(e.to_string()),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_connect_publish_and_subscribe_as_their_policy_allows() {
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = device_cert(&c).await;
+    c.create_policy()
+        .policy_name("device")
+        .policy_document(policy(&cert.account))
+        .send()
+        .await
+        .unwrap();
+    c.attach_policy()
+        .policy_name("device")
+        .target(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+    for thing in ["sensor-a", "sensor-b"] {
+        c.create_thing().thing_name(thing).send().await.unwrap();
+        c.attach_thing_principal()
+            .thing_name(thing)
+            .principal(&cert.arn)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let (sub, mut sub_ev) = AsyncClient::new(options(&s, "sensor-a", &cert), 16);
+    connected(&mut sub_ev).await.unwrap();
+    sub.subscribe("shared/#", QoS::AtLeastOnce).await.unwrap();
+    let ack = until(&mut sub_ev, |i| matches!(i, Incoming::SubAck(_)))
+        .await
+        .unwrap();
+    let Incoming::SubAck(ack) = ack else {
+        unreachable!()
+    };
+    assert_eq!(
+        ack.return_codes,
+        [rumqttc::SubscribeReasonCode::Success(QoS::AtLeastOnce)]
+    );
+
+    let (publ, mut pub_ev) = AsyncClient::new(options(&s, "sensor-b", &cert), 16);
+    connected(&mut pub_ev).await.unwrap();
+    publ.publish("shared/temp", QoS::AtLeastOnce, false, "21.5")
+        .await
+        .unwrap();
+    publ.publish("shared/secret", QoS::AtLeastOnce, false, "hidden")
+        .await
+        .unwrap();
+    publ.publish("shared/humidity", QoS::AtMostOnce, false, "40")
+        .await
+        .unwrap();
+    let pub_driver = tokio::spawn(async move {
+        let _ = until(&mut pub_ev, |_| false).await;
+        pub_ev
+    });
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        if let Incoming::Publish(p) = until(&mut sub_ev, |i| matches!(i, Incoming::Publish(_)))
+            .await
+            .unwrap()
+        {
+            got.push((
+                p.topic.clone(),
+                String::from_utf8(p.payload.to_vec()).unwrap(),
+            ));
+        }
+    }
+    // `shared/secret` was published but the subscriber's policy denies receiving it.
+    assert_eq!(
+        got,
+        [
+            ("shared/temp".to_string(), "21.5".to_string()),
+            ("shared/humidity".to_string(), "40".to_string())
+        ]
+    );
+    pub_driver.abort();
+
+    // A client id that is not an attached thing may not connect.
+    let (_x, mut x_ev) = AsyncClient::new(options(&s, "intruder", &cert), 16);
+    assert!(connected(&mut x_ev).await.is_err());
+
+    // Publishing where the policy does not allow ends an MQTT 3.1.1 connection, as on AWS.
+    sub.publish("d/sensor-b/temp", QoS::AtLeastOnce, false, "x")
+        .await
+        .unwrap();
+    assert!(until(&mut sub_ev, |i| matches!(i, Incoming::PubAck(_)))
+        .await
+        .is_err());
+
+    // A subscription the policy does not allow is refused in the SUBACK.
+    let (third, mut third_ev) = AsyncClient::new(options(&s, "sensor-b", &cert), 16);
+    connected(&mut third_ev).await.unwrap();
+    third
+        .subscribe("d/sensor-a/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let Incoming::SubAck(ack) = until(&mut third_ev, |i| matches!(i, Incoming::SubAck(_)))
+        .await
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert_eq!(ack.return_codes, [rumqttc::SubscribeReasonCode::Failure]);
+
+    // An inactive certificate cannot connect.
+    c.update_certificate()
+        .certificate_id(&cert.id)
+        .new_status(CertificateStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let (_y, mut y_ev) = AsyncClient::new(options(&s, "sensor-a", &cert), 16);
+    assert!(connected(&mut y_ev).await.is_err());
+    s.stop().await;
+}
