@@ -237,7 +237,7 @@ fn captured_streams_need_more_at_every_cut() {
     }
 }
 
-/// MQTT 3.1.1 §3.1.2.10, Figure 3.6 (CONNECT variable header example): protocol "MQTT",
+/// The CONNECT Variable Header non-normative example of MQTT 3.1.1 §3.1.2: protocol "MQTT",
 /// level 4, flags 0xCE (user name, password, will QoS 1, will flag, clean session), Keep Alive
 /// 10. The payload is ours.
 #[test]
@@ -263,7 +263,7 @@ fn spec_v311_connect_variable_header_example() {
     assert_eq!(bytes_of(&Packet::Connect(c), Protocol::V311), bytes);
 }
 
-/// MQTT 5.0 §3.1.2.11, Figure 3-6 (CONNECT variable header example): level 5, flags 0xCE,
+/// The CONNECT Variable Header non-normative example of MQTT 5.0 §3.1.2: level 5, flags 0xCE,
 /// Keep Alive 10, properties of length 5 holding Session Expiry Interval 10.
 #[test]
 fn spec_v5_connect_variable_header_example() {
@@ -284,8 +284,8 @@ fn spec_v5_connect_variable_header_example() {
     assert_eq!(bytes_of(&Packet::Connect(c), Protocol::V5), bytes);
 }
 
-/// MQTT 3.1.1 §3.3.2.3, Figure 3.11 and MQTT 5.0 §3.3.2.3.9, Figure 3-9 (PUBLISH variable
-/// header example): topic "a/b", packet identifier 10; in 5.0 an empty property list.
+/// The PUBLISH Variable Header non-normative example of §3.3.2 (both versions): topic "a/b",
+/// packet identifier 10; in 5.0 an empty property list.
 #[test]
 fn spec_publish_variable_header_example() {
     let p = Packet::Publish(Publish {
@@ -298,7 +298,8 @@ fn spec_publish_variable_header_example() {
     assert_eq!(roundtrip(&p, Protocol::V5), hex("32080003612f62000a00"));
 }
 
-/// MQTT 3.1.1 §3.8.3, Figure 3.22 (SUBSCRIBE payload example): "a/b" QoS 1, "c/d" QoS 2.
+/// The SUBSCRIBE Payload non-normative example of MQTT 3.1.1 §3.8.3: "a/b" QoS 1, "c/d" QoS 2,
+/// with the packet identifier 10 of the §3.8.2 example.
 #[test]
 fn spec_subscribe_payload_example() {
     let p = Packet::Subscribe(Subscribe {
@@ -319,7 +320,7 @@ fn spec_subscribe_payload_example() {
     );
 }
 
-/// MQTT 3.1.1 §3.9.3, Figure 3.26 (SUBACK payload example): Success QoS 0, Success QoS 2,
+/// The SUBACK Payload non-normative example of MQTT 3.1.1 §3.9.3: Success QoS 0, Success QoS 2,
 /// Failure.
 #[test]
 fn spec_suback_payload_example() {
@@ -332,7 +333,7 @@ fn spec_suback_payload_example() {
     assert_eq!(roundtrip(&p, Protocol::V5), hex("9006000a00000280"));
 }
 
-/// MQTT 3.1.1 §3.10.3, Figure 3.30 (UNSUBSCRIBE payload example): "a/b", "c/d".
+/// The UNSUBSCRIBE Payload non-normative example of MQTT 3.1.1 §3.10.3: "a/b", "c/d".
 #[test]
 fn spec_unsubscribe_payload_example() {
     let p = Packet::Unsubscribe(Unsubscribe {

@@ -101,13 +101,15 @@ impl Reader {
     /// Two Byte Integer, big-endian (§1.5.2).
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         let b = self.take(2)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        let b: [u8; 2] = b.as_ref().try_into().map_err(|_| TRUNCATED)?;
+        Ok(u16::from_be_bytes(b))
     }
 
     /// Four Byte Integer, big-endian (MQTT 5.0 §1.5.3).
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         let b = self.take(4)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        let b: [u8; 4] = b.as_ref().try_into().map_err(|_| TRUNCATED)?;
+        Ok(u32::from_be_bytes(b))
     }
 
     /// Variable Byte Integer (MQTT 5.0 §1.5.5); ending inside one is malformed here because the
