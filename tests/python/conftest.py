@@ -172,6 +172,7 @@ class ShoalServer:
         self.stderr_path = None
         self.exports = {}
         self.api_line = None
+        self.mqtt_line = None
 
     # -- lifecycle --------------------------------------------------------
 
@@ -183,7 +184,8 @@ class ShoalServer:
                                                 dir=str(self.log_dir))
         stderr_file = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(
-            [find_shoal_bin(), "serve", "--data", str(self.data_dir), "--api", "127.0.0.1:0"],
+            [find_shoal_bin(), "serve", "--data", str(self.data_dir), "--api", "127.0.0.1:0",
+             "--mqtt", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=stderr_file,
             stdin=subprocess.DEVNULL,
@@ -219,6 +221,8 @@ class ShoalServer:
                                      % (self.proc.returncode, self.describe_output()))
             if line.strip().startswith("api "):
                 self.api_line = line
+            if line.strip().startswith("mqtt "):
+                self.mqtt_line = line
             if line.strip().startswith("export AWS_ENDPOINT_URL="):
                 self.exports = parse_export_line(line)
                 return self
@@ -266,6 +270,19 @@ class ShoalServer:
     @property
     def region(self):
         return self.exports.get("AWS_REGION", DEFAULT_REGION)
+
+    @property
+    def mqtt_port(self):
+        """Port of the MQTT device listener, from `  mqtt     mqtts://HOST:PORT   ...`."""
+        assert self.mqtt_line is not None, "no mqtt line in %r" % self.stdout_lines
+        url = self.mqtt_line.split()[1]
+        assert url.startswith("mqtts://"), self.mqtt_line
+        return int(url.rsplit(":", 1)[1])
+
+    @property
+    def ca_file(self):
+        """The root CA devices trust (DATA/ca.pem)."""
+        return self.data_dir / "ca.pem"
 
     def client(self, region=None, access_key=None, secret_key=None, validate=True, **kw):
         return make_client(

@@ -67,6 +67,8 @@ struct Session {
     protocol: Protocol,
     client_id: String,
     authorizer: Option<Authorizer>,
+    /// The gateway's policy epoch when `authorizer` was built.
+    authorizer_epoch: u64,
     /// Packet ids of our QoS 1 deliveries awaiting PUBACK.
     inflight: HashSet<u16>,
     next_pkid: u16,
@@ -85,6 +87,7 @@ impl Session {
             protocol: Protocol::V311,
             client_id: String::new(),
             authorizer: None,
+            authorizer_epoch: 0,
             inflight: HashSet::new(),
             next_pkid: 0,
             qos2_received: HashSet::new(),
@@ -119,9 +122,10 @@ impl Session {
             return Ok(());
         }
         let (outbox, mut deliveries) = mpsc::channel(OUTBOX);
+        let cert = self.device.certificate.id.clone();
         self.gw
             .router
-            .connect(self.account(), &self.client_id, self.conn, outbox)
+            .connect(self.account(), &self.client_id, self.conn, &cert, outbox)
             .await;
         self.queue(&Packet::ConnAck(ConnAck::default()))?;
         self.flush(&mut wr).await?;
@@ -203,17 +207,42 @@ impl Session {
                             self.deliver(&topic, payload, qos)?;
                         }
                     }
-                    Some(Out::TakenOver) | None => return Ok(()),
+                    Some(Out::TakenOver) => return self.end(wr, reason::SESSION_TAKEN_OVER).await,
+                    Some(Out::Revoked) => return self.end(wr, reason::NOT_AUTHORIZED).await,
+                    None => return Ok(()),
                 },
                 () = tokio::time::sleep_until(deadline) => return Err("keep-alive expired".into()),
             }
         }
     }
 
-    fn authorizer(&self) -> &Authorizer {
+    /// The connection's authorizer, rebuilt first if policies changed since it was made.
+    fn authorizer(&mut self) -> Result<&Authorizer, String> {
+        let epoch = self.gw.policy_epoch();
+        if self.authorizer.is_none() || epoch != self.authorizer_epoch {
+            self.authorizer_epoch = epoch;
+            let a = self
+                .gw
+                .identity
+                .authorizer(&self.device, &self.client_id)
+                .map_err(|e| e.message)?;
+            self.authorizer = Some(a);
+        }
         self.authorizer
             .as_ref()
-            .expect("authorizer is set once CONNECT is accepted")
+            .ok_or_else(|| "no authorizer".to_string())
+    }
+
+    /// Ends the connection from the server side: MQTT 5 clients are told why (§3.14).
+    async fn end<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, code: u8) -> End {
+        if self.protocol == Protocol::V5 {
+            self.queue(&Packet::Disconnect(shoal_mqtt::Disconnect {
+                reason: code,
+                ..Default::default()
+            }))?;
+            self.flush(wr).await?;
+        }
+        Ok(())
     }
 
     /// Handles one packet; `Ok(false)` ends the connection normally.
@@ -256,7 +285,7 @@ impl Session {
         // come in later issues; until then publishing to them is refused like any denied topic.
         let allowed = topic_ok
             && !p.topic.starts_with('$')
-            && self.authorizer().allows("iot:Publish", "topic", &p.topic);
+            && self.authorizer()?.allows("iot:Publish", "topic", &p.topic);
         if !allowed {
             tracing::info!(conn = self.conn, topic = %p.topic, "publish denied");
             // AWS disconnects an MQTT 3.1.1 client that publishes where it may not; MQTT 5
@@ -328,7 +357,7 @@ impl Session {
             let allowed = !too_many
                 && valid
                 && self
-                    .authorizer()
+                    .authorizer()?
                     .allows("iot:Subscribe", "topicfilter", &f.filter);
             if !allowed {
                 tracing::info!(conn = self.conn, filter = %f.filter, "subscribe denied");
@@ -355,7 +384,7 @@ impl Session {
 
     /// Sends a routed message if the device may receive it (`iot:Receive` on `topic/<topic>`).
     fn deliver(&mut self, topic: &str, payload: bytes::Bytes, qos: QoS) -> End {
-        if !self.authorizer().allows("iot:Receive", "topic", topic) {
+        if !self.authorizer()?.allows("iot:Receive", "topic", topic) {
             return Ok(());
         }
         let pkid = if qos == QoS::AtMostOnce {

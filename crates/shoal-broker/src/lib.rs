@@ -8,7 +8,7 @@ mod router;
 pub mod tls;
 
 use shoal_domain::{Region, ServiceError};
-use shoal_services::identity::Device;
+use shoal_services::identity::{Device, IdentityEvent};
 use shoal_services::{Accounts, Identity};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +24,9 @@ pub struct Gateway {
     tls: tokio_rustls::TlsAcceptor,
     router: router::Router,
     next_conn: AtomicU64,
+    /// Bumped whenever policies or attachments change; connections rebuild their authorizer
+    /// when it moved since they built it.
+    policy_epoch: AtomicU64,
 }
 
 impl Gateway {
@@ -34,14 +37,22 @@ impl Gateway {
         region: Region,
         tls: Arc<rustls::ServerConfig>,
     ) -> Arc<Gateway> {
-        Arc::new(Gateway {
+        let events = identity.events();
+        let gw = Arc::new(Gateway {
             identity,
             accounts,
             region,
             tls: tokio_rustls::TlsAcceptor::from(tls),
             router: router::Router::spawn(),
             next_conn: AtomicU64::new(1),
-        })
+            policy_epoch: AtomicU64::new(0),
+        });
+        tokio::spawn(follow_identity(Arc::downgrade(&gw), events));
+        gw
+    }
+
+    fn policy_epoch(&self) -> u64 {
+        self.policy_epoch.load(Ordering::Acquire)
     }
 
     fn authenticate(&self, der: &[u8]) -> Result<Device, ServiceError> {
@@ -68,6 +79,35 @@ pub async fn serve(listener: TcpListener, gw: Arc<Gateway>, shutdown: impl Futur
                 }
             },
             () = &mut shutdown => break,
+        }
+    }
+}
+
+/// Applies identity changes to live connections: a certificate that may no longer connect ends
+/// its connections (AWS: revocation disconnects); any policy or attachment change makes every
+/// connection re-read its policies before its next authorization.
+async fn follow_identity(
+    gw: std::sync::Weak<Gateway>,
+    mut events: tokio::sync::broadcast::Receiver<IdentityEvent>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let event = events.recv().await;
+        let Some(gw) = gw.upgrade() else { return };
+        match event {
+            Ok(IdentityEvent::Certificate {
+                partition,
+                id,
+                active,
+            }) => {
+                if !active && partition.region == gw.region {
+                    gw.router.revoke(partition.account.as_str(), &id);
+                }
+            }
+            Ok(IdentityEvent::Authorization { .. }) | Err(RecvError::Lagged(_)) => {
+                gw.policy_epoch.fetch_add(1, Ordering::AcqRel);
+            }
+            Err(RecvError::Closed) => return,
         }
     }
 }

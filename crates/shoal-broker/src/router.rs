@@ -22,6 +22,8 @@ pub enum Out {
     },
     /// Another connection took this client id (MQTT §3.1.4: the server disconnects the old one).
     TakenOver,
+    /// The connection's certificate was deactivated, revoked or deleted (AWS disconnects).
+    Revoked,
 }
 
 /// Deliveries waiting for a slow subscriber beyond this are dropped (QoS 0) or end the
@@ -34,8 +36,13 @@ enum Cmd {
         account: String,
         client_id: String,
         conn: ConnId,
+        cert: String,
         outbox: mpsc::Sender<Out>,
         done: oneshot::Sender<()>,
+    },
+    Revoke {
+        account: String,
+        cert: String,
     },
     Disconnect {
         account: String,
@@ -67,10 +74,27 @@ struct Subscriber {
     qos: QoS,
 }
 
+struct Client {
+    conn: ConnId,
+    /// The id of the certificate the connection authenticated with.
+    cert: String,
+    outbox: mpsc::Sender<Out>,
+}
+
 #[derive(Default)]
 struct Account {
-    clients: HashMap<String, (ConnId, mpsc::Sender<Out>)>,
+    clients: HashMap<String, Client>,
     subscriptions: Vec<Subscriber>,
+}
+
+/// Control messages must arrive even when the outbox is full of deliveries.
+fn send_control(outbox: &mpsc::Sender<Out>, out: Out) {
+    if let Err(mpsc::error::TrySendError::Full(out)) = outbox.try_send(out) {
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            let _ = outbox.send(out).await;
+        });
+    }
 }
 
 /// A cheap handle to the router task.
@@ -93,6 +117,7 @@ impl Router {
         account: &str,
         client_id: &str,
         conn: ConnId,
+        cert: &str,
         outbox: mpsc::Sender<Out>,
     ) {
         let (done, wait) = oneshot::channel();
@@ -100,12 +125,21 @@ impl Router {
             account: account.into(),
             client_id: client_id.into(),
             conn,
+            cert: cert.into(),
             outbox,
             done,
         };
         if self.tx.send(cmd).is_ok() {
             let _ = wait.await;
         }
+    }
+
+    /// Ends every connection of the account that authenticated with certificate `cert`.
+    pub fn revoke(&self, account: &str, cert: &str) {
+        let _ = self.tx.send(Cmd::Revoke {
+            account: account.into(),
+            cert: cert.into(),
+        });
     }
 
     pub fn disconnect(&self, account: &str, client_id: &str, conn: ConnId) {
@@ -154,16 +188,24 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Cmd>) {
                 account,
                 client_id,
                 conn,
+                cert,
                 outbox,
                 done,
             } => {
                 let acc = accounts.entry(account).or_default();
-                if let Some((old, old_box)) = acc.clients.insert(client_id, (conn, outbox)) {
+                if let Some(old) = acc.clients.insert(client_id, Client { conn, cert, outbox }) {
                     // The old connection's subscriptions end with it (clean sessions).
-                    acc.subscriptions.retain(|s| s.conn != old);
-                    let _ = old_box.try_send(Out::TakenOver);
+                    acc.subscriptions.retain(|s| s.conn != old.conn);
+                    send_control(&old.outbox, Out::TakenOver);
                 }
                 let _ = done.send(());
+            }
+            Cmd::Revoke { account, cert } => {
+                if let Some(acc) = accounts.get(&account) {
+                    for c in acc.clients.values().filter(|c| c.cert == cert) {
+                        send_control(&c.outbox, Out::Revoked);
+                    }
+                }
             }
             Cmd::Disconnect {
                 account,
@@ -171,7 +213,7 @@ async fn run(mut rx: mpsc::UnboundedReceiver<Cmd>) {
                 conn,
             } => {
                 if let Some(acc) = accounts.get_mut(&account) {
-                    if acc.clients.get(&client_id).is_some_and(|(c, _)| *c == conn) {
+                    if acc.clients.get(&client_id).is_some_and(|c| c.conn == conn) {
                         acc.clients.remove(&client_id);
                     }
                     acc.subscriptions.retain(|s| s.conn != conn);
@@ -237,7 +279,8 @@ fn deliver(acc: &Account, topic: &Arc<str>, payload: &Bytes, qos: QoS) {
     if best.is_empty() {
         return;
     }
-    for (_, (conn, outbox)) in acc.clients.iter() {
+    for c in acc.clients.values() {
+        let (conn, outbox) = (&c.conn, &c.outbox);
         if let Some(sub_qos) = best.get(conn) {
             let out = Out::Deliver {
                 topic: topic.clone(),

@@ -228,3 +228,79 @@ async fn devices_connect_publish_and_subscribe_as_their_policy_allows() {
     assert!(connected(&mut y_ev).await.is_err());
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_and_policy_changes_reach_live_connections() {
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = device_cert(&c).await;
+    c.create_policy()
+        .policy_name("device")
+        .policy_document(policy(&cert.account))
+        .send()
+        .await
+        .unwrap();
+    c.attach_policy()
+        .policy_name("device")
+        .target(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+    c.create_thing()
+        .thing_name("sensor-a")
+        .send()
+        .await
+        .unwrap();
+    c.attach_thing_principal()
+        .thing_name("sensor-a")
+        .principal(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+
+    // Detaching the policy applies to the next packet of a connection already open.
+    let (dev, mut ev) = AsyncClient::new(options(&s, "sensor-a", &cert), 16);
+    connected(&mut ev).await.unwrap();
+    dev.publish("shared/ok", QoS::AtLeastOnce, false, "1")
+        .await
+        .unwrap();
+    until(&mut ev, |i| matches!(i, Incoming::PubAck(_)))
+        .await
+        .unwrap();
+    c.detach_policy()
+        .policy_name("device")
+        .target(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+    dev.publish("shared/ok", QoS::AtLeastOnce, false, "2")
+        .await
+        .unwrap();
+    assert!(
+        until(&mut ev, |i| matches!(i, Incoming::PubAck(_)))
+            .await
+            .is_err(),
+        "publish after detach is refused"
+    );
+
+    // Revoking the certificate ends its live connections.
+    c.attach_policy()
+        .policy_name("device")
+        .target(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+    let (_dev, mut ev) = AsyncClient::new(options(&s, "sensor-a", &cert), 16);
+    connected(&mut ev).await.unwrap();
+    c.update_certificate()
+        .certificate_id(&cert.id)
+        .new_status(CertificateStatus::Revoked)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        until(&mut ev, |_| false).await.unwrap_err() != "timed out",
+        "the connection was closed by the server"
+    );
+    s.stop().await;
+}

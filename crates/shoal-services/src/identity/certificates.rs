@@ -303,6 +303,12 @@ impl Identity {
             },
         )
         .await?;
+        let active = cert.status == CertificateStatus::Active;
+        self.emit(super::IdentityEvent::Certificate {
+            partition: part.clone(),
+            id: id.to_string(),
+            active,
+        });
         Ok(cert)
     }
 
@@ -353,6 +359,11 @@ impl Identity {
                 batch = batch.delete(KIND_ATTACHMENT, &p.key, Expect::Rev(p.rev));
             }
             if try_commit(self.store(), batch).await? {
+                self.emit(super::IdentityEvent::Certificate {
+                    partition: part.clone(),
+                    id: id.to_string(),
+                    active: false,
+                });
                 return Ok(());
             }
         }

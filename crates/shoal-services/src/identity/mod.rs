@@ -33,15 +33,52 @@ pub struct Identity {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     authority: Arc<Authority>,
+    events: tokio::sync::broadcast::Sender<IdentityEvent>,
 }
+
+/// A committed change that live device connections must react to (DESIGN.md §3: revoking a
+/// certificate or changing a policy takes effect on live connections).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityEvent {
+    /// A certificate's status changed or it was deleted; `active` says whether it may still be
+    /// used to connect.
+    Certificate {
+        partition: Partition,
+        id: String,
+        active: bool,
+    },
+    /// Policies, their default versions or their attachments changed in this partition.
+    Authorization { partition: Partition },
+}
+
+/// Events a slow listener may fall behind by before it is told it lagged.
+const EVENTS: usize = 4096;
 
 impl Identity {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, authority: Arc<Authority>) -> Self {
+        let (events, _) = tokio::sync::broadcast::channel(EVENTS);
         Identity {
             store,
             clock,
             authority,
+            events,
         }
+    }
+
+    /// Changes that matter to live connections, from now on.
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<IdentityEvent> {
+        self.events.subscribe()
+    }
+
+    /// Sending fails only when nobody listens, which is fine.
+    fn emit(&self, e: IdentityEvent) {
+        let _ = self.events.send(e);
+    }
+
+    fn authorization_changed(&self, part: &Partition) {
+        self.emit(IdentityEvent::Authorization {
+            partition: part.clone(),
+        });
     }
 
     fn store(&self) -> &dyn Store {

@@ -117,10 +117,15 @@ impl Identity {
     ) -> Result<(Policy, u32)> {
         validate_document(document)?;
         let now = self.clock.now();
-        self.modify_policy(part, name, |p| {
-            p.add_version(document.to_string(), set_default, now)
-        })
-        .await
+        let out = self
+            .modify_policy(part, name, |p| {
+                p.add_version(document.to_string(), set_default, now)
+            })
+            .await?;
+        if set_default {
+            self.authorization_changed(part);
+        }
+        Ok(out)
     }
 
     pub async fn set_default_policy_version(
@@ -131,8 +136,9 @@ impl Identity {
     ) -> Result<()> {
         let now = self.clock.now();
         self.modify_policy(part, name, |p| p.set_default(version, now))
-            .await
-            .map(|_| ())
+            .await?;
+        self.authorization_changed(part);
+        Ok(())
     }
 
     pub async fn delete_policy_version(
@@ -233,6 +239,7 @@ impl Identity {
                     Expect::Any,
                 );
             if try_commit(self.store(), batch).await? {
+                self.authorization_changed(part);
                 return Ok(());
             }
         }
@@ -248,6 +255,7 @@ impl Identity {
         let batch =
             Batch::new(part.key()).delete(KIND_ATTACHMENT, &pair_key(name, target), Expect::Any);
         self.store.commit(batch).await.map_err(store_error)?;
+        self.authorization_changed(part);
         Ok(())
     }
 

@@ -56,6 +56,7 @@ impl Identity {
                     Expect::Any,
                 );
             if try_commit(self.store(), batch).await? {
+                self.authorization_changed(part);
                 return Ok(());
             }
         }
@@ -86,6 +87,7 @@ impl Identity {
             Expect::Any,
         );
         self.store.commit(batch).await.map_err(store_error)?;
+        self.authorization_changed(part);
         Ok(())
     }
 
