@@ -8,7 +8,9 @@ carries x-amzn-RequestId; errors carry x-amzn-ErrorType and a JSON body with
 a message.
 """
 
+import contextlib
 import datetime
+import importlib
 import json
 from unittest import mock
 
@@ -74,7 +76,15 @@ def _with_clock_offset(delta):
     def shifted(*args, **kwargs):
         return real(*args, **kwargs) + delta
 
-    return mock.patch("botocore.auth.get_current_datetime", shifted)
+    # With awscrt installed (awsiotsdk brings it), botocore signs with botocore.crt.auth, which
+    # reads the clock through its own reference.
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch("botocore.auth.get_current_datetime", shifted))
+    if getattr(botocore.auth, "HAS_CRT", False):
+        crt_auth = importlib.import_module("botocore.crt.auth")
+        if hasattr(crt_auth, "get_current_datetime"):
+            stack.enter_context(mock.patch("botocore.crt.auth.get_current_datetime", shifted))
+    return stack
 
 
 @pytest.mark.parametrize("minutes", [-20, 20])

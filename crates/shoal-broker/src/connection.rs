@@ -69,6 +69,8 @@ struct Session {
     authorizer: Option<Authorizer>,
     /// The gateway's policy epoch when `authorizer` was built.
     authorizer_epoch: u64,
+    requested_keep_alive: u16,
+    assigned_id: bool,
     /// Packet ids of our QoS 1 deliveries awaiting PUBACK.
     inflight: HashSet<u16>,
     next_pkid: u16,
@@ -88,6 +90,8 @@ impl Session {
             client_id: String::new(),
             authorizer: None,
             authorizer_epoch: 0,
+            requested_keep_alive: 0,
+            assigned_id: false,
             inflight: HashSet::new(),
             next_pkid: 0,
             qos2_received: HashSet::new(),
@@ -127,15 +131,38 @@ impl Session {
             .router
             .connect(self.account(), &self.client_id, self.conn, &cert, outbox)
             .await;
-        self.queue(&Packet::ConnAck(ConnAck::default()))?;
+        let connack = self.connack(keep_alive);
+        self.queue(&Packet::ConnAck(connack))?;
         self.flush(&mut wr).await?;
         let result = self
             .serve(&mut rd, &mut wr, &mut rbuf, &mut deliveries, keep_alive)
             .await;
         self.gw
             .router
-            .disconnect(self.account(), &self.client_id, self.conn);
+            .disconnect(self.account(), &self.client_id, self.conn)
+            .await;
         result
+    }
+
+    /// CONNACK. MQTT 5 clients learn what this server does not do and what it decided for them
+    /// (§3.2.2.3): an assigned client id, the keep-alive it uses, no retained messages, no
+    /// shared subscriptions or subscription identifiers, no topic aliases, the packet size limit.
+    fn connack(&self, keep_alive: Duration) -> ConnAck {
+        let mut ack = ConnAck::default();
+        if self.protocol == Protocol::V5 {
+            let p = &mut ack.properties;
+            if self.assigned_id {
+                p.assigned_client_identifier = Some(self.client_id.clone());
+            }
+            if self.requested_keep_alive != keep_alive.as_secs() as u16 {
+                p.server_keep_alive = Some(keep_alive.as_secs() as u16);
+            }
+            p.retain_available = Some(false);
+            p.shared_subscription_available = Some(false);
+            p.subscription_identifiers_available = Some(false);
+            p.maximum_packet_size = Some(MAX_PACKET as u32);
+        }
+        ack
     }
 
     /// Authorizes CONNECT (`iot:Connect` on `client/<clientId>`). A refusal ends the connection:
@@ -146,10 +173,21 @@ impl Session {
         wr: &mut W,
     ) -> Result<bool, String> {
         self.protocol = connect.protocol;
+        self.requested_keep_alive = connect.keep_alive;
         self.client_id = connect.client_id;
         if self.client_id.is_empty() {
-            // MQTT 3.1.1 §3.1.3.1 lets a server assign an id to a clean session.
+            // MQTT 3.1.1 §3.1.3.1 lets a server assign an id to a clean session only; MQTT 5
+            // (§3.1.3.1) to any, reported in CONNACK.
+            if self.protocol == Protocol::V311 && !connect.clean_start {
+                self.queue(&Packet::ConnAck(ConnAck {
+                    code: return_code::IDENTIFIER_REJECTED,
+                    ..ConnAck::default()
+                }))?;
+                self.flush(wr).await?;
+                return Ok(false);
+            }
             self.client_id = format!("shoal-{}", self.conn);
+            self.assigned_id = true;
         }
         let authorizer = self
             .gw
@@ -187,7 +225,7 @@ impl Session {
                 .map_err(|e| format!("decode: {e}"))?
             {
                 deadline = Instant::now() + idle_limit;
-                if !self.on_packet(p)? {
+                if !self.on_packet(p).await? {
                     self.flush(wr).await?;
                     return Ok(());
                 }
@@ -209,6 +247,7 @@ impl Session {
                     }
                     Some(Out::TakenOver) => return self.end(wr, reason::SESSION_TAKEN_OVER).await,
                     Some(Out::Revoked) => return self.end(wr, reason::NOT_AUTHORIZED).await,
+                    Some(Out::Overflowed) => return self.end(wr, reason::QUOTA_EXCEEDED).await,
                     None => return Ok(()),
                 },
                 () = tokio::time::sleep_until(deadline) => return Err("keep-alive expired".into()),
@@ -221,6 +260,11 @@ impl Session {
         let epoch = self.gw.policy_epoch();
         if self.authorizer.is_none() || epoch != self.authorizer_epoch {
             self.authorizer_epoch = epoch;
+            // The certificate may have been deactivated since the last check.
+            self.gw
+                .identity
+                .check_device(&self.device)
+                .map_err(|e| e.message)?;
             let a = self
                 .gw
                 .identity
@@ -246,13 +290,16 @@ impl Session {
     }
 
     /// Handles one packet; `Ok(false)` ends the connection normally.
-    fn on_packet(&mut self, p: Packet) -> Result<bool, String> {
+    async fn on_packet(&mut self, p: Packet) -> Result<bool, String> {
         match p {
-            Packet::Publish(p) => return self.on_publish(p),
-            Packet::Subscribe(s) => self.on_subscribe(s)?,
+            Packet::Publish(p) => return self.on_publish(p).await,
+            Packet::Subscribe(s) => self.on_subscribe(s).await?,
             Packet::Unsubscribe(u) => {
                 for f in &u.filters {
-                    self.gw.router.unsubscribe(self.account(), self.conn, f);
+                    self.gw
+                        .router
+                        .unsubscribe(self.account(), self.conn, f)
+                        .await;
                 }
                 let reasons = vec![reason::SUCCESS; u.filters.len()];
                 self.queue(&Packet::UnsubAck(UnsubAck {
@@ -278,7 +325,7 @@ impl Session {
         Ok(true)
     }
 
-    fn on_publish(&mut self, p: shoal_mqtt::Publish) -> Result<bool, String> {
+    async fn on_publish(&mut self, p: shoal_mqtt::Publish) -> Result<bool, String> {
         let topic_ok = shoal_mqtt::valid_topic_name(&p.topic)
             && shoal_mqtt::topic::aws_topic_ok(&p.topic).is_ok();
         // Reserved `$aws/` topics are served by the device services (shadows, jobs...), which
@@ -314,10 +361,10 @@ impl Session {
             return Ok(true);
         }
         match p.qos {
-            QoS::AtMostOnce => self.route(p),
+            QoS::AtMostOnce => self.route(p).await,
             QoS::AtLeastOnce => {
                 let pkid = p.pkid;
-                self.route(p);
+                self.route(p).await;
                 self.queue(&Packet::PubAck(PubAck {
                     pkid,
                     ..PubAck::default()
@@ -326,7 +373,7 @@ impl Session {
             QoS::ExactlyOnce => {
                 let pkid = p.pkid;
                 if self.qos2_received.insert(pkid) {
-                    self.route(p);
+                    self.route(p).await;
                 }
                 self.queue(&Packet::PubRec(PubRec {
                     pkid,
@@ -337,16 +384,15 @@ impl Session {
         Ok(true)
     }
 
-    fn route(&self, p: shoal_mqtt::Publish) {
-        self.gw.router.publish(
-            self.account(),
-            Arc::from(p.topic.as_str()),
-            p.payload,
-            p.qos,
-        );
+    async fn route(&self, p: shoal_mqtt::Publish) {
+        let topic = Arc::from(p.topic.as_str());
+        self.gw
+            .router
+            .publish(self.account(), topic, p.payload, p.qos)
+            .await;
     }
 
-    fn on_subscribe(&mut self, s: shoal_mqtt::Subscribe) -> End {
+    async fn on_subscribe(&mut self, s: shoal_mqtt::Subscribe) -> End {
         let mut codes = Vec::with_capacity(s.filters.len());
         let too_many = s.filters.len() > MAX_FILTERS;
         for f in &s.filters {
@@ -373,7 +419,8 @@ impl Session {
             codes.push(granted as u8);
             self.gw
                 .router
-                .subscribe(self.account(), self.conn, &f.filter, granted);
+                .subscribe(self.account(), self.conn, &f.filter, granted)
+                .await;
         }
         self.queue(&Packet::SubAck(SubAck {
             pkid: s.pkid,

@@ -24,9 +24,6 @@ pub struct Gateway {
     tls: tokio_rustls::TlsAcceptor,
     router: router::Router,
     next_conn: AtomicU64,
-    /// Bumped whenever policies or attachments change; connections rebuild their authorizer
-    /// when it moved since they built it.
-    policy_epoch: AtomicU64,
 }
 
 impl Gateway {
@@ -45,14 +42,15 @@ impl Gateway {
             tls: tokio_rustls::TlsAcceptor::from(tls),
             router: router::Router::spawn(),
             next_conn: AtomicU64::new(1),
-            policy_epoch: AtomicU64::new(0),
         });
         tokio::spawn(follow_identity(Arc::downgrade(&gw), events));
         gw
     }
 
+    /// Moves whenever certificates, policies or attachments change; a connection re-checks its
+    /// certificate and rebuilds its authorizer when it moved since its last check.
     fn policy_epoch(&self) -> u64 {
-        self.policy_epoch.load(Ordering::Acquire)
+        self.identity.epoch()
     }
 
     fn authenticate(&self, der: &[u8]) -> Result<Device, ServiceError> {
@@ -83,9 +81,9 @@ pub async fn serve(listener: TcpListener, gw: Arc<Gateway>, shutdown: impl Futur
     }
 }
 
-/// Applies identity changes to live connections: a certificate that may no longer connect ends
-/// its connections (AWS: revocation disconnects); any policy or attachment change makes every
-/// connection re-read its policies before its next authorization.
+/// Ends the live connections of a certificate that may no longer connect as soon as the change
+/// is committed (AWS: revocation disconnects), even when they are idle; other changes reach each
+/// connection through the identity epoch on its next packet.
 async fn follow_identity(
     gw: std::sync::Weak<Gateway>,
     mut events: tokio::sync::broadcast::Receiver<IdentityEvent>,
@@ -98,15 +96,11 @@ async fn follow_identity(
             Ok(IdentityEvent::Certificate {
                 partition,
                 id,
-                active,
-            }) => {
-                if !active && partition.region == gw.region {
-                    gw.router.revoke(partition.account.as_str(), &id);
-                }
+                active: false,
+            }) if partition.region == gw.region => {
+                gw.router.revoke(partition.account.as_str(), &id).await;
             }
-            Ok(IdentityEvent::Authorization { .. }) | Err(RecvError::Lagged(_)) => {
-                gw.policy_epoch.fetch_add(1, Ordering::AcqRel);
-            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return,
         }
     }

@@ -24,6 +24,9 @@ pub enum Out {
     TakenOver,
     /// The connection's certificate was deactivated, revoked or deleted (AWS disconnects).
     Revoked,
+    /// A QoS 1 message could not be queued for this slow subscriber: the connection ends rather
+    /// than lose it silently.
+    Overflowed,
 }
 
 /// Deliveries waiting for a slow subscriber beyond this are dropped (QoS 0) or end the
@@ -97,16 +100,20 @@ fn send_control(outbox: &mpsc::Sender<Out>, out: Out) {
     }
 }
 
+/// Commands waiting for the router. A full queue makes connections wait before reading more
+/// from their sockets, so a fast publisher slows to the router's pace instead of growing memory.
+const QUEUE: usize = 8192;
+
 /// A cheap handle to the router task.
 #[derive(Clone)]
 pub struct Router {
-    tx: mpsc::UnboundedSender<Cmd>,
+    tx: mpsc::Sender<Cmd>,
 }
 
 impl Router {
     /// Starts the router task; it ends when every handle is dropped.
     pub fn spawn() -> Router {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(QUEUE);
         tokio::spawn(run(rx));
         Router { tx }
     }
@@ -129,58 +136,73 @@ impl Router {
             outbox,
             done,
         };
-        if self.tx.send(cmd).is_ok() {
+        if self.tx.send(cmd).await.is_ok() {
             let _ = wait.await;
         }
     }
 
     /// Ends every connection of the account that authenticated with certificate `cert`.
-    pub fn revoke(&self, account: &str, cert: &str) {
-        let _ = self.tx.send(Cmd::Revoke {
-            account: account.into(),
-            cert: cert.into(),
-        });
+    pub async fn revoke(&self, account: &str, cert: &str) {
+        let _ = self
+            .tx
+            .send(Cmd::Revoke {
+                account: account.into(),
+                cert: cert.into(),
+            })
+            .await;
     }
 
-    pub fn disconnect(&self, account: &str, client_id: &str, conn: ConnId) {
-        let _ = self.tx.send(Cmd::Disconnect {
-            account: account.into(),
-            client_id: client_id.into(),
-            conn,
-        });
+    pub async fn disconnect(&self, account: &str, client_id: &str, conn: ConnId) {
+        let _ = self
+            .tx
+            .send(Cmd::Disconnect {
+                account: account.into(),
+                client_id: client_id.into(),
+                conn,
+            })
+            .await;
     }
 
     /// Adds (or replaces) a subscription. The router applies commands in the order they are
     /// sent, so a publish that anyone sends after this call returns reaches the subscriber: a
     /// SUBACK written after it is a promise kept.
-    pub fn subscribe(&self, account: &str, conn: ConnId, filter: &str, qos: QoS) {
-        let _ = self.tx.send(Cmd::Subscribe {
-            account: account.into(),
-            conn,
-            filter: filter.into(),
-            qos,
-        });
+    pub async fn subscribe(&self, account: &str, conn: ConnId, filter: &str, qos: QoS) {
+        let _ = self
+            .tx
+            .send(Cmd::Subscribe {
+                account: account.into(),
+                conn,
+                filter: filter.into(),
+                qos,
+            })
+            .await;
     }
 
-    pub fn unsubscribe(&self, account: &str, conn: ConnId, filter: &str) {
-        let _ = self.tx.send(Cmd::Unsubscribe {
-            account: account.into(),
-            conn,
-            filter: filter.into(),
-        });
+    pub async fn unsubscribe(&self, account: &str, conn: ConnId, filter: &str) {
+        let _ = self
+            .tx
+            .send(Cmd::Unsubscribe {
+                account: account.into(),
+                conn,
+                filter: filter.into(),
+            })
+            .await;
     }
 
-    pub fn publish(&self, account: &str, topic: Arc<str>, payload: Bytes, qos: QoS) {
-        let _ = self.tx.send(Cmd::Publish {
-            account: account.into(),
-            topic,
-            payload,
-            qos,
-        });
+    pub async fn publish(&self, account: &str, topic: Arc<str>, payload: Bytes, qos: QoS) {
+        let _ = self
+            .tx
+            .send(Cmd::Publish {
+                account: account.into(),
+                topic,
+                payload,
+                qos,
+            })
+            .await;
     }
 }
 
-async fn run(mut rx: mpsc::UnboundedReceiver<Cmd>) {
+async fn run(mut rx: mpsc::Receiver<Cmd>) {
     let mut accounts: HashMap<String, Account> = HashMap::new();
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -287,8 +309,16 @@ fn deliver(acc: &Account, topic: &Arc<str>, payload: &Bytes, qos: QoS) {
                 payload: payload.clone(),
                 qos: qos.min(*sub_qos),
             };
-            if outbox.try_send(out).is_err() {
-                tracing::debug!(conn, "subscriber outbox full; delivery dropped");
+            match outbox.try_send(out) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(Out::Deliver {
+                    qos: QoS::AtMostOnce,
+                    ..
+                })) => {
+                    tracing::debug!(conn, "subscriber outbox full; QoS 0 delivery dropped");
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => send_control(outbox, Out::Overflowed),
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
     }

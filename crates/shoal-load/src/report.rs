@@ -31,6 +31,17 @@ impl Summary {
         }
     }
 
+    /// Latency only, for runs whose throughput is reported separately.
+    pub fn print_latency(&self, label: &str) {
+        println!(
+            "{label}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms over {} deliveries",
+            self.p50_us as f64 / 1000.0,
+            self.p99_us as f64 / 1000.0,
+            self.max_us as f64 / 1000.0,
+            self.ops
+        );
+    }
+
     pub fn print(&self, label: &str) {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         println!(

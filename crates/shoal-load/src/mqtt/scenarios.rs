@@ -56,7 +56,8 @@ pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
     let (pubs, subs, fanout) = topology(a);
     let base = Instant::now();
     let sent = Arc::new(AtomicU64::new(0));
-    let ready = Arc::new(Barrier::new(pubs.len() + subs.len()));
+    // Everyone starts together, this task too: its release marks the start of the window.
+    let ready = Arc::new(Barrier::new(pubs.len() + subs.len() + 1));
     let mut sub_tasks = Vec::new();
     for (i, filter) in subs.into_iter().enumerate() {
         let (a, target, ready) = (a.clone(), target.clone(), ready.clone());
@@ -78,19 +79,31 @@ pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
             publisher(c, &a, &topic, qos, base, &sent).await
         }));
     }
-    let started = Instant::now();
+    tokio::select! {
+        _ = ready.wait() => {}
+        // A client that cannot connect never reaches the barrier: report it instead of waiting.
+        _ = tokio::time::sleep(Duration::from_secs(60)) => return Err("clients did not all connect within 60 s".into()),
+    }
+    let window_start = base.elapsed();
+    let window_end = window_start + a.duration();
     for t in pub_tasks {
         t.await.map_err(|e| e.to_string())??;
     }
-    let publishing = started.elapsed();
     let mut latencies = Vec::new();
+    let mut in_window = 0u64;
     for t in sub_tasks {
-        latencies.extend(t.await.map_err(|e| e.to_string())??);
+        for (at, lat) in t.await.map_err(|e| e.to_string())?? {
+            if at >= window_start && at <= window_end {
+                in_window += 1;
+            }
+            latencies.push(lat);
+        }
     }
     let sent = sent.load(Ordering::Relaxed);
     let expected = sent * fanout;
     let received = latencies.len() as u64;
-    let s = Summary::new(latencies, 0, publishing);
+    // Throughput counts deliveries inside the publishing window only; latency covers them all.
+    let s = Summary::new(latencies, 0, a.duration());
     println!(
         "{} qos{} x{} payload {} B rate {}: sent {sent}, expected {expected}, received {received}, lost {}",
         a.scenario,
@@ -100,16 +113,23 @@ pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
         if a.rate == 0 { "max".to_string() } else { format!("{}/s each", a.rate) },
         expected.saturating_sub(received)
     );
-    s.print("  deliveries");
+    println!(
+        "  throughput: {:.0} deliveries/s within the {} s window ({:.0} sent/s)",
+        in_window as f64 / a.duration().as_secs_f64(),
+        a.seconds,
+        sent as f64 / a.duration().as_secs_f64()
+    );
+    s.print_latency("  latency");
     Ok(())
 }
 
-/// Reads deliveries until `until` has passed, acknowledging QoS 1; returns latencies in µs.
+/// Reads deliveries until `until` has passed, acknowledging QoS 1; returns, per delivery, when
+/// it arrived (since `base`) and its latency in µs.
 async fn subscriber(
     mut c: conn::Conn<Box<dyn conn::Io>>,
     base: Instant,
     until: Duration,
-) -> Result<Vec<u64>, String> {
+) -> Result<Vec<(Duration, u64)>, String> {
     let mut lat = Vec::with_capacity(1 << 16);
     let deadline = base + until;
     loop {
@@ -125,8 +145,8 @@ async fn subscriber(
             Some(Packet::Publish(p)) => {
                 if p.payload.len() >= 8 {
                     let sent_ns = u64::from_be_bytes(p.payload[..8].try_into().unwrap_or_default());
-                    let now_ns = base.elapsed().as_nanos() as u64;
-                    lat.push(now_ns.saturating_sub(sent_ns) / 1000);
+                    let now = base.elapsed();
+                    lat.push((now, (now.as_nanos() as u64).saturating_sub(sent_ns) / 1000));
                 }
                 if p.qos == QoS::AtLeastOnce {
                     c.queue(&Packet::PubAck(PubAck {

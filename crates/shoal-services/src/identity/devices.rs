@@ -80,6 +80,18 @@ impl Identity {
         ))
     }
 
+    /// Whether the device's certificate may still be used: still registered and ACTIVE.
+    pub fn check_device(&self, device: &Device) -> Result<()> {
+        let id = &device.certificate.id;
+        match load::<Certificate>(self.store(), &device.partition.key(), KIND_CERT, id)? {
+            Some(c) if c.value.status == CertificateStatus::Active => Ok(()),
+            _ => Err(ServiceError::new(
+                ErrorKind::Unauthorized,
+                format!("certificate {id} may no longer connect"),
+            )),
+        }
+    }
+
     /// The authorizer of a device connecting with `client_id`: the policies of its certificate,
     /// and of the groups of the thing named like the client id when that thing is attached to it.
     pub fn authorizer(&self, device: &Device, client_id: &str) -> Result<Authorizer> {

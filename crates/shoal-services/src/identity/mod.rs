@@ -34,6 +34,9 @@ pub struct Identity {
     clock: Arc<dyn Clock>,
     authority: Arc<Authority>,
     events: tokio::sync::broadcast::Sender<IdentityEvent>,
+    /// Bumped before a call that changes authorization returns, so a connection that compares
+    /// it before each check sees the change on its very next packet.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 /// A committed change that live device connections must react to (DESIGN.md §3: revoking a
@@ -62,6 +65,7 @@ impl Identity {
             clock,
             authority,
             events,
+            epoch: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -70,8 +74,14 @@ impl Identity {
         self.events.subscribe()
     }
 
+    /// Counts committed changes to certificates, policies and attachments.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Sending fails only when nobody listens, which is fine.
     fn emit(&self, e: IdentityEvent) {
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let _ = self.events.send(e);
     }
 
