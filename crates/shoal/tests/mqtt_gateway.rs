@@ -38,6 +38,25 @@ async fn device_cert(c: &aws_sdk_iot::Client) -> DeviceCert {
     }
 }
 
+/// A device certificate with the policy below attached to it.
+async fn device_with_policy(c: &aws_sdk_iot::Client) -> DeviceCert {
+    let cert = device_cert(c).await;
+    let doc = policy(&cert.account);
+    c.create_policy()
+        .policy_name("device")
+        .policy_document(doc)
+        .send()
+        .await
+        .unwrap();
+    c.attach_policy()
+        .policy_name("device")
+        .target(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+    cert
+}
+
 /// A policy in the style of AWS's examples: connect as your own thing, publish and receive on
 /// `d/<thing>/...` and `shared/...`, subscribe to the same.
 fn policy(account: &str) -> String {
@@ -116,19 +135,7 @@ async fn until(
 async fn devices_connect_publish_and_subscribe_as_their_policy_allows() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
-    let cert = device_cert(&c).await;
-    c.create_policy()
-        .policy_name("device")
-        .policy_document(policy(&cert.account))
-        .send()
-        .await
-        .unwrap();
-    c.attach_policy()
-        .policy_name("device")
-        .target(&cert.arn)
-        .send()
-        .await
-        .unwrap();
+    let cert = device_with_policy(&c).await;
     for thing in ["sensor-a", "sensor-b"] {
         c.create_thing().thing_name(thing).send().await.unwrap();
         c.attach_thing_principal()
@@ -233,19 +240,7 @@ async fn devices_connect_publish_and_subscribe_as_their_policy_allows() {
 async fn revocation_and_policy_changes_reach_live_connections() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
-    let cert = device_cert(&c).await;
-    c.create_policy()
-        .policy_name("device")
-        .policy_document(policy(&cert.account))
-        .send()
-        .await
-        .unwrap();
-    c.attach_policy()
-        .policy_name("device")
-        .target(&cert.arn)
-        .send()
-        .await
-        .unwrap();
+    let cert = device_with_policy(&c).await;
     c.create_thing()
         .thing_name("sensor-a")
         .send()
