@@ -185,7 +185,7 @@ class ShoalServer:
         stderr_file = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(
             [find_shoal_bin(), "serve", "--data", str(self.data_dir), "--api", "127.0.0.1:0",
-             "--mqtt", "127.0.0.1:0"],
+             "--mqtt", "127.0.0.1:0", "--device-https", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=stderr_file,
             stdin=subprocess.DEVNULL,

@@ -1180,10 +1180,6 @@ def test_mqtt5_empty_client_id_gets_assigned_client_identifier(iot, server, paho
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-@pytest.mark.xfail(strict=True, reason=(
-    "AWS IoT publishes a client's Last Will when it disconnects unexpectedly "
-    "(https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html, 'MQTT Last Will and "
-    "Testament (LWT) messages'); Shoal parses the will in CONNECT but never publishes it"))
 def test_last_will_is_published_on_unexpected_disconnect(make_device, account_id, paho,
                                                          protocol):
     creds, (dev_id,) = make_device(thing_policy(account_id))
@@ -1200,11 +1196,6 @@ def test_last_will_is_published_on_unexpected_disconnect(make_device, account_id
     assert got[:2] == (will_topic, b"offline")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AWS IoT documents that '#' does not match the parent level: 'a subscription to "
-    "sensor/# receives messages published to sensor/, sensor/temperature ... but not "
-    "messages published to sensor' (mqtt.html, 'AWS IoT differences from MQTT "
-    "specifications'); Shoal follows MQTT §4.7.1.2 and delivers 'sensor' too"))
 def test_multi_level_wildcard_does_not_match_the_parent_level(make_device, paho, unique):
     creds, (thing,) = make_device(allow_all_policy())
     base = unique("sensor")
@@ -1216,10 +1207,6 @@ def test_multi_level_wildcard_does_not_match_the_parent_level(make_device, paho,
     assert got[0] == "%s/temperature" % base
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AWS IoT keeps persistent sessions for clean_session=0 (mqtt.html, 'Using MQTT "
-    "persistent sessions': CONNACK sessionPresent=1 and subscriptions reinstated on "
-    "reconnect); Shoal treats every session as clean"))
 def test_persistent_session_is_resumed(make_device, account_id, paho):
     creds, (thing,) = make_device(allow_all_policy())
     first = paho(creds, thing, V311, clean_session=False)
@@ -1232,10 +1219,6 @@ def test_persistent_session_is_resumed(make_device, account_id, paho):
     roundtrip(again, "topic/%s/resumed" % thing)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "AWS IoT stores a message published with RETAIN and sends it to later subscribers of "
-    "that exact topic with the RETAIN flag (mqtt.html, 'Using MQTT retained messages'); "
-    "Shoal ignores the RETAIN flag"))
 def test_retained_message_reaches_a_later_subscriber(make_device, paho):
     creds, (pub_id, sub_id) = make_device(allow_all_policy(), things=2)
     topic = "retained/%s" % uuid.uuid4().hex[:10]

@@ -12,6 +12,10 @@ use shoal_sigv4::AuthError;
 #[derive(Debug)]
 pub enum ApiError {
     Service(ServiceError),
+    /// A service error of the `iot-data` API, whose model maps kinds to its own statuses.
+    Data(ServiceError),
+    /// iot-data: a payload or document above AWS's limit (413).
+    PayloadTooLarge(String),
     Auth(AuthError),
     UnknownAccessKey,
     UnknownOperation(String),
@@ -73,6 +77,25 @@ impl ApiError {
                 };
                 (status, code, e.message.clone(), extra)
             }
+            ApiError::Data(e) => {
+                let (status, code) = match &e.kind {
+                    ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
+                    ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
+                    ErrorKind::Throttled => (S::TOO_MANY_REQUESTS, "ThrottlingException"),
+                    ErrorKind::Conflict | ErrorKind::VersionConflict => {
+                        (S::CONFLICT, "ConflictException")
+                    }
+                    ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
+                    _ => (S::BAD_REQUEST, "InvalidRequestException"),
+                };
+                (status, code, e.message.clone(), None)
+            }
+            ApiError::PayloadTooLarge(m) => (
+                S::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                m.clone(),
+                None,
+            ),
             ApiError::Auth(a) => {
                 let (status, code) = match a {
                     AuthError::Missing => (S::FORBIDDEN, "MissingAuthenticationTokenException"),

@@ -1,23 +1,26 @@
 //! The AWS HTTP API gateway (L4). One port serves every AWS service Shoal speaks; a request's
-//! SigV4 credential scope names the service (`iot` now; `iotdata`, `iot-jobs-data` and
-//! `IoTSecuredTunneling` later), because three URI templates exist in both `iot` and
-//! `iot-jobs-data` (reference: aws-iot-api-map.md §1).
+//! SigV4 credential scope names the service (`iot`, and `iotdata`/`iotdevicegateway` for
+//! iot-data; `iot-jobs-data` and `IoTSecuredTunneling` later), because three URI templates exist
+//! in both `iot` and `iot-jobs-data` (reference: aws-iot-api-map.md §1).
 //!
 //! Each API is parsed into an `Endpoint` enum from the method and the raw path, then handled;
 //! errors go through the one mapping of that API (`error.rs`). This crate calls services and
 //! must not reach a store backend or the MQTT gateway.
 
 mod auth;
+mod data;
+mod device;
 mod error;
 mod iot;
 mod json;
 mod request;
 mod server;
 
+pub use device::serve_devices;
 pub use server::serve;
 
 use shoal_domain::Clock;
-use shoal_services::{Accounts, Identity, Registry};
+use shoal_services::{Accounts, Identity, Messaging, Registry};
 use std::sync::Arc;
 
 /// What the API gateway needs from the rest of the process.
@@ -25,6 +28,7 @@ pub struct ApiState {
     pub registry: Arc<Registry>,
     pub identity: Arc<Identity>,
     pub accounts: Arc<Accounts>,
+    pub messaging: Arc<Messaging>,
     pub clock: Arc<dyn Clock>,
     /// The host DescribeEndpoint returns for every endpoint type: Shoal's own.
     pub endpoint_host: String,
@@ -36,6 +40,7 @@ impl ApiState {
         registry: Arc<Registry>,
         identity: Arc<Identity>,
         accounts: Arc<Accounts>,
+        messaging: Arc<Messaging>,
         clock: Arc<dyn Clock>,
         endpoint_host: String,
     ) -> Self {
@@ -43,6 +48,7 @@ impl ApiState {
             registry,
             identity,
             accounts,
+            messaging,
             clock,
             endpoint_host,
             auth_cache: auth::KeyCache::default(),

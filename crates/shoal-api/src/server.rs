@@ -122,6 +122,20 @@ async fn route(
             )
             .await
         }
+        "iotdata" | "iotdevicegateway" => {
+            let endpoint = crate::data::Endpoint::parse(&parts.method, path, query)?;
+            tracing::debug!(?endpoint, request_id, "iot-data request");
+            crate::data::handle(
+                state,
+                &caller.partition,
+                crate::data::Caller::Account,
+                endpoint,
+                body,
+                &parts.headers,
+                request_id,
+            )
+            .await
+        }
         other => Err(ApiError::UnknownOperation(format!(
             "The service '{other}' is not yet supported by Shoal on this endpoint"
         ))),

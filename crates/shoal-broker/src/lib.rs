@@ -1,15 +1,26 @@
-//! The MQTT device gateway (L4): device listeners over mutual TLS, the device's identity taken
-//! from its registered client certificate, IoT policies checked on CONNECT, PUBLISH, SUBSCRIBE
-//! and every delivery, and the routing of messages between connections. It calls services and
-//! the pure MQTT codec; it must not reach a store backend or the HTTP gateway.
+//! The MQTT device gateway (L4): device listeners (mutual TLS, and plain TCP when configured),
+//! the device's identity taken from its registered client certificate, IoT policies checked on
+//! CONNECT, PUBLISH, SUBSCRIBE and every delivery, sessions (persistent ones included) and the
+//! routing of messages between connections, retained messages, wills and lifecycle events. It
+//! calls services and the pure MQTT codec; it must not reach a store backend or the HTTP
+//! gateway (messages published over HTTP arrive on the messaging service's bus).
 
 mod connection;
+mod delivery;
+mod lifecycle;
+mod message;
+mod persister;
+mod principal;
 mod router;
+mod session;
 pub mod tls;
+mod websocket;
 
-use shoal_domain::{Region, ServiceError};
+use message::Msg;
+use shoal_domain::{Clock, Region, ServiceError};
 use shoal_services::identity::{Device, IdentityEvent};
-use shoal_services::{Accounts, Identity};
+use shoal_services::messaging::Inbound;
+use shoal_services::{Accounts, Identity, Messaging};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,32 +30,47 @@ use tokio::net::TcpListener;
 pub struct Gateway {
     identity: Arc<Identity>,
     accounts: Arc<Accounts>,
+    messaging: Arc<Messaging>,
     /// A listener serves one region, as an AWS IoT endpoint does.
     region: Region,
     tls: tokio_rustls::TlsAcceptor,
     router: router::Router,
+    persister: persister::Persister,
     next_conn: AtomicU64,
 }
 
 impl Gateway {
-    /// Must be called inside a tokio runtime: it starts the router task.
+    /// Must be called inside a tokio runtime: it starts the router, the persister and the task
+    /// that takes HTTP publishes, after loading the persistent sessions from the store.
     pub fn new(
         identity: Arc<Identity>,
         accounts: Arc<Accounts>,
+        messaging: Arc<Messaging>,
+        clock: Arc<dyn Clock>,
         region: Region,
         tls: Arc<rustls::ServerConfig>,
-    ) -> Arc<Gateway> {
+    ) -> Result<Arc<Gateway>, ServiceError> {
         let events = identity.events();
+        let sessions = messaging.sessions(&accounts.list_accounts()?, &region)?;
+        let last_seq = messaging.last_sequence(&sessions)?;
+        let persister = persister::Persister::spawn(messaging.clone());
+        let router = router::Router::spawn(persister.clone(), clock, sessions, last_seq);
+        let bus = messaging.take_bus();
         let gw = Arc::new(Gateway {
             identity,
             accounts,
+            messaging,
             region,
             tls: tokio_rustls::TlsAcceptor::from(tls),
-            router: router::Router::spawn(),
+            router,
+            persister,
             next_conn: AtomicU64::new(1),
         });
         tokio::spawn(follow_identity(Arc::downgrade(&gw), events));
-        gw
+        if let Some(bus) = bus {
+            tokio::spawn(follow_bus(gw.router.clone(), bus));
+        }
+        Ok(gw)
     }
 
     /// Moves whenever certificates, policies or attachments change; a connection re-checks its
@@ -62,13 +88,36 @@ impl Gateway {
 
 /// Serves MQTT over TLS on `listener` until `shutdown` resolves; then stops accepting.
 pub async fn serve(listener: TcpListener, gw: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
+    accept_loop(listener, gw, shutdown, false).await
+}
+
+/// Serves MQTT over plain TCP (access key as user name, secret as password): for trusted
+/// networks and benchmarks only, and only when configured.
+pub async fn serve_plain(
+    listener: TcpListener,
+    gw: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+) {
+    accept_loop(listener, gw, shutdown, true).await
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    gw: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+    plain: bool,
+) {
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((tcp, _)) => {
                     let conn = gw.next_conn.fetch_add(1, Ordering::Relaxed);
-                    tokio::spawn(connection::handle(gw.clone(), tcp, conn));
+                    if plain {
+                        tokio::spawn(connection::handle_plain(gw.clone(), tcp, conn));
+                    } else {
+                        tokio::spawn(connection::handle_tls(gw.clone(), tcp, conn));
+                    }
                 }
                 Err(e) => {
                     // Running out of file descriptors must not end the listener.
@@ -78,6 +127,27 @@ pub async fn serve(listener: TcpListener, gw: Arc<Gateway>, shutdown: impl Futur
             },
             () = &mut shutdown => break,
         }
+    }
+}
+
+/// Routes messages published through the HTTP API (iot-data Publish), answering each caller
+/// once what must be durable is.
+async fn follow_bus(router: router::Router, mut bus: tokio::sync::mpsc::Receiver<Inbound>) {
+    while let Some(Inbound {
+        partition,
+        message,
+        retain,
+        done,
+    }) = bus.recv().await
+    {
+        let durable = retain || message.qos > 0;
+        let msg = Msg::from_stored(message);
+        let router = router.clone();
+        tokio::spawn(async move {
+            if router.publish(&partition, msg, retain, durable).await {
+                let _ = done.send(());
+            }
+        });
     }
 }
 

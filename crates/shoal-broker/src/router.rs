@@ -1,12 +1,19 @@
-//! The router: the one owner of who is connected under which client id and of every
-//! subscription (DESIGN.md §3: one owner of broker state, fed by a channel). Connections send it
-//! commands; it answers publishes by handing each matching subscriber's connection a delivery.
-//! Topics are per account, as on AWS: a message never crosses accounts.
+//! The router: the one owner of MQTT sessions — who is connected under which client id, every
+//! subscription, which sessions persist while offline — (DESIGN.md §3: one owner of broker
+//! state, fed by a channel). Connections send it commands; it answers publishes by handing each
+//! matching subscriber's connection a delivery, or by queueing QoS 1 messages durably for
+//! offline persistent sessions. Topics are per account, as on AWS: a message never crosses
+//! accounts.
 
-use bytes::Bytes;
+use crate::message::Msg;
+use crate::persister::{Persister, Then};
+use shoal_domain::{Clock, Partition};
 use shoal_mqtt::QoS;
+use shoal_services::messaging::{PersistentSession, SessionSubscription, Write};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 /// A connection, unique for the life of the process.
@@ -15,11 +22,8 @@ pub type ConnId = u64;
 /// What the router sends a connection.
 #[derive(Debug, Clone)]
 pub enum Out {
-    Deliver {
-        topic: Arc<str>,
-        payload: Bytes,
-        qos: QoS,
-    },
+    /// A message at the QoS this subscriber gets it with.
+    Deliver(Msg),
     /// Another connection took this client id (MQTT §3.1.4: the server disconnects the old one).
     TakenOver,
     /// The connection's certificate was deactivated, revoked or deleted (AWS disconnects).
@@ -33,62 +37,142 @@ pub enum Out {
 /// connection, so one stuck device cannot grow the broker's memory without bound.
 pub const OUTBOX: usize = 1024;
 
-#[derive(Debug)]
+/// How often offline sessions past their expiry are removed.
+const SWEEP: Duration = Duration::from_secs(30);
+
+/// What a connection learns when the router has taken it.
+pub struct Connected {
+    /// An earlier session continues (CONNACK Session Present, MQTT 3.1.1 §3.2.2.2).
+    pub session_present: bool,
+}
+
+/// A message to publish when its client's connection ends abnormally (MQTT 3.1.1 §3.1.2.5).
+#[derive(Debug, Clone)]
+pub struct Will {
+    pub msg: Msg,
+    pub retain: bool,
+}
+
+pub struct Disconnect {
+    pub account: String,
+    pub client_id: Arc<str>,
+    pub conn: ConnId,
+    /// QoS 1 messages the connection had not got acknowledged; a persistent session keeps them.
+    pub leftovers: Vec<Msg>,
+    pub will: Option<Will>,
+    /// MQTT 5 DISCONNECT may change the session expiry interval (§3.14.2.2.2).
+    pub expiry: Option<u32>,
+}
+
 enum Cmd {
     Connect {
         account: String,
-        client_id: String,
+        partition: Partition,
+        client_id: Arc<str>,
         conn: ConnId,
         cert: String,
         outbox: mpsc::Sender<Out>,
-        done: oneshot::Sender<()>,
+        clean_start: bool,
+        expiry: u32,
+        done: oneshot::Sender<Connected>,
     },
     Revoke {
         account: String,
         cert: String,
     },
-    Disconnect {
-        account: String,
-        client_id: String,
-        conn: ConnId,
-    },
+    Disconnect(Disconnect),
     Subscribe {
         account: String,
+        client_id: Arc<str>,
         conn: ConnId,
         filter: String,
         qos: QoS,
+        no_local: bool,
     },
     Unsubscribe {
         account: String,
+        client_id: Arc<str>,
         conn: ConnId,
         filter: String,
     },
     Publish {
         account: String,
-        topic: Arc<str>,
-        payload: Bytes,
-        qos: QoS,
+        partition: Option<Partition>,
+        msg: Msg,
+        retain: bool,
+        ack: Option<oneshot::Sender<bool>>,
     },
 }
 
 struct Subscriber {
+    /// As the client sent it, `$share/...` included.
+    raw: String,
+    /// What topics are matched against.
     filter: String,
-    conn: ConnId,
+    /// The share group of a shared subscription (MQTT 5 §4.8.2).
+    group: Option<String>,
+    client: Arc<str>,
     qos: QoS,
+    no_local: bool,
 }
 
-struct Client {
+struct Online {
     conn: ConnId,
     /// The id of the certificate the connection authenticated with.
     cert: String,
     outbox: mpsc::Sender<Out>,
 }
 
-#[derive(Default)]
-struct Account {
-    clients: HashMap<String, Client>,
-    subscriptions: Vec<Subscriber>,
+struct Session {
+    online: Option<Online>,
+    /// Seconds the session outlives its connection; 0 for a clean session.
+    expiry: u32,
+    disconnected_at: Option<i64>,
 }
+
+struct Account {
+    /// The store partition its persistent state goes to.
+    part: String,
+    sessions: HashMap<Arc<str>, Session>,
+    subscriptions: Vec<Subscriber>,
+    /// Next member of each share group to get a message (round robin).
+    share_turn: HashMap<(String, String), usize>,
+}
+
+impl Account {
+    fn new(part: String) -> Account {
+        Account {
+            part,
+            sessions: HashMap::new(),
+            subscriptions: Vec::new(),
+            share_turn: HashMap::new(),
+        }
+    }
+
+    fn persistent(&self, client: &str) -> Option<PersistentSession> {
+        let s = self.sessions.get(client)?;
+        if s.expiry == 0 {
+            return None;
+        }
+        Some(PersistentSession {
+            client_id: client.to_string(),
+            subscriptions: self
+                .subscriptions
+                .iter()
+                .filter(|sub| &*sub.client == client)
+                .map(|sub| SessionSubscription {
+                    filter: sub.raw.clone(),
+                    qos: sub.qos as u8,
+                })
+                .collect(),
+            expiry_secs: s.expiry,
+            disconnected_at: s.disconnected_at,
+        })
+    }
+}
+
+/// A share group's member matching a message: its client id and subscription QoS.
+type Member<'a> = (&'a Arc<str>, QoS);
 
 /// Control messages must arrive even when the outbox is full of deliveries.
 fn send_control(outbox: &mpsc::Sender<Out>, out: Out) {
@@ -108,36 +192,99 @@ const QUEUE: usize = 8192;
 #[derive(Clone)]
 pub struct Router {
     tx: mpsc::Sender<Cmd>,
+    /// Offline persistent sessions; while there are none, a QoS 1 publish needs no store write
+    /// before its PUBACK and the publisher does not wait for the router.
+    offline: Arc<AtomicUsize>,
+}
+
+struct State {
+    accounts: HashMap<String, Account>,
+    persister: Persister,
+    clock: Arc<dyn Clock>,
+    offline: Arc<AtomicUsize>,
+    /// Numbers queued messages in arrival order, across restarts.
+    seq: u64,
 }
 
 impl Router {
-    /// Starts the router task; it ends when every handle is dropped.
-    pub fn spawn() -> Router {
+    /// Starts the router task with the persistent sessions found in the store, all offline;
+    /// it ends when every handle is dropped.
+    pub fn spawn(
+        persister: Persister,
+        clock: Arc<dyn Clock>,
+        sessions: Vec<(Partition, PersistentSession)>,
+        last_seq: u64,
+    ) -> Router {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(rx));
-        Router { tx }
+        let offline = Arc::new(AtomicUsize::new(0));
+        let now = clock.now().millis();
+        let mut state = State {
+            accounts: HashMap::new(),
+            persister,
+            clock,
+            offline: offline.clone(),
+            seq: last_seq,
+        };
+        for (part, s) in sessions {
+            let acc = state
+                .accounts
+                .entry(part.account.to_string())
+                .or_insert_with(|| Account::new(part.key()));
+            let client: Arc<str> = Arc::from(s.client_id.as_str());
+            for sub in &s.subscriptions {
+                add_subscription(acc, &client, &sub.filter, qos_of(sub.qos), false);
+            }
+            acc.sessions.insert(
+                client,
+                Session {
+                    online: None,
+                    expiry: s.expiry_secs,
+                    // A session that was online when the process stopped went offline then.
+                    disconnected_at: Some(s.disconnected_at.unwrap_or(now)),
+                },
+            );
+            offline.fetch_add(1, Ordering::Relaxed);
+        }
+        tokio::spawn(run(state, rx));
+        Router { tx, offline }
     }
 
-    /// Registers a connection under its client id, taking the id over from any older one.
+    pub fn has_offline_sessions(&self) -> bool {
+        self.offline.load(Ordering::Relaxed) > 0
+    }
+
+    /// Registers a connection under its client id, taking the id over from any older one, and
+    /// returns once every message queued for the session before now is in the store.
+    #[allow(clippy::too_many_arguments)]
     pub async fn connect(
         &self,
-        account: &str,
-        client_id: &str,
+        partition: &Partition,
+        client_id: Arc<str>,
         conn: ConnId,
         cert: &str,
         outbox: mpsc::Sender<Out>,
-    ) {
+        clean_start: bool,
+        expiry: u32,
+    ) -> Connected {
         let (done, wait) = oneshot::channel();
         let cmd = Cmd::Connect {
-            account: account.into(),
-            client_id: client_id.into(),
+            account: partition.account.to_string(),
+            partition: partition.clone(),
+            client_id,
             conn,
             cert: cert.into(),
             outbox,
+            clean_start,
+            expiry,
             done,
         };
         if self.tx.send(cmd).await.is_ok() {
-            let _ = wait.await;
+            if let Ok(c) = wait.await {
+                return c;
+            }
+        }
+        Connected {
+            session_present: false,
         }
     }
 
@@ -152,174 +299,513 @@ impl Router {
             .await;
     }
 
-    pub async fn disconnect(&self, account: &str, client_id: &str, conn: ConnId) {
-        let _ = self
-            .tx
-            .send(Cmd::Disconnect {
-                account: account.into(),
-                client_id: client_id.into(),
-                conn,
-            })
-            .await;
+    pub async fn disconnect(&self, d: Disconnect) {
+        let _ = self.tx.send(Cmd::Disconnect(d)).await;
     }
 
     /// Adds (or replaces) a subscription. The router applies commands in the order they are
     /// sent, so a publish that anyone sends after this call returns reaches the subscriber: a
     /// SUBACK written after it is a promise kept.
-    pub async fn subscribe(&self, account: &str, conn: ConnId, filter: &str, qos: QoS) {
+    pub async fn subscribe(
+        &self,
+        account: &str,
+        client_id: &Arc<str>,
+        conn: ConnId,
+        filter: &str,
+        qos: QoS,
+        no_local: bool,
+    ) {
         let _ = self
             .tx
             .send(Cmd::Subscribe {
                 account: account.into(),
+                client_id: client_id.clone(),
                 conn,
                 filter: filter.into(),
                 qos,
+                no_local,
             })
             .await;
     }
 
-    pub async fn unsubscribe(&self, account: &str, conn: ConnId, filter: &str) {
+    pub async fn unsubscribe(
+        &self,
+        account: &str,
+        client_id: &Arc<str>,
+        conn: ConnId,
+        filter: &str,
+    ) {
         let _ = self
             .tx
             .send(Cmd::Unsubscribe {
                 account: account.into(),
+                client_id: client_id.clone(),
                 conn,
                 filter: filter.into(),
             })
             .await;
     }
 
-    pub async fn publish(&self, account: &str, topic: Arc<str>, payload: Bytes, qos: QoS) {
-        let _ = self
-            .tx
-            .send(Cmd::Publish {
-                account: account.into(),
-                topic,
-                payload,
-                qos,
-            })
-            .await;
+    /// Routes a message. With `durable`, returns once whatever it changed in the store (the
+    /// retained message, copies queued for offline sessions) is durable: `false` if that
+    /// failed. Without, returns as soon as the router has it.
+    pub async fn publish(
+        &self,
+        partition: &Partition,
+        msg: Msg,
+        retain: bool,
+        durable: bool,
+    ) -> bool {
+        let (ack, wait) = if durable {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
+        let cmd = Cmd::Publish {
+            account: partition.account.to_string(),
+            partition: Some(partition.clone()),
+            msg,
+            retain,
+            ack,
+        };
+        if self.tx.send(cmd).await.is_err() {
+            return false;
+        }
+        match wait {
+            Some(w) => w.await.unwrap_or(false),
+            None => true,
+        }
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Cmd>) {
-    let mut accounts: HashMap<String, Account> = HashMap::new();
-    while let Some(cmd) = rx.recv().await {
+fn qos_of(q: u8) -> QoS {
+    if q == 0 {
+        QoS::AtMostOnce
+    } else {
+        QoS::AtLeastOnce
+    }
+}
+
+/// MQTT topic matching (§4.7) with AWS IoT's one difference: `a/#` does not match `a`
+/// (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences).
+fn aws_matches(filter: &str, topic: &str) -> bool {
+    if let Some(parent) = filter.strip_suffix("/#") {
+        if parent == topic {
+            return false;
+        }
+    }
+    shoal_mqtt::matches(filter, topic)
+}
+
+fn add_subscription(acc: &mut Account, client: &Arc<str>, raw: &str, qos: QoS, no_local: bool) {
+    let (group, filter) = match shoal_mqtt::shared_subscription(raw) {
+        Some((g, f)) => (Some(g.to_string()), f.to_string()),
+        None => (None, raw.to_string()),
+    };
+    match acc
+        .subscriptions
+        .iter_mut()
+        .find(|s| &s.client == client && s.raw == raw)
+    {
+        Some(s) => {
+            s.qos = qos;
+            s.no_local = no_local;
+        }
+        None => acc.subscriptions.push(Subscriber {
+            raw: raw.to_string(),
+            filter,
+            group,
+            client: client.clone(),
+            qos,
+            no_local,
+        }),
+    }
+}
+
+async fn run(mut st: State, mut rx: mpsc::Receiver<Cmd>) {
+    let mut sweep = tokio::time::interval(SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => st.handle(cmd),
+                None => return,
+            },
+            _ = sweep.tick() => st.sweep(),
+        }
+    }
+}
+
+impl State {
+    fn now(&self) -> i64 {
+        self.clock.now().millis()
+    }
+
+    fn handle(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Connect {
                 account,
+                partition,
                 client_id,
                 conn,
                 cert,
                 outbox,
+                clean_start,
+                expiry,
                 done,
-            } => {
-                let acc = accounts.entry(account).or_default();
-                if let Some(old) = acc.clients.insert(client_id, Client { conn, cert, outbox }) {
-                    // The old connection's subscriptions end with it (clean sessions).
-                    acc.subscriptions.retain(|s| s.conn != old.conn);
-                    send_control(&old.outbox, Out::TakenOver);
-                }
-                let _ = done.send(());
-            }
+            } => self.connect(
+                account,
+                &partition,
+                client_id,
+                Online { conn, cert, outbox },
+                clean_start,
+                expiry,
+                done,
+            ),
             Cmd::Revoke { account, cert } => {
-                if let Some(acc) = accounts.get(&account) {
-                    for c in acc.clients.values().filter(|c| c.cert == cert) {
-                        send_control(&c.outbox, Out::Revoked);
+                if let Some(acc) = self.accounts.get(&account) {
+                    for s in acc.sessions.values() {
+                        if let Some(o) = s.online.as_ref().filter(|o| o.cert == cert) {
+                            send_control(&o.outbox, Out::Revoked);
+                        }
                     }
                 }
             }
-            Cmd::Disconnect {
+            Cmd::Disconnect(d) => self.disconnect(d),
+            Cmd::Subscribe {
                 account,
                 client_id,
                 conn,
-            } => {
-                if let Some(acc) = accounts.get_mut(&account) {
-                    if acc.clients.get(&client_id).is_some_and(|c| c.conn == conn) {
-                        acc.clients.remove(&client_id);
-                    }
-                    acc.subscriptions.retain(|s| s.conn != conn);
-                    if acc.clients.is_empty() && acc.subscriptions.is_empty() {
-                        accounts.remove(&account);
-                    }
-                }
-            }
-            Cmd::Subscribe {
-                account,
-                conn,
                 filter,
                 qos,
+                no_local,
             } => {
-                let acc = accounts.entry(account).or_default();
-                match acc
-                    .subscriptions
-                    .iter_mut()
-                    .find(|s| s.conn == conn && s.filter == filter)
-                {
-                    Some(s) => s.qos = qos,
-                    None => acc.subscriptions.push(Subscriber { filter, conn, qos }),
-                }
+                let Some(acc) = self.live(&account, &client_id, conn) else {
+                    return;
+                };
+                add_subscription(acc, &client_id, &filter, qos, no_local);
+                self.save_session(&account, &client_id);
             }
             Cmd::Unsubscribe {
                 account,
+                client_id,
                 conn,
                 filter,
             } => {
-                if let Some(acc) = accounts.get_mut(&account) {
-                    acc.subscriptions
-                        .retain(|s| !(s.conn == conn && s.filter == filter));
-                }
+                let Some(acc) = self.live(&account, &client_id, conn) else {
+                    return;
+                };
+                acc.subscriptions
+                    .retain(|s| !(s.client == client_id && s.raw == filter));
+                self.save_session(&account, &client_id);
             }
             Cmd::Publish {
                 account,
-                topic,
-                payload,
-                qos,
-            } => {
-                let Some(acc) = accounts.get(&account) else {
-                    continue;
-                };
-                deliver(acc, &topic, &payload, qos);
+                partition,
+                msg,
+                retain,
+                ack,
+            } => self.publish(&account, partition.as_ref(), msg, retain, ack),
+        }
+    }
+
+    /// The account of a client id whose session is held by connection `conn` right now.
+    fn live(&mut self, account: &str, client: &str, conn: ConnId) -> Option<&mut Account> {
+        let acc = self.accounts.get_mut(account)?;
+        let s = acc.sessions.get(client)?;
+        (s.online.as_ref()?.conn == conn).then_some(acc)
+    }
+
+    fn save_session(&self, account: &str, client: &str) {
+        let Some(acc) = self.accounts.get(account) else {
+            return;
+        };
+        if let Some(s) = acc.persistent(client) {
+            self.persister
+                .try_submit(vec![(acc.part.clone(), Write::SaveSession(s))], None);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn connect(
+        &mut self,
+        account: String,
+        partition: &Partition,
+        client: Arc<str>,
+        online: Online,
+        clean_start: bool,
+        expiry: u32,
+        done: oneshot::Sender<Connected>,
+    ) {
+        let now = self.now();
+        let acc = self
+            .accounts
+            .entry(account.clone())
+            .or_insert_with(|| Account::new(partition.key()));
+        let mut writes = Vec::new();
+        let previous = acc.sessions.remove(&client);
+        let mut session_present = false;
+        if let Some(old) = previous {
+            if let Some(o) = &old.online {
+                send_control(&o.outbox, Out::TakenOver);
+            } else if old.expiry > 0 {
+                self.offline.fetch_sub(1, Ordering::Relaxed);
             }
+            let expired = old
+                .disconnected_at
+                .is_some_and(|at| now >= at + i64::from(old.expiry) * 1000);
+            // MQTT 3.1.1 §3.1.2.4: a clean session discards the previous one; so does the end
+            // of the previous session's expiry interval.
+            if clean_start || old.expiry == 0 || expired {
+                acc.subscriptions.retain(|s| s.client != client);
+                if old.expiry > 0 {
+                    writes.push((
+                        acc.part.clone(),
+                        Write::DeleteSession {
+                            client_id: client.to_string(),
+                        },
+                    ));
+                }
+            } else {
+                session_present = true;
+            }
+        }
+        acc.sessions.insert(
+            client.clone(),
+            Session {
+                online: Some(online),
+                expiry,
+                disconnected_at: None,
+            },
+        );
+        if let Some(s) = acc.persistent(&client) {
+            writes.push((acc.part.clone(), Write::SaveSession(s)));
+        }
+        // The queue in the store is complete once everything submitted before is durable.
+        let then: Then = Box::new(move |_| {
+            let _ = done.send(Connected { session_present });
+        });
+        self.persister.try_submit(writes, Some(then));
+    }
+
+    fn disconnect(&mut self, d: Disconnect) {
+        let now = self.now();
+        let Some(acc) = self.accounts.get_mut(&d.account) else {
+            return;
+        };
+        let part = acc.part.clone();
+        let mut writes = Vec::new();
+        if let Some(s) = acc.sessions.get_mut(&d.client_id) {
+            let ours = s.online.as_ref().is_some_and(|o| o.conn == d.conn);
+            if ours {
+                s.online = None;
+                if let Some(e) = d.expiry {
+                    s.expiry = e;
+                }
+                if s.expiry > 0 {
+                    s.disconnected_at = Some(now);
+                    self.offline.fetch_add(1, Ordering::Relaxed);
+                    for m in d.leftovers {
+                        self.seq += 1;
+                        writes.push((
+                            part.clone(),
+                            Write::Enqueue {
+                                client_id: d.client_id.to_string(),
+                                seq: self.seq,
+                                message: m.stored(),
+                            },
+                        ));
+                    }
+                } else {
+                    acc.sessions.remove(&d.client_id);
+                    acc.subscriptions.retain(|s| s.client != d.client_id);
+                }
+            } else if let (Some(o), true) = (&s.online, s.expiry > 0) {
+                // Taken over by a connection that continues the session: it gets what the old
+                // one had not had acknowledged.
+                for m in d.leftovers {
+                    let _ = o.outbox.try_send(Out::Deliver(m));
+                }
+            }
+        }
+        if let Some(session) = acc.persistent(&d.client_id) {
+            writes.push((part, Write::SaveSession(session)));
+        }
+        if !writes.is_empty() {
+            self.persister.try_submit(writes, None);
+        }
+        if let Some(w) = d.will {
+            self.publish(&d.account, None, w.msg, w.retain, None);
+        }
+    }
+
+    /// Hands a message to every client with a matching subscription — once per client at the
+    /// highest matching QoS (MQTT 3.1.1 §3.3.5), capped by the publish QoS — and to one member
+    /// of each matching share group (MQTT 5 §4.8.2). Live deliveries carry RETAIN 0
+    /// (§3.3.1.3). QoS 1 messages for offline persistent sessions are queued in the store.
+    fn publish(
+        &mut self,
+        account: &str,
+        partition: Option<&Partition>,
+        msg: Msg,
+        retain: bool,
+        ack: Option<oneshot::Sender<bool>>,
+    ) {
+        let acc = match partition {
+            Some(p) => self
+                .accounts
+                .entry(account.to_string())
+                .or_insert_with(|| Account::new(p.key())),
+            None => match self.accounts.get_mut(account) {
+                Some(a) => a,
+                None => {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(true);
+                    }
+                    return;
+                }
+            },
+        };
+        let mut writes = Vec::new();
+        if retain {
+            writes.push((acc.part.clone(), Write::Retain(msg.stored())));
+        }
+        let mut best: HashMap<&Arc<str>, QoS> = HashMap::new();
+        let mut groups: HashMap<(&str, &str), Vec<Member<'_>>> = HashMap::new();
+        for s in &acc.subscriptions {
+            if !aws_matches(&s.filter, &msg.topic) {
+                continue;
+            }
+            if s.no_local && msg.from.as_ref() == Some(&s.client) {
+                continue;
+            }
+            match &s.group {
+                None => {
+                    let q = best.entry(&s.client).or_insert(s.qos);
+                    if s.qos > *q {
+                        *q = s.qos;
+                    }
+                }
+                Some(g) => groups
+                    .entry((g.as_str(), s.filter.as_str()))
+                    .or_default()
+                    .push((&s.client, s.qos)),
+            }
+        }
+        let mut targets: Vec<(Arc<str>, QoS)> =
+            best.into_iter().map(|(c, q)| (c.clone(), q)).collect();
+        for ((group, filter), members) in groups {
+            let turn = acc
+                .share_turn
+                .entry((group.to_string(), filter.to_string()))
+                .or_insert(0);
+            // The next member that is connected; an offline persistent one only if none is.
+            let n = members.len();
+            let pick = (0..n)
+                .map(|i| members[(*turn + i) % n])
+                .find(|(c, _)| acc.sessions.get(*c).is_some_and(|s| s.online.is_some()))
+                .unwrap_or(members[*turn % n]);
+            *turn = (*turn + 1) % n;
+            targets.push((pick.0.clone(), pick.1));
+        }
+        for (client, sub_qos) in targets {
+            let Some(session) = acc.sessions.get(&client) else {
+                continue;
+            };
+            let qos = msg.qos.min(sub_qos);
+            let mut m = msg.clone();
+            m.qos = qos;
+            match &session.online {
+                Some(o) => match o.outbox.try_send(Out::Deliver(m)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(Out::Deliver(Msg {
+                        qos: QoS::AtMostOnce,
+                        ..
+                    }))) => {
+                        tracing::debug!(client = %client, "subscriber outbox full; QoS 0 delivery dropped");
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        send_control(&o.outbox, Out::Overflowed)
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                },
+                // AWS stores QoS 1 messages for offline persistent sessions; QoS 0 ones are lost.
+                None if session.expiry > 0 && qos == QoS::AtLeastOnce => {
+                    self.seq += 1;
+                    writes.push((
+                        acc.part.clone(),
+                        Write::Enqueue {
+                            client_id: client.to_string(),
+                            seq: self.seq,
+                            message: m.stored(),
+                        },
+                    ));
+                }
+                None => {}
+            }
+        }
+        match (writes.is_empty(), ack) {
+            (true, Some(ack)) => {
+                let _ = ack.send(true);
+            }
+            (true, None) => {}
+            (false, ack) => {
+                let then: Option<Then> = ack.map(|ack| {
+                    Box::new(move |ok| {
+                        let _ = ack.send(ok);
+                    }) as Then
+                });
+                self.persister.try_submit(writes, then);
+            }
+        }
+    }
+
+    /// Removes offline sessions past their expiry interval, and what was queued for them.
+    fn sweep(&mut self) {
+        let now = self.now();
+        let mut writes = Vec::new();
+        for acc in self.accounts.values_mut() {
+            let expired: Vec<Arc<str>> = acc
+                .sessions
+                .iter()
+                .filter(|(_, s)| {
+                    s.online.is_none()
+                        && s.disconnected_at
+                            .is_some_and(|at| now >= at + i64::from(s.expiry) * 1000)
+                })
+                .map(|(c, _)| c.clone())
+                .collect();
+            for c in expired {
+                acc.sessions.remove(&c);
+                acc.subscriptions.retain(|s| s.client != c);
+                self.offline.fetch_sub(1, Ordering::Relaxed);
+                writes.push((
+                    acc.part.clone(),
+                    Write::DeleteSession {
+                        client_id: c.to_string(),
+                    },
+                ));
+            }
+        }
+        self.accounts
+            .retain(|_, a| !a.sessions.is_empty() || !a.subscriptions.is_empty());
+        if !writes.is_empty() {
+            self.persister.try_submit(writes, None);
         }
     }
 }
 
-/// Hands a message to every connection with a matching subscription, once per connection at
-/// the highest matching QoS (MQTT 3.1.1 §3.3.5), capped by the publish QoS. Live deliveries
-/// carry RETAIN 0 (§3.3.1.3).
-fn deliver(acc: &Account, topic: &Arc<str>, payload: &Bytes, qos: QoS) {
-    let mut best: HashMap<ConnId, QoS> = HashMap::new();
-    for s in &acc.subscriptions {
-        if shoal_mqtt::matches(&s.filter, topic) {
-            let q = best.entry(s.conn).or_insert(s.qos);
-            if s.qos > *q {
-                *q = s.qos;
-            }
-        }
-    }
-    if best.is_empty() {
-        return;
-    }
-    for c in acc.clients.values() {
-        let (conn, outbox) = (&c.conn, &c.outbox);
-        if let Some(sub_qos) = best.get(conn) {
-            let out = Out::Deliver {
-                topic: topic.clone(),
-                payload: payload.clone(),
-                qos: qos.min(*sub_qos),
-            };
-            match outbox.try_send(out) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(Out::Deliver {
-                    qos: QoS::AtMostOnce,
-                    ..
-                })) => {
-                    tracing::debug!(conn, "subscriber outbox full; QoS 0 delivery dropped");
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => send_control(outbox, Out::Overflowed),
-                Err(mpsc::error::TrySendError::Closed(_)) => {}
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::aws_matches;
+
+    #[test]
+    fn multi_level_wildcard_does_not_match_the_parent_as_on_aws() {
+        assert!(aws_matches("sensor/#", "sensor/t"));
+        assert!(aws_matches("sensor/#", "sensor/"));
+        assert!(!aws_matches("sensor/#", "sensor"));
+        assert!(aws_matches("#", "sensor"));
+        assert!(aws_matches("+/#", "a/b"));
     }
 }

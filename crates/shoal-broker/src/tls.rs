@@ -11,7 +11,9 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, Error, ServerConfig, SignatureScheme};
 use std::sync::Arc;
 
-/// Requires a client certificate and checks the handshake signature made with its key.
+/// Asks for a client certificate and checks the handshake signature made with its key. A
+/// client without one may still finish the handshake: MQTT over WebSocket authenticates with
+/// SigV4 instead, on the same port (the connection then must be a WebSocket upgrade).
 #[derive(Debug)]
 struct RegisteredCertificates {
     algorithms: WebPkiSupportedAlgorithms,
@@ -20,6 +22,10 @@ struct RegisteredCertificates {
 impl ClientCertVerifier for RegisteredCertificates {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        false
     }
 
     fn verify_client_cert(

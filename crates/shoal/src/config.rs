@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// so the printed file and the built-in defaults cannot drift apart.
 pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be set by an environment variable:
 # SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_MQTT_LISTEN,
-# SHOAL_LOG_LEVEL.
+# SHOAL_MQTT_PLAIN_LISTEN, SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_LOG_LEVEL.
 version = 1
 
 # Folder of the embedded store and the admin credentials; created on first start.
@@ -26,9 +26,17 @@ listen = "127.0.0.1:9080"
 public_host = "localhost"
 
 [mqtt]
-# The MQTT device listener: TLS with client certificates (MQTT 3.1.1 and 5). Port 0 picks a
-# free port.
+# The MQTT device listener: TLS with client certificates (MQTT 3.1.1 and 5), and MQTT over
+# WebSocket (path /mqtt, SigV4-presigned) for clients without one. Port 0 picks a free port.
 listen = "127.0.0.1:8883"
+# A plain-TCP MQTT listener, off unless set: no TLS, the user name is an access key id and the
+# password its secret. For trusted networks and benchmarks only.
+# plain_listen = "127.0.0.1:1883"
+
+[device_https]
+# HTTPS with client certificates for devices (AWS's port 8443): iot-data Publish and the
+# retained-message reads, allowed by the certificate's IoT policies. Port 0 picks a free port.
+listen = "127.0.0.1:8443"
 
 [log]
 # A tracing filter: "info", "debug", "shoal_api=debug,info"...
@@ -43,12 +51,21 @@ pub struct Config {
     pub region: String,
     pub api: ApiConfig,
     pub mqtt: MqttConfig,
+    pub device_https: DeviceHttpsConfig,
     pub log: LogConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct MqttConfig {
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub plain_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceHttpsConfig {
     pub listen: SocketAddr,
 }
 
@@ -113,6 +130,17 @@ impl Config {
         }
         if let Some(v) = get("SHOAL_MQTT_LISTEN") {
             self.mqtt.listen = v.parse().map_err(|e| format!("SHOAL_MQTT_LISTEN: {e}"))?;
+        }
+        if let Some(v) = get("SHOAL_MQTT_PLAIN_LISTEN") {
+            self.mqtt.plain_listen = Some(
+                v.parse()
+                    .map_err(|e| format!("SHOAL_MQTT_PLAIN_LISTEN: {e}"))?,
+            );
+        }
+        if let Some(v) = get("SHOAL_DEVICE_HTTPS_LISTEN") {
+            self.device_https.listen = v
+                .parse()
+                .map_err(|e| format!("SHOAL_DEVICE_HTTPS_LISTEN: {e}"))?;
         }
         if let Some(v) = get("SHOAL_LOG_LEVEL") {
             self.log.level = v;

@@ -43,6 +43,12 @@ enum Command {
         /// MQTT (TLS) listener address, HOST:PORT; port 0 picks a free port.
         #[arg(long)]
         mqtt: Option<std::net::SocketAddr>,
+        /// Plain-TCP MQTT listener address (off unless given), HOST:PORT.
+        #[arg(long)]
+        mqtt_plain: Option<std::net::SocketAddr>,
+        /// Device HTTPS (client certificates) listener address, HOST:PORT; port 0 picks one.
+        #[arg(long)]
+        device_https: Option<std::net::SocketAddr>,
     },
     /// Print the export lines for the admin credentials again.
     Env,
@@ -99,8 +105,21 @@ fn init_tracing(level: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run_serve(&cli.common, None, None),
-        Some(Command::Serve { api, mqtt }) => run_serve(&cli.common, api, mqtt),
+        None => run_serve(&cli.common, Listeners::default()),
+        Some(Command::Serve {
+            api,
+            mqtt,
+            mqtt_plain,
+            device_https,
+        }) => run_serve(
+            &cli.common,
+            Listeners {
+                api,
+                mqtt,
+                mqtt_plain,
+                device_https,
+            },
+        ),
         Some(Command::Env) => run_env(&cli.common),
         Some(Command::GenerateConfig) => {
             print!("{DEFAULT_TOML}");
@@ -129,17 +148,28 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| e.to_string())
 }
 
-fn run_serve(
-    common: &Common,
+/// Listener addresses given on the command line; they override the configuration.
+#[derive(Default)]
+struct Listeners {
     api: Option<std::net::SocketAddr>,
     mqtt: Option<std::net::SocketAddr>,
-) -> Result<(), String> {
+    mqtt_plain: Option<std::net::SocketAddr>,
+    device_https: Option<std::net::SocketAddr>,
+}
+
+fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
     let mut cfg = load_config(common)?;
-    if let Some(a) = api {
+    if l.mqtt_plain.is_some() {
+        cfg.mqtt.plain_listen = l.mqtt_plain;
+    }
+    if let Some(a) = l.api {
         cfg.api.listen = a;
     }
-    if let Some(m) = mqtt {
+    if let Some(m) = l.mqtt {
         cfg.mqtt.listen = m;
+    }
+    if let Some(d) = l.device_https {
+        cfg.device_https.listen = d;
     }
     init_tracing(&cfg.log.level);
     runtime()?.block_on(async {
@@ -147,7 +177,11 @@ fn run_serve(
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
         println!("  api      {:<26}iot", server.endpoint());
-        println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5", server.mqtt_addr);
+        println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5; WebSocket /mqtt (SigV4)", server.mqtt_addr);
+        println!("  https    https://{:<18}device HTTPS (client certificates): iot-data", server.device_https_addr);
+        if let Some(a) = server.mqtt_plain_addr {
+            println!("  mqtt-tcp mqtt://{a:<19}plain TCP, access key as user name");
+        }
         println!("  ca       {}", credentials::ca_cert_path(&data).display());
         match &server.admin {
             Some((k, s)) => println!("{}", credentials::export_line(&server.endpoint(), k, s, &cfg.region)),

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
-use shoal_services::{AccessKey, Accounts, Identity, Registry};
+use shoal_services::{AccessKey, Accounts, Identity, Messaging, Registry};
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::net::SocketAddr;
@@ -37,6 +37,8 @@ fn server_hosts(cfg: &Config) -> Vec<String> {
 pub struct Server {
     pub api_addr: SocketAddr,
     pub mqtt_addr: SocketAddr,
+    pub mqtt_plain_addr: Option<SocketAddr>,
+    pub device_https_addr: SocketAddr,
     /// The admin key, read from the data folder (created there on first start).
     pub admin: Option<(String, String)>,
     /// Set on the first start only.
@@ -46,6 +48,8 @@ pub struct Server {
     stop: tokio::sync::watch::Sender<bool>,
     api: JoinHandle<()>,
     mqtt: JoinHandle<()>,
+    mqtt_plain: Option<JoinHandle<()>>,
+    device_https: JoinHandle<()>,
 }
 
 fn read(path: &std::path::Path) -> Result<String, String> {
@@ -66,14 +70,22 @@ impl Server {
         let authority = Arc::new(credentials::load_or_create_authority(&cfg.data)?);
         credentials::ensure_server_certificate(&cfg.data, &authority, &server_hosts(cfg))?;
         let registry = Arc::new(Registry::new(dyn_store.clone(), clock.clone()));
-        let identity = Arc::new(Identity::new(dyn_store, clock.clone(), authority));
+        let identity = Arc::new(Identity::new(dyn_store.clone(), clock.clone(), authority));
         let mqtt_tls = shoal_broker::tls::server_config(
             &read(&credentials::server_cert_path(&cfg.data))?,
             &read(&credentials::server_key_path(&cfg.data))?,
         )?;
         let region = shoal_domain::Region::parse(&cfg.region).map_err(|e| e.message)?;
-        let gateway =
-            shoal_broker::Gateway::new(identity.clone(), accounts.clone(), region, mqtt_tls);
+        let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
+        let gateway = shoal_broker::Gateway::new(
+            identity.clone(),
+            accounts.clone(),
+            messaging.clone(),
+            clock.clone(),
+            region.clone(),
+            mqtt_tls.clone(),
+        )
+        .map_err(|e| e.message)?;
         let mqtt_listener = tokio::net::TcpListener::bind(cfg.mqtt.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", cfg.mqtt.listen))?;
@@ -86,6 +98,7 @@ impl Server {
             registry,
             identity,
             accounts.clone(),
+            messaging,
             clock,
             cfg.api.public_host.clone(),
         ));
@@ -96,9 +109,38 @@ impl Server {
         let _ = std::fs::write(credentials::api_addr_path(&cfg.data), api_addr.to_string());
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut api_stop = stopped.clone();
-        let api = tokio::spawn(shoal_api::serve(listener, state, async move {
+        let api = tokio::spawn(shoal_api::serve(listener, state.clone(), async move {
             let _ = api_stop.wait_for(|s| *s).await;
         }));
+        let (mqtt_plain, mqtt_plain_addr) = match cfg.mqtt.plain_listen {
+            Some(addr) => {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+                let bound = l.local_addr().map_err(|e| e.to_string())?;
+                let mut plain_stop = stopped.clone();
+                let task =
+                    tokio::spawn(shoal_broker::serve_plain(l, gateway.clone(), async move {
+                        let _ = plain_stop.wait_for(|s| *s).await;
+                    }));
+                (Some(task), Some(bound))
+            }
+            None => (None, None),
+        };
+        let https_listener = tokio::net::TcpListener::bind(cfg.device_https.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", cfg.device_https.listen))?;
+        let device_https_addr = https_listener.local_addr().map_err(|e| e.to_string())?;
+        let mut https_stop = stopped.clone();
+        let device_https = tokio::spawn(shoal_api::serve_devices(
+            https_listener,
+            state,
+            mqtt_tls,
+            region,
+            async move {
+                let _ = https_stop.wait_for(|s| *s).await;
+            },
+        ));
         let mut mqtt_stop = stopped;
         let mqtt = tokio::spawn(shoal_broker::serve(mqtt_listener, gateway, async move {
             let _ = mqtt_stop.wait_for(|s| *s).await;
@@ -106,7 +148,11 @@ impl Server {
         Ok(Server {
             api_addr,
             mqtt_addr,
+            mqtt_plain_addr,
+            device_https_addr,
             mqtt,
+            mqtt_plain,
+            device_https,
             admin,
             created_admin,
             accounts,
@@ -125,6 +171,10 @@ impl Server {
         let _ = self.stop.send(true);
         let _ = self.api.await;
         let _ = self.mqtt.await;
+        if let Some(p) = self.mqtt_plain {
+            let _ = p.await;
+        }
+        let _ = self.device_https.await;
         self.store.shutdown().await;
     }
 }

@@ -113,4 +113,19 @@ impl Identity {
             arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
         })
     }
+
+    /// The authorizer of a connection signed with one of the account's access keys (MQTT over
+    /// WebSocket with SigV4, or the plain-TCP listener). On AWS such a connection is governed
+    /// by the caller's IAM policies; Shoal's access keys are the account's administrators, so
+    /// it may do everything under the account.
+    pub fn account_authorizer(&self, part: &Partition) -> Result<Authorizer> {
+        let all = super::policies::validate_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
+        )?;
+        Ok(Authorizer {
+            policies: vec![all],
+            context: MapContext::default(),
+            arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
+        })
+    }
 }

@@ -26,6 +26,7 @@ impl TestServer {
         };
         cfg.api.listen = "127.0.0.1:0".parse().unwrap();
         cfg.mqtt.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.device_https.listen = "127.0.0.1:0".parse().unwrap();
         // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let server = Server::start(&cfg, clock.clone()).await.unwrap();

@@ -1,0 +1,315 @@
+//! The `iot-data` API (restJson1, signing names `iotdata` and `iotdevicegateway`): Publish,
+//! GetRetainedMessage and ListRetainedMessages. Shadows come with their own issue; the other
+//! operations answer UnknownOperationException. Routes and shapes follow the botocore model
+//! (https://docs.aws.amazon.com/iot/latest/apireference/API_Operations_AWS_IoT_Data_Plane.html).
+
+use crate::error::ApiError;
+use crate::request::{decode, segments, Query};
+use crate::ApiState;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Response};
+use http_body_util::Full;
+use serde_json::json;
+use shoal_domain::{ErrorKind, Partition, ServiceError};
+use shoal_services::identity::Authorizer;
+use shoal_services::messaging::{MessageProps, StoredMessage};
+
+/// AWS IoT's largest message payload.
+const MAX_PAYLOAD: usize = 128 * 1024;
+/// AWS's longest message expiry (7 days).
+const MAX_EXPIRY: i64 = 604_800;
+
+#[derive(Debug)]
+pub enum Endpoint {
+    Publish { topic: String, query: Query },
+    GetRetainedMessage { topic: String },
+    ListRetainedMessages { query: Query },
+}
+
+impl Endpoint {
+    pub fn parse(method: &Method, path: &str, raw_query: &str) -> Result<Endpoint, ApiError> {
+        let segs = segments(path);
+        Ok(match (method.as_str(), segs.as_slice()) {
+            ("POST", ["topics", t]) => Endpoint::Publish {
+                topic: decode(t)?,
+                query: Query::parse(raw_query)?,
+            },
+            ("GET", ["retainedMessage"]) => Endpoint::ListRetainedMessages {
+                query: Query::parse(raw_query)?,
+            },
+            ("GET", ["retainedMessage", t]) => Endpoint::GetRetainedMessage { topic: decode(t)? },
+            _ => {
+                return Err(ApiError::UnknownOperation(format!(
+                    "{method} {path} is not an iot-data operation Shoal serves yet"
+                )))
+            }
+        })
+    }
+}
+
+/// Who calls: an account's access key (may do everything), or a device on the device HTTPS
+/// port, whose IoT policies decide.
+pub enum Caller<'a> {
+    Account,
+    Device(&'a Authorizer),
+}
+
+impl Caller<'_> {
+    fn check(&self, action: &str, kind: &str, name: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Account => Ok(()),
+            Caller::Device(a) if a.allows(action, kind, name) => Ok(()),
+            Caller::Device(_) => Err(data_error(ServiceError::new(
+                ErrorKind::Unauthorized,
+                format!("Not authorized to perform {action} on {kind}/{name}"),
+            ))),
+        }
+    }
+}
+
+/// iot-data's own error statuses (its model differs from `iot`'s: ThrottlingException is 429,
+/// and there is no LimitExceededException).
+fn data_error(e: ServiceError) -> ApiError {
+    ApiError::Data(e)
+}
+
+pub async fn handle(
+    state: &ApiState,
+    part: &Partition,
+    caller: Caller<'_>,
+    endpoint: Endpoint,
+    body: &Bytes,
+    headers: &HeaderMap,
+    request_id: &str,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    match endpoint {
+        Endpoint::Publish { topic, query } => {
+            publish(state, part, &caller, topic, query, body, headers).await?;
+            Ok(crate::json::ok(
+                &json!({"message": "OK", "traceId": request_id}),
+                request_id,
+            ))
+        }
+        Endpoint::GetRetainedMessage { topic } => {
+            caller.check("iot:GetRetainedMessage", "topic", &topic)?;
+            let m = state
+                .messaging
+                .retained(part, &topic)
+                .map_err(data_error)?
+                .ok_or_else(|| {
+                    data_error(ServiceError::not_found(format!(
+                        "No retained message found for topic {topic}"
+                    )))
+                })?;
+            let mut out = json!({
+                "topic": m.topic,
+                "payload": B64.encode(&m.payload),
+                "qos": m.qos,
+                "lastModifiedTime": m.published_at,
+            });
+            if !m.props.user_properties.is_empty() {
+                out["userProperties"] = B64.encode(user_properties_json(&m.props)).into();
+            }
+            Ok(crate::json::ok(&out, request_id))
+        }
+        Endpoint::ListRetainedMessages { query } => {
+            // AWS: the resource of iot:ListRetainedMessages must be `*`.
+            caller.check("iot:ListRetainedMessages", "topic", "*")?;
+            let limit =
+                shoal_domain::page::max_results("maxResults", query.int("maxResults")?, 200)
+                    .map_err(data_error)?;
+            let after = query
+                .get("nextToken")
+                .map(shoal_domain::page::decode_token)
+                .transpose()
+                .map_err(data_error)?;
+            let mut page = state
+                .messaging
+                .list_retained(part, "", after.as_deref(), limit + 1)
+                .map_err(data_error)?;
+            let more = page.len() > limit;
+            page.truncate(limit);
+            let topics: Vec<_> = page
+                .iter()
+                .map(|m| {
+                    json!({
+                        "topic": m.topic,
+                        "payloadSize": m.payload.len(),
+                        "qos": m.qos,
+                        "lastModifiedTime": m.published_at,
+                    })
+                })
+                .collect();
+            let mut out = json!({ "retainedTopics": topics });
+            if more {
+                if let Some(last) = page.last() {
+                    out["nextToken"] = shoal_domain::page::encode_token(&last.topic).into();
+                }
+            }
+            Ok(crate::json::ok(&out, request_id))
+        }
+    }
+}
+
+/// Publish: the query carries qos, retain and the MQTT 5 properties; headers carry user
+/// properties (base64 of a JSON array of one-member objects), payload format and correlation
+/// data (https://docs.aws.amazon.com/iot/latest/apireference/API_iotdata_Publish.html).
+async fn publish(
+    state: &ApiState,
+    part: &Partition,
+    caller: &Caller<'_>,
+    topic: String,
+    query: Query,
+    body: &Bytes,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let invalid = |m: String| data_error(ServiceError::invalid(m));
+    if !shoal_mqtt::valid_topic_name(&topic) || shoal_mqtt::topic::aws_topic_ok(&topic).is_err() {
+        return Err(invalid(format!("Invalid topic name: {topic}")));
+    }
+    if topic.starts_with('$') {
+        return Err(invalid(format!(
+            "Publishing to the reserved topic {topic} is not supported"
+        )));
+    }
+    if body.len() > MAX_PAYLOAD {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "The payload exceeds the maximum size of {MAX_PAYLOAD} bytes"
+        )));
+    }
+    let qos = match query.int("qos")? {
+        None | Some(0) => 0u8,
+        Some(1) => 1,
+        Some(q) => return Err(invalid(format!("Invalid qos {q}; it must be 0 or 1"))),
+    };
+    let retain = query.bool("retain")?.unwrap_or(false);
+    caller.check("iot:Publish", "topic", &topic)?;
+    if retain {
+        caller.check("iot:RetainPublish", "topic", &topic)?;
+    }
+    let now = state.clock.now().millis();
+    let expires_at = match query.int("messageExpiry")? {
+        None => None,
+        Some(s) if s < 0 => return Err(invalid(format!("Invalid messageExpiry {s}"))),
+        Some(s) => Some(now + s.clamp(1, MAX_EXPIRY) * 1000),
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let user_properties = match header("x-amz-mqtt5-user-properties") {
+        Some(v) => parse_user_properties(v).ok_or_else(|| {
+            invalid("x-amz-mqtt5-user-properties must be base64 of a JSON array of objects".into())
+        })?,
+        None => Vec::new(),
+    };
+    let payload_format = match header("x-amz-mqtt5-payload-format-indicator") {
+        None => None,
+        Some("UNSPECIFIED_BYTES") => Some(0),
+        Some("UTF8_DATA") => Some(1),
+        Some(other) => return Err(invalid(format!("Invalid payload format indicator {other}"))),
+    };
+    let correlation_data = match header("x-amz-mqtt5-correlation-data") {
+        None => None,
+        Some(v) => Some(
+            B64.decode(v)
+                .map_err(|_| invalid("x-amz-mqtt5-correlation-data must be base64".into()))?,
+        ),
+    };
+    let response_topic = query.string("responseTopic");
+    if let Some(r) = &response_topic {
+        if !shoal_mqtt::valid_topic_name(r) {
+            return Err(invalid(format!("Invalid responseTopic: {r}")));
+        }
+    }
+    let message = StoredMessage {
+        topic,
+        qos,
+        payload: body.to_vec(),
+        props: MessageProps {
+            payload_format,
+            content_type: query.string("contentType"),
+            response_topic,
+            correlation_data,
+            user_properties,
+            expires_at,
+        },
+        published_at: now,
+    };
+    state
+        .messaging
+        .publish(part.clone(), message, retain)
+        .await
+        .map_err(data_error)
+}
+
+/// `[{"k":"v"},{"k2":"v2"}]`, base64-encoded, into pairs in order. The header is a `jsonvalue`:
+/// SDKs JSON-encode what they are given, so a caller that passes the array as a string (as the
+/// AWS CLI's example does) sends a JSON string holding the array; both forms are accepted.
+fn parse_user_properties(header: &str) -> Option<Vec<(String, String)>> {
+    let raw = B64.decode(header).ok()?;
+    let mut value: serde_json::Value = serde_json::from_slice(&raw).ok()?;
+    if let serde_json::Value::String(inner) = &value {
+        value = serde_json::from_str(inner).ok()?;
+    }
+    let items: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_value(value).ok()?;
+    let mut out = Vec::new();
+    for item in items {
+        for (k, v) in item {
+            out.push((k, v.as_str()?.to_string()));
+        }
+    }
+    Some(out)
+}
+
+fn user_properties_json(p: &MessageProps) -> Vec<u8> {
+    let items: Vec<_> = p
+        .user_properties
+        .iter()
+        .map(|(k, v)| json!({ k.clone(): v }))
+        .collect();
+    serde_json::to_vec(&items).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_properties_round_trip_in_order() {
+        let header = B64.encode(br#"[{"deviceName":"alpha"},{"deviceCnt":"45"}]"#);
+        let props = parse_user_properties(&header).unwrap();
+        assert_eq!(
+            props,
+            vec![
+                ("deviceName".to_string(), "alpha".to_string()),
+                ("deviceCnt".to_string(), "45".to_string())
+            ]
+        );
+        let p = MessageProps {
+            user_properties: props,
+            ..MessageProps::default()
+        };
+        assert_eq!(
+            user_properties_json(&p),
+            br#"[{"deviceName":"alpha"},{"deviceCnt":"45"}]"#
+        );
+        assert!(parse_user_properties("not base64!").is_none());
+        let as_string = B64.encode(br#""[{\"a\":\"b\"}]""#);
+        assert_eq!(
+            parse_user_properties(&as_string).unwrap(),
+            vec![("a".to_string(), "b".to_string())]
+        );
+    }
+
+    #[test]
+    fn routes() {
+        let ep = Endpoint::parse(&Method::POST, "/topics/a%2Fb", "qos=1").unwrap();
+        assert!(matches!(ep, Endpoint::Publish { ref topic, .. } if topic == "a/b"));
+        assert!(matches!(
+            Endpoint::parse(&Method::GET, "/retainedMessage", "").unwrap(),
+            Endpoint::ListRetainedMessages { .. }
+        ));
+        assert!(Endpoint::parse(&Method::GET, "/things/x/shadow", "").is_err());
+    }
+}

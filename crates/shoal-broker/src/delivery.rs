@@ -1,0 +1,168 @@
+//! The outgoing side of a session: messages written to the client, the QoS 1 ones kept until
+//! PUBACK. AWS IoT lets 100 messages be unacknowledged per client; beyond that the session
+//! waits (https://docs.aws.amazon.com/general/latest/gr/iot-core.html, "In-flight unacknowledged
+//! messages"). Messages replayed from a persistent session's stored queue leave the store when
+//! the client acknowledges them, so a crash before that replays them again.
+
+use crate::message::Msg;
+use crate::session::Session;
+use shoal_mqtt::{Packet, QoS};
+use shoal_services::messaging::Write;
+use std::collections::{HashMap, VecDeque};
+
+/// AWS IoT's limit of unacknowledged QoS 1 messages to one client.
+pub const INFLIGHT: usize = 100;
+
+struct Inflight {
+    msg: Msg,
+    /// Its sequence number in the session's stored queue, for a replayed message.
+    seq: Option<u64>,
+    /// Order of sending, so leftovers keep their order.
+    order: u64,
+}
+
+pub struct Outgoing {
+    inflight: HashMap<u16, Inflight>,
+    /// Replayed messages waiting for room in flight.
+    waiting: VecDeque<(Msg, u64)>,
+    next_pkid: u16,
+    sent: u64,
+    /// The client's Receive Maximum (MQTT 5 §3.1.2.11.3) or AWS's limit, whichever is lower.
+    pub limit: usize,
+}
+
+impl Default for Outgoing {
+    fn default() -> Self {
+        Outgoing {
+            inflight: HashMap::new(),
+            waiting: VecDeque::new(),
+            next_pkid: 0,
+            sent: 0,
+            limit: INFLIGHT,
+        }
+    }
+}
+
+impl Outgoing {
+    /// Whether another QoS 1 message may be sent now.
+    pub fn has_room(&self) -> bool {
+        self.inflight.len() < self.limit && self.waiting.is_empty()
+    }
+
+    /// QoS 1 messages sent and not acknowledged that are not in the stored queue, in the order
+    /// they were sent: a persistent session keeps them for its next connection.
+    pub fn unacknowledged(&mut self) -> Vec<Msg> {
+        let mut left: Vec<Inflight> = self
+            .inflight
+            .drain()
+            .map(|(_, f)| f)
+            .filter(|f| f.seq.is_none())
+            .collect();
+        left.sort_by_key(|f| f.order);
+        left.into_iter().map(|f| f.msg).collect()
+    }
+}
+
+impl Session {
+    /// Sends a message if the client may receive it (`iot:Receive` on `topic/<topic>`) and it
+    /// has not expired.
+    pub(crate) fn deliver(
+        &mut self,
+        msg: Msg,
+        seq: Option<u64>,
+        retain: bool,
+    ) -> Result<(), String> {
+        let now = self.now();
+        if msg.expired(now)
+            || !self
+                .authorizer()?
+                .allows("iot:Receive", "topic", &msg.topic)
+        {
+            if let Some(seq) = seq {
+                self.dequeue(seq);
+            }
+            return Ok(());
+        }
+        let pkid = if msg.qos == QoS::AtMostOnce {
+            0
+        } else {
+            loop {
+                self.out.next_pkid = self.out.next_pkid.wrapping_add(1).max(1);
+                if !self.out.inflight.contains_key(&self.out.next_pkid) {
+                    break;
+                }
+            }
+            self.out.next_pkid
+        };
+        let p = shoal_mqtt::Publish {
+            topic: msg.topic.to_string(),
+            qos: msg.qos,
+            retain,
+            pkid,
+            payload: msg.payload.clone(),
+            properties: msg.publish_properties(now),
+            ..Default::default()
+        };
+        self.queue(&Packet::Publish(p))?;
+        if pkid != 0 {
+            self.out.sent += 1;
+            let order = self.out.sent;
+            self.out.inflight.insert(pkid, Inflight { msg, seq, order });
+        } else if let Some(seq) = seq {
+            self.dequeue(seq);
+        }
+        Ok(())
+    }
+
+    /// PUBACK from the client: the message is delivered; a stored one leaves the queue.
+    pub(crate) fn acknowledged(&mut self, pkid: u16) -> Result<(), String> {
+        if let Some(f) = self.out.inflight.remove(&pkid) {
+            if let Some(seq) = f.seq {
+                self.dequeue(seq);
+            }
+        }
+        self.send_waiting()
+    }
+
+    fn dequeue(&self, seq: u64) {
+        let part = self.principal.partition().key();
+        self.gw.persister.try_submit(
+            vec![(
+                part,
+                Write::Dequeue {
+                    client_id: self.client_id.to_string(),
+                    seq,
+                },
+            )],
+            None,
+        );
+    }
+
+    fn send_waiting(&mut self) -> Result<(), String> {
+        while self.out.inflight.len() < self.out.limit {
+            let Some((msg, seq)) = self.out.waiting.pop_front() else {
+                break;
+            };
+            self.deliver(msg, Some(seq), false)?;
+        }
+        Ok(())
+    }
+
+    /// Sends what a continued persistent session had queued while offline, oldest first.
+    pub(crate) fn replay(&mut self) {
+        let part = self.principal.partition().key();
+        match self.gw.messaging.queued(&part, &self.client_id) {
+            Ok(queued) => {
+                self.out.waiting.extend(
+                    queued
+                        .into_iter()
+                        .map(|(seq, m)| (crate::message::Msg::from_stored(m), seq)),
+                );
+                if let Err(e) = self.send_waiting() {
+                    tracing::debug!(conn = self.conn, error = %e, "replay failed");
+                }
+            }
+            Err(e) => tracing::error!(error = %e.message, "queued messages not read"),
+        }
+    }
+}

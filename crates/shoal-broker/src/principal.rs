@@ -1,0 +1,56 @@
+//! Who is on the other end of a connection: a device with a registered client certificate
+//! (MQTT over mutual TLS), or a caller that signed with one of the account's access keys (MQTT
+//! over WebSocket with SigV4, or the plain-TCP listener with the key as user name and password).
+
+use shoal_domain::error::Result;
+use shoal_domain::Partition;
+use shoal_services::identity::{Authorizer, Device};
+use shoal_services::Identity;
+
+pub enum Principal {
+    Device(Device),
+    Account {
+        partition: Partition,
+        access_key_id: String,
+    },
+}
+
+impl Principal {
+    pub fn partition(&self) -> &Partition {
+        match self {
+            Principal::Device(d) => &d.partition,
+            Principal::Account { partition, .. } => partition,
+        }
+    }
+
+    /// The certificate a revocation would end this connection for; none for access keys.
+    pub fn cert_id(&self) -> &str {
+        match self {
+            Principal::Device(d) => &d.certificate.id,
+            Principal::Account { .. } => "",
+        }
+    }
+
+    /// AWS's `principalIdentifier` in lifecycle events: the certificate id, or the access key.
+    pub fn identifier(&self) -> &str {
+        match self {
+            Principal::Device(d) => &d.certificate.id,
+            Principal::Account { access_key_id, .. } => access_key_id,
+        }
+    }
+
+    pub fn authorizer(&self, identity: &Identity, client_id: &str) -> Result<Authorizer> {
+        match self {
+            Principal::Device(d) => identity.authorizer(d, client_id),
+            Principal::Account { partition, .. } => identity.account_authorizer(partition),
+        }
+    }
+
+    /// Whether the principal may still connect (a certificate may have been deactivated).
+    pub fn check(&self, identity: &Identity) -> Result<()> {
+        match self {
+            Principal::Device(d) => identity.check_device(d),
+            Principal::Account { .. } => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! The messaging service: the MQTT state that must outlive a connection or a restart — retained
+//! messages, persistent sessions with their queued QoS 1 messages, and client connectivity — and
+//! the in-process bus that carries messages published over HTTP (iot-data Publish) to the broker.
+//! The broker owns the live state (who is connected, subscriptions) and writes through here.
+
+mod message;
+mod sessions;
+
+pub use message::{MessageProps, StoredMessage};
+pub use sessions::{Connectivity, PersistentSession, SessionSubscription};
+
+use crate::records::{self, store_error};
+use shoal_domain::error::Result;
+use shoal_domain::{AccountId, Clock, ErrorKind, Partition, Region, ServiceError};
+use shoal_store::{Batch, Expect, Store};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+
+const KIND_RETAINED: &str = "mqtt-retained";
+const KIND_SESSION: &str = "mqtt-session";
+/// One record per queued message, key `HEX(CLIENT_ID)/SEQUENCE` so that one client's queue is
+/// a key prefix in delivery order whatever characters its client id holds.
+const KIND_QUEUE: &str = "mqtt-queue";
+const KIND_CONNECTIVITY: &str = "mqtt-connectivity";
+
+/// Records read per store call when a listing has to walk everything.
+const PAGE: usize = 1000;
+
+/// A change to messaging state. The broker batches them: many writes, one durable commit.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Sets the topic's retained message; an empty payload clears it (MQTT 3.1.1 §3.3.1.3).
+    Retain(StoredMessage),
+    Enqueue {
+        client_id: String,
+        seq: u64,
+        message: StoredMessage,
+    },
+    Dequeue {
+        client_id: String,
+        seq: u64,
+    },
+    SaveSession(PersistentSession),
+    /// Removes the session and everything queued for it.
+    DeleteSession {
+        client_id: String,
+    },
+    Connectivity(Connectivity),
+}
+
+/// A message published through the HTTP API, on its way to the broker. `done` is answered once
+/// the broker has routed it and made durable what must be (retained, queued QoS 1).
+pub struct Inbound {
+    pub partition: Partition,
+    pub message: StoredMessage,
+    pub retain: bool,
+    pub done: oneshot::Sender<()>,
+}
+
+/// HTTP publishes waiting for the broker; a full bus makes callers wait.
+const BUS: usize = 4096;
+
+pub struct Messaging {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    bus: mpsc::Sender<Inbound>,
+    bus_rx: Mutex<Option<mpsc::Receiver<Inbound>>>,
+}
+
+fn queue_prefix(client_id: &str) -> String {
+    format!("{}/", hex::encode(client_id))
+}
+
+fn queue_key(client_id: &str, seq: u64) -> String {
+    format!("{}/{seq:020}", hex::encode(client_id))
+}
+
+impl Messaging {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
+        let (bus, rx) = mpsc::channel(BUS);
+        Messaging {
+            store,
+            clock,
+            bus,
+            bus_rx: Mutex::new(Some(rx)),
+        }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now().millis()
+    }
+
+    /// The broker takes the bus once, when it starts.
+    pub fn take_bus(&self) -> Option<mpsc::Receiver<Inbound>> {
+        self.bus_rx.lock().ok()?.take()
+    }
+
+    /// Publishes a message on behalf of an HTTP caller and returns once the broker has taken
+    /// it (iot-data Publish: https://docs.aws.amazon.com/iot/latest/apireference/API_iotdata_Publish.html).
+    pub async fn publish(
+        &self,
+        partition: Partition,
+        message: StoredMessage,
+        retain: bool,
+    ) -> Result<()> {
+        let (done, wait) = oneshot::channel();
+        let unavailable = || {
+            ServiceError::new(
+                ErrorKind::Internal,
+                "The message broker is not running on this node",
+            )
+        };
+        self.bus
+            .send(Inbound {
+                partition,
+                message,
+                retain,
+                done,
+            })
+            .await
+            .map_err(|_| unavailable())?;
+        wait.await.map_err(|_| unavailable())
+    }
+
+    /// Applies writes to several partitions; each partition's writes commit atomically, and
+    /// the call returns once all are durable.
+    pub async fn apply(&self, writes: Vec<(String, Write)>) -> Result<()> {
+        let mut batches: BTreeMap<String, Batch> = BTreeMap::new();
+        for (part, w) in writes {
+            let batch = batches
+                .remove(&part)
+                .unwrap_or_else(|| Batch::new(part.clone()));
+            let batch = self.add(&part, batch, w)?;
+            batches.insert(part, batch);
+        }
+        for (_, batch) in batches {
+            if !batch.ops.is_empty() {
+                self.store.commit(batch).await.map_err(store_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add(&self, part: &str, batch: Batch, w: Write) -> Result<Batch> {
+        let schema = records::SCHEMA;
+        Ok(match w {
+            Write::Retain(m) if m.payload.is_empty() => {
+                batch.delete(KIND_RETAINED, &m.topic, Expect::Any)
+            }
+            Write::Retain(m) => {
+                let doc = m.encode()?;
+                batch.put(KIND_RETAINED, &m.topic, schema, doc, vec![], Expect::Any)
+            }
+            Write::Enqueue {
+                client_id,
+                seq,
+                message,
+            } => batch.put(
+                KIND_QUEUE,
+                &queue_key(&client_id, seq),
+                schema,
+                message.encode()?,
+                vec![],
+                Expect::Any,
+            ),
+            Write::Dequeue { client_id, seq } => {
+                batch.delete(KIND_QUEUE, &queue_key(&client_id, seq), Expect::Any)
+            }
+            Write::SaveSession(s) => {
+                let doc = records::encode(&s)?;
+                batch.put(KIND_SESSION, &s.client_id, schema, doc, vec![], Expect::Any)
+            }
+            Write::DeleteSession { client_id } => {
+                let mut batch = batch.delete(KIND_SESSION, &client_id, Expect::Any);
+                for (seq, _) in self.queued(part, &client_id)? {
+                    batch = batch.delete(KIND_QUEUE, &queue_key(&client_id, seq), Expect::Any);
+                }
+                batch
+            }
+            Write::Connectivity(c) => {
+                let doc = records::encode(&c)?;
+                batch.put(
+                    KIND_CONNECTIVITY,
+                    &c.client_id,
+                    schema,
+                    doc,
+                    vec![],
+                    Expect::Any,
+                )
+            }
+        })
+    }
+
+    pub fn retained(&self, part: &Partition, topic: &str) -> Result<Option<StoredMessage>> {
+        match self
+            .store
+            .get(&part.key(), KIND_RETAINED, topic)
+            .map_err(store_error)?
+        {
+            Some(rec) => Ok(Some(StoredMessage::decode(&rec.doc)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Retained messages in topic order, after `after`.
+    pub fn list_retained(
+        &self,
+        part: &Partition,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredMessage>> {
+        self.store
+            .list(&part.key(), KIND_RETAINED, prefix, after, limit)
+            .map_err(store_error)?
+            .iter()
+            .map(|r| StoredMessage::decode(&r.doc))
+            .collect()
+    }
+
+    /// The messages queued for a client, oldest first, with their sequence numbers.
+    pub fn queued(&self, part: &str, client_id: &str) -> Result<Vec<(u64, StoredMessage)>> {
+        let prefix = queue_prefix(client_id);
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list(part, KIND_QUEUE, &prefix, after.as_deref(), PAGE)
+                .map_err(store_error)?;
+            for rec in &page {
+                let seq = rec.key[prefix.len()..]
+                    .parse::<u64>()
+                    .map_err(|_| ServiceError::internal(format!("bad queue key {}", rec.key)))?;
+                out.push((seq, StoredMessage::decode(&rec.doc)?));
+            }
+            if page.len() < PAGE {
+                return Ok(out);
+            }
+            after = page.last().map(|r| r.key.clone());
+        }
+    }
+
+    /// The highest sequence number queued for any session of these partitions, so numbering
+    /// continues after a restart.
+    pub fn last_sequence(&self, sessions: &[(Partition, PersistentSession)]) -> Result<u64> {
+        let mut max = 0;
+        for (part, s) in sessions {
+            if let Some((seq, _)) = self.queued(&part.key(), &s.client_id)?.last() {
+                max = max.max(*seq);
+            }
+        }
+        Ok(max)
+    }
+
+    /// Every persistent session stored for `region` in these accounts.
+    pub fn sessions(
+        &self,
+        accounts: &[String],
+        region: &Region,
+    ) -> Result<Vec<(Partition, PersistentSession)>> {
+        let mut out = Vec::new();
+        for account in accounts {
+            let part = Partition::new(AccountId::parse(account)?, region.clone());
+            let key = part.key();
+            let mut after: Option<String> = None;
+            loop {
+                let page = self
+                    .store
+                    .list(&key, KIND_SESSION, "", after.as_deref(), PAGE)
+                    .map_err(store_error)?;
+                for rec in &page {
+                    out.push((part.clone(), records::decode(rec)?));
+                }
+                if page.len() < PAGE {
+                    break;
+                }
+                after = page.last().map(|r| r.key.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn connectivity(&self, part: &Partition, client_id: &str) -> Result<Option<Connectivity>> {
+        Ok(
+            records::load::<Connectivity>(&*self.store, &part.key(), KIND_CONNECTIVITY, client_id)?
+                .map(|l| l.value),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;
