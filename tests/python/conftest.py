@@ -173,6 +173,8 @@ class ShoalServer:
         self.exports = {}
         self.api_line = None
         self.mqtt_line = None
+        self.mqtt_plain_line = None
+        self.https_line = None
 
     # -- lifecycle --------------------------------------------------------
 
@@ -185,7 +187,8 @@ class ShoalServer:
         stderr_file = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(
             [find_shoal_bin(), "serve", "--data", str(self.data_dir), "--api", "127.0.0.1:0",
-             "--mqtt", "127.0.0.1:0", "--device-https", "127.0.0.1:0"],
+             "--mqtt", "127.0.0.1:0", "--device-https", "127.0.0.1:0",
+             "--mqtt-plain", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=stderr_file,
             stdin=subprocess.DEVNULL,
@@ -223,6 +226,10 @@ class ShoalServer:
                 self.api_line = line
             if line.strip().startswith("mqtt "):
                 self.mqtt_line = line
+            if line.strip().startswith("mqtt-tcp "):
+                self.mqtt_plain_line = line
+            if line.strip().startswith("https "):
+                self.https_line = line
             if line.strip().startswith("export AWS_ENDPOINT_URL="):
                 self.exports = parse_export_line(line)
                 return self
@@ -277,6 +284,22 @@ class ShoalServer:
         assert self.mqtt_line is not None, "no mqtt line in %r" % self.stdout_lines
         url = self.mqtt_line.split()[1]
         assert url.startswith("mqtts://"), self.mqtt_line
+        return int(url.rsplit(":", 1)[1])
+
+    @property
+    def mqtt_plain_port(self):
+        """Port of the plain-TCP MQTT listener, from `  mqtt-tcp mqtt://HOST:PORT   ...`."""
+        assert self.mqtt_plain_line is not None, "no mqtt-tcp line in %r" % self.stdout_lines
+        url = self.mqtt_plain_line.split()[1]
+        assert url.startswith("mqtt://"), self.mqtt_plain_line
+        return int(url.rsplit(":", 1)[1])
+
+    @property
+    def device_https_port(self):
+        """Port of the device HTTPS listener, from `  https    https://HOST:PORT   ...`."""
+        assert self.https_line is not None, "no https line in %r" % self.stdout_lines
+        url = self.https_line.split()[1]
+        assert url.startswith("https://"), self.https_line
         return int(url.rsplit(":", 1)[1])
 
     @property

@@ -19,10 +19,8 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-fn peer_ip(tcp: &TcpStream) -> String {
-    tcp.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default()
+fn peer_ip(tcp: &TcpStream) -> Option<std::net::SocketAddr> {
+    tcp.peer_addr().ok()
 }
 
 pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, conn: ConnId) {
@@ -46,8 +44,12 @@ pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, conn: ConnId) {
         .await;
 }
 
-async fn handle_websocket<S>(gw: Arc<Gateway>, io: S, conn: ConnId, ip: String)
-where
+async fn handle_websocket<S>(
+    gw: Arc<Gateway>,
+    io: S,
+    conn: ConnId,
+    ip: Option<std::net::SocketAddr>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
     let now = gw.messaging.now() / 1000;

@@ -1,20 +1,21 @@
 //! The outgoing side of a session: messages written to the client, the QoS 1 ones kept until
-//! PUBACK. AWS IoT lets 100 messages be unacknowledged per client; beyond that the session
-//! waits (https://docs.aws.amazon.com/general/latest/gr/iot-core.html, "In-flight unacknowledged
-//! messages"). Messages replayed from a persistent session's stored queue leave the store when
-//! the client acknowledges them, so a crash before that replays them again.
+//! PUBACK. An MQTT 5 client's Receive Maximum bounds how many are unacknowledged at once
+//! (§3.1.2.11.3); while it is reached, deliveries wait in the connection's outbox. Messages
+//! replayed from a persistent session's stored queue leave the store when the client
+//! acknowledges them, so a crash before that replays them again.
 
 use crate::message::Msg;
 use crate::session::Session;
 use shoal_mqtt::{Packet, QoS};
 use shoal_services::messaging::Write;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
-/// AWS IoT's limit of unacknowledged QoS 1 messages to one client.
-pub const INFLIGHT: usize = 100;
+/// MQTT's largest Receive Maximum, the window of clients that set none (and of MQTT 3.1.1).
+const UNLIMITED: usize = u16::MAX as usize;
 
 struct Inflight {
-    msg: Msg,
+    msg: Arc<Msg>,
     /// Its sequence number in the session's stored queue, for a replayed message.
     seq: Option<u64>,
     /// Order of sending, so leftovers keep their order.
@@ -24,10 +25,10 @@ struct Inflight {
 pub struct Outgoing {
     inflight: HashMap<u16, Inflight>,
     /// Replayed messages waiting for room in flight.
-    waiting: VecDeque<(Msg, u64)>,
+    waiting: VecDeque<(Arc<Msg>, QoS, u64)>,
     next_pkid: u16,
     sent: u64,
-    /// The client's Receive Maximum (MQTT 5 §3.1.2.11.3) or AWS's limit, whichever is lower.
+    /// The client's Receive Maximum (MQTT 5 §3.1.2.11.3).
     pub limit: usize,
 }
 
@@ -38,7 +39,7 @@ impl Default for Outgoing {
             waiting: VecDeque::new(),
             next_pkid: 0,
             sent: 0,
-            limit: INFLIGHT,
+            limit: UNLIMITED,
         }
     }
 }
@@ -51,7 +52,7 @@ impl Outgoing {
 
     /// QoS 1 messages sent and not acknowledged that are not in the stored queue, in the order
     /// they were sent: a persistent session keeps them for its next connection.
-    pub fn unacknowledged(&mut self) -> Vec<Msg> {
+    pub fn unacknowledged(&mut self) -> Vec<Arc<Msg>> {
         let mut left: Vec<Inflight> = self
             .inflight
             .drain()
@@ -68,7 +69,8 @@ impl Session {
     /// has not expired.
     pub(crate) fn deliver(
         &mut self,
-        msg: Msg,
+        msg: Arc<Msg>,
+        qos: QoS,
         seq: Option<u64>,
         retain: bool,
     ) -> Result<(), String> {
@@ -83,7 +85,7 @@ impl Session {
             }
             return Ok(());
         }
-        let pkid = if msg.qos == QoS::AtMostOnce {
+        let pkid = if qos == QoS::AtMostOnce {
             0
         } else {
             loop {
@@ -96,7 +98,7 @@ impl Session {
         };
         let p = shoal_mqtt::Publish {
             topic: msg.topic.to_string(),
-            qos: msg.qos,
+            qos,
             retain,
             pkid,
             payload: msg.payload.clone(),
@@ -140,10 +142,10 @@ impl Session {
 
     fn send_waiting(&mut self) -> Result<(), String> {
         while self.out.inflight.len() < self.out.limit {
-            let Some((msg, seq)) = self.out.waiting.pop_front() else {
+            let Some((msg, qos, seq)) = self.out.waiting.pop_front() else {
                 break;
             };
-            self.deliver(msg, Some(seq), false)?;
+            self.deliver(msg, qos, Some(seq), false)?;
         }
         Ok(())
     }
@@ -153,11 +155,11 @@ impl Session {
         let part = self.principal.partition().key();
         match self.gw.messaging.queued(&part, &self.client_id) {
             Ok(queued) => {
-                self.out.waiting.extend(
-                    queued
-                        .into_iter()
-                        .map(|(seq, m)| (crate::message::Msg::from_stored(m), seq)),
-                );
+                self.out.waiting.extend(queued.into_iter().map(|(seq, m)| {
+                    let m = Msg::from_stored(m);
+                    let qos = m.qos;
+                    (Arc::new(m), qos, seq)
+                }));
                 if let Err(e) = self.send_waiting() {
                     tracing::debug!(conn = self.conn, error = %e, "replay failed");
                 }

@@ -22,8 +22,8 @@ pub type ConnId = u64;
 /// What the router sends a connection.
 #[derive(Debug, Clone)]
 pub enum Out {
-    /// A message at the QoS this subscriber gets it with.
-    Deliver(Msg),
+    /// A message, shared by every subscriber it goes to, at the QoS this one gets it with.
+    Deliver(Arc<Msg>, QoS),
     /// Another connection took this client id (MQTT §3.1.4: the server disconnects the old one).
     TakenOver,
     /// The connection's certificate was deactivated, revoked or deleted (AWS disconnects).
@@ -58,7 +58,7 @@ pub struct Disconnect {
     pub client_id: Arc<str>,
     pub conn: ConnId,
     /// QoS 1 messages the connection had not got acknowledged; a persistent session keeps them.
-    pub leftovers: Vec<Msg>,
+    pub leftovers: Vec<Arc<Msg>>,
     pub will: Option<Will>,
     /// MQTT 5 DISCONNECT may change the session expiry interval (§3.14.2.2.2).
     pub expiry: Option<u32>,
@@ -608,12 +608,14 @@ impl State {
                     self.offline.fetch_add(1, Ordering::Relaxed);
                     for m in d.leftovers {
                         self.seq += 1;
+                        let mut message = m.stored();
+                        message.qos = 1;
                         writes.push((
                             part.clone(),
                             Write::Enqueue {
                                 client_id: d.client_id.to_string(),
                                 seq: self.seq,
-                                message: m.stored(),
+                                message,
                             },
                         ));
                     }
@@ -625,7 +627,7 @@ impl State {
                 // Taken over by a connection that continues the session: it gets what the old
                 // one had not had acknowledged.
                 for m in d.leftovers {
-                    let _ = o.outbox.try_send(Out::Deliver(m));
+                    let _ = o.outbox.try_send(Out::Deliver(m, QoS::AtLeastOnce));
                 }
             }
         }
@@ -709,20 +711,16 @@ impl State {
             *turn = (*turn + 1) % n;
             targets.push((pick.0.clone(), pick.1));
         }
+        let shared = Arc::new(msg);
         for (client, sub_qos) in targets {
             let Some(session) = acc.sessions.get(&client) else {
                 continue;
             };
-            let qos = msg.qos.min(sub_qos);
-            let mut m = msg.clone();
-            m.qos = qos;
+            let qos = shared.qos.min(sub_qos);
             match &session.online {
-                Some(o) => match o.outbox.try_send(Out::Deliver(m)) {
+                Some(o) => match o.outbox.try_send(Out::Deliver(shared.clone(), qos)) {
                     Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(Out::Deliver(Msg {
-                        qos: QoS::AtMostOnce,
-                        ..
-                    }))) => {
+                    Err(mpsc::error::TrySendError::Full(Out::Deliver(_, QoS::AtMostOnce))) => {
                         tracing::debug!(client = %client, "subscriber outbox full; QoS 0 delivery dropped");
                     }
                     Err(mpsc::error::TrySendError::Full(_)) => {
@@ -738,7 +736,7 @@ impl State {
                         Write::Enqueue {
                             client_id: client.to_string(),
                             seq: self.seq,
-                            message: m.stored(),
+                            message: shared.stored(),
                         },
                     ));
                 }

@@ -29,6 +29,8 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const MAX_PACKET: usize = 128 * 1024 + 1024;
 /// AWS IoT: at most 8 topic filters in one SUBSCRIBE.
 const MAX_FILTERS: usize = 8;
+/// AWS IoT's quota of unacknowledged QoS 1 publishes from a client, its Receive Maximum.
+const RECEIVE_MAXIMUM: u16 = 100;
 /// AWS IoT's topic alias maximum for MQTT 5 clients.
 const TOPIC_ALIAS_MAX: u16 = 8;
 /// AWS's default persistent-session expiry, which MQTT 3.1.1 sessions get.
@@ -53,7 +55,7 @@ pub(crate) struct Session {
     pub(crate) gw: Arc<Gateway>,
     pub(crate) principal: Principal,
     pub(crate) conn: ConnId,
-    peer_ip: String,
+    peer: Option<std::net::SocketAddr>,
     pub(crate) protocol: Protocol,
     pub(crate) client_id: Arc<str>,
     authorizer: Option<Authorizer>,
@@ -80,12 +82,17 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    pub fn new(gw: Arc<Gateway>, principal: Principal, conn: ConnId, peer_ip: String) -> Session {
+    pub fn new(
+        gw: Arc<Gateway>,
+        principal: Principal,
+        conn: ConnId,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Session {
         Session {
             gw,
             principal,
             conn,
-            peer_ip,
+            peer,
             protocol: Protocol::V311,
             client_id: Arc::from(""),
             authorizer: None,
@@ -100,7 +107,7 @@ impl Session {
             aliases: HashMap::new(),
             qos2_received: HashSet::new(),
             out: crate::delivery::Outgoing::default(),
-            wbuf: BytesMut::with_capacity(4096),
+            wbuf: BytesMut::new(),
             session_id: uuid::Uuid::new_v4().to_string(),
             version: 0,
         }
@@ -199,10 +206,8 @@ impl Session {
         deliveries.close();
         let mut leftovers = self.out.unacknowledged();
         while let Ok(out) = deliveries.try_recv() {
-            if let Out::Deliver(m) = out {
-                if m.qos != QoS::AtMostOnce {
-                    leftovers.push(m);
-                }
+            if let Out::Deliver(m, QoS::AtLeastOnce) = out {
+                leftovers.push(m);
             }
         }
         let will = self.will.take().filter(|_| reason.publishes_will());
@@ -235,7 +240,7 @@ impl Session {
             if self.requested_expiry != self.expiry {
                 p.session_expiry_interval = Some(self.expiry);
             }
-            p.receive_maximum = Some(crate::delivery::INFLIGHT as u16);
+            p.receive_maximum = Some(RECEIVE_MAXIMUM);
             p.topic_alias_maximum = Some(TOPIC_ALIAS_MAX);
             p.retain_available = Some(true);
             p.shared_subscription_available = Some(true);
@@ -366,12 +371,12 @@ impl Session {
                     }
                 }
                 out = deliveries.recv(), if room => match out {
-                    Some(Out::Deliver(m)) => {
-                        self.deliver(m, None, false)?;
+                    Some(Out::Deliver(m, qos)) => {
+                        self.deliver(m, qos, None, false)?;
                         // Take whatever else is waiting, so one write carries many messages.
                         while self.out.has_room() {
                             match deliveries.try_recv() {
-                                Ok(Out::Deliver(m)) => self.deliver(m, None, false)?,
+                                Ok(Out::Deliver(m, qos)) => self.deliver(m, qos, None, false)?,
                                 Ok(other) => return self.control(wr, other).await,
                                 Err(_) => break,
                             }
@@ -390,7 +395,7 @@ impl Session {
             Out::TakenOver => (reason::SESSION_TAKEN_OVER, EndReason::DuplicateClientId),
             Out::Revoked => (reason::NOT_AUTHORIZED, EndReason::AuthError),
             Out::Overflowed => (reason::QUOTA_EXCEEDED, EndReason::Throttled),
-            Out::Deliver(_) => return Err("a delivery is not a control message".into()),
+            Out::Deliver(..) => return Err("a delivery is not a control message".into()),
         };
         self.end(wr, code).await?;
         Ok(why)
@@ -497,8 +502,10 @@ impl Session {
             return Err("publish without a topic or a known alias".into());
         };
         p.topic.clear();
-        let topic_ok = topic_publishable(&topic);
-        let allowed = topic_ok && {
+        let topic_ok =
+            shoal_mqtt::valid_topic_name(&topic) && shoal_mqtt::topic::aws_topic_ok(&topic).is_ok();
+        // Reserved topics are refused as not authorized, as AWS does.
+        let allowed = topic_publishable(&topic) && {
             let a = self.authorizer()?;
             a.allows("iot:Publish", "topic", &topic)
                 && (!p.retain || a.allows("iot:RetainPublish", "topic", &topic))
@@ -661,9 +668,9 @@ impl Session {
             .retained(self.principal.partition(), filter)
             .map_err(|e| e.message)?;
         if let Some(m) = found {
-            let mut msg = Msg::from_stored(m);
-            msg.qos = msg.qos.min(qos);
-            self.deliver(msg, None, true)?;
+            let msg = Msg::from_stored(m);
+            let qos = msg.qos.min(qos);
+            self.deliver(Arc::new(msg), qos, None, true)?;
         }
         Ok(())
     }
@@ -698,14 +705,15 @@ impl Session {
             keep_alive_secs: keep_alive.as_secs() as u16,
             session_expiry_secs: self.expiry,
             version: self.version,
-            source_ip: Some(self.peer_ip.clone()),
-            source_port: None,
+            source_ip: self.peer.map(|p| p.ip().to_string()),
+            source_port: self.peer.map(|p| p.port()),
         };
         self.gw
             .persister
             .try_submit(vec![(part.key(), Write::Connectivity(record))], None);
         if lifecycle::has_events(&self.client_id) {
-            let (topic, body) = lifecycle::connected(&self.who(), now, &self.peer_ip);
+            let ip = self.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            let (topic, body) = lifecycle::connected(&self.who(), now, &ip);
             self.system_publish(topic, body);
         }
     }

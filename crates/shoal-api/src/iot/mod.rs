@@ -30,6 +30,7 @@ pub enum Endpoint {
     DeleteThing { name: String, query: Query },
     ListThings { query: Query },
     ListThingGroupsForThing { name: String, query: Query },
+    GetThingConnectivityData { name: String },
     CreateThingType { name: String },
     DescribeThingType { name: String },
     UpdateThingType { name: String },
@@ -100,6 +101,9 @@ impl Endpoint {
                 name: decode(n)?,
                 query: q()?,
             },
+            ("POST", ["things", n, "connectivity-data"]) => {
+                E::GetThingConnectivityData { name: decode(n)? }
+            }
             ("GET", ["things", n, "thing-groups"]) => E::ListThingGroupsForThing {
                 name: decode(n)?,
                 query: q()?,
@@ -230,6 +234,9 @@ pub async fn handle(
         E::UpdateThing { name } => things::update(reg, part, &name, body).await?,
         E::DeleteThing { name, query } => things::delete(reg, part, &name, &query).await?,
         E::ListThings { query } => things::list(reg, part, &query)?,
+        E::GetThingConnectivityData { name } => {
+            things::connectivity(reg, &state.messaging, part, &name, body)?
+        }
         E::ListThingGroupsForThing { name, query } => {
             groups::list_for_thing(reg, part, &name, &query)?
         }

@@ -1,4 +1,5 @@
-//! Handlers of CreateThing, DescribeThing, UpdateThing, DeleteThing and ListThings.
+//! Handlers of CreateThing, DescribeThing, UpdateThing, DeleteThing, ListThings and
+//! GetThingConnectivityData.
 
 use super::shapes::{with_token, CreateThingIn, UpdateThingIn};
 use crate::error::ApiError;
@@ -10,7 +11,7 @@ use shoal_domain::page::max_results;
 use shoal_domain::thing::{Thing, ThingUpdate};
 use shoal_domain::{Partition, ServiceError, ThingName, ThingTypeName};
 use shoal_services::registry::{CreateThing, ListThings};
-use shoal_services::Registry;
+use shoal_services::{Messaging, Registry};
 
 type R = Result<Value, ApiError>;
 
@@ -115,4 +116,49 @@ pub fn list(reg: &Registry, part: &Partition, query: &Query) -> R {
     let page = reg.list_things(part, &q)?;
     let things: Vec<Value> = page.items.iter().map(|t| thing_json(part, t)).collect();
     Ok(with_token(json!({ "things": things }), page.next_token))
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConnectivityIn {
+    include_socket_information: Option<bool>,
+}
+
+/// GetThingConnectivityData: the last connection of the client whose id is the thing's name,
+/// as the gateway recorded it (timestamps in epoch seconds, as restJson1 sends them).
+/// https://docs.aws.amazon.com/iot/latest/apireference/API_GetThingConnectivityData.html
+pub fn connectivity(
+    reg: &Registry,
+    messaging: &Messaging,
+    part: &Partition,
+    name: &str,
+    body: &[u8],
+) -> R {
+    let name = ThingName::parse(name)?;
+    let input: ConnectivityIn = json::parse(body)?;
+    reg.describe_thing(part, &name)?;
+    let Some(c) = messaging.connectivity(part, name.as_str())? else {
+        return Ok(json!({ "thingName": name.as_str(), "connected": false }));
+    };
+    let mut v = json!({
+        "thingName": name.as_str(),
+        "connected": c.connected,
+        "timestamp": c.timestamp as f64 / 1000.0,
+        "keepAliveDuration": c.keep_alive_secs,
+        "cleanSession": c.clean_session,
+        "sessionExpiry": c.session_expiry_secs,
+        "clientId": c.client_id,
+    });
+    if let Some(r) = &c.disconnect_reason {
+        v["disconnectReason"] = r.as_str().into();
+    }
+    if input.include_socket_information == Some(true) {
+        if let Some(ip) = &c.source_ip {
+            v["sourceIp"] = ip.as_str().into();
+        }
+        if let Some(port) = c.source_port {
+            v["sourcePort"] = port.into();
+        }
+    }
+    Ok(v)
 }

@@ -18,6 +18,8 @@ pub struct Target {
         Arc<rustls::ClientConfig>,
         rustls_pki_types::ServerName<'static>,
     )>,
+    /// User name and password sent in CONNECT.
+    pub login: Option<(String, String)>,
 }
 
 /// The largest packet the load tool accepts.
@@ -25,6 +27,7 @@ const MAX_PACKET: usize = 1 << 20;
 
 pub struct Conn<S> {
     pub io: S,
+    pub login: Option<(String, String)>,
     pub rbuf: BytesMut,
     pub wbuf: BytesMut,
 }
@@ -46,6 +49,7 @@ pub async fn open(target: &Target) -> Result<Conn<Box<dyn Io>>, String> {
     };
     Ok(Conn {
         io,
+        login: target.login.clone(),
         rbuf: BytesMut::with_capacity(16 * 1024),
         wbuf: BytesMut::with_capacity(16 * 1024),
     })
@@ -98,6 +102,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             client_id: client_id.to_string(),
             clean_start: clean,
             keep_alive: 60,
+            username: self.login.as_ref().map(|l| l.0.clone()),
+            password: self
+                .login
+                .as_ref()
+                .map(|l| bytes::Bytes::from(l.1.clone().into_bytes())),
             ..Connect::default()
         };
         self.send(&Packet::Connect(connect)).await?;

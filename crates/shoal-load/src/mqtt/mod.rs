@@ -46,6 +46,11 @@ pub struct MqttArgs {
     /// The broker's process id, to read its memory in the idle scenario.
     #[arg(long)]
     pub pid: Option<u32>,
+    /// MQTT user name and password (Shoal's plain-TCP listener: an access key and its secret).
+    #[arg(long)]
+    pub username: Option<String>,
+    #[arg(long)]
+    pub password: Option<String>,
     /// Topic and client-id prefix.
     #[arg(long, default_value = "load")]
     pub prefix: String,
@@ -70,6 +75,7 @@ pub async fn run(a: MqttArgs) -> Result<(), String> {
     let target = Target {
         addr: a.addr.clone(),
         tls,
+        login: a.username.clone().zip(a.password.clone()),
     };
     match a.scenario.as_str() {
         "fan-in" | "fan-out" | "pairs" => scenarios::messages(&a, &target).await,
