@@ -26,16 +26,22 @@ fn peer_ip(tcp: &TcpStream) -> Option<std::net::SocketAddr> {
 pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, conn: ConnId) {
     let _ = tcp.set_nodelay(true);
     let ip = peer_ip(&tcp);
-    let tls = match tokio::time::timeout(session::CONNECT_TIMEOUT, gw.tls.accept(tcp)).await {
+    // The handshake's and the WebSocket path's futures are boxed: inline they would size every
+    // idle connection's task for their largest state.
+    let handshake = Box::pin(tokio::time::timeout(
+        session::CONNECT_TIMEOUT,
+        gw.tls.accept(tcp),
+    ));
+    let tls = match handshake.await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return tracing::debug!(conn, error = %e, "tls handshake failed"),
         Err(_) => return tracing::debug!(conn, "tls handshake timed out"),
     };
-    let der = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
-        Some(c) => c.to_vec(),
-        None => return handle_websocket(gw, tls, conn, ip).await,
+    let authenticated = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
+        Some(der) => gw.authenticate(der),
+        None => return Box::pin(handle_websocket(gw, tls, conn, ip)).await,
     };
-    let device = match gw.authenticate(&der) {
+    let device = match authenticated {
         Ok(d) => d,
         Err(e) => return tracing::info!(conn, reason = %e.message, "device certificate refused"),
     };

@@ -142,9 +142,9 @@ async fn follow_bus(router: router::Router, mut bus: tokio::sync::mpsc::Receiver
     {
         let durable = retain || message.qos > 0;
         let msg = Msg::from_stored(message);
-        let router = router.clone();
+        let sent = router.publish(&Arc::new(partition), msg, retain, durable);
         tokio::spawn(async move {
-            if router.publish(&partition, msg, retain, durable).await {
+            if sent.await {
                 let _ = done.send(());
             }
         });

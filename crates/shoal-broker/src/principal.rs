@@ -26,7 +26,7 @@ impl Principal {
     /// The certificate a revocation would end this connection for; none for access keys.
     pub fn cert_id(&self) -> &str {
         match self {
-            Principal::Device(d) => &d.certificate.id,
+            Principal::Device(d) => &d.certificate_id,
             Principal::Account { .. } => "",
         }
     }
@@ -34,7 +34,7 @@ impl Principal {
     /// AWS's `principalIdentifier` in lifecycle events: the certificate id, or the access key.
     pub fn identifier(&self) -> &str {
         match self {
-            Principal::Device(d) => &d.certificate.id,
+            Principal::Device(d) => &d.certificate_id,
             Principal::Account { access_key_id, .. } => access_key_id,
         }
     }

@@ -96,8 +96,7 @@ enum Cmd {
         filter: String,
     },
     Publish {
-        account: String,
-        partition: Option<Partition>,
+        partition: Arc<Partition>,
         msg: Msg,
         retain: bool,
         ack: Option<oneshot::Sender<bool>>,
@@ -349,13 +348,13 @@ impl Router {
     /// Routes a message. With `durable`, returns once whatever it changed in the store (the
     /// retained message, copies queued for offline sessions) is durable: `false` if that
     /// failed. Without, returns as soon as the router has it.
-    pub async fn publish(
+    pub fn publish(
         &self,
-        partition: &Partition,
+        partition: &Arc<Partition>,
         msg: Msg,
         retain: bool,
         durable: bool,
-    ) -> bool {
+    ) -> impl std::future::Future<Output = bool> + 'static {
         let (ack, wait) = if durable {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))
@@ -363,18 +362,34 @@ impl Router {
             (None, None)
         };
         let cmd = Cmd::Publish {
-            account: partition.account.to_string(),
-            partition: Some(partition.clone()),
+            partition: partition.clone(),
             msg,
             retain,
             ack,
         };
-        if self.tx.send(cmd).await.is_err() {
-            return false;
-        }
-        match wait {
-            Some(w) => w.await.unwrap_or(false),
-            None => true,
+        // The common case hands the command over without waiting. Only a full queue keeps it
+        // (boxed) in the returned future, which every publishing connection holds while it
+        // waits: small, so that idle connections' tasks stay small.
+        let pending = match self.tx.try_send(cmd) {
+            Ok(()) => Ok(None),
+            Err(mpsc::error::TrySendError::Full(cmd)) => Ok(Some(Box::new((self.tx.clone(), cmd)))),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
+        };
+        async move {
+            match pending {
+                Err(()) => return false,
+                Ok(Some(p)) => {
+                    let (tx, cmd) = *p;
+                    if tx.send(cmd).await.is_err() {
+                        return false;
+                    }
+                }
+                Ok(None) => {}
+            }
+            match wait {
+                Some(w) => w.await.unwrap_or(false),
+                None => true,
+            }
         }
     }
 }
@@ -501,12 +516,17 @@ impl State {
                 self.save_session(&account, &client_id);
             }
             Cmd::Publish {
-                account,
                 partition,
                 msg,
                 retain,
                 ack,
-            } => self.publish(&account, partition.as_ref(), msg, retain, ack),
+            } => self.publish(
+                partition.account.as_str(),
+                Some(&partition),
+                msg,
+                retain,
+                ack,
+            ),
         }
     }
 
@@ -654,11 +674,15 @@ impl State {
         retain: bool,
         ack: Option<oneshot::Sender<bool>>,
     ) {
+        if let (Some(p), false) = (partition, self.accounts.contains_key(account)) {
+            self.accounts
+                .insert(account.to_string(), Account::new(p.key()));
+        }
         let acc = match partition {
-            Some(p) => self
-                .accounts
-                .entry(account.to_string())
-                .or_insert_with(|| Account::new(p.key())),
+            Some(_) => match self.accounts.get_mut(account) {
+                Some(a) => a,
+                None => return,
+            },
             None => match self.accounts.get_mut(account) {
                 Some(a) => a,
                 None => {
@@ -725,6 +749,21 @@ impl State {
                     }
                     Err(mpsc::error::TrySendError::Full(_)) => {
                         send_control(&o.outbox, Out::Overflowed)
+                    }
+                    // The connection is ending and the router has not heard yet: a persistent
+                    // session keeps the message for its next connection.
+                    Err(mpsc::error::TrySendError::Closed(Out::Deliver(m, QoS::AtLeastOnce)))
+                        if session.expiry > 0 =>
+                    {
+                        self.seq += 1;
+                        writes.push((
+                            acc.part.clone(),
+                            Write::Enqueue {
+                                client_id: client.to_string(),
+                                seq: self.seq,
+                                message: m.stored(),
+                            },
+                        ));
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => {}
                 },

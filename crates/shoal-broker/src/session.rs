@@ -54,6 +54,8 @@ pub(crate) type End = Result<EndReason, String>;
 pub(crate) struct Session {
     pub(crate) gw: Arc<Gateway>,
     pub(crate) principal: Principal,
+    /// The principal's partition, shared with every publish the router gets from here.
+    partition: Arc<shoal_domain::Partition>,
     pub(crate) conn: ConnId,
     peer: Option<std::net::SocketAddr>,
     pub(crate) protocol: Protocol,
@@ -90,6 +92,7 @@ impl Session {
     ) -> Session {
         Session {
             gw,
+            partition: Arc::new(principal.partition().clone()),
             principal,
             conn,
             peer,
@@ -121,6 +124,10 @@ impl Session {
         if !self.wbuf.is_empty() {
             wr.write_all(&self.wbuf).await.map_err(|e| e.to_string())?;
             self.wbuf.clear();
+            // A burst may have grown it; a quiet connection should not keep that.
+            if self.wbuf.capacity() > 64 * 1024 {
+                self.wbuf = BytesMut::new();
+            }
         }
         Ok(())
     }
@@ -135,42 +142,51 @@ impl Session {
 
     /// Runs the session to its end. `first` is the CONNECT and what followed it in the
     /// buffer when the transport had to read it to find the principal (plain TCP).
-    pub async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-        mut self,
+    pub fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        self,
         io: S,
         first: Option<(Connect, BytesMut)>,
+    ) -> impl std::future::Future<Output = ()> {
+        // Split and box here, not in the async fn: its arguments stay in its state for the
+        // life of the connection, and the transport (about 1.2 KB for TLS) and a CONNECT would
+        // make every idle connection's task that much larger.
+        let (rd, wr) = tokio::io::split(io);
+        self.run_split(rd, wr, first.map(Box::new))
+    }
+
+    async fn run_split<S: AsyncRead + AsyncWrite + Unpin>(
+        mut self,
+        mut rd: tokio::io::ReadHalf<S>,
+        mut wr: tokio::io::WriteHalf<S>,
+        first: Option<Box<(Connect, BytesMut)>>,
     ) {
-        let (mut rd, mut wr) = tokio::io::split(io);
         let (connect, mut rbuf) = match first {
-            Some(f) => f,
+            Some(f) => *f,
             None => {
                 let mut rbuf = BytesMut::with_capacity(4096);
-                match read_connect(&mut rd, &mut rbuf).await {
+                match Box::pin(read_connect(&mut rd, &mut rbuf)).await {
                     Ok(c) => (c, rbuf),
                     Err(e) => return tracing::debug!(conn = self.conn, error = %e, "no connect"),
                 }
             }
         };
         let keep_alive = clamp_keep_alive(connect.keep_alive);
-        match self.accept(connect, &mut wr).await {
+        match Box::pin(self.accept(connect, &mut wr)).await {
             Ok(true) => {}
             Ok(false) => return,
             Err(e) => return tracing::debug!(conn = self.conn, error = %e, "connect failed"),
         }
         let (outbox, mut deliveries) = mpsc::channel(OUTBOX);
-        let connected = self
-            .gw
-            .router
-            .connect(
-                self.principal.partition(),
-                self.client_id.clone(),
-                self.conn,
-                self.principal.cert_id(),
-                outbox,
-                self.clean_start,
-                self.expiry,
-            )
-            .await;
+        let connected = Box::pin(self.gw.router.connect(
+            self.principal.partition(),
+            self.client_id.clone(),
+            self.conn,
+            self.principal.cert_id(),
+            outbox,
+            self.clean_start,
+            self.expiry,
+        ))
+        .await;
         let mut ack = self.connack(keep_alive);
         ack.session_present = connected.session_present;
         let started = self.queue(&Packet::ConnAck(ack));
@@ -197,7 +213,7 @@ impl Session {
             }
         };
         let _ = self.flush(&mut wr).await;
-        self.finish(reason, &mut deliveries).await;
+        Box::pin(self.finish(reason, &mut deliveries)).await;
     }
 
     /// Tells the router the connection is gone: what it had not had acknowledged, the will if
@@ -349,24 +365,43 @@ impl Session {
         // MQTT §3.1.2.10: one and a half keep-alive periods without a packet end the connection.
         let idle_limit = keep_alive + keep_alive / 2;
         let mut deadline = Instant::now() + idle_limit;
+        let mut last_read = 0;
         loop {
             while let Some(p) = shoal_mqtt::decode(rbuf, self.protocol, MAX_PACKET)
                 .map_err(|e| format!("decode: {e}"))?
             {
                 deadline = Instant::now() + idle_limit;
-                if let Some(end) = self.on_packet(p).await? {
+                // Publishes and acknowledgements, the traffic, are handled inline; the rest is
+                // rare and boxed, so the task every idle connection keeps stays small.
+                let end = match p {
+                    // Boxed too: its state is the largest (about 1 KB) and would otherwise be
+                    // part of every connection's task.
+                    Packet::Publish(p) => Box::pin(self.on_publish(p)).await?,
+                    Packet::PubAck(a) => {
+                        self.acknowledged(a.pkid)?;
+                        None
+                    }
+                    Packet::PingReq => {
+                        self.queue(&Packet::PingResp)?;
+                        None
+                    }
+                    other => Box::pin(self.on_packet(other)).await?,
+                };
+                if let Some(end) = end {
                     self.flush(wr).await?;
                     return Ok(end);
                 }
             }
             self.flush(wr).await?;
+            size_read_buffer(rbuf, last_read);
             // While the client has as many unacknowledged messages as it may, the outbox is
             // left to fill: the router then drops QoS 0 and ends a connection that cannot keep
             // up with QoS 1, instead of this task buffering without bound.
             let room = self.out.has_room();
             tokio::select! {
                 n = rd.read_buf(rbuf) => {
-                    if n.map_err(|e| e.to_string())? == 0 {
+                    last_read = n.map_err(|e| e.to_string())?;
+                    if last_read == 0 {
                         return Ok(EndReason::ConnectionLost);
                     }
                 }
@@ -377,12 +412,12 @@ impl Session {
                         while self.out.has_room() {
                             match deliveries.try_recv() {
                                 Ok(Out::Deliver(m, qos)) => self.deliver(m, qos, None, false)?,
-                                Ok(other) => return self.control(wr, other).await,
+                                Ok(other) => return Box::pin(self.control(wr, other)).await,
                                 Err(_) => break,
                             }
                         }
                     }
-                    Some(other) => return self.control(wr, other).await,
+                    Some(other) => return Box::pin(self.control(wr, other)).await,
                     None => return Ok(EndReason::ServerInitiated),
                 },
                 () = tokio::time::sleep_until(deadline) => return Ok(EndReason::KeepAliveTimeout),
@@ -437,13 +472,17 @@ impl Session {
     async fn on_packet(&mut self, p: Packet) -> Result<Option<EndReason>, String> {
         match p {
             Packet::Publish(p) => return self.on_publish(p).await,
-            Packet::Subscribe(s) => self.on_subscribe(s).await?,
+            // Rare and deep: boxed, so every idle connection's task stays small.
+            Packet::Subscribe(s) => Box::pin(self.on_subscribe(s)).await?,
             Packet::Unsubscribe(u) => {
                 for f in &u.filters {
-                    self.gw
-                        .router
-                        .unsubscribe(self.account(), &self.client_id, self.conn, f)
-                        .await;
+                    Box::pin(self.gw.router.unsubscribe(
+                        self.account(),
+                        &self.client_id,
+                        self.conn,
+                        f,
+                    ))
+                    .await;
                 }
                 let reasons = vec![reason::SUCCESS; u.filters.len()];
                 self.queue(&Packet::UnsubAck(UnsubAck {
@@ -451,7 +490,7 @@ impl Session {
                     reason_codes: reasons,
                     ..UnsubAck::default()
                 }))?;
-                self.subscription_event("unsubscribed", u.filters).await;
+                self.subscription_event("unsubscribed", u.filters);
             }
             Packet::PubAck(a) => self.acknowledged(a.pkid)?,
             Packet::PubRel(r) => {
@@ -587,11 +626,15 @@ impl Session {
         Ok(None)
     }
 
-    async fn route(&self, msg: Msg, retain: bool, durable: bool) -> bool {
+    fn route(
+        &self,
+        msg: Msg,
+        retain: bool,
+        durable: bool,
+    ) -> impl std::future::Future<Output = bool> + 'static {
         self.gw
             .router
-            .publish(self.principal.partition(), msg, retain, durable)
-            .await
+            .publish(&self.partition, msg, retain, durable)
     }
 
     async fn on_subscribe(&mut self, s: shoal_mqtt::Subscribe) -> Result<(), String> {
@@ -650,7 +693,7 @@ impl Session {
             self.send_retained(&filter, qos)?;
         }
         if !granted_filters.is_empty() {
-            self.subscription_event("subscribed", granted_filters).await;
+            self.subscription_event("subscribed", granted_filters);
         }
         Ok(())
     }
@@ -741,7 +784,7 @@ impl Session {
         }
     }
 
-    async fn subscription_event(&mut self, event: &str, topics: Vec<String>) {
+    fn subscription_event(&mut self, event: &str, topics: Vec<String>) {
         if lifecycle::has_events(&self.client_id) {
             let (topic, body) = lifecycle::subscriptions(&self.who(), self.now(), event, &topics);
             self.system_publish(topic, body);
@@ -759,11 +802,25 @@ impl Session {
             from: None,
             published_at: self.now(),
         };
-        let router = self.gw.router.clone();
-        let part = self.principal.partition().clone();
-        tokio::spawn(async move {
-            router.publish(&part, msg, false, false).await;
-        });
+        // Not awaited: the event may wait for the router without holding up the session.
+        let sent = self.gw.router.publish(&self.partition, msg, false, false);
+        tokio::spawn(sent);
+    }
+}
+
+/// A busy connection reads in chunks this large.
+const READ_CHUNK: usize = 4096;
+/// What a quiet connection keeps for reading: most devices are idle most of the time, and the
+/// read buffer is much of what an idle connection costs.
+const IDLE_READ: usize = 512;
+
+/// Sizes the read buffer before the next read: room for a chunk while reads come in large,
+/// back to `IDLE_READ` once a small read left nothing pending (also after a large packet).
+fn size_read_buffer(rbuf: &mut BytesMut, last_read: usize) {
+    if rbuf.is_empty() && last_read < IDLE_READ && rbuf.capacity() > IDLE_READ {
+        *rbuf = BytesMut::with_capacity(IDLE_READ);
+    } else if rbuf.capacity() - rbuf.len() < IDLE_READ / 2 {
+        rbuf.reserve(READ_CHUNK);
     }
 }
 
@@ -816,6 +873,19 @@ async fn read_connect_packet<R: AsyncRead + Unpin>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_read_buffer_shrinks_when_quiet_and_grows_when_busy() {
+        let mut b = BytesMut::with_capacity(4096);
+        size_read_buffer(&mut b, 20);
+        assert_eq!(b.capacity(), IDLE_READ);
+        b.extend_from_slice(&[0; 400]);
+        size_read_buffer(&mut b, 400);
+        assert!(b.capacity() - b.len() >= READ_CHUNK);
+        let before = b.capacity();
+        size_read_buffer(&mut b, 4000);
+        assert_eq!(b.capacity(), before, "a buffer with data pending is kept");
+    }
 
     #[test]
     fn reserved_topics() {

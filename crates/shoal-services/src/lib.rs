@@ -4,12 +4,14 @@
 //! it talks only to the `Store` trait and a `Clock`, never to a concrete backend, HTTP or MQTT.
 
 pub mod accounts;
+mod epoch;
 pub mod identity;
 pub mod messaging;
 mod records;
 pub mod registry;
 
 pub use accounts::{AccessKey, Accounts};
+pub use epoch::AuthorizationEpoch;
 pub use identity::Identity;
 pub use messaging::Messaging;
 pub use registry::Registry;

@@ -69,8 +69,18 @@ impl Server {
         let admin = credentials::read_credentials(&cfg.data).ok();
         let authority = Arc::new(credentials::load_or_create_authority(&cfg.data)?);
         credentials::ensure_server_certificate(&cfg.data, &authority, &server_hosts(cfg))?;
-        let registry = Arc::new(Registry::new(dyn_store.clone(), clock.clone()));
-        let identity = Arc::new(Identity::new(dyn_store.clone(), clock.clone(), authority));
+        let epoch = shoal_services::AuthorizationEpoch::default();
+        let registry = Arc::new(Registry::new(
+            dyn_store.clone(),
+            clock.clone(),
+            epoch.clone(),
+        ));
+        let identity = Arc::new(Identity::new(
+            dyn_store.clone(),
+            clock.clone(),
+            authority,
+            epoch,
+        ));
         let mqtt_tls = shoal_broker::tls::server_config(
             &read(&credentials::server_cert_path(&cfg.data))?,
             &read(&credentials::server_key_path(&cfg.data))?,

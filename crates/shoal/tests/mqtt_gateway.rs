@@ -299,3 +299,153 @@ async fn revocation_and_policy_changes_reach_live_connections() {
     );
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thing_group_policies_follow_membership_on_live_connections() {
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = device_cert(&c).await;
+    c.create_thing()
+        .thing_name("sensor-g")
+        .send()
+        .await
+        .unwrap();
+    c.attach_thing_principal()
+        .thing_name("sensor-g")
+        .principal(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+    // The certificate may only connect; publishing comes from its thing's group.
+    let arn = |r: &str| format!("arn:aws:iot:us-east-1:{}:{r}", cert.account);
+    let connect_only = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iot:Connect","Resource":"{}"}}]}}"#,
+        arn("client/sensor-g")
+    );
+    let publish = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"iot:Publish","Resource":"{}"}}]}}"#,
+        arn("topic/fleet/*")
+    );
+    for (name, doc) in [("connect", &connect_only), ("fleet-publish", &publish)] {
+        c.create_policy()
+            .policy_name(name)
+            .policy_document(doc)
+            .send()
+            .await
+            .unwrap();
+    }
+    c.attach_policy()
+        .policy_name("connect")
+        .target(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+    let group = c
+        .create_thing_group()
+        .thing_group_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    c.attach_policy()
+        .policy_name("fleet-publish")
+        .target(group.thing_group_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+
+    let (dev, mut ev) = AsyncClient::new(options(&s, "sensor-g", &cert), 16);
+    connected(&mut ev).await.unwrap();
+    // Joining the group while connected lets the very next publish through.
+    c.add_thing_to_thing_group()
+        .thing_name("sensor-g")
+        .thing_group_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    dev.publish("fleet/t", QoS::AtLeastOnce, false, "1")
+        .await
+        .unwrap();
+    until(&mut ev, |i| matches!(i, Incoming::PubAck(_)))
+        .await
+        .unwrap();
+    // Leaving it takes the permission away from the same connection.
+    c.remove_thing_from_thing_group()
+        .thing_name("sensor-g")
+        .thing_group_name("fleet")
+        .send()
+        .await
+        .unwrap();
+    dev.publish("fleet/t", QoS::AtLeastOnce, false, "2")
+        .await
+        .unwrap();
+    assert!(
+        until(&mut ev, |i| matches!(i, Incoming::PubAck(_)))
+            .await
+            .is_err(),
+        "publish after leaving the group is refused"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persistent_session_gets_what_was_published_while_it_was_away() {
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = device_with_policy(&c).await;
+    for thing in ["sensor-p", "sensor-q"] {
+        c.create_thing().thing_name(thing).send().await.unwrap();
+        c.attach_thing_principal()
+            .thing_name(thing)
+            .principal(&cert.arn)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut o = options(&s, "sensor-p", &cert);
+    o.set_clean_session(false);
+    let (sub, mut sub_ev) = AsyncClient::new(o.clone(), 16);
+    connected(&mut sub_ev).await.unwrap();
+    sub.subscribe("shared/queued", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    until(&mut sub_ev, |i| matches!(i, Incoming::SubAck(_)))
+        .await
+        .unwrap();
+    sub.disconnect().await.unwrap();
+    let _ = until(&mut sub_ev, |_| false).await;
+
+    let (publ, mut pub_ev) = AsyncClient::new(options(&s, "sensor-q", &cert), 16);
+    connected(&mut pub_ev).await.unwrap();
+    for i in 0..5 {
+        publ.publish("shared/queued", QoS::AtLeastOnce, false, format!("m{i}"))
+            .await
+            .unwrap();
+    }
+    let mut acked = 0;
+    while acked < 5 {
+        until(&mut pub_ev, |i| matches!(i, Incoming::PubAck(_)))
+            .await
+            .unwrap();
+        acked += 1;
+    }
+
+    let (_again, mut ev) = AsyncClient::new(o, 16);
+    let Incoming::ConnAck(ack) = until(&mut ev, |i| matches!(i, Incoming::ConnAck(_)))
+        .await
+        .unwrap()
+    else {
+        unreachable!()
+    };
+    assert!(ack.session_present);
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        if let Incoming::Publish(p) = until(&mut ev, |i| matches!(i, Incoming::Publish(_)))
+            .await
+            .unwrap()
+        {
+            got.push(String::from_utf8(p.payload.to_vec()).unwrap());
+        }
+    }
+    assert_eq!(got, ["m0", "m1", "m2", "m3", "m4"]);
+    s.stop().await;
+}

@@ -8,19 +8,26 @@ use shoal_domain::error::Result;
 use shoal_domain::identity::{Certificate, CertificateStatus};
 use shoal_domain::{AccountId, ErrorKind, Partition, Region, ServiceError};
 use shoal_policy::{Decision, MapContext};
+use std::sync::Arc;
+
+/// Distinct policy documents kept compiled; beyond this the cache starts over.
+const COMPILED_LIMIT: usize = 10_000;
 
 /// A device identified by its client certificate.
 #[derive(Debug, Clone)]
 pub struct Device {
     pub partition: Partition,
-    pub certificate: Certificate,
+    /// The certificate's id (the SHA-256 of its DER); the record itself is not kept, so that a
+    /// connection costs little memory.
+    pub certificate_id: String,
     /// The certificate's ARN: the principal its policies are attached to.
     pub principal: String,
 }
 
 /// What one connection may do: its policies, compiled, and the values of its policy variables.
 pub struct Authorizer {
-    policies: Vec<shoal_policy::Policy>,
+    /// Compiled once per distinct document and shared by every connection that has it.
+    policies: Vec<Arc<shoal_policy::Policy>>,
     context: MapContext,
     arn_prefix: String,
 }
@@ -33,8 +40,12 @@ impl Authorizer {
 
     pub fn allows(&self, action: &str, kind: &str, name: &str) -> bool {
         let resource = self.resource(kind, name);
-        shoal_policy::evaluate(&self.policies, action, &resource, &self.context)
-            == Decision::Allowed
+        shoal_policy::evaluate(
+            self.policies.iter().map(|p| &**p),
+            action,
+            &resource,
+            &self.context,
+        ) == Decision::Allowed
     }
 }
 
@@ -70,7 +81,7 @@ impl Identity {
             let principal = part.arn("cert", &id);
             return Ok(Device {
                 partition: part,
-                certificate: cert,
+                certificate_id: cert.id,
                 principal,
             });
         }
@@ -82,7 +93,7 @@ impl Identity {
 
     /// Whether the device's certificate may still be used: still registered and ACTIVE.
     pub fn check_device(&self, device: &Device) -> Result<()> {
-        let id = &device.certificate.id;
+        let id = &device.certificate_id;
         match load::<Certificate>(self.store(), &device.partition.key(), KIND_CERT, id)? {
             Some(c) if c.value.status == CertificateStatus::Active => Ok(()),
             _ => Err(ServiceError::new(
@@ -104,7 +115,7 @@ impl Identity {
         let policies = self
             .effective_policies(part, Some(&device.principal), thing)?
             .iter()
-            .map(|p| super::policies::validate_document(p.default_document()))
+            .map(|p| self.compiled(p.default_document()))
             .collect::<Result<Vec<_>>>()?;
         let context = self.context_for(part, Some(&device.principal), Some(client_id))?;
         Ok(Authorizer {
@@ -112,6 +123,22 @@ impl Identity {
             context,
             arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
         })
+    }
+
+    /// A policy document compiled, from the cache when another connection compiled the same
+    /// text. Keyed by the text itself, so a new version is a new entry and nothing goes stale.
+    fn compiled(&self, doc: &str) -> Result<Arc<shoal_policy::Policy>> {
+        if let Some(p) = self.compiled.lock().ok().and_then(|c| c.get(doc).cloned()) {
+            return Ok(p);
+        }
+        let p = Arc::new(super::policies::validate_document(doc)?);
+        if let Ok(mut c) = self.compiled.lock() {
+            if c.len() >= COMPILED_LIMIT {
+                c.clear();
+            }
+            c.insert(doc.to_string(), p.clone());
+        }
+        Ok(p)
     }
 
     /// The authorizer of a connection signed with one of the account's access keys (MQTT over
@@ -123,7 +150,7 @@ impl Identity {
             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
         )?;
         Ok(Authorizer {
-            policies: vec![all],
+            policies: vec![Arc::new(all)],
             context: MapContext::default(),
             arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
         })

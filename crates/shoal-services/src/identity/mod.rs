@@ -36,7 +36,9 @@ pub struct Identity {
     events: tokio::sync::broadcast::Sender<IdentityEvent>,
     /// Bumped before a call that changes authorization returns, so a connection that compares
     /// it before each check sees the change on its very next packet.
-    epoch: std::sync::atomic::AtomicU64,
+    epoch: crate::AuthorizationEpoch,
+    /// Compiled policy documents by their text (see `devices.rs`).
+    compiled: std::sync::Mutex<std::collections::HashMap<String, Arc<shoal_policy::Policy>>>,
 }
 
 /// A committed change that live device connections must react to (DESIGN.md §3: revoking a
@@ -58,14 +60,20 @@ pub enum IdentityEvent {
 const EVENTS: usize = 4096;
 
 impl Identity {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, authority: Arc<Authority>) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        authority: Arc<Authority>,
+        epoch: crate::AuthorizationEpoch,
+    ) -> Self {
         let (events, _) = tokio::sync::broadcast::channel(EVENTS);
         Identity {
             store,
             clock,
             authority,
             events,
-            epoch: std::sync::atomic::AtomicU64::new(0),
+            epoch,
+            compiled: Default::default(),
         }
     }
 
@@ -74,14 +82,15 @@ impl Identity {
         self.events.subscribe()
     }
 
-    /// Counts committed changes to certificates, policies and attachments.
+    /// Counts committed changes to certificates, policies, attachments, and the registry
+    /// changes that matter to authorization.
     pub fn epoch(&self) -> u64 {
-        self.epoch.load(std::sync::atomic::Ordering::Acquire)
+        self.epoch.get()
     }
 
     /// Sending fails only when nobody listens, which is fine.
     fn emit(&self, e: IdentityEvent) {
-        self.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.epoch.bump();
         let _ = self.events.send(e);
     }
 

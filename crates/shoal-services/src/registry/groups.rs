@@ -200,6 +200,7 @@ impl Registry {
                 );
             }
             if try_commit(store, batch).await? {
+                self.epoch.bump();
                 return Ok(());
             }
         }

@@ -23,6 +23,9 @@ pub(crate) const KIND_GROUP: &str = "thing-group";
 pub struct Registry {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Bumped when a thing's groups or attributes change: they feed thing-group policies and
+    /// policy variables of live connections.
+    epoch: crate::AuthorizationEpoch,
 }
 
 /// One page of a listing and the token of the next, absent at the end (AWS omits it).
@@ -33,8 +36,16 @@ pub struct Page<T> {
 }
 
 impl Registry {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Registry { store, clock }
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        epoch: crate::AuthorizationEpoch,
+    ) -> Self {
+        Registry {
+            store,
+            clock,
+            epoch,
+        }
     }
 
     fn store(&self) -> &dyn Store {

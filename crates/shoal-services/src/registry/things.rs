@@ -135,6 +135,7 @@ impl Registry {
                 Expect::Rev(cur.rev),
             );
             if try_commit(self.store(), batch).await? {
+                self.epoch.bump();
                 return Ok(());
             }
         }
