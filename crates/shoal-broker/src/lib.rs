@@ -13,6 +13,7 @@ mod persister;
 mod principal;
 mod router;
 mod session;
+mod subtree;
 pub mod tls;
 mod websocket;
 

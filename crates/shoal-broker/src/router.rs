@@ -7,6 +7,7 @@
 
 use crate::message::Msg;
 use crate::persister::{Persister, Then};
+use crate::subtree::SubTree;
 use shoal_domain::{Clock, Partition};
 use shoal_mqtt::QoS;
 use shoal_services::messaging::{PersistentSession, SessionSubscription, Write};
@@ -106,8 +107,6 @@ enum Cmd {
 struct Subscriber {
     /// As the client sent it, `$share/...` included.
     raw: String,
-    /// What topics are matched against.
-    filter: String,
     /// The share group of a shared subscription (MQTT 5 §4.8.2).
     group: Option<String>,
     client: Arc<str>,
@@ -124,6 +123,8 @@ struct Online {
 
 struct Session {
     online: Option<Online>,
+    /// The session's subscriptions (filter as sent, granted QoS), also in the account's tree.
+    subs: Vec<(String, QoS)>,
     /// Seconds the session outlives its connection; 0 for a clean session.
     expiry: u32,
     disconnected_at: Option<i64>,
@@ -133,9 +134,9 @@ struct Account {
     /// The store partition its persistent state goes to.
     part: String,
     sessions: HashMap<Arc<str>, Session>,
-    subscriptions: Vec<Subscriber>,
+    subscriptions: SubTree<Subscriber>,
     /// Next member of each share group to get a message (round robin).
-    share_turn: HashMap<(String, String), usize>,
+    share_turn: HashMap<String, usize>,
 }
 
 impl Account {
@@ -143,7 +144,7 @@ impl Account {
         Account {
             part,
             sessions: HashMap::new(),
-            subscriptions: Vec::new(),
+            subscriptions: SubTree::default(),
             share_turn: HashMap::new(),
         }
     }
@@ -155,13 +156,12 @@ impl Account {
         }
         Some(PersistentSession {
             client_id: client.to_string(),
-            subscriptions: self
-                .subscriptions
+            subscriptions: s
+                .subs
                 .iter()
-                .filter(|sub| &*sub.client == client)
-                .map(|sub| SessionSubscription {
-                    filter: sub.raw.clone(),
-                    qos: sub.qos as u8,
+                .map(|(filter, qos)| SessionSubscription {
+                    filter: filter.clone(),
+                    qos: *qos as u8,
                 })
                 .collect(),
             expiry_secs: s.expiry,
@@ -230,18 +230,19 @@ impl Router {
                 .entry(part.account.to_string())
                 .or_insert_with(|| Account::new(part.key()));
             let client: Arc<str> = Arc::from(s.client_id.as_str());
-            for sub in &s.subscriptions {
-                add_subscription(acc, &client, &sub.filter, qos_of(sub.qos), false);
-            }
             acc.sessions.insert(
-                client,
+                client.clone(),
                 Session {
                     online: None,
+                    subs: Vec::new(),
                     expiry: s.expiry_secs,
                     // A session that was online when the process stopped went offline then.
                     disconnected_at: Some(s.disconnected_at.unwrap_or(now)),
                 },
             );
+            for sub in &s.subscriptions {
+                add_subscription(acc, &client, &sub.filter, qos_of(sub.qos), false);
+            }
             offline.fetch_add(1, Ordering::Relaxed);
         }
         tokio::spawn(run(state, rx));
@@ -402,39 +403,53 @@ fn qos_of(q: u8) -> QoS {
     }
 }
 
-/// MQTT topic matching (§4.7) with AWS IoT's one difference: `a/#` does not match `a`
-/// (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences).
-fn aws_matches(filter: &str, topic: &str) -> bool {
-    if let Some(parent) = filter.strip_suffix("/#") {
-        if parent == topic {
-            return false;
-        }
+/// The filter a subscription is matched with: a shared subscription's inner filter.
+fn split_share(raw: &str) -> (Option<String>, &str) {
+    match shoal_mqtt::shared_subscription(raw) {
+        Some((g, f)) => (Some(g.to_string()), f),
+        None => (None, raw),
     }
-    shoal_mqtt::matches(filter, topic)
 }
 
+/// Adds (or updates) a subscription of an existing session.
 fn add_subscription(acc: &mut Account, client: &Arc<str>, raw: &str, qos: QoS, no_local: bool) {
-    let (group, filter) = match shoal_mqtt::shared_subscription(raw) {
-        Some((g, f)) => (Some(g.to_string()), f.to_string()),
-        None => (None, raw.to_string()),
+    let Some(session) = acc.sessions.get_mut(client) else {
+        return;
     };
-    match acc
-        .subscriptions
-        .iter_mut()
-        .find(|s| &s.client == client && s.raw == raw)
-    {
-        Some(s) => {
-            s.qos = qos;
-            s.no_local = no_local;
-        }
-        None => acc.subscriptions.push(Subscriber {
+    match session.subs.iter_mut().find(|(f, _)| f == raw) {
+        Some(s) => s.1 = qos,
+        None => session.subs.push((raw.to_string(), qos)),
+    }
+    let (group, filter) = split_share(raw);
+    let entry = acc.subscriptions.upsert(
+        filter,
+        Subscriber {
             raw: raw.to_string(),
-            filter,
             group,
             client: client.clone(),
             qos,
             no_local,
-        }),
+        },
+        |s| &s.client == client && s.raw == raw,
+    );
+    entry.qos = qos;
+    entry.no_local = no_local;
+}
+
+fn remove_subscription(acc: &mut Account, client: &Arc<str>, raw: &str) {
+    if let Some(session) = acc.sessions.get_mut(client) {
+        session.subs.retain(|(f, _)| f != raw);
+    }
+    let (_, filter) = split_share(raw);
+    acc.subscriptions
+        .remove(filter, |s| &s.client == client && s.raw == raw);
+}
+
+/// Takes a session's subscriptions out of the account's tree.
+fn drop_subscriptions(tree: &mut SubTree<Subscriber>, client: &Arc<str>, subs: &[(String, QoS)]) {
+    for (raw, _) in subs {
+        let (_, filter) = split_share(raw);
+        tree.remove(filter, |s| &s.client == client && s.raw == *raw);
     }
 }
 
@@ -511,8 +526,7 @@ impl State {
                 let Some(acc) = self.live(&account, &client_id, conn) else {
                     return;
                 };
-                acc.subscriptions
-                    .retain(|s| !(s.client == client_id && s.raw == filter));
+                remove_subscription(acc, &client_id, &filter);
                 self.save_session(&account, &client_id);
             }
             Cmd::Publish {
@@ -566,6 +580,7 @@ impl State {
         let mut writes = Vec::new();
         let previous = acc.sessions.remove(&client);
         let mut session_present = false;
+        let mut subs = Vec::new();
         if let Some(old) = previous {
             if let Some(o) = &old.online {
                 send_control(&o.outbox, Out::TakenOver);
@@ -578,7 +593,7 @@ impl State {
             // MQTT 3.1.1 §3.1.2.4: a clean session discards the previous one; so does the end
             // of the previous session's expiry interval.
             if clean_start || old.expiry == 0 || expired {
-                acc.subscriptions.retain(|s| s.client != client);
+                drop_subscriptions(&mut acc.subscriptions, &client, &old.subs);
                 if old.expiry > 0 {
                     writes.push((
                         acc.part.clone(),
@@ -589,12 +604,14 @@ impl State {
                 }
             } else {
                 session_present = true;
+                subs = old.subs;
             }
         }
         acc.sessions.insert(
             client.clone(),
             Session {
                 online: Some(online),
+                subs,
                 expiry,
                 disconnected_at: None,
             },
@@ -639,9 +656,8 @@ impl State {
                             },
                         ));
                     }
-                } else {
-                    acc.sessions.remove(&d.client_id);
-                    acc.subscriptions.retain(|s| s.client != d.client_id);
+                } else if let Some(gone) = acc.sessions.remove(&d.client_id) {
+                    drop_subscriptions(&mut acc.subscriptions, &d.client_id, &gone.subs);
                 }
             } else if let (Some(o), true) = (&s.online, s.expiry > 0) {
                 // Taken over by a connection that continues the session: it gets what the old
@@ -698,13 +714,11 @@ impl State {
             writes.push((acc.part.clone(), Write::Retain(msg.stored())));
         }
         let mut best: HashMap<&Arc<str>, QoS> = HashMap::new();
-        let mut groups: HashMap<(&str, &str), Vec<Member<'_>>> = HashMap::new();
-        for s in &acc.subscriptions {
-            if !aws_matches(&s.filter, &msg.topic) {
-                continue;
-            }
+        // Keyed by the filter as sent, `$share/<group>/<filter>`: one entry per share group.
+        let mut groups: HashMap<&str, Vec<Member<'_>>> = HashMap::new();
+        acc.subscriptions.matches(&msg.topic, |s| {
             if s.no_local && msg.from.as_ref() == Some(&s.client) {
-                continue;
+                return;
             }
             match &s.group {
                 None => {
@@ -713,19 +727,16 @@ impl State {
                         *q = s.qos;
                     }
                 }
-                Some(g) => groups
-                    .entry((g.as_str(), s.filter.as_str()))
+                Some(_) => groups
+                    .entry(s.raw.as_str())
                     .or_default()
                     .push((&s.client, s.qos)),
             }
-        }
+        });
         let mut targets: Vec<(Arc<str>, QoS)> =
             best.into_iter().map(|(c, q)| (c.clone(), q)).collect();
-        for ((group, filter), members) in groups {
-            let turn = acc
-                .share_turn
-                .entry((group.to_string(), filter.to_string()))
-                .or_insert(0);
+        for (share, members) in groups {
+            let turn = acc.share_turn.entry(share.to_string()).or_insert(0);
             // The next member that is connected; an offline persistent one only if none is.
             let n = members.len();
             let pick = (0..n)
@@ -814,8 +825,9 @@ impl State {
                 .map(|(c, _)| c.clone())
                 .collect();
             for c in expired {
-                acc.sessions.remove(&c);
-                acc.subscriptions.retain(|s| s.client != c);
+                if let Some(gone) = acc.sessions.remove(&c) {
+                    drop_subscriptions(&mut acc.subscriptions, &c, &gone.subs);
+                }
                 self.offline.fetch_sub(1, Ordering::Relaxed);
                 writes.push((
                     acc.part.clone(),
@@ -826,23 +838,9 @@ impl State {
             }
         }
         self.accounts
-            .retain(|_, a| !a.sessions.is_empty() || !a.subscriptions.is_empty());
+            .retain(|_, a| !a.sessions.is_empty() || a.subscriptions.len() > 0);
         if !writes.is_empty() {
             self.persister.try_submit(writes, None);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::aws_matches;
-
-    #[test]
-    fn multi_level_wildcard_does_not_match_the_parent_as_on_aws() {
-        assert!(aws_matches("sensor/#", "sensor/t"));
-        assert!(aws_matches("sensor/#", "sensor/"));
-        assert!(!aws_matches("sensor/#", "sensor"));
-        assert!(aws_matches("#", "sensor"));
-        assert!(aws_matches("+/#", "a/b"));
     }
 }
