@@ -173,16 +173,21 @@ class Paho:
 
     def __init__(self, server, creds, client_id, protocol=V311, ca=None, clean_session=None,
                  username=None):
-        self.client_id = client_id
-        self.protocol = protocol
         kw = {} if clean_session is None else {"clean_session": clean_session}
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=protocol, reconnect_on_failure=False, **kw)
+        self._setup(client_id, protocol, server.mqtt_port, **kw)
         if username is not None:
             self.client.username_pw_set(username)
         self.client.tls_set(ca_certs=str(ca or server.ca_file), certfile=creds.cert,
                             keyfile=creds.key)
-        self.port = server.mqtt_port
+
+    def _setup(self, client_id, protocol, port, **client_kw):
+        """The paho client and the waitable state its callbacks fill; transports and
+        credentials are the caller's."""
+        self.client_id = client_id
+        self.protocol = protocol
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  protocol=protocol, reconnect_on_failure=False, **client_kw)
+        self.port = port
         self.connack = queue.Queue()  # (reason code value, flags, properties)
         self.disconnect_reason = None  # (reason code value, properties)
         self.closed = threading.Event()  # the connection has ended
@@ -311,11 +316,12 @@ class Paho:
 
 @pytest.fixture
 def paho(server):
-    """paho(creds, client_id, protocol) -> a Paho, stopped at teardown."""
+    """paho(creds, client_id, protocol, cls=Paho) -> a Paho (or subclass), stopped at
+    teardown."""
     started = []
 
-    def make(creds, client_id, protocol=V311, srv=None, **kw):
-        p = Paho(srv or server, creds, client_id, protocol, **kw)
+    def make(creds, client_id, protocol=V311, srv=None, cls=None, **kw):
+        p = (cls or Paho)(srv or server, creds, client_id, protocol, **kw)
         started.append(p)
         return p
 

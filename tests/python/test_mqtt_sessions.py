@@ -40,7 +40,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from test_mqtt_gateway import (  # noqa: F401  (make_device is a fixture used by name)
+from test_mqtt_gateway import (  # noqa: F401  (make_device and paho are fixtures used by name)
     HOST,
     NOT_AUTHORIZED,
     PROTOCOLS,
@@ -52,6 +52,7 @@ from test_mqtt_gateway import (  # noqa: F401  (make_device is a fixture used by
     allow_all_policy,
     arn,
     make_device,
+    paho,
     roundtrip,
     thing_policy,
     write_creds,
@@ -111,18 +112,12 @@ class Client(Paho):
 
 
 @pytest.fixture
-def mk(server):
+def mk(paho):
     """mk(creds, client_id, protocol=V311, srv=None, **kw) -> a Client, stopped at teardown."""
-    started = []
-
     def make(creds, client_id, protocol=V311, srv=None, **kw):
-        c = Client(srv or server, creds, client_id, protocol, **kw)
-        started.append(c)
-        return c
+        return paho(creds, client_id, protocol, srv=srv, cls=Client, **kw)
 
-    yield make
-    for c in started:
-        c.stop()
+    return make
 
 
 def connect_session(mk, creds, client_id, protocol, clean, expiry=300, srv=None):
@@ -374,6 +369,30 @@ def test_queued_messages_survive_sigkill(shoal_factory, mk, tmp_path):
     assert again.no_message_pending()
 
 
+def test_a_subscription_acknowledged_survives_sigkill(shoal_factory, mk, tmp_path):
+    # A SUBACK of a persistent session is a promise: after a crash the session comes back
+    # with the subscription (AWS: persistent sessions keep subscriptions).
+    data_dir = tmp_path / "crash-sub"
+    srv = shoal_factory(data_dir)
+    creds, (sub_id, pub_id) = make_device_on(srv.client(), tmp_path, allow_all_policy(),
+                                             things=2)
+    topic = topic_of("crash-sub")
+    sub = mk(creds, sub_id, V311, srv=srv, clean_session=False)
+    sub.connect()
+    assert sub.subscribe((topic, 1)) == [1]
+    os.kill(srv.pid, signal.SIGKILL)  # still connected: the session was never closed
+    assert srv.proc.wait(timeout=10) == -signal.SIGKILL
+    srv2 = shoal_factory(data_dir)
+
+    again = mk(creds, sub_id, V311, srv=srv2, clean_session=False)
+    flags, _ = again.connect()
+    assert flags.session_present
+    pub = mk(creds, pub_id, V311, srv=srv2)
+    pub.connect()
+    assert pub.publish_acked(topic, b"after the crash") == 0
+    assert again.next_message()[:2] == (topic, b"after the crash")
+
+
 # --------------------------------------------------------------------------
 # 2. Last will
 # --------------------------------------------------------------------------
@@ -570,6 +589,7 @@ def test_retained_messages_survive_a_restart(shoal_factory, mk, tmp_path):
 def events_policy(account_id):
     """What AWS's lifecycle-events page asks of a subscriber."""
     filters = ["$aws/events/presence/connected/+", "$aws/events/presence/disconnected/+",
+               "$aws/events/presence/connect_failed/+",
                "$aws/events/subscriptions/subscribed/+",
                "$aws/events/subscriptions/unsubscribed/+"]
     return {
@@ -593,8 +613,9 @@ def events(make_device, mk, account_id):
     w.connect()
     assert w.subscribe(("$aws/events/presence/connected/+", 1),
                        ("$aws/events/presence/disconnected/+", 1),
+                       ("$aws/events/presence/connect_failed/+", 1),
                        ("$aws/events/subscriptions/subscribed/+", 1),
-                       ("$aws/events/subscriptions/unsubscribed/+", 1)) == [1, 1, 1, 1]
+                       ("$aws/events/subscriptions/unsubscribed/+", 1)) == [1, 1, 1, 1, 1]
     return w
 
 
@@ -625,6 +646,46 @@ def test_lifecycle_connected_and_disconnected_events(make_device, mk, events):
     # "The connect and disconnect events of one connection have the same version number."
     assert disc["versionNumber"] == conn["versionNumber"]
     assert conn["timestamp"] <= disc["timestamp"] <= t1 + 5000
+
+
+def test_lifecycle_connect_failed_event(make_device, mk, events, account_id):
+    # "AWS IoT publishes a message to $aws/events/presence/connect_failed/{clientId} when a
+    # client is not authorized to connect" (life-cycle-events.html, "Connect attempt failure").
+    creds, (dev_id,) = make_device(thing_policy(account_id))
+    intruder = dev_id + "-not-a-thing"
+    dev = mk(creds, intruder, V5)
+    code, _, _ = dev.start().wait_connack()
+    assert code == NOT_AUTHORIZED
+    failed = event(events, presence_topic("connect_failed", intruder))
+    assert failed["clientId"] == intruder
+    assert failed["eventType"] == "connect_failed"
+    assert failed["connectFailureReason"] == "AUTHORIZATION_FAILED"
+    assert failed["principalIdentifier"] == creds.cert_id
+    assert failed["ipAddress"] == "127.0.0.1"
+
+
+def test_connectivity_follows_the_thing_s_connections(make_device, mk, events, iot):
+    # GetThingConnectivityData reports the connection of the client whose id is the thing name
+    # (https://docs.aws.amazon.com/iot/latest/apireference/API_GetThingConnectivityData.html).
+    creds, (dev_id,) = make_device(allow_all_policy())
+    assert iot.get_thing_connectivity_data(thingName=dev_id)["connected"] is False
+    dev = mk(creds, dev_id, V311)
+    dev.connect()
+    event(events, presence_topic("connected", dev_id))
+    up = iot.get_thing_connectivity_data(thingName=dev_id)
+    # This botocore's model has thingName, connected, timestamp and disconnectReason; newer
+    # ones add the session and socket details, which Shoal also sends.
+    assert up["thingName"] == dev_id
+    assert up["connected"] is True
+    assert "disconnectReason" not in up
+    dev.stop()
+    event(events, presence_topic("disconnected", dev_id))
+    down = iot.get_thing_connectivity_data(thingName=dev_id)
+    assert down["connected"] is False
+    assert down["disconnectReason"] == "CLIENT_INITIATED_DISCONNECT"
+    assert down["timestamp"] >= up["timestamp"]
+    with pytest.raises(iot.exceptions.ResourceNotFoundException):
+        iot.get_thing_connectivity_data(thingName="no-such-thing-" + uuid.uuid4().hex[:8])
 
 
 def test_lifecycle_connection_lost_event(make_device, mk, events):

@@ -120,36 +120,13 @@ class KeyPaho(Paho):
 
     def __init__(self, port, client_id, protocol=V311, username=None, password=None,
                  transport="tcp", ws_path=None, ca=None):
-        # Paho.__init__ always sets up client-certificate TLS; the same state, without it.
-        self.client_id = client_id
-        self.protocol = protocol
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  protocol=protocol, transport=transport,
-                                  reconnect_on_failure=False)
+        self._setup(client_id, protocol, port, transport=transport)
         if username is not None:
             self.client.username_pw_set(username, password)
         if ws_path is not None:
             self.client.ws_set_options(path=ws_path)
         if ca is not None:
             self.client.tls_set(ca_certs=str(ca))
-        self.port = port
-        self.connack = queue.Queue()
-        self.disconnect_reason = None
-        self.closed = threading.Event()
-        self.messages = queue.Queue()
-        self.subacks = Acks()
-        self.pubacks = Acks()
-        self.unsubacks = Acks()
-        self.connect_error = None
-        self._started = False
-        c = self.client
-        c.on_connect = self._on_connect
-        c.on_disconnect = self._on_disconnect
-        c.on_message = self._on_message
-        c.on_subscribe = lambda cl, ud, mid, codes, props: self.subacks.put(
-            mid, [rc.value for rc in codes])
-        c.on_publish = lambda cl, ud, mid, rc, props: self.pubacks.put(mid, rc.value)
-        c.on_unsubscribe = lambda cl, ud, mid, codes, props: self.unsubacks.put(mid, codes)
 
 
 @pytest.fixture

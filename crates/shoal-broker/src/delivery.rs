@@ -11,6 +11,13 @@ use shoal_services::messaging::Write;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
+thread_local! {
+    /// A PUBLISH reused for every delivery on this worker thread: its topic keeps its capacity,
+    /// so encoding a delivery allocates nothing.
+    static SCRATCH: std::cell::RefCell<Packet> =
+        std::cell::RefCell::new(Packet::Publish(Default::default()));
+}
+
 /// MQTT's largest Receive Maximum, the window of clients that set none (and of MQTT 3.1.1).
 const UNLIMITED: usize = u16::MAX as usize;
 
@@ -74,7 +81,12 @@ impl Session {
         seq: Option<u64>,
         retain: bool,
     ) -> Result<(), String> {
-        let now = self.now();
+        // The clock is read only for messages that can expire: most have no expiry, and a
+        // fan-out delivers millions of messages a second.
+        let now = match msg.props.as_ref().and_then(|p| p.expires_at) {
+            Some(_) => self.now(),
+            None => 0,
+        };
         if msg.expired(now)
             || !self
                 .authorizer()?
@@ -96,16 +108,26 @@ impl Session {
             }
             self.out.next_pkid
         };
-        let p = shoal_mqtt::Publish {
-            topic: msg.topic.to_string(),
-            qos,
-            retain,
-            pkid,
-            payload: msg.payload.clone(),
-            properties: msg.publish_properties(now),
-            ..Default::default()
-        };
-        self.queue(&Packet::Publish(p))?;
+        let encoded = SCRATCH.with(|cell| {
+            let mut packet = cell.borrow_mut();
+            let Packet::Publish(p) = &mut *packet else {
+                return Err("the scratch packet is not a PUBLISH".to_string());
+            };
+            p.topic.clear();
+            p.topic.push_str(&msg.topic);
+            p.qos = qos;
+            p.retain = retain;
+            p.pkid = pkid;
+            p.payload = msg.payload.clone();
+            p.properties = msg.publish_properties(now);
+            let r = self.queue(&packet);
+            if let Packet::Publish(p) = &mut *packet {
+                p.payload = bytes::Bytes::new();
+                p.properties = Default::default();
+            }
+            r
+        });
+        encoded?;
         if pkid != 0 {
             self.out.sent += 1;
             let order = self.out.sent;

@@ -1,7 +1,8 @@
 //! Lifecycle events and connectivity: AWS publishes a message on
 //! `$aws/events/presence/connected|disconnected/{clientId}` when a client connects or
-//! disconnects, and on `$aws/events/subscriptions/subscribed|unsubscribed/{clientId}` when it
-//! subscribes or unsubscribes; the same facts are kept as the client's connectivity.
+//! disconnects (`connect_failed` when it may not), and on
+//! `$aws/events/subscriptions/subscribed|unsubscribed/{clientId}` when it subscribes or
+//! unsubscribes; the same facts are kept as the client's connectivity.
 //! https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html
 
 use serde_json::json;
@@ -98,6 +99,23 @@ pub fn disconnected(w: &Who<'_>, timestamp: i64, reason: EndReason) -> (String, 
     )
 }
 
+/// A client that was not authorized to connect (or to publish its will).
+pub fn connect_failed(w: &Who<'_>, timestamp: i64, ip: &str) -> (String, Vec<u8>) {
+    let body = json!({
+        "clientId": w.client_id,
+        "timestamp": timestamp,
+        "eventType": "connect_failed",
+        "connectFailureReason": "AUTHORIZATION_FAILED",
+        "principalIdentifier": w.principal,
+        "sessionIdentifier": w.session,
+        "ipAddress": ip,
+    });
+    (
+        format!("$aws/events/presence/connect_failed/{}", w.client_id),
+        body.to_string().into_bytes(),
+    )
+}
+
 /// `subscribed` or `unsubscribed`, with the filters the request changed.
 pub fn subscriptions(
     w: &Who<'_>,
@@ -140,5 +158,9 @@ mod tests {
         assert!(EndReason::KeepAliveTimeout.publishes_will());
         assert!(!EndReason::ClientInitiated.publishes_will());
         assert!(!has_events("a+b"));
+        let (topic, body) = connect_failed(&w, 8, "127.0.0.1");
+        assert_eq!(topic, "$aws/events/presence/connect_failed/dev1");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["connectFailureReason"], "AUTHORIZATION_FAILED");
     }
 }

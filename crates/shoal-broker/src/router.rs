@@ -89,6 +89,7 @@ enum Cmd {
         filter: String,
         qos: QoS,
         no_local: bool,
+        done: oneshot::Sender<()>,
     },
     Unsubscribe {
         account: String,
@@ -133,7 +134,9 @@ struct Session {
 struct Account {
     /// The store partition its persistent state goes to.
     part: String,
-    sessions: HashMap<Arc<str>, Session>,
+    /// Looked up for every delivery: hashed with aHash (randomly keyed per process, so client
+    /// ids cannot be chosen to collide), several times faster than SipHash on short keys.
+    sessions: HashMap<Arc<str>, Session, ahash::RandomState>,
     subscriptions: SubTree<Subscriber>,
     /// Next member of each share group to get a message (round robin).
     share_turn: HashMap<String, usize>,
@@ -143,7 +146,7 @@ impl Account {
     fn new(part: String) -> Account {
         Account {
             part,
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             subscriptions: SubTree::default(),
             share_turn: HashMap::new(),
         }
@@ -197,7 +200,7 @@ pub struct Router {
 }
 
 struct State {
-    accounts: HashMap<String, Account>,
+    accounts: HashMap<String, Account, ahash::RandomState>,
     persister: Persister,
     clock: Arc<dyn Clock>,
     offline: Arc<AtomicUsize>,
@@ -218,7 +221,7 @@ impl Router {
         let offline = Arc::new(AtomicUsize::new(0));
         let now = clock.now().millis();
         let mut state = State {
-            accounts: HashMap::new(),
+            accounts: HashMap::default(),
             persister,
             clock,
             offline: offline.clone(),
@@ -303,9 +306,10 @@ impl Router {
         let _ = self.tx.send(Cmd::Disconnect(d)).await;
     }
 
-    /// Adds (or replaces) a subscription. The router applies commands in the order they are
-    /// sent, so a publish that anyone sends after this call returns reaches the subscriber: a
-    /// SUBACK written after it is a promise kept.
+    /// Adds (or replaces) a subscription and returns once the router has it and, for a
+    /// persistent session, once the session record holding it is durable. The router applies
+    /// commands in order, so a publish that anyone sends after this returns reaches the
+    /// subscriber: a SUBACK written after it is a promise kept, even across a crash.
     pub async fn subscribe(
         &self,
         account: &str,
@@ -315,17 +319,19 @@ impl Router {
         qos: QoS,
         no_local: bool,
     ) {
-        let _ = self
-            .tx
-            .send(Cmd::Subscribe {
-                account: account.into(),
-                client_id: client_id.clone(),
-                conn,
-                filter: filter.into(),
-                qos,
-                no_local,
-            })
-            .await;
+        let (done, wait) = oneshot::channel();
+        let cmd = Cmd::Subscribe {
+            account: account.into(),
+            client_id: client_id.clone(),
+            conn,
+            filter: filter.into(),
+            qos,
+            no_local,
+            done,
+        };
+        if self.tx.send(cmd).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     pub async fn unsubscribe(
@@ -403,6 +409,24 @@ fn qos_of(q: u8) -> QoS {
     }
 }
 
+/// A QoS 1 copy of `m` for an offline session's stored queue, numbered after the last one.
+fn enqueue(seq: &mut u64, part: &str, client: &str, m: &Msg, now: i64) -> (String, Write) {
+    *seq += 1;
+    let mut message = m.stored();
+    message.qos = 1;
+    if message.published_at == 0 {
+        message.published_at = now;
+    }
+    (
+        part.to_string(),
+        Write::Enqueue {
+            client_id: client.to_string(),
+            seq: *seq,
+            message,
+        },
+    )
+}
+
 /// The filter a subscription is matched with: a shared subscription's inner filter.
 fn split_share(raw: &str) -> (Option<String>, &str) {
     match shoal_mqtt::shared_subscription(raw) {
@@ -413,6 +437,12 @@ fn split_share(raw: &str) -> (Option<String>, &str) {
 
 /// Adds (or updates) a subscription of an existing session.
 fn add_subscription(acc: &mut Account, client: &Arc<str>, raw: &str, qos: QoS, no_local: bool) {
+    // Subscriptions carry the session's own key, so that within an account one client is one
+    // pointer: routing compares clients by address.
+    let Some(client) = acc.sessions.get_key_value(client).map(|(k, _)| k.clone()) else {
+        return;
+    };
+    let client = &client;
     let Some(session) = acc.sessions.get_mut(client) else {
         return;
     };
@@ -510,12 +540,26 @@ impl State {
                 filter,
                 qos,
                 no_local,
+                done,
             } => {
                 let Some(acc) = self.live(&account, &client_id, conn) else {
                     return;
                 };
                 add_subscription(acc, &client_id, &filter, qos, no_local);
-                self.save_session(&account, &client_id);
+                let saved = acc
+                    .persistent(&client_id)
+                    .map(|session| (acc.part.clone(), Write::SaveSession(session)));
+                match saved {
+                    Some(write) => {
+                        let then: Then = Box::new(move |_| {
+                            let _ = done.send(());
+                        });
+                        self.persister.try_submit(vec![write], Some(then));
+                    }
+                    None => {
+                        let _ = done.send(());
+                    }
+                }
             }
             Cmd::Unsubscribe {
                 account,
@@ -578,10 +622,11 @@ impl State {
             .entry(account.clone())
             .or_insert_with(|| Account::new(partition.key()));
         let mut writes = Vec::new();
-        let previous = acc.sessions.remove(&client);
+        let previous = acc.sessions.remove_entry(&client);
         let mut session_present = false;
         let mut subs = Vec::new();
-        if let Some(old) = previous {
+        let mut client = client;
+        if let Some((old_key, old)) = previous {
             if let Some(o) = &old.online {
                 send_control(&o.outbox, Out::TakenOver);
             } else if old.expiry > 0 {
@@ -605,6 +650,8 @@ impl State {
             } else {
                 session_present = true;
                 subs = old.subs;
+                // The subscriptions in the tree hold the session's key: keep it.
+                client = old_key;
             }
         }
         acc.sessions.insert(
@@ -644,17 +691,7 @@ impl State {
                     s.disconnected_at = Some(now);
                     self.offline.fetch_add(1, Ordering::Relaxed);
                     for m in d.leftovers {
-                        self.seq += 1;
-                        let mut message = m.stored();
-                        message.qos = 1;
-                        writes.push((
-                            part.clone(),
-                            Write::Enqueue {
-                                client_id: d.client_id.to_string(),
-                                seq: self.seq,
-                                message,
-                            },
-                        ));
+                        writes.push(enqueue(&mut self.seq, &part, &d.client_id, &m, now));
                     }
                 } else if let Some(gone) = acc.sessions.remove(&d.client_id) {
                     drop_subscriptions(&mut acc.subscriptions, &d.client_id, &gone.subs);
@@ -709,46 +746,57 @@ impl State {
                 }
             },
         };
+        let Account {
+            part,
+            sessions,
+            subscriptions,
+            share_turn,
+        } = acc;
         let mut writes = Vec::new();
         if retain {
-            writes.push((acc.part.clone(), Write::Retain(msg.stored())));
+            let mut stored = msg.stored();
+            if stored.published_at == 0 {
+                stored.published_at = self.clock.now().millis();
+            }
+            writes.push((part.clone(), Write::Retain(stored)));
         }
-        let mut best: HashMap<&Arc<str>, QoS> = HashMap::new();
+        // Every matching subscription, then one entry per client at its highest QoS (MQTT
+        // 3.1.1 §3.3.5). A client is one pointer within an account (subscriptions hold their
+        // session's key), so sorting by address finds duplicates without comparing strings.
+        let mut best: Vec<(&Arc<str>, QoS)> = Vec::new();
         // Keyed by the filter as sent, `$share/<group>/<filter>`: one entry per share group.
         let mut groups: HashMap<&str, Vec<Member<'_>>> = HashMap::new();
-        acc.subscriptions.matches(&msg.topic, |s| {
-            if s.no_local && msg.from.as_ref() == Some(&s.client) {
+        subscriptions.matches(&msg.topic, |s| {
+            if s.no_local && msg.from.as_deref() == Some(&*s.client) {
                 return;
             }
             match &s.group {
-                None => {
-                    let q = best.entry(&s.client).or_insert(s.qos);
-                    if s.qos > *q {
-                        *q = s.qos;
-                    }
-                }
+                None => best.push((&s.client, s.qos)),
                 Some(_) => groups
                     .entry(s.raw.as_str())
                     .or_default()
                     .push((&s.client, s.qos)),
             }
         });
-        let mut targets: Vec<(Arc<str>, QoS)> =
-            best.into_iter().map(|(c, q)| (c.clone(), q)).collect();
+        if best.len() > 1 {
+            let addr = |c: &Arc<str>| Arc::as_ptr(c) as *const u8 as usize;
+            best.sort_unstable_by(|a, b| addr(a.0).cmp(&addr(b.0)).then(b.1.cmp(&a.1)));
+            best.dedup_by(|later, first| Arc::ptr_eq(later.0, first.0));
+        }
         for (share, members) in groups {
-            let turn = acc.share_turn.entry(share.to_string()).or_insert(0);
+            let turn = share_turn.entry(share.to_string()).or_insert(0);
             // The next member that is connected; an offline persistent one only if none is.
             let n = members.len();
             let pick = (0..n)
                 .map(|i| members[(*turn + i) % n])
-                .find(|(c, _)| acc.sessions.get(*c).is_some_and(|s| s.online.is_some()))
+                .find(|(c, _)| sessions.get(*c).is_some_and(|s| s.online.is_some()))
                 .unwrap_or(members[*turn % n]);
             *turn = (*turn + 1) % n;
-            targets.push((pick.0.clone(), pick.1));
+            best.push(pick);
         }
         let shared = Arc::new(msg);
-        for (client, sub_qos) in targets {
-            let Some(session) = acc.sessions.get(&client) else {
+        for (client, sub_qos) in best {
+            let Some(session) = sessions.get(client) else {
                 continue;
             };
             let qos = shared.qos.min(sub_qos);
@@ -766,28 +814,24 @@ impl State {
                     Err(mpsc::error::TrySendError::Closed(Out::Deliver(m, QoS::AtLeastOnce)))
                         if session.expiry > 0 =>
                     {
-                        self.seq += 1;
-                        writes.push((
-                            acc.part.clone(),
-                            Write::Enqueue {
-                                client_id: client.to_string(),
-                                seq: self.seq,
-                                message: m.stored(),
-                            },
+                        writes.push(enqueue(
+                            &mut self.seq,
+                            part,
+                            client,
+                            &m,
+                            self.clock.now().millis(),
                         ));
                     }
                     Err(mpsc::error::TrySendError::Closed(_)) => {}
                 },
                 // AWS stores QoS 1 messages for offline persistent sessions; QoS 0 ones are lost.
                 None if session.expiry > 0 && qos == QoS::AtLeastOnce => {
-                    self.seq += 1;
-                    writes.push((
-                        acc.part.clone(),
-                        Write::Enqueue {
-                            client_id: client.to_string(),
-                            seq: self.seq,
-                            message: shared.stored(),
-                        },
+                    writes.push(enqueue(
+                        &mut self.seq,
+                        part,
+                        client,
+                        &shared,
+                        self.clock.now().millis(),
                     ));
                 }
                 None => {}

@@ -319,6 +319,11 @@ impl Session {
         }
         if !allowed {
             tracing::info!(conn = self.conn, client_id = %self.client_id, "connect denied by policy");
+            if lifecycle::has_events(&self.client_id) {
+                let ip = self.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+                let (topic, body) = lifecycle::connect_failed(&self.who(), self.now(), &ip);
+                self.system_publish(topic, body);
+            }
             if self.protocol == Protocol::V5 {
                 self.queue(&Packet::ConnAck(ConnAck {
                     code: reason::NOT_AUTHORIZED,
@@ -576,8 +581,17 @@ impl Session {
             }
             return Ok(None);
         }
-        let now = self.now();
         let pp = &p.properties;
+        // The time is needed only for what may be stored or may expire; the router stamps the
+        // rest if it stores them.
+        let now = if p.retain
+            || pp.message_expiry_interval.is_some()
+            || self.gw.router.has_offline_sessions()
+        {
+            self.now()
+        } else {
+            0
+        };
         let msg = Msg {
             topic,
             payload: p.payload,
@@ -594,34 +608,27 @@ impl Session {
             from: Some(self.client_id.clone()),
             published_at: now,
         };
+        // A resent QoS 2 publish that was already routed is only acknowledged again.
+        let fresh = p.qos != QoS::ExactlyOnce || self.qos2_received.insert(p.pkid);
+        if fresh {
+            // QoS 1 and 2 are stored before they are acknowledged: the retained message, and
+            // the copies queued for offline persistent sessions (DESIGN.md §3).
+            let durable =
+                p.qos != QoS::AtMostOnce && (p.retain || self.gw.router.has_offline_sessions());
+            if !self.route(msg, p.retain, durable).await && p.qos != QoS::AtMostOnce {
+                return Err("message could not be stored".into());
+            }
+        }
         match p.qos {
-            QoS::AtMostOnce => {
-                self.route(msg, p.retain, false).await;
-            }
-            QoS::AtLeastOnce => {
-                // Stored before acknowledged: the retained message, and the copies queued for
-                // offline persistent sessions (DESIGN.md §3).
-                let durable = p.retain || self.gw.router.has_offline_sessions();
-                if !self.route(msg, p.retain, durable).await {
-                    return Err("message could not be stored".into());
-                }
-                self.queue(&Packet::PubAck(PubAck {
-                    pkid: p.pkid,
-                    ..PubAck::default()
-                }))?;
-            }
-            QoS::ExactlyOnce => {
-                if self.qos2_received.insert(p.pkid) {
-                    let durable = p.retain || self.gw.router.has_offline_sessions();
-                    if !self.route(msg, p.retain, durable).await {
-                        return Err("message could not be stored".into());
-                    }
-                }
-                self.queue(&Packet::PubRec(PubRec {
-                    pkid: p.pkid,
-                    ..PubRec::default()
-                }))?;
-            }
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
+                pkid: p.pkid,
+                ..PubAck::default()
+            }))?,
+            QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
+                pkid: p.pkid,
+                ..PubRec::default()
+            }))?,
         }
         Ok(None)
     }

@@ -54,9 +54,16 @@ fn api_index(action: &str) -> Option<usize> {
 
 /// The position of `action` in [`IOT_ACTIONS`], ignoring case.
 pub(crate) fn known_index(action: &str) -> Option<usize> {
+    // Callers (the broker, on every packet) spell actions as listed: an exact comparison finds
+    // them without the byte-by-byte case folding.
     IOT_ACTIONS
         .iter()
-        .position(|known| known.len() == action.len() && known.eq_ignore_ascii_case(action))
+        .position(|known| *known == action)
+        .or_else(|| {
+            IOT_ACTIONS
+                .iter()
+                .position(|known| known.len() == action.len() && known.eq_ignore_ascii_case(action))
+        })
 }
 
 /// The action name after a `greengrass:` prefix (any case), if it is a

@@ -23,6 +23,10 @@ pub fn mqtt_addr_path(data: &Path) -> PathBuf {
     data.join("mqtt.addr")
 }
 
+pub fn device_https_addr_path(data: &Path) -> PathBuf {
+    data.join("device-https.addr")
+}
+
 pub fn api_addr_path(data: &Path) -> PathBuf {
     data.join("api.addr")
 }

@@ -176,7 +176,7 @@ fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
         let server = Server::start(&cfg, Arc::new(SystemClock)).await?;
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
-        println!("  api      {:<26}iot", server.endpoint());
+        println!("  api      {:<26}iot, iot-data", server.endpoint());
         println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5; WebSocket /mqtt (SigV4)", server.mqtt_addr);
         println!("  https    https://{:<18}device HTTPS (client certificates): iot-data", server.device_https_addr);
         if let Some(a) = server.mqtt_plain_addr {
@@ -238,6 +238,10 @@ fn run_env(common: &Common) -> Result<(), String> {
         .map(|a| a.trim().to_string())
         .unwrap_or_else(|_| cfg.mqtt.listen.to_string());
     println!("export SHOAL_MQTT_ENDPOINT={mqtt}");
+    let https = std::fs::read_to_string(credentials::device_https_addr_path(&cfg.data))
+        .map(|a| a.trim().to_string())
+        .unwrap_or_else(|_| cfg.device_https.listen.to_string());
+    println!("export SHOAL_DEVICE_HTTPS_ENDPOINT={https}");
     Ok(())
 }
 

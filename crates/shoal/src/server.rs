@@ -141,6 +141,10 @@ impl Server {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", cfg.device_https.listen))?;
         let device_https_addr = https_listener.local_addr().map_err(|e| e.to_string())?;
+        let _ = std::fs::write(
+            credentials::device_https_addr_path(&cfg.data),
+            device_https_addr.to_string(),
+        );
         let mut https_stop = stopped.clone();
         let device_https = tokio::spawn(shoal_api::serve_devices(
             https_listener,

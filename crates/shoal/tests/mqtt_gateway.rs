@@ -77,6 +77,20 @@ fn policy(account: &str) -> String {
     )
 }
 
+/// Things named `names`, each with the certificate attached (its policy variables then see the
+/// thing when the client id is its name).
+async fn things_of(c: &aws_sdk_iot::Client, cert: &DeviceCert, names: &[&str]) {
+    for thing in names {
+        c.create_thing().thing_name(*thing).send().await.unwrap();
+        c.attach_thing_principal()
+            .thing_name(*thing)
+            .principal(&cert.arn)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 fn options(s: &TestServer, client_id: &str, cert: &DeviceCert) -> MqttOptions {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(s.ca_pem().as_bytes()) {
@@ -136,15 +150,7 @@ async fn devices_connect_publish_and_subscribe_as_their_policy_allows() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
     let cert = device_with_policy(&c).await;
-    for thing in ["sensor-a", "sensor-b"] {
-        c.create_thing().thing_name(thing).send().await.unwrap();
-        c.attach_thing_principal()
-            .thing_name(thing)
-            .principal(&cert.arn)
-            .send()
-            .await
-            .unwrap();
-    }
+    things_of(&c, &cert, &["sensor-a", "sensor-b"]).await;
 
     let (sub, mut sub_ev) = AsyncClient::new(options(&s, "sensor-a", &cert), 16);
     connected(&mut sub_ev).await.unwrap();
@@ -241,17 +247,7 @@ async fn revocation_and_policy_changes_reach_live_connections() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
     let cert = device_with_policy(&c).await;
-    c.create_thing()
-        .thing_name("sensor-a")
-        .send()
-        .await
-        .unwrap();
-    c.attach_thing_principal()
-        .thing_name("sensor-a")
-        .principal(&cert.arn)
-        .send()
-        .await
-        .unwrap();
+    things_of(&c, &cert, &["sensor-a"]).await;
 
     // Detaching the policy applies to the next packet of a connection already open.
     let (dev, mut ev) = AsyncClient::new(options(&s, "sensor-a", &cert), 16);
@@ -305,17 +301,7 @@ async fn thing_group_policies_follow_membership_on_live_connections() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
     let cert = device_cert(&c).await;
-    c.create_thing()
-        .thing_name("sensor-g")
-        .send()
-        .await
-        .unwrap();
-    c.attach_thing_principal()
-        .thing_name("sensor-g")
-        .principal(&cert.arn)
-        .send()
-        .await
-        .unwrap();
+    things_of(&c, &cert, &["sensor-g"]).await;
     // The certificate may only connect; publishing comes from its thing's group.
     let arn = |r: &str| format!("arn:aws:iot:us-east-1:{}:{r}", cert.account);
     let connect_only = format!(
@@ -392,15 +378,7 @@ async fn a_persistent_session_gets_what_was_published_while_it_was_away() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
     let cert = device_with_policy(&c).await;
-    for thing in ["sensor-p", "sensor-q"] {
-        c.create_thing().thing_name(thing).send().await.unwrap();
-        c.attach_thing_principal()
-            .thing_name(thing)
-            .principal(&cert.arn)
-            .send()
-            .await
-            .unwrap();
-    }
+    things_of(&c, &cert, &["sensor-p", "sensor-q"]).await;
     let mut o = options(&s, "sensor-p", &cert);
     o.set_clean_session(false);
     let (sub, mut sub_ev) = AsyncClient::new(o.clone(), 16);

@@ -10,6 +10,10 @@ use shoal_domain::{AccountId, ErrorKind, Partition, Region, ServiceError};
 use shoal_policy::{Decision, MapContext};
 use std::sync::Arc;
 
+thread_local! {
+    static RESOURCE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 /// Distinct policy documents kept compiled; beyond this the cache starts over.
 const COMPILED_LIMIT: usize = 10_000;
 
@@ -33,19 +37,25 @@ pub struct Authorizer {
 }
 
 impl Authorizer {
-    /// `arn:aws:iot:REGION:ACCOUNT:KIND/NAME`, the resource AWS checks for each MQTT action.
-    pub fn resource(&self, kind: &str, name: &str) -> String {
-        format!("{}{kind}/{name}", self.arn_prefix)
-    }
-
+    /// Whether `action` on `arn:aws:iot:REGION:ACCOUNT:KIND/NAME`, the resource AWS checks for
+    /// each MQTT action, is allowed.
     pub fn allows(&self, action: &str, kind: &str, name: &str) -> bool {
-        let resource = self.resource(kind, name);
-        shoal_policy::evaluate(
-            self.policies.iter().map(|p| &**p),
-            action,
-            &resource,
-            &self.context,
-        ) == Decision::Allowed
+        // The ARN is built in a buffer kept per thread: a broker checks every delivery, and a
+        // fresh string each time would be an allocation per message.
+        RESOURCE.with(|buf| {
+            let mut resource = buf.borrow_mut();
+            resource.clear();
+            resource.push_str(&self.arn_prefix);
+            resource.push_str(kind);
+            resource.push('/');
+            resource.push_str(name);
+            shoal_policy::evaluate(
+                self.policies.iter().map(|p| &**p),
+                action,
+                &resource,
+                &self.context,
+            ) == Decision::Allowed
+        })
     }
 }
 
