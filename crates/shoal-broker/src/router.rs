@@ -38,6 +38,12 @@ pub enum Out {
 /// connection, so one stuck device cannot grow the broker's memory without bound.
 pub const OUTBOX: usize = 1024;
 
+/// How long the router waits for room in a subscriber's full outbox before it gives up on the
+/// connection. Waiting holds every publisher back (their PUBACKs come after routing): QoS 1
+/// flows at the pace of its slowest subscriber instead of being lost, and a subscriber that
+/// stopped reading costs the broker at most this once.
+const STALL: Duration = Duration::from_millis(250);
+
 /// How often offline sessions past their expiry are removed.
 const SWEEP: Duration = Duration::from_secs(30);
 
@@ -120,6 +126,8 @@ struct Online {
     /// The id of the certificate the connection authenticated with.
     cert: String,
     outbox: mpsc::Sender<Out>,
+    /// Its outbox stayed full for `STALL`: it is being disconnected and gets nothing more.
+    stuck: bool,
 }
 
 struct Session {
@@ -489,7 +497,7 @@ async fn run(mut st: State, mut rx: mpsc::Receiver<Cmd>) {
     loop {
         tokio::select! {
             cmd = rx.recv() => match cmd {
-                Some(cmd) => st.handle(cmd),
+                Some(cmd) => st.handle(cmd).await,
                 None => return,
             },
             _ = sweep.tick() => st.sweep(),
@@ -502,7 +510,7 @@ impl State {
         self.clock.now().millis()
     }
 
-    fn handle(&mut self, cmd: Cmd) {
+    async fn handle(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Connect {
                 account,
@@ -518,7 +526,12 @@ impl State {
                 account,
                 &partition,
                 client_id,
-                Online { conn, cert, outbox },
+                Online {
+                    conn,
+                    cert,
+                    outbox,
+                    stuck: false,
+                },
                 clean_start,
                 expiry,
                 done,
@@ -532,7 +545,7 @@ impl State {
                     }
                 }
             }
-            Cmd::Disconnect(d) => self.disconnect(d),
+            Cmd::Disconnect(d) => self.disconnect(d).await,
             Cmd::Subscribe {
                 account,
                 client_id,
@@ -578,13 +591,16 @@ impl State {
                 msg,
                 retain,
                 ack,
-            } => self.publish(
-                partition.account.as_str(),
-                Some(&partition),
-                msg,
-                retain,
-                ack,
-            ),
+            } => {
+                self.publish(
+                    partition.account.as_str(),
+                    Some(&partition),
+                    msg,
+                    retain,
+                    ack,
+                )
+                .await
+            }
         }
     }
 
@@ -673,7 +689,7 @@ impl State {
         self.persister.try_submit(writes, Some(then));
     }
 
-    fn disconnect(&mut self, d: Disconnect) {
+    async fn disconnect(&mut self, d: Disconnect) {
         let now = self.now();
         let Some(acc) = self.accounts.get_mut(&d.account) else {
             return;
@@ -711,7 +727,7 @@ impl State {
             self.persister.try_submit(writes, None);
         }
         if let Some(w) = d.will {
-            self.publish(&d.account, None, w.msg, w.retain, None);
+            self.publish(&d.account, None, w.msg, w.retain, None).await;
         }
     }
 
@@ -719,7 +735,7 @@ impl State {
     /// highest matching QoS (MQTT 3.1.1 §3.3.5), capped by the publish QoS — and to one member
     /// of each matching share group (MQTT 5 §4.8.2). Live deliveries carry RETAIN 0
     /// (§3.3.1.3). QoS 1 messages for offline persistent sessions are queued in the store.
-    fn publish(
+    async fn publish(
         &mut self,
         account: &str,
         partition: Option<&Partition>,
@@ -796,18 +812,26 @@ impl State {
         }
         let shared = Arc::new(msg);
         for (client, sub_qos) in best {
-            let Some(session) = sessions.get(client) else {
+            let Some(session) = sessions.get_mut(client) else {
                 continue;
             };
             let qos = shared.qos.min(sub_qos);
-            match &session.online {
+            match &mut session.online {
+                Some(o) if o.stuck => {}
                 Some(o) => match o.outbox.try_send(Out::Deliver(shared.clone(), qos)) {
                     Ok(()) => {}
                     Err(mpsc::error::TrySendError::Full(Out::Deliver(_, QoS::AtMostOnce))) => {
                         tracing::debug!(client = %client, "subscriber outbox full; QoS 0 delivery dropped");
                     }
-                    Err(mpsc::error::TrySendError::Full(_)) => {
-                        send_control(&o.outbox, Out::Overflowed)
+                    Err(mpsc::error::TrySendError::Full(out)) => {
+                        match tokio::time::timeout(STALL, o.outbox.send(out)).await {
+                            Ok(_) => {}
+                            Err(_) => {
+                                tracing::info!(client = %client, "subscriber not reading; disconnected");
+                                o.stuck = true;
+                                send_control(&o.outbox, Out::Overflowed);
+                            }
+                        }
                     }
                     // The connection is ending and the router has not heard yet: a persistent
                     // session keeps the message for its next connection.
