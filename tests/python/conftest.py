@@ -278,29 +278,27 @@ class ShoalServer:
     def region(self):
         return self.exports.get("AWS_REGION", DEFAULT_REGION)
 
+    def _port(self, line, scheme, what):
+        """The port of a listener from its ready line, `  NAME     SCHEME://HOST:PORT   ...`."""
+        assert line is not None, "no %s line in %r" % (what, self.stdout_lines)
+        url = line.split()[1]
+        assert url.startswith(scheme + "://"), line
+        return int(url.rsplit(":", 1)[1])
+
     @property
     def mqtt_port(self):
-        """Port of the MQTT device listener, from `  mqtt     mqtts://HOST:PORT   ...`."""
-        assert self.mqtt_line is not None, "no mqtt line in %r" % self.stdout_lines
-        url = self.mqtt_line.split()[1]
-        assert url.startswith("mqtts://"), self.mqtt_line
-        return int(url.rsplit(":", 1)[1])
+        """The MQTT device listener (TLS)."""
+        return self._port(self.mqtt_line, "mqtts", "mqtt")
 
     @property
     def mqtt_plain_port(self):
-        """Port of the plain-TCP MQTT listener, from `  mqtt-tcp mqtt://HOST:PORT   ...`."""
-        assert self.mqtt_plain_line is not None, "no mqtt-tcp line in %r" % self.stdout_lines
-        url = self.mqtt_plain_line.split()[1]
-        assert url.startswith("mqtt://"), self.mqtt_plain_line
-        return int(url.rsplit(":", 1)[1])
+        """The plain-TCP MQTT listener."""
+        return self._port(self.mqtt_plain_line, "mqtt", "mqtt-tcp")
 
     @property
     def device_https_port(self):
-        """Port of the device HTTPS listener, from `  https    https://HOST:PORT   ...`."""
-        assert self.https_line is not None, "no https line in %r" % self.stdout_lines
-        url = self.https_line.split()[1]
-        assert url.startswith("https://"), self.https_line
-        return int(url.rsplit(":", 1)[1])
+        """The device HTTPS listener."""
+        return self._port(self.https_line, "https", "https")
 
     @property
     def ca_file(self):

@@ -130,6 +130,20 @@ async fn connected(ev: &mut EventLoop) -> Result<(), String> {
     }
 }
 
+/// Publishes with QoS 1 and checks the server refuses it: an MQTT 3.1.1 client is disconnected
+/// instead of getting a PUBACK, as on AWS.
+async fn publish_refused(dev: &AsyncClient, ev: &mut EventLoop, topic: &str, why: &str) {
+    dev.publish(topic, QoS::AtLeastOnce, false, "x")
+        .await
+        .unwrap();
+    assert!(
+        until(ev, |i| matches!(i, Incoming::PubAck(_)))
+            .await
+            .is_err(),
+        "{why}"
+    );
+}
+
 /// Polls until `pred` accepts an incoming packet; `Err` when the connection ends first.
 async fn until(
     ev: &mut EventLoop,
@@ -208,12 +222,13 @@ async fn devices_connect_publish_and_subscribe_as_their_policy_allows() {
     assert!(connected(&mut x_ev).await.is_err());
 
     // Publishing where the policy does not allow ends an MQTT 3.1.1 connection, as on AWS.
-    sub.publish("d/sensor-b/temp", QoS::AtLeastOnce, false, "x")
-        .await
-        .unwrap();
-    assert!(until(&mut sub_ev, |i| matches!(i, Incoming::PubAck(_)))
-        .await
-        .is_err());
+    publish_refused(
+        &sub,
+        &mut sub_ev,
+        "d/sensor-b/temp",
+        "publish elsewhere is refused",
+    )
+    .await;
 
     // A subscription the policy does not allow is refused in the SUBACK.
     let (third, mut third_ev) = AsyncClient::new(options(&s, "sensor-b", &cert), 16);
@@ -264,15 +279,13 @@ async fn revocation_and_policy_changes_reach_live_connections() {
         .send()
         .await
         .unwrap();
-    dev.publish("shared/ok", QoS::AtLeastOnce, false, "2")
-        .await
-        .unwrap();
-    assert!(
-        until(&mut ev, |i| matches!(i, Incoming::PubAck(_)))
-            .await
-            .is_err(),
-        "publish after detach is refused"
-    );
+    publish_refused(
+        &dev,
+        &mut ev,
+        "shared/ok",
+        "publish after detach is refused",
+    )
+    .await;
 
     // Revoking the certificate ends its live connections.
     c.attach_policy()
@@ -361,15 +374,13 @@ async fn thing_group_policies_follow_membership_on_live_connections() {
         .send()
         .await
         .unwrap();
-    dev.publish("fleet/t", QoS::AtLeastOnce, false, "2")
-        .await
-        .unwrap();
-    assert!(
-        until(&mut ev, |i| matches!(i, Incoming::PubAck(_)))
-            .await
-            .is_err(),
-        "publish after leaving the group is refused"
-    );
+    publish_refused(
+        &dev,
+        &mut ev,
+        "fleet/t",
+        "publish after leaving the group is refused",
+    )
+    .await;
     s.stop().await;
 }
 
