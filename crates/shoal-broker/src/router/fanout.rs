@@ -1,0 +1,188 @@
+//! Publishing: a message handed to every matching subscription of its account, queued for
+//! offline persistent sessions, retained when asked, with backpressure from full outboxes.
+
+use super::table::Account;
+use super::{send_control, Out, State, STALL};
+use crate::message::Msg;
+use crate::persister::Then;
+use shoal_domain::Partition;
+use shoal_mqtt::QoS;
+use shoal_services::messaging::Write;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// A share group's member matching a message: its client id and subscription QoS.
+type Member<'a> = (&'a Arc<str>, QoS);
+
+/// A QoS 1 copy of `m` for an offline session's stored queue, numbered after the last one.
+pub(super) fn enqueue(
+    seq: &mut u64,
+    part: &str,
+    client: &str,
+    m: &Msg,
+    now: i64,
+) -> (String, Write) {
+    *seq += 1;
+    let mut message = m.stored();
+    message.qos = 1;
+    if message.published_at == 0 {
+        message.published_at = now;
+    }
+    (
+        part.to_string(),
+        Write::Enqueue {
+            client_id: client.to_string(),
+            seq: *seq,
+            message,
+        },
+    )
+}
+
+impl State {
+    /// Hands a message to every client with a matching subscription — once per client at the
+    /// highest matching QoS (MQTT 3.1.1 §3.3.5), capped by the publish QoS — and to one member
+    /// of each matching share group (MQTT 5 §4.8.2). Live deliveries carry RETAIN 0
+    /// (§3.3.1.3). QoS 1 messages for offline persistent sessions are queued in the store.
+    pub(super) async fn publish(
+        &mut self,
+        account: &str,
+        partition: Option<&Partition>,
+        msg: Msg,
+        retain: bool,
+        ack: Option<oneshot::Sender<bool>>,
+    ) {
+        if let (Some(p), false) = (partition, self.accounts.contains_key(account)) {
+            self.accounts
+                .insert(account.to_string(), Account::new(p.key()));
+        }
+        let acc = match partition {
+            Some(_) => match self.accounts.get_mut(account) {
+                Some(a) => a,
+                None => return,
+            },
+            None => match self.accounts.get_mut(account) {
+                Some(a) => a,
+                None => {
+                    if let Some(ack) = ack {
+                        let _ = ack.send(true);
+                    }
+                    return;
+                }
+            },
+        };
+        let Account {
+            part,
+            sessions,
+            subscriptions,
+            share_turn,
+        } = acc;
+        let mut writes = Vec::new();
+        if retain {
+            let mut stored = msg.stored();
+            if stored.published_at == 0 {
+                stored.published_at = self.clock.now().millis();
+            }
+            writes.push((part.clone(), Write::Retain(stored)));
+        }
+        // Every matching subscription, then one entry per client at its highest QoS (MQTT
+        // 3.1.1 §3.3.5). A client is one pointer within an account (subscriptions hold their
+        // session's key), so sorting by address finds duplicates without comparing strings.
+        let mut best: Vec<(&Arc<str>, QoS)> = Vec::new();
+        // Keyed by the filter as sent, `$share/<group>/<filter>`: one entry per share group.
+        let mut groups: HashMap<&str, Vec<Member<'_>>> = HashMap::new();
+        subscriptions.matches(&msg.topic, |s| {
+            if s.no_local && msg.from.as_deref() == Some(&*s.client) {
+                return;
+            }
+            match &s.group {
+                None => best.push((&s.client, s.qos)),
+                Some(_) => groups
+                    .entry(s.raw.as_str())
+                    .or_default()
+                    .push((&s.client, s.qos)),
+            }
+        });
+        if best.len() > 1 {
+            let addr = |c: &Arc<str>| Arc::as_ptr(c) as *const u8 as usize;
+            best.sort_unstable_by(|a, b| addr(a.0).cmp(&addr(b.0)).then(b.1.cmp(&a.1)));
+            best.dedup_by(|later, first| Arc::ptr_eq(later.0, first.0));
+        }
+        for (share, members) in groups {
+            let turn = share_turn.entry(share.to_string()).or_insert(0);
+            // The next member that is connected; an offline persistent one only if none is.
+            let n = members.len();
+            let pick = (0..n)
+                .map(|i| members[(*turn + i) % n])
+                .find(|(c, _)| sessions.get(*c).is_some_and(|s| s.online.is_some()))
+                .unwrap_or(members[*turn % n]);
+            *turn = (*turn + 1) % n;
+            best.push(pick);
+        }
+        let shared = Arc::new(msg);
+        for (client, sub_qos) in best {
+            let Some(session) = sessions.get_mut(client) else {
+                continue;
+            };
+            let qos = shared.qos.min(sub_qos);
+            match &mut session.online {
+                Some(o) if o.stuck => {}
+                Some(o) => match o.outbox.try_send(Out::Deliver(shared.clone(), qos)) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(Out::Deliver(_, QoS::AtMostOnce))) => {
+                        tracing::debug!(client = %client, "subscriber outbox full; QoS 0 delivery dropped");
+                    }
+                    Err(mpsc::error::TrySendError::Full(out)) => {
+                        match tokio::time::timeout(STALL, o.outbox.send(out)).await {
+                            Ok(_) => {}
+                            Err(_) => {
+                                tracing::info!(client = %client, "subscriber not reading; disconnected");
+                                o.stuck = true;
+                                send_control(&o.outbox, Out::Overflowed);
+                            }
+                        }
+                    }
+                    // The connection is ending and the router has not heard yet: a persistent
+                    // session keeps the message for its next connection.
+                    Err(mpsc::error::TrySendError::Closed(Out::Deliver(m, QoS::AtLeastOnce)))
+                        if session.expiry > 0 =>
+                    {
+                        writes.push(enqueue(
+                            &mut self.seq,
+                            part,
+                            client,
+                            &m,
+                            self.clock.now().millis(),
+                        ));
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                },
+                // AWS stores QoS 1 messages for offline persistent sessions; QoS 0 ones are lost.
+                None if session.expiry > 0 && qos == QoS::AtLeastOnce => {
+                    writes.push(enqueue(
+                        &mut self.seq,
+                        part,
+                        client,
+                        &shared,
+                        self.clock.now().millis(),
+                    ));
+                }
+                None => {}
+            }
+        }
+        match (writes.is_empty(), ack) {
+            (true, Some(ack)) => {
+                let _ = ack.send(true);
+            }
+            (true, None) => {}
+            (false, ack) => {
+                let then: Option<Then> = ack.map(|ack| {
+                    Box::new(move |ok| {
+                        let _ = ack.send(ok);
+                    }) as Then
+                });
+                self.persister.try_submit(writes, then);
+            }
+        }
+    }
+}

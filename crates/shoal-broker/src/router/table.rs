@@ -1,0 +1,154 @@
+//! The router's tables: an account's sessions (online or offline persistent) and its
+//! subscription tree, and the operations that keep the two in step.
+
+use super::{ConnId, Out};
+use crate::subtree::SubTree;
+use shoal_mqtt::QoS;
+use shoal_services::messaging::{PersistentSession, SessionSubscription};
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub(super) struct Subscriber {
+    /// As the client sent it, `$share/...` included.
+    pub(super) raw: String,
+    /// The share group of a shared subscription (MQTT 5 §4.8.2).
+    pub(super) group: Option<String>,
+    pub(super) client: Arc<str>,
+    pub(super) qos: QoS,
+    pub(super) no_local: bool,
+}
+
+pub(super) struct Online {
+    pub(super) conn: ConnId,
+    /// The id of the certificate the connection authenticated with.
+    pub(super) cert: String,
+    pub(super) outbox: mpsc::Sender<Out>,
+    /// Its outbox stayed full for `STALL`: it is being disconnected and gets nothing more.
+    pub(super) stuck: bool,
+}
+
+pub(super) struct Session {
+    pub(super) online: Option<Online>,
+    /// The session's subscriptions (filter as sent, granted QoS), also in the account's tree.
+    pub(super) subs: Vec<(String, QoS)>,
+    /// Seconds the session outlives its connection; 0 for a clean session.
+    pub(super) expiry: u32,
+    pub(super) disconnected_at: Option<i64>,
+}
+
+pub(super) struct Account {
+    /// The store partition its persistent state goes to.
+    pub(super) part: String,
+    /// Looked up for every delivery: hashed with aHash (randomly keyed per process, so client
+    /// ids cannot be chosen to collide), several times faster than SipHash on short keys.
+    pub(super) sessions: HashMap<Arc<str>, Session, ahash::RandomState>,
+    pub(super) subscriptions: SubTree<Subscriber>,
+    /// Next member of each share group to get a message (round robin).
+    pub(super) share_turn: HashMap<String, usize>,
+}
+
+impl Account {
+    pub(super) fn new(part: String) -> Account {
+        Account {
+            part,
+            sessions: HashMap::default(),
+            subscriptions: SubTree::default(),
+            share_turn: HashMap::new(),
+        }
+    }
+
+    pub(super) fn persistent(&self, client: &str) -> Option<PersistentSession> {
+        let s = self.sessions.get(client)?;
+        if s.expiry == 0 {
+            return None;
+        }
+        Some(PersistentSession {
+            client_id: client.to_string(),
+            subscriptions: s
+                .subs
+                .iter()
+                .map(|(filter, qos)| SessionSubscription {
+                    filter: filter.clone(),
+                    qos: *qos as u8,
+                })
+                .collect(),
+            expiry_secs: s.expiry,
+            disconnected_at: s.disconnected_at,
+        })
+    }
+}
+
+pub(super) fn qos_of(q: u8) -> QoS {
+    if q == 0 {
+        QoS::AtMostOnce
+    } else {
+        QoS::AtLeastOnce
+    }
+}
+
+/// The filter a subscription is matched with: a shared subscription's inner filter.
+pub(super) fn split_share(raw: &str) -> (Option<String>, &str) {
+    match shoal_mqtt::shared_subscription(raw) {
+        Some((g, f)) => (Some(g.to_string()), f),
+        None => (None, raw),
+    }
+}
+
+/// Adds (or updates) a subscription of an existing session.
+pub(super) fn add_subscription(
+    acc: &mut Account,
+    client: &Arc<str>,
+    raw: &str,
+    qos: QoS,
+    no_local: bool,
+) {
+    // Subscriptions carry the session's own key, so that within an account one client is one
+    // pointer: routing compares clients by address.
+    let Some(client) = acc.sessions.get_key_value(client).map(|(k, _)| k.clone()) else {
+        return;
+    };
+    let client = &client;
+    let Some(session) = acc.sessions.get_mut(client) else {
+        return;
+    };
+    match session.subs.iter_mut().find(|(f, _)| f == raw) {
+        Some(s) => s.1 = qos,
+        None => session.subs.push((raw.to_string(), qos)),
+    }
+    let (group, filter) = split_share(raw);
+    let entry = acc.subscriptions.upsert(
+        filter,
+        Subscriber {
+            raw: raw.to_string(),
+            group,
+            client: client.clone(),
+            qos,
+            no_local,
+        },
+        |s| &s.client == client && s.raw == raw,
+    );
+    entry.qos = qos;
+    entry.no_local = no_local;
+}
+
+pub(super) fn remove_subscription(acc: &mut Account, client: &Arc<str>, raw: &str) {
+    if let Some(session) = acc.sessions.get_mut(client) {
+        session.subs.retain(|(f, _)| f != raw);
+    }
+    let (_, filter) = split_share(raw);
+    acc.subscriptions
+        .remove(filter, |s| &s.client == client && s.raw == raw);
+}
+
+/// Takes a session's subscriptions out of the account's tree.
+pub(super) fn drop_subscriptions(
+    tree: &mut SubTree<Subscriber>,
+    client: &Arc<str>,
+    subs: &[(String, QoS)],
+) {
+    for (raw, _) in subs {
+        let (_, filter) = split_share(raw);
+        tree.remove(filter, |s| &s.client == client && s.raw == *raw);
+    }
+}
