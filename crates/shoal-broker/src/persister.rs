@@ -36,13 +36,9 @@ impl Persister {
         Persister { tx }
     }
 
-    /// Queues writes; `then` runs once they are durable, or with `false` when they failed, so
-    /// a waiting publisher is never left hanging and never told a lie.
-    pub async fn submit(&self, writes: Vec<(String, Write)>, then: Option<Then>) {
-        let _ = self.tx.send(Job { writes, then }).await;
-    }
-
-    /// For callers that cannot wait (the router's own loop must never block on the store).
+    /// Queues writes without waiting (the router's own loop must never block on the store);
+    /// `then` runs once they are durable, or with `false` when they failed, so a waiting
+    /// publisher is never left hanging and never told a lie.
     pub fn try_submit(&self, writes: Vec<(String, Write)>, then: Option<Then>) {
         match self.tx.try_send(Job { writes, then }) {
             Ok(()) => {}

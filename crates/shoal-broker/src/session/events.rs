@@ -15,59 +15,67 @@ impl Session {
 
     /// Records the connection and publishes `connected`.
     pub(super) fn connected_event(&mut self, keep_alive: Duration) {
-        let part = self.principal.partition().clone();
         let previous = self
             .gw
             .messaging
-            .connectivity(&part, &self.client_id)
+            .connectivity(&self.partition, &self.client_id)
             .ok()
             .flatten();
         self.version = previous.map_or(1, |c| c.version + 1);
+        self.keep_alive_secs = keep_alive.as_secs() as u16;
         let now = self.now();
+        let event = lifecycle::has_events(&self.client_id).then(|| {
+            let ip = self.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            lifecycle::connected(&self.who(), now, &ip)
+        });
+        self.record(now, None, event);
+    }
+
+    pub(super) fn disconnected_event(&mut self, reason: EndReason) {
+        let now = self.now();
+        let event = lifecycle::has_events(&self.client_id)
+            .then(|| lifecycle::disconnected(&self.who(), now, reason));
+        if reason == EndReason::DuplicateClientId {
+            // The connection that took over has written its own record.
+            if let Some((topic, body)) = event {
+                self.system_publish(topic, body);
+            }
+        } else {
+            self.record(now, Some(reason), event);
+        }
+    }
+
+    /// Writes the client's connectivity (connected unless `ended`), then publishes `event`:
+    /// whoever reacts to a lifecycle event finds the record already there.
+    fn record(&self, now: i64, ended: Option<EndReason>, event: Option<(String, Vec<u8>)>) {
         let record = Connectivity {
             client_id: self.client_id.to_string(),
-            connected: true,
+            connected: ended.is_none(),
             timestamp: now,
-            disconnect_reason: None,
+            disconnect_reason: ended.map(|r| r.as_str().to_string()),
             principal: self.principal.identifier().to_string(),
             clean_session: self.clean_start,
-            keep_alive_secs: keep_alive.as_secs() as u16,
+            keep_alive_secs: self.keep_alive_secs,
             session_expiry_secs: self.expiry,
             version: self.version,
             source_ip: self.peer.map(|p| p.ip().to_string()),
             source_port: self.peer.map(|p| p.port()),
         };
-        self.gw
-            .persister
-            .try_submit(vec![(part.key(), Write::Connectivity(record))], None);
-        if lifecycle::has_events(&self.client_id) {
-            let ip = self.peer.map(|p| p.ip().to_string()).unwrap_or_default();
-            let (topic, body) = lifecycle::connected(&self.who(), now, &ip);
-            self.system_publish(topic, body);
-        }
-    }
-
-    pub(super) async fn disconnected_event(&mut self, reason: EndReason) {
-        let part = self.principal.partition().clone();
-        let now = self.now();
-        // A takeover's new connection has already written its own record.
-        if reason != EndReason::DuplicateClientId {
-            if let Ok(Some(mut c)) = self.gw.messaging.connectivity(&part, &self.client_id) {
-                if c.version == self.version {
-                    c.connected = false;
-                    c.timestamp = now;
-                    c.disconnect_reason = Some(reason.as_str().to_string());
-                    self.gw
-                        .persister
-                        .submit(vec![(part.key(), Write::Connectivity(c))], None)
-                        .await;
-                }
-            }
-        }
-        if lifecycle::has_events(&self.client_id) {
-            let (topic, body) = lifecycle::disconnected(&self.who(), now, reason);
-            self.system_publish(topic, body);
-        }
+        let then = event.map(|(topic, body)| {
+            let sent = self.gw.router.publish(
+                &self.partition,
+                self.system_message(topic, body),
+                false,
+                false,
+            );
+            Box::new(move |_| {
+                tokio::spawn(sent);
+            }) as crate::persister::Then
+        });
+        self.gw.persister.try_submit(
+            vec![(self.partition.key(), Write::Connectivity(record))],
+            then,
+        );
     }
 
     pub(super) fn subscription_event(&mut self, event: &str, topics: Vec<String>) {
@@ -79,17 +87,25 @@ impl Session {
 
     /// A message AWS itself publishes (lifecycle events): QoS 0, no policy check on the
     /// sender, `iot:Receive` on each subscriber as for any message.
-    pub(super) fn system_publish(&self, topic: String, body: Vec<u8>) {
-        let msg = Msg {
+    fn system_message(&self, topic: String, body: Vec<u8>) -> Msg {
+        Msg {
             topic: Arc::from(topic.as_str()),
             payload: Bytes::from(body),
             qos: QoS::AtMostOnce,
             props: None,
             from: None,
             published_at: self.now(),
-        };
+        }
+    }
+
+    pub(super) fn system_publish(&self, topic: String, body: Vec<u8>) {
         // Not awaited: the event may wait for the router without holding up the session.
-        let sent = self.gw.router.publish(&self.partition, msg, false, false);
+        let sent = self.gw.router.publish(
+            &self.partition,
+            self.system_message(topic, body),
+            false,
+            false,
+        );
         tokio::spawn(sent);
     }
 }

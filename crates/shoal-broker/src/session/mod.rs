@@ -78,6 +78,8 @@ pub(crate) struct Session {
     pub(crate) wbuf: BytesMut,
     session_id: String,
     version: u64,
+    /// The keep-alive in force, for the connectivity record.
+    keep_alive_secs: u16,
 }
 
 impl Session {
@@ -110,6 +112,7 @@ impl Session {
             wbuf: BytesMut::new(),
             session_id: uuid::Uuid::new_v4().to_string(),
             version: 0,
+            keep_alive_secs: 0,
         }
     }
 
@@ -235,7 +238,7 @@ impl Session {
                 expiry: self.disconnect_expiry,
             })
             .await;
-        self.disconnected_event(reason).await;
+        self.disconnected_event(reason);
     }
 
     async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
