@@ -1,5 +1,5 @@
 //! The `iot-data` API (restJson1, signing names `iotdata` and `iotdevicegateway`): Publish,
-//! GetRetainedMessage and ListRetainedMessages. Shadows come with their own issue; the other
+//! GetRetainedMessage and ListRetainedMessages here, the shadow operations in `shadow`; the other
 //! operations answer UnknownOperationException. Routes and shapes follow the botocore model
 //! (https://docs.aws.amazon.com/iot/latest/apireference/API_Operations_AWS_IoT_Data_Plane.html).
 
@@ -26,6 +26,7 @@ pub enum Endpoint {
     Publish { topic: String, query: Query },
     GetRetainedMessage { topic: String },
     ListRetainedMessages { query: Query },
+    Shadow(crate::shadow::Endpoint),
 }
 
 impl Endpoint {
@@ -40,6 +41,19 @@ impl Endpoint {
                 query: Query::parse(raw_query)?,
             },
             ("GET", ["retainedMessage", t]) => Endpoint::GetRetainedMessage { topic: decode(t)? },
+            ("GET" | "POST" | "DELETE", ["things", thing, "shadow"]) => {
+                Endpoint::Shadow(crate::shadow::Endpoint::for_shadow(
+                    method.as_str(),
+                    &decode(thing)?,
+                    &Query::parse(raw_query)?,
+                )?)
+            }
+            ("GET", ["api", "things", "shadow", "ListNamedShadowsForThing", thing]) => {
+                Endpoint::Shadow(crate::shadow::Endpoint::list_named(
+                    &decode(thing)?,
+                    Query::parse(raw_query)?,
+                )?)
+            }
             _ => {
                 return Err(ApiError::UnknownOperation(format!(
                     "{method} {path} is not an iot-data operation Shoal serves yet"
@@ -57,7 +71,7 @@ pub enum Caller<'a> {
 }
 
 impl Caller<'_> {
-    fn check(&self, action: &str, kind: &str, name: &str) -> Result<(), ApiError> {
+    pub(crate) fn check(&self, action: &str, kind: &str, name: &str) -> Result<(), ApiError> {
         match self {
             Caller::Account => Ok(()),
             Caller::Device(a) if a.allows(action, kind, name) => Ok(()),
@@ -71,7 +85,7 @@ impl Caller<'_> {
 
 /// iot-data's own error statuses (its model differs from `iot`'s: ThrottlingException is 429,
 /// and there is no LimitExceededException).
-fn data_error(e: ServiceError) -> ApiError {
+pub(crate) fn data_error(e: ServiceError) -> ApiError {
     ApiError::Data(e)
 }
 
@@ -85,6 +99,9 @@ pub async fn handle(
     request_id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     match endpoint {
+        Endpoint::Shadow(e) => {
+            crate::shadow::handle(state, part, &caller, e, body, request_id).await
+        }
         Endpoint::Publish { topic, query } => {
             publish(state, part, &caller, topic, query, body, headers).await?;
             Ok(crate::json::ok(

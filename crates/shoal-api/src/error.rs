@@ -66,6 +66,13 @@ impl ApiError {
                         (S::CONFLICT, "VersionsLimitExceededException")
                     }
                     ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
+                    ErrorKind::PayloadTooLarge => {
+                        (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException")
+                    }
+                    ErrorKind::UnsupportedEncoding => (
+                        S::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedDocumentEncodingException",
+                    ),
                     ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
                 };
                 let extra = match &e.kind {
@@ -85,6 +92,13 @@ impl ApiError {
                     ErrorKind::Conflict | ErrorKind::VersionConflict => {
                         (S::CONFLICT, "ConflictException")
                     }
+                    ErrorKind::PayloadTooLarge => {
+                        (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException")
+                    }
+                    ErrorKind::UnsupportedEncoding => (
+                        S::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedDocumentEncodingException",
+                    ),
                     ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
                     _ => (S::BAD_REQUEST, "InvalidRequestException"),
                 };

@@ -15,12 +15,13 @@ mod iot;
 mod json;
 mod request;
 mod server;
+mod shadow;
 
 pub use device::serve_devices;
 pub use server::serve;
 
 use shoal_domain::Clock;
-use shoal_services::{Accounts, Identity, Messaging, Registry};
+use shoal_services::{Accounts, Identity, Messaging, Registry, Shadows};
 use std::sync::Arc;
 
 /// What the API gateway needs from the rest of the process.
@@ -29,6 +30,7 @@ pub struct ApiState {
     pub identity: Arc<Identity>,
     pub accounts: Arc<Accounts>,
     pub messaging: Arc<Messaging>,
+    pub shadows: Arc<Shadows>,
     pub clock: Arc<dyn Clock>,
     /// The host DescribeEndpoint returns for every endpoint type: Shoal's own.
     pub endpoint_host: String,
@@ -41,6 +43,7 @@ impl ApiState {
         identity: Arc<Identity>,
         accounts: Arc<Accounts>,
         messaging: Arc<Messaging>,
+        shadows: Arc<Shadows>,
         clock: Arc<dyn Clock>,
         endpoint_host: String,
     ) -> Self {
@@ -49,6 +52,7 @@ impl ApiState {
             identity,
             accounts,
             messaging,
+            shadows,
             clock,
             endpoint_host,
             auth_cache: auth::KeyCache::default(),

@@ -1,7 +1,8 @@
 //! The MQTT device gateway (L4): device listeners (mutual TLS, and plain TCP when configured),
 //! the device's identity taken from its registered client certificate, IoT policies checked on
 //! CONNECT, PUBLISH, SUBSCRIBE and every delivery, sessions (persistent ones included) and the
-//! routing of messages between connections, retained messages, wills and lifecycle events. It
+//! routing of messages between connections, retained messages, wills, lifecycle events and
+//! device shadow requests. It
 //! calls services and the pure MQTT codec; it must not reach a store backend or the HTTP
 //! gateway (messages published over HTTP arrive on the messaging service's bus).
 
@@ -13,6 +14,7 @@ mod persister;
 mod principal;
 mod router;
 mod session;
+mod shadow;
 mod subtree;
 pub mod tls;
 mod websocket;
@@ -21,7 +23,7 @@ use message::Msg;
 use shoal_domain::{Clock, Region, ServiceError};
 use shoal_services::identity::{Device, IdentityEvent};
 use shoal_services::messaging::Inbound;
-use shoal_services::{Accounts, Identity, Messaging};
+use shoal_services::{Accounts, Identity, Messaging, Shadows};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -32,6 +34,7 @@ pub struct Gateway {
     identity: Arc<Identity>,
     accounts: Arc<Accounts>,
     messaging: Arc<Messaging>,
+    shadows: Arc<Shadows>,
     /// A listener serves one region, as an AWS IoT endpoint does.
     region: Region,
     tls: tokio_rustls::TlsAcceptor,
@@ -47,6 +50,7 @@ impl Gateway {
         identity: Arc<Identity>,
         accounts: Arc<Accounts>,
         messaging: Arc<Messaging>,
+        shadows: Arc<Shadows>,
         clock: Arc<dyn Clock>,
         region: Region,
         tls: Arc<rustls::ServerConfig>,
@@ -61,6 +65,7 @@ impl Gateway {
             identity,
             accounts,
             messaging,
+            shadows,
             region,
             tls: tokio_rustls::TlsAcceptor::from(tls),
             router,

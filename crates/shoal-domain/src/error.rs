@@ -31,6 +31,10 @@ pub enum ErrorKind {
     LimitExceeded,
     /// Too many requests.
     Throttled,
+    /// A payload or document above AWS's size limit (HTTP 413).
+    PayloadTooLarge,
+    /// A document that is not UTF-8 (HTTP 415).
+    UnsupportedEncoding,
     /// The certificate's status does not allow the operation (AWS `CertificateStateException`).
     CertificateState,
     /// A certificate does not parse, is not valid, or is not signed as required.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod page;
+pub mod shadow;
 pub mod tags;
 pub mod thing;
 pub mod thing_group;

@@ -1,6 +1,6 @@
 //! Shoal's services (L3): the registry (things, thing types, thing groups, tags), identity
 //! (certificates, CA certificates, policies, principals), messaging (retained messages,
-//! persistent MQTT sessions, connectivity) and accounts (access keys). Each service owns its records in the store and applies the domain's rules;
+//! persistent MQTT sessions, connectivity), shadows and accounts (access keys). Each service owns its records in the store and applies the domain's rules;
 //! it talks only to the `Store` trait and a `Clock`, never to a concrete backend, HTTP or MQTT.
 
 pub mod accounts;
@@ -9,9 +9,11 @@ pub mod identity;
 pub mod messaging;
 mod records;
 pub mod registry;
+pub mod shadows;
 
 pub use accounts::{AccessKey, Accounts};
 pub use epoch::AuthorizationEpoch;
 pub use identity::Identity;
 pub use messaging::Messaging;
 pub use registry::Registry;
+pub use shadows::Shadows;

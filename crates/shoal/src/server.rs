@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
-use shoal_services::{AccessKey, Accounts, Identity, Messaging, Registry};
+use shoal_services::{AccessKey, Accounts, Identity, Messaging, Registry, Shadows};
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::net::SocketAddr;
@@ -87,10 +87,12 @@ impl Server {
         )?;
         let region = shoal_domain::Region::parse(&cfg.region).map_err(|e| e.message)?;
         let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
+        let shadows = Arc::new(Shadows::new(dyn_store.clone(), clock.clone()));
         let gateway = shoal_broker::Gateway::new(
             identity.clone(),
             accounts.clone(),
             messaging.clone(),
+            shadows.clone(),
             clock.clone(),
             region.clone(),
             mqtt_tls.clone(),
@@ -109,6 +111,7 @@ impl Server {
             identity,
             accounts.clone(),
             messaging,
+            shadows,
             clock,
             cfg.api.public_host.clone(),
         ));

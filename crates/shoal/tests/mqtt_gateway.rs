@@ -4,39 +4,9 @@
 mod common;
 
 use aws_sdk_iot::types::CertificateStatus;
+use common::device::{connected, device_cert, options, things_of, until, DeviceCert};
 use common::TestServer;
-use rumqttc::{
-    AsyncClient, Event, EventLoop, Incoming, MqttOptions, QoS, TlsConfiguration, Transport,
-};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use std::sync::Arc;
-use std::time::Duration;
-
-struct DeviceCert {
-    arn: String,
-    id: String,
-    pem: String,
-    key: String,
-    account: String,
-}
-
-async fn device_cert(c: &aws_sdk_iot::Client) -> DeviceCert {
-    let made = c
-        .create_keys_and_certificate()
-        .set_as_active(true)
-        .send()
-        .await
-        .unwrap();
-    let arn = made.certificate_arn().unwrap().to_string();
-    DeviceCert {
-        account: arn.split(':').nth(4).unwrap().to_string(),
-        arn,
-        id: made.certificate_id().unwrap().to_string(),
-        pem: made.certificate_pem().unwrap().to_string(),
-        key: made.key_pair().unwrap().private_key().unwrap().to_string(),
-    }
-}
+use rumqttc::{AsyncClient, EventLoop, Incoming, QoS};
 
 /// A device certificate with the policy below attached to it.
 async fn device_with_policy(c: &aws_sdk_iot::Client) -> DeviceCert {
@@ -77,59 +47,6 @@ fn policy(account: &str) -> String {
     )
 }
 
-/// Things named `names`, each with the certificate attached (its policy variables then see the
-/// thing when the client id is its name).
-async fn things_of(c: &aws_sdk_iot::Client, cert: &DeviceCert, names: &[&str]) {
-    for thing in names {
-        c.create_thing().thing_name(*thing).send().await.unwrap();
-        c.attach_thing_principal()
-            .thing_name(*thing)
-            .principal(&cert.arn)
-            .send()
-            .await
-            .unwrap();
-    }
-}
-
-fn options(s: &TestServer, client_id: &str, cert: &DeviceCert) -> MqttOptions {
-    let mut roots = rustls::RootCertStore::empty();
-    for c in CertificateDer::pem_slice_iter(s.ca_pem().as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let chain = vec![CertificateDer::from_pem_slice(cert.pem.as_bytes()).unwrap()];
-    let key = PrivateKeyDer::from_pem_slice(cert.key.as_bytes()).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    let mut o = MqttOptions::new(client_id, "localhost", s.mqtt_port());
-    o.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::new(tls))));
-    o.set_keep_alive(Duration::from_secs(30));
-    o
-}
-
-/// Polls until the connection is acknowledged or fails.
-async fn connected(ev: &mut EventLoop) -> Result<(), String> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ev.poll()).await {
-            Err(_) => return Err("timed out".into()),
-            Ok(Ok(Event::Incoming(Incoming::ConnAck(a)))) => {
-                return if a.code == rumqttc::ConnectReturnCode::Success {
-                    Ok(())
-                } else {
-                    Err(format!("{:?}", a.code))
-                }
-            }
-            Ok(Ok(_)) => continue,
-            Ok(Err(e)) => return Err(e.to_string()),
-        }
-    }
-}
-
 /// Publishes with QoS 1 and checks the server refuses it: an MQTT 3.1.1 client is disconnected
 /// instead of getting a PUBACK, as on AWS.
 async fn publish_refused(dev: &AsyncClient, ev: &mut EventLoop, topic: &str, why: &str) {
@@ -142,21 +59,6 @@ async fn publish_refused(dev: &AsyncClient, ev: &mut EventLoop, topic: &str, why
             .is_err(),
         "{why}"
     );
-}
-
-/// Polls until `pred` accepts an incoming packet; `Err` when the connection ends first.
-async fn until(
-    ev: &mut EventLoop,
-    mut pred: impl FnMut(&Incoming) -> bool,
-) -> Result<Incoming, String> {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(10), ev.poll()).await {
-            Err(_) => return Err("timed out".into()),
-            Ok(Ok(Event::Incoming(i))) if pred(&i) => return Ok(i),
-            Ok(Ok(_)) => continue,
-            Ok(Err(e)) => return Err(e.to_string()),
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

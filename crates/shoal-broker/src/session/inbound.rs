@@ -25,8 +25,9 @@ impl Session {
             return Err("publish without a topic or a known alias".into());
         };
         p.topic.clear();
-        let topic_ok =
-            shoal_mqtt::valid_topic_name(&topic) && shoal_mqtt::topic::aws_topic_ok(&topic).is_ok();
+        if crate::shadow::is_shadow_topic(&topic) {
+            return self.on_shadow_publish(p, topic).await;
+        }
         // Reserved topics are refused as not authorized, as AWS does.
         let allowed = topic_publishable(&topic) && {
             let a = self.authorizer()?;
@@ -34,31 +35,7 @@ impl Session {
                 && (!p.retain || a.allows("iot:RetainPublish", "topic", &topic))
         };
         if !allowed {
-            tracing::info!(conn = self.conn, topic = %topic, "publish denied");
-            // AWS disconnects an MQTT 3.1.1 client that publishes where it may not; MQTT 5
-            // clients get the reason code on the acknowledgement.
-            if self.protocol == Protocol::V311 {
-                return Ok(Some(EndReason::ForbiddenAccess));
-            }
-            let code = if topic_ok {
-                reason::NOT_AUTHORIZED
-            } else {
-                reason::TOPIC_NAME_INVALID
-            };
-            match p.qos {
-                QoS::AtMostOnce => {}
-                QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
-                    pkid: p.pkid,
-                    reason: code,
-                    ..PubAck::default()
-                }))?,
-                QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
-                    pkid: p.pkid,
-                    reason: code,
-                    ..PubRec::default()
-                }))?,
-            }
-            return Ok(None);
+            return self.refuse_publish(&p, &topic);
         }
         let pp = &p.properties;
         // The time is needed only for what may be stored or may expire; the router stamps the
@@ -96,6 +73,96 @@ impl Session {
                 p.qos != QoS::AtMostOnce && (p.retain || self.gw.router.has_offline_sessions());
             if !self.route(msg, p.retain, durable).await && p.qos != QoS::AtMostOnce {
                 return Err("message could not be stored".into());
+            }
+        }
+        match p.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
+                pkid: p.pkid,
+                ..PubAck::default()
+            }))?,
+            QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
+                pkid: p.pkid,
+                ..PubRec::default()
+            }))?,
+        }
+        Ok(None)
+    }
+
+    /// A publish the client may not make. AWS disconnects an MQTT 3.1.1 client that publishes
+    /// where it may not; MQTT 5 clients get the reason code on the acknowledgement.
+    fn refuse_publish(
+        &mut self,
+        p: &shoal_mqtt::Publish,
+        topic: &str,
+    ) -> Result<Option<EndReason>, String> {
+        tracing::info!(conn = self.conn, topic = %topic, "publish denied");
+        if self.protocol == Protocol::V311 {
+            return Ok(Some(EndReason::ForbiddenAccess));
+        }
+        let topic_ok =
+            shoal_mqtt::valid_topic_name(topic) && shoal_mqtt::topic::aws_topic_ok(topic).is_ok();
+        let code = if topic_ok {
+            reason::NOT_AUTHORIZED
+        } else {
+            reason::TOPIC_NAME_INVALID
+        };
+        match p.qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
+                pkid: p.pkid,
+                reason: code,
+                ..PubAck::default()
+            }))?,
+            QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
+                pkid: p.pkid,
+                reason: code,
+                ..PubRec::default()
+            }))?,
+        }
+        Ok(None)
+    }
+
+    /// A request to the Device Shadow service. It needs `iot:Publish` on its topic like any
+    /// publish (no RETAIN: AWS refuses it on reserved topics); the answers are published once
+    /// the change is durable, and only then is the request acknowledged.
+    async fn on_shadow_publish(
+        &mut self,
+        p: shoal_mqtt::Publish,
+        topic: Arc<str>,
+    ) -> Result<Option<EndReason>, String> {
+        let request = crate::shadow::request(&topic);
+        let allowed = request.is_some()
+            && !p.retain
+            && self.authorizer()?.allows("iot:Publish", "topic", &topic);
+        let Some((id, op)) = request.filter(|_| allowed) else {
+            return self.refuse_publish(&p, &topic);
+        };
+        // A resent QoS 2 request that was already carried out is only acknowledged again.
+        if p.qos != QoS::ExactlyOnce || self.qos2_received.insert(p.pkid) {
+            let now = self.now();
+            let replies = crate::shadow::handle(
+                &self.gw.shadows,
+                &self.partition,
+                &id,
+                op,
+                &p.payload,
+                now.div_euclid(1000),
+            )
+            .await;
+            for r in replies {
+                let msg = Msg {
+                    topic: Arc::from(format!("{topic}/{}", r.suffix)),
+                    payload: r.payload.into(),
+                    qos: QoS::AtLeastOnce,
+                    props: None,
+                    from: None,
+                    published_at: now,
+                };
+                let durable = self.gw.router.has_offline_sessions();
+                if !self.route(msg, false, durable).await {
+                    return Err("shadow answer could not be stored".into());
+                }
             }
         }
         match p.qos {

@@ -4,6 +4,8 @@
 // Each test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod device;
+
 use aws_sdk_iot::config::{BehaviorVersion, Credentials, Region};
 use shoal::config::Config;
 use shoal::Server;
@@ -64,6 +66,24 @@ impl TestServer {
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build();
         aws_sdk_iot::Client::from_conf(conf)
+    }
+
+    /// An `aws-sdk-iotdataplane` client on the same endpoint (signing name `iotdata`).
+    pub fn data_client(&self) -> aws_sdk_iotdataplane::Client {
+        let conf = aws_sdk_iotdataplane::Config::builder()
+            .behavior_version(aws_sdk_iotdataplane::config::BehaviorVersion::latest())
+            .region(aws_sdk_iotdataplane::config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(aws_sdk_iotdataplane::config::Credentials::new(
+                &self.key.0,
+                &self.key.1,
+                None,
+                None,
+                "test",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_iotdataplane::Client::from_conf(conf)
     }
 
     pub async fn stop(mut self) {
