@@ -25,6 +25,11 @@ pub fn response<T: Serialize + ?Sized>(
     request_id: &str,
 ) -> Response<Full<Bytes>> {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    encoded(status, bytes, request_id)
+}
+
+/// A response whose JSON body is already encoded.
+pub fn encoded(status: StatusCode, bytes: Vec<u8>, request_id: &str) -> Response<Full<Bytes>> {
     let mut resp = Response::new(Full::new(Bytes::from(bytes)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

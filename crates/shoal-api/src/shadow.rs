@@ -86,15 +86,31 @@ pub async fn handle(
             let applied = shadows.update(part, &id, &req).await.map_err(data_error)?;
             let prefix = id.topic_prefix();
             for (suffix, doc) in applied.answers() {
-                announce(state, part, format!("{prefix}/update/{suffix}"), doc).await?;
+                announce(
+                    state,
+                    part,
+                    format!("{prefix}/update/{suffix}"),
+                    doc.to_vec(),
+                )
+                .await?;
             }
-            Ok(document(&applied.accepted, request_id))
+            Ok(crate::json::encoded(
+                http::StatusCode::OK,
+                applied.accepted,
+                request_id,
+            ))
         }
         Endpoint::Delete(id) => {
             caller.check("iot:DeleteThingShadow", "thing", &resource(&id))?;
             let doc = shadows.delete(part, &id, None).await.map_err(data_error)?;
             let topic = format!("{}/delete/accepted", id.topic_prefix());
-            announce(state, part, topic, &doc).await?;
+            announce(
+                state,
+                part,
+                topic,
+                serde_json::to_vec(&doc).unwrap_or_default(),
+            )
+            .await?;
             Ok(document(&doc, request_id))
         }
         Endpoint::ListNamed { thing, query } => {
@@ -124,12 +140,12 @@ async fn announce(
     state: &ApiState,
     part: &Partition,
     topic: String,
-    doc: &Value,
+    payload: Vec<u8>,
 ) -> Result<(), ApiError> {
     let message = StoredMessage {
         topic,
         qos: 1,
-        payload: serde_json::to_vec(doc).unwrap_or_default(),
+        payload,
         props: MessageProps::default(),
         published_at: state.clock.now().millis(),
     };

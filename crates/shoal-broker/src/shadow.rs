@@ -106,7 +106,10 @@ pub(crate) async fn handle(
             Ok(req) => shadows.update(part, id, &req).await.map(|a| {
                 a.answers()
                     .into_iter()
-                    .map(|(suffix, doc)| reply(suffix, doc))
+                    .map(|(suffix, doc)| Reply {
+                        suffix,
+                        payload: doc.to_vec(),
+                    })
                     .collect()
             }),
             Err(e) => Err(e),

@@ -3,32 +3,32 @@
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-document.html).
 
 use super::request::Section;
-use super::response::{self, with_token};
+use super::response::{self, Accepted, Delta, Versioned};
 use super::{too_large, Object, Shadow, UpdateRequest, MAX_STATE_BYTES};
 use crate::error::{Result, ServiceError};
 use serde_json::{json, Value};
 
-/// The result of an accepted update: what to store and what to publish.
+/// The result of an accepted update: what to store and, encoded, what to publish.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Applied {
     pub shadow: Shadow,
     /// `/update/accepted` (and UpdateThingShadow's response).
-    pub accepted: Value,
+    pub accepted: Vec<u8>,
     /// `/update/delta`, when desired and reported differ after the update.
-    pub delta: Option<Value>,
+    pub delta: Option<Vec<u8>>,
     /// `/update/documents`.
-    pub documents: Value,
+    pub documents: Vec<u8>,
 }
 
 impl Applied {
     /// What the update publishes, by the suffix of the `/update` topic it goes to: accepted,
     /// the delta when there is one, and the documents.
-    pub fn answers(&self) -> Vec<(&'static str, &Value)> {
-        let mut out = vec![("accepted", &self.accepted)];
+    pub fn answers(&self) -> Vec<(&'static str, &[u8])> {
+        let mut out = vec![("accepted", self.accepted.as_slice())];
         if let Some(d) = &self.delta {
-            out.push(("delta", d));
+            out.push(("delta", d.as_slice()));
         }
-        out.push(("documents", &self.documents));
+        out.push(("documents", self.documents.as_slice()));
         out
     }
 }
@@ -124,13 +124,15 @@ fn state_bytes(s: &Shadow) -> usize {
 }
 
 /// Applies `req` to `current` (absent, live or deleted) at `now` (epoch seconds).
-pub fn update(current: Option<&Shadow>, req: &UpdateRequest, now: i64) -> Result<Applied> {
-    let base = current.map_or(0, |s| s.base_version(now));
+pub fn update(current: Option<Shadow>, req: &UpdateRequest, now: i64) -> Result<Applied> {
+    let base = current.as_ref().map_or(0, |s| s.base_version(now));
     if req.version.is_some_and(|v| v != base) {
         return Err(ServiceError::version_conflict("Version conflict"));
     }
-    let previous = current.filter(|s| s.is_live());
-    let mut next = previous.cloned().unwrap_or_default();
+    let live = current.filter(Shadow::is_live);
+    // `/update/documents` shows the shadow before the change: encoded now, changed in place.
+    let previous = live.as_ref().map(|p| response::encode(&Versioned::of(p)));
+    let mut next = live.unwrap_or_default();
     next.deleted_at = None;
     apply_section(&req.desired, &mut next.desired, &mut next.desired_meta, now);
     apply_section(
@@ -144,32 +146,24 @@ pub fn update(current: Option<&Shadow>, req: &UpdateRequest, now: i64) -> Result
     }
     next.version = base + 1;
     let token = req.client_token.as_deref();
-
     // `"state": null` is echoed with a bare `{"timestamp"}` as its metadata, as AWS does.
-    let mut accepted = json!({ "state": req.state, "metadata": mirror(&req.state, now) });
-    accepted["version"] = next.version.into();
-    accepted["timestamp"] = now.into();
-    with_token(&mut accepted, token);
-
+    let accepted = response::encode(&Accepted {
+        state: &req.state,
+        metadata: &mirror(&req.state, now),
+        version: next.version,
+        timestamp: now,
+        client_token: token,
+    });
     let delta = delta(&next).map(|(state, metadata)| {
-        let mut d = json!({
-            "version": next.version,
-            "timestamp": now,
-            "state": state,
-            "metadata": metadata,
-        });
-        with_token(&mut d, token);
-        d
+        response::encode(&Delta {
+            state: &state,
+            metadata: &metadata,
+            version: next.version,
+            timestamp: now,
+            client_token: token,
+        })
     });
-    // AWS leaves `previous` out when the update created the shadow.
-    let mut documents = json!({
-        "current": response::versioned_document(&next),
-        "timestamp": now,
-    });
-    if let Some(p) = previous {
-        documents["previous"] = response::versioned_document(p);
-    }
-    with_token(&mut documents, token);
+    let documents = response::documents(previous.as_deref(), &next, now, token);
     Ok(Applied {
         shadow: next,
         accepted,

@@ -5,8 +5,26 @@ fn req(v: serde_json::Value) -> UpdateRequest {
     UpdateRequest::parse(v.to_string().as_bytes()).unwrap()
 }
 
-fn apply(cur: Option<&Shadow>, v: serde_json::Value, now: i64) -> Applied {
-    update(cur, &req(v), now).unwrap()
+/// An applied update with its answers decoded, as a subscriber reads them.
+struct Decoded {
+    shadow: Shadow,
+    accepted: serde_json::Value,
+    delta: Option<serde_json::Value>,
+    documents: serde_json::Value,
+}
+
+fn decode(a: Applied) -> Decoded {
+    let json = |b: &[u8]| serde_json::from_slice::<serde_json::Value>(b).unwrap();
+    Decoded {
+        accepted: json(&a.accepted),
+        delta: a.delta.as_deref().map(json),
+        documents: json(&a.documents),
+        shadow: a.shadow,
+    }
+}
+
+fn apply(cur: Option<&Shadow>, v: serde_json::Value, now: i64) -> Decoded {
+    decode(update(cur.cloned(), &req(v), now).unwrap())
 }
 
 fn parse_err(payload: &[u8]) -> ServiceError {
@@ -160,7 +178,7 @@ fn delta_holds_differing_desired_keys_with_their_path() {
 fn version_checks() {
     let a = apply(None, json!({"state": {"reported": {"a": 1}}}), 1);
     let e = update(
-        Some(&a.shadow),
+        Some(a.shadow.clone()),
         &req(json!({"state": {"reported": {"a": 2}}, "version": 5})),
         2,
     )
@@ -203,7 +221,7 @@ fn size_limit_is_on_the_merged_state() {
     let half = "x".repeat(MAX_STATE_BYTES / 2);
     let a = apply(None, json!({"state": {"desired": {"a": half}}}), 1);
     let e = update(
-        Some(&a.shadow),
+        Some(a.shadow.clone()),
         &req(json!({"state": {"reported": {"b": half}}})),
         2,
     )

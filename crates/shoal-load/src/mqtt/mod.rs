@@ -1,9 +1,11 @@
 //! MQTT load: fan-in (many publishers, one wildcard subscriber), fan-out (one publisher, many
 //! subscribers), device pairs (one topic per publisher/subscriber pair), connects per second,
-//! and idle connections' memory. Payloads carry the send time, so latency is measured end to
+//! idle connections' memory, and request/response (shadow updates, or plain publishes answered
+//! by the load tool). Payloads carry the send time, so latency is measured end to
 //! end in one process; loss is sent × fan-out minus received.
 
 mod conn;
+mod request;
 mod scenarios;
 
 use conn::Target;
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 #[derive(clap::Args, Clone)]
 pub struct MqttArgs {
-    /// fan-in, fan-out, pairs, connect or idle.
+    /// fan-in, fan-out, pairs, connect, idle, shadow or request.
     #[arg(long)]
     pub scenario: String,
     /// Broker address HOST:PORT.
@@ -51,6 +53,9 @@ pub struct MqttArgs {
     pub username: Option<String>,
     #[arg(long)]
     pub password: Option<String>,
+    /// Connections of the load tool answering the `request` scenario.
+    #[arg(long, default_value_t = 4)]
+    pub responders: usize,
     /// Topic and client-id prefix.
     #[arg(long, default_value = "load")]
     pub prefix: String,
@@ -81,6 +86,7 @@ pub async fn run(a: MqttArgs) -> Result<(), String> {
         "fan-in" | "fan-out" | "pairs" => scenarios::messages(&a, &target).await,
         "connect" => scenarios::connects(&a, &target).await,
         "idle" => scenarios::idle(&a, &target).await,
+        "shadow" | "request" => request::run(&a, &target).await,
         other => Err(format!("unknown scenario {other}")),
     }
 }

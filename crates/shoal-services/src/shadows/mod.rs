@@ -121,11 +121,11 @@ impl Shadows {
         let key = id.key();
         let _writer = self.writers.lock(format!("{pkey}/{key}")).await;
         for _ in 0..records::RETRIES {
-            let current = self.read(part, id)?;
-            let applied = shadow::update(current.as_ref().map(|(s, _)| s), req, self.now())?;
-            let expect = current
-                .as_ref()
-                .map_or(Expect::Absent, |(_, r)| Expect::Rev(*r));
+            let (current, expect) = match self.read(part, id)? {
+                Some((s, rev)) => (Some(s), Expect::Rev(rev)),
+                None => (None, Expect::Absent),
+            };
+            let applied = shadow::update(current, req, self.now())?;
             let batch = Batch::new(&pkey).put(
                 KIND,
                 &key,

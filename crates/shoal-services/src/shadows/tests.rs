@@ -45,7 +45,7 @@ async fn update_get_delete_and_the_version_after() {
         )
         .await
         .unwrap();
-    assert_eq!(a.accepted["version"], 1);
+    assert_eq!(a.shadow.version, 1);
     let ev = events.recv().await.unwrap();
     assert_eq!((ev.id.clone(), ev.shadow.version), (classic.clone(), 1));
     let doc = s.get(&part, &classic, Some("tok")).unwrap();
@@ -70,7 +70,7 @@ async fn update_get_delete_and_the_version_after() {
         )
         .await
         .unwrap();
-    assert_eq!(again.accepted["version"], 2);
+    assert_eq!(again.shadow.version, 2);
 }
 
 #[tokio::test]
