@@ -53,6 +53,18 @@ pub struct MqttArgs {
     pub username: Option<String>,
     #[arg(long)]
     pub password: Option<String>,
+    /// Seconds the request scenarios wait after every device is connected before measuring:
+    /// a broker may still be writing what the connects caused (Shoal's connectivity records
+    /// and lifecycle events).
+    #[arg(long, default_value_t = 0)]
+    pub warmup: u64,
+    /// Request scenarios: each device sends one request every this many milliseconds (for
+    /// rates below one per second); overrides `--rate`.
+    #[arg(long)]
+    pub period_ms: Option<u64>,
+    /// Request scenarios: also print the latency of each second of the run.
+    #[arg(long)]
+    pub verbose: bool,
     /// Connections of the load tool answering the `request` scenario.
     #[arg(long, default_value_t = 4)]
     pub responders: usize,

@@ -93,6 +93,7 @@ pub async fn run(a: &MqttArgs, target: &Target) -> Result<(), String> {
             }
             drop(permit);
             ready.wait().await;
+            tokio::time::sleep(Duration::from_secs(a.warmup)).await;
             device(c, &a, &t).await
         }));
     }
@@ -100,15 +101,26 @@ pub async fn run(a: &MqttArgs, target: &Target) -> Result<(), String> {
         _ = ready.wait() => {}
         _ = tokio::time::sleep(Duration::from_secs(120)) => return Err("devices did not all connect within 120 s".into()),
     }
+    tokio::time::sleep(Duration::from_secs(a.warmup)).await;
     let started = Instant::now();
     let (mut latencies, mut lost, mut rejected) = (Vec::new(), 0usize, 0usize);
+    let mut per_second: Vec<Vec<u64>> = vec![Vec::new(); a.seconds as usize + 1];
+    // Connections close only once every device is done, so that disconnects do not weigh on
+    // the last requests of the others.
+    let mut open = Vec::with_capacity(devices.len());
     for d in devices {
-        let (l, lo, re) = d.await.map_err(|e| e.to_string())??;
-        latencies.extend(l);
+        let (c, l, lo, re) = d.await.map_err(|e| e.to_string())??;
+        open.push(c);
+        for (at, us) in l {
+            let second = at.saturating_duration_since(started).as_secs() as usize;
+            per_second[second.min(a.seconds as usize)].push(us);
+            latencies.push(us);
+        }
         lost += lo;
         rejected += re;
     }
     let elapsed = started.elapsed().min(a.duration());
+    drop(open);
     for r in responders {
         r.abort();
     }
@@ -117,26 +129,42 @@ pub async fn run(a: &MqttArgs, target: &Target) -> Result<(), String> {
         a.scenario,
         a.clients,
         a.payload,
-        if a.rate == 0 {
-            "closed loop".to_string()
-        } else {
-            format!("{}/s each", a.rate)
+        match (a.period_ms, a.rate) {
+            (Some(ms), _) => format!("one per {ms} ms each"),
+            (None, 0) => "closed loop".to_string(),
+            (None, r) => format!("{r}/s each"),
         },
         latencies.len(),
     );
     Summary::new(latencies, lost + rejected, elapsed).print("  requests");
+    if a.verbose {
+        for (i, l) in per_second.into_iter().enumerate() {
+            let n = l.len();
+            let s = Summary::new(l, 0, Duration::from_secs(1));
+            println!(
+                "  second {i}: {n} answered, p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                s.p50_us as f64 / 1000.0,
+                s.p99_us as f64 / 1000.0,
+                s.max_us as f64 / 1000.0
+            );
+        }
+    }
     Ok(())
 }
 
 /// One device: request, wait for the answer, repeat until the run's time is up.
-async fn device(
-    mut c: Conn<Box<dyn Io>>,
-    a: &MqttArgs,
-    t: &Topics,
-) -> Result<(Vec<u64>, usize, usize), String> {
+/// What a device measured: its connection (still open), when each answered request was sent
+/// with its latency in µs, and the lost and rejected counts.
+type Measured = (Conn<Box<dyn Io>>, Vec<(Instant, u64)>, usize, usize);
+
+async fn device(mut c: Conn<Box<dyn Io>>, a: &MqttArgs, t: &Topics) -> Result<Measured, String> {
     let deadline = Instant::now() + a.duration();
-    let mut interval = (a.rate > 0).then(|| {
-        let period = Duration::from_nanos(1_000_000_000 / a.rate);
+    let period = match (a.period_ms, a.rate) {
+        (Some(ms), _) => Some(Duration::from_millis(ms.max(1))),
+        (None, 0) => None,
+        (None, r) => Some(Duration::from_nanos(1_000_000_000 / r)),
+    };
+    let mut interval = period.map(|period| {
         // Spread the devices' first requests over one period.
         let start = tokio::time::Instant::now() + period.mul_f64(rand_fraction(&t.request));
         let mut i = tokio::time::interval_at(start, period);
@@ -174,13 +202,13 @@ async fn device(
         })
         .await;
         match answered {
-            Ok(Ok(true)) => lat.push(t0.elapsed().as_micros() as u64),
+            Ok(Ok(true)) => lat.push((t0, t0.elapsed().as_micros() as u64)),
             Ok(Ok(false)) => rejected += 1,
             Ok(Err(e)) => return Err(e),
             Err(_) => lost += 1,
         }
     }
-    Ok((lat, lost, rejected))
+    Ok((c, lat, lost, rejected))
 }
 
 /// A stable fraction in [0, 1) from a name, to spread devices without a random source.

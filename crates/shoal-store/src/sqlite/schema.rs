@@ -15,7 +15,9 @@ pub fn prepare_writer(c: &Connection) -> StoreResult<()> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 10000;
-         PRAGMA foreign_keys = OFF;",
+         PRAGMA foreign_keys = OFF;
+         PRAGMA cache_size = -65536;
+         PRAGMA wal_autocheckpoint = 8192;",
     )
     .map_err(backend)?;
     c.execute_batch(
