@@ -327,6 +327,12 @@ mod tests {
             Endpoint::parse(&Method::GET, "/retainedMessage", "").unwrap(),
             Endpoint::ListRetainedMessages { .. }
         ));
-        assert!(Endpoint::parse(&Method::GET, "/things/x/shadow", "").is_err());
+        assert!(matches!(
+            Endpoint::parse(&Method::GET, "/things/x/shadow", "name=cfg").unwrap(),
+            Endpoint::Shadow(crate::shadow::Endpoint::Get(ref id))
+                if id.name.as_ref().map(|n| n.as_str()) == Some("cfg")
+        ));
+        assert!(Endpoint::parse(&Method::GET, "/things/bad%20name/shadow", "").is_err());
+        assert!(Endpoint::parse(&Method::GET, "/connections/c1", "").is_err());
     }
 }
