@@ -89,8 +89,6 @@ pub(crate) async fn handle(
     payload: &[u8],
     now: i64,
 ) -> Vec<Reply> {
-    let token = shadow::client_token(payload);
-    let token = token.as_deref();
     let result = match op {
         Op::Get => shadow::parse_token_only(payload)
             .and_then(|t| shadows.get(part, id, t.as_deref()))
@@ -115,7 +113,8 @@ pub(crate) async fn handle(
             Err(e) => Err(e),
         },
     };
-    result.unwrap_or_else(|e| vec![rejected(&e, token, now)])
+    // The token is read again only for a refusal: a malformed request may still carry one.
+    result.unwrap_or_else(|e| vec![rejected(&e, shadow::client_token(payload).as_deref(), now)])
 }
 
 #[cfg(test)]

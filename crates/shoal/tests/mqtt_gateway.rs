@@ -4,7 +4,9 @@
 mod common;
 
 use aws_sdk_iot::types::CertificateStatus;
-use common::device::{connected, device_cert, options, things_of, until, DeviceCert};
+use common::device::{
+    attach_new_policy, connected, device_cert, options, things_of, until, DeviceCert,
+};
 use common::TestServer;
 use rumqttc::{AsyncClient, EventLoop, Incoming, QoS};
 
@@ -12,18 +14,7 @@ use rumqttc::{AsyncClient, EventLoop, Incoming, QoS};
 async fn device_with_policy(c: &aws_sdk_iot::Client) -> DeviceCert {
     let cert = device_cert(c).await;
     let doc = policy(&cert.account);
-    c.create_policy()
-        .policy_name("device")
-        .policy_document(doc)
-        .send()
-        .await
-        .unwrap();
-    c.attach_policy()
-        .policy_name("device")
-        .target(&cert.arn)
-        .send()
-        .await
-        .unwrap();
+    attach_new_policy(c, &cert, "device", &doc).await;
     cert
 }
 

@@ -5,7 +5,9 @@
 mod common;
 
 use aws_sdk_iotdataplane::primitives::Blob;
-use common::device::{connected, device_cert, options, things_of, until, DeviceCert};
+use common::device::{
+    attach_new_policy, connected, device_cert, options, things_of, until, DeviceCert,
+};
 use common::TestServer;
 use rumqttc::{AsyncClient, EventLoop, Incoming, QoS};
 use serde_json::{json, Value};
@@ -24,18 +26,7 @@ async fn shadow_device(c: &aws_sdk_iot::Client) -> DeviceCert {
         arn("topic/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*"),
         arn("topicfilter/$aws/things/${iot:Connection.Thing.ThingName}/shadow/*"),
     );
-    c.create_policy()
-        .policy_name("shadow-device")
-        .policy_document(doc)
-        .send()
-        .await
-        .unwrap();
-    c.attach_policy()
-        .policy_name("shadow-device")
-        .target(&cert.arn)
-        .send()
-        .await
-        .unwrap();
+    attach_new_policy(c, &cert, "shadow-device", &doc).await;
     cert
 }
 

@@ -75,18 +75,25 @@ impl Session {
                 return Err("message could not be stored".into());
             }
         }
-        match p.qos {
-            QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
-                pkid: p.pkid,
-                ..PubAck::default()
-            }))?,
-            QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
-                pkid: p.pkid,
-                ..PubRec::default()
-            }))?,
-        }
+        self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;
         Ok(None)
+    }
+
+    /// PUBACK (QoS 1) or PUBREC (QoS 2) with `code`; QoS 0 has no acknowledgement.
+    fn acknowledge(&mut self, qos: QoS, pkid: u16, code: u8) -> Result<(), String> {
+        match qos {
+            QoS::AtMostOnce => Ok(()),
+            QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
+                pkid,
+                reason: code,
+                ..PubAck::default()
+            })),
+            QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
+                pkid,
+                reason: code,
+                ..PubRec::default()
+            })),
+        }
     }
 
     /// A publish the client may not make. AWS disconnects an MQTT 3.1.1 client that publishes
@@ -107,19 +114,7 @@ impl Session {
         } else {
             reason::TOPIC_NAME_INVALID
         };
-        match p.qos {
-            QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
-                pkid: p.pkid,
-                reason: code,
-                ..PubAck::default()
-            }))?,
-            QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
-                pkid: p.pkid,
-                reason: code,
-                ..PubRec::default()
-            }))?,
-        }
+        self.acknowledge(p.qos, p.pkid, code)?;
         Ok(None)
     }
 
@@ -165,17 +160,7 @@ impl Session {
                 }
             }
         }
-        match p.qos {
-            QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
-                pkid: p.pkid,
-                ..PubAck::default()
-            }))?,
-            QoS::ExactlyOnce => self.queue(&Packet::PubRec(PubRec {
-                pkid: p.pkid,
-                ..PubRec::default()
-            }))?,
-        }
+        self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;
         Ok(None)
     }
 

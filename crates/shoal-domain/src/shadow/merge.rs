@@ -3,7 +3,7 @@
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-document.html).
 
 use super::request::Section;
-use super::response::{self, Accepted, Delta, Versioned};
+use super::response::{self, Answer, Versioned};
 use super::{too_large, Object, Shadow, UpdateRequest, MAX_STATE_BYTES};
 use crate::error::{Result, ServiceError};
 use serde_json::{json, Value};
@@ -147,7 +147,7 @@ pub fn update(current: Option<Shadow>, req: &UpdateRequest, now: i64) -> Result<
     next.version = base + 1;
     let token = req.client_token.as_deref();
     // `"state": null` is echoed with a bare `{"timestamp"}` as its metadata, as AWS does.
-    let accepted = response::encode(&Accepted {
+    let accepted = response::encode(&Answer {
         state: &req.state,
         metadata: &mirror(&req.state, now),
         version: next.version,
@@ -155,7 +155,7 @@ pub fn update(current: Option<Shadow>, req: &UpdateRequest, now: i64) -> Result<
         client_token: token,
     });
     let delta = delta(&next).map(|(state, metadata)| {
-        response::encode(&Delta {
+        response::encode(&Answer {
             state: &state,
             metadata: &metadata,
             version: next.version,

@@ -47,22 +47,12 @@ impl<'a> Versioned<'a> {
     }
 }
 
-/// `/update/accepted`: the request's state as sent, its metadata, version, time and token.
+/// `/update/accepted` (the request's state as sent, with its metadata) and `/update/delta`
+/// (the delta with its desired metadata): a state, its metadata, version, time and token.
 #[derive(Serialize)]
-pub(super) struct Accepted<'a> {
-    pub state: &'a Value,
-    pub metadata: &'a Value,
-    pub version: u64,
-    pub timestamp: i64,
-    #[serde(rename = "clientToken", skip_serializing_if = "Option::is_none")]
-    pub client_token: Option<&'a str>,
-}
-
-/// `/update/delta`: the delta with its metadata.
-#[derive(Serialize)]
-pub(super) struct Delta<'a> {
-    pub state: &'a Object,
-    pub metadata: &'a Object,
+pub(super) struct Answer<'a, S: Serialize> {
+    pub state: &'a S,
+    pub metadata: &'a S,
     pub version: u64,
     pub timestamp: i64,
     #[serde(rename = "clientToken", skip_serializing_if = "Option::is_none")]

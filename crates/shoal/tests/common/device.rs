@@ -35,6 +35,22 @@ pub async fn device_cert(c: &aws_sdk_iot::Client) -> DeviceCert {
 
 /// Things named `names`, each with the certificate attached (its policy variables then see the
 /// thing when the client id is its name).
+/// Creates policy `name` with `doc` and attaches it to the certificate.
+pub async fn attach_new_policy(c: &aws_sdk_iot::Client, cert: &DeviceCert, name: &str, doc: &str) {
+    c.create_policy()
+        .policy_name(name)
+        .policy_document(doc)
+        .send()
+        .await
+        .unwrap();
+    c.attach_policy()
+        .policy_name(name)
+        .target(&cert.arn)
+        .send()
+        .await
+        .unwrap();
+}
+
 pub async fn things_of(c: &aws_sdk_iot::Client, cert: &DeviceCert, names: &[&str]) {
     for thing in names {
         c.create_thing().thing_name(*thing).send().await.unwrap();
