@@ -61,15 +61,13 @@ impl Session {
             source_ip: self.peer.map(|p| p.ip().to_string()),
             source_port: self.peer.map(|p| p.port()),
         };
+        // The router is handed the event only once the record is durable: `publish` sends its
+        // command when called, not when its future is awaited.
         let then = event.map(|(topic, body)| {
-            let sent = self.gw.router.publish(
-                &self.partition,
-                self.system_message(topic, body),
-                false,
-                false,
-            );
+            let (router, partition) = (self.gw.router.clone(), self.partition.clone());
+            let msg = self.system_message(topic, body);
             Box::new(move |_| {
-                tokio::spawn(sent);
+                tokio::spawn(router.publish(&partition, msg, false, false));
             }) as crate::persister::Then
         });
         self.gw.persister.try_submit(
