@@ -423,6 +423,32 @@ def test_http_changes_are_published_on_mqtt(device, data):
     assert json.loads(payload)["version"] == 1
 
 
+def test_http_publish_on_a_shadow_topic_is_a_shadow_request(device, data, aws_error):
+    """iot-data Publish on `.../shadow/update` updates the shadow as an MQTT publish would:
+    the answers, a refusal included, are published on the answer topics; publishing on an
+    answer topic is refused."""
+    dev, thing = device()
+    topic = shadow_topic(thing, "update")
+    data.publish(topic=topic, qos=1, payload=json.dumps(
+        {"state": {"reported": {"wait_time": 5}}, "clientToken": "http"}).encode())
+    msgs = [collect_until(dev, lambda m: True)[1] for _ in range(2)]
+    assert [m[0] for m in msgs] == [topic + "/accepted", topic + "/documents"]
+    accepted = json.loads(msgs[0][1])
+    assert (accepted["version"], accepted["clientToken"]) == (1, "http")
+    doc = body(data.get_thing_shadow(thingName=thing))
+    assert doc["state"] == {"reported": {"wait_time": 5}}
+
+    data.publish(topic=topic, qos=1, payload=b'{"clientToken":"bad"}')
+    t, p, _, _ = dev.next_message()
+    assert t == topic + "/rejected"
+    rejected = json.loads(p)
+    assert (rejected["code"], rejected["message"], rejected["clientToken"]) == (
+        400, "Missing required node: state", "bad")
+
+    with aws_error("InvalidRequestException", 400):
+        data.publish(topic=topic + "/accepted", payload=b"{}")
+
+
 # --------------------------------------------------------------------------
 # 4. The AWS CLI
 # --------------------------------------------------------------------------

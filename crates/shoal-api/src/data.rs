@@ -15,6 +15,7 @@ use serde_json::json;
 use shoal_domain::{ErrorKind, Partition, ServiceError};
 use shoal_services::identity::Authorizer;
 use shoal_services::messaging::{MessageProps, StoredMessage};
+use shoal_services::shadows::requests;
 
 /// AWS IoT's largest message payload.
 const MAX_PAYLOAD: usize = 128 * 1024;
@@ -186,11 +187,6 @@ async fn publish(
     if !shoal_mqtt::valid_topic_name(&topic) || shoal_mqtt::topic::aws_topic_ok(&topic).is_err() {
         return Err(invalid(format!("Invalid topic name: {topic}")));
     }
-    if topic.starts_with('$') {
-        return Err(invalid(format!(
-            "Publishing to the reserved topic {topic} is not supported"
-        )));
-    }
     if body.len() > MAX_PAYLOAD {
         return Err(ApiError::PayloadTooLarge(format!(
             "The payload exceeds the maximum size of {MAX_PAYLOAD} bytes"
@@ -202,6 +198,14 @@ async fn publish(
         Some(q) => return Err(invalid(format!("Invalid qos {q}; it must be 0 or 1"))),
     };
     let retain = query.bool("retain")?.unwrap_or(false);
+    if requests::is_shadow_topic(&topic) && !retain {
+        return crate::shadow::publish_request(state, part, caller, &topic, body).await;
+    }
+    if topic.starts_with('$') {
+        return Err(invalid(format!(
+            "Publishing to the reserved topic {topic} is not supported"
+        )));
+    }
     caller.check("iot:Publish", "topic", &topic)?;
     if retain {
         caller.check("iot:RetainPublish", "topic", &topic)?;

@@ -13,9 +13,9 @@ use http::Response;
 use http_body_util::Full;
 use serde_json::{json, Value};
 use shoal_domain::shadow::{ShadowName, UpdateRequest};
-use shoal_domain::{Partition, ThingName};
+use shoal_domain::{Partition, ServiceError, ThingName};
 use shoal_services::messaging::{MessageProps, StoredMessage};
-use shoal_services::shadows::ShadowId;
+use shoal_services::shadows::{requests, ShadowId};
 
 /// ListNamedShadowsForThing's `pageSize` bounds (model `PageSize`: 1 to 100).
 const MAX_PAGE: i64 = 100;
@@ -133,6 +133,28 @@ pub async fn handle(
             Ok(crate::json::ok(&out, request_id))
         }
     }
+}
+
+/// iot-data Publish on a shadow request topic: handled as the same publish over MQTT would be,
+/// its answers (a refusal included) published on the answer topics
+/// (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-rest-api.html).
+pub async fn publish_request(
+    state: &ApiState,
+    part: &Partition,
+    caller: &Caller<'_>,
+    topic: &str,
+    body: &Bytes,
+) -> Result<(), ApiError> {
+    let Some((id, op)) = requests::request(topic) else {
+        return Err(data_error(ServiceError::invalid(format!(
+            "Publishing to the reserved topic {topic} is not supported"
+        ))));
+    };
+    caller.check("iot:Publish", "topic", topic)?;
+    for r in state.shadows.handle_request(part, &id, op, body).await {
+        announce(state, part, format!("{topic}/{}", r.suffix), r.payload).await?;
+    }
+    Ok(())
 }
 
 /// Publishes an answer of a REST change to the MQTT subscribers of its topic.

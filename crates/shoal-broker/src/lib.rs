@@ -14,7 +14,6 @@ mod persister;
 mod principal;
 mod router;
 mod session;
-mod shadow;
 mod subtree;
 pub mod tls;
 mod websocket;

@@ -2,6 +2,7 @@
 //! durability) and SUBSCRIBE (filters, policy checks, retained messages).
 
 use super::*;
+use shoal_services::shadows::requests;
 
 impl Session {
     pub(super) async fn on_publish(
@@ -25,7 +26,7 @@ impl Session {
             return Err("publish without a topic or a known alias".into());
         };
         p.topic.clear();
-        if crate::shadow::is_shadow_topic(&topic) {
+        if requests::is_shadow_topic(&topic) {
             return self.on_shadow_publish(p, topic).await;
         }
         // Reserved topics are refused as not authorized, as AWS does.
@@ -126,7 +127,7 @@ impl Session {
         p: shoal_mqtt::Publish,
         topic: Arc<str>,
     ) -> Result<Option<EndReason>, String> {
-        let request = crate::shadow::request(&topic);
+        let request = requests::request(&topic);
         let allowed = request.is_some()
             && !p.retain
             && self.authorizer()?.allows("iot:Publish", "topic", &topic);
@@ -136,15 +137,11 @@ impl Session {
         // A resent QoS 2 request that was already carried out is only acknowledged again.
         if p.qos != QoS::ExactlyOnce || self.qos2_received.insert(p.pkid) {
             let now = self.now();
-            let replies = crate::shadow::handle(
-                &self.gw.shadows,
-                &self.partition,
-                &id,
-                op,
-                &p.payload,
-                now.div_euclid(1000),
-            )
-            .await;
+            let replies = self
+                .gw
+                .shadows
+                .handle_request(&self.partition, &id, op, &p.payload)
+                .await;
             for r in replies {
                 let msg = Msg {
                     topic: Arc::from(format!("{topic}/{}", r.suffix)),

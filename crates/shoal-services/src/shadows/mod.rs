@@ -5,6 +5,7 @@
 //! announced as a `ShadowEvent` for the fleet index and jobs.
 
 mod keyed;
+pub mod requests;
 #[cfg(test)]
 mod tests;
 

@@ -1,16 +1,17 @@
-//! Device Shadow requests over MQTT: `$aws/things/{thing}/shadow[/name/{shadow}]/get|update|delete`
-//! go to the shadow service, and its answers go out on the request topic's `/accepted`,
-//! `/rejected`, `/delta` and `/documents` topics to whoever subscribed and may receive them
+//! Device Shadow requests by topic: a publish on
+//! `$aws/things/{thing}/shadow[/name/{shadow}]/get|update|delete`, over MQTT or through
+//! iot-data Publish, is answered on the request topic's `/accepted`, `/rejected`, `/delta` and
+//! `/documents` topics; the gateway that took the request publishes the answers
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-mqtt.html). This is
 //! also the one mapping of service errors to the shadow `rejected` document.
 
+use super::{ShadowId, Shadows};
 use serde_json::Value;
 use shoal_domain::shadow::{self, ShadowName, UpdateRequest};
 use shoal_domain::{ErrorKind, Partition, ServiceError, ThingName};
-use shoal_services::shadows::{ShadowId, Shadows};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Op {
+pub enum Op {
     Get,
     Update,
     Delete,
@@ -18,7 +19,7 @@ pub(crate) enum Op {
 
 /// Whether a topic is under a thing's shadow prefix: requests are handled, and publishing to
 /// the rest (the answer topics) is refused as AWS refuses it.
-pub(crate) fn is_shadow_topic(topic: &str) -> bool {
+pub fn is_shadow_topic(topic: &str) -> bool {
     topic
         .strip_prefix("$aws/things/")
         .and_then(|rest| rest.split_once('/'))
@@ -26,7 +27,7 @@ pub(crate) fn is_shadow_topic(topic: &str) -> bool {
 }
 
 /// Parses a request topic into the shadow it names and what it asks.
-pub(crate) fn request(topic: &str) -> Option<(ShadowId, Op)> {
+pub fn request(topic: &str) -> Option<(ShadowId, Op)> {
     let rest = topic.strip_prefix("$aws/things/")?;
     let (thing, rest) = rest.split_once('/')?;
     let rest = rest.strip_prefix("shadow/")?;
@@ -48,7 +49,7 @@ pub(crate) fn request(topic: &str) -> Option<(ShadowId, Op)> {
 }
 
 /// An answer: the suffix added to the request topic, and the JSON document.
-pub(crate) struct Reply {
+pub struct Reply {
     pub suffix: &'static str,
     pub payload: Vec<u8>,
 }
@@ -79,42 +80,45 @@ fn rejected(e: &ServiceError, token: Option<&str>, now: i64) -> Reply {
     )
 }
 
-/// Carries out one request; `now` is epoch seconds for the rejections (the service stamps
-/// what it accepts).
-pub(crate) async fn handle(
-    shadows: &Shadows,
-    part: &Partition,
-    id: &ShadowId,
-    op: Op,
-    payload: &[u8],
-    now: i64,
-) -> Vec<Reply> {
-    let result = match op {
-        Op::Get => shadow::parse_token_only(payload)
-            .and_then(|t| shadows.get(part, id, t.as_deref()))
-            .map(|doc| vec![reply("accepted", &doc)]),
-        Op::Delete => match shadow::parse_token_only(payload) {
-            Ok(t) => shadows
-                .delete(part, id, t.as_deref())
-                .await
+impl Shadows {
+    /// Carries out one request and gives its answers, a refusal included.
+    pub async fn handle_request(
+        &self,
+        part: &Partition,
+        id: &ShadowId,
+        op: Op,
+        payload: &[u8],
+    ) -> Vec<Reply> {
+        let result = match op {
+            Op::Get => shadow::parse_token_only(payload)
+                .and_then(|t| self.get(part, id, t.as_deref()))
                 .map(|doc| vec![reply("accepted", &doc)]),
-            Err(e) => Err(e),
-        },
-        Op::Update => match UpdateRequest::parse(payload) {
-            Ok(req) => shadows.update(part, id, &req).await.map(|a| {
-                a.answers()
-                    .into_iter()
-                    .map(|(suffix, doc)| Reply {
-                        suffix,
-                        payload: doc.to_vec(),
-                    })
-                    .collect()
-            }),
-            Err(e) => Err(e),
-        },
-    };
-    // The token is read again only for a refusal: a malformed request may still carry one.
-    result.unwrap_or_else(|e| vec![rejected(&e, shadow::client_token(payload).as_deref(), now)])
+            Op::Delete => match shadow::parse_token_only(payload) {
+                Ok(t) => self
+                    .delete(part, id, t.as_deref())
+                    .await
+                    .map(|doc| vec![reply("accepted", &doc)]),
+                Err(e) => Err(e),
+            },
+            Op::Update => match UpdateRequest::parse(payload) {
+                Ok(req) => self.update(part, id, &req).await.map(|a| {
+                    a.answers()
+                        .into_iter()
+                        .map(|(suffix, doc)| Reply {
+                            suffix,
+                            payload: doc.to_vec(),
+                        })
+                        .collect()
+                }),
+                Err(e) => Err(e),
+            },
+        };
+        // The token is read again only for a refusal: a malformed request may still carry one.
+        result.unwrap_or_else(|e| {
+            let token = shadow::client_token(payload);
+            vec![rejected(&e, token.as_deref(), self.now())]
+        })
+    }
 }
 
 #[cfg(test)]
