@@ -1,7 +1,9 @@
 //! The embedded backend: SQLite in WAL mode. One writer thread owns the only write connection and
 //! commits whatever batches are queued in one transaction (group commit: one fsync for many
-//! requests); readers use a small pool of their own connections and never wait for the writer.
+//! requests); readers use a small pool of their own connections and never wait for the writer;
+//! a thread of its own checkpoints the WAL.
 
+mod checkpoint;
 mod schema;
 mod writer;
 
@@ -26,6 +28,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<writer::Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -39,10 +42,12 @@ impl SqliteStore {
             .name("shoal-store-writer".into())
             .spawn(move || writer::run(conn, rx))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let checkpointer = checkpoint::Checkpointer::spawn(path)?;
         Ok(SqliteStore {
             path: path.to_path_buf(),
             writer: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            checkpointer: Mutex::new(Some(checkpointer)),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -219,6 +224,10 @@ impl Store for SqliteStore {
         let (tx, rx) = oneshot::channel();
         let sender = self.writer.lock().ok().and_then(|mut w| w.take());
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
+        // Stopped first: the writer ends with a truncating checkpoint of its own.
+        if let Some(c) = self.checkpointer.lock().ok().and_then(|mut c| c.take()) {
+            c.stop();
+        }
         Box::pin(async move {
             if let Some(s) = sender {
                 if s.send(writer::Job::Shutdown(tx)).is_ok() {

@@ -11,13 +11,15 @@ pub const FORMAT_VERSION: i64 = 1;
 pub fn prepare_writer(c: &Connection) -> StoreResult<()> {
     // WAL lets readers run beside the single writer; synchronous=FULL makes every commit
     // durable (fsynced) before the writer reports it, which is what acknowledgements rely on.
+    // The checkpoint thread (`checkpoint.rs`) keeps the WAL short; the automatic checkpoint
+    // (256 MB) is only a bound. A 64 MB cache keeps the pages small commits rewrite.
     c.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 10000;
          PRAGMA foreign_keys = OFF;
          PRAGMA cache_size = -65536;
-         PRAGMA wal_autocheckpoint = 8192;",
+         PRAGMA wal_autocheckpoint = 65536;",
     )
     .map_err(backend)?;
     c.execute_batch(
