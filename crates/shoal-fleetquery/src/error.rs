@@ -21,12 +21,7 @@ impl QueryError {
 
 impl fmt::Display for QueryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "Syntax error in query string at position {}: {}",
-            self.position + 1,
-            self.reason
-        )
+        write!(f, "{} at position {}", self.reason, self.position + 1)
     }
 }
 

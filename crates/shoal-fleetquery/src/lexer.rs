@@ -48,7 +48,9 @@ pub fn lex(input: &str) -> Result<Vec<Spanned>, QueryError> {
         let simple = match c {
             '(' => Some(Tok::LParen),
             ')' => Some(Tok::RParen),
-            ':' => Some(Tok::Colon),
+            // Lucene's flexible syntax, whose `<`/`>` AWS documents, reads `field=value` as
+            // `field:value` (AWS's own seed writes `attributes.fw_version=2.0`).
+            ':' | '=' => Some(Tok::Colon),
             '[' => Some(Tok::Open(true)),
             '{' => Some(Tok::Open(false)),
             ']' => Some(Tok::Close(true)),
@@ -135,7 +137,7 @@ fn word(chars: &[char], mut i: usize) -> Result<(Vec<Piece>, bool, usize), Query
                 }
                 pieces.push(if c == '*' { Piece::Any } else { Piece::One });
             }
-            '(' | ')' | ':' | '"' | '[' | ']' | '{' | '}' | '<' | '>' => break,
+            '(' | ')' | ':' | '=' | '"' | '[' | ']' | '{' | '}' | '<' | '>' => break,
             _ => text.push(c),
         }
         i += 1;

@@ -161,13 +161,8 @@ fn aws_documented_examples_parse_as_documented() {
                 value: Value::Word("abc".into()),
             },
         ),
-        (
-            "attributes.fw_version=2.0",
-            Query::Term {
-                field: None,
-                value: Value::Word("attributes.fw_version=2.0".into()),
-            },
-        ),
+        ("attributes.fw_version=2.0", t("attributes.fw_version", "2.0")),
+        ("attributes.wattage = 7", t("attributes.wattage", "7")),
     ];
     for (input, want) in cases {
         assert_eq!(parse(input), Ok(want), "{input}");

@@ -13,7 +13,7 @@ pub mod conformance;
 mod model;
 pub mod sqlite;
 
-pub use model::{Batch, Expect, Op, Record, Term, TermMatch};
+pub use model::{Batch, Changes, Expect, Op, Record, Term, TermMatch};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -82,6 +82,11 @@ pub trait Store: Send + Sync + 'static {
         descending: bool,
         limit: usize,
     ) -> StoreResult<Vec<(String, Record)>>;
+
+    /// Committed changes, in commit order, announced before the callers are answered. A receiver
+    /// that falls more than the channel's capacity behind gets `Lagged` and must re-read what
+    /// it derives from the store.
+    fn changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Changes>>;
 
     /// Finishes queued writes and releases the backend; later calls fail with `Closed`.
     fn shutdown(&self) -> BoxFuture<'_, ()>;

@@ -118,3 +118,31 @@ pub enum TermMatch<'a> {
     Exact(&'a str),
     Prefix(&'a str),
 }
+
+/// What one committed batch changed: the (kind, key) of every record it put or deleted. Derived
+/// data (the fleet index) follows the store through these, never through the services' calls,
+/// so no write path can forget to announce itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    pub partition: String,
+    pub records: Vec<(String, String)>,
+}
+
+impl Changes {
+    pub(crate) fn of(batch: &Batch) -> Option<Changes> {
+        let records: Vec<(String, String)> = batch
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Put { kind, key, .. } | Op::Delete { kind, key, .. } => {
+                    Some((kind.clone(), key.clone()))
+                }
+                Op::Check { .. } => None,
+            })
+            .collect();
+        (!records.is_empty()).then(|| Changes {
+            partition: batch.partition.clone(),
+            records,
+        })
+    }
+}

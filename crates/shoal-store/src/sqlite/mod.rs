@@ -7,11 +7,12 @@ mod checkpoint;
 mod schema;
 mod writer;
 
-use crate::model::{Batch, Record, TermMatch};
+use crate::model::{Batch, Changes, Record, TermMatch};
 use crate::{BoxFuture, Store, StoreError, StoreResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
-use std::sync::{mpsc, Mutex};
+use std::sync::{mpsc, Arc, Mutex};
+use tokio::sync::broadcast;
 use std::thread::JoinHandle;
 use tokio::sync::oneshot;
 
@@ -20,6 +21,9 @@ pub use writer::MAX_GROUP;
 pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
+
+/// Committed batches a follower may fall behind by before it must re-read the store.
+const CHANGES_BACKLOG: usize = 1 << 16;
 
 /// Readers kept open; more are opened on demand and dropped when the pool is full.
 const READ_POOL: usize = 8;
@@ -30,6 +34,7 @@ pub struct SqliteStore {
     thread: Mutex<Option<JoinHandle<()>>>,
     checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
     readers: Mutex<Vec<Connection>>,
+    changes: broadcast::Sender<Arc<Changes>>,
 }
 
 impl SqliteStore {
@@ -38,9 +43,11 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(backend)?;
         schema::prepare_writer(&conn)?;
         let (tx, rx) = mpsc::channel();
+        let (changes, _) = broadcast::channel(CHANGES_BACKLOG);
+        let announce = changes.clone();
         let thread = std::thread::Builder::new()
             .name("shoal-store-writer".into())
-            .spawn(move || writer::run(conn, rx))
+            .spawn(move || writer::run(conn, rx, announce))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         let checkpointer = checkpoint::Checkpointer::spawn(path)?;
         Ok(SqliteStore {
@@ -49,6 +56,7 @@ impl SqliteStore {
             thread: Mutex::new(Some(thread)),
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Mutex::new(Vec::new()),
+            changes,
         })
     }
 
@@ -218,6 +226,10 @@ impl Store for SqliteStore {
             )?;
             rows.collect()
         })
+    }
+
+    fn changes(&self) -> broadcast::Receiver<Arc<Changes>> {
+        self.changes.subscribe()
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -3,10 +3,11 @@
 //! answers each caller: group commit, so a thousand concurrent creates cost a few fsyncs.
 
 use super::backend;
-use crate::model::{Batch, Expect, Op};
+use crate::model::{Batch, Changes, Expect, Op};
 use crate::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
+use tokio::sync::broadcast;
 use tokio::sync::oneshot;
 
 /// The most batches one transaction takes, so that one commit's latency stays bounded.
@@ -17,7 +18,7 @@ pub enum Job {
     Shutdown(oneshot::Sender<()>),
 }
 
-pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
+pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, changes: broadcast::Sender<Arc<Changes>>) {
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
         let Ok(first) = rx.recv() else { break };
@@ -34,7 +35,7 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
             }
         }
         if !jobs.is_empty() {
-            commit_group(&mut conn, jobs);
+            commit_group(&mut conn, jobs, &changes);
         }
     }
     // Drain what was queued behind the shutdown request: those callers get `Closed`.
@@ -54,8 +55,13 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>) {
 
 type Reply = oneshot::Sender<StoreResult<Vec<u64>>>;
 
-fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>) {
+fn commit_group(
+    conn: &mut Connection,
+    jobs: Vec<(Batch, Reply)>,
+    changes: &broadcast::Sender<Arc<Changes>>,
+) {
     let mut results: Vec<(StoreResult<Vec<u64>>, Reply)> = Vec::with_capacity(jobs.len());
+    let mut committed = Vec::new();
     let outcome = (|| -> rusqlite::Result<()> {
         let mut txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (batch, reply) in jobs {
@@ -64,6 +70,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>) {
             match r {
                 Ok(revs) => {
                     sp.commit()?;
+                    committed.extend(Changes::of(&batch));
                     results.push((Ok(revs), reply));
                 }
                 Err(e) => {
@@ -77,6 +84,11 @@ fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>) {
     })();
     match outcome {
         Ok(()) => {
+            // Announced before anyone is answered: once a caller sees its write acknowledged,
+            // every follower of the change stream has it queued.
+            for c in committed {
+                let _ = changes.send(Arc::new(c));
+            }
             for (r, reply) in results {
                 let _ = reply.send(r);
             }
