@@ -65,6 +65,11 @@ impl ApiError {
                     ErrorKind::VersionsLimitExceeded => {
                         (S::CONFLICT, "VersionsLimitExceededException")
                     }
+                    ErrorKind::InvalidQuery => (S::BAD_REQUEST, "InvalidQueryException"),
+                    ErrorKind::InvalidAggregation => {
+                        (S::BAD_REQUEST, "InvalidAggregationException")
+                    }
+                    ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
                     ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
                     ErrorKind::PayloadTooLarge => {
                         (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException")

@@ -45,6 +45,12 @@ pub enum ErrorKind {
     MalformedPolicy,
     /// A policy already has the most versions AWS allows (5).
     VersionsLimitExceeded,
+    /// A fleet-indexing query that does not parse or names an unknown field.
+    InvalidQuery,
+    /// An aggregation over a field that cannot be aggregated that way.
+    InvalidAggregation,
+    /// The fleet index is still being built.
+    IndexNotReady,
     /// The operation exists on AWS but Shoal does not implement it yet.
     NotSupported,
     /// A bug or a failed backend; details are logged, not returned.

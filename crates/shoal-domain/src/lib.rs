@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod error;
+pub mod fleet;
 pub mod identity;
 pub mod ids;
 pub mod page;
