@@ -21,7 +21,7 @@ pub use device::serve_devices;
 pub use server::serve;
 
 use shoal_domain::Clock;
-use shoal_services::{Accounts, Identity, Messaging, Registry, Shadows};
+use shoal_services::{Accounts, FleetIndexing, Identity, Messaging, Registry, Shadows};
 use std::sync::Arc;
 
 /// What the API gateway needs from the rest of the process.
@@ -31,6 +31,7 @@ pub struct ApiState {
     pub accounts: Arc<Accounts>,
     pub messaging: Arc<Messaging>,
     pub shadows: Arc<Shadows>,
+    pub fleet: FleetIndexing,
     pub clock: Arc<dyn Clock>,
     /// The host DescribeEndpoint returns for every endpoint type: Shoal's own.
     pub endpoint_host: String,
@@ -44,6 +45,7 @@ impl ApiState {
         accounts: Arc<Accounts>,
         messaging: Arc<Messaging>,
         shadows: Arc<Shadows>,
+        fleet: FleetIndexing,
         clock: Arc<dyn Clock>,
         endpoint_host: String,
     ) -> Self {
@@ -53,6 +55,7 @@ impl ApiState {
             accounts,
             messaging,
             shadows,
+            fleet,
             clock,
             endpoint_host,
             auth_cache: auth::KeyCache::default(),

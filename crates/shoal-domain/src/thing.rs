@@ -32,6 +32,9 @@ pub struct Thing {
     /// ListThingsInThingGroup with `recursive` is one lookup.
     #[serde(default)]
     pub group_tree: Vec<String>,
+    /// Dynamic thing groups whose query the thing matches, kept by the fleet index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dynamic_groups: Vec<String>,
     pub created: Timestamp,
 }
 
@@ -98,6 +101,19 @@ pub struct ThingUpdate {
 }
 
 impl Thing {
+    /// Static and dynamic groups, sorted: ListThingGroupsForThing and `thingGroupNames`.
+    pub fn all_groups(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .groups
+            .iter()
+            .chain(&self.dynamic_groups)
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// A new thing; attribute values that are empty are not stored.
     pub fn new(
         name: &str,
@@ -123,6 +139,7 @@ impl Thing {
             version: 1,
             groups: Vec::new(),
             group_tree: Vec::new(),
+            dynamic_groups: Vec::new(),
             created: now,
         })
     }

@@ -161,7 +161,10 @@ fn aws_documented_examples_parse_as_documented() {
                 value: Value::Word("abc".into()),
             },
         ),
-        ("attributes.fw_version=2.0", t("attributes.fw_version", "2.0")),
+        (
+            "attributes.fw_version=2.0",
+            t("attributes.fw_version", "2.0"),
+        ),
         ("attributes.wattage = 7", t("attributes.wattage", "7")),
     ];
     for (input, want) in cases {

@@ -84,8 +84,8 @@ impl FleetIndex {
                 .lt(after.as_bytes())
                 .into_stream()?;
             while stream.advance() {
-                let mut postings =
-                    inverted.read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)?;
+                let mut postings = inverted
+                    .read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)?;
                 let mut count = 0;
                 let mut d = postings.doc();
                 while d != TERMINATED {

@@ -130,7 +130,10 @@ fn range(f: &Fields, path: &str, lower: &Bound<String>, upper: &Bound<String>) -
             Box::new(|v: &str| tokens::num(path, tokens::as_number(v).unwrap_or(0.0))),
         )
     } else {
-        (WORD, Box::new(|v: &str| tokens::word(path, &v.to_lowercase())))
+        (
+            WORD,
+            Box::new(|v: &str| tokens::word(path, &v.to_lowercase())),
+        )
     };
     let (first, after) = tokens::section(path, marker);
     let lo = match lower {

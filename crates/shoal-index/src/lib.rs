@@ -127,7 +127,10 @@ impl FleetIndex {
     pub fn delete(&self, scope: &str, names: impl IntoIterator<Item = String>) {
         let w = self.writer();
         for n in names {
-            w.delete_term(Term::from_field_text(self.fields.key, &schema::key(scope, &n)));
+            w.delete_term(Term::from_field_text(
+                self.fields.key,
+                &schema::key(scope, &n),
+            ));
         }
     }
 

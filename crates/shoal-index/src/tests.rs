@@ -68,8 +68,11 @@ fn fleet() -> FleetIndex {
         ],
     )
     .unwrap();
-    idx.put("other-account/us-east-1/things", vec![doc("tv-lcd", vec![])])
-        .unwrap();
+    idx.put(
+        "other-account/us-east-1/things",
+        vec![doc("tv-lcd", vec![])],
+    )
+    .unwrap();
     idx.commit().unwrap();
     idx
 }
@@ -92,7 +95,10 @@ fn aws_example_queries_find_what_aws_documents() {
         ("thingName:(tv* AND -plasma)", &["tv-lcd", "tv-plasma"]),
         ("thingName:(tv* AND -tv-plasma)", &["tv-lcd"]),
         ("shadow.reported.firmware:1.1.0", &["tv-lcd"]),
-        ("attributes.attr1:abc AND NOT attributes.attr2:xyz", &["tv-lcd"]),
+        (
+            "attributes.attr1:abc AND NOT attributes.attr2:xyz",
+            &["tv-lcd"],
+        ),
         ("attributes.attr2<5", &["tv-lcd"]),
         ("attributes.attr2>5", &["2022_SSMTest", "tv-plasma"]),
         ("attributes.attr2>=7", &["2022_SSMTest", "tv-plasma"]),
@@ -103,9 +109,15 @@ fn aws_example_queries_find_what_aws_documents() {
         ("shadow.reported.temp:28", &["tv-plasma"]),
         ("shadow.reported.myvalues:2", &["2022_SSMTest"]),
         ("shadow.hasDelta:true", &["tv-lcd"]),
-        ("connectivity.connected:false", &["2022_SSMTest", "tv-plasma"]),
+        (
+            "connectivity.connected:false",
+            &["2022_SSMTest", "tv-plasma"],
+        ),
         ("connectivity.timestamp > 1557651600000", &["tv-lcd"]),
-        ("thingGroupNames:fleet1 AND shadow.reported.temp>30", &["tv-lcd"]),
+        (
+            "thingGroupNames:fleet1 AND shadow.reported.temp>30",
+            &["tv-lcd"],
+        ),
         ("thingGroupNames:fleet2", &["tv-plasma"]),
         ("attributes.city:york", &["tv-plasma"]),
         ("attributes.city:\"new york\"", &["tv-plasma"]),
@@ -113,12 +125,18 @@ fn aws_example_queries_find_what_aws_documents() {
         ("abc", &["tv-lcd"]),
         ("*", &["2022_SSMTest", "tv-lcd", "tv-plasma"]),
         ("NOT thingTypeName:tv", &["2022_SSMTest"]),
-        ("thingTypeName:tv OR attributes.attr2:7", &["2022_SSMTest", "tv-lcd", "tv-plasma"]),
+        (
+            "thingTypeName:tv OR attributes.attr2:7",
+            &["2022_SSMTest", "tv-lcd", "tv-plasma"],
+        ),
         ("attributes.fw_version=2.0", &[]),
     ];
     for (q, want) in cases {
         assert_eq!(names(&idx, q), *want, "{q}");
-        assert_eq!(idx.count(SCOPE, &parse(q).unwrap()).unwrap(), want.len() as u64);
+        assert_eq!(
+            idx.count(SCOPE, &parse(q).unwrap()).unwrap(),
+            want.len() as u64
+        );
     }
 }
 
@@ -129,7 +147,9 @@ fn pages_follow_name_order_and_resume_after_the_last_name() {
     let p1 = idx.search(SCOPE, &all, None, 2).unwrap();
     assert_eq!(p1.sources.len(), 2);
     assert_eq!(p1.resume_after.as_deref(), Some("tv-lcd"));
-    let p2 = idx.search(SCOPE, &all, p1.resume_after.as_deref(), 2).unwrap();
+    let p2 = idx
+        .search(SCOPE, &all, p1.resume_after.as_deref(), 2)
+        .unwrap();
     assert_eq!(p2.sources, vec![b"{\"thingName\":\"tv-plasma\"}".to_vec()]);
     assert_eq!(p2.resume_after, None);
 }
@@ -137,8 +157,11 @@ fn pages_follow_name_order_and_resume_after_the_last_name() {
 #[test]
 fn replacing_and_deleting_documents() {
     let idx = fleet();
-    idx.put(SCOPE, vec![doc("tv-lcd", vec![("attributes.attr1", s("new"))])])
-        .unwrap();
+    idx.put(
+        SCOPE,
+        vec![doc("tv-lcd", vec![("attributes.attr1", s("new"))])],
+    )
+    .unwrap();
     idx.delete(SCOPE, vec!["tv-plasma".to_string()]);
     idx.commit().unwrap();
     assert_eq!(names(&idx, "attributes.attr1:new"), ["tv-lcd"]);
@@ -158,7 +181,9 @@ fn replacing_and_deleting_documents() {
 fn aggregations_read_exact_values() {
     let idx = FleetIndex::in_memory().unwrap();
     let temps = [70, 71, 72, 73, 74, 75, 47, 97, 98, 99];
-    let racks = ["Rack1", "Rack1", "Rack2", "Rack2", "Rack3", "Rack4", "Rack5", "Rack6", "Rack6", "Rack6"];
+    let racks = [
+        "Rack1", "Rack1", "Rack2", "Rack2", "Rack3", "Rack4", "Rack5", "Rack6", "Rack6", "Rack6",
+    ];
     // Two commits, so values come from two segments.
     for half in [0..5, 5..10] {
         let docs = half
@@ -185,7 +210,11 @@ fn aggregations_read_exact_values() {
     assert_eq!(values.len(), 6);
     assert_eq!(values["Rack6"], 3);
     let (_, matched) = idx
-        .numbers(SCOPE, &parse("attributes.rackId:rack6").unwrap(), "attributes.temperature")
+        .numbers(
+            SCOPE,
+            &parse("attributes.rackId:rack6").unwrap(),
+            "attributes.temperature",
+        )
         .unwrap();
     assert_eq!(matched, 3);
 }

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 mod epoch;
+pub mod fleet;
 pub mod identity;
 pub mod messaging;
 mod records;
@@ -13,6 +14,7 @@ pub mod shadows;
 
 pub use accounts::{AccessKey, Accounts};
 pub use epoch::AuthorizationEpoch;
+pub use fleet::FleetIndexing;
 pub use identity::Identity;
 pub use messaging::Messaging;
 pub use registry::Registry;

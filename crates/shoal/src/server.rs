@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
-use shoal_services::{AccessKey, Accounts, Identity, Messaging, Registry, Shadows};
+use shoal_services::{AccessKey, Accounts, FleetIndexing, Identity, Messaging, Registry, Shadows};
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::net::SocketAddr;
@@ -44,6 +44,8 @@ pub struct Server {
     /// Set on the first start only.
     pub created_admin: Option<AccessKey>,
     pub accounts: Arc<Accounts>,
+    /// The fleet index, so tests can wait until a change is searchable.
+    pub fleet: FleetIndexing,
     store: Arc<SqliteStore>,
     stop: tokio::sync::watch::Sender<bool>,
     api: JoinHandle<()>,
@@ -88,6 +90,9 @@ impl Server {
         let region = shoal_domain::Region::parse(&cfg.region).map_err(|e| e.message)?;
         let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
         let shadows = Arc::new(Shadows::new(dyn_store.clone(), clock.clone()));
+        // Derived data beside the store: deleting the folder only costs a rebuild.
+        let fleet = FleetIndexing::start(dyn_store.clone(), &cfg.data.join("index"))
+            .map_err(|e| e.message)?;
         let gateway = shoal_broker::Gateway::new(
             identity.clone(),
             accounts.clone(),
@@ -112,6 +117,7 @@ impl Server {
             accounts.clone(),
             messaging,
             shadows,
+            fleet.clone(),
             clock,
             cfg.api.public_host.clone(),
         ));
@@ -174,6 +180,7 @@ impl Server {
             created_admin,
             accounts,
             store,
+            fleet,
             stop,
             api,
         })
@@ -192,6 +199,7 @@ impl Server {
             let _ = p.await;
         }
         let _ = self.device_https.await;
+        self.fleet.shutdown();
         self.store.shutdown().await;
     }
 }

@@ -4,6 +4,7 @@
 
 mod certificates;
 mod groups;
+mod indexing;
 mod policies;
 mod principals;
 mod shapes;
@@ -84,6 +85,15 @@ pub enum Endpoint {
     DetachThingPrincipal { thing: String },
     ListThingPrincipals { thing: String, query: Query },
     ListPrincipalThings { query: Query },
+    GetIndexingConfiguration,
+    UpdateIndexingConfiguration,
+    DescribeIndex { name: String },
+    ListIndices { query: Query },
+    SearchIndex,
+    GetStatistics,
+    GetPercentiles,
+    GetCardinality,
+    GetBucketsAggregation,
 }
 
 impl Endpoint {
@@ -207,6 +217,15 @@ impl Endpoint {
                 query: q()?,
             },
             ("GET", ["principals", "things"]) => E::ListPrincipalThings { query: q()? },
+            ("GET", ["indexing", "config"]) => E::GetIndexingConfiguration,
+            ("POST", ["indexing", "config"]) => E::UpdateIndexingConfiguration,
+            ("GET", ["indices"]) => E::ListIndices { query: q()? },
+            ("GET", ["indices", n]) => E::DescribeIndex { name: decode(n)? },
+            ("POST", ["indices", "search"]) => E::SearchIndex,
+            ("POST", ["indices", "statistics"]) => E::GetStatistics,
+            ("POST", ["indices", "percentiles"]) => E::GetPercentiles,
+            ("POST", ["indices", "cardinality"]) => E::GetCardinality,
+            ("POST", ["indices", "buckets"]) => E::GetBucketsAggregation,
             _ => {
                 return Err(ApiError::UnknownOperation(format!(
                     "{m} {path} is not an operation Shoal supports yet (see docs/compatibility.md)"
@@ -228,6 +247,7 @@ pub async fn handle(
     use Endpoint as E;
     let reg = state.registry.as_ref();
     let id = state.identity.as_ref();
+    let fleet = &state.fleet;
     let value = match endpoint {
         E::CreateThing { name } => things::create(reg, part, &name, body).await?,
         E::DescribeThing { name } => things::describe(reg, part, &name)?,
@@ -317,6 +337,15 @@ pub async fn handle(
             principals::list_for_thing(id, part, &thing, &query)?
         }
         E::ListPrincipalThings { query } => principals::list_things(id, part, &query, headers)?,
+        E::GetIndexingConfiguration => indexing::get_config(fleet, part)?,
+        E::UpdateIndexingConfiguration => indexing::update_config(fleet, part, body).await?,
+        E::DescribeIndex { name } => indexing::describe_index(fleet, part, &name)?,
+        E::ListIndices { query } => indexing::list_indices(fleet, part, &query)?,
+        E::SearchIndex => indexing::search(fleet, part, body)?,
+        E::GetStatistics => indexing::statistics(fleet, part, body)?,
+        E::GetPercentiles => indexing::percentiles(fleet, part, body)?,
+        E::GetCardinality => indexing::cardinality(fleet, part, body)?,
+        E::GetBucketsAggregation => indexing::buckets(fleet, part, body)?,
     };
     Ok(crate::json::ok(&value, request_id))
 }

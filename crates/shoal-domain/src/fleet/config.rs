@@ -184,8 +184,7 @@ impl IndexingConfig {
     /// AWS's rules: connectivity needs thing indexing; custom fields must name something the
     /// mode indexes, with a type, and not be managed fields.
     pub fn validate(&self) -> Result<()> {
-        if !self.things_on() && (self.connectivity || self.named_shadows || self.device_defender)
-        {
+        if !self.things_on() && (self.connectivity || self.named_shadows || self.device_defender) {
             return Err(ServiceError::invalid(
                 "thingIndexingMode must not be OFF when other thing indexing modes are enabled",
             ));
@@ -209,8 +208,8 @@ impl IndexingConfig {
                     f.name
                 )));
             }
-            let shadow = f.name.starts_with("shadow.desired.")
-                || f.name.starts_with("shadow.reported.");
+            let shadow =
+                f.name.starts_with("shadow.desired.") || f.name.starts_with("shadow.reported.");
             let named = f.name.starts_with("shadow.name.");
             let ok = f.name.starts_with("attributes.")
                 || (shadow && self.classic_shadow())

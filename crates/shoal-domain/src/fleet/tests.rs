@@ -51,7 +51,10 @@ fn configuration_rules() {
         name: "shadow.reported.temp".into(),
         kind: Some(FieldType::Number),
     });
-    assert!(c.validate().is_err(), "shadow fields need REGISTRY_AND_SHADOW");
+    assert!(
+        c.validate().is_err(),
+        "shadow fields need REGISTRY_AND_SHADOW"
+    );
     c.thing_mode = ThingMode::RegistryAndShadow;
     c.connectivity = true;
     assert!(c.validate().is_ok());
@@ -70,7 +73,10 @@ fn configuration_rules() {
 fn query_fields_and_aliases() {
     assert_eq!(thing_field("registry.thingTypeName"), Some("thingTypeName"));
     assert_eq!(thing_field("attributes.x"), Some("attributes.x"));
-    assert_eq!(thing_field("shadow.name.cfg.reported.a"), Some("shadow.name.cfg.reported.a"));
+    assert_eq!(
+        thing_field("shadow.name.cfg.reported.a"),
+        Some("shadow.name.cfg.reported.a")
+    );
     assert_eq!(thing_field("thingGroupName"), None);
     assert_eq!(thing_field("attributes."), None);
     assert_eq!(group_field("thingGroupNames"), Some("thingGroupName"));

@@ -22,7 +22,7 @@ const KIND_SESSION: &str = "mqtt-session";
 /// One record per queued message, key `HEX(CLIENT_ID)/SEQUENCE` so that one client's queue is
 /// a key prefix in delivery order whatever characters its client id holds.
 const KIND_QUEUE: &str = "mqtt-queue";
-const KIND_CONNECTIVITY: &str = "mqtt-connectivity";
+pub(crate) const KIND_CONNECTIVITY: &str = "mqtt-connectivity";
 
 /// Records read per store call when a listing has to walk everything.
 const PAGE: usize = 1000;

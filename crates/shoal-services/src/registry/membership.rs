@@ -158,7 +158,7 @@ impl Registry {
         let t = self.describe_thing(part, thing)?;
         let after = token.map(decode_token).transpose()?;
         let mut names: Vec<String> = t
-            .groups
+            .all_groups()
             .into_iter()
             .filter(|g| after.as_ref().is_none_or(|a| g > a))
             .collect();

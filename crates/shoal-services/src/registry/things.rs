@@ -34,10 +34,11 @@ pub(crate) fn thing_terms(t: &Thing) -> Vec<Term> {
     for (k, v) in &t.attributes {
         terms.push(Term::new(format!("attr:{k}"), v.as_str()));
     }
-    for g in &t.groups {
+    for g in t.groups.iter().chain(&t.dynamic_groups) {
         terms.push(Term::new("group", g.as_str()));
     }
-    for g in &t.group_tree {
+    // A dynamic group has no parent, so it is its own tree.
+    for g in t.group_tree.iter().chain(&t.dynamic_groups) {
         terms.push(Term::new("group-tree", g.as_str()));
     }
     terms

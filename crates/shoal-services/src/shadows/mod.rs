@@ -19,7 +19,7 @@ use shoal_store::{Batch, Expect, Store};
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-const KIND: &str = "shadow";
+pub(crate) const KIND: &str = "shadow";
 const EVENTS: usize = 4096;
 
 /// Which shadow: a thing's classic shadow (`name: None`) or one of its named shadows.

@@ -12,8 +12,8 @@ use crate::{BoxFuture, Store, StoreError, StoreResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
-use tokio::sync::broadcast;
 use std::thread::JoinHandle;
+use tokio::sync::broadcast;
 use tokio::sync::oneshot;
 
 pub use writer::MAX_GROUP;

@@ -18,7 +18,11 @@ pub enum Job {
     Shutdown(oneshot::Sender<()>),
 }
 
-pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, changes: broadcast::Sender<Arc<Changes>>) {
+pub fn run(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Job>,
+    changes: broadcast::Sender<Arc<Changes>>,
+) {
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
         let Ok(first) = rx.recv() else { break };

@@ -1,0 +1,215 @@
+//! Fleet indexing: the indexing configuration, the index's status, and the queries
+//! (SearchIndex and the aggregations). The index itself is derived data kept by the updater
+//! (`updater.rs`), which follows the store's change stream; this module answers from it.
+//! <https://docs.aws.amazon.com/iot/latest/developerguide/iot-indexing.html>
+
+mod documents;
+mod queries;
+mod updater;
+
+pub use queries::{Buckets, SearchPage, Stats};
+
+use crate::records::{decode, encode, store_error, SCHEMA};
+use shoal_domain::error::Result;
+use shoal_domain::fleet::config::IndexingConfig;
+use shoal_domain::fleet::fields::{GROUPS_INDEX, THINGS_INDEX};
+use shoal_domain::{ErrorKind, Partition, ServiceError};
+use shoal_index::FleetIndex;
+use shoal_store::{Batch, Expect, Store};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+
+/// Configurations live in the global partition, keyed by the account/region partition, so that
+/// start-up finds every partition that has an index.
+pub(crate) const CONFIG_PARTITION: &str = "global";
+pub(crate) const KIND_CONFIG: &str = "indexing-config";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexStatus {
+    Active,
+    /// First build: queries fail with IndexNotReadyException.
+    Building,
+    /// Rebuild after a configuration change or a crash: queries see the previous data.
+    Rebuilding,
+}
+
+impl IndexStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndexStatus::Active => "ACTIVE",
+            IndexStatus::Building => "BUILDING",
+            IndexStatus::Rebuilding => "REBUILDING",
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    store: Arc<dyn Store>,
+    index: FleetIndex,
+    dir: PathBuf,
+    configs: Mutex<HashMap<String, IndexingConfig>>,
+    /// Per scope (`PARTITION|INDEX`), when not ACTIVE.
+    status: Mutex<HashMap<String, IndexStatus>>,
+    /// Bumped after every batch of changes is searchable (tests and benchmarks wait on it).
+    applied: watch::Sender<u64>,
+}
+
+#[derive(Clone)]
+pub struct FleetIndexing {
+    inner: Arc<Inner>,
+}
+
+pub(crate) fn scope(part: &str, index: &str) -> String {
+    format!("{part}|{index}")
+}
+
+fn config_key(part: &Partition) -> String {
+    part.key()
+}
+
+impl FleetIndexing {
+    /// Opens the index in `dir` and starts the updater. An index that was not closed cleanly
+    /// (or is missing) is rebuilt from the store in the background.
+    pub fn start(store: Arc<dyn Store>, dir: &Path) -> Result<FleetIndexing> {
+        let (index, fresh) = FleetIndex::open(dir)
+            .map_err(|e| ServiceError::internal(format!("fleet index: {e}")))?;
+        let clean = updater::take_clean_marker(dir) && !fresh;
+        let mut configs = HashMap::new();
+        let recs = store
+            .list(CONFIG_PARTITION, KIND_CONFIG, "", None, usize::MAX >> 1)
+            .map_err(store_error)?;
+        for r in &recs {
+            configs.insert(r.key.clone(), decode::<IndexingConfig>(r)?);
+        }
+        let inner = Arc::new(Inner {
+            store,
+            index,
+            dir: dir.to_path_buf(),
+            configs: Mutex::new(configs),
+            status: Mutex::new(HashMap::new()),
+            applied: watch::channel(0).0,
+        });
+        updater::spawn(inner.clone(), clean, fresh);
+        Ok(FleetIndexing { inner })
+    }
+
+    /// Commits the index and marks it clean, so the next start trusts it.
+    pub fn shutdown(&self) {
+        updater::shutdown(&self.inner);
+    }
+
+    /// Resolves after every change committed so far is searchable.
+    pub async fn caught_up(&self) {
+        updater::caught_up(&self.inner).await
+    }
+
+    pub fn config(&self, part: &Partition) -> IndexingConfig {
+        self.inner
+            .configs
+            .lock()
+            .expect("configs")
+            .get(&config_key(part))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// UpdateIndexingConfiguration. The index is rebuilt in the background: BUILDING when it
+    /// was off, REBUILDING (queries answer from the old data) when it changes.
+    pub async fn update_config(&self, part: &Partition, next: IndexingConfig) -> Result<()> {
+        next.validate()?;
+        let prev = self.config(part);
+        let batch = Batch::new(CONFIG_PARTITION).put(
+            KIND_CONFIG,
+            &config_key(part),
+            SCHEMA,
+            encode(&next)?,
+            Vec::new(),
+            Expect::Any,
+        );
+        {
+            let mut st = self.inner.status.lock().expect("status");
+            let key = part.key();
+            if next.things_on() && next != prev {
+                let s = if prev.things_on() {
+                    IndexStatus::Rebuilding
+                } else {
+                    IndexStatus::Building
+                };
+                st.insert(scope(&key, THINGS_INDEX), s);
+            }
+            if next.groups && !prev.groups {
+                st.insert(scope(&key, GROUPS_INDEX), IndexStatus::Building);
+            }
+        }
+        self.inner.store.commit(batch).await.map_err(store_error)?;
+        self.inner
+            .configs
+            .lock()
+            .expect("configs")
+            .insert(config_key(part), next);
+        Ok(())
+    }
+
+    /// The index's status and DescribeIndex's `schema`; 404 when it is off.
+    pub fn describe_index(&self, part: &Partition, name: &str) -> Result<(IndexStatus, String)> {
+        let cfg = self.config(part);
+        let (on, schema) = match name {
+            THINGS_INDEX => (cfg.things_on(), cfg.schema()),
+            GROUPS_INDEX => (cfg.groups, "THING_GROUPS"),
+            _ => (false, ""),
+        };
+        if !on {
+            return Err(ServiceError::not_found(format!(
+                "Index {name} does not exist"
+            )));
+        }
+        Ok((self.status(&part.key(), name), schema.to_string()))
+    }
+
+    /// ListIndices: the indices that are on.
+    pub fn list_indices(&self, part: &Partition) -> Vec<&'static str> {
+        let cfg = self.config(part);
+        let mut out = Vec::new();
+        if cfg.things_on() {
+            out.push(THINGS_INDEX);
+        }
+        if cfg.groups {
+            out.push(GROUPS_INDEX);
+        }
+        out
+    }
+
+    fn status(&self, part: &str, index: &str) -> IndexStatus {
+        self.inner
+            .status
+            .lock()
+            .expect("status")
+            .get(&scope(part, index))
+            .copied()
+            .unwrap_or(IndexStatus::Active)
+    }
+
+    /// The scope a query runs in: the index must be on and built.
+    fn ready_scope(&self, part: &Partition, index: &str) -> Result<String> {
+        let cfg = self.config(part);
+        let on = match index {
+            THINGS_INDEX => cfg.things_on(),
+            GROUPS_INDEX => cfg.groups,
+            _ => false,
+        };
+        if !on {
+            return Err(ServiceError::not_found(format!(
+                "Index {index} does not exist. Please enable index by calling UpdateIndexingConfiguration"
+            )));
+        }
+        if self.status(&part.key(), index) == IndexStatus::Building {
+            return Err(ServiceError::new(
+                ErrorKind::IndexNotReady,
+                format!("Index {index} is not ready: it is being built"),
+            ));
+        }
+        Ok(scope(&part.key(), index))
+    }
+}

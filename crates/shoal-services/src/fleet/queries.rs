@@ -1,0 +1,212 @@
+//! SearchIndex, GetStatistics, GetPercentiles, GetCardinality and GetBucketsAggregation.
+//! <https://docs.aws.amazon.com/iot/latest/developerguide/index-aggregate.html>
+
+use super::FleetIndexing;
+use shoal_domain::error::Result;
+use shoal_domain::fleet::aggregate::{self, Statistics};
+use shoal_domain::fleet::fields::{group_field, thing_field, GROUPS_INDEX};
+use shoal_domain::page::{decode_token, encode_token};
+use shoal_domain::{ErrorKind, Partition, ServiceError};
+use shoal_fleetquery::Query;
+use shoal_index::SearchError;
+
+pub struct SearchPage {
+    /// Each match's stored `ThingDocument` or `ThingGroupDocument` JSON.
+    pub documents: Vec<Vec<u8>>,
+    pub next_token: Option<String>,
+}
+
+/// GetStatistics' answer: every value over numbers, only the count over other fields.
+pub enum Stats {
+    Numbers(Statistics),
+    Count(u64),
+}
+
+pub struct Buckets {
+    pub total_count: u64,
+    pub buckets: Vec<(String, u64)>,
+}
+
+fn invalid_query(message: String) -> ServiceError {
+    ServiceError::new(ErrorKind::InvalidQuery, message)
+}
+
+fn index_error(e: SearchError, query: &str) -> ServiceError {
+    match e {
+        SearchError::Query(m) => {
+            invalid_query(format!("Unable to parse query, {m}, query string: {query}"))
+        }
+        SearchError::Index(e) => {
+            tracing::error!(error = %e, "fleet index");
+            ServiceError::internal("An internal error occurred")
+        }
+    }
+}
+
+/// Parses a query string and maps its fields to the names the index holds; an unknown field
+/// is refused with AWS's message.
+pub(crate) fn prepare(index: &str, text: &str) -> Result<Query> {
+    let mut q = shoal_fleetquery::parse(text)
+        .map_err(|e| invalid_query(format!("Unable to parse query, {e}, query string: {text}")))?;
+    let resolve = if index == GROUPS_INDEX {
+        group_field
+    } else {
+        thing_field
+    };
+    let mut bad = None;
+    q.fields_mut(&mut |f| match resolve(f) {
+        Some(c) => *f = c.to_string(),
+        None => bad = bad.take().or(Some(f.clone())),
+    });
+    if let Some(f) = bad {
+        return Err(invalid_query(format!(
+            "Unable to parse query, invalid field name, field name: {f}, query string: {text}"
+        )));
+    }
+    Ok(q)
+}
+
+/// The field an aggregation reads, by the name the index holds it under.
+fn aggregation_field(index: &str, field: &str) -> Result<String> {
+    let resolved = if index == GROUPS_INDEX {
+        group_field(field)
+    } else {
+        thing_field(field)
+    };
+    resolved.map(str::to_string).ok_or_else(|| {
+        ServiceError::new(
+            ErrorKind::InvalidAggregation,
+            format!("Invalid aggregation field: {field}"),
+        )
+    })
+}
+
+impl FleetIndexing {
+    pub fn search(
+        &self,
+        part: &Partition,
+        index: &str,
+        query: &str,
+        next_token: Option<&str>,
+        max_results: usize,
+    ) -> Result<SearchPage> {
+        let scope = self.ready_scope(part, index)?;
+        let q = prepare(index, query)?;
+        let after = next_token.map(decode_token).transpose()?;
+        let page = self
+            .inner
+            .index
+            .search(&scope, &q, after.as_deref(), max_results)
+            .map_err(|e| index_error(e, query))?;
+        Ok(SearchPage {
+            documents: page.sources,
+            next_token: page.resume_after.as_deref().map(encode_token),
+        })
+    }
+
+    /// GetStatistics: all eight values over a numeric field; only `count` (of things having
+    /// the field) over a string field, as AWS documents.
+    pub fn statistics(
+        &self,
+        part: &Partition,
+        index: &str,
+        query: &str,
+        field: &str,
+    ) -> Result<Stats> {
+        let scope = self.ready_scope(part, index)?;
+        let q = prepare(index, query)?;
+        let f = aggregation_field(index, field)?;
+        let (numbers, _) = self
+            .inner
+            .index
+            .numbers(&scope, &q, &f)
+            .map_err(|e| index_error(e, query))?;
+        if let Some(s) = aggregate::statistics(&numbers) {
+            return Ok(Stats::Numbers(s));
+        }
+        let (values, _) = self
+            .inner
+            .index
+            .values(&scope, &q, &f)
+            .map_err(|e| index_error(e, query))?;
+        Ok(Stats::Count(values.values().sum()))
+    }
+
+    /// GetPercentiles over a numeric field; `[]` when nothing matches.
+    pub fn percentiles(
+        &self,
+        part: &Partition,
+        index: &str,
+        query: &str,
+        field: &str,
+        percents: &[f64],
+    ) -> Result<Vec<(f64, f64)>> {
+        let scope = self.ready_scope(part, index)?;
+        let q = prepare(index, query)?;
+        let f = aggregation_field(index, field)?;
+        let (numbers, _) = self
+            .inner
+            .index
+            .numbers(&scope, &q, &f)
+            .map_err(|e| index_error(e, query))?;
+        if numbers.is_empty() {
+            let (values, _) = self
+                .inner
+                .index
+                .values(&scope, &q, &f)
+                .map_err(|e| index_error(e, query))?;
+            if !values.is_empty() {
+                return Err(ServiceError::new(
+                    ErrorKind::InvalidAggregation,
+                    format!("Aggregation field {field} must be of type Number"),
+                ));
+            }
+        }
+        Ok(aggregate::percentiles(&numbers, percents))
+    }
+
+    /// GetCardinality: the number of distinct values (exact).
+    pub fn cardinality(
+        &self,
+        part: &Partition,
+        index: &str,
+        query: &str,
+        field: &str,
+    ) -> Result<u64> {
+        let scope = self.ready_scope(part, index)?;
+        let q = prepare(index, query)?;
+        let f = aggregation_field(index, field)?;
+        let (values, _) = self
+            .inner
+            .index
+            .values(&scope, &q, &f)
+            .map_err(|e| index_error(e, query))?;
+        Ok(values.len() as u64)
+    }
+
+    /// GetBucketsAggregation: the most frequent values, most frequent first.
+    pub fn buckets(
+        &self,
+        part: &Partition,
+        index: &str,
+        query: &str,
+        field: &str,
+        max_buckets: usize,
+    ) -> Result<Buckets> {
+        let scope = self.ready_scope(part, index)?;
+        let q = prepare(index, query)?;
+        let f = aggregation_field(index, field)?;
+        let (values, matched) = self
+            .inner
+            .index
+            .values(&scope, &q, &f)
+            .map_err(|e| index_error(e, query))?;
+        let mut buckets: Vec<(String, u64)> = values.into_iter().collect();
+        buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        buckets.truncate(max_buckets);
+        Ok(Buckets {
+            total_count: matched,
+            buckets,
+        })
+    }
+}
