@@ -28,6 +28,33 @@ pub struct ThingGroup {
     pub creation_date: Timestamp,
     #[serde(default)]
     pub tags: Tags,
+    /// Set for a dynamic thing group: membership follows its fleet-index query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<DynamicQuery>,
+}
+
+/// A dynamic thing group's query and the state of its membership.
+/// <https://docs.aws.amazon.com/iot/latest/developerguide/dynamic-thing-groups.html>
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicQuery {
+    pub query_string: String,
+    pub index_name: String,
+    pub query_version: String,
+    /// BUILDING until the first membership is computed, REBUILDING after the query changes,
+    /// then ACTIVE.
+    pub status: String,
+}
+
+/// AWS's default query version for fleet-indexing queries.
+pub const QUERY_VERSION: &str = "2017-09-30";
+/// AWS: at most 100 dynamic thing groups per account.
+pub const MAX_DYNAMIC_GROUPS: usize = 100;
+
+/// The refusal of a static-group operation on a dynamic group, worded as AWS words it.
+pub fn not_for_dynamic(arn: &str) -> ServiceError {
+    ServiceError::invalid(format!(
+        "This operation does not support dynamic thing groups. Thing group arn: {arn}"
+    ))
 }
 
 impl ThingGroup {
@@ -74,6 +101,7 @@ impl ThingGroup {
             version: 1,
             creation_date: now,
             tags: Tags::default(),
+            dynamic: None,
         })
     }
 

@@ -1,16 +1,20 @@
-//! Handlers of the static thing-group operations and group membership.
+//! Handlers of the thing-group operations (static and dynamic) and group membership.
 
 use super::shapes::{
-    epoch, tag_pairs, with_token, CreateThingGroupIn, MembershipIn, UpdateThingGroupIn,
-    UpdateThingGroupsForThingIn,
+    epoch, tag_pairs, with_token, CreateThingGroupIn, MembershipIn, TagIn, ThingGroupPropertiesIn,
+    UpdateThingGroupIn, UpdateThingGroupsForThingIn,
 };
 use crate::error::ApiError;
 use crate::json;
 use crate::request::Query;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use shoal_domain::page::max_results;
 use shoal_domain::{Arn, Partition, ServiceError, ThingGroupName, ThingName};
+use shoal_services::fleet::DynamicSpec;
+use shoal_services::registry::DynamicUpdate;
 use shoal_services::registry::{CreateThingGroup, ListThingGroups};
+use shoal_services::FleetIndexing;
 use shoal_services::Registry;
 
 type R = Result<Value, ApiError>;
@@ -36,6 +40,7 @@ pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -
             .and_then(|p| p.attributes)
             .unwrap_or_default(),
         tags: tag_pairs(input.tags),
+        dynamic: None,
     };
     let g = reg.create_thing_group(part, req).await?;
     Ok(json!({
@@ -61,14 +66,112 @@ pub fn describe(reg: &Registry, part: &Partition, name: &str) -> R {
             .collect();
         meta["rootToParentThingGroups"] = path.into();
     }
-    Ok(json!({
+    let mut out = json!({
         "thingGroupName": g.name,
         "thingGroupId": g.id,
         "thingGroupArn": part.arn("thinggroup", &g.name),
         "version": g.version,
         "thingGroupProperties": props,
         "thingGroupMetadata": meta,
+    });
+    if let Some(d) = &g.dynamic {
+        out["queryString"] = d.query_string.as_str().into();
+        out["indexName"] = d.index_name.as_str().into();
+        out["queryVersion"] = d.query_version.as_str().into();
+        out["status"] = d.status.as_str().into();
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateDynamicIn {
+    thing_group_properties: Option<ThingGroupPropertiesIn>,
+    index_name: Option<String>,
+    query_string: Option<String>,
+    query_version: Option<String>,
+    tags: Option<Vec<TagIn>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateDynamicIn {
+    thing_group_properties: Option<ThingGroupPropertiesIn>,
+    expected_version: Option<i64>,
+    index_name: Option<String>,
+    query_string: Option<String>,
+    query_version: Option<String>,
+}
+
+/// CreateDynamicThingGroup: `POST /dynamic-thing-groups/{thingGroupName}`.
+pub async fn create_dynamic(fleet: &FleetIndexing, part: &Partition, name: &str, body: &[u8]) -> R {
+    let name = ThingGroupName::parse(name)?;
+    let input: CreateDynamicIn = json::parse(body)?;
+    let query_string = input
+        .query_string
+        .filter(|q| !q.is_empty())
+        .ok_or_else(|| ApiError::invalid("queryString is required"))?;
+    let props = input.thing_group_properties.unwrap_or_default();
+    let req = CreateThingGroup {
+        name,
+        parent: None,
+        description: props.thing_group_description,
+        attributes: props
+            .attribute_payload
+            .and_then(|p| p.attributes)
+            .unwrap_or_default(),
+        tags: tag_pairs(input.tags),
+        dynamic: None,
+    };
+    let spec = DynamicSpec {
+        query_string,
+        index_name: input.index_name,
+        query_version: input.query_version,
+    };
+    let g = fleet.create_dynamic_group(part, req, spec).await?;
+    let d = g.dynamic.as_ref();
+    Ok(json!({
+        "thingGroupName": g.name,
+        "thingGroupArn": part.arn("thinggroup", &g.name),
+        "thingGroupId": g.id,
+        "indexName": d.map(|d| d.index_name.as_str()),
+        "queryString": d.map(|d| d.query_string.as_str()),
+        "queryVersion": d.map(|d| d.query_version.as_str()),
     }))
+}
+
+/// UpdateDynamicThingGroup: `PATCH /dynamic-thing-groups/{thingGroupName}`.
+pub async fn update_dynamic(fleet: &FleetIndexing, part: &Partition, name: &str, body: &[u8]) -> R {
+    let name = ThingGroupName::parse(name)?;
+    let input: UpdateDynamicIn = json::parse(body)?;
+    let props = input
+        .thing_group_properties
+        .ok_or_else(|| ApiError::invalid("thingGroupProperties is required"))?;
+    let upd = DynamicUpdate {
+        description: props.thing_group_description,
+        attributes: props.attribute_payload.map(|p| p.into_domain()),
+        expected_version: input.expected_version,
+        query_string: input.query_string.filter(|q| !q.is_empty()),
+        query_version: input.query_version,
+    };
+    let version = fleet
+        .update_dynamic_group(part, &name, input.index_name.as_deref(), upd)
+        .await?;
+    Ok(json!({ "version": version }))
+}
+
+/// DeleteDynamicThingGroup: `DELETE /dynamic-thing-groups/{thingGroupName}?expectedVersion=`.
+pub async fn delete_dynamic(
+    fleet: &FleetIndexing,
+    part: &Partition,
+    name: &str,
+    query: &Query,
+) -> R {
+    let name = ThingGroupName::parse(name)?;
+    fleet
+        .delete_dynamic_group(part, &name, query.int("expectedVersion")?)
+        .await?;
+    Ok(json!({}))
 }
 
 pub async fn update(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -> R {

@@ -85,6 +85,9 @@ pub enum Endpoint {
     DetachThingPrincipal { thing: String },
     ListThingPrincipals { thing: String, query: Query },
     ListPrincipalThings { query: Query },
+    CreateDynamicThingGroup { name: String },
+    UpdateDynamicThingGroup { name: String },
+    DeleteDynamicThingGroup { name: String, query: Query },
     GetIndexingConfiguration,
     UpdateIndexingConfiguration,
     DescribeIndex { name: String },
@@ -217,6 +220,16 @@ impl Endpoint {
                 query: q()?,
             },
             ("GET", ["principals", "things"]) => E::ListPrincipalThings { query: q()? },
+            ("POST", ["dynamic-thing-groups", n]) => {
+                E::CreateDynamicThingGroup { name: decode(n)? }
+            }
+            ("PATCH", ["dynamic-thing-groups", n]) => {
+                E::UpdateDynamicThingGroup { name: decode(n)? }
+            }
+            ("DELETE", ["dynamic-thing-groups", n]) => E::DeleteDynamicThingGroup {
+                name: decode(n)?,
+                query: q()?,
+            },
             ("GET", ["indexing", "config"]) => E::GetIndexingConfiguration,
             ("POST", ["indexing", "config"]) => E::UpdateIndexingConfiguration,
             ("GET", ["indices"]) => E::ListIndices { query: q()? },
@@ -337,6 +350,15 @@ pub async fn handle(
             principals::list_for_thing(id, part, &thing, &query)?
         }
         E::ListPrincipalThings { query } => principals::list_things(id, part, &query, headers)?,
+        E::CreateDynamicThingGroup { name } => {
+            groups::create_dynamic(fleet, part, &name, body).await?
+        }
+        E::UpdateDynamicThingGroup { name } => {
+            groups::update_dynamic(fleet, part, &name, body).await?
+        }
+        E::DeleteDynamicThingGroup { name, query } => {
+            groups::delete_dynamic(fleet, part, &name, &query).await?
+        }
         E::GetIndexingConfiguration => indexing::get_config(fleet, part)?,
         E::UpdateIndexingConfiguration => indexing::update_config(fleet, part, body).await?,
         E::DescribeIndex { name } => indexing::describe_index(fleet, part, &name)?,

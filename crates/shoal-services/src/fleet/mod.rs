@@ -4,12 +4,16 @@
 //! <https://docs.aws.amazon.com/iot/latest/developerguide/iot-indexing.html>
 
 mod documents;
+mod dynamic;
+mod membership;
 mod queries;
 mod updater;
 
+pub use dynamic::DynamicSpec;
 pub use queries::{Buckets, SearchPage, Stats};
 
 use crate::records::{decode, encode, store_error, SCHEMA};
+use crate::Registry;
 use shoal_domain::error::Result;
 use shoal_domain::fleet::config::IndexingConfig;
 use shoal_domain::fleet::fields::{GROUPS_INDEX, THINGS_INDEX};
@@ -47,6 +51,7 @@ impl IndexStatus {
 
 pub(crate) struct Inner {
     store: Arc<dyn Store>,
+    registry: Arc<Registry>,
     index: FleetIndex,
     dir: PathBuf,
     configs: Mutex<HashMap<String, IndexingConfig>>,
@@ -72,7 +77,11 @@ fn config_key(part: &Partition) -> String {
 impl FleetIndexing {
     /// Opens the index in `dir` and starts the updater. An index that was not closed cleanly
     /// (or is missing) is rebuilt from the store in the background.
-    pub fn start(store: Arc<dyn Store>, dir: &Path) -> Result<FleetIndexing> {
+    pub fn start(
+        store: Arc<dyn Store>,
+        registry: Arc<Registry>,
+        dir: &Path,
+    ) -> Result<FleetIndexing> {
         let (index, fresh) = FleetIndex::open(dir)
             .map_err(|e| ServiceError::internal(format!("fleet index: {e}")))?;
         let clean = updater::take_clean_marker(dir) && !fresh;
@@ -85,6 +94,7 @@ impl FleetIndexing {
         }
         let inner = Arc::new(Inner {
             store,
+            registry,
             index,
             dir: dir.to_path_buf(),
             configs: Mutex::new(configs),
@@ -120,6 +130,12 @@ impl FleetIndexing {
     pub async fn update_config(&self, part: &Partition, next: IndexingConfig) -> Result<()> {
         next.validate()?;
         let prev = self.config(part);
+        // "you cannot disable it until you delete all of your dynamic thing groups"
+        if !next.things_on() && !self.inner.registry.dynamic_groups(&part.key())?.is_empty() {
+            return Err(ServiceError::invalid(
+                "Thing indexing cannot be turned off while dynamic thing groups exist; delete them first",
+            ));
+        }
         let batch = Batch::new(CONFIG_PARTITION).put(
             KIND_CONFIG,
             &config_key(part),

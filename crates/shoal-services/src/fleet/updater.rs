@@ -5,6 +5,7 @@
 //! from the store; the rebuild commits once at the end, so queries see the old data until then.
 
 use super::documents::{group_doc, load_group, load_thing, thing_doc};
+use super::membership::{self, Moves};
 use super::{scope, IndexStatus, Inner, CONFIG_PARTITION, KIND_CONFIG};
 use crate::records::{decode, store_error};
 use crate::registry::{KIND_GROUP, KIND_THING};
@@ -58,12 +59,18 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
     tokio::spawn(async move {
         let startup = inner.clone();
         // Every partition that has an index is rebuilt unless the index was closed cleanly.
-        let _ = tokio::task::spawn_blocking(move || {
-            if !clean {
-                rebuild_all(&startup, fresh);
+        let moves = tokio::task::spawn_blocking(move || {
+            if clean {
+                Vec::new()
+            } else {
+                rebuild_all(&startup, fresh)
             }
         })
-        .await;
+        .await
+        .unwrap_or_default();
+        for m in moves {
+            membership::apply(&inner, m).await;
+        }
         inner.applied.send_modify(|n| *n += 1);
         loop {
             let mut burst: Vec<Arc<Changes>> = Vec::new();
@@ -81,21 +88,25 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
                 }
             }
             let work = inner.clone();
-            let _ = tokio::task::spawn_blocking(move || {
+            let moves = tokio::task::spawn_blocking(move || {
                 if lagged {
                     tracing::warn!("fleet index fell behind the change stream; rebuilding");
-                    rebuild_all(&work, false);
+                    rebuild_all(&work, false)
                 } else {
-                    apply(&work, &burst);
+                    apply(&work, &burst)
                 }
             })
-            .await;
+            .await
+            .unwrap_or_default();
+            for m in moves {
+                membership::apply(&inner, m).await;
+            }
             inner.applied.send_modify(|n| *n += 1);
         }
     });
 }
 
-fn apply(inner: &Inner, burst: &[Arc<Changes>]) {
+fn apply(inner: &Inner, burst: &[Arc<Changes>]) -> Vec<Moves> {
     let mut dirty: HashMap<String, Dirty> = HashMap::new();
     let mut reconfigured: BTreeSet<String> = BTreeSet::new();
     for c in burst {
@@ -126,18 +137,39 @@ fn apply(inner: &Inner, burst: &[Arc<Changes>]) {
             tracing::error!(error = %e, partition = %part, "fleet index: rebuild failed");
         }
     }
-    for (part, d) in dirty {
-        if reconfigured.contains(&part) {
+    for (part, d) in &dirty {
+        if reconfigured.contains(part) {
             continue;
         }
-        let cfg = config_of(inner, &part);
-        if let Err(e) = update(inner, &part, &cfg, &d) {
+        let cfg = config_of(inner, part);
+        if let Err(e) = update(inner, part, &cfg, d) {
             tracing::error!(error = %e, partition = %part, "fleet index: update failed");
         }
     }
     if let Err(e) = inner.index.commit() {
         tracing::error!(error = %e, "fleet index: commit failed");
     }
+    let mut moves = Vec::new();
+    let none = BTreeSet::new();
+    let parts: BTreeSet<&String> = dirty.keys().chain(reconfigured.iter()).collect();
+    for part in parts {
+        if !config_of(inner, part).things_on() {
+            continue;
+        }
+        let full = reconfigured.contains(part);
+        let (things, groups) = match dirty.get(part) {
+            Some(d) => (&d.things, !d.groups.is_empty()),
+            None => (&none, false),
+        };
+        match membership::evaluate(inner, part, things, groups, full) {
+            Ok(Some(m)) => moves.push(m),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(error = %e, partition = %part, "dynamic groups not evaluated")
+            }
+        }
+    }
+    moves
 }
 
 fn config_of(inner: &Inner, part: &str) -> IndexingConfig {
@@ -202,7 +234,7 @@ fn reconfigure(inner: &Inner, part: &str) -> Result<()> {
     rebuild(inner, part, &cfg)
 }
 
-fn rebuild_all(inner: &Inner, fresh: bool) {
+fn rebuild_all(inner: &Inner, fresh: bool) -> Vec<Moves> {
     let configs: Vec<(String, IndexingConfig)> = inner
         .configs
         .lock()
@@ -210,6 +242,7 @@ fn rebuild_all(inner: &Inner, fresh: bool) {
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let mut moves = Vec::new();
     for (part, cfg) in configs {
         {
             let status = if fresh {
@@ -228,7 +261,15 @@ fn rebuild_all(inner: &Inner, fresh: bool) {
         if let Err(e) = rebuild(inner, &part, &cfg) {
             tracing::error!(error = %e, partition = %part, "fleet index: rebuild failed");
         }
+        if cfg.things_on() {
+            match membership::evaluate(inner, &part, &BTreeSet::new(), false, true) {
+                Ok(Some(m)) => moves.push(m),
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "dynamic groups not evaluated"),
+            }
+        }
     }
+    moves
 }
 
 /// Replaces a partition's documents with ones built from the store, committed at once.

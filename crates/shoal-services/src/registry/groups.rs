@@ -5,7 +5,7 @@ use crate::records::{contention, decode, encode, load, store_error, try_commit, 
 use shoal_domain::error::Result;
 use shoal_domain::tags::Tags;
 use shoal_domain::thing::{AttributePayload, Attributes, Thing};
-use shoal_domain::thing_group::ThingGroup;
+use shoal_domain::thing_group::{not_for_dynamic, DynamicQuery, ThingGroup};
 use shoal_domain::{Partition, ServiceError, ThingGroupName};
 use shoal_store::{Batch, Expect, Term, TermMatch};
 
@@ -15,6 +15,8 @@ pub struct CreateThingGroup {
     pub description: Option<String>,
     pub attributes: Attributes,
     pub tags: Vec<(String, String)>,
+    /// A dynamic group's query (CreateDynamicThingGroup).
+    pub dynamic: Option<DynamicQuery>,
 }
 
 #[derive(Default)]
@@ -27,8 +29,11 @@ pub struct ListThingGroups {
 }
 
 /// A group's secondary keys: its parent ("" for a root group) and every ancestor.
-fn group_terms(g: &ThingGroup) -> Vec<Term> {
+pub(crate) fn group_terms(g: &ThingGroup) -> Vec<Term> {
     let mut terms = vec![Term::new("parent", g.parent().unwrap_or(""))];
+    if g.dynamic.is_some() {
+        terms.push(Term::new("dynamic", "1"));
+    }
     for a in &g.root_to_parent {
         terms.push(Term::new("ancestor", a.as_str()));
     }
@@ -59,9 +64,12 @@ impl Registry {
                 load::<ThingGroup>(self.store(), &key, KIND_GROUP, req.name.as_str())?
             {
                 let parent = req.parent.as_ref().map(|p| p.as_str());
-                if existing
-                    .value
-                    .same_configuration(parent, &req.description, &req.attributes)
+                let same_kind = existing.value.dynamic.as_ref().map(|d| &d.query_string)
+                    == req.dynamic.as_ref().map(|d| &d.query_string);
+                if same_kind
+                    && existing
+                        .value
+                        .same_configuration(parent, &req.description, &req.attributes)
                 {
                     return Ok(existing.value);
                 }
@@ -79,6 +87,10 @@ impl Registry {
                 Some(p) => {
                     let l = load::<ThingGroup>(self.store(), &key, KIND_GROUP, p.as_str())?
                         .ok_or_else(|| not_found("Thing Group", p.as_str()))?;
+                    // Dynamic groups "cannot be part of a hierarchy".
+                    if l.value.dynamic.is_some() || req.dynamic.is_some() {
+                        return Err(not_for_dynamic(&part.arn("thinggroup", p.as_str())));
+                    }
                     batch = batch.check(KIND_GROUP, p.as_str(), Expect::Rev(l.rev));
                     Some(l.value)
                 }
@@ -93,6 +105,10 @@ impl Registry {
                 self.clock.now(),
             )?;
             group.tags = tags.clone();
+            if let Some(d) = &req.dynamic {
+                self.check_dynamic_limit(&key)?;
+                group.dynamic = Some(d.clone());
+            }
             let batch = batch.put(
                 KIND_GROUP,
                 &group.name,
@@ -121,6 +137,9 @@ impl Registry {
         for _ in 0..RETRIES {
             let cur = load::<ThingGroup>(self.store(), &key, KIND_GROUP, name.as_str())?
                 .ok_or_else(|| not_found("Thing Group", name.as_str()))?;
+            if cur.value.dynamic.is_some() {
+                return Err(not_for_dynamic(&part.arn("thinggroup", name.as_str())));
+            }
             let next =
                 cur.value
                     .updated(description.clone(), attributes.as_ref(), expected_version)?;
@@ -153,6 +172,9 @@ impl Registry {
             let Some(cur) = load::<ThingGroup>(store, &key, KIND_GROUP, name.as_str())? else {
                 return Ok(());
             };
+            if cur.value.dynamic.is_some() {
+                return Err(not_for_dynamic(&part.arn("thinggroup", name.as_str())));
+            }
             if let Some(v) = expected_version {
                 if v != cur.value.version {
                     return Err(ServiceError::version_conflict(format!(

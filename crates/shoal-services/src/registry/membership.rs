@@ -6,7 +6,7 @@ use crate::records::{contention, encode, load, store_error, try_commit, RETRIES,
 use shoal_domain::error::Result;
 use shoal_domain::page::{decode_token, encode_token};
 use shoal_domain::thing::Thing;
-use shoal_domain::thing_group::{check_can_join, ThingGroup};
+use shoal_domain::thing_group::{check_can_join, not_for_dynamic, ThingGroup};
 use shoal_domain::{Partition, ThingGroupName, ThingName};
 use shoal_store::{Batch, Expect, TermMatch};
 
@@ -49,6 +49,9 @@ impl Registry {
             for g in remove {
                 let l = load::<ThingGroup>(self.store(), &key, KIND_GROUP, g.as_str())?
                     .ok_or_else(|| not_found("Thing Group", g.as_str()))?;
+                if l.value.dynamic.is_some() {
+                    return Err(not_for_dynamic(&part.arn("thinggroup", g.as_str())));
+                }
                 batch = batch.check(KIND_GROUP, g.as_str(), Expect::Rev(l.rev));
                 next.groups.retain(|x| x != g.as_str());
             }
@@ -65,6 +68,9 @@ impl Registry {
                 }
                 let l = load::<ThingGroup>(self.store(), &key, KIND_GROUP, g.as_str())?
                     .ok_or_else(|| not_found("Thing Group", g.as_str()))?;
+                if l.value.dynamic.is_some() {
+                    return Err(not_for_dynamic(&part.arn("thinggroup", g.as_str())));
+                }
                 let current: Vec<&str> = roots.iter().map(String::as_str).collect();
                 check_can_join(&current, &l.value)?;
                 batch = batch.check(KIND_GROUP, g.as_str(), Expect::Rev(l.rev));

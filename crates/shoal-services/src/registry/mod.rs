@@ -1,12 +1,14 @@
 //! The registry service: things, thing types, static thing groups and their tags, each stored
 //! per (account, region) partition as on AWS.
 
+mod dynamic;
 mod groups;
 mod membership;
 mod tags;
 mod things;
 mod types;
 
+pub use dynamic::DynamicUpdate;
 pub use groups::{CreateThingGroup, ListThingGroups};
 pub use things::{CreateThing, ListThings};
 
