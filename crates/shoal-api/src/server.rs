@@ -80,10 +80,24 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes
             .into_response(&request_id)
         }
     };
+    // Prometheus scrapes without AWS credentials, as it does any exporter.
+    if parts.method == http::Method::GET && parts.uri.path() == "/metrics" {
+        return metrics(state);
+    }
     match route(state, &parts, &body, &request_id).await {
         Ok(r) => r,
         Err(e) => e.into_response(&request_id),
     }
+}
+
+/// `/metrics`: the fleet metrics' last values as Prometheus gauges.
+fn metrics(state: &ApiState) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(state.fleet.prometheus())));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
 }
 
 async fn route(

@@ -91,9 +91,13 @@ impl Server {
         let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
         let shadows = Arc::new(Shadows::new(dyn_store.clone(), clock.clone()));
         // Derived data beside the store: deleting the folder only costs a rebuild.
-        let fleet =
-            FleetIndexing::start(dyn_store.clone(), registry.clone(), &cfg.data.join("index"))
-                .map_err(|e| e.message)?;
+        let fleet = FleetIndexing::start(
+            dyn_store.clone(),
+            registry.clone(),
+            clock.clone(),
+            &cfg.data.join("index"),
+        )
+        .map_err(|e| e.message)?;
         let gateway = shoal_broker::Gateway::new(
             identity.clone(),
             accounts.clone(),

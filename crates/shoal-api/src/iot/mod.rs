@@ -3,6 +3,7 @@
 //! (reference/ops_detailed.tsv); operations not listed here answer UnknownOperationException.
 
 mod certificates;
+mod fleet_metrics;
 mod groups;
 mod indexing;
 mod policies;
@@ -88,6 +89,11 @@ pub enum Endpoint {
     CreateDynamicThingGroup { name: String },
     UpdateDynamicThingGroup { name: String },
     DeleteDynamicThingGroup { name: String, query: Query },
+    CreateFleetMetric { name: String },
+    DescribeFleetMetric { name: String },
+    UpdateFleetMetric { name: String },
+    DeleteFleetMetric { name: String, query: Query },
+    ListFleetMetrics { query: Query },
     GetIndexingConfiguration,
     UpdateIndexingConfiguration,
     DescribeIndex { name: String },
@@ -230,6 +236,14 @@ impl Endpoint {
                 name: decode(n)?,
                 query: q()?,
             },
+            ("PUT", ["fleet-metric", n]) => E::CreateFleetMetric { name: decode(n)? },
+            ("GET", ["fleet-metric", n]) => E::DescribeFleetMetric { name: decode(n)? },
+            ("PATCH", ["fleet-metric", n]) => E::UpdateFleetMetric { name: decode(n)? },
+            ("DELETE", ["fleet-metric", n]) => E::DeleteFleetMetric {
+                name: decode(n)?,
+                query: q()?,
+            },
+            ("GET", ["fleet-metrics"]) => E::ListFleetMetrics { query: q()? },
             ("GET", ["indexing", "config"]) => E::GetIndexingConfiguration,
             ("POST", ["indexing", "config"]) => E::UpdateIndexingConfiguration,
             ("GET", ["indices"]) => E::ListIndices { query: q()? },
@@ -359,6 +373,13 @@ pub async fn handle(
         E::DeleteDynamicThingGroup { name, query } => {
             groups::delete_dynamic(fleet, part, &name, &query).await?
         }
+        E::CreateFleetMetric { name } => fleet_metrics::create(fleet, part, &name, body).await?,
+        E::DescribeFleetMetric { name } => fleet_metrics::describe(fleet, part, &name)?,
+        E::UpdateFleetMetric { name } => fleet_metrics::update(fleet, part, &name, body).await?,
+        E::DeleteFleetMetric { name, query } => {
+            fleet_metrics::delete(fleet, part, &name, &query).await?
+        }
+        E::ListFleetMetrics { query } => fleet_metrics::list(fleet, part, &query)?,
         E::GetIndexingConfiguration => indexing::get_config(fleet, part)?,
         E::UpdateIndexingConfiguration => indexing::update_config(fleet, part, body).await?,
         E::DescribeIndex { name } => indexing::describe_index(fleet, part, &name)?,

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod config;
 pub mod fields;
+pub mod metric;
 
 #[cfg(test)]
 mod tests;

@@ -6,10 +6,12 @@
 mod documents;
 mod dynamic;
 mod membership;
+mod metrics;
 mod queries;
 mod updater;
 
 pub use dynamic::DynamicSpec;
+pub use metrics::MetricInput;
 pub use queries::{Buckets, SearchPage, Stats};
 
 use crate::records::{decode, encode, store_error, SCHEMA};
@@ -17,7 +19,7 @@ use crate::Registry;
 use shoal_domain::error::Result;
 use shoal_domain::fleet::config::IndexingConfig;
 use shoal_domain::fleet::fields::{GROUPS_INDEX, THINGS_INDEX};
-use shoal_domain::{ErrorKind, Partition, ServiceError};
+use shoal_domain::{Clock, ErrorKind, Partition, ServiceError};
 use shoal_index::FleetIndex;
 use shoal_store::{Batch, Expect, Store};
 use std::collections::HashMap;
@@ -57,6 +59,8 @@ pub(crate) struct Inner {
     configs: Mutex<HashMap<String, IndexingConfig>>,
     /// Per scope (`PARTITION|INDEX`), when not ACTIVE.
     status: Mutex<HashMap<String, IndexStatus>>,
+    clock: Arc<dyn Clock>,
+    metrics: Mutex<metrics::Metrics>,
     /// Bumped after every batch of changes is searchable (tests and benchmarks wait on it).
     applied: watch::Sender<u64>,
 }
@@ -80,6 +84,7 @@ impl FleetIndexing {
     pub fn start(
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
+        clock: Arc<dyn Clock>,
         dir: &Path,
     ) -> Result<FleetIndexing> {
         let (index, fresh) = FleetIndex::open(dir)
@@ -99,10 +104,15 @@ impl FleetIndexing {
             dir: dir.to_path_buf(),
             configs: Mutex::new(configs),
             status: Mutex::new(HashMap::new()),
+            clock,
+            metrics: Mutex::new(Default::default()),
             applied: watch::channel(0).0,
         });
         updater::spawn(inner.clone(), clean, fresh);
-        Ok(FleetIndexing { inner })
+        let fleet = FleetIndexing { inner };
+        fleet.load_metrics()?;
+        fleet.spawn_metric_timer();
+        Ok(fleet)
     }
 
     /// Commits the index and marks it clean, so the next start trusts it.
