@@ -132,7 +132,6 @@ class Fleet:
     def __init__(self, srv, key, secret, account=None):
         self.srv, self.key, self.secret, self.account = srv, key, secret, account
         self.iot = srv.client(access_key=key, secret_key=secret)
-        self.iot_raw = srv.client(access_key=key, secret_key=secret, validate=False)
         cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                      connect_timeout=10, read_timeout=30)
         self.data = boto3.session.Session(
@@ -196,10 +195,10 @@ class Fleet:
             docs = self.search(query, index)
             key = "thingGroupName" if index == GROUPS else "thingName"
             seen["names"] = [d[key] for d in docs]
-            return docs if seen["names"] == list(expected) else None
+            return (docs,) if seen["names"] == list(expected) else None
 
         try:
-            return until(check, timeout, "search %r" % query) or []
+            return until(check, timeout, "search %r" % query)[0]
         except AssertionError:
             raise AssertionError("search %r: expected %r within %ss, last got %r"
                                  % (query, list(expected), timeout, seen.get("names")))
@@ -254,7 +253,7 @@ def test_cli_seed_configure_and_search(fleet, tmp_path):
     assert things_cfg["thingIndexingMode"] == "REGISTRY_AND_SHADOW"
     assert things_cfg["thingConnectivityIndexingMode"] == "STATUS"
     assert got["thingGroupIndexingConfiguration"]["thingGroupIndexingMode"] == "ON"
-    assert sorted(fleet.cli("iot", "list-indices")["indexNames"]) == [THINGS, GROUPS]
+    assert sorted(fleet.cli("iot", "list-indices")["indexNames"]) == sorted([THINGS, GROUPS])
     fleet.wait_active()
 
     # A device reports its firmware (through iot-data, as the seed's app does).
@@ -340,8 +339,6 @@ def test_configuration_round_trip(fleet):
     """GetIndexingConfiguration returns what UpdateIndexingConfiguration set, with the managed
     fields that follow from it; named shadows, their filter and custom fields round-trip."""
     iot = fleet.iot
-    assert iot.get_indexing_configuration()["thingIndexingConfiguration"]["thingIndexingMode"] \
-        == "OFF"
     got = iot.get_indexing_configuration()
     got.pop("ResponseMetadata")
     assert got == {
@@ -382,6 +379,7 @@ def test_configuration_round_trip(fleet):
     assert [f["name"] for f in things["managedFields"]] == [
         "thingName", "thingId", "registry.version", "registry.thingTypeName",
         "registry.thingGroupNames", "shadow.name.*.version", "shadow.name.*.hasDelta"]
+    assert iot.describe_index(indexName=THINGS)["schema"] == "MULTI_INDEXING_MODE"
     # The thing-group configuration was not part of the update: unchanged.
     assert iot.get_indexing_configuration()["thingGroupIndexingConfiguration"][
         "thingGroupIndexingMode"] == "ON"
@@ -444,7 +442,7 @@ def test_describe_index_and_list_indices(fleet, aws_error):
         assert iot.describe_index(indexName=THINGS)["schema"] == schema
     d = iot.describe_index(indexName=GROUPS)
     assert (d["indexName"], d["indexStatus"], d["schema"]) == (GROUPS, "ACTIVE", "THING_GROUPS")
-    assert sorted(iot.list_indices()["indexNames"]) == [THINGS, GROUPS]
+    assert sorted(iot.list_indices()["indexNames"]) == sorted([THINGS, GROUPS])
 
     fleet.configure(things="OFF", connectivity="OFF", groups="OFF")
     assert iot.list_indices()["indexNames"] == []
@@ -596,6 +594,10 @@ QUERIES = [
     ("thingGroupNames:lab", ["beta", "gamma"]),
     ("thingGroupNames:lab AND -thingTypeName:sensor", ["gamma"]),
     ("thingName:*", ["alpha", "beta", "delta", "epsilon", "gamma"]),
+    # A term without a field is looked for in every field.
+    ("blue", ["gamma"]),
+    ("BUILDING", ["alpha", "beta"]),
+    ("camera", ["delta"]),
 ]
 
 
@@ -886,12 +888,79 @@ def test_registry_and_shadow_changes_become_searchable(fleet):
     fleet.wait_names("thingGroupNames:pumps", [])
     assert "thingGroupNames" not in fleet.search("thingName:pump")[0]
 
+    # Deleting a group takes its members out of it; an empty attribute value removes it.
+    iot.create_thing_group(thingGroupName="spares")
+    iot.add_thing_to_thing_group(thingGroupName="spares", thingName="pump")
+    fleet.wait_names("thingGroupNames:spares", ["pump"])
+    iot.delete_thing_group(thingGroupName="spares")
+    fleet.wait_names("thingGroupNames:spares", [])
+    iot.update_thing(thingName="pump", attributePayload={"attributes": {"stage": ""},
+                                                         "merge": True})
+    fleet.wait_names("attributes.stage:*", [])
+    assert "attributes" not in fleet.search("thingName:pump")[0]
+
     fleet.data.delete_thing_shadow(thingName="pump")
     fleet.wait_names("shadow.reported.rpm:*", [])
     assert "shadow" not in fleet.search("thingName:pump")[0]
 
     iot.delete_thing(thingName="pump")
     fleet.wait_names("thingName:pump", [])
+
+
+def test_index_is_per_account_and_region(server, fleet, aws_error):
+    """Each account and region has its own configuration and its own index: the same thing
+    name in two accounts is two documents, each found only by its own account."""
+    other = new_account(server)
+    fleet.configure()
+    other.configure(things="REGISTRY", connectivity="OFF", groups="OFF")
+    mine = fleet.iot.create_thing(thingName="shared",
+                                  attributePayload={"attributes": {"owner": "first"}})
+    theirs = other.iot.create_thing(thingName="shared",
+                                    attributePayload={"attributes": {"owner": "second"}})
+    other.iot.create_thing(thingName="theirs-only")
+    docs = fleet.wait_names("thingName:*", ["shared"])
+    assert docs[0]["thingId"] == mine["thingId"]
+    assert docs[0]["attributes"] == {"owner": "first"}
+    docs = other.wait_names("thingName:*", ["shared", "theirs-only"])
+    assert docs[0]["thingId"] == theirs["thingId"]
+    assert "connectivity" not in docs[0]  # the other account indexes no connectivity
+    assert fleet.names("attributes.owner:second") == []
+    assert other.iot.get_statistics(queryString="thingName:*")["statistics"]["count"] == 2
+
+    # Another region of the same account: indexing is off there until turned on.
+    west = server.client(region="eu-west-1", access_key=fleet.key, secret_key=fleet.secret)
+    with aws_error("ResourceNotFoundException", 404):
+        west.search_index(queryString="thingName:*")
+    assert west.list_indices()["indexNames"] == []
+    west.update_indexing_configuration(
+        thingIndexingConfiguration={"thingIndexingMode": "REGISTRY"})
+    west.create_thing(thingName="western")
+
+    def west_names():
+        names = [t["thingName"] for t in west.search_index(queryString="thingName:*")["things"]]
+        return names if names == ["western"] else None
+
+    until(west_names, what="eu-west-1's own index")
+    assert fleet.names("thingName:*") == ["shared"]
+
+
+def test_turning_indexing_off_and_on_again(fleet):
+    """Turning thing indexing off drops the index; turning it on again builds it from the
+    registry as it is then, with the changes made while it was off."""
+    fleet.configure()
+    for n in ("kept", "removed"):
+        fleet.iot.create_thing(thingName=n)
+    fleet.wait_names("thingName:*", ["kept", "removed"])
+
+    fleet.configure(things="OFF", connectivity="OFF", groups="OFF")
+    fleet.iot.delete_thing(thingName="removed")
+    fleet.iot.create_thing(thingName="added", attributePayload={"attributes": {"late": "yes"}})
+    fleet.update_shadow("kept", {"state": {"reported": {"late": "yes"}}})
+
+    fleet.configure()
+    fleet.wait_names("thingName:*", ["added", "kept"])
+    assert fleet.names("attributes.late:yes OR shadow.reported.late:yes") == ["added", "kept"]
+    assert fleet.names("attributes.late:yes") == ["added"]
 
 
 def test_shadow_of_an_unregistered_thing_is_not_indexed(fleet):

@@ -38,17 +38,26 @@ pub struct ApiState {
     auth_cache: auth::KeyCache,
 }
 
+/// The services the gateway routes to.
+pub struct Services {
+    pub registry: Arc<Registry>,
+    pub identity: Arc<Identity>,
+    pub accounts: Arc<Accounts>,
+    pub messaging: Arc<Messaging>,
+    pub shadows: Arc<Shadows>,
+    pub fleet: FleetIndexing,
+}
+
 impl ApiState {
-    pub fn new(
-        registry: Arc<Registry>,
-        identity: Arc<Identity>,
-        accounts: Arc<Accounts>,
-        messaging: Arc<Messaging>,
-        shadows: Arc<Shadows>,
-        fleet: FleetIndexing,
-        clock: Arc<dyn Clock>,
-        endpoint_host: String,
-    ) -> Self {
+    pub fn new(services: Services, clock: Arc<dyn Clock>, endpoint_host: String) -> Self {
+        let Services {
+            registry,
+            identity,
+            accounts,
+            messaging,
+            shadows,
+            fleet,
+        } = services;
         ApiState {
             registry,
             identity,

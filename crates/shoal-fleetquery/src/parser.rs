@@ -369,9 +369,11 @@ fn flatten(mut parts: Vec<Query>, make: fn(Vec<Query>) -> Query) -> Query {
     if parts.len() == 1 {
         return parts.pop().expect("one part");
     }
-    let same = |q: &Query| match (q, make(Vec::new())) {
-        (Query::And(_), Query::And(_)) | (Query::Or(_), Query::Or(_)) => true,
-        _ => false,
+    let same = |q: &Query| {
+        matches!(
+            (q, make(Vec::new())),
+            (Query::And(_), Query::And(_)) | (Query::Or(_), Query::Or(_))
+        )
     };
     let mut flat = Vec::with_capacity(parts.len());
     for p in parts {

@@ -124,16 +124,13 @@ fn range(f: &Fields, path: &str, lower: &Bound<String>, upper: &Bound<String>) -
         Bound::Included(v) | Bound::Excluded(v) => tokens::as_number(v).is_some(),
         Bound::Unbounded => true,
     });
-    let (marker, encode): (char, Box<dyn Fn(&str) -> String>) = if numeric {
-        (
-            NUM,
-            Box::new(|v: &str| tokens::num(path, tokens::as_number(v).unwrap_or(0.0))),
-        )
-    } else {
-        (
-            WORD,
-            Box::new(|v: &str| tokens::word(path, &v.to_lowercase())),
-        )
+    let marker = if numeric { NUM } else { WORD };
+    let encode = |v: &str| {
+        if numeric {
+            tokens::num(path, tokens::as_number(v).unwrap_or(0.0))
+        } else {
+            tokens::word(path, &v.to_lowercase())
+        }
     };
     let (first, after) = tokens::section(path, marker);
     let lo = match lower {

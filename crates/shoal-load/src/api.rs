@@ -11,41 +11,56 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[derive(clap::Args, Clone)]
 pub struct ApiArgs {
-    /// create-thing, describe-thing, list-things or create-keys-and-certificate.
+    /// create-thing, describe-thing, list-things, create-keys-and-certificate, update-shadow,
+    /// search, statistics, percentiles, buckets, index-lag (a shadow change until a search
+    /// finds it) or rebuild (UpdateIndexingConfiguration with --body until DescribeIndex says
+    /// ACTIVE).
     #[arg(long)]
-    op: String,
+    pub(crate) op: String,
     #[arg(long, env = "AWS_ENDPOINT_URL")]
-    endpoint: String,
+    pub(crate) endpoint: String,
     #[arg(long, env = "AWS_ACCESS_KEY_ID")]
-    key: String,
+    pub(crate) key: String,
     #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    secret: String,
+    pub(crate) secret: String,
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    region: String,
+    pub(crate) region: String,
     #[arg(long, default_value_t = 64)]
-    concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Requests in all (create-thing creates this many things, numbered from --start).
     #[arg(long, default_value_t = 100_000)]
-    count: usize,
+    pub(crate) count: usize,
     /// First thing number (create-thing) or number of existing things to pick from (describe-thing).
     #[arg(long, default_value_t = 0)]
-    start: usize,
+    pub(crate) start: usize,
     /// describe-thing: things `PREFIX-0` .. `PREFIX-(things-1)` exist.
     #[arg(long, default_value_t = 100_000)]
-    things: usize,
+    pub(crate) things: usize,
     #[arg(long, default_value = "load")]
-    prefix: String,
+    pub(crate) prefix: String,
     /// Stop after this many seconds even if --count is not reached.
     #[arg(long, default_value_t = 120)]
-    max_seconds: u64,
+    pub(crate) max_seconds: u64,
+    /// Fleet-index query (search and the aggregations).
+    #[arg(long, default_value = "*")]
+    pub(crate) query: String,
+    /// Aggregation field.
+    #[arg(long, default_value = "attributes.n")]
+    pub(crate) field: String,
+    /// Requests per second across all clients (0: as fast as they go).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) rate: u64,
+    /// rebuild: the UpdateIndexingConfiguration body.
+    #[arg(long, default_value = "")]
+    pub(crate) body: String,
 }
 
-struct Target {
+pub(crate) struct Target {
     host: String,
     addr: String,
 }
 
-fn target(endpoint: &str) -> Result<Target, String> {
+pub(crate) fn target(endpoint: &str) -> Result<Target, String> {
     let rest = endpoint
         .strip_prefix("http://")
         .ok_or("only http:// endpoints are supported")?;
@@ -65,7 +80,7 @@ fn amz_date() -> String {
 }
 
 /// One signed request; returns whether it got a 200.
-async fn call(
+pub(crate) async fn call(
     sender: &mut SendRequest<Full<Bytes>>,
     a: &ApiArgs,
     t: &Target,
@@ -74,11 +89,25 @@ async fn call(
     query: &str,
     body: Vec<u8>,
 ) -> Result<(bool, Bytes), String> {
+    call_service(sender, a, t, method, path, query, body, "iot").await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn call_service(
+    sender: &mut SendRequest<Full<Bytes>>,
+    a: &ApiArgs,
+    t: &Target,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Vec<u8>,
+    service: &str,
+) -> Result<(bool, Bytes), String> {
     let date = amz_date();
     let hash = shoal_sigv4::sha256_hex(&body);
     let headers = [("host", t.host.as_str()), ("x-amz-date", date.as_str())];
     let auth = shoal_sigv4::authorization_header(
-        method, path, query, &headers, &hash, &a.key, &a.secret, &date, &a.region, "iot",
+        method, path, query, &headers, &hash, &a.key, &a.secret, &date, &a.region, service,
     );
     let uri = if query.is_empty() {
         path.to_string()
@@ -105,7 +134,7 @@ async fn call(
     Ok((ok, bytes))
 }
 
-async fn connect(t: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
+pub(crate) async fn connect(t: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
     let stream = tokio::net::TcpStream::connect(&t.addr)
         .await
         .map_err(|e| e.to_string())?;
@@ -118,7 +147,7 @@ async fn connect(t: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
 }
 
 /// A tiny xorshift so the load tool needs no random-number crate.
-fn next_rand(state: &mut u64) -> u64 {
+pub(crate) fn next_rand(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
     *state ^= *state << 17;
@@ -126,6 +155,11 @@ fn next_rand(state: &mut u64) -> u64 {
 }
 
 pub async fn run(a: ApiArgs) -> Result<(), String> {
+    match a.op.as_str() {
+        "index-lag" => return crate::fleet::index_lag(a).await,
+        "rebuild" => return crate::fleet::rebuild(a).await,
+        _ => {}
+    }
     let t = Arc::new(target(&a.endpoint)?);
     let a = Arc::new(a);
     let issued = Arc::new(AtomicUsize::new(0));
@@ -140,10 +174,17 @@ pub async fn run(a: ApiArgs) -> Result<(), String> {
             let mut errors = 0usize;
             let mut rng = 0x9E37_79B9_7F4A_7C15u64 ^ (worker as u64 + 1);
             let mut token: Option<String> = None;
+            // At a fixed rate each client sends one request every `concurrency / rate` seconds.
+            let pace = (a.rate > 0).then(|| Duration::from_secs_f64(a.concurrency as f64 / a.rate as f64));
+            let mut next_at = Instant::now() + pace.map(|p| p.mul_f64(worker as f64 / a.concurrency as f64)).unwrap_or_default();
             loop {
                 let n = issued.fetch_add(1, Ordering::Relaxed);
                 if n >= a.count || Instant::now() > deadline {
                     break;
+                }
+                if let Some(p) = pace {
+                    tokio::time::sleep_until(next_at.into()).await;
+                    next_at += p;
                 }
                 let t0 = Instant::now();
                 let r = match a.op.as_str() {
@@ -170,6 +211,15 @@ pub async fn run(a: ApiArgs) -> Result<(), String> {
                             token = v["nextToken"].as_str().map(str::to_string);
                         }
                         r
+                    }
+                    "update-shadow" => {
+                        let i = (a.start + n) % a.things.max(1);
+                        let body = crate::fleet::shadow_body(&mut rng);
+                        call_service(&mut sender, &a, &t, "POST", &format!("/things/{}-{i}/shadow", a.prefix), "", body, "iotdata").await
+                    }
+                    "search" | "statistics" | "percentiles" | "buckets" => {
+                        let (path, body) = crate::fleet::query_request(&a.op, &a.query, &a.field);
+                        call(&mut sender, &a, &t, "POST", path, "", body).await
                     }
                     other => return Err(format!("unknown op {other}")),
                 };
@@ -212,6 +262,10 @@ impl ApiArgs {
             things: 1,
             prefix: "load".into(),
             max_seconds: 10,
+            query: "*".into(),
+            field: "attributes.n".into(),
+            rate: 0,
+            body: String::new(),
         }
     }
 }

@@ -4,6 +4,7 @@
 //! connection. Figures go in BENCHMARKS.md, never in tests.
 
 mod api;
+mod fleet;
 mod mqtt;
 mod report;
 mod startup;

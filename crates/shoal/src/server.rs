@@ -117,12 +117,14 @@ impl Server {
             mqtt_addr.to_string(),
         );
         let state = Arc::new(ApiState::new(
-            registry,
-            identity,
-            accounts.clone(),
-            messaging,
-            shadows,
-            fleet.clone(),
+            shoal_api::Services {
+                registry,
+                identity,
+                accounts: accounts.clone(),
+                messaging,
+                shadows,
+                fleet: fleet.clone(),
+            },
             clock,
             cfg.api.public_host.clone(),
         ));

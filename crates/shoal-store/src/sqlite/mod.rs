@@ -134,20 +134,21 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Record>> {
-        let lo = match after {
-            Some(a) if a >= prefix => a.to_string(),
-            _ => String::new(),
+        // One lower bound, so that SQLite starts its index range there: with two (`after` and
+        // the prefix) it may start from the smaller and scan every key before the prefix.
+        let (lo, strict) = match after {
+            Some(a) if a >= prefix => (a.to_string(), true),
+            _ => (prefix.to_string(), false),
         };
-        let strict = after.is_some_and(|a| a >= prefix);
         let hi = prefix_end(prefix);
         self.with_reader(|c| {
             let sql = if strict {
-                "SELECT key, rev, schema, doc FROM records WHERE part = ?1 AND kind = ?2 AND key > ?3 AND key >= ?4 AND key < ?5 ORDER BY key LIMIT ?6"
+                "SELECT key, rev, schema, doc FROM records WHERE part = ?1 AND kind = ?2 AND key > ?3 AND key < ?4 ORDER BY key LIMIT ?5"
             } else {
-                "SELECT key, rev, schema, doc FROM records WHERE part = ?1 AND kind = ?2 AND key >= ?3 AND key >= ?4 AND key < ?5 ORDER BY key LIMIT ?6"
+                "SELECT key, rev, schema, doc FROM records WHERE part = ?1 AND kind = ?2 AND key >= ?3 AND key < ?4 ORDER BY key LIMIT ?5"
             };
             let mut st = c.prepare_cached(sql)?;
-            let rows = st.query_map(params![partition, kind, lo, prefix, hi, limit as i64], row_to_record)?;
+            let rows = st.query_map(params![partition, kind, lo, hi, limit as i64], row_to_record)?;
             rows.collect()
         })
     }
