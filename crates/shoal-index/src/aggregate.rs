@@ -7,9 +7,9 @@ use crate::tokens::{self, NUM, WHOLE};
 use crate::FleetIndex;
 use shoal_fleetquery::Query;
 use std::collections::HashMap;
+use tantivy::postings::BlockSegmentPostings;
 use tantivy::query::EnableScoring;
-use tantivy::schema::IndexRecordOption;
-use tantivy::{DocSet, SegmentReader, TERMINATED};
+use tantivy::SegmentReader;
 
 impl FleetIndex {
     /// Every numeric value of `path` in the matching documents, ascending, with how many times
@@ -83,17 +83,29 @@ impl FleetIndex {
                 .ge(first.as_bytes())
                 .lt(after.as_bytes())
                 .into_stream()?;
+            // Every live document matches (an aggregation over the whole fleet): a term's
+            // document frequency is its count, and no postings need reading.
+            let all = n == seg.num_docs() as u64 && seg.alive_bitset().is_none();
+            let mut block = BlockSegmentPostings::empty();
             while stream.advance() {
-                let mut postings = inverted
-                    .read_postings_from_terminfo(stream.value(), IndexRecordOption::Basic)?;
-                let mut count = 0;
-                let mut d = postings.doc();
-                while d != TERMINATED {
-                    if hits[(d / 64) as usize] & (1 << (d % 64)) != 0 {
-                        count += 1;
+                let info = stream.value();
+                let count = if all {
+                    info.doc_freq as u64
+                } else {
+                    // One postings reader, reset for each term: high-cardinality fields (a
+                    // number per thing) have as many terms as documents.
+                    inverted.reset_block_postings_from_terminfo(info, &mut block)?;
+                    let mut count = 0;
+                    while !block.docs().is_empty() {
+                        for &d in block.docs() {
+                            if hits[(d / 64) as usize] & (1 << (d % 64)) != 0 {
+                                count += 1;
+                            }
+                        }
+                        block.advance();
                     }
-                    d = postings.advance();
-                }
+                    count
+                };
                 if count > 0 {
                     let suffix = std::str::from_utf8(&stream.key()[first.len()..]).unwrap_or("");
                     each(suffix, count);

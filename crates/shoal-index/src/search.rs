@@ -112,19 +112,18 @@ impl FleetIndex {
                 continue;
             };
             let alive = seg.alive_bitset();
-            let mut buf = String::new();
+            let mut ords = Vec::new();
             weight.for_each_no_score(seg, &mut |docs| {
                 for &d in docs {
-                    if alive.is_some_and(|a| !a.is_alive(d)) {
-                        continue;
-                    }
-                    if let Some(ord) = names.term_ords(d).next() {
-                        buf.clear();
-                        if names.ord_to_str(ord, &mut buf).unwrap_or(false) {
-                            out.push(buf.clone());
-                        }
+                    if alive.is_none_or(|a| a.is_alive(d)) {
+                        ords.extend(names.term_ords(d));
                     }
                 }
+            })?;
+            // Resolving sorted ordinals walks the dictionary once, instead of a lookup each.
+            ords.sort_unstable();
+            names.dictionary().sorted_ords_to_term_cb(&ords, |bytes| {
+                out.push(String::from_utf8_lossy(bytes).into_owned());
             })?;
         }
         out.sort_unstable();

@@ -88,6 +88,10 @@ pub trait Store: Send + Sync + 'static {
     /// it derives from the store.
     fn changes(&self) -> tokio::sync::broadcast::Receiver<std::sync::Arc<Changes>>;
 
+    /// The `seq` of the last change announced, so that a follower can tell when it has
+    /// applied everything written so far.
+    fn announced(&self) -> u64;
+
     /// Finishes queued writes and releases the backend; later calls fail with `Closed`.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }

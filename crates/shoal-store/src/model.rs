@@ -124,6 +124,8 @@ pub enum TermMatch<'a> {
 /// so no write path can forget to announce itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changes {
+    /// Position in the stream: 1 for the first batch announced since the store opened.
+    pub seq: u64,
     pub partition: String,
     pub records: Vec<(String, String)>,
 }
@@ -141,6 +143,7 @@ impl Changes {
             })
             .collect();
         (!records.is_empty()).then(|| Changes {
+            seq: 0,
             partition: batch.partition.clone(),
             records,
         })

@@ -61,7 +61,7 @@ pub(crate) struct Inner {
     status: Mutex<HashMap<String, IndexStatus>>,
     clock: Arc<dyn Clock>,
     metrics: Mutex<metrics::Metrics>,
-    /// Bumped after every batch of changes is searchable (tests and benchmarks wait on it).
+    /// The store's change `seq` up to which everything is searchable (tests wait on it).
     applied: watch::Sender<u64>,
 }
 
@@ -120,7 +120,8 @@ impl FleetIndexing {
         updater::shutdown(&self.inner);
     }
 
-    /// Resolves after every change committed so far is searchable.
+    /// Resolves once every change acknowledged so far is searchable, and the dynamic-group
+    /// memberships it caused are written (their own re-indexing is a later change).
     pub async fn caught_up(&self) {
         updater::caught_up(&self.inner).await
     }

@@ -40,10 +40,10 @@ pub(super) fn shutdown(inner: &Inner) {
 }
 
 pub(super) async fn caught_up(inner: &Inner) {
-    // Any change committed before this call is announced before its caller was answered, so
-    // a marker batch committed now is applied after it.
+    // A write is announced before its caller is answered, so everything acknowledged so far
+    // is at or below `announced`.
+    let target = inner.store.announced();
     let mut rx = inner.applied.subscribe();
-    let target = *rx.borrow() + 2;
     let _ = rx.wait_for(|n| *n >= target).await;
 }
 
@@ -58,6 +58,7 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
     let mut rx = inner.store.changes();
     tokio::spawn(async move {
         let startup = inner.clone();
+        let rebuilt_to = inner.store.announced();
         // Every partition that has an index is rebuilt unless the index was closed cleanly.
         let moves = tokio::task::spawn_blocking(move || {
             if clean {
@@ -71,7 +72,7 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
         for m in moves {
             membership::apply(&inner, m).await;
         }
-        inner.applied.send_modify(|n| *n += 1);
+        inner.applied.send_modify(|n| *n = (*n).max(rebuilt_to));
         loop {
             let mut burst: Vec<Arc<Changes>> = Vec::new();
             let mut lagged = false;
@@ -87,6 +88,12 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
                     Err(_) => break,
                 }
             }
+            // After a lag the rebuild reads the store as it is now.
+            let upto = if lagged {
+                inner.store.announced()
+            } else {
+                burst.iter().map(|c| c.seq).max().unwrap_or(0)
+            };
             let work = inner.clone();
             let moves = tokio::task::spawn_blocking(move || {
                 if lagged {
@@ -101,7 +108,7 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
             for m in moves {
                 membership::apply(&inner, m).await;
             }
-            inner.applied.send_modify(|n| *n += 1);
+            inner.applied.send_modify(|n| *n = (*n).max(upto));
         }
     });
 }

@@ -1,8 +1,8 @@
 //! The Device Shadow service: classic and named shadows of any thing name (a registry thing is
 //! not required, as on AWS), stored one record per shadow. Every accepted change is durable
 //! before it is answered, is made under the revision it was computed from (so a racing update
-//! is recomputed on the newer shadow, or refused with 409 when it named a version), and is then
-//! announced as a `ShadowEvent` for the fleet index and jobs.
+//! is recomputed on the newer shadow, or refused with 409 when it named a version). Followers
+//! (the fleet index) learn of changes from the store's change stream.
 
 mod keyed;
 pub mod requests;
@@ -17,10 +17,8 @@ use shoal_domain::shadow::{self, Applied, Shadow, ShadowName, UpdateRequest};
 use shoal_domain::{Clock, Partition, ServiceError, ThingName};
 use shoal_store::{Batch, Expect, Store};
 use std::sync::Arc;
-use tokio::sync::broadcast;
 
 pub(crate) const KIND: &str = "shadow";
-const EVENTS: usize = 4096;
 
 /// Which shadow: a thing's classic shadow (`name: None`) or one of its named shadows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -51,36 +49,19 @@ impl ShadowId {
     }
 }
 
-/// A committed change: the shadow as it now is (deleted shadows have `deleted_at`).
-#[derive(Debug, Clone)]
-pub struct ShadowEvent {
-    pub partition: Partition,
-    pub id: ShadowId,
-    pub shadow: Arc<Shadow>,
-}
-
 pub struct Shadows {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    events: broadcast::Sender<ShadowEvent>,
     writers: keyed::KeyedLocks,
 }
 
 impl Shadows {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        let (events, _) = broadcast::channel(EVENTS);
         Shadows {
             store,
             clock,
-            events,
             writers: keyed::KeyedLocks::default(),
         }
-    }
-
-    /// Committed changes, in commit order per shadow. A receiver that lags must reread the
-    /// store: the events are a cache invalidation, the store is the truth.
-    pub fn events(&self) -> broadcast::Receiver<ShadowEvent> {
-        self.events.subscribe()
     }
 
     fn now(&self) -> i64 {
@@ -136,7 +117,6 @@ impl Shadows {
                 expect,
             );
             if try_commit(self.store.as_ref(), batch).await? {
-                self.announce(part, id, applied.shadow.clone());
                 return Ok(applied);
             }
         }
@@ -169,9 +149,7 @@ impl Shadows {
                 Expect::Rev(rev),
             );
             if try_commit(self.store.as_ref(), batch).await? {
-                let version = tomb.version;
-                self.announce(part, id, tomb);
-                return Ok(shadow::deleted_document(version, token, now));
+                return Ok(shadow::deleted_document(tomb.version, token, now));
             }
         }
         Err(records::contention())
@@ -212,13 +190,5 @@ impl Shadows {
                 return Ok((names, None));
             }
         }
-    }
-
-    fn announce(&self, part: &Partition, id: &ShadowId, shadow: Shadow) {
-        let _ = self.events.send(ShadowEvent {
-            partition: part.clone(),
-            id: id.clone(),
-            shadow: Arc::new(shadow),
-        });
     }
 }

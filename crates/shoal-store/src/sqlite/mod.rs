@@ -11,6 +11,7 @@ use crate::model::{Batch, Changes, Record, TermMatch};
 use crate::{BoxFuture, Store, StoreError, StoreResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use tokio::sync::broadcast;
@@ -35,6 +36,7 @@ pub struct SqliteStore {
     checkpointer: Mutex<Option<checkpoint::Checkpointer>>,
     readers: Mutex<Vec<Connection>>,
     changes: broadcast::Sender<Arc<Changes>>,
+    announced: Arc<AtomicU64>,
 }
 
 impl SqliteStore {
@@ -44,7 +46,11 @@ impl SqliteStore {
         schema::prepare_writer(&conn)?;
         let (tx, rx) = mpsc::channel();
         let (changes, _) = broadcast::channel(CHANGES_BACKLOG);
-        let announce = changes.clone();
+        let announced = Arc::new(AtomicU64::new(0));
+        let announce = writer::Announce {
+            stream: changes.clone(),
+            seq: announced.clone(),
+        };
         let thread = std::thread::Builder::new()
             .name("shoal-store-writer".into())
             .spawn(move || writer::run(conn, rx, announce))
@@ -57,6 +63,7 @@ impl SqliteStore {
             checkpointer: Mutex::new(Some(checkpointer)),
             readers: Mutex::new(Vec::new()),
             changes,
+            announced,
         })
     }
 
@@ -231,6 +238,10 @@ impl Store for SqliteStore {
 
     fn changes(&self) -> broadcast::Receiver<Arc<Changes>> {
         self.changes.subscribe()
+    }
+
+    fn announced(&self) -> u64 {
+        self.announced.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

@@ -6,6 +6,7 @@ use super::backend;
 use crate::model::{Batch, Changes, Expect, Op};
 use crate::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use tokio::sync::broadcast;
 use tokio::sync::oneshot;
@@ -18,11 +19,13 @@ pub enum Job {
     Shutdown(oneshot::Sender<()>),
 }
 
-pub fn run(
-    mut conn: Connection,
-    rx: mpsc::Receiver<Job>,
-    changes: broadcast::Sender<Arc<Changes>>,
-) {
+/// Where committed changes go: the stream, and the count of changes announced on it.
+pub struct Announce {
+    pub stream: broadcast::Sender<Arc<Changes>>,
+    pub seq: Arc<AtomicU64>,
+}
+
+pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, changes: Announce) {
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
         let Ok(first) = rx.recv() else { break };
@@ -59,11 +62,7 @@ pub fn run(
 
 type Reply = oneshot::Sender<StoreResult<Vec<u64>>>;
 
-fn commit_group(
-    conn: &mut Connection,
-    jobs: Vec<(Batch, Reply)>,
-    changes: &broadcast::Sender<Arc<Changes>>,
-) {
+fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>, changes: &Announce) {
     let mut results: Vec<(StoreResult<Vec<u64>>, Reply)> = Vec::with_capacity(jobs.len());
     let mut committed = Vec::new();
     let outcome = (|| -> rusqlite::Result<()> {
@@ -90,8 +89,9 @@ fn commit_group(
         Ok(()) => {
             // Announced before anyone is answered: once a caller sees its write acknowledged,
             // every follower of the change stream has it queued.
-            for c in committed {
-                let _ = changes.send(Arc::new(c));
+            for mut c in committed {
+                c.seq = changes.seq.fetch_add(1, Ordering::SeqCst) + 1;
+                let _ = changes.stream.send(Arc::new(c));
             }
             for (r, reply) in results {
                 let _ = reply.send(r);
