@@ -123,6 +123,8 @@ pub(crate) async fn call_service(
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
+    // A fresh connection may not be ready for its first request yet.
+    sender.ready().await.map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let ok = resp.status().is_success();
     let bytes = resp

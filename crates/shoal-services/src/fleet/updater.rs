@@ -144,17 +144,22 @@ fn apply(inner: &Inner, burst: &[Arc<Changes>]) -> Vec<Moves> {
             tracing::error!(error = %e, partition = %part, "fleet index: rebuild failed");
         }
     }
+    let mut wrote = false;
     for (part, d) in &dirty {
         if reconfigured.contains(part) {
             continue;
         }
         let cfg = config_of(inner, part);
-        if let Err(e) = update(inner, part, &cfg, d) {
-            tracing::error!(error = %e, partition = %part, "fleet index: update failed");
+        match update(inner, part, &cfg, d) {
+            Ok(w) => wrote |= w,
+            Err(e) => tracing::error!(error = %e, partition = %part, "fleet index: update failed"),
         }
     }
-    if let Err(e) = inner.index.commit() {
-        tracing::error!(error = %e, "fleet index: commit failed");
+    // A commit syncs files: none for changes no index holds (indexing off, other kinds).
+    if wrote {
+        if let Err(e) = inner.index.commit() {
+            tracing::error!(error = %e, "fleet index: commit failed");
+        }
     }
     let mut moves = Vec::new();
     let none = BTreeSet::new();
@@ -189,8 +194,11 @@ fn config_of(inner: &Inner, part: &str) -> IndexingConfig {
         .unwrap_or_default()
 }
 
-fn update(inner: &Inner, part: &str, cfg: &IndexingConfig, d: &Dirty) -> Result<()> {
+/// Rebuilds the documents of what changed; whether anything was written.
+fn update(inner: &Inner, part: &str, cfg: &IndexingConfig, d: &Dirty) -> Result<bool> {
+    let mut wrote = false;
     if cfg.things_on() && !d.things.is_empty() {
+        wrote = true;
         let scope = scope(part, THINGS_INDEX);
         let mut docs = Vec::new();
         let mut gone = Vec::new();
@@ -204,6 +212,7 @@ fn update(inner: &Inner, part: &str, cfg: &IndexingConfig, d: &Dirty) -> Result<
         inner.index.put(&scope, docs).map_err(internal)?;
     }
     if cfg.groups && !d.groups.is_empty() {
+        wrote = true;
         let scope = scope(part, GROUPS_INDEX);
         let mut docs = Vec::new();
         let mut gone = Vec::new();
@@ -216,7 +225,7 @@ fn update(inner: &Inner, part: &str, cfg: &IndexingConfig, d: &Dirty) -> Result<
         inner.index.delete(&scope, gone);
         inner.index.put(&scope, docs).map_err(internal)?;
     }
-    Ok(())
+    Ok(wrote)
 }
 
 fn internal(e: shoal_index::IndexError) -> shoal_domain::ServiceError {
@@ -298,7 +307,7 @@ fn rebuild(inner: &Inner, part: &str, cfg: &IndexingConfig) -> Result<()> {
                     docs.push(thing_doc(&t, cfg));
                 }
             }
-            inner.index.put(&things, docs).map_err(internal)?;
+            inner.index.put_new(&things, docs).map_err(internal)?;
             match recs.last() {
                 Some(last) if recs.len() == REBUILD_CHUNK => after = Some(last.key.clone()),
                 _ => break,
@@ -316,7 +325,7 @@ fn rebuild(inner: &Inner, part: &str, cfg: &IndexingConfig) -> Result<()> {
                 .iter()
                 .map(|r| decode(r).map(|g| group_doc(&g)))
                 .collect::<Result<Vec<_>>>()?;
-            inner.index.put(&groups, docs).map_err(internal)?;
+            inner.index.put_new(&groups, docs).map_err(internal)?;
             match recs.last() {
                 Some(last) if recs.len() == REBUILD_CHUNK => after = Some(last.key.clone()),
                 _ => break,
@@ -324,8 +333,13 @@ fn rebuild(inner: &Inner, part: &str, cfg: &IndexingConfig) -> Result<()> {
         }
     }
     inner.index.commit().map_err(internal)?;
-    let mut st = inner.status.lock().expect("status");
-    st.remove(&things);
-    st.remove(&groups);
+    inner.index.release_memory();
+    // A configuration written since this rebuild began has its own rebuild queued: the index
+    // stays REBUILDING until that one is done.
+    if config_of(inner, part) == *cfg {
+        let mut st = inner.status.lock().expect("status");
+        st.remove(&things);
+        st.remove(&groups);
+    }
     Ok(())
 }
