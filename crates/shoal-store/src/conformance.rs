@@ -13,6 +13,7 @@ pub async fn run_all<S: Store, F: FnMut() -> S>(mut make: F) {
     partitions_are_isolated(&make()).await;
     ordered_by_term_value(&make()).await;
     concurrent_commits_all_land(&make()).await;
+    committed_changes_are_announced(&make()).await;
 }
 
 fn put(b: Batch, key: &str, doc: &str, terms: Vec<Term>, expect: Expect) -> Batch {
@@ -283,4 +284,41 @@ async fn ordered_by_term_value<S: Store>(s: &S) {
         .list_by_term_ordered("p", "thing", "created", "", None, true, 10)
         .unwrap();
     assert_eq!(all.first().map(|(v, _)| v.as_str()), Some("b|000"));
+}
+
+/// Every committed batch is announced once, numbered, with the keys it put or deleted, before
+/// its caller is answered; a refused batch is not announced; a prefix listing starts at its
+/// prefix whatever comes before it.
+async fn committed_changes_are_announced<S: Store>(s: &S) {
+    let mut rx = s.changes();
+    assert_eq!(s.announced(), 0);
+    s.commit(
+        put(Batch::new("p"), "a", "1", vec![], Expect::Absent)
+            .check("thing", "zzz", Expect::Absent)
+            .delete("shadow", "a/", Expect::Any),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.announced(), 1, "announced before the commit resolved");
+    let refused = s
+        .commit(put(Batch::new("p"), "a", "2", vec![], Expect::Absent))
+        .await;
+    assert!(refused.is_err());
+    s.commit(put(Batch::new("q"), "b", "1", vec![], Expect::Any))
+        .await
+        .unwrap();
+    let first = rx.try_recv().unwrap();
+    assert_eq!(first.seq, 1);
+    assert_eq!(first.partition, "p");
+    assert_eq!(
+        first.records,
+        vec![
+            ("thing".to_string(), "a".to_string()),
+            ("shadow".to_string(), "a/".to_string())
+        ]
+    );
+    let second = rx.try_recv().unwrap();
+    assert_eq!((second.seq, second.partition.as_str()), (2, "q"));
+    assert!(rx.try_recv().is_err(), "the refused batch is not announced");
+    assert_eq!(s.announced(), 2);
 }
