@@ -21,7 +21,8 @@ https://docs.aws.amazon.com/iot/latest/apireference/API_CreateFleetMetric.html):
     that does not exist;
   * the static-group operations refuse dynamic groups ("This operation does not support
     dynamic thing groups. Thing group arn: ..."), dynamic groups are no hierarchy's parent,
-    and thing indexing cannot be turned off while dynamic groups exist;
+    thing indexing cannot be turned off while dynamic groups exist, and an account has at most
+    100 of them (https://docs.aws.amazon.com/general/latest/gr/iot-core.html);
   * a fleet metric is a query, an aggregation (Statistics, Percentiles or Cardinality with its
     values) over a field, and a period (60 to 86400 seconds, a multiple of 60); it is
     evaluated when created or updated and then every period. Shoal exports the values as
