@@ -30,63 +30,59 @@ pub(crate) fn load_thing(
     name: &str,
     cfg: &IndexingConfig,
 ) -> Result<Option<ThingRecords>> {
-    let store_err = crate::records::store_error;
-    let Some(rec) = store.get(part, KIND_THING, name).map_err(store_err)? else {
-        return Ok(None);
+    match store
+        .get(part, KIND_THING, name)
+        .map_err(crate::records::store_error)?
+    {
+        Some(rec) => records_of(store, part, decode(&rec)?, cfg).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The shadows and connectivity the configuration indexes for a thing: the classic shadow
+/// (`THING/`) and each named shadow of the filter (`THING/NAME`), read by key.
+pub(crate) fn records_of(
+    store: &dyn Store,
+    part: &str,
+    thing: Thing,
+    cfg: &IndexingConfig,
+) -> Result<ThingRecords> {
+    let get = |kind: &str, key: &str| -> Result<Option<Record>> {
+        store
+            .get(part, kind, key)
+            .map_err(crate::records::store_error)
     };
-    let thing: Thing = decode(&rec)?;
+    let mut wanted: Vec<&str> = Vec::new();
+    if cfg.classic_shadow() {
+        wanted.push("");
+    }
+    if cfg.named_shadows {
+        wanted.extend(cfg.named_shadow_names.iter().map(String::as_str));
+    }
     let mut shadows = Vec::new();
-    if cfg.classic_shadow() || cfg.named_shadows {
-        let prefix = format!("{name}/");
-        let recs = store
-            .list(
-                part,
-                crate::shadows::KIND,
-                &prefix,
-                None,
-                1 + cfg.named_shadow_names.len() * 4 + 64,
-            )
-            .map_err(store_err)?;
-        shadows = shadows_of(&recs, name.len() + 1, cfg)?;
+    for shadow_name in wanted {
+        if let Some(r) = get(
+            crate::shadows::KIND,
+            &format!("{}/{shadow_name}", thing.name),
+        )? {
+            let s: Shadow = decode(&r)?;
+            if s.is_live() {
+                shadows.push((shadow_name.to_string(), s));
+            }
+        }
     }
     let connectivity = if cfg.connectivity {
-        store
-            .get(part, KIND_CONNECTIVITY, name)
-            .map_err(store_err)?
+        get(KIND_CONNECTIVITY, &thing.name)?
             .map(|r| decode::<Connectivity>(&r))
             .transpose()?
     } else {
         None
     };
-    Ok(Some(ThingRecords {
+    Ok(ThingRecords {
         thing,
         shadows,
         connectivity,
-    }))
-}
-
-/// The live shadows the configuration indexes among one thing's shadow records.
-pub(crate) fn shadows_of(
-    recs: &[Record],
-    name_at: usize,
-    cfg: &IndexingConfig,
-) -> Result<Vec<(String, Shadow)>> {
-    let mut out = Vec::new();
-    for r in recs {
-        let shadow_name = &r.key[name_at.min(r.key.len())..];
-        let wanted = if shadow_name.is_empty() {
-            cfg.classic_shadow()
-        } else {
-            cfg.indexes_named(shadow_name)
-        };
-        if wanted {
-            let s: Shadow = decode(r)?;
-            if s.is_live() {
-                out.push((shadow_name.to_string(), s));
-            }
-        }
-    }
-    Ok(out)
+    })
 }
 
 fn push_json(fields: &mut Vec<(String, FieldValue)>, path: &str, v: &Value) {

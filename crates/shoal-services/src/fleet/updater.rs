@@ -4,7 +4,7 @@
 //! change, a start after a crash (no clean marker) or a lagging stream rebuilds whole scopes
 //! from the store; the rebuild commits once at the end, so queries see the old data until then.
 
-use super::documents::{group_doc, load_group, load_thing, thing_doc};
+use super::documents::{group_doc, load_group, load_thing, records_of, thing_doc};
 use super::membership::{self, Moves};
 use super::{scope, IndexStatus, Inner, CONFIG_PARTITION, KIND_CONFIG};
 use crate::records::{decode, store_error};
@@ -303,9 +303,8 @@ fn rebuild(inner: &Inner, part: &str, cfg: &IndexingConfig) -> Result<()> {
                 .map_err(store_error)?;
             let mut docs = Vec::with_capacity(recs.len());
             for r in &recs {
-                if let Some(t) = load_thing(&*inner.store, part, &r.key, cfg)? {
-                    docs.push(thing_doc(&t, cfg));
-                }
+                let t = records_of(&*inner.store, part, decode(r)?, cfg)?;
+                docs.push(thing_doc(&t, cfg));
             }
             inner.index.put_new(&things, docs).map_err(internal)?;
             match recs.last() {
