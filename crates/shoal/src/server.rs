@@ -206,7 +206,7 @@ impl Server {
             let _ = p.await;
         }
         let _ = self.device_https.await;
-        self.fleet.shutdown();
+        self.fleet.shutdown().await;
         self.store.shutdown().await;
     }
 }

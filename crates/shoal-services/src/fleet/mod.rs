@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     status: Mutex<HashMap<String, IndexStatus>>,
     clock: Arc<dyn Clock>,
     metrics: Mutex<metrics::Metrics>,
+    /// Set by a clean stop; the updater applies nothing more (see `updater::shutdown`).
+    closed: Mutex<bool>,
     /// The store's change `seq` up to which everything is searchable (tests wait on it).
     applied: watch::Sender<u64>,
 }
@@ -106,6 +108,7 @@ impl FleetIndexing {
             status: Mutex::new(HashMap::new()),
             clock,
             metrics: Mutex::new(Default::default()),
+            closed: Mutex::new(false),
             applied: watch::channel(0).0,
         });
         updater::spawn(inner.clone(), clean, fresh);
@@ -116,8 +119,8 @@ impl FleetIndexing {
     }
 
     /// Commits the index and marks it clean, so the next start trusts it.
-    pub fn shutdown(&self) {
-        updater::shutdown(&self.inner);
+    pub async fn shutdown(&self) {
+        updater::shutdown(&self.inner).await;
     }
 
     /// Resolves once every change acknowledged so far is searchable, and the dynamic-group

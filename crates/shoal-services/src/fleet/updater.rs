@@ -28,7 +28,29 @@ pub(super) fn take_clean_marker(dir: &Path) -> bool {
     std::fs::remove_file(dir.join(CLEAN_MARKER)).is_ok()
 }
 
-pub(super) fn shutdown(inner: &Inner) {
+/// How long a clean stop waits for the updater to apply what the store holds; past it the
+/// index is left unmarked and rebuilt at the next start.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Marks the index clean only once it holds every change the store announced: the updater is
+/// drained, then stopped (a burst in progress finishes first), then the index is committed.
+pub(super) async fn shutdown(inner: &Inner) {
+    // Applying changes can write more (dynamic-group memberships): drain until none come.
+    let drained = async {
+        loop {
+            let seen = inner.store.announced();
+            caught_up(inner).await;
+            if inner.store.announced() == seen {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(DRAIN, drained).await.is_err() {
+        tracing::warn!("fleet index not caught up at shutdown; it will be rebuilt at start");
+        return;
+    }
+    let mut closed = inner.closed.lock().expect("closed");
+    *closed = true;
     match inner.index.commit() {
         Ok(()) => {
             if let Err(e) = std::fs::write(inner.dir.join(CLEAN_MARKER), b"") {
@@ -96,6 +118,12 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
             };
             let work = inner.clone();
             let moves = tokio::task::spawn_blocking(move || {
+                // Held for the whole burst, so a clean stop waits for it; once closed,
+                // nothing more is applied.
+                let closed = work.closed.lock().expect("closed");
+                if *closed {
+                    return Vec::new();
+                }
                 if lagged {
                     tracing::warn!("fleet index fell behind the change stream; rebuilding");
                     rebuild_all(&work, false)
