@@ -323,11 +323,15 @@ impl FleetIndexing {
     }
 
     /// Evaluates the metrics that are due, once a second, for as long as the process runs.
-    pub(crate) fn spawn_metric_timer(&self) {
+    pub(crate) fn spawn_metric_timer(&self) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
+        let mut stop = self.inner.stop.subscribe();
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
                 let now = me.inner.clock.now().0;
                 let due: Vec<(String, FleetMetric)> = me
                     .inner
@@ -362,7 +366,7 @@ impl FleetIndexing {
                     }
                 }
             }
-        });
+        })
     }
 
     /// The last value of every fleet metric, in Prometheus' text format.

@@ -10,6 +10,9 @@ mod metrics;
 mod queries;
 mod updater;
 
+#[cfg(test)]
+mod tests;
+
 pub use dynamic::DynamicSpec;
 pub use metrics::MetricInput;
 pub use queries::{Buckets, SearchPage, Stats};
@@ -63,6 +66,9 @@ pub(crate) struct Inner {
     metrics: Mutex<metrics::Metrics>,
     /// Set by a clean stop; the updater applies nothing more (see `updater::shutdown`).
     closed: Mutex<bool>,
+    /// Tells the updater and the metric timer to end, and their tasks, awaited at shutdown.
+    stop: watch::Sender<bool>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The store's change `seq` up to which everything is searchable (tests wait on it).
     applied: watch::Sender<u64>,
 }
@@ -109,12 +115,16 @@ impl FleetIndexing {
             clock,
             metrics: Mutex::new(Default::default()),
             closed: Mutex::new(false),
+            stop: watch::channel(false).0,
+            tasks: Mutex::new(Vec::new()),
             applied: watch::channel(0).0,
         });
-        updater::spawn(inner.clone(), clean, fresh);
+        let updater = updater::spawn(inner.clone(), clean, fresh);
+        inner.tasks.lock().expect("tasks").push(updater);
         let fleet = FleetIndexing { inner };
         fleet.load_metrics()?;
-        fleet.spawn_metric_timer();
+        let timer = fleet.spawn_metric_timer();
+        fleet.inner.tasks.lock().expect("tasks").push(timer);
         Ok(fleet)
     }
 

@@ -47,8 +47,15 @@ pub(super) async fn shutdown(inner: &Inner) {
     };
     if tokio::time::timeout(DRAIN, drained).await.is_err() {
         tracing::warn!("fleet index not caught up at shutdown; it will be rebuilt at start");
+        stop_tasks(inner).await;
         return;
     }
+    close_and_mark(inner);
+    stop_tasks(inner).await;
+}
+
+/// Stops the updater applying (a burst in progress finishes first), commits, marks clean.
+fn close_and_mark(inner: &Inner) {
     let mut closed = inner.closed.lock().expect("closed");
     *closed = true;
     match inner.index.commit() {
@@ -58,6 +65,15 @@ pub(super) async fn shutdown(inner: &Inner) {
             }
         }
         Err(e) => tracing::warn!(error = %e, "fleet index: final commit failed"),
+    }
+}
+
+/// Ends the updater and the metric timer, so that nothing holds the index any more.
+async fn stop_tasks(inner: &Inner) {
+    let _ = inner.stop.send(true);
+    let tasks: Vec<_> = std::mem::take(&mut *inner.tasks.lock().expect("tasks"));
+    for t in tasks {
+        let _ = t.await;
     }
 }
 
@@ -76,8 +92,9 @@ struct Dirty {
     groups: BTreeSet<String>,
 }
 
-pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
+pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) -> tokio::task::JoinHandle<()> {
     let mut rx = inner.store.changes();
+    let mut stop = inner.stop.subscribe();
     tokio::spawn(async move {
         let startup = inner.clone();
         let rebuilt_to = inner.store.announced();
@@ -98,7 +115,11 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
         loop {
             let mut burst: Vec<Arc<Changes>> = Vec::new();
             let mut lagged = false;
-            match rx.recv().await {
+            let next = tokio::select! {
+                next = rx.recv() => next,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            match next {
                 Ok(c) => burst.push(c),
                 Err(RecvError::Lagged(_)) => lagged = true,
                 Err(RecvError::Closed) => break,
@@ -138,7 +159,7 @@ pub(super) fn spawn(inner: Arc<Inner>, clean: bool, fresh: bool) {
             }
             inner.applied.send_modify(|n| *n = (*n).max(upto));
         }
-    });
+    })
 }
 
 fn apply(inner: &Inner, burst: &[Arc<Changes>]) -> Vec<Moves> {
