@@ -44,7 +44,6 @@ pub type IndexResult<T> = Result<T, IndexError>;
 const WRITER_HEAP: usize = 128 << 20;
 
 pub struct FleetIndex {
-    index: Index,
     fields: schema::Fields,
     writer: Mutex<IndexWriter>,
     reader: IndexReader,
@@ -94,7 +93,6 @@ impl FleetIndex {
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
         Ok(FleetIndex {
-            index,
             fields,
             writer: Mutex::new(writer),
             reader,
@@ -177,24 +175,6 @@ impl FleetIndex {
         unsafe {
             libc::malloc_trim(0);
         }
-    }
-
-    /// Bytes the index takes on disk.
-    pub fn disk_bytes(&self) -> u64 {
-        let searcher = self.reader.searcher();
-        searcher
-            .space_usage()
-            .map(|u| u.total().get_bytes())
-            .unwrap_or(0)
-    }
-
-    pub fn num_docs(&self) -> u64 {
-        self.reader.searcher().num_docs()
-    }
-
-    #[allow(dead_code)]
-    fn index(&self) -> &Index {
-        &self.index
     }
 }
 
