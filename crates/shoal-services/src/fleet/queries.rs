@@ -104,6 +104,23 @@ impl FleetIndexing {
         })
     }
 
+    /// What every aggregation starts from: the index ready, the query parsed, the field known.
+    fn aggregation<'a>(
+        &'a self,
+        part: &Partition,
+        index: &str,
+        query: &'a str,
+        field: &str,
+    ) -> Result<Aggregation<'a>> {
+        Ok(Aggregation {
+            fleet: self,
+            scope: self.ready_scope(part, index)?,
+            q: prepare(index, query)?,
+            field: aggregation_field(index, field)?,
+            text: query,
+        })
+    }
+
     /// GetStatistics: all eight values over a numeric field; only `count` (of things having
     /// the field) over a string field, as AWS documents.
     pub fn statistics(
@@ -113,23 +130,11 @@ impl FleetIndexing {
         query: &str,
         field: &str,
     ) -> Result<Stats> {
-        let scope = self.ready_scope(part, index)?;
-        let q = prepare(index, query)?;
-        let f = aggregation_field(index, field)?;
-        let (numbers, _) = self
-            .inner
-            .index
-            .numbers(&scope, &q, &f)
-            .map_err(|e| index_error(e, query))?;
-        if let Some(s) = aggregate::statistics(&numbers) {
+        let a = self.aggregation(part, index, query, field)?;
+        if let Some(s) = aggregate::statistics(&a.numbers()?) {
             return Ok(Stats::Numbers(s));
         }
-        let (values, _) = self
-            .inner
-            .index
-            .values(&scope, &q, &f)
-            .map_err(|e| index_error(e, query))?;
-        Ok(Stats::Count(values.values().sum()))
+        Ok(Stats::Count(a.values()?.0.values().sum()))
     }
 
     /// GetPercentiles over a numeric field; `[]` when nothing matches.
@@ -141,26 +146,13 @@ impl FleetIndexing {
         field: &str,
         percents: &[f64],
     ) -> Result<Vec<(f64, f64)>> {
-        let scope = self.ready_scope(part, index)?;
-        let q = prepare(index, query)?;
-        let f = aggregation_field(index, field)?;
-        let (numbers, _) = self
-            .inner
-            .index
-            .numbers(&scope, &q, &f)
-            .map_err(|e| index_error(e, query))?;
-        if numbers.is_empty() {
-            let (values, _) = self
-                .inner
-                .index
-                .values(&scope, &q, &f)
-                .map_err(|e| index_error(e, query))?;
-            if !values.is_empty() {
-                return Err(ServiceError::new(
-                    ErrorKind::InvalidAggregation,
-                    format!("Aggregation field {field} must be of type Number"),
-                ));
-            }
+        let a = self.aggregation(part, index, query, field)?;
+        let numbers = a.numbers()?;
+        if numbers.is_empty() && !a.values()?.0.is_empty() {
+            return Err(ServiceError::new(
+                ErrorKind::InvalidAggregation,
+                format!("Aggregation field {field} must be of type Number"),
+            ));
         }
         Ok(aggregate::percentiles(&numbers, percents))
     }
@@ -173,15 +165,8 @@ impl FleetIndexing {
         query: &str,
         field: &str,
     ) -> Result<u64> {
-        let scope = self.ready_scope(part, index)?;
-        let q = prepare(index, query)?;
-        let f = aggregation_field(index, field)?;
-        let (values, _) = self
-            .inner
-            .index
-            .values(&scope, &q, &f)
-            .map_err(|e| index_error(e, query))?;
-        Ok(values.len() as u64)
+        let a = self.aggregation(part, index, query, field)?;
+        Ok(a.values()?.0.len() as u64)
     }
 
     /// GetBucketsAggregation: the most frequent values, most frequent first.
@@ -193,14 +178,7 @@ impl FleetIndexing {
         field: &str,
         max_buckets: usize,
     ) -> Result<Buckets> {
-        let scope = self.ready_scope(part, index)?;
-        let q = prepare(index, query)?;
-        let f = aggregation_field(index, field)?;
-        let (values, matched) = self
-            .inner
-            .index
-            .values(&scope, &q, &f)
-            .map_err(|e| index_error(e, query))?;
+        let (values, matched) = self.aggregation(part, index, query, field)?.values()?;
         let mut buckets: Vec<(String, u64)> = values.into_iter().collect();
         buckets.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         buckets.truncate(max_buckets);
@@ -208,5 +186,33 @@ impl FleetIndexing {
             total_count: matched,
             buckets,
         })
+    }
+}
+
+/// One aggregation request, ready to read the field's values from the index.
+struct Aggregation<'a> {
+    fleet: &'a FleetIndexing,
+    scope: String,
+    q: Query,
+    field: String,
+    text: &'a str,
+}
+
+impl Aggregation<'_> {
+    /// The field's numbers in the matching documents, ascending, with their counts.
+    fn numbers(&self) -> Result<Vec<(f64, u64)>> {
+        let index = &self.fleet.inner.index;
+        index
+            .numbers(&self.scope, &self.q, &self.field)
+            .map(|(n, _)| n)
+            .map_err(|e| index_error(e, self.text))
+    }
+
+    /// The field's whole values with their counts, and how many documents matched.
+    fn values(&self) -> Result<(std::collections::HashMap<String, u64>, u64)> {
+        let index = &self.fleet.inner.index;
+        index
+            .values(&self.scope, &self.q, &self.field)
+            .map_err(|e| index_error(e, self.text))
     }
 }

@@ -133,30 +133,11 @@ impl Registry {
                     "The version for thing group {name} does not match the expected version."
                 )));
             }
-            let mut batch = Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(rev));
-            let members = self
-                .store()
-                .list_by_term(
-                    &key,
-                    KIND_THING,
-                    "group",
-                    TermMatch::Exact(name.as_str()),
-                    None,
-                    usize::MAX >> 1,
-                )
-                .map_err(store_error)?;
-            for rec in members {
-                let mut thing: Thing = decode(&rec)?;
-                thing.dynamic_groups.retain(|g| g != name.as_str());
-                batch = batch.put(
-                    KIND_THING,
-                    &rec.key,
-                    SCHEMA,
-                    encode(&thing)?,
-                    super::things::thing_terms(&thing),
-                    Expect::Rev(rec.rev),
-                );
-            }
+            let batch = self.members_leave(
+                &key,
+                name.as_str(),
+                Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(rev)),
+            )?;
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }

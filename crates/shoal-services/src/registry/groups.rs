@@ -197,36 +197,48 @@ impl Registry {
                     "Cannot delete thing group {name} because it has child groups"
                 )));
             }
-            let mut batch =
-                Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(cur.rev));
-            let members = store
-                .list_by_term(
-                    &key,
-                    KIND_THING,
-                    "group",
-                    TermMatch::Exact(name.as_str()),
-                    None,
-                    usize::MAX >> 1,
-                )
-                .map_err(store_error)?;
-            for rec in members {
-                let mut thing: Thing = decode(&rec)?;
-                self.leave(&key, &mut thing, name.as_str())?;
-                batch = batch.put(
-                    KIND_THING,
-                    &rec.key,
-                    SCHEMA,
-                    encode(&thing)?,
-                    super::things::thing_terms(&thing),
-                    Expect::Rev(rec.rev),
-                );
-            }
+            let batch = self.members_leave(
+                &key,
+                name.as_str(),
+                Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(cur.rev)),
+            )?;
             if try_commit(store, batch).await? {
                 self.epoch.bump();
                 return Ok(());
             }
         }
         Err(contention())
+    }
+
+    /// Adds to `batch` every member of `group` leaving it, static or dynamic member alike.
+    pub(crate) fn members_leave(&self, key: &str, group: &str, mut batch: Batch) -> Result<Batch> {
+        let members = self
+            .store()
+            .list_by_term(
+                key,
+                KIND_THING,
+                "group",
+                TermMatch::Exact(group),
+                None,
+                usize::MAX >> 1,
+            )
+            .map_err(store_error)?;
+        for rec in members {
+            let mut thing: Thing = decode(&rec)?;
+            if thing.groups.iter().any(|g| g == group) {
+                self.leave(key, &mut thing, group)?;
+            }
+            thing.dynamic_groups.retain(|g| g != group);
+            batch = batch.put(
+                KIND_THING,
+                &rec.key,
+                SCHEMA,
+                encode(&thing)?,
+                super::things::thing_terms(&thing),
+                Expect::Rev(rec.rev),
+            );
+        }
+        Ok(batch)
     }
 
     pub fn list_thing_groups(
