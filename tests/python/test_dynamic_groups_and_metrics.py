@@ -33,29 +33,22 @@ every other module, so each test works in an account of its own (`shoal account 
 on a server of its own (restart tests). No test sleeps to synchronise: anything eventually
 consistent is polled with a deadline (`until`). Fleet metrics are evaluated every period in
 real time (at least 60 s), so only the values computed at creation and update are checked.
+The helpers this module shares with test_fleet_indexing.py (`until`, `error_of`, the `Fleet`
+account wrapper and the index names and deadlines) live in fleet_support.py; `DynamicFleet`
+below adds what only dynamic groups and fleet metrics need.
 """
 
 import datetime
-import json
 import re
 import signal
-import time
 import urllib.request
 
-import boto3
 import pytest
-from botocore.config import Config
-from botocore.exceptions import ClientError
 
-from conftest import run_aws
+from fleet_support import REBUILD, THINGS, Fleet, error_of, until
 
-THINGS = "AWS_Things"
 QUERY_VERSION = "2017-09-30"
 MEMBERSHIP = 10.0  # seconds a membership change may take (AWS: "within seconds")
-CONSISTENCY = 5.0  # seconds a registry change may take to become searchable
-REBUILD = 20.0  # seconds a whole index may take to be rebuilt after a restart
-POLL = 0.02  # pause between two polls of an eventually consistent answer
-TRANSIENT = {"IndexNotReadyException"}  # while an index is (re)built after a restart
 
 NOT_ENABLED = ("AWS IoT Fleet Indexing is not enabled. Please enable index by calling "
                "UpdateIndexingConfiguration.")
@@ -67,48 +60,18 @@ PROM_LINE = re.compile(
 
 
 # --------------------------------------------------------------------------
-# Helpers (a small copy of test_fleet_indexing's, so the modules stay independent)
+# Helpers (`until`, `error_of` and the base `Fleet` come from fleet_support.py)
 # --------------------------------------------------------------------------
 
 
-def until(fn, timeout=CONSISTENCY, what="condition"):
-    """Calls fn until it returns something truthy (returned) or the deadline passes.
-    IndexNotReadyException (an index being rebuilt) counts as "not yet"."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = fn()
-            if last:
-                return last
-        except ClientError as e:
-            if e.response["Error"]["Code"] not in TRANSIENT:
-                raise
-            last = e
-        if time.monotonic() >= deadline:
-            raise AssertionError("%s not reached within %ss (last: %r)" % (what, timeout, last))
-        time.sleep(POLL)  # the poll interval, not a synchronisation
-
-
-def error_of(exc_info):
-    """(HTTP status, code, message) of a botocore ClientError."""
-    r = exc_info.value.response
-    return r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"], r["Error"]["Message"]
-
-
-class Fleet:
-    """One account on one server: boto3 `iot` (validating and not) and `iot-data` clients and
-    the AWS CLI, all signed with the account's key."""
+class DynamicFleet(Fleet):
+    """fleet_support's `Fleet` (boto3 `iot` and `iot-data` clients and the AWS CLI, all signed
+    with the account's key), plus a non-validating `iot_raw` client and the group-membership
+    views of dynamic thing groups."""
 
     def __init__(self, srv, key, secret, account=None):
-        self.srv, self.key, self.secret = srv, key, secret
-        self.iot = srv.client(access_key=key, secret_key=secret)
+        super().__init__(srv, key, secret, account)
         self.iot_raw = srv.client(access_key=key, secret_key=secret, validate=False)
-        cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                     connect_timeout=10, read_timeout=30)
-        self.data = boto3.session.Session(
-            aws_access_key_id=key, aws_secret_access_key=secret, region_name="us-east-1",
-        ).client("iot-data", endpoint_url=srv.endpoint, config=cfg)
         self.account = account or self.arn_account()
 
     def arn_account(self):
@@ -117,52 +80,8 @@ class Fleet:
         self.iot.delete_thing(thingName=name)
         return arn.split(":")[4]
 
-    def cli(self, *args, **kw):
-        return run_aws(self.srv.endpoint, self.key, self.secret, *args, **kw)
-
     def group_arn(self, name):
         return "arn:aws:iot:us-east-1:%s:thinggroup/%s" % (self.account, name)
-
-    def configure(self, things="REGISTRY_AND_SHADOW", connectivity="STATUS", groups="ON"):
-        self.iot.update_indexing_configuration(
-            thingIndexingConfiguration={"thingIndexingMode": things,
-                                        "thingConnectivityIndexingMode": connectivity},
-            thingGroupIndexingConfiguration={"thingGroupIndexingMode": groups})
-        self.wait_active()
-
-    def wait_active(self, timeout=10.0):
-        def active():
-            names = self.iot.list_indices()["indexNames"]
-            return all(self.iot.describe_index(indexName=n)["indexStatus"] == "ACTIVE"
-                       for n in names)
-        until(active, timeout, "indices ACTIVE")
-
-    def names(self, query):
-        """Names of every matching thing, following nextToken."""
-        out, token = [], None
-        for _ in range(100):
-            kw = {"indexName": THINGS, "queryString": query}
-            if token:
-                kw["nextToken"] = token
-            page = self.iot.search_index(**kw)
-            out.extend(t["thingName"] for t in page["things"])
-            token = page.get("nextToken")
-            if not token:
-                return out
-        raise AssertionError("nextToken never ends for %r" % query)
-
-    def wait_names(self, query, expected, timeout=CONSISTENCY):
-        seen = {}
-
-        def check():
-            seen["names"] = self.names(query)
-            return seen["names"] == list(expected)
-
-        try:
-            until(check, timeout, "search %r" % query)
-        except AssertionError:
-            raise AssertionError("search %r: expected %r within %ss, last got %r"
-                                 % (query, list(expected), timeout, seen.get("names")))
 
     def things_in(self, group):
         out, token = [], None
@@ -213,9 +132,6 @@ class Fleet:
             self.iot.describe_thing_group(thingGroupName=group)), timeout,
             "dynamic group %s ACTIVE" % group)
 
-    def update_shadow(self, thing, doc):
-        self.data.update_thing_shadow(thingName=thing, payload=json.dumps(doc).encode())
-
     def create_things(self, things):
         """{name: {attr: value}}."""
         for name, attrs in things.items():
@@ -225,7 +141,7 @@ class Fleet:
 
 def new_account(srv):
     account, key, secret = srv.create_account()
-    return Fleet(srv, key, secret, account)
+    return DynamicFleet(srv, key, secret, account)
 
 
 @pytest.fixture
@@ -662,7 +578,7 @@ def test_dynamic_membership_survives_restart(shoal_factory, tmp_path, stop):
     its things; a fleet metric is kept and valued again."""
     data_dir = tmp_path / ("dyn-" + stop)
     srv = shoal_factory(data_dir)
-    f = Fleet(srv, srv.access_key, srv.secret_key)
+    f = DynamicFleet(srv, srv.access_key, srv.secret_key)
     f.configure()
     f.create_things({"r-1": {"fw": "9"}, "r-2": {"fw": "8"}, "r-3": {"fw": "9"}})
     f.iot.create_dynamic_thing_group(thingGroupName="nines", queryString="attributes.fw:9")
@@ -680,7 +596,7 @@ def test_dynamic_membership_survives_restart(shoal_factory, tmp_path, stop):
         assert srv.proc.returncode == -signal.SIGKILL
 
     srv2 = shoal_factory(data_dir)
-    f2 = Fleet(srv2, srv2.access_key, srv2.secret_key)
+    f2 = DynamicFleet(srv2, srv2.access_key, srv2.secret_key)
     assert f2.things_in("nines") == ["r-1", "r-3"]
     assert f2.groups_of("r-1") == ["nines"] and f2.groups_of("r-2") == []
     d = f2.iot.describe_thing_group(thingGroupName="nines")

@@ -23,25 +23,36 @@ fn name_and_arn(part: &Partition, name: &str) -> Value {
     json!({ "groupName": name, "groupArn": part.arn("thinggroup", name) })
 }
 
-pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -> R {
-    let name = ThingGroupName::parse(name)?;
-    let input: CreateThingGroupIn = json::parse(body)?;
-    let props = input.thing_group_properties.unwrap_or_default();
-    let req = CreateThingGroup {
+/// CreateThingGroup's and CreateDynamicThingGroup's common members.
+fn new_group(
+    name: ThingGroupName,
+    parent: Option<ThingGroupName>,
+    props: Option<ThingGroupPropertiesIn>,
+    tags: Option<Vec<TagIn>>,
+) -> CreateThingGroup {
+    let props = props.unwrap_or_default();
+    CreateThingGroup {
         name,
-        parent: input
-            .parent_group_name
-            .as_deref()
-            .map(ThingGroupName::parse)
-            .transpose()?,
+        parent,
         description: props.thing_group_description,
         attributes: props
             .attribute_payload
             .and_then(|p| p.attributes)
             .unwrap_or_default(),
-        tags: tag_pairs(input.tags),
+        tags: tag_pairs(tags),
         dynamic: None,
-    };
+    }
+}
+
+pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -> R {
+    let name = ThingGroupName::parse(name)?;
+    let input: CreateThingGroupIn = json::parse(body)?;
+    let parent = input
+        .parent_group_name
+        .as_deref()
+        .map(ThingGroupName::parse)
+        .transpose()?;
+    let req = new_group(name, parent, input.thing_group_properties, input.tags);
     let g = reg.create_thing_group(part, req).await?;
     Ok(json!({
         "thingGroupName": g.name,
@@ -111,18 +122,7 @@ pub async fn create_dynamic(fleet: &FleetIndexing, part: &Partition, name: &str,
         .query_string
         .filter(|q| !q.is_empty())
         .ok_or_else(|| ApiError::invalid("queryString is required"))?;
-    let props = input.thing_group_properties.unwrap_or_default();
-    let req = CreateThingGroup {
-        name,
-        parent: None,
-        description: props.thing_group_description,
-        attributes: props
-            .attribute_payload
-            .and_then(|p| p.attributes)
-            .unwrap_or_default(),
-        tags: tag_pairs(input.tags),
-        dynamic: None,
-    };
+    let req = new_group(name, None, input.thing_group_properties, input.tags);
     let spec = DynamicSpec {
         query_string,
         index_name: input.index_name,
