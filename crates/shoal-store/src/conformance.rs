@@ -7,6 +7,8 @@ use crate::{Store, StoreError};
 /// Runs every check, each on a fresh store from `make`.
 pub async fn run_all<S: Store, F: FnMut() -> S>(mut make: F) {
     conditions_and_revisions(&make()).await;
+    revisions_never_repeat(&make()).await;
+    prefix_checks_and_last_keys(&make()).await;
     batches_are_atomic(&make()).await;
     listing_and_prefixes(&make()).await;
     terms_follow_records(&make()).await;
@@ -25,25 +27,30 @@ async fn conditions_and_revisions<S: Store>(s: &S) {
         .commit(put(Batch::new("p"), "a", "1", vec![], Expect::Absent))
         .await
         .unwrap();
-    assert_eq!(r, vec![1]);
+    let first = r[0];
+    assert!(first >= 1);
     let again = s
         .commit(put(Batch::new("p"), "a", "2", vec![], Expect::Absent))
         .await;
     assert_eq!(again, Err(StoreError::Conflict { op: 0 }));
     assert_eq!(s.get("p", "thing", "a").unwrap().unwrap().doc, b"1");
     let r = s
-        .commit(put(Batch::new("p"), "a", "2", vec![], Expect::Rev(1)))
+        .commit(put(Batch::new("p"), "a", "2", vec![], Expect::Rev(first)))
         .await
         .unwrap();
-    assert_eq!(r, vec![2]);
+    let second = r[0];
+    assert!(second > first);
     let stale = s
-        .commit(put(Batch::new("p"), "a", "3", vec![], Expect::Rev(1)))
+        .commit(put(Batch::new("p"), "a", "3", vec![], Expect::Rev(first)))
         .await;
     assert_eq!(stale, Err(StoreError::Conflict { op: 0 }));
     let rec = s.get("p", "thing", "a").unwrap().unwrap();
-    assert_eq!((rec.rev, rec.doc.as_slice(), rec.schema), (2, &b"2"[..], 1));
+    assert_eq!(
+        (rec.rev, rec.doc.as_slice(), rec.schema),
+        (second, &b"2"[..], 1)
+    );
     let del = s
-        .commit(Batch::new("p").delete("thing", "a", Expect::Rev(1)))
+        .commit(Batch::new("p").delete("thing", "a", Expect::Rev(first)))
         .await;
     assert_eq!(del, Err(StoreError::Conflict { op: 0 }));
     s.commit(Batch::new("p").delete("thing", "a", Expect::Present))
@@ -59,10 +66,100 @@ async fn conditions_and_revisions<S: Store>(s: &S) {
         .unwrap();
 }
 
-async fn batches_are_atomic<S: Store>(s: &S) {
-    s.commit(put(Batch::new("p"), "x", "x", vec![], Expect::Absent))
+/// A record deleted and made again never takes a revision it had before: a writer holding
+/// the old record's revision must not overwrite the new record (the same thing name, a new
+/// thing).
+async fn revisions_never_repeat<S: Store>(s: &S) {
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let r = s
+            .commit(put(Batch::new("p"), "k", "{}", vec![], Expect::Absent))
+            .await
+            .unwrap();
+        seen.push(r[0]);
+        let again = s
+            .commit(put(Batch::new("p"), "k", "{}", vec![], Expect::Rev(r[0])))
+            .await
+            .unwrap();
+        seen.push(again[0]);
+        s.commit(Batch::new("p").delete("thing", "k", Expect::Present))
+            .await
+            .unwrap();
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "revisions only grow: {seen:?}"
+    );
+    let fresh = s
+        .commit(put(Batch::new("p"), "k", "{}", vec![], Expect::Absent))
+        .await
+        .unwrap()[0];
+    for old in seen {
+        let stale = s
+            .commit(put(Batch::new("p"), "k", "x", vec![], Expect::Rev(old)))
+            .await;
+        assert_eq!(stale, Err(StoreError::Conflict { op: 0 }), "rev {old}");
+    }
+    assert_eq!(s.get("p", "thing", "k").unwrap().unwrap().rev, fresh);
+}
+
+/// `check_none` holds while no record of the kind carries the term, and fails the whole batch
+/// otherwise; `last_key` finds the greatest key under a prefix.
+async fn prefix_checks_and_last_keys<S: Store>(s: &S) {
+    let link = |b: Batch, key: &str, thing: &str| {
+        b.put(
+            "link",
+            key,
+            1,
+            b"{}".to_vec(),
+            vec![Term::new("thing", thing)],
+            Expect::Any,
+        )
+    };
+    let delete_t = || {
+        Batch::new("p")
+            .check_none("link", Term::new("thing", "t"))
+            .delete("thing", "t", Expect::Present)
+    };
+    s.commit(put(Batch::new("p"), "t", "{}", vec![], Expect::Absent))
         .await
         .unwrap();
+    // Another thing's link, and another partition's link to "t", do not count.
+    s.commit(link(Batch::new("p"), "tt|x", "tt")).await.unwrap();
+    s.commit(link(Batch::new("q"), "t|x", "t")).await.unwrap();
+    s.commit(delete_t()).await.unwrap();
+    s.commit(put(Batch::new("p"), "t", "{}", vec![], Expect::Absent))
+        .await
+        .unwrap();
+    s.commit(link(Batch::new("p"), "t|y", "t")).await.unwrap();
+    assert_eq!(
+        s.commit(delete_t()).await,
+        Err(StoreError::Conflict { op: 0 })
+    );
+    assert!(s.get("p", "thing", "t").unwrap().is_some());
+    s.commit(Batch::new("p").delete("link", "t|y", Expect::Present))
+        .await
+        .unwrap();
+    s.commit(delete_t()).await.unwrap();
+
+    for k in ["q/001", "q/010", "q/002", "r/999"] {
+        s.commit(put(Batch::new("p"), k, "{}", vec![], Expect::Any))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        s.last_key("p", "thing", "q/").unwrap().as_deref(),
+        Some("q/010")
+    );
+    assert_eq!(s.last_key("p", "thing", "z/").unwrap(), None);
+    assert_eq!(s.last_key("p", "other", "q/").unwrap(), None);
+}
+
+async fn batches_are_atomic<S: Store>(s: &S) {
+    let x = s
+        .commit(put(Batch::new("p"), "x", "x", vec![], Expect::Absent))
+        .await
+        .unwrap()[0];
     let b = put(Batch::new("p"), "y", "y", vec![], Expect::Absent).check(
         "thing",
         "missing",
@@ -75,8 +172,10 @@ async fn batches_are_atomic<S: Store>(s: &S) {
         "a failed batch writes nothing"
     );
     let b =
-        put(Batch::new("p"), "y", "y", vec![], Expect::Absent).check("thing", "x", Expect::Rev(1));
-    assert_eq!(s.commit(b).await.unwrap(), vec![1, 0]);
+        put(Batch::new("p"), "y", "y", vec![], Expect::Absent).check("thing", "x", Expect::Rev(x));
+    let revs = s.commit(b).await.unwrap();
+    assert_eq!(revs[1], 0);
+    assert!(revs[0] > x);
 }
 
 async fn listing_and_prefixes<S: Store>(s: &S) {
@@ -110,15 +209,16 @@ async fn listing_and_prefixes<S: Store>(s: &S) {
 
 async fn terms_follow_records<S: Store>(s: &S) {
     let t = |n: &str, v: &str| Term::new(n, v);
-    s.commit(put(
-        Batch::new("p"),
-        "t1",
-        "{}",
-        vec![t("attr:color", "red"), t("group", "g1")],
-        Expect::Absent,
-    ))
-    .await
-    .unwrap();
+    let t1 = s
+        .commit(put(
+            Batch::new("p"),
+            "t1",
+            "{}",
+            vec![t("attr:color", "red"), t("group", "g1")],
+            Expect::Absent,
+        ))
+        .await
+        .unwrap()[0];
     s.commit(put(
         Batch::new("p"),
         "t2",
@@ -157,7 +257,7 @@ async fn terms_follow_records<S: Store>(s: &S) {
         "t1",
         "{}",
         vec![t("attr:color", "green")],
-        Expect::Rev(1),
+        Expect::Rev(t1),
     ))
     .await
     .unwrap();

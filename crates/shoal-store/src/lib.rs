@@ -42,7 +42,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// Reads see every batch whose `commit` has resolved.
 pub trait Store: Send + Sync + 'static {
     /// Applies all operations atomically, or none if any expectation fails. Returns the new
-    /// revision of each operation's record (0 for deletes and checks).
+    /// revision of each operation's record (0 for deletes and checks). Revisions come from one
+    /// counter for the whole store and never repeat, across deletes and restarts.
     fn commit(&self, batch: Batch) -> BoxFuture<'_, StoreResult<Vec<u64>>>;
 
     fn get(&self, partition: &str, kind: &str, key: &str) -> StoreResult<Option<Record>>;
@@ -56,6 +57,10 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Record>>;
+
+    /// The greatest key of a kind that starts with `prefix`, without reading its document:
+    /// where a sequence numbered in keys continues after a restart.
+    fn last_key(&self, partition: &str, kind: &str, prefix: &str) -> StoreResult<Option<String>>;
 
     /// Records of a kind that carry term `name` with a matching value, in key order.
     fn list_by_term(

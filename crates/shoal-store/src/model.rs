@@ -1,7 +1,9 @@
 //! The values that cross the `Store` trait.
 
 /// A stored document with its store-assigned revision and the schema version it was written
-/// with, so that services can migrate old records forward when they read them.
+/// with, so that services can migrate old records forward when they read them. Revisions are
+/// store-wide and only grow: a record deleted and made again never gets a revision it had
+/// before, so a conditional write on an old revision cannot land on the new record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub key: String,
@@ -59,6 +61,10 @@ pub enum Op {
         key: String,
         expect: Expect,
     },
+    /// Writes nothing; holds only while no record of `kind` carries the term (e.g. "no
+    /// principal is attached to this thing" when the thing is deleted), so that a check over
+    /// a set of records and the write it guards are one atomic step.
+    CheckNone { kind: String, term: Term },
 }
 
 /// Operations on one partition, committed atomically.
@@ -110,6 +116,13 @@ impl Batch {
         });
         self
     }
+    pub fn check_none(mut self, kind: &str, term: Term) -> Self {
+        self.ops.push(Op::CheckNone {
+            kind: kind.into(),
+            term,
+        });
+        self
+    }
 }
 
 /// How `list_by_term` matches a term's value.
@@ -139,7 +152,7 @@ impl Changes {
                 Op::Put { kind, key, .. } | Op::Delete { kind, key, .. } => {
                     Some((kind.clone(), key.clone()))
                 }
-                Op::Check { .. } => None,
+                Op::Check { .. } | Op::CheckNone { .. } => None,
             })
             .collect();
         (!records.is_empty()).then(|| Changes {

@@ -354,10 +354,16 @@ impl Identity {
                     "Policies must be detached from the certificate before it is deleted",
                 ));
             }
-            let mut batch = Batch::new(&key).delete(KIND_CERT, id, Expect::Rev(cur.rev));
+            // A thing or a policy attached after the listings above makes the batch fail, and
+            // the next turn sees it.
+            let mut batch = Batch::new(&key)
+                .check_none(KIND_THING_PRINCIPAL, Term::new("principal", &arn))
+                .delete(KIND_CERT, id, Expect::Rev(cur.rev));
             for p in &policies {
                 batch = batch.delete(KIND_ATTACHMENT, &p.key, Expect::Rev(p.rev));
             }
+            // After the detachments: holds only if nothing was attached since the listing.
+            batch = batch.check_none(KIND_ATTACHMENT, Term::new("target", &arn));
             if try_commit(self.store(), batch).await? {
                 self.emit(super::IdentityEvent::Certificate {
                     partition: part.clone(),

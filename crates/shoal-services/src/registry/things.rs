@@ -173,7 +173,14 @@ impl Registry {
                     "Cannot delete. Thing {name} is still attached to one or more principals"
                 )));
             }
-            let batch = Batch::new(&key).delete(KIND_THING, name.as_str(), Expect::Rev(cur.rev));
+            // The check and the delete are one step: a principal attached after the listing
+            // above makes the batch fail, and the next turn refuses the delete.
+            let batch = Batch::new(&key)
+                .check_none(
+                    crate::identity::KIND_THING_PRINCIPAL,
+                    shoal_store::Term::new("thing", name.as_str()),
+                )
+                .delete(KIND_THING, name.as_str(), Expect::Rev(cur.rev));
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }

@@ -101,7 +101,7 @@ fn row_to_record(row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
 }
 
 /// The smallest string greater than every string starting with `prefix`.
-fn prefix_end(prefix: &str) -> String {
+pub(crate) fn prefix_end(prefix: &str) -> String {
     let mut s = prefix.to_string();
     s.push(char::MAX);
     s
@@ -157,6 +157,17 @@ impl Store for SqliteStore {
             let mut st = c.prepare_cached(sql)?;
             let rows = st.query_map(params![partition, kind, lo, hi, limit as i64], row_to_record)?;
             rows.collect()
+        })
+    }
+
+    fn last_key(&self, partition: &str, kind: &str, prefix: &str) -> StoreResult<Option<String>> {
+        let hi = prefix_end(prefix);
+        self.with_reader(|c| {
+            c.prepare_cached(
+                "SELECT key FROM records WHERE part = ?1 AND kind = ?2 AND key >= ?3 AND key < ?4 ORDER BY key DESC LIMIT 1",
+            )?
+            .query_row(params![partition, kind, prefix, hi], |r| r.get(0))
+            .optional()
         })
     }
 
@@ -298,10 +309,27 @@ mod tests {
         ))
         .await
         .unwrap();
+        let first = s.get("p", "thing", "a").unwrap().unwrap().rev;
+        s.commit(Batch::new("p").delete("thing", "a", crate::Expect::Present))
+            .await
+            .unwrap();
         s.shutdown().await;
         assert_eq!(s.commit(Batch::new("p")).await, Err(StoreError::Closed));
+        // Revisions continue after a restart, even when the record that had the greatest one
+        // is gone.
         let s = SqliteStore::open(&path).unwrap();
-        assert_eq!(s.get("p", "thing", "a").unwrap().unwrap().rev, 1);
+        let again = s
+            .commit(Batch::new("p").put(
+                "thing",
+                "a",
+                1,
+                b"{}".to_vec(),
+                vec![],
+                crate::Expect::Absent,
+            ))
+            .await
+            .unwrap();
+        assert!(again[0] > first);
         s.shutdown().await;
     }
 }

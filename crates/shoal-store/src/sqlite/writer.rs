@@ -25,7 +25,51 @@ pub struct Announce {
     pub seq: Arc<AtomicU64>,
 }
 
+/// The store-wide revision counter: the last revision given out, persisted in `meta` by the
+/// transaction that used it, so revisions never repeat across deletes and restarts.
+pub struct Revisions {
+    last: u64,
+}
+
+impl Revisions {
+    /// Reads the counter; a file written before it existed continues after its greatest
+    /// revision.
+    pub fn load(c: &Connection) -> StoreResult<Revisions> {
+        let stored: Option<String> = c
+            .query_row("SELECT value FROM meta WHERE key = 'rev'", [], |r| r.get(0))
+            .optional()
+            .map_err(backend)?;
+        let last = match stored.and_then(|v| v.parse::<u64>().ok()) {
+            Some(v) => v,
+            None => c
+                .query_row("SELECT COALESCE(MAX(rev), 0) FROM records", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(backend)? as u64,
+        };
+        Ok(Revisions { last })
+    }
+
+    fn next(&mut self) -> u64 {
+        self.last += 1;
+        self.last
+    }
+
+    fn save(&self, c: &Connection) -> rusqlite::Result<()> {
+        c.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES ('rev', ?1)")?
+            .execute([self.last.to_string()])
+            .map(|_| ())
+    }
+}
+
 pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, changes: Announce) {
+    let mut revs = match Revisions::load(&conn) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "store revision counter not readable");
+            Revisions { last: u64::MAX / 2 }
+        }
+    };
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
         let Ok(first) = rx.recv() else { break };
@@ -42,7 +86,7 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, changes: Announce) {
             }
         }
         if !jobs.is_empty() {
-            commit_group(&mut conn, jobs, &changes);
+            commit_group(&mut conn, jobs, &changes, &mut revs);
         }
     }
     // Drain what was queued behind the shutdown request: those callers get `Closed`.
@@ -62,14 +106,19 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, changes: Announce) {
 
 type Reply = oneshot::Sender<StoreResult<Vec<u64>>>;
 
-fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>, changes: &Announce) {
+fn commit_group(
+    conn: &mut Connection,
+    jobs: Vec<(Batch, Reply)>,
+    changes: &Announce,
+    revs: &mut Revisions,
+) {
     let mut results: Vec<(StoreResult<Vec<u64>>, Reply)> = Vec::with_capacity(jobs.len());
     let mut committed = Vec::new();
     let outcome = (|| -> rusqlite::Result<()> {
         let mut txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (batch, reply) in jobs {
             let mut sp = txn.savepoint()?;
-            let r = apply(&sp, &batch);
+            let r = apply(&sp, &batch, revs);
             match r {
                 Ok(revs) => {
                     sp.commit()?;
@@ -83,6 +132,7 @@ fn commit_group(conn: &mut Connection, jobs: Vec<(Batch, Reply)>, changes: &Anno
                 }
             }
         }
+        revs.save(&txn)?;
         txn.commit()
     })();
     match outcome {
@@ -125,7 +175,7 @@ fn holds(expect: Expect, rev: Option<u64>) -> bool {
     }
 }
 
-fn apply(c: &Connection, batch: &Batch) -> StoreResult<Vec<u64>> {
+fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<Vec<u64>> {
     let part = batch.partition.as_str();
     let mut revs = Vec::with_capacity(batch.ops.len());
     for (i, op) in batch.ops.iter().enumerate() {
@@ -142,7 +192,7 @@ fn apply(c: &Connection, batch: &Batch) -> StoreResult<Vec<u64>> {
                 if !holds(*expect, rev) {
                     return Err(StoreError::Conflict { op: i });
                 }
-                let next = rev.unwrap_or(0) + 1;
+                let next = counter.next();
                 c.prepare_cached(
                     "INSERT INTO records (part, kind, key, rev, schema, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (part, kind, key) DO UPDATE SET rev = excluded.rev, schema = excluded.schema, doc = excluded.doc",
@@ -178,6 +228,21 @@ fn apply(c: &Connection, batch: &Batch) -> StoreResult<Vec<u64>> {
             }
             Op::Check { kind, key, expect } => {
                 if !holds(*expect, current_rev(c, part, kind, key)?) {
+                    return Err(StoreError::Conflict { op: i });
+                }
+                revs.push(0);
+            }
+            Op::CheckNone { kind, term } => {
+                let found: Option<String> = c
+                    .prepare_cached(
+                        "SELECT key FROM terms WHERE part = ?1 AND kind = ?2 AND name = ?3 AND value = ?4 LIMIT 1",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![part, kind, term.name, term.value], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(backend)?;
+                if found.is_some() {
                     return Err(StoreError::Conflict { op: i });
                 }
                 revs.push(0);
