@@ -2,9 +2,15 @@
 //! the pure `shoal-sigv4` crate; this file finds the key's secret and account, and caches the
 //! derived signing key per (key, date, region, service) so a request costs one HMAC chain only
 //! once a day per key.
+//!
+//! The key itself is looked up on every request (one indexed read): a key deactivated or
+//! deleted with `shoal key ...`, even by another process on the same data folder, stops
+//! working at once. Only the derivation is cached, and a cached entry is used only while its
+//! key still exists, is active and has the same secret.
 
 use crate::error::ApiError;
 use shoal_domain::{AccountId, Partition, Region};
+use shoal_services::AccessKey;
 use shoal_sigv4::{AuthError, RequestParts};
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,7 +22,7 @@ const CACHE_LIMIT: usize = 10_000;
 type ScopeKey = (String, String, String, String);
 
 #[derive(Default)]
-pub struct KeyCache(Mutex<HashMap<ScopeKey, ([u8; 32], AccountId)>>);
+pub struct KeyCache(Mutex<HashMap<ScopeKey, [u8; 32]>>);
 
 /// Who a request is from and which service it addresses.
 pub struct Caller {
@@ -24,16 +30,69 @@ pub struct Caller {
     pub service: String,
 }
 
+fn header_pairs(parts: &http::request::Parts) -> Vec<(&str, &str)> {
+    parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect()
+}
+
+/// What can be checked from the head alone: the request carries a well-formed signature by an
+/// active key, for a valid region. Runs before the body is read.
+pub fn precheck(state: &crate::ApiState, parts: &http::request::Parts) -> Result<(), ApiError> {
+    let headers = header_pairs(parts);
+    let req = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        payload_sha256_hex: "",
+    };
+    let parsed = shoal_sigv4::parse(&req).map_err(ApiError::Auth)?;
+    region_of(parsed.region)?;
+    active_key(state, parsed.access_key_id)?;
+    Ok(())
+}
+
+fn region_of(region: &str) -> Result<Region, ApiError> {
+    Region::parse(region).map_err(|_| {
+        ApiError::Auth(AuthError::Incomplete(format!(
+            "Invalid credential scope region '{region}'"
+        )))
+    })
+}
+
+fn active_key(state: &crate::ApiState, id: &str) -> Result<AccessKey, ApiError> {
+    state.accounts.lookup(id)?.ok_or(ApiError::UnknownAccessKey)
+}
+
+/// Verifies a whole request (head and body).
+pub fn authenticate_request(
+    state: &crate::ApiState,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Caller, ApiError> {
+    let headers = header_pairs(parts);
+    let payload_hash = shoal_sigv4::sha256_hex(body);
+    let req = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        payload_sha256_hex: &payload_hash,
+    };
+    authenticate(state, &req)
+}
+
 pub fn authenticate(state: &crate::ApiState, req: &RequestParts<'_>) -> Result<Caller, ApiError> {
     let parsed = shoal_sigv4::parse(req).map_err(ApiError::Auth)?;
-    let region = Region::parse(parsed.region).map_err(|_| {
-        ApiError::Auth(AuthError::Incomplete(format!(
-            "Invalid credential scope region '{}'",
-            parsed.region
-        )))
-    })?;
+    let region = region_of(parsed.region)?;
+    let key = active_key(state, parsed.access_key_id)?;
+    let account = AccountId::parse(&key.account)?;
     let cache_key = (
-        parsed.access_key_id.to_string(),
+        // The secret is part of the key: a cached derivation can never outlive it.
+        format!("{}:{}", parsed.access_key_id, key.secret_access_key),
         parsed.date.to_string(),
         parsed.region.to_string(),
         parsed.service.to_string(),
@@ -43,32 +102,24 @@ pub fn authenticate(state: &crate::ApiState, req: &RequestParts<'_>) -> Result<C
         .0
         .lock()
         .ok()
-        .and_then(|c| c.get(&cache_key).cloned());
-    let (signing_key, account) = match cached {
-        Some(v) => v,
-        None => {
-            let key = state
-                .accounts
-                .lookup(parsed.access_key_id)?
-                .ok_or(ApiError::UnknownAccessKey)?;
-            let account = AccountId::parse(&key.account)?;
-            let sk = shoal_sigv4::signing_key(
-                &key.secret_access_key,
-                parsed.date,
-                parsed.region,
-                parsed.service,
-            );
-            (sk, account)
-        }
-    };
+        .and_then(|c| c.get(&cache_key).copied());
+    let signing_key = cached.unwrap_or_else(|| {
+        shoal_sigv4::signing_key(
+            &key.secret_access_key,
+            parsed.date,
+            parsed.region,
+            parsed.service,
+        )
+    });
     let now = state.clock.now().secs();
     shoal_sigv4::verify(req, &parsed, &signing_key, now).map_err(ApiError::Auth)?;
-    if let Ok(mut c) = state.auth_cache.0.lock() {
-        if c.len() >= CACHE_LIMIT {
-            c.clear();
+    if cached.is_none() {
+        if let Ok(mut c) = state.auth_cache.0.lock() {
+            if c.len() >= CACHE_LIMIT {
+                c.clear();
+            }
+            c.insert(cache_key, signing_key);
         }
-        c.entry(cache_key)
-            .or_insert_with(|| (signing_key, account.clone()));
     }
     Ok(Caller {
         partition: Partition::new(account, region),

@@ -21,6 +21,9 @@ use shoal_services::shadows::requests;
 const MAX_PAYLOAD: usize = 128 * 1024;
 /// AWS's longest message expiry (7 days).
 const MAX_EXPIRY: i64 = 604_800;
+/// The largest PUBLISH the broker sends (its Maximum Packet Size): the payload and 1 KB of
+/// topic and properties.
+const MAX_PACKET: usize = MAX_PAYLOAD + 1024;
 
 #[derive(Debug)]
 pub enum Endpoint {
@@ -256,11 +259,45 @@ async fn publish(
         },
         published_at: now,
     };
+    deliverable(&message)?;
     state
         .messaging
         .publish(part.clone(), message, retain)
         .await
         .map_err(data_error)
+}
+
+/// Refuses what no MQTT 5 subscriber could be sent: a property its decoder would reject (a
+/// NUL character, a field over 65,535 bytes, MQTT 5 §1.5.4) or a PUBLISH larger than the
+/// broker's Maximum Packet Size. Checked with the encoder the broker uses, so a message stored
+/// as retained or queued can always be delivered later.
+fn deliverable(m: &StoredMessage) -> Result<(), ApiError> {
+    let p = &m.props;
+    let publish = shoal_mqtt::Packet::Publish(shoal_mqtt::Publish {
+        topic: m.topic.clone(),
+        qos: shoal_mqtt::QoS::AtLeastOnce,
+        pkid: 1,
+        payload: Bytes::copy_from_slice(&m.payload),
+        properties: shoal_mqtt::PublishProperties {
+            payload_format_indicator: p.payload_format,
+            message_expiry_interval: p.expires_at.map(|_| 1),
+            response_topic: p.response_topic.clone(),
+            correlation_data: p.correlation_data.clone().map(Bytes::from),
+            user_properties: p.user_properties.clone(),
+            content_type: p.content_type.clone(),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    match shoal_mqtt::encoded_len(&publish, shoal_mqtt::Protocol::V5) {
+        Ok(n) if n <= MAX_PACKET => Ok(()),
+        Ok(n) => Err(ApiError::PayloadTooLarge(format!(
+            "The message with its properties is {n} bytes; at most {MAX_PACKET} can be delivered"
+        ))),
+        Err(e) => Err(data_error(ServiceError::invalid(format!(
+            "The message cannot be delivered over MQTT: {e}"
+        )))),
+    }
 }
 
 /// `[{"k":"v"},{"k2":"v2"}]`, base64-encoded, into pairs in order. The header is a `jsonvalue`:
@@ -321,6 +358,35 @@ mod tests {
             parse_user_properties(&as_string).unwrap(),
             vec![("a".to_string(), "b".to_string())]
         );
+    }
+
+    #[test]
+    fn messages_a_subscriber_could_not_decode_are_refused() {
+        let ok = StoredMessage {
+            topic: "a/b".into(),
+            qos: 1,
+            payload: vec![0; 1000],
+            props: MessageProps {
+                user_properties: vec![("k".into(), "v".into())],
+                content_type: Some("text/plain".into()),
+                ..MessageProps::default()
+            },
+            published_at: 0,
+        };
+        assert!(deliverable(&ok).is_ok());
+        let mut nul = ok.clone();
+        nul.props.user_properties = vec![("k".into(), "a\0b".into())];
+        assert!(deliverable(&nul).is_err());
+        let mut long = ok.clone();
+        long.props.content_type = Some("x".repeat(70 * 1024));
+        assert!(deliverable(&long).is_err());
+        let mut big = ok.clone();
+        big.payload = vec![0; MAX_PAYLOAD];
+        big.props.user_properties = vec![("k".into(), "v".repeat(2000))];
+        assert!(matches!(
+            deliverable(&big),
+            Err(ApiError::PayloadTooLarge(_))
+        ));
     }
 
     #[test]

@@ -5,115 +5,113 @@
 
 use crate::data::{self, Caller};
 use crate::error::ApiError;
+use crate::server::{read_body, serve_connection, BodyError};
 use crate::ApiState;
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use shoal_domain::Region;
-use shoal_services::identity::Device;
-use std::future::Future;
+use shoal_net::{CancellationToken, Listener, Served};
+use shoal_services::identity::{ConnFacts, Device};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// AWS IoT's largest message payload, plus room for nothing else: the body is the payload.
 const MAX_BODY: usize = 128 * 1024 + 1;
 const HANDSHAKE: Duration = Duration::from_secs(10);
-const DRAIN: Duration = Duration::from_secs(10);
 
-/// Serves iot-data over HTTPS with client certificates until `shutdown` resolves.
-pub async fn serve_devices(
-    listener: TcpListener,
+/// A device connection: who it is and what its transport tells policies.
+struct Client {
+    device: Device,
+    peer: SocketAddr,
+    server_name: Option<String>,
+}
+
+/// Serves iot-data over HTTPS with client certificates until `stop` is cancelled; then
+/// requests in flight finish and the returned handle drains the connections.
+pub fn serve_devices(
+    listener: Listener,
     state: Arc<ApiState>,
     tls: Arc<rustls::ServerConfig>,
     region: Region,
-    shutdown: impl Future<Output = ()>,
-) {
+    stop: CancellationToken,
+) -> Served {
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    let graceful = Arc::new(GracefulShutdown::new());
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (tcp, _) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "device https accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let _ = tcp.set_nodelay(true);
-                let (state, acceptor, region, graceful) =
-                    (state.clone(), acceptor.clone(), region.clone(), graceful.clone());
-                tokio::spawn(async move {
-                    let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
-                        Ok(Ok(s)) => s,
-                        _ => return,
-                    };
-                    let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first())
-                    else {
-                        return;
-                    };
-                    let device = match state
-                        .accounts
-                        .list_accounts()
-                        .and_then(|a| state.identity.authenticate_device(&a, &region, der))
-                    {
-                        Ok(d) => Arc::new(d),
-                        Err(e) => {
-                            return tracing::info!(reason = %e.message, "device certificate refused")
-                        }
-                    };
-                    let svc = service_fn(move |req| {
-                        let (state, device) = (state.clone(), device.clone());
-                        async move {
-                            Ok::<_, std::convert::Infallible>(handle(&state, &device, req).await)
-                        }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .keep_alive(true)
-                        .serve_connection(TokioIo::new(tls), svc);
-                    if let Err(e) = graceful.watch(conn).await {
-                        tracing::debug!(error = %e, "device connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
+    listener.serve(stop, move |tcp, conn| {
+        let (state, acceptor, region) = (state.clone(), acceptor.clone(), region.clone());
+        async move {
+            let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                _ => return,
+            };
+            let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+                return;
+            };
+            let server_name = tls.get_ref().1.server_name().map(str::to_string);
+            let named = match server_name.as_deref() {
+                Some(host) => state.accounts.account_of_endpoint(host).ok().flatten(),
+                None => None,
+            };
+            let device = match state
+                .identity
+                .authenticate_device(&region, der, named.as_ref())
+            {
+                Ok(d) => d,
+                Err(e) => return tracing::info!(reason = %e.message, "device certificate refused"),
+            };
+            let client = Arc::new(Client {
+                device,
+                peer: conn.peer,
+                server_name,
+            });
+            let svc = service_fn(move |req| {
+                let (state, client) = (state.clone(), client.clone());
+                async move { Ok::<_, std::convert::Infallible>(handle(&state, &client, req).await) }
+            });
+            serve_connection(TokioIo::new(tls), svc, conn.stop).await;
         }
-    }
-    drop(listener);
-    if let Ok(g) = Arc::try_unwrap(graceful) {
-        let _ = tokio::time::timeout(DRAIN, g.shutdown()).await;
-    }
+    })
 }
 
 async fn handle(
     state: &ApiState,
-    device: &Device,
+    client: &Client,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return ApiError::PayloadTooLarge("The payload exceeds the maximum size".into())
-                .into_response(&request_id)
-        }
-    };
     let result = async {
+        // Every request re-checks the certificate: a device whose certificate was revoked or
+        // deactivated cannot go on using a keep-alive connection.
+        let device = &client.device;
+        state
+            .identity
+            .check_device(device)
+            .map_err(crate::data::data_error)?;
+        let body = read_body(body, MAX_BODY).await.map_err(|e| match e {
+            BodyError::TooLarge => {
+                ApiError::PayloadTooLarge("The payload exceeds the maximum size".into())
+            }
+            other => ApiError::invalid(other.message(MAX_BODY)),
+        })?;
         let endpoint = data::Endpoint::parse(
             &parts.method,
             parts.uri.path(),
             parts.uri.query().unwrap_or(""),
         )?;
+        let facts = ConnFacts {
+            source_ip: Some(client.peer.ip()),
+            secure_transport: true,
+            domain_name: client.server_name.as_deref(),
+            persistent: false,
+            will_topic: None,
+        };
         // Over HTTP there is no client id: policies see the certificate alone.
-        let authorizer = state.identity.authorizer(device, "")?;
+        let authorizer = state.identity.authorizer(device, "", &facts)?;
         data::handle(
             state,
             &device.partition,

@@ -13,6 +13,7 @@ mod device;
 mod error;
 mod iot;
 mod json;
+mod metrics;
 mod request;
 mod server;
 mod shadow;
@@ -33,8 +34,12 @@ pub struct ApiState {
     pub shadows: Arc<Shadows>,
     pub fleet: FleetIndexing,
     pub clock: Arc<dyn Clock>,
-    /// The host DescribeEndpoint returns for every endpoint type: Shoal's own.
+    /// The domain of the account endpoints DescribeEndpoint returns
+    /// (`<prefix>-ats.iot.<region>.<endpoint_host>`).
     pub endpoint_host: String,
+    /// The operator's bearer token for `GET /metrics` (every account); without it only SigV4
+    /// callers read their own account's metrics.
+    pub metrics_token: Option<String>,
     auth_cache: auth::KeyCache,
 }
 
@@ -67,7 +72,13 @@ impl ApiState {
             fleet,
             clock,
             endpoint_host,
+            metrics_token: None,
             auth_cache: auth::KeyCache::default(),
         }
+    }
+
+    pub fn with_metrics_token(mut self, token: Option<String>) -> Self {
+        self.metrics_token = token.filter(|t| !t.is_empty());
+        self
     }
 }

@@ -1,6 +1,8 @@
-//! The HTTP server: takes an already-bound listener and a shutdown future (so tests bind port 0
-//! and the binary owns signals), serves HTTP/1.1 with keep-alive, and on shutdown stops
-//! accepting, lets in-flight requests finish, then returns.
+//! The HTTP server: serves HTTP/1.1 with keep-alive on a listener of the shared helper
+//! (`shoal-net`: connection cap, shutdown signal, drain). Every input from a client is bounded
+//! in size and in time: the request head must arrive within `HEAD_TIMEOUT` (which also closes
+//! idle keep-alive connections), the body within `BODY_TIMEOUT` and `MAX_BODY`, and a request
+//! whose credentials cannot be right is answered before its body is read.
 
 use crate::error::ApiError;
 use crate::ApiState;
@@ -9,95 +11,123 @@ use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
-use std::future::Future;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use shoal_net::{CancellationToken, Listener, Served};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 
 /// Bodies above this are refused; AWS IoT's largest control-plane bodies are far smaller.
 const MAX_BODY: usize = 1024 * 1024;
-/// How long in-flight requests get to finish at shutdown.
-const DRAIN: Duration = Duration::from_secs(10);
+/// The time a client has to send a request's head, counted from when the server starts
+/// waiting for it: a connection that sends nothing, or stays idle between requests, is closed
+/// after it.
+pub(crate) const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// The time a client has to send a request's body once its head arrived.
+pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<ApiState>,
-    shutdown: impl Future<Output = ()>,
-) {
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(s) => s,
-                    Err(e) => {
-                        // Running out of file descriptors must not end the server.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
+/// Serves the API until `stop` is cancelled; in-flight requests then finish, and the returned
+/// handle drains the connections.
+pub fn serve(listener: Listener, state: Arc<ApiState>, stop: CancellationToken) -> Served {
+    listener.serve(stop, move |tcp, conn| {
+        let state = state.clone();
+        async move {
+            let svc = service_fn(move |req| {
                 let state = state.clone();
-                let svc = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .keep_alive(true)
-                    .serve_connection(TokioIo::new(stream), svc);
-                let watched = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = watched.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
+                async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
+            });
+            serve_connection(TokioIo::new(tcp), svc, conn.stop).await;
         }
+    })
+}
+
+/// One HTTP/1.1 connection with the head timeout, until it ends or `stop` asks it to finish
+/// the request in flight and close.
+pub(crate) async fn serve_connection<I, S>(io: I, svc: S, stop: CancellationToken)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Send,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEAD_TIMEOUT)
+        .keep_alive(true);
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        () = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "connection ended with an error");
     }
-    drop(listener);
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after the drain period; closing them");
+}
+
+/// Reads a body within `BODY_TIMEOUT` and `limit` bytes.
+pub(crate) async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+    match tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, limit).collect()).await {
+        Err(_) => Err(BodyError::TooSlow),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(_)) => Err(BodyError::Unreadable),
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+    }
+}
+
+pub(crate) enum BodyError {
+    TooLarge,
+    TooSlow,
+    Unreadable,
+}
+
+impl BodyError {
+    pub(crate) fn message(&self, limit: usize) -> String {
+        match self {
+            BodyError::TooLarge => format!("The request body is larger than {limit} bytes"),
+            BodyError::TooSlow => format!(
+                "The request body did not arrive within {} seconds",
+                BODY_TIMEOUT.as_secs()
+            ),
+            BodyError::Unreadable => "The request body could not be read".into(),
+        }
     }
 }
 
 async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => {
-            return ApiError::invalid(format!(
-                "The request body is larger than {MAX_BODY} bytes or could not be read"
-            ))
-            .into_response(&request_id)
-        }
-    };
-    // Prometheus scrapes without AWS credentials, as it does any exporter.
     if parts.method == http::Method::GET && parts.uri.path() == "/metrics" {
-        return metrics(state);
+        return crate::metrics::handle(state, &parts, &request_id);
     }
+    // Credentials that cannot be right are refused before the body is read: a caller without
+    // a valid key cannot make the server buffer a large body.
+    if let Err(e) = crate::auth::precheck(state, &parts) {
+        return e.into_response(&request_id);
+    }
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY) {
+        return ApiError::PayloadTooLarge(BodyError::TooLarge.message(MAX_BODY))
+            .into_response(&request_id);
+    }
+    let body = match read_body(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e @ BodyError::TooLarge) => {
+            return ApiError::PayloadTooLarge(e.message(MAX_BODY)).into_response(&request_id)
+        }
+        Err(e) => return ApiError::invalid(e.message(MAX_BODY)).into_response(&request_id),
+    };
     match route(state, &parts, &body, &request_id).await {
         Ok(r) => r,
         Err(e) => e.into_response(&request_id),
     }
-}
-
-/// `/metrics`: the fleet metrics' last values as Prometheus gauges.
-fn metrics(state: &ApiState) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(state.fleet.prometheus())));
-    r.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("text/plain; version=0.0.4"),
-    );
-    r
 }
 
 async fn route(
@@ -106,22 +136,9 @@ async fn route(
     body: &Bytes,
     request_id: &str,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    let headers: Vec<(&str, &str)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
-    let payload_hash = shoal_sigv4::sha256_hex(body);
+    let caller = crate::auth::authenticate_request(state, parts, body)?;
     let path = parts.uri.path();
     let query = parts.uri.query().unwrap_or("");
-    let sig = shoal_sigv4::RequestParts {
-        method: parts.method.as_str(),
-        path,
-        query,
-        headers: &headers,
-        payload_sha256_hex: &payload_hash,
-    };
-    let caller = crate::auth::authenticate(state, &sig)?;
     match caller.service.as_str() {
         "iot" => {
             let endpoint = crate::iot::Endpoint::parse(&parts.method, path, query)?;

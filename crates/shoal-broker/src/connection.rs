@@ -19,13 +19,19 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-fn peer_ip(tcp: &TcpStream) -> Option<std::net::SocketAddr> {
-    tcp.peer_addr().ok()
+/// Where a connection comes from and how, for policy conditions (`aws:SourceIp`,
+/// `aws:SecureTransport`, `iot:DomainName`) and lifecycle events.
+#[derive(Debug, Clone)]
+pub struct Transport {
+    pub peer: std::net::SocketAddr,
+    pub tls: bool,
+    /// The TLS server name the client asked for (SNI).
+    pub server_name: Option<String>,
+    /// The listener is stopping: the session says goodbye (DISCONNECT 0x8B) and ends.
+    pub stop: shoal_net::CancellationToken,
 }
 
-pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, conn: ConnId) {
-    let _ = tcp.set_nodelay(true);
-    let ip = peer_ip(&tcp);
+pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, net: shoal_net::Conn, conn: ConnId) {
     // The handshake's and the WebSocket path's futures are boxed: inline they would size every
     // idle connection's task for their largest state.
     let handshake = Box::pin(tokio::time::timeout(
@@ -37,25 +43,28 @@ pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, conn: ConnId) {
         Ok(Err(e)) => return tracing::debug!(conn, error = %e, "tls handshake failed"),
         Err(_) => return tracing::debug!(conn, "tls handshake timed out"),
     };
+    let transport = Transport {
+        peer: net.peer,
+        tls: true,
+        server_name: tls.get_ref().1.server_name().map(str::to_string),
+        stop: net.stop.clone(),
+    };
     let authenticated = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
-        Some(der) => gw.authenticate(der),
-        None => return Box::pin(handle_websocket(gw, tls, conn, ip)).await,
+        Some(der) => gw.authenticate(der, transport.server_name.as_deref()),
+        None => return Box::pin(handle_websocket(gw, tls, conn, transport)).await,
     };
     let device = match authenticated {
         Ok(d) => d,
         Err(e) => return tracing::info!(conn, reason = %e.message, "device certificate refused"),
     };
-    Session::new(gw, Principal::Device(device), conn, ip)
+    Session::new(gw, Principal::Device(device), conn, transport)
         .run(tls, None)
         .await;
+    drop(net);
 }
 
-async fn handle_websocket<S>(
-    gw: Arc<Gateway>,
-    io: S,
-    conn: ConnId,
-    ip: Option<std::net::SocketAddr>,
-) where
+async fn handle_websocket<S>(gw: Arc<Gateway>, io: S, conn: ConnId, transport: Transport)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send,
 {
     let now = gw.messaging.now() / 1000;
@@ -89,12 +98,23 @@ async fn handle_websocket<S>(
     }) else {
         return;
     };
-    Session::new(gw, principal, conn, ip).run(ws, None).await;
+    Session::new(gw, principal, conn, transport)
+        .run(ws, None)
+        .await;
 }
 
-pub async fn handle_plain(gw: Arc<Gateway>, mut tcp: TcpStream, conn: ConnId) {
-    let _ = tcp.set_nodelay(true);
-    let ip = peer_ip(&tcp);
+pub async fn handle_plain(
+    gw: Arc<Gateway>,
+    mut tcp: TcpStream,
+    net: shoal_net::Conn,
+    conn: ConnId,
+) {
+    let transport = Transport {
+        peer: net.peer,
+        tls: false,
+        server_name: None,
+        stop: net.stop.clone(),
+    };
     let mut rbuf = BytesMut::with_capacity(4096);
     let connect = match session::read_connect(&mut tcp, &mut rbuf).await {
         Ok(c) => c,
@@ -121,9 +141,10 @@ pub async fn handle_plain(gw: Arc<Gateway>, mut tcp: TcpStream, conn: ConnId) {
         }
         return;
     };
-    Session::new(gw, principal, conn, ip)
+    Session::new(gw, principal, conn, transport)
         .run(tcp, Some((connect, rbuf)))
         .await;
+    drop(net);
 }
 
 /// The account whose access key `user` is, if `password` is its secret.

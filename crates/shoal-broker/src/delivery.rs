@@ -1,8 +1,12 @@
 //! The outgoing side of a session: messages written to the client, the QoS 1 ones kept until
-//! PUBACK. An MQTT 5 client's Receive Maximum bounds how many are unacknowledged at once
-//! (§3.1.2.11.3); while it is reached, deliveries wait in the connection's outbox. Messages
-//! replayed from a persistent session's stored queue leave the store when the client
-//! acknowledges them, so a crash before that replays them again.
+//! PUBACK. At most `INFLIGHT` (AWS IoT's 100, or the client's smaller Receive Maximum, MQTT 5
+//! §3.1.2.11.3) are unacknowledged at once, whatever their source — live deliveries, retained
+//! messages sent on SUBSCRIBE, or a persistent session's stored queue; beyond that they wait
+//! here, in a bounded queue. Messages replayed from the stored queue are read a page at a time
+//! and leave the store when the client acknowledges them, so a crash before that replays them
+//! again.
+//! https://docs.aws.amazon.com/general/latest/gr/iot-core.html ("Maximum in-flight
+//! unacknowledged messages": 100).
 
 use crate::message::Msg;
 use crate::session::Session;
@@ -18,8 +22,15 @@ thread_local! {
         std::cell::RefCell::new(Packet::Publish(Default::default()));
 }
 
-/// MQTT's largest Receive Maximum, the window of clients that set none (and of MQTT 3.1.1).
-const UNLIMITED: usize = u16::MAX as usize;
+/// AWS IoT's window of unacknowledged QoS 1 messages sent to a client.
+pub const INFLIGHT: usize = 100;
+/// Messages that may wait for room in the window: retained messages for new subscriptions and
+/// a page of the stored queue. A client that makes more wait (subscribing over and over without
+/// acknowledging) is disconnected with Quota Exceeded.
+const MAX_WAITING: usize = 1000;
+/// Stored messages read per page, and the level of the waiting queue under which the next
+/// page is read.
+const REPLAY_PAGE: usize = 100;
 
 struct Inflight {
     msg: Arc<Msg>,
@@ -29,14 +40,28 @@ struct Inflight {
     order: u64,
 }
 
+struct Waiting {
+    msg: Arc<Msg>,
+    qos: QoS,
+    seq: Option<u64>,
+    retain: bool,
+}
+
 pub struct Outgoing {
     inflight: HashMap<u16, Inflight>,
-    /// Replayed messages waiting for room in flight.
-    waiting: VecDeque<(Arc<Msg>, QoS, u64)>,
+    waiting: VecDeque<Waiting>,
     next_pkid: u16,
     sent: u64,
-    /// The client's Receive Maximum (MQTT 5 §3.1.2.11.3).
+    /// The window: `INFLIGHT`, or the client's smaller Receive Maximum.
     pub limit: usize,
+    /// The stored queue being replayed: the last sequence number read, and whether more may
+    /// follow it.
+    replay_after: Option<u64>,
+    replay_more: bool,
+    /// Messages of the stored queue not yet acknowledged (what is left when the connection ends).
+    pub stored: u32,
+    /// Stored messages delivered or dropped, to be removed from the queue.
+    dequeued: Vec<u64>,
 }
 
 impl Default for Outgoing {
@@ -46,10 +71,18 @@ impl Default for Outgoing {
             waiting: VecDeque::new(),
             next_pkid: 0,
             sent: 0,
-            limit: UNLIMITED,
+            limit: INFLIGHT,
+            replay_after: None,
+            replay_more: false,
+            stored: 0,
+            dequeued: Vec::new(),
         }
     }
 }
+
+/// Why a delivery could not even wait: the connection must end (Quota Exceeded).
+#[derive(Debug)]
+pub struct WaitingFull;
 
 impl Outgoing {
     /// Whether another QoS 1 message may be sent now.
@@ -58,7 +91,8 @@ impl Outgoing {
     }
 
     /// QoS 1 messages sent and not acknowledged that are not in the stored queue, in the order
-    /// they were sent: a persistent session keeps them for its next connection.
+    /// they were sent, and those that waited: a persistent session keeps them for its next
+    /// connection.
     pub fn unacknowledged(&mut self) -> Vec<Arc<Msg>> {
         let mut left: Vec<Inflight> = self
             .inflight
@@ -67,14 +101,82 @@ impl Outgoing {
             .filter(|f| f.seq.is_none())
             .collect();
         left.sort_by_key(|f| f.order);
-        left.into_iter().map(|f| f.msg).collect()
+        let waited = self
+            .waiting
+            .drain(..)
+            .filter(|w| w.seq.is_none() && w.qos == QoS::AtLeastOnce && !w.retain)
+            .map(|w| w.msg);
+        left.into_iter().map(|f| f.msg).chain(waited).collect()
+    }
+
+    /// Takes the sequence numbers to remove from the stored queue.
+    pub fn take_dequeued(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.dequeued)
+    }
+
+    fn dequeue(&mut self, seq: u64) {
+        self.stored = self.stored.saturating_sub(1);
+        self.dequeued.push(seq);
+    }
+
+    /// The next free packet id. The window keeps fewer than `limit` (at most 65,535) in use,
+    /// so the search ends; it is bounded all the same.
+    fn next_pkid(&mut self) -> Option<u16> {
+        for _ in 0..=u16::MAX {
+            self.next_pkid = self.next_pkid.wrapping_add(1).max(1);
+            if !self.inflight.contains_key(&self.next_pkid) {
+                return Some(self.next_pkid);
+            }
+        }
+        None
+    }
+
+    /// Queues a delivery to send once the window has room. A retained message replaces one of
+    /// the same topic still waiting, so resubscribing cannot pile copies up.
+    fn wait(&mut self, w: Waiting) -> Result<(), WaitingFull> {
+        if w.retain {
+            if let Some(same) = self
+                .waiting
+                .iter_mut()
+                .find(|o| o.retain && o.msg.topic == w.msg.topic)
+            {
+                *same = w;
+                return Ok(());
+            }
+        }
+        if self.waiting.len() >= MAX_WAITING {
+            return Err(WaitingFull);
+        }
+        self.waiting.push_back(w);
+        Ok(())
     }
 }
 
 impl Session {
     /// Sends a message if the client may receive it (`iot:Receive` on `topic/<topic>`) and it
-    /// has not expired.
+    /// has not expired; a QoS 1 message waits while the window is full.
     pub(crate) fn deliver(
+        &mut self,
+        msg: Arc<Msg>,
+        qos: QoS,
+        seq: Option<u64>,
+        retain: bool,
+    ) -> Result<(), String> {
+        if qos != QoS::AtMostOnce && (self.out.inflight.len() >= self.out.limit) {
+            return self
+                .out
+                .wait(Waiting {
+                    msg,
+                    qos,
+                    seq,
+                    retain,
+                })
+                .map_err(|_| crate::session::QUOTA.to_string());
+        }
+        self.send(msg, qos, seq, retain)
+    }
+
+    fn send(
         &mut self,
         msg: Arc<Msg>,
         qos: QoS,
@@ -93,20 +195,16 @@ impl Session {
                 .allows("iot:Receive", "topic", &msg.topic)
         {
             if let Some(seq) = seq {
-                self.dequeue(seq);
+                self.out.dequeue(seq);
             }
             return Ok(());
         }
-        let pkid = if qos == QoS::AtMostOnce {
-            0
-        } else {
-            loop {
-                self.out.next_pkid = self.out.next_pkid.wrapping_add(1).max(1);
-                if !self.out.inflight.contains_key(&self.out.next_pkid) {
-                    break;
-                }
-            }
-            self.out.next_pkid
+        let pkid = match qos {
+            QoS::AtMostOnce => 0,
+            _ => self
+                .out
+                .next_pkid()
+                .ok_or_else(|| "no free packet identifier".to_string())?,
         };
         let encoded = SCRATCH.with(|cell| {
             let mut packet = cell.borrow_mut();
@@ -127,13 +225,22 @@ impl Session {
             }
             r
         });
-        encoded?;
+        if let Err(e) = encoded {
+            // A message this connection's protocol cannot carry (an MQTT 5 property a client
+            // would reject) is dropped, and dequeued if it was stored: ending the connection
+            // would only meet it again at the next one.
+            tracing::warn!(conn = self.conn, topic = %msg.topic, error = %e, "undeliverable message dropped");
+            if let Some(seq) = seq {
+                self.out.dequeue(seq);
+            }
+            return Ok(());
+        }
         if pkid != 0 {
             self.out.sent += 1;
             let order = self.out.sent;
             self.out.inflight.insert(pkid, Inflight { msg, seq, order });
         } else if let Some(seq) = seq {
-            self.dequeue(seq);
+            self.out.dequeue(seq);
         }
         Ok(())
     }
@@ -142,51 +249,173 @@ impl Session {
     pub(crate) fn acknowledged(&mut self, pkid: u16) -> Result<(), String> {
         if let Some(f) = self.out.inflight.remove(&pkid) {
             if let Some(seq) = f.seq {
-                self.dequeue(seq);
+                self.out.dequeue(seq);
             }
         }
         self.send_waiting()
     }
 
-    fn dequeue(&self, seq: u64) {
-        let part = self.principal.partition().key();
-        self.gw.persister.try_submit(
-            vec![(
-                part,
-                Write::Dequeue {
-                    client_id: self.client_id.to_string(),
-                    seq,
-                },
-            )],
-            None,
-        );
-    }
-
     fn send_waiting(&mut self) -> Result<(), String> {
-        while self.out.inflight.len() < self.out.limit {
-            let Some((msg, qos, seq)) = self.out.waiting.pop_front() else {
-                break;
-            };
-            self.deliver(msg, qos, Some(seq), false)?;
+        loop {
+            while self.out.inflight.len() < self.out.limit {
+                let Some(w) = self.out.waiting.pop_front() else {
+                    break;
+                };
+                self.send(w.msg, w.qos, w.seq, w.retain)?;
+            }
+            // Read the next page of the stored queue once what waits runs low.
+            if !self.out.replay_more || self.out.waiting.len() >= REPLAY_PAGE / 2 {
+                return Ok(());
+            }
+            if !self.read_stored_page() {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
-    /// Sends what a continued persistent session had queued while offline, oldest first.
-    pub(crate) fn replay(&mut self) {
+    /// Starts replaying what a continued persistent session had queued while offline, oldest
+    /// first, a page at a time.
+    pub(crate) fn replay(&mut self, queued: u32) {
+        self.out.stored = queued;
+        self.out.replay_more = queued > 0;
+        if let Err(e) = self.send_waiting() {
+            tracing::debug!(conn = self.conn, error = %e, "replay failed");
+        }
+    }
+
+    /// Reads the next page of the stored queue into the waiting queue; `false` when nothing
+    /// more was read.
+    fn read_stored_page(&mut self) -> bool {
         let part = self.principal.partition().key();
-        match self.gw.messaging.queued(&part, &self.client_id) {
-            Ok(queued) => {
-                self.out.waiting.extend(queued.into_iter().map(|(seq, m)| {
+        let page = match self.gw.messaging.queued(
+            &part,
+            &self.client_id,
+            self.out.replay_after,
+            REPLAY_PAGE,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e.message, "queued messages not read");
+                self.out.replay_more = false;
+                return false;
+            }
+        };
+        self.out.replay_more = page.len() == REPLAY_PAGE;
+        let read = !page.is_empty();
+        for (seq, m) in page {
+            self.out.replay_after = Some(seq);
+            match m {
+                Some(m) => {
                     let m = Msg::from_stored(m);
                     let qos = m.qos;
-                    (Arc::new(m), qos, seq)
-                }));
-                if let Err(e) = self.send_waiting() {
-                    tracing::debug!(conn = self.conn, error = %e, "replay failed");
+                    self.out.waiting.push_back(Waiting {
+                        msg: Arc::new(m),
+                        qos,
+                        seq: Some(seq),
+                        retain: false,
+                    });
                 }
+                None => self.out.dequeue(seq),
             }
-            Err(e) => tracing::error!(error = %e.message, "queued messages not read"),
         }
+        read
+    }
+
+    /// Removes delivered stored messages from the queue, in the order they were delivered.
+    pub(crate) async fn write_dequeued(&mut self) {
+        let seqs = self.out.take_dequeued();
+        if seqs.is_empty() {
+            return;
+        }
+        let part = self.principal.partition().key();
+        let writes = seqs
+            .into_iter()
+            .map(|seq| {
+                (
+                    part.clone(),
+                    Write::Dequeue {
+                        client_id: self.client_id.to_string(),
+                        seq,
+                    },
+                )
+            })
+            .collect();
+        self.gw.persister.submit(writes, None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn msg(topic: &str) -> Arc<Msg> {
+        Arc::new(Msg {
+            topic: Arc::from(topic),
+            payload: Bytes::new(),
+            qos: QoS::AtLeastOnce,
+            props: None,
+            from: None,
+            published_at: 0,
+        })
+    }
+
+    #[test]
+    fn retained_messages_waiting_for_one_topic_do_not_pile_up() {
+        let mut out = Outgoing::default();
+        for _ in 0..70_000 {
+            out.wait(Waiting {
+                msg: msg("r/1"),
+                qos: QoS::AtLeastOnce,
+                seq: None,
+                retain: true,
+            })
+            .unwrap();
+        }
+        assert_eq!(out.waiting.len(), 1);
+    }
+
+    #[test]
+    fn the_waiting_queue_is_bounded() {
+        let mut out = Outgoing::default();
+        for i in 0..MAX_WAITING {
+            out.wait(Waiting {
+                msg: msg(&format!("r/{i}")),
+                qos: QoS::AtLeastOnce,
+                seq: None,
+                retain: true,
+            })
+            .unwrap();
+        }
+        assert!(out
+            .wait(Waiting {
+                msg: msg("r/x"),
+                qos: QoS::AtLeastOnce,
+                seq: None,
+                retain: true,
+            })
+            .is_err());
+    }
+
+    #[test]
+    fn packet_ids_skip_those_in_flight_and_never_spin() {
+        let mut out = Outgoing::default();
+        for id in 1..=u16::MAX {
+            out.inflight.insert(
+                id,
+                Inflight {
+                    msg: msg("t"),
+                    seq: None,
+                    order: 0,
+                },
+            );
+        }
+        assert_eq!(
+            out.next_pkid(),
+            None,
+            "every id in use: the search gives up"
+        );
+        out.inflight.remove(&7);
+        assert_eq!(out.next_pkid(), Some(7));
     }
 }

@@ -19,14 +19,14 @@ pub mod tls;
 mod websocket;
 
 use message::Msg;
-use shoal_domain::{Clock, Region, ServiceError};
+use shoal_domain::{AccountId, Clock, Partition, Region, ServiceError};
+use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::identity::{Device, IdentityEvent};
 use shoal_services::messaging::Inbound;
 use shoal_services::{Accounts, Identity, Messaging, Shadows};
-use std::future::Future;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::net::TcpListener;
 
 /// What the gateway needs from the rest of the process.
 pub struct Gateway {
@@ -43,8 +43,8 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Must be called inside a tokio runtime: it starts the router, the persister and the task
-    /// that takes HTTP publishes, after loading the persistent sessions from the store.
+    /// Must be called inside a tokio runtime: it starts the persister, a router shard for each
+    /// partition with persistent sessions in the store, and the task that takes HTTP publishes.
     pub fn new(
         identity: Arc<Identity>,
         accounts: Arc<Accounts>,
@@ -55,10 +55,9 @@ impl Gateway {
         tls: Arc<rustls::ServerConfig>,
     ) -> Result<Arc<Gateway>, ServiceError> {
         let events = identity.events();
-        let sessions = messaging.sessions(&accounts.list_accounts()?, &region)?;
-        let last_seq = messaging.last_sequence(&sessions)?;
+        let restored = restore(&messaging, &accounts, &region)?;
         let persister = persister::Persister::spawn(messaging.clone());
-        let router = router::Router::spawn(persister.clone(), clock, sessions, last_seq);
+        let router = router::Router::new(persister.clone(), clock, restored);
         let bus = messaging.take_bus();
         let gw = Arc::new(Gateway {
             identity,
@@ -78,65 +77,77 @@ impl Gateway {
         Ok(gw)
     }
 
-    /// Moves whenever certificates, policies or attachments change; a connection re-checks its
-    /// certificate and rebuilds its authorizer when it moved since its last check.
-    fn policy_epoch(&self) -> u64 {
-        self.identity.epoch()
+    /// The device a client certificate is, in the account the TLS server name names (an
+    /// account endpoint) or else the one account that holds it.
+    fn authenticate(&self, der: &[u8], server_name: Option<&str>) -> Result<Device, ServiceError> {
+        let named = match server_name {
+            Some(host) => self.accounts.account_of_endpoint(host)?,
+            None => None,
+        };
+        self.identity
+            .authenticate_device(&self.region, der, named.as_ref())
     }
 
-    fn authenticate(&self, der: &[u8]) -> Result<Device, ServiceError> {
-        let accounts = self.accounts.list_accounts()?;
-        self.identity
-            .authenticate_device(&accounts, &self.region, der)
+    /// At shutdown, once the listeners have drained: returns when every shard has handled what
+    /// the ended connections sent it and everything is durable.
+    pub async fn flush(&self) {
+        self.router.flush().await;
+        self.persister.flush().await;
     }
 }
 
-/// Serves MQTT over TLS on `listener` until `shutdown` resolves; then stops accepting.
-pub async fn serve(listener: TcpListener, gw: Arc<Gateway>, shutdown: impl Future<Output = ()>) {
-    accept_loop(listener, gw, shutdown, false).await
+/// The persistent sessions of the listener's region, per partition, with how many messages
+/// each has queued and where the numbering continues: read from the keys alone, no message is
+/// decoded at start-up.
+fn restore(
+    messaging: &Messaging,
+    accounts: &Accounts,
+    region: &Region,
+) -> Result<HashMap<Partition, router::Restored>, ServiceError> {
+    let mut out = HashMap::new();
+    for account in accounts.list_accounts()? {
+        let part = Partition::new(AccountId::parse(&account)?, region.clone());
+        let sessions = messaging.sessions(&part)?;
+        if sessions.is_empty() {
+            continue;
+        }
+        let key = part.key();
+        let mut restored = router::Restored {
+            sessions: Vec::with_capacity(sessions.len()),
+            last_seq: 0,
+        };
+        for s in sessions {
+            let queued = messaging.queue_len(&key, &s.client_id, router::MAX_QUEUED as usize)?;
+            restored.last_seq = restored
+                .last_seq
+                .max(messaging.last_sequence(&key, &s.client_id)?);
+            restored.sessions.push((s, queued as u32));
+        }
+        out.insert(part, restored);
+    }
+    Ok(out)
+}
+
+/// Serves MQTT over TLS on `listener` until `stop` is cancelled; then every session ends with
+/// DISCONNECT 0x8B (MQTT 5) and the returned handle drains them.
+pub fn serve(listener: Listener, gw: Arc<Gateway>, stop: CancellationToken) -> Served {
+    listener.serve(stop, move |tcp, conn| {
+        let id = gw.next_conn.fetch_add(1, Ordering::Relaxed);
+        connection::handle_tls(gw.clone(), tcp, conn, id)
+    })
 }
 
 /// Serves MQTT over plain TCP (access key as user name, secret as password): for trusted
 /// networks and benchmarks only, and only when configured.
-pub async fn serve_plain(
-    listener: TcpListener,
-    gw: Arc<Gateway>,
-    shutdown: impl Future<Output = ()>,
-) {
-    accept_loop(listener, gw, shutdown, true).await
-}
-
-async fn accept_loop(
-    listener: TcpListener,
-    gw: Arc<Gateway>,
-    shutdown: impl Future<Output = ()>,
-    plain: bool,
-) {
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => {
-                    let conn = gw.next_conn.fetch_add(1, Ordering::Relaxed);
-                    if plain {
-                        tokio::spawn(connection::handle_plain(gw.clone(), tcp, conn));
-                    } else {
-                        tokio::spawn(connection::handle_tls(gw.clone(), tcp, conn));
-                    }
-                }
-                Err(e) => {
-                    // Running out of file descriptors must not end the listener.
-                    tracing::warn!(error = %e, "mqtt accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-            },
-            () = &mut shutdown => break,
-        }
-    }
+pub fn serve_plain(listener: Listener, gw: Arc<Gateway>, stop: CancellationToken) -> Served {
+    listener.serve(stop, move |tcp, conn| {
+        let id = gw.next_conn.fetch_add(1, Ordering::Relaxed);
+        connection::handle_plain(gw.clone(), tcp, conn, id)
+    })
 }
 
 /// Routes messages published through the HTTP API (iot-data Publish), answering each caller
-/// once what must be durable is.
+/// once what must be durable is. Each message goes to its own partition's shard.
 async fn follow_bus(router: router::Router, mut bus: tokio::sync::mpsc::Receiver<Inbound>) {
     while let Some(Inbound {
         partition,
@@ -147,7 +158,7 @@ async fn follow_bus(router: router::Router, mut bus: tokio::sync::mpsc::Receiver
     {
         let durable = retain || message.qos > 0;
         let msg = Msg::from_stored(message);
-        let sent = router.publish(&Arc::new(partition), msg, retain, durable);
+        let sent = router.shard(&partition).publish(msg, retain, durable);
         tokio::spawn(async move {
             if sent.await {
                 let _ = done.send(());
@@ -158,7 +169,8 @@ async fn follow_bus(router: router::Router, mut bus: tokio::sync::mpsc::Receiver
 
 /// Ends the live connections of a certificate that may no longer connect as soon as the change
 /// is committed (AWS: revocation disconnects), even when they are idle; other changes reach each
-/// connection through the identity epoch on its next packet.
+/// connection through its partition's authorization epoch on its next packet. Events missed
+/// because this fell behind are not guessed at: every connection checks itself again.
 async fn follow_identity(
     gw: std::sync::Weak<Gateway>,
     mut events: tokio::sync::broadcast::Receiver<IdentityEvent>,
@@ -173,9 +185,16 @@ async fn follow_identity(
                 id,
                 active: false,
             }) if partition.region == gw.region => {
-                gw.router.revoke(partition.account.as_str(), &id).await;
+                gw.router.shard(&partition).revoke(&id).await;
             }
-            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Ok(_) => {}
+            Err(RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "identity events lagged; every connection re-checks"
+                );
+                gw.router.recheck_all().await;
+            }
             Err(RecvError::Closed) => return,
         }
     }

@@ -1,14 +1,18 @@
-//! Writes the router's durable state — retained messages, persistent sessions, messages queued
-//! for offline sessions, connectivity — through the messaging service, in the order the router
-//! decided them. Whatever is waiting when a commit ends goes into the next one (group commit),
+//! Writes the broker's durable state — retained messages, persistent sessions, messages queued
+//! for offline sessions, connectivity — through the messaging service, in the order it was
+//! submitted. Whatever is waiting when a commit ends goes into the next one (group commit),
 //! and each write's completion runs only once it is durable: a publisher's PUBACK, a
 //! reconnecting session's "your queue is complete" (DESIGN.md §3: queued QoS 1 messages are
 //! stored before they are acknowledged).
+//!
+//! The queue is bounded and submitting waits for room: that wait is the backpressure that slows
+//! the shards (and through them the publishers) to the store's pace. Nothing is ever handed to
+//! a task of its own to wait, so writes cannot overtake one another.
 
 use shoal_services::messaging::Write;
 use shoal_services::Messaging;
 use std::sync::Arc;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 /// What runs once a write is durable (`true`) or could not be written (`false`).
 pub type Then = Box<dyn FnOnce(bool) + Send>;
@@ -19,7 +23,7 @@ pub struct Job {
     pub then: Option<Then>,
 }
 
-/// Jobs waiting to be written; a full queue slows the router, and so the publishers.
+/// Jobs waiting to be written; a full queue makes submitters wait.
 const QUEUE: usize = 8192;
 /// Writes put in one commit at most.
 const GROUP: usize = 4096;
@@ -36,24 +40,25 @@ impl Persister {
         Persister { tx }
     }
 
-    /// Queues writes without waiting (the router's own loop must never block on the store);
-    /// `then` runs once they are durable, or with `false` when they failed, so a waiting
-    /// publisher is never left hanging and never told a lie.
-    pub fn try_submit(&self, writes: Vec<(String, Write)>, then: Option<Then>) {
-        match self.tx.try_send(Job { writes, then }) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(job)) => {
-                let tx = self.tx.clone();
-                tokio::spawn(async move {
-                    let _ = tx.send(job).await;
-                });
-            }
-            Err(mpsc::error::TrySendError::Closed(job)) => {
-                if let Some(then) = job.then {
-                    then(false);
-                }
+    /// Queues writes, waiting while the queue is full; `then` runs once they are durable, or
+    /// with `false` when they failed or the persister has stopped, so a waiting publisher is
+    /// never left hanging and never told a lie.
+    pub async fn submit(&self, writes: Vec<(String, Write)>, then: Option<Then>) {
+        if let Err(mpsc::error::SendError(job)) = self.tx.send(Job { writes, then }).await {
+            if let Some(then) = job.then {
+                then(false);
             }
         }
+    }
+
+    /// Returns once everything submitted before it is durable (or has failed).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        let then: Then = Box::new(move |_| {
+            let _ = done.send(());
+        });
+        self.submit(Vec::new(), Some(then)).await;
+        let _ = wait.await;
     }
 }
 

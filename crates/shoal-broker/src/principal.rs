@@ -3,9 +3,9 @@
 //! over WebSocket with SigV4, or the plain-TCP listener with the key as user name and password).
 
 use shoal_domain::error::Result;
-use shoal_domain::Partition;
-use shoal_services::identity::{Authorizer, Device};
-use shoal_services::Identity;
+use shoal_domain::{ErrorKind, Partition, ServiceError};
+use shoal_services::identity::{Authorizer, ConnFacts, Device};
+use shoal_services::{Accounts, Identity};
 
 pub enum Principal {
     Device(Device),
@@ -39,18 +39,30 @@ impl Principal {
         }
     }
 
-    pub fn authorizer(&self, identity: &Identity, client_id: &str) -> Result<Authorizer> {
+    pub fn authorizer(
+        &self,
+        identity: &Identity,
+        client_id: &str,
+        facts: &ConnFacts<'_>,
+    ) -> Result<Authorizer> {
         match self {
-            Principal::Device(d) => identity.authorizer(d, client_id),
+            Principal::Device(d) => identity.authorizer(d, client_id, facts),
             Principal::Account { partition, .. } => identity.account_authorizer(partition),
         }
     }
 
-    /// Whether the principal may still connect (a certificate may have been deactivated).
-    pub fn check(&self, identity: &Identity) -> Result<()> {
+    /// Whether the principal may still connect: a certificate may have been deactivated, an
+    /// access key deactivated or deleted.
+    pub fn check(&self, identity: &Identity, accounts: &Accounts) -> Result<()> {
         match self {
             Principal::Device(d) => identity.check_device(d),
-            Principal::Account { .. } => Ok(()),
+            Principal::Account { access_key_id, .. } => match accounts.lookup(access_key_id)? {
+                Some(_) => Ok(()),
+                None => Err(ServiceError::new(
+                    ErrorKind::Unauthorized,
+                    format!("access key {access_key_id} may no longer connect"),
+                )),
+            },
         }
     }
 }

@@ -52,6 +52,7 @@ impl<V> Default for SubTree<V> {
 }
 
 impl<V> SubTree<V> {
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
     }

@@ -166,6 +166,20 @@ pub struct CaCertificate {
     pub not_after: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_config: Option<serde_json::Value>,
+    /// `certificateMode` SNI_ONLY: registered without a verification certificate, possibly in
+    /// several accounts; the device certificates registered with it share its mode.
+    #[serde(default)]
+    pub sni_only: bool,
+}
+
+impl CaCertificate {
+    pub fn mode(&self) -> &'static str {
+        if self.sni_only {
+            "SNI_ONLY"
+        } else {
+            "DEFAULT"
+        }
+    }
 }
 
 /// PolicyName: `[\w+=,.@-]+`, 1..=128.

@@ -7,10 +7,12 @@ mod authority;
 mod cert;
 mod ecdsa_fallback;
 mod keys;
+mod variables;
 
 pub use authority::Authority;
 pub use cert::{certificate_id, parse_pem, verify_signed_by, ParsedCert};
 pub use keys::{generate_rsa_key_pair, KeyPairPem};
+pub use variables::{policy_variables, Variables};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PkiError {

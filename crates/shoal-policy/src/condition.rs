@@ -367,6 +367,11 @@ fn parse_number(text: &str) -> Option<f64> {
 
 impl Condition {
     /// Whether the condition holds for the request.
+    /// The condition key, in the documented spelling when AWS defines it.
+    pub(crate) fn key(&self) -> &str {
+        &self.key
+    }
+
     pub(crate) fn holds(&self, ctx: &dyn Context) -> bool {
         if let Test::Null(wanted) = &self.test {
             let absent = match self.qualifier {

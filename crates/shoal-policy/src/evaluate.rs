@@ -114,6 +114,16 @@ impl Policy {
         }
     }
 
+    /// Every condition key the policy tests, once per condition (in the documented spelling
+    /// for the keys AWS defines): what a request must supply for the policy to mean what it
+    /// says.
+    pub fn condition_keys(&self) -> impl Iterator<Item = &str> {
+        self.denies
+            .iter()
+            .chain(&self.allows)
+            .flat_map(|s| s.conditions.iter().map(|c| c.key()))
+    }
+
     /// How many statements the policy has.
     pub fn statement_count(&self) -> usize {
         self.denies.len() + self.allows.len()

@@ -1,5 +1,11 @@
 //! Accounts and access keys. An access key belongs to one account, as on AWS: the key in a
-//! request's SigV4 credential names the account whose resources the request sees.
+//! request's SigV4 credential names the account whose resources the request sees. A key can be
+//! deactivated or deleted (`shoal key ...`); every request looks its key up, so that takes
+//! effect at once, also for a server running on the same data folder.
+//!
+//! Each account also has an endpoint prefix, as AWS's `<prefix>-ats.iot.<region>.amazonaws.com`:
+//! DescribeEndpoint returns a host name that starts with it, and a device that connects to that
+//! name (TLS server name) names its account.
 
 use crate::records::{encode, load, store_error, SCHEMA};
 use rand::distributions::Alphanumeric;
@@ -15,6 +21,8 @@ const GLOBAL: &str = "global";
 const KIND_ACCOUNT: &str = "account";
 const KIND_KEY: &str = "access-key";
 const KIND_SETTING: &str = "setting";
+/// Endpoint prefix -> account.
+const KIND_ENDPOINT: &str = "endpoint";
 const DEFAULT_ACCOUNT: &str = "default-account";
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +38,30 @@ pub struct AccessKey {
     pub secret_access_key: String,
     pub account: String,
     pub created: Timestamp,
+    /// An inactive key authenticates nothing until it is activated again.
+    #[serde(default = "active")]
+    pub active: bool,
+}
+
+fn active() -> bool {
+    true
+}
+
+/// The endpoint prefix of an account: 14 lower-case letters and digits, the first a letter
+/// (the shape of AWS's prefixes), derived from the account id so it never changes.
+pub fn endpoint_prefix(account: &AccountId) -> String {
+    use sha2::{Digest, Sha256};
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let digest = Sha256::digest(format!("shoal-endpoint/{account}").as_bytes());
+    digest
+        .iter()
+        .take(14)
+        .enumerate()
+        .map(|(i, b)| {
+            let n = if i == 0 { 26 } else { ALPHABET.len() };
+            ALPHABET[usize::from(*b) % n] as char
+        })
+        .collect()
 }
 
 pub struct Accounts {
@@ -61,6 +93,7 @@ fn random_key(account: &str, now: Timestamp) -> AccessKey {
         secret_access_key: secret,
         account: account.to_string(),
         created: now,
+        active: true,
     }
 }
 
@@ -72,12 +105,21 @@ fn new_account(now: Timestamp) -> Result<(String, AccessKey, Batch)> {
         id: account.clone(),
         created: now,
     };
+    let prefix = endpoint_prefix(&AccountId::parse(&account)?);
     let batch = Batch::new(GLOBAL)
         .put(
             KIND_ACCOUNT,
             &account,
             SCHEMA,
             encode(&doc)?,
+            vec![],
+            Expect::Absent,
+        )
+        .put(
+            KIND_ENDPOINT,
+            &prefix,
+            SCHEMA,
+            encode(&account)?,
             vec![],
             Expect::Absent,
         )
@@ -97,12 +139,112 @@ impl Accounts {
         Accounts { store, clock }
     }
 
-    /// The key a request names, if it exists.
+    /// The key a request names, if it exists and is active.
     pub fn lookup(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
+        Ok(self.key(access_key_id)?.filter(|k| k.active))
+    }
+
+    /// The key, active or not.
+    pub fn key(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
         Ok(
             load::<AccessKey>(self.store.as_ref(), GLOBAL, KIND_KEY, access_key_id)?
                 .map(|l| l.value),
         )
+    }
+
+    /// Every key, of one account or of all, in key order.
+    pub fn list_keys(&self, account: Option<&AccountId>) -> Result<Vec<AccessKey>> {
+        const PAGE: usize = 1000;
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .store
+                .list(GLOBAL, KIND_KEY, "", after.as_deref(), PAGE)
+                .map_err(store_error)?;
+            for rec in &page {
+                let k: AccessKey = crate::records::decode(rec)?;
+                if account.is_none_or(|a| a.as_str() == k.account) {
+                    out.push(k);
+                }
+            }
+            if page.len() < PAGE {
+                return Ok(out);
+            }
+            after = page.last().map(|r| r.key.clone());
+        }
+    }
+
+    /// Activates or deactivates a key.
+    pub async fn set_key_active(&self, access_key_id: &str, active: bool) -> Result<AccessKey> {
+        let missing =
+            || ServiceError::not_found(format!("access key {access_key_id} does not exist"));
+        let (key, ()) = crate::records::modify(
+            self.store.as_ref(),
+            GLOBAL,
+            KIND_KEY,
+            access_key_id,
+            missing,
+            |_| vec![],
+            |k: &mut AccessKey| {
+                k.active = active;
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(key)
+    }
+
+    /// Deletes a key; requests signed with it fail from then on.
+    pub async fn delete_key(&self, access_key_id: &str) -> Result<()> {
+        let batch = Batch::new(GLOBAL).delete(KIND_KEY, access_key_id, Expect::Present);
+        match self.store.commit(batch).await {
+            Ok(_) => Ok(()),
+            Err(shoal_store::StoreError::Conflict { .. }) => Err(ServiceError::not_found(format!(
+                "access key {access_key_id} does not exist"
+            ))),
+            Err(e) => Err(store_error(e)),
+        }
+    }
+
+    /// The account whose endpoint a TLS server name is (`<prefix>-ats.iot.<region>.<host>`,
+    /// or any host name whose first label is `<prefix>` or `<prefix>-ats`); `None` for any
+    /// other name (an IP address, `localhost`).
+    pub fn account_of_endpoint(&self, host: &str) -> Result<Option<AccountId>> {
+        let label = host.split('.').next().unwrap_or("");
+        let prefix = label.strip_suffix("-ats").unwrap_or(label);
+        if prefix.len() != 14
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Ok(None);
+        }
+        match load::<String>(self.store.as_ref(), GLOBAL, KIND_ENDPOINT, prefix)? {
+            Some(l) => Ok(Some(AccountId::parse(&l.value)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes the endpoint records of accounts made before they existed (start-up).
+    pub async fn index_endpoints(&self) -> Result<()> {
+        for account in self.list_accounts()? {
+            let id = AccountId::parse(&account)?;
+            let prefix = endpoint_prefix(&id);
+            if load::<String>(self.store.as_ref(), GLOBAL, KIND_ENDPOINT, &prefix)?.is_some() {
+                continue;
+            }
+            let batch = Batch::new(GLOBAL).put(
+                KIND_ENDPOINT,
+                &prefix,
+                SCHEMA,
+                encode(&account)?,
+                vec![],
+                Expect::Any,
+            );
+            self.store.commit(batch).await.map_err(store_error)?;
+        }
+        Ok(())
     }
 
     pub fn default_account(&self) -> Result<Option<AccountId>> {
@@ -164,11 +306,26 @@ impl Accounts {
         }
     }
 
+    /// Every account id, read page by page (there is no cap on the number of accounts).
     pub fn list_accounts(&self) -> Result<Vec<String>> {
-        let recs = self
-            .store
-            .list(GLOBAL, KIND_ACCOUNT, "", None, 10_000)
-            .map_err(store_error)?;
-        Ok(recs.into_iter().map(|r| r.key).collect())
+        const PAGE: usize = 1000;
+        let mut out = Vec::new();
+        loop {
+            let page = self
+                .store
+                .list(
+                    GLOBAL,
+                    KIND_ACCOUNT,
+                    "",
+                    out.last().map(String::as_str),
+                    PAGE,
+                )
+                .map_err(store_error)?;
+            let n = page.len();
+            out.extend(page.into_iter().map(|r| r.key));
+            if n < PAGE {
+                return Ok(out);
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ pub mod registry;
 pub mod shadows;
 
 pub use accounts::{AccessKey, Accounts};
-pub use epoch::AuthorizationEpoch;
+pub use epoch::{AuthorizationEpoch, EpochCounter};
 pub use fleet::FleetIndexing;
 pub use identity::Identity;
 pub use messaging::Messaging;

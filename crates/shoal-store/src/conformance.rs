@@ -104,7 +104,8 @@ async fn revisions_never_repeat<S: Store>(s: &S) {
 }
 
 /// `check_none` holds while no record of the kind carries the term, and fails the whole batch
-/// otherwise; `last_key` finds the greatest key under a prefix.
+/// otherwise; `last_key` finds the greatest key under a prefix, `count` counts keys under it,
+/// `delete_prefix` removes them.
 async fn prefix_checks_and_last_keys<S: Store>(s: &S) {
     let link = |b: Batch, key: &str, thing: &str| {
         b.put(
@@ -152,6 +153,23 @@ async fn prefix_checks_and_last_keys<S: Store>(s: &S) {
         Some("q/010")
     );
     assert_eq!(s.last_key("p", "thing", "z/").unwrap(), None);
+    assert_eq!(s.count("p", "thing", "q/", 100).unwrap(), 3);
+    assert_eq!(
+        s.count("p", "thing", "q/", 2).unwrap(),
+        2,
+        "counts up to the limit"
+    );
+    assert_eq!(s.count("p", "thing", "", 100).unwrap(), 4);
+    s.commit(Batch::new("p").delete_prefix("thing", "q/"))
+        .await
+        .unwrap();
+    let keys: Vec<String> = s
+        .list("p", "thing", "", None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    assert_eq!(keys, ["r/999"], "only the prefix is gone");
     assert_eq!(s.last_key("p", "other", "q/").unwrap(), None);
 }
 

@@ -62,6 +62,10 @@ pub trait Store: Send + Sync + 'static {
     /// where a sequence numbered in keys continues after a restart.
     fn last_key(&self, partition: &str, kind: &str, prefix: &str) -> StoreResult<Option<String>>;
 
+    /// How many records of a kind have a key starting with `prefix`, counting at most `limit`,
+    /// without reading their documents.
+    fn count(&self, partition: &str, kind: &str, prefix: &str, limit: usize) -> StoreResult<usize>;
+
     /// Records of a kind that carry term `name` with a matching value, in key order.
     fn list_by_term(
         &self,

@@ -61,6 +61,9 @@ pub enum Op {
         key: String,
         expect: Expect,
     },
+    /// Removes every record of `kind` whose key starts with `prefix` (a session's whole message
+    /// queue), with their terms, without reading them first. Announced as `(kind, prefix)`.
+    DeletePrefix { kind: String, prefix: String },
     /// Writes nothing; holds only while no record of `kind` carries the term (e.g. "no
     /// principal is attached to this thing" when the thing is deleted), so that a check over
     /// a set of records and the write it guards are one atomic step.
@@ -116,6 +119,13 @@ impl Batch {
         });
         self
     }
+    pub fn delete_prefix(mut self, kind: &str, prefix: &str) -> Self {
+        self.ops.push(Op::DeletePrefix {
+            kind: kind.into(),
+            prefix: prefix.into(),
+        });
+        self
+    }
     pub fn check_none(mut self, kind: &str, term: Term) -> Self {
         self.ops.push(Op::CheckNone {
             kind: kind.into(),
@@ -152,6 +162,7 @@ impl Changes {
                 Op::Put { kind, key, .. } | Op::Delete { kind, key, .. } => {
                     Some((kind.clone(), key.clone()))
                 }
+                Op::DeletePrefix { kind, prefix } => Some((kind.clone(), prefix.clone())),
                 Op::Check { .. } | Op::CheckNone { .. } => None,
             })
             .collect();

@@ -8,8 +8,10 @@ use std::path::PathBuf;
 /// The commented defaults that `shoal generate-config` prints. `Config::default()` parses it,
 /// so the printed file and the built-in defaults cannot drift apart.
 pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be set by an environment variable:
-# SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_MQTT_LISTEN,
-# SHOAL_MQTT_PLAIN_LISTEN, SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_LOG_LEVEL.
+# SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_API_MAX_CONNECTIONS,
+# SHOAL_MQTT_LISTEN, SHOAL_MQTT_PLAIN_LISTEN, SHOAL_MQTT_MAX_CONNECTIONS,
+# SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_METRICS_TOKEN,
+# SHOAL_LOG_LEVEL.
 version = 1
 
 # Folder of the embedded store and the admin credentials; created on first start.
@@ -22,8 +24,12 @@ region = "us-east-1"
 [api]
 # The AWS HTTP API listener (iot control plane). Port 0 picks a free port.
 listen = "127.0.0.1:9080"
-# Host name that DescribeEndpoint returns for every endpoint type.
+# The host devices reach Shoal at. DescribeEndpoint returns each account's own names under it,
+# shaped as AWS's: "<prefix>-ats.iot.<region>.<public_host>" (a wildcard DNS record for
+# "*.iot.<region>.<public_host>" makes them resolve); the server certificate covers them.
 public_host = "localhost"
+# Connections open at once; more are closed as they arrive.
+max_connections = 4096
 
 [mqtt]
 # The MQTT device listener: TLS with client certificates (MQTT 3.1.1 and 5), and MQTT over
@@ -32,11 +38,21 @@ listen = "127.0.0.1:8883"
 # A plain-TCP MQTT listener, off unless set: no TLS, the user name is an access key id and the
 # password its secret. For trusted networks and benchmarks only.
 # plain_listen = "127.0.0.1:1883"
+# Connections open at once on each MQTT listener; more are closed as they arrive.
+max_connections = 50000
 
 [device_https]
 # HTTPS with client certificates for devices (AWS's port 8443): iot-data Publish and the
 # retained-message reads, allowed by the certificate's IoT policies. Port 0 picks a free port.
 listen = "127.0.0.1:8443"
+# Connections open at once; more are closed as they arrive.
+max_connections = 4096
+
+[metrics]
+# GET /metrics on the API port (Prometheus) needs credentials: this bearer token (Prometheus'
+# `authorization: {credentials: ...}`) shows every account's metrics; a SigV4-signed request
+# shows its own account's. Empty: SigV4 only.
+token = ""
 
 [log]
 # A tracing filter: "info", "debug", "shoal_api=debug,info"...
@@ -52,7 +68,14 @@ pub struct Config {
     pub api: ApiConfig,
     pub mqtt: MqttConfig,
     pub device_https: DeviceHttpsConfig,
+    pub metrics: MetricsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub token: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -61,12 +84,14 @@ pub struct MqttConfig {
     pub listen: SocketAddr,
     #[serde(default)]
     pub plain_listen: Option<SocketAddr>,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceHttpsConfig {
     pub listen: SocketAddr,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -74,6 +99,7 @@ pub struct DeviceHttpsConfig {
 pub struct ApiConfig {
     pub listen: SocketAddr,
     pub public_host: String,
+    pub max_connections: usize,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -145,6 +171,19 @@ impl Config {
         if let Some(v) = get("SHOAL_LOG_LEVEL") {
             self.log.level = v;
         }
+        let count = |name: &str, v: String| v.parse::<usize>().map_err(|e| format!("{name}: {e}"));
+        if let Some(v) = get("SHOAL_API_MAX_CONNECTIONS") {
+            self.api.max_connections = count("SHOAL_API_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("SHOAL_MQTT_MAX_CONNECTIONS") {
+            self.mqtt.max_connections = count("SHOAL_MQTT_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS") {
+            self.device_https.max_connections = count("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("SHOAL_METRICS_TOKEN") {
+            self.metrics.token = v;
+        }
         self.validate()
     }
 
@@ -156,6 +195,18 @@ impl Config {
             ));
         }
         shoal_domain::Region::parse(&self.region).map_err(|e| e.message)?;
+        for (name, n) in [
+            ("api.max_connections", self.api.max_connections),
+            ("mqtt.max_connections", self.mqtt.max_connections),
+            (
+                "device_https.max_connections",
+                self.device_https.max_connections,
+            ),
+        ] {
+            if n == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
         Ok(())
     }
 }

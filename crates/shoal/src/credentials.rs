@@ -31,6 +31,37 @@ pub fn api_addr_path(data: &Path) -> PathBuf {
     data.join("api.addr")
 }
 
+/// Creates the data folder (and its parents) and makes it private to its owner (0700): it holds
+/// the store with every secret access key, the CA key and the admin credentials.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    set_mode(dir, 0o700)
+}
+
+/// Creates `path` empty if it does not exist, and makes it readable by its owner only (0600).
+pub fn private_file(path: &Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?;
+    set_mode(path, 0o600)
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 /// Writes a file atomically (temporary file, fsync, rename) with the given Unix mode.
 pub fn write_file(path: &Path, contents: &str, mode: u32) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
@@ -64,6 +95,7 @@ pub fn write_credentials(data: &Path, key: &AccessKey) -> std::io::Result<()> {
 pub fn load_or_create_authority(data: &Path) -> Result<shoal_pki::Authority, String> {
     let (cert_path, key_path) = (ca_cert_path(data), ca_key_path(data));
     if cert_path.exists() && key_path.exists() {
+        set_mode(&key_path, 0o600).map_err(|e| format!("{}: {e}", key_path.display()))?;
         let cert = std::fs::read_to_string(&cert_path)
             .map_err(|e| format!("{}: {e}", cert_path.display()))?;
         let key = std::fs::read_to_string(&key_path)
@@ -87,21 +119,32 @@ pub fn server_key_path(data: &Path) -> PathBuf {
     data.join("server.key")
 }
 
+/// The host names the server certificate was made for, one per line.
+fn server_hosts_path(data: &Path) -> PathBuf {
+    data.join("server.hosts")
+}
+
 /// The TLS server certificate of the device listeners, signed by the root CA for the
-/// configured host names, made on first start (DESIGN.md §1). Kept when it exists, so a
-/// device that pinned it keeps working across restarts.
+/// configured host names, made on first start (DESIGN.md §1). Kept while the names are the
+/// same, so a device that pinned it keeps working across restarts; made again when they
+/// change (another public host or region).
 pub fn ensure_server_certificate(
     data: &Path,
     ca: &shoal_pki::Authority,
     hosts: &[String],
 ) -> Result<(), String> {
     let (cert_path, key_path) = (server_cert_path(data), server_key_path(data));
-    if cert_path.exists() && key_path.exists() {
+    let names = hosts.join("\n");
+    let same_names = std::fs::read_to_string(server_hosts_path(data)).is_ok_and(|n| n == names);
+    if cert_path.exists() && key_path.exists() && same_names {
+        set_mode(&key_path, 0o600).map_err(|e| format!("{}: {e}", key_path.display()))?;
         return Ok(());
     }
     let (cert, key) = ca.issue_server(hosts).map_err(|e| e.to_string())?;
     write_file(&key_path, &key, 0o600).map_err(|e| format!("{}: {e}", key_path.display()))?;
-    write_file(&cert_path, &cert, 0o644).map_err(|e| format!("{}: {e}", cert_path.display()))
+    write_file(&cert_path, &cert, 0o644).map_err(|e| format!("{}: {e}", cert_path.display()))?;
+    write_file(&server_hosts_path(data), &names, 0o644)
+        .map_err(|e| format!("{}: {e}", data.display()))
 }
 
 /// (access key id, secret) from the credentials file.

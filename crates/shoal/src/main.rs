@@ -83,6 +83,17 @@ enum KeyAction {
         #[arg(long)]
         account: Option<String>,
     },
+    /// List access keys (all accounts unless --account is given); secrets are not shown.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Deactivate a key: requests signed with it are refused until it is activated again.
+    Deactivate { key: String },
+    /// Activate a deactivated key.
+    Activate { key: String },
+    /// Delete a key for good.
+    Delete { key: String },
 }
 
 fn load_config(common: &Common) -> Result<Config, String> {
@@ -102,7 +113,18 @@ fn init_tracing(level: &str) {
         .init();
 }
 
+/// Files and folders this process creates are its owner's only: the data folder holds every
+/// secret access key, the CA key and the admin credentials.
+fn private_umask() {
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
 fn main() -> ExitCode {
+    private_umask();
     let cli = Cli::parse();
     let result = match cli.command {
         None => run_serve(&cli.common, Listeners::default()),
@@ -275,6 +297,46 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                     for a in accounts.list_accounts().map_err(|e| e.message)? {
                         println!("{a}");
                     }
+                }
+                Admin::Key(KeyAction::List { account }) => {
+                    let account = account
+                        .map(|a| AccountId::parse(&a).map_err(|e| e.message))
+                        .transpose()?;
+                    println!(
+                        "{:<24} {:<14} {:<8} created",
+                        "access key id", "account", "status"
+                    );
+                    for k in accounts
+                        .list_keys(account.as_ref())
+                        .map_err(|e| e.message)?
+                    {
+                        let status = if k.active { "active" } else { "inactive" };
+                        println!(
+                            "{:<24} {:<14} {:<8} {}",
+                            k.access_key_id,
+                            k.account,
+                            status,
+                            k.created.secs()
+                        );
+                    }
+                }
+                Admin::Key(KeyAction::Deactivate { key }) => {
+                    accounts
+                        .set_key_active(&key, false)
+                        .await
+                        .map_err(|e| e.message)?;
+                    println!("{key} deactivated");
+                }
+                Admin::Key(KeyAction::Activate { key }) => {
+                    accounts
+                        .set_key_active(&key, true)
+                        .await
+                        .map_err(|e| e.message)?;
+                    println!("{key} activated");
+                }
+                Admin::Key(KeyAction::Delete { key }) => {
+                    accounts.delete_key(&key).await.map_err(|e| e.message)?;
+                    println!("{key} deleted");
                 }
                 Admin::Key(KeyAction::Create { account }) => {
                     let account = match account {

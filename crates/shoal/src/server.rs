@@ -1,34 +1,59 @@
 //! Wiring: opens the store, makes the services, binds the listeners and runs the gateways until
 //! told to stop. Binding happens before `start` returns, so the printed addresses are live.
+//! Stopping drains in order: the listeners stop accepting and their connections wind down
+//! (HTTP requests in flight finish, MQTT sessions get DISCONNECT 0x8B), the broker's shards and
+//! persister write what they hold, the fleet index commits, and the store closes last.
 
 use crate::config::Config;
 use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
+use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::{AccessKey, Accounts, FleetIndexing, Identity, Messaging, Registry, Shadows};
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::task::JoinHandle;
+use std::time::Duration;
 
-/// Opens (creating) the data folder's embedded store.
+/// How long connections get to end after the listeners stop.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Opens (creating) the data folder's embedded store. The folder holds every secret access
+/// key and the CA key: only its owner may enter it (0700), and the database files are 0600.
 pub fn open_store(cfg: &Config) -> Result<Arc<SqliteStore>, String> {
-    std::fs::create_dir_all(&cfg.data)
+    credentials::private_dir(&cfg.data)
         .map_err(|e| format!("cannot create {}: {e}", cfg.data.display()))?;
-    SqliteStore::open(&cfg.data.join("shoal.db"))
+    let db = cfg.data.join("shoal.db");
+    credentials::private_file(&db).map_err(|e| format!("{}: {e}", db.display()))?;
+    let store = SqliteStore::open(&db)
         .map(Arc::new)
-        .map_err(|e| format!("cannot open the store in {}: {e}", cfg.data.display()))
+        .map_err(|e| format!("cannot open the store in {}: {e}", cfg.data.display()))?;
+    // SQLite gives the WAL and shared-memory files the database's mode; files made by an
+    // older version keep theirs until fixed here.
+    for suffix in ["-wal", "-shm"] {
+        let f = cfg.data.join(format!("shoal.db{suffix}"));
+        if f.exists() {
+            credentials::private_file(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        }
+    }
+    Ok(store)
 }
 
-/// Names the server certificate covers: the configured public host and the loopback names.
+/// Names the server certificate covers: the configured public host, the loopback names, and
+/// the account endpoints under the public host (`<prefix>-ats.iot.<region>.<host>` and the
+/// jobs and credentials endpoints).
 fn server_hosts(cfg: &Config) -> Vec<String> {
+    let host = &cfg.api.public_host;
+    let region = &cfg.region;
     let mut hosts = vec![
-        cfg.api.public_host.clone(),
+        host.clone(),
         "localhost".to_string(),
         "127.0.0.1".to_string(),
+        format!("*.iot.{region}.{host}"),
+        format!("*.jobs.iot.{region}.{host}"),
+        format!("*.credentials.iot.{region}.{host}"),
     ];
-    hosts.dedup();
     hosts.sort();
     hosts.dedup();
     hosts
@@ -47,15 +72,22 @@ pub struct Server {
     /// The fleet index, so tests can wait until a change is searchable.
     pub fleet: FleetIndexing,
     store: Arc<SqliteStore>,
-    stop: tokio::sync::watch::Sender<bool>,
-    api: JoinHandle<()>,
-    mqtt: JoinHandle<()>,
-    mqtt_plain: Option<JoinHandle<()>>,
-    device_https: JoinHandle<()>,
+    gateway: Arc<shoal_broker::Gateway>,
+    stop: CancellationToken,
+    api: Served,
+    device_https: Served,
+    mqtt: Served,
+    mqtt_plain: Option<Served>,
 }
 
 fn read(path: &std::path::Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))
 }
 
 impl Server {
@@ -68,6 +100,7 @@ impl Server {
             credentials::write_credentials(&cfg.data, key)
                 .map_err(|e| format!("cannot write credentials: {e}"))?;
         }
+        accounts.index_endpoints().await.map_err(|e| e.message)?;
         let admin = credentials::read_credentials(&cfg.data).ok();
         let authority = Arc::new(credentials::load_or_create_authority(&cfg.data)?);
         credentials::ensure_server_certificate(&cfg.data, &authority, &server_hosts(cfg))?;
@@ -83,11 +116,15 @@ impl Server {
             authority,
             epoch,
         ));
-        let mqtt_tls = shoal_broker::tls::server_config(
+        let region = shoal_domain::Region::parse(&cfg.region).map_err(|e| e.message)?;
+        identity
+            .index_certificates(&region, &accounts.list_accounts().map_err(|e| e.message)?)
+            .await
+            .map_err(|e| e.message)?;
+        let device_tls = shoal_broker::tls::server_config(
             &read(&credentials::server_cert_path(&cfg.data))?,
             &read(&credentials::server_key_path(&cfg.data))?,
         )?;
-        let region = shoal_domain::Region::parse(&cfg.region).map_err(|e| e.message)?;
         let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
         let shadows = Arc::new(Shadows::new(dyn_store.clone(), clock.clone()));
         // Derived data beside the store: deleting the folder only costs a rebuild.
@@ -105,91 +142,85 @@ impl Server {
             shadows.clone(),
             clock.clone(),
             region.clone(),
-            mqtt_tls.clone(),
+            device_tls.clone(),
         )
         .map_err(|e| e.message)?;
-        let mqtt_listener = tokio::net::TcpListener::bind(cfg.mqtt.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", cfg.mqtt.listen))?;
-        let mqtt_addr = mqtt_listener.local_addr().map_err(|e| e.to_string())?;
-        let _ = std::fs::write(
-            credentials::mqtt_addr_path(&cfg.data),
-            mqtt_addr.to_string(),
+        let state = Arc::new(
+            ApiState::new(
+                shoal_api::Services {
+                    registry,
+                    identity,
+                    accounts: accounts.clone(),
+                    messaging,
+                    shadows,
+                    fleet: fleet.clone(),
+                },
+                clock,
+                cfg.api.public_host.clone(),
+            )
+            .with_metrics_token(Some(cfg.metrics.token.clone())),
         );
-        let state = Arc::new(ApiState::new(
-            shoal_api::Services {
-                registry,
-                identity,
-                accounts: accounts.clone(),
-                messaging,
-                shadows,
-                fleet: fleet.clone(),
-            },
-            clock,
-            cfg.api.public_host.clone(),
-        ));
-        let listener = tokio::net::TcpListener::bind(cfg.api.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", cfg.api.listen))?;
-        let api_addr = listener.local_addr().map_err(|e| e.to_string())?;
-        let _ = std::fs::write(credentials::api_addr_path(&cfg.data), api_addr.to_string());
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut api_stop = stopped.clone();
-        let api = tokio::spawn(shoal_api::serve(listener, state.clone(), async move {
-            let _ = api_stop.wait_for(|s| *s).await;
-        }));
-        let (mqtt_plain, mqtt_plain_addr) = match cfg.mqtt.plain_listen {
-            Some(addr) => {
-                let l = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-                let bound = l.local_addr().map_err(|e| e.to_string())?;
-                let mut plain_stop = stopped.clone();
-                let task =
-                    tokio::spawn(shoal_broker::serve_plain(l, gateway.clone(), async move {
-                        let _ = plain_stop.wait_for(|s| *s).await;
-                    }));
-                (Some(task), Some(bound))
-            }
-            None => (None, None),
+
+        let mqtt = Listener::new(
+            "mqtt",
+            bind(cfg.mqtt.listen).await?,
+            cfg.mqtt.max_connections,
+        );
+        let mqtt_addr = mqtt.local_addr().map_err(|e| e.to_string())?;
+        let api = Listener::new("api", bind(cfg.api.listen).await?, cfg.api.max_connections);
+        let api_addr = api.local_addr().map_err(|e| e.to_string())?;
+        let device_https = Listener::new(
+            "device-https",
+            bind(cfg.device_https.listen).await?,
+            cfg.device_https.max_connections,
+        );
+        let device_https_addr = device_https.local_addr().map_err(|e| e.to_string())?;
+        let mqtt_plain = match cfg.mqtt.plain_listen {
+            Some(addr) => Some(Listener::new(
+                "mqtt-plain",
+                bind(addr).await?,
+                cfg.mqtt.max_connections,
+            )),
+            None => None,
         };
-        let https_listener = tokio::net::TcpListener::bind(cfg.device_https.listen)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", cfg.device_https.listen))?;
-        let device_https_addr = https_listener.local_addr().map_err(|e| e.to_string())?;
-        let _ = std::fs::write(
-            credentials::device_https_addr_path(&cfg.data),
-            device_https_addr.to_string(),
-        );
-        let mut https_stop = stopped.clone();
-        let device_https = tokio::spawn(shoal_api::serve_devices(
-            https_listener,
-            state,
-            mqtt_tls,
-            region,
-            async move {
-                let _ = https_stop.wait_for(|s| *s).await;
-            },
-        ));
-        let mut mqtt_stop = stopped;
-        let mqtt = tokio::spawn(shoal_broker::serve(mqtt_listener, gateway, async move {
-            let _ = mqtt_stop.wait_for(|s| *s).await;
-        }));
+        let mqtt_plain_addr = match &mqtt_plain {
+            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+            None => None,
+        };
+        for (path, addr) in [
+            (credentials::mqtt_addr_path(&cfg.data), mqtt_addr),
+            (credentials::api_addr_path(&cfg.data), api_addr),
+            (
+                credentials::device_https_addr_path(&cfg.data),
+                device_https_addr,
+            ),
+        ] {
+            let _ = std::fs::write(path, addr.to_string());
+        }
+
+        let stop = CancellationToken::new();
+        let api = shoal_api::serve(api, state.clone(), stop.child_token());
+        let device_https =
+            shoal_api::serve_devices(device_https, state, device_tls, region, stop.child_token());
+        let mqtt_plain =
+            mqtt_plain.map(|l| shoal_broker::serve_plain(l, gateway.clone(), stop.child_token()));
+        let mqtt = shoal_broker::serve(mqtt, gateway.clone(), stop.child_token());
         Ok(Server {
             api_addr,
             mqtt_addr,
             mqtt_plain_addr,
             device_https_addr,
-            mqtt,
-            mqtt_plain,
-            device_https,
             admin,
             created_admin,
             accounts,
-            store,
             fleet,
+            store,
+            gateway,
             stop,
             api,
+            device_https,
+            mqtt,
+            mqtt_plain,
         })
     }
 
@@ -197,15 +228,22 @@ impl Server {
         format!("http://{}", self.api_addr)
     }
 
-    /// Graceful stop: no new connections, in-flight requests finish, the store flushes.
+    /// Graceful stop, in order: no new connections anywhere; HTTP requests in flight finish
+    /// and MQTT sessions end with DISCONNECT 0x8B (their wills, leftovers and connectivity
+    /// handed to the broker); the broker writes what it holds; the fleet index commits; the
+    /// store closes.
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.api.await;
-        let _ = self.mqtt.await;
-        if let Some(p) = self.mqtt_plain {
-            let _ = p.await;
+        self.stop.cancel();
+        let (api, devices) = tokio::join!(self.api.drain(DRAIN), self.device_https.drain(DRAIN));
+        let mqtt = self.mqtt.drain(DRAIN).await;
+        let plain = match self.mqtt_plain {
+            Some(p) => p.drain(DRAIN).await,
+            None => true,
+        };
+        if !(api && devices && mqtt && plain) {
+            tracing::warn!("some connections did not end in time; what they held may be lost");
         }
-        let _ = self.device_https.await;
+        self.gateway.flush().await;
         self.fleet.shutdown().await;
         self.store.shutdown().await;
     }

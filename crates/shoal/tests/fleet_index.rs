@@ -317,9 +317,11 @@ async fn dynamic_groups_follow_their_things() {
 async fn scrape(s: &TestServer) -> String {
     let addr = s.server.as_ref().unwrap().api_addr;
     let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-    conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: shoal\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: shoal\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        common::METRICS_TOKEN
+    );
+    conn.write_all(request.as_bytes()).await.unwrap();
     let mut out = String::new();
     conn.read_to_string(&mut out).await.unwrap();
     out

@@ -236,7 +236,7 @@ pub fn describe_ca(id: &Identity, part: &Partition, ca_id: &str) -> R {
     d["customerVersion"] = c.customer_version.into();
     d["generationId"] = c.generation_id.as_str().into();
     d["validity"] = validity(c.not_before, c.not_after);
-    d["certificateMode"] = "DEFAULT".into();
+    d["certificateMode"] = c.mode().into();
     let mut v = json!({ "certificateDescription": d });
     if let Some(rc) = &c.registration_config {
         v["registrationConfig"] = rc.clone();

@@ -305,7 +305,7 @@ pub async fn handle(
         E::TagResource => tags::tag(reg, part, body).await?,
         E::UntagResource => tags::untag(reg, part, body).await?,
         E::ListTagsForResource { query } => tags::list(reg, part, &query)?,
-        E::DescribeEndpoint { query } => describe_endpoint(state, &query)?,
+        E::DescribeEndpoint { query } => describe_endpoint(state, part, &query)?,
         E::CreateKeysAndCertificate { query } => {
             certificates::create_keys_and_certificate(id, part, &query).await?
         }
@@ -393,15 +393,29 @@ pub async fn handle(
     Ok(crate::json::ok(&value, request_id))
 }
 
-/// DescribeEndpoint answers Shoal's own host for every endpoint type, so that Device SDK samples
-/// and scripts that look the endpoint up find this server.
-fn describe_endpoint(state: &ApiState, query: &Query) -> Result<serde_json::Value, ApiError> {
-    match query.get("endpointType") {
-        None | Some("iot:Data" | "iot:Data-ATS" | "iot:CredentialProvider" | "iot:Jobs") => {
-            Ok(serde_json::json!({ "endpointAddress": state.endpoint_host }))
+/// DescribeEndpoint: the account's own host names, shaped as AWS's
+/// (`<prefix>-ats.iot.<region>.amazonaws.com` and its siblings) under Shoal's public host. The
+/// prefix names the account: a device that connects with that TLS server name is looked up in
+/// that account only, which is what lets one certificate be registered in several accounts
+/// (SNI_ONLY). https://docs.aws.amazon.com/iot/latest/apireference/API_DescribeEndpoint.html
+fn describe_endpoint(
+    state: &ApiState,
+    part: &Partition,
+    query: &Query,
+) -> Result<serde_json::Value, ApiError> {
+    let prefix = shoal_services::accounts::endpoint_prefix(&part.account);
+    let (region, host) = (&part.region, &state.endpoint_host);
+    let address = match query.get("endpointType") {
+        // AWS's default is the legacy iot:Data endpoint.
+        None | Some("iot:Data") => format!("{prefix}.iot.{region}.{host}"),
+        Some("iot:Data-ATS") => format!("{prefix}-ats.iot.{region}.{host}"),
+        Some("iot:CredentialProvider") => format!("{prefix}.credentials.iot.{region}.{host}"),
+        Some("iot:Jobs") => format!("{prefix}.jobs.iot.{region}.{host}"),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Endpoint type {other} is not valid"
+            )))
         }
-        Some(other) => Err(ApiError::invalid(format!(
-            "Endpoint type {other} is not valid"
-        ))),
-    }
+    };
+    Ok(serde_json::json!({ "endpointAddress": address }))
 }

@@ -1,11 +1,10 @@
-//! Publishing: a message handed to every matching subscription of its account, queued for
+//! Publishing: a message handed to every matching subscription of its partition, queued for
 //! offline persistent sessions, retained when asked, with backpressure from full outboxes.
 
-use super::table::Account;
-use super::{send_control, Out, State, STALL};
+use super::table::Table;
+use super::{send_control, Out, State, MAX_QUEUED, STALL};
 use crate::message::Msg;
 use crate::persister::Then;
-use shoal_domain::Partition;
 use shoal_mqtt::QoS;
 use shoal_services::messaging::Write;
 use std::collections::HashMap;
@@ -43,50 +42,31 @@ impl State {
     /// Hands a message to every client with a matching subscription — once per client at the
     /// highest matching QoS (MQTT 3.1.1 §3.3.5), capped by the publish QoS — and to one member
     /// of each matching share group (MQTT 5 §4.8.2). Live deliveries carry RETAIN 0
-    /// (§3.3.1.3). QoS 1 messages for offline persistent sessions are queued in the store.
+    /// (§3.3.1.3). QoS 1 messages for offline persistent sessions are queued in the store, up
+    /// to `MAX_QUEUED` per session.
     pub(super) async fn publish(
         &mut self,
-        account: &str,
-        partition: Option<&Partition>,
         msg: Msg,
         retain: bool,
         ack: Option<oneshot::Sender<bool>>,
     ) {
-        if let (Some(p), false) = (partition, self.accounts.contains_key(account)) {
-            self.accounts
-                .insert(account.to_string(), Account::new(p.key()));
-        }
-        let acc = match partition {
-            Some(_) => match self.accounts.get_mut(account) {
-                Some(a) => a,
-                None => return,
-            },
-            None => match self.accounts.get_mut(account) {
-                Some(a) => a,
-                None => {
-                    if let Some(ack) = ack {
-                        let _ = ack.send(true);
-                    }
-                    return;
-                }
-            },
-        };
-        let Account {
-            part,
+        let now = self.clock.now().millis();
+        let Table {
             sessions,
             subscriptions,
             share_turn,
-        } = acc;
+        } = &mut self.table;
+        let part = &self.part;
         let mut writes = Vec::new();
         if retain {
             let mut stored = msg.stored();
             if stored.published_at == 0 {
-                stored.published_at = self.clock.now().millis();
+                stored.published_at = now;
             }
             writes.push((part.clone(), Write::Retain(stored)));
         }
         // Every matching subscription, then one entry per client at its highest QoS (MQTT
-        // 3.1.1 §3.3.5). A client is one pointer within an account (subscriptions hold their
+        // 3.1.1 §3.3.5). A client is one pointer within a partition (subscriptions hold their
         // session's key), so sorting by address finds duplicates without comparing strings.
         let mut best: Vec<(&Arc<str>, QoS)> = Vec::new();
         // Keyed by the filter as sent, `$share/<group>/<filter>`: one entry per share group.
@@ -125,49 +105,45 @@ impl State {
                 continue;
             };
             let qos = shared.qos.min(sub_qos);
-            match &mut session.online {
-                Some(o) if o.stuck => {}
-                Some(o) => match o.outbox.try_send(Out::Deliver(shared.clone(), qos)) {
-                    Ok(()) => {}
-                    Err(mpsc::error::TrySendError::Full(Out::Deliver(_, QoS::AtMostOnce))) => {
+            let keep = match &mut session.online {
+                Some(o) if o.stuck => None,
+                Some(o) => match o.outbox.try_send((shared.clone(), qos)) {
+                    Ok(()) => None,
+                    Err(mpsc::error::TrySendError::Full((_, QoS::AtMostOnce))) => {
                         tracing::debug!(client = %client, "subscriber outbox full; QoS 0 delivery dropped");
+                        None
                     }
                     Err(mpsc::error::TrySendError::Full(out)) => {
-                        match tokio::time::timeout(STALL, o.outbox.send(out)).await {
-                            Ok(_) => {}
-                            Err(_) => {
-                                tracing::info!(client = %client, "subscriber not reading; disconnected");
-                                o.stuck = true;
-                                send_control(&o.outbox, Out::Overflowed);
-                            }
+                        if tokio::time::timeout(STALL, o.outbox.send(out))
+                            .await
+                            .is_err()
+                        {
+                            tracing::info!(client = %client, "subscriber not reading; disconnected");
+                            o.stuck = true;
+                            send_control(&o.control, Out::Overflowed);
                         }
+                        None
                     }
-                    // The connection is ending and the router has not heard yet: a persistent
+                    // The connection is ending and the shard has not heard yet: a persistent
                     // session keeps the message for its next connection.
-                    Err(mpsc::error::TrySendError::Closed(Out::Deliver(m, QoS::AtLeastOnce)))
+                    Err(mpsc::error::TrySendError::Closed((m, QoS::AtLeastOnce)))
                         if session.expiry > 0 =>
                     {
-                        writes.push(enqueue(
-                            &mut self.seq,
-                            part,
-                            client,
-                            &m,
-                            self.clock.now().millis(),
-                        ));
+                        Some(m)
                     }
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    Err(mpsc::error::TrySendError::Closed(_)) => None,
                 },
                 // AWS stores QoS 1 messages for offline persistent sessions; QoS 0 ones are lost.
-                None if session.expiry > 0 && qos == QoS::AtLeastOnce => {
-                    writes.push(enqueue(
-                        &mut self.seq,
-                        part,
-                        client,
-                        &shared,
-                        self.clock.now().millis(),
-                    ));
+                None if session.expiry > 0 && qos == QoS::AtLeastOnce => Some(shared.clone()),
+                None => None,
+            };
+            if let Some(m) = keep {
+                if session.queued >= MAX_QUEUED {
+                    tracing::debug!(client = %client, "persistent session queue full; message dropped");
+                } else {
+                    session.queued += 1;
+                    writes.push(enqueue(&mut self.seq, part, client, &m, now));
                 }
-                None => {}
             }
         }
         match (writes.is_empty(), ack) {
@@ -181,7 +157,7 @@ impl State {
                         let _ = ack.send(ok);
                     }) as Then
                 });
-                self.persister.try_submit(writes, then);
+                self.persister.submit(writes, then).await;
             }
         }
     }

@@ -1,9 +1,13 @@
 //! The router: the one owner of MQTT sessions — who is connected under which client id, every
 //! subscription, which sessions persist while offline — (DESIGN.md §3: one owner of broker
-//! state, fed by a channel). Connections send it commands; it answers publishes by handing each
-//! matching subscriber's connection a delivery, or by queueing QoS 1 messages durably for
-//! offline persistent sessions. Topics are per account, as on AWS: a message never crosses
-//! accounts.
+//! state, fed by a channel). Topics are per account and region, as on AWS: a message never
+//! crosses partitions. So the router is sharded by partition: each (account, region) has a task
+//! of its own with its own tables and command queue, and a subscriber that stops reading can
+//! hold up only its own tenant's traffic, never another's.
+//!
+//! Connections send a shard commands; it answers publishes by handing each matching
+//! subscriber's connection a delivery, or by queueing QoS 1 messages durably for offline
+//! persistent sessions.
 
 mod fanout;
 mod sessions;
@@ -16,23 +20,28 @@ use shoal_mqtt::QoS;
 use shoal_services::messaging::PersistentSession;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
-use table::{add_subscription, qos_of, Account, Session};
+use table::{add_subscription, qos_of, Session, Table};
 use tokio::sync::{mpsc, oneshot};
 
 /// A connection, unique for the life of the process.
 pub type ConnId = u64;
 
-/// What the router sends a connection.
+/// A message for a connection, shared by every subscriber it goes to, at the QoS this one
+/// gets it with.
+pub type Delivery = (Arc<Msg>, QoS);
+
+/// What the router tells a connection beside deliveries, on a channel of its own.
 #[derive(Debug, Clone)]
 pub enum Out {
-    /// A message, shared by every subscriber it goes to, at the QoS this one gets it with.
-    Deliver(Arc<Msg>, QoS),
     /// Another connection took this client id (MQTT §3.1.4: the server disconnects the old one).
     TakenOver,
     /// The connection's certificate was deactivated, revoked or deleted (AWS disconnects).
     Revoked,
+    /// Identity changes may have been missed (the event stream lagged): the connection checks
+    /// its certificate and rebuilds its authorizer now, even while idle.
+    Recheck,
     /// A QoS 1 message could not be queued for this slow subscriber: the connection ends rather
     /// than lose it silently.
     Overflowed,
@@ -41,20 +50,32 @@ pub enum Out {
 /// Deliveries waiting for a slow subscriber beyond this are dropped (QoS 0) or end the
 /// connection, so one stuck device cannot grow the broker's memory without bound.
 pub const OUTBOX: usize = 1024;
+/// Control messages waiting for a connection; it takes them before anything else.
+pub const CONTROLS: usize = 8;
 
-/// How long the router waits for room in a subscriber's full outbox before it gives up on the
-/// connection. Waiting holds every publisher back (their PUBACKs come after routing): QoS 1
-/// flows at the pace of its slowest subscriber instead of being lost, and a subscriber that
-/// stopped reading costs the broker at most this once.
+/// How long a shard waits for room in a subscriber's full outbox before it gives up on the
+/// connection. Waiting holds the tenant's publishers back (their PUBACKs come after routing):
+/// QoS 1 flows at the pace of its slowest subscriber instead of being lost, and a subscriber
+/// that stopped reading costs its tenant at most this once. Other tenants' shards never wait.
 const STALL: Duration = Duration::from_millis(250);
 
 /// How often offline sessions past their expiry are removed.
 const SWEEP: Duration = Duration::from_secs(30);
 
+/// AWS IoT: "Maximum number of subscriptions per connection: 50"
+/// (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits).
+pub const MAX_SUBSCRIPTIONS: usize = 50;
+
+/// Messages kept for one offline persistent session; later ones are dropped, as AWS drops
+/// "messages that exceed the limit" (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-persistent-sessions).
+pub const MAX_QUEUED: u32 = 10_000;
+
 /// What a connection learns when the router has taken it.
 pub struct Connected {
     /// An earlier session continues (CONNACK Session Present, MQTT 3.1.1 §3.2.2.2).
     pub session_present: bool,
+    /// Messages in the session's stored queue, which the connection now owns and replays.
+    pub queued: u32,
 }
 
 /// A message to publish when its client's connection ends abnormally (MQTT 3.1.1 §3.1.2.5).
@@ -65,11 +86,12 @@ pub struct Will {
 }
 
 pub struct Disconnect {
-    pub account: String,
     pub client_id: Arc<str>,
     pub conn: ConnId,
     /// QoS 1 messages the connection had not got acknowledged; a persistent session keeps them.
     pub leftovers: Vec<Arc<Msg>>,
+    /// Messages still in the session's stored queue (not yet acknowledged by the client).
+    pub stored: u32,
     pub will: Option<Will>,
     /// MQTT 5 DISCONNECT may change the session expiry interval (§3.14.2.2.2).
     pub expiry: Option<u32>,
@@ -77,69 +99,87 @@ pub struct Disconnect {
 
 enum Cmd {
     Connect {
-        account: String,
-        partition: Partition,
         client_id: Arc<str>,
         conn: ConnId,
         cert: String,
-        outbox: mpsc::Sender<Out>,
+        outbox: mpsc::Sender<Delivery>,
+        control: mpsc::Sender<Out>,
         clean_start: bool,
         expiry: u32,
         done: oneshot::Sender<Connected>,
     },
     Revoke {
-        account: String,
         cert: String,
     },
+    Recheck,
     Disconnect(Disconnect),
     Subscribe {
-        account: String,
         client_id: Arc<str>,
         conn: ConnId,
         filter: String,
         qos: QoS,
         no_local: bool,
-        done: oneshot::Sender<()>,
+        done: oneshot::Sender<bool>,
     },
     Unsubscribe {
-        account: String,
         client_id: Arc<str>,
         conn: ConnId,
         filter: String,
     },
     Publish {
-        partition: Arc<Partition>,
         msg: Msg,
         retain: bool,
         ack: Option<oneshot::Sender<bool>>,
     },
+    /// Answered once every command before it is handled and its writes are durable.
+    Flush {
+        done: oneshot::Sender<()>,
+    },
 }
 
-/// Control messages must arrive even when the outbox is full of deliveries.
-fn send_control(outbox: &mpsc::Sender<Out>, out: Out) {
-    if let Err(mpsc::error::TrySendError::Full(out)) = outbox.try_send(out) {
-        let outbox = outbox.clone();
-        tokio::spawn(async move {
-            let _ = outbox.send(out).await;
-        });
-    }
+/// Sends a control message without waiting. A connection whose control queue is full has
+/// unread control messages already, each of which ends it or makes it re-check itself, so
+/// dropping one more loses nothing.
+fn send_control(control: &mpsc::Sender<Out>, out: Out) {
+    let _ = control.try_send(out);
 }
 
-/// Commands waiting for the router. A full queue makes connections wait before reading more
-/// from their sockets, so a fast publisher slows to the router's pace instead of growing memory.
+/// Commands waiting for a shard. A full queue makes connections wait before reading more from
+/// their sockets, so a fast publisher slows to its shard's pace instead of growing memory.
 const QUEUE: usize = 8192;
 
-/// A cheap handle to the router task.
+/// The persistent sessions of one partition found in the store at start-up, with the number
+/// of messages queued for each, and the last queue sequence number used in the partition.
+pub struct Restored {
+    pub sessions: Vec<(PersistentSession, u32)>,
+    pub last_seq: u64,
+}
+
+/// A cheap handle to every shard.
 #[derive(Clone)]
 pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shards: RwLock<HashMap<Partition, Shard>>,
+    persister: Persister,
+    clock: Arc<dyn Clock>,
+}
+
+/// A cheap handle to one partition's shard.
+#[derive(Clone)]
+pub struct Shard {
     tx: mpsc::Sender<Cmd>,
-    /// Offline persistent sessions; while there are none, a QoS 1 publish needs no store write
-    /// before its PUBACK and the publisher does not wait for the router.
+    /// Offline persistent sessions of the partition; while there are none, a QoS 1 publish
+    /// needs no store write before its PUBACK and the publisher does not wait for the shard.
     offline: Arc<AtomicUsize>,
 }
 
 struct State {
-    accounts: HashMap<String, Account, ahash::RandomState>,
+    /// The store partition its durable state goes to.
+    part: String,
+    table: Table,
     persister: Persister,
     clock: Arc<dyn Clock>,
     offline: Arc<AtomicUsize>,
@@ -148,49 +188,121 @@ struct State {
 }
 
 impl Router {
-    /// Starts the router task with the persistent sessions found in the store, all offline;
-    /// it ends when every handle is dropped.
-    pub fn spawn(
+    /// Starts a shard for every partition with persistent sessions in the store, all offline.
+    pub fn new(
         persister: Persister,
         clock: Arc<dyn Clock>,
-        sessions: Vec<(Partition, PersistentSession)>,
-        last_seq: u64,
+        restored: HashMap<Partition, Restored>,
     ) -> Router {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let offline = Arc::new(AtomicUsize::new(0));
-        let now = clock.now().millis();
-        let mut state = State {
-            accounts: HashMap::default(),
-            persister,
-            clock,
-            offline: offline.clone(),
-            seq: last_seq,
+        let router = Router {
+            inner: Arc::new(Inner {
+                shards: RwLock::new(HashMap::new()),
+                persister,
+                clock,
+            }),
         };
-        for (part, s) in sessions {
-            let acc = state
-                .accounts
-                .entry(part.account.to_string())
-                .or_insert_with(|| Account::new(part.key()));
-            let client: Arc<str> = Arc::from(s.client_id.as_str());
-            acc.sessions.insert(
-                client.clone(),
-                Session {
-                    online: None,
-                    subs: Vec::new(),
-                    expiry: s.expiry_secs,
-                    // A session that was online when the process stopped went offline then.
-                    disconnected_at: Some(s.disconnected_at.unwrap_or(now)),
-                },
-            );
-            for sub in &s.subscriptions {
-                add_subscription(acc, &client, &sub.filter, qos_of(sub.qos), false);
+        if let Ok(mut shards) = router.inner.shards.write() {
+            for (part, r) in restored {
+                let shard = router.spawn_shard(&part, Some(r));
+                shards.insert(part, shard);
             }
-            offline.fetch_add(1, Ordering::Relaxed);
         }
-        tokio::spawn(run(state, rx));
-        Router { tx, offline }
+        router
     }
 
+    /// The shard of a partition, started on first use.
+    pub fn shard(&self, part: &Partition) -> Shard {
+        if let Some(s) = self
+            .inner
+            .shards
+            .read()
+            .ok()
+            .and_then(|m| m.get(part).cloned())
+        {
+            return s;
+        }
+        let Ok(mut shards) = self.inner.shards.write() else {
+            // A poisoned map: a shard of its own still serves this caller.
+            return self.spawn_shard(part, None);
+        };
+        shards
+            .entry(part.clone())
+            .or_insert_with(|| self.spawn_shard(part, None))
+            .clone()
+    }
+
+    fn shards(&self) -> Vec<Shard> {
+        self.inner
+            .shards
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Asks every live connection to check its certificate and policies again.
+    pub async fn recheck_all(&self) {
+        for s in self.shards() {
+            let _ = s.tx.send(Cmd::Recheck).await;
+        }
+    }
+
+    /// Returns once every shard has handled what it was sent before and made it durable: at
+    /// shutdown, after the connections have ended, so their last writes are not lost.
+    pub async fn flush(&self) {
+        for s in self.shards() {
+            let (done, wait) = oneshot::channel();
+            if s.tx.send(Cmd::Flush { done }).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+    }
+
+    fn spawn_shard(&self, part: &Partition, restored: Option<Restored>) -> Shard {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let offline = Arc::new(AtomicUsize::new(0));
+        let clock = self.inner.clock.clone();
+        let now = clock.now().millis();
+        let mut state = State {
+            part: part.key(),
+            table: Table::default(),
+            persister: self.inner.persister.clone(),
+            clock,
+            offline: offline.clone(),
+            seq: 0,
+        };
+        if let Some(r) = restored {
+            state.seq = r.last_seq;
+            for (s, queued) in r.sessions {
+                let client: Arc<str> = Arc::from(s.client_id.as_str());
+                state.table.sessions.insert(
+                    client.clone(),
+                    Session {
+                        online: None,
+                        subs: Vec::new(),
+                        expiry: s.expiry_secs,
+                        // A session that was online when the process stopped went offline then.
+                        disconnected_at: Some(s.disconnected_at.unwrap_or(now)),
+                        queued,
+                    },
+                );
+                for sub in &s.subscriptions {
+                    add_subscription(
+                        &mut state.table,
+                        &client,
+                        &sub.filter,
+                        qos_of(sub.qos),
+                        false,
+                    );
+                }
+                offline.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        tokio::spawn(run(state, rx));
+        Shard { tx, offline }
+    }
+}
+
+impl Shard {
     pub fn has_offline_sessions(&self) -> bool {
         self.offline.load(Ordering::Relaxed) > 0
     }
@@ -200,22 +312,21 @@ impl Router {
     #[allow(clippy::too_many_arguments)]
     pub async fn connect(
         &self,
-        partition: &Partition,
         client_id: Arc<str>,
         conn: ConnId,
         cert: &str,
-        outbox: mpsc::Sender<Out>,
+        outbox: mpsc::Sender<Delivery>,
+        control: mpsc::Sender<Out>,
         clean_start: bool,
         expiry: u32,
     ) -> Connected {
         let (done, wait) = oneshot::channel();
         let cmd = Cmd::Connect {
-            account: partition.account.to_string(),
-            partition: partition.clone(),
             client_id,
             conn,
             cert: cert.into(),
             outbox,
+            control,
             clean_start,
             expiry,
             done,
@@ -227,40 +338,34 @@ impl Router {
         }
         Connected {
             session_present: false,
+            queued: 0,
         }
     }
 
-    /// Ends every connection of the account that authenticated with certificate `cert`.
-    pub async fn revoke(&self, account: &str, cert: &str) {
-        let _ = self
-            .tx
-            .send(Cmd::Revoke {
-                account: account.into(),
-                cert: cert.into(),
-            })
-            .await;
+    /// Ends every connection of the partition that authenticated with certificate `cert`.
+    pub async fn revoke(&self, cert: &str) {
+        let _ = self.tx.send(Cmd::Revoke { cert: cert.into() }).await;
     }
 
     pub async fn disconnect(&self, d: Disconnect) {
         let _ = self.tx.send(Cmd::Disconnect(d)).await;
     }
 
-    /// Adds (or replaces) a subscription and returns once the router has it and, for a
-    /// persistent session, once the session record holding it is durable. The router applies
-    /// commands in order, so a publish that anyone sends after this returns reaches the
-    /// subscriber: a SUBACK written after it is a promise kept, even across a crash.
+    /// Adds (or replaces) a subscription and returns once the shard has it and, for a
+    /// persistent session, once the session record holding it is durable; `false` when the
+    /// session already has `MAX_SUBSCRIPTIONS` others. The shard applies commands in order, so
+    /// a publish that anyone sends after this returns reaches the subscriber: a SUBACK written
+    /// after it is a promise kept, even across a crash.
     pub async fn subscribe(
         &self,
-        account: &str,
         client_id: &Arc<str>,
         conn: ConnId,
         filter: &str,
         qos: QoS,
         no_local: bool,
-    ) {
+    ) -> bool {
         let (done, wait) = oneshot::channel();
         let cmd = Cmd::Subscribe {
-            account: account.into(),
             client_id: client_id.clone(),
             conn,
             filter: filter.into(),
@@ -269,21 +374,15 @@ impl Router {
             done,
         };
         if self.tx.send(cmd).await.is_ok() {
-            let _ = wait.await;
+            return wait.await.unwrap_or(false);
         }
+        false
     }
 
-    pub async fn unsubscribe(
-        &self,
-        account: &str,
-        client_id: &Arc<str>,
-        conn: ConnId,
-        filter: &str,
-    ) {
+    pub async fn unsubscribe(&self, client_id: &Arc<str>, conn: ConnId, filter: &str) {
         let _ = self
             .tx
             .send(Cmd::Unsubscribe {
-                account: account.into(),
                 client_id: client_id.clone(),
                 conn,
                 filter: filter.into(),
@@ -293,10 +392,9 @@ impl Router {
 
     /// Routes a message. With `durable`, returns once whatever it changed in the store (the
     /// retained message, copies queued for offline sessions) is durable: `false` if that
-    /// failed. Without, returns as soon as the router has it.
+    /// failed. Without, returns as soon as the shard has it.
     pub fn publish(
         &self,
-        partition: &Arc<Partition>,
         msg: Msg,
         retain: bool,
         durable: bool,
@@ -307,12 +405,7 @@ impl Router {
         } else {
             (None, None)
         };
-        let cmd = Cmd::Publish {
-            partition: partition.clone(),
-            msg,
-            retain,
-            ack,
-        };
+        let cmd = Cmd::Publish { msg, retain, ack };
         // The common case hands the command over without waiting. Only a full queue keeps it
         // (boxed) in the returned future, which every publishing connection holds while it
         // waits: small, so that idle connections' tasks stay small.
@@ -349,7 +442,7 @@ async fn run(mut st: State, mut rx: mpsc::Receiver<Cmd>) {
                 Some(cmd) => st.handle(cmd).await,
                 None => return,
             },
-            _ = sweep.tick() => st.sweep(),
+            _ = sweep.tick() => st.sweep().await,
         }
     }
 }

@@ -1,7 +1,7 @@
-//! The router's tables: an account's sessions (online or offline persistent) and its
+//! A shard's tables: the partition's sessions (online or offline persistent) and its
 //! subscription tree, and the operations that keep the two in step.
 
-use super::{ConnId, Out};
+use super::{ConnId, Delivery, Out};
 use crate::subtree::SubTree;
 use shoal_mqtt::QoS;
 use shoal_services::messaging::{PersistentSession, SessionSubscription};
@@ -23,7 +23,8 @@ pub(super) struct Online {
     pub(super) conn: ConnId,
     /// The id of the certificate the connection authenticated with.
     pub(super) cert: String,
-    pub(super) outbox: mpsc::Sender<Out>,
+    pub(super) outbox: mpsc::Sender<Delivery>,
+    pub(super) control: mpsc::Sender<Out>,
     /// Its outbox stayed full for `STALL`: it is being disconnected and gets nothing more.
     pub(super) stuck: bool,
 }
@@ -35,11 +36,14 @@ pub(super) struct Session {
     /// Seconds the session outlives its connection; 0 for a clean session.
     pub(super) expiry: u32,
     pub(super) disconnected_at: Option<i64>,
+    /// Messages in its stored queue (bounded by `MAX_QUEUED`). While it is online the
+    /// connection owns what was queued before and reports what is left of it when it ends;
+    /// this counts only what was queued since.
+    pub(super) queued: u32,
 }
 
-pub(super) struct Account {
-    /// The store partition its persistent state goes to.
-    pub(super) part: String,
+#[derive(Default)]
+pub(super) struct Table {
     /// Looked up for every delivery: hashed with aHash (randomly keyed per process, so client
     /// ids cannot be chosen to collide), several times faster than SipHash on short keys.
     pub(super) sessions: HashMap<Arc<str>, Session, ahash::RandomState>,
@@ -48,16 +52,7 @@ pub(super) struct Account {
     pub(super) share_turn: HashMap<String, usize>,
 }
 
-impl Account {
-    pub(super) fn new(part: String) -> Account {
-        Account {
-            part,
-            sessions: HashMap::default(),
-            subscriptions: SubTree::default(),
-            share_turn: HashMap::new(),
-        }
-    }
-
+impl Table {
     pub(super) fn persistent(&self, client: &str) -> Option<PersistentSession> {
         let s = self.sessions.get(client)?;
         if s.expiry == 0 {
@@ -97,7 +92,7 @@ pub(super) fn split_share(raw: &str) -> (Option<String>, &str) {
 
 /// Adds (or updates) a subscription of an existing session.
 pub(super) fn add_subscription(
-    acc: &mut Account,
+    acc: &mut Table,
     client: &Arc<str>,
     raw: &str,
     qos: QoS,
@@ -132,7 +127,7 @@ pub(super) fn add_subscription(
     entry.no_local = no_local;
 }
 
-pub(super) fn remove_subscription(acc: &mut Account, client: &Arc<str>, raw: &str) {
+pub(super) fn remove_subscription(acc: &mut Table, client: &Arc<str>, raw: &str) {
     if let Some(session) = acc.sessions.get_mut(client) {
         session.subs.retain(|(f, _)| f != raw);
     }

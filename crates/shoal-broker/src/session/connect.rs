@@ -14,6 +14,26 @@ pub(super) fn clamp_keep_alive(secs: u16) -> Duration {
 }
 
 impl Session {
+    /// Refuses CONNECT with the code of the client's protocol (MQTT 3.1.1 §3.2.2.3, MQTT 5
+    /// §3.2.2.2) and ends the connection.
+    async fn refuse_connect<W: AsyncWrite + Unpin>(
+        &mut self,
+        wr: &mut W,
+        v311: u8,
+        v5: u8,
+    ) -> Result<bool, String> {
+        let code = match self.protocol {
+            Protocol::V311 => v311,
+            Protocol::V5 => v5,
+        };
+        self.queue(&Packet::ConnAck(ConnAck {
+            code,
+            ..ConnAck::default()
+        }))?;
+        self.flush(wr).await?;
+        Ok(false)
+    }
+
     /// CONNACK. MQTT 5 clients learn what this server decided for them and its limits
     /// (§3.2.2.3), with AWS IoT's values.
     pub(super) fn connack(&self, keep_alive: Duration) -> ConnAck {
@@ -55,15 +75,30 @@ impl Session {
             // MQTT 3.1.1 §3.1.3.1 lets a server assign an id to a clean session only; MQTT 5
             // (§3.1.3.1) to any, reported in CONNACK.
             if self.protocol == Protocol::V311 && !connect.clean_start {
-                self.queue(&Packet::ConnAck(ConnAck {
-                    code: return_code::IDENTIFIER_REJECTED,
-                    ..ConnAck::default()
-                }))?;
-                self.flush(wr).await?;
-                return Ok(false);
+                return self
+                    .refuse_connect(
+                        wr,
+                        return_code::IDENTIFIER_REJECTED,
+                        reason::CLIENT_IDENTIFIER_NOT_VALID,
+                    )
+                    .await;
             }
             client_id = format!("shoal-{}", self.conn);
             self.assigned_id = true;
+        }
+        if client_id.len() > MAX_CLIENT_ID {
+            tracing::info!(
+                conn = self.conn,
+                len = client_id.len(),
+                "client id too long"
+            );
+            return self
+                .refuse_connect(
+                    wr,
+                    return_code::IDENTIFIER_REJECTED,
+                    reason::CLIENT_IDENTIFIER_NOT_VALID,
+                )
+                .await;
         }
         self.client_id = Arc::from(client_id.as_str());
         (self.requested_expiry, self.expiry) = match self.protocol {
@@ -77,42 +112,12 @@ impl Session {
         if let Some(max) = connect.properties.receive_maximum {
             self.out.limit = self.out.limit.min(usize::from(max));
         }
-        let authorizer = self
-            .principal
-            .authorizer(&self.gw.identity, &self.client_id)
-            .map_err(|e| e.message)?;
-        self.authorizer_epoch = self.gw.policy_epoch();
-        let mut allowed = authorizer.allows("iot:Connect", "client", &self.client_id);
-        if let (true, Some(w)) = (allowed, &connect.will) {
-            // The will is a publish made in the client's name: the policy must let it publish
-            // there (and retain, for a retained will), or AWS refuses the connection.
-            allowed = topic_publishable(&w.topic)
-                && authorizer.allows("iot:Publish", "topic", &w.topic)
-                && (!w.retain || authorizer.allows("iot:RetainPublish", "topic", &w.topic));
-        }
-        if !allowed {
-            tracing::info!(conn = self.conn, client_id = %self.client_id, "connect denied by policy");
-            if lifecycle::has_events(&self.client_id) {
-                let ip = self.peer.map(|p| p.ip().to_string()).unwrap_or_default();
-                let (topic, body) = lifecycle::connect_failed(&self.who(), self.now(), &ip);
-                self.system_publish(topic, body);
-            }
-            if self.protocol == Protocol::V5 {
-                self.queue(&Packet::ConnAck(ConnAck {
-                    code: reason::NOT_AUTHORIZED,
-                    ..ConnAck::default()
-                }))?;
-                self.flush(wr).await?;
-            }
-            return Ok(false);
-        }
-        self.authorizer = Some(authorizer);
-        if let Some(w) = connect.will {
+        let will_msg = connect.will.as_ref().map(|w| {
             let wp = &w.properties;
-            self.will = Some(router::Will {
+            router::Will {
                 msg: Msg {
                     topic: Arc::from(w.topic.as_str()),
-                    payload: w.payload,
+                    payload: w.payload.clone(),
                     qos: w.qos.min(QoS::AtLeastOnce),
                     props: props_from_publish(
                         wp.payload_format_indicator,
@@ -127,8 +132,43 @@ impl Session {
                     published_at: self.now(),
                 },
                 retain: w.retain,
-            });
+            }
+        });
+        // The will is known before the authorizer is built: `iot:ConnectAttributes` and
+        // `iot:LastWillTopic` depend on it.
+        self.will = will_msg;
+        // Read before the authorizer is built, so a change committed meanwhile moves it.
+        self.authorizer_epoch = self.epoch.get();
+        let authorizer = self
+            .principal
+            .authorizer(&self.gw.identity, &self.client_id, &self.conn_facts())
+            .map_err(|e| e.message)?;
+        let mut allowed = authorizer.allows("iot:Connect", "client", &self.client_id);
+        if let (true, Some(w)) = (allowed, &connect.will) {
+            // The will is a publish made in the client's name: the policy must let it publish
+            // there (and retain, for a retained will), or AWS refuses the connection.
+            allowed = topic_publishable(&w.topic)
+                && authorizer.allows("iot:Publish", "topic", &w.topic)
+                && (!w.retain || authorizer.allows("iot:RetainPublish", "topic", &w.topic));
         }
+        if !allowed {
+            tracing::info!(conn = self.conn, client_id = %self.client_id, "connect denied by policy");
+            if lifecycle::has_events(&self.client_id) {
+                let ip = self.transport.peer.ip().to_string();
+                let (topic, body) = lifecycle::connect_failed(&self.who(), self.now(), &ip);
+                self.system_publish(topic, body);
+            }
+            self.will = None;
+            if self.protocol == Protocol::V5 {
+                self.queue(&Packet::ConnAck(ConnAck {
+                    code: reason::NOT_AUTHORIZED,
+                    ..ConnAck::default()
+                }))?;
+                self.flush(wr).await?;
+            }
+            return Ok(false);
+        }
+        self.authorizer = Some(authorizer);
         Ok(true)
     }
 }

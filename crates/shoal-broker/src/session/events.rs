@@ -14,7 +14,7 @@ impl Session {
     }
 
     /// Records the connection and publishes `connected`.
-    pub(super) fn connected_event(&mut self, keep_alive: Duration) {
+    pub(super) async fn connected_event(&mut self, keep_alive: Duration) {
         let previous = self
             .gw
             .messaging
@@ -25,13 +25,13 @@ impl Session {
         self.keep_alive_secs = keep_alive.as_secs() as u16;
         let now = self.now();
         let event = lifecycle::has_events(&self.client_id).then(|| {
-            let ip = self.peer.map(|p| p.ip().to_string()).unwrap_or_default();
+            let ip = self.transport.peer.ip().to_string();
             lifecycle::connected(&self.who(), now, &ip)
         });
-        self.record(now, None, event);
+        self.record(now, None, event).await;
     }
 
-    pub(super) fn disconnected_event(&mut self, reason: EndReason) {
+    pub(super) async fn disconnected_event(&mut self, reason: EndReason) {
         let now = self.now();
         let event = lifecycle::has_events(&self.client_id)
             .then(|| lifecycle::disconnected(&self.who(), now, reason));
@@ -41,13 +41,13 @@ impl Session {
                 self.system_publish(topic, body);
             }
         } else {
-            self.record(now, Some(reason), event);
+            self.record(now, Some(reason), event).await;
         }
     }
 
     /// Writes the client's connectivity (connected unless `ended`), then publishes `event`:
     /// whoever reacts to a lifecycle event finds the record already there.
-    fn record(&self, now: i64, ended: Option<EndReason>, event: Option<(String, Vec<u8>)>) {
+    async fn record(&self, now: i64, ended: Option<EndReason>, event: Option<(String, Vec<u8>)>) {
         let record = Connectivity {
             client_id: self.client_id.to_string(),
             connected: ended.is_none(),
@@ -58,22 +58,25 @@ impl Session {
             keep_alive_secs: self.keep_alive_secs,
             session_expiry_secs: self.expiry,
             version: self.version,
-            source_ip: self.peer.map(|p| p.ip().to_string()),
-            source_port: self.peer.map(|p| p.port()),
+            source_ip: Some(self.transport.peer.ip().to_string()),
+            source_port: Some(self.transport.peer.port()),
         };
         // The router is handed the event only once the record is durable: `publish` sends its
         // command when called, not when its future is awaited.
         let then = event.map(|(topic, body)| {
-            let (router, partition) = (self.gw.router.clone(), self.partition.clone());
+            let shard = self.shard.clone();
             let msg = self.system_message(topic, body);
             Box::new(move |_| {
-                tokio::spawn(router.publish(&partition, msg, false, false));
+                tokio::spawn(shard.publish(msg, false, false));
             }) as crate::persister::Then
         });
-        self.gw.persister.try_submit(
-            vec![(self.partition.key(), Write::Connectivity(record))],
-            then,
-        );
+        self.gw
+            .persister
+            .submit(
+                vec![(self.partition.key(), Write::Connectivity(record))],
+                then,
+            )
+            .await;
     }
 
     pub(super) fn subscription_event(&mut self, event: &str, topics: Vec<String>) {
@@ -98,12 +101,9 @@ impl Session {
 
     pub(super) fn system_publish(&self, topic: String, body: Vec<u8>) {
         // Not awaited: the event may wait for the router without holding up the session.
-        let sent = self.gw.router.publish(
-            &self.partition,
-            self.system_message(topic, body),
-            false,
-            false,
-        );
+        let sent = self
+            .shard
+            .publish(self.system_message(topic, body), false, false);
         tokio::spawn(sent);
     }
 }

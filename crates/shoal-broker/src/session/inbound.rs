@@ -43,7 +43,7 @@ impl Session {
         // rest if it stores them.
         let now = if p.retain
             || pp.message_expiry_interval.is_some()
-            || self.gw.router.has_offline_sessions()
+            || self.shard.has_offline_sessions()
         {
             self.now()
         } else {
@@ -71,7 +71,7 @@ impl Session {
             // QoS 1 and 2 are stored before they are acknowledged: the retained message, and
             // the copies queued for offline persistent sessions (DESIGN.md §3).
             let durable =
-                p.qos != QoS::AtMostOnce && (p.retain || self.gw.router.has_offline_sessions());
+                p.qos != QoS::AtMostOnce && (p.retain || self.shard.has_offline_sessions());
             if !self.route(msg, p.retain, durable).await && p.qos != QoS::AtMostOnce {
                 return Err("message could not be stored".into());
             }
@@ -151,7 +151,7 @@ impl Session {
                     from: None,
                     published_at: now,
                 };
-                let durable = self.gw.router.has_offline_sessions();
+                let durable = self.shard.has_offline_sessions();
                 if !self.route(msg, false, durable).await {
                     return Err("shadow answer could not be stored".into());
                 }
@@ -167,9 +167,7 @@ impl Session {
         retain: bool,
         durable: bool,
     ) -> impl std::future::Future<Output = bool> + 'static {
-        self.gw
-            .router
-            .publish(&self.partition, msg, retain, durable)
+        self.shard.publish(msg, retain, durable)
     }
 
     pub(super) async fn on_subscribe(&mut self, s: shoal_mqtt::Subscribe) -> Result<(), String> {
@@ -200,18 +198,20 @@ impl Session {
             }
             // AWS IoT grants at most QoS 1.
             let granted = f.qos.min(QoS::AtLeastOnce);
-            codes.push(granted as u8);
-            self.gw
-                .router
-                .subscribe(
-                    self.account(),
-                    &self.client_id,
-                    self.conn,
-                    &f.filter,
-                    granted,
-                    f.no_local,
-                )
+            let taken = self
+                .shard
+                .subscribe(&self.client_id, self.conn, &f.filter, granted, f.no_local)
                 .await;
+            if !taken {
+                // AWS: at most 50 subscriptions per connection.
+                tracing::info!(conn = self.conn, filter = %f.filter, "subscription quota reached");
+                codes.push(match self.protocol {
+                    Protocol::V311 => return_code::SUBACK_FAILURE,
+                    Protocol::V5 => reason::QUOTA_EXCEEDED,
+                });
+                continue;
+            }
+            codes.push(granted as u8);
             granted_filters.push(f.filter.clone());
             // MQTT 5 §3.8.3.1: no retained messages for shared subscriptions or when the
             // client asked for none.

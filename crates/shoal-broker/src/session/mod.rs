@@ -11,10 +11,11 @@ mod inbound;
 use connect::clamp_keep_alive;
 use inbound::topic_publishable;
 
+use crate::connection::Transport;
 use crate::lifecycle::{self, EndReason};
 use crate::message::{props_from_publish, Msg};
 use crate::principal::Principal;
-use crate::router::{self, ConnId, Out, OUTBOX};
+use crate::router::{self, ConnId, Delivery, Out, Shard, CONTROLS, OUTBOX};
 use crate::Gateway;
 use bytes::{Bytes, BytesMut};
 use shoal_mqtt::{
@@ -23,6 +24,7 @@ use shoal_mqtt::{
 };
 use shoal_services::identity::Authorizer;
 use shoal_services::messaging::{Connectivity, Write};
+use shoal_services::EpochCounter;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +46,16 @@ const TOPIC_ALIAS_MAX: u16 = 8;
 const DEFAULT_SESSION_EXPIRY: u32 = 3600;
 /// AWS's longest persistent-session expiry (7 days).
 const MAX_SESSION_EXPIRY: u32 = 7 * 24 * 3600;
+/// AWS IoT: "Client ID size: 128 bytes of UTF-8 encoded characters".
+const MAX_CLIENT_ID: usize = 128;
+/// A client that does not take what is written to it within this time is disconnected: the
+/// bytes buffered for it, and the deliveries waiting for it, stay bounded.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deliveries encoded before they are written: a burst of large QoS 0 messages is written in
+/// pieces rather than all buffered first.
+const WRITE_BATCH: usize = 256 * 1024;
+/// The error that ends a connection with Quota Exceeded (MQTT 5 §4.13, reason 0x97).
+pub(crate) const QUOTA: &str = "quota exceeded";
 
 /// Why the connection ended: for the log, the lifecycle event and the will.
 pub(crate) type End = Result<EndReason, String>;
@@ -51,14 +63,18 @@ pub(crate) type End = Result<EndReason, String>;
 pub(crate) struct Session {
     pub(crate) gw: Arc<Gateway>,
     pub(crate) principal: Principal,
-    /// The principal's partition, shared with every publish the router gets from here.
+    /// The principal's partition.
     partition: Arc<shoal_domain::Partition>,
+    /// The router shard of that partition.
+    pub(crate) shard: Shard,
+    /// Moves when authorization may have changed in the partition.
+    epoch: EpochCounter,
     pub(crate) conn: ConnId,
-    peer: Option<std::net::SocketAddr>,
+    pub(crate) transport: Transport,
     pub(crate) protocol: Protocol,
     pub(crate) client_id: Arc<str>,
     authorizer: Option<Authorizer>,
-    /// The gateway's policy epoch when `authorizer` was built.
+    /// The partition's authorization epoch when `authorizer` was built.
     authorizer_epoch: u64,
     requested_keep_alive: u16,
     assigned_id: bool,
@@ -87,14 +103,17 @@ impl Session {
         gw: Arc<Gateway>,
         principal: Principal,
         conn: ConnId,
-        peer: Option<std::net::SocketAddr>,
+        transport: Transport,
     ) -> Session {
+        let partition = principal.partition().clone();
         Session {
+            shard: gw.router.shard(&partition),
+            epoch: gw.identity.epoch_of(&partition),
+            partition: Arc::new(partition),
             gw,
-            partition: Arc::new(principal.partition().clone()),
             principal,
             conn,
-            peer,
+            transport,
             protocol: Protocol::V311,
             client_id: Arc::from(""),
             authorizer: None,
@@ -122,7 +141,10 @@ impl Session {
 
     async fn flush<W: AsyncWrite + Unpin>(&mut self, wr: &mut W) -> Result<(), String> {
         if !self.wbuf.is_empty() {
-            wr.write_all(&self.wbuf).await.map_err(|e| e.to_string())?;
+            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&self.wbuf)).await {
+                Ok(r) => r.map_err(|e| e.to_string())?,
+                Err(_) => return Err("the client stopped reading".into()),
+            }
             self.wbuf.clear();
             // A burst may have grown it; a quiet connection should not keep that.
             if self.wbuf.capacity() > 64 * 1024 {
@@ -130,10 +152,6 @@ impl Session {
             }
         }
         Ok(())
-    }
-
-    fn account(&self) -> &str {
-        self.principal.partition().account.as_str()
     }
 
     pub(crate) fn now(&self) -> i64 {
@@ -177,12 +195,13 @@ impl Session {
             Err(e) => return tracing::debug!(conn = self.conn, error = %e, "connect failed"),
         }
         let (outbox, mut deliveries) = mpsc::channel(OUTBOX);
-        let connected = Box::pin(self.gw.router.connect(
-            self.principal.partition(),
+        let (control, mut controls) = mpsc::channel(CONTROLS);
+        let connected = Box::pin(self.shard.connect(
             self.client_id.clone(),
             self.conn,
             self.principal.cert_id(),
             outbox,
+            control,
             self.clean_start,
             self.expiry,
         ))
@@ -190,19 +209,28 @@ impl Session {
         let mut ack = self.connack(keep_alive);
         ack.session_present = connected.session_present;
         let started = self.queue(&Packet::ConnAck(ack));
-        self.connected_event(keep_alive);
+        self.connected_event(keep_alive).await;
         let result = match started {
             Ok(()) => {
                 if connected.session_present {
-                    self.replay();
+                    self.replay(connected.queued);
                 }
-                self.serve(&mut rd, &mut wr, &mut rbuf, &mut deliveries, keep_alive)
+                let channels = (&mut deliveries, &mut controls);
+                self.serve(&mut rd, &mut wr, &mut rbuf, channels, keep_alive)
                     .await
             }
             Err(e) => Err(e),
         };
         let reason = match &result {
             Ok(r) => *r,
+            Err(e) if e == QUOTA => {
+                tracing::info!(
+                    conn = self.conn,
+                    "too many deliveries waiting; disconnected"
+                );
+                let _ = self.end(&mut wr, reason::QUOTA_EXCEEDED).await;
+                EndReason::Throttled
+            }
             Err(e) => {
                 tracing::debug!(conn = self.conn, error = %e, "connection ended");
                 if e.starts_with("decode") {
@@ -218,27 +246,27 @@ impl Session {
 
     /// Tells the router the connection is gone: what it had not had acknowledged, the will if
     /// this ending publishes it; then the lifecycle event.
-    async fn finish(&mut self, reason: EndReason, deliveries: &mut mpsc::Receiver<Out>) {
+    async fn finish(&mut self, reason: EndReason, deliveries: &mut mpsc::Receiver<Delivery>) {
         deliveries.close();
         let mut leftovers = self.out.unacknowledged();
-        while let Ok(out) = deliveries.try_recv() {
-            if let Out::Deliver(m, QoS::AtLeastOnce) = out {
+        while let Ok((m, qos)) = deliveries.try_recv() {
+            if qos == QoS::AtLeastOnce {
                 leftovers.push(m);
             }
         }
         let will = self.will.take().filter(|_| reason.publishes_will());
-        self.gw
-            .router
+        self.write_dequeued().await;
+        self.shard
             .disconnect(router::Disconnect {
-                account: self.account().to_string(),
                 client_id: self.client_id.clone(),
                 conn: self.conn,
                 leftovers,
+                stored: self.out.stored,
                 will,
                 expiry: self.disconnect_expiry,
             })
             .await;
-        self.disconnected_event(reason);
+        self.disconnected_event(reason).await;
     }
 
     async fn serve<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
@@ -246,7 +274,7 @@ impl Session {
         rd: &mut R,
         wr: &mut W,
         rbuf: &mut BytesMut,
-        deliveries: &mut mpsc::Receiver<Out>,
+        (deliveries, controls): (&mut mpsc::Receiver<Delivery>, &mut mpsc::Receiver<Out>),
         keep_alive: Duration,
     ) -> End {
         // MQTT §3.1.2.10: one and a half keep-alive periods without a packet end the connection.
@@ -280,6 +308,7 @@ impl Session {
                 }
             }
             self.flush(wr).await?;
+            self.write_dequeued().await;
             size_read_buffer(rbuf, last_read);
             // While the client has as many unacknowledged messages as it may, the outbox is
             // left to fill: the router then drops QoS 0 and ends a connection that cannot keep
@@ -293,54 +322,94 @@ impl Session {
                     }
                 }
                 out = deliveries.recv(), if room => match out {
-                    Some(Out::Deliver(m, qos)) => {
+                    Some((m, qos)) => {
                         self.deliver(m, qos, None, false)?;
                         // Take whatever else is waiting, so one write carries many messages.
-                        while self.out.has_room() {
+                        while self.out.has_room() && self.wbuf.len() < WRITE_BATCH {
                             match deliveries.try_recv() {
-                                Ok(Out::Deliver(m, qos)) => self.deliver(m, qos, None, false)?,
-                                Ok(other) => return Box::pin(self.control(wr, other)).await,
+                                Ok((m, qos)) => self.deliver(m, qos, None, false)?,
                                 Err(_) => break,
                             }
                         }
                     }
-                    Some(other) => return Box::pin(self.control(wr, other)).await,
+                    None => return Ok(EndReason::ServerInitiated),
+                },
+                // Control messages come on a channel of their own, so a full window of
+                // unacknowledged deliveries cannot hold back a revocation or a takeover.
+                out = controls.recv() => match out {
+                    Some(out) => {
+                        if let Some(end) = Box::pin(self.control(wr, out)).await? {
+                            return Ok(end);
+                        }
+                    }
                     None => return Ok(EndReason::ServerInitiated),
                 },
                 () = tokio::time::sleep_until(deadline) => return Ok(EndReason::KeepAliveTimeout),
+                () = self.transport.stop.cancelled() => {
+                    // MQTT 5 §3.14.2.1: the server tells the client it is shutting down.
+                    self.end(wr, reason::SERVER_SHUTTING_DOWN).await?;
+                    return Ok(EndReason::ServerInitiated);
+                }
             }
         }
     }
 
-    async fn control<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, out: Out) -> End {
+    /// A control message from the shard; `Some(reason)` ends the connection.
+    async fn control<W: AsyncWrite + Unpin>(
+        &mut self,
+        wr: &mut W,
+        out: Out,
+    ) -> Result<Option<EndReason>, String> {
         let (code, why) = match out {
             Out::TakenOver => (reason::SESSION_TAKEN_OVER, EndReason::DuplicateClientId),
             Out::Revoked => (reason::NOT_AUTHORIZED, EndReason::AuthError),
             Out::Overflowed => (reason::QUOTA_EXCEEDED, EndReason::Throttled),
-            Out::Deliver(..) => return Err("a delivery is not a control message".into()),
+            Out::Recheck => {
+                // Forget the authorizer: the next check rebuilds it, re-checking the
+                // certificate first; a certificate that may no longer connect ends here.
+                self.authorizer = None;
+                return match self.principal.check(&self.gw.identity, &self.gw.accounts) {
+                    Ok(()) => Ok(None),
+                    Err(_) => {
+                        self.end(wr, reason::NOT_AUTHORIZED).await?;
+                        Ok(Some(EndReason::AuthError))
+                    }
+                };
+            }
         };
         self.end(wr, code).await?;
-        Ok(why)
+        Ok(Some(why))
     }
 
     /// The connection's authorizer, rebuilt first if policies changed since it was made.
     pub(crate) fn authorizer(&mut self) -> Result<&Authorizer, String> {
-        let epoch = self.gw.policy_epoch();
+        let epoch = self.epoch.get();
         if self.authorizer.is_none() || epoch != self.authorizer_epoch {
             self.authorizer_epoch = epoch;
             // The certificate may have been deactivated since the last check.
             self.principal
-                .check(&self.gw.identity)
+                .check(&self.gw.identity, &self.gw.accounts)
                 .map_err(|e| e.message)?;
             let a = self
                 .principal
-                .authorizer(&self.gw.identity, &self.client_id)
+                .authorizer(&self.gw.identity, &self.client_id, &self.conn_facts())
                 .map_err(|e| e.message)?;
             self.authorizer = Some(a);
         }
         self.authorizer
             .as_ref()
             .ok_or_else(|| "no authorizer".to_string())
+    }
+
+    /// What the transport and CONNECT tell policies about this connection.
+    pub(crate) fn conn_facts(&self) -> shoal_services::identity::ConnFacts<'_> {
+        shoal_services::identity::ConnFacts {
+            source_ip: Some(self.transport.peer.ip()),
+            secure_transport: self.transport.tls,
+            domain_name: self.transport.server_name.as_deref(),
+            persistent: self.expiry > 0,
+            will_topic: self.will.as_ref().map(|w| &*w.msg.topic),
+        }
     }
 
     /// Ends the connection from the server side: MQTT 5 clients are told why (§3.14).
@@ -363,13 +432,7 @@ impl Session {
             Packet::Subscribe(s) => Box::pin(self.on_subscribe(s)).await?,
             Packet::Unsubscribe(u) => {
                 for f in &u.filters {
-                    Box::pin(self.gw.router.unsubscribe(
-                        self.account(),
-                        &self.client_id,
-                        self.conn,
-                        f,
-                    ))
-                    .await;
+                    Box::pin(self.shard.unsubscribe(&self.client_id, self.conn, f)).await;
                 }
                 let reasons = vec![reason::SUCCESS; u.filters.len()];
                 self.queue(&Packet::UnsubAck(UnsubAck {

@@ -369,12 +369,17 @@ impl FleetIndexing {
         })
     }
 
-    /// The last value of every fleet metric, in Prometheus' text format.
-    pub fn prometheus(&self) -> String {
+    /// The last value of fleet metrics, in Prometheus' text format: those of one partition, or
+    /// of all (`None`, for the operator's scrape token).
+    pub fn prometheus(&self, only: Option<&shoal_domain::Partition>) -> String {
         let mut out = String::from(
             "# HELP iot_fleet_metric AWS IoT fleet metrics (CloudWatch namespace IoTFleetMetrics): the last value of each metric's aggregation.\n# TYPE iot_fleet_metric gauge\n",
         );
+        let only = only.map(|p| p.key());
         for ((part, name), s) in self.inner.metrics.lock().expect("metrics").iter() {
+            if only.as_ref().is_some_and(|o| o != part) {
+                continue;
+            }
             let (account, region) = part.split_once('/').unwrap_or((part, ""));
             for (agg, v) in &s.values {
                 let _ = writeln!(

@@ -2,6 +2,7 @@
 //! verification certificate whose common name is the registration code), Describe/List/Update/
 //! DeleteCACertificate. https://docs.aws.amazon.com/iot/latest/developerguide/register-CA-cert.html
 
+use super::owners::Owned;
 use super::{pki_error, Identity, KIND_CA, KIND_CERT, KIND_SETTING};
 use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
 use crate::registry::{page_of, Page};
@@ -9,7 +10,7 @@ use rand::RngCore;
 use shoal_domain::error::Result;
 use shoal_domain::identity::{CaCertificate, CaStatus};
 use shoal_domain::{ErrorKind, Partition, ServiceError};
-use shoal_store::{Batch, Expect, TermMatch};
+use shoal_store::{Batch, Expect, Term, TermMatch};
 
 const REGISTRATION_CODE: &str = "registration-code";
 
@@ -105,7 +106,12 @@ impl Identity {
             not_before: ca.not_before,
             not_after: ca.not_after,
             registration_config: req.registration_config,
+            sni_only: req.sni_only,
         };
+        // One account per region may hold a CA in DEFAULT mode; several in SNI_ONLY mode.
+        let claimed = self
+            .claim(Owned::Ca, part, &record.id, record.sni_only)
+            .await?;
         let batch = Batch::new(part.key()).put(
             KIND_CA,
             &record.id,
@@ -116,6 +122,9 @@ impl Identity {
         );
         if try_commit(self.store(), batch).await? {
             return Ok(record);
+        }
+        if claimed {
+            self.release(Owned::Ca, part, &record.id).await?;
         }
         Err(ServiceError::already_exists(
             "The CA certificate is already registered",
@@ -215,8 +224,12 @@ impl Identity {
                     "Cannot delete a CA certificate while device certificates it signed are registered",
                 ));
             }
-            let batch = Batch::new(&key).delete(KIND_CA, id, Expect::Rev(cur.rev));
+            // A certificate registered with this CA after the listing makes the batch fail.
+            let batch = Batch::new(&key)
+                .check_none(KIND_CERT, Term::new("ca", id))
+                .delete(KIND_CA, id, Expect::Rev(cur.rev));
             if try_commit(self.store(), batch).await? {
+                self.release(Owned::Ca, part, id).await?;
                 return Ok(());
             }
         }

@@ -2,6 +2,7 @@
 //! RegisterCertificateWithoutCA, DescribeCertificate, ListCertificates(ByCA), UpdateCertificate
 //! and DeleteCertificate.
 
+use super::owners::Owned;
 use super::{
     pair_key, pki_error, Identity, KIND_ATTACHMENT, KIND_CA, KIND_CERT, KIND_THING_PRINCIPAL,
 };
@@ -60,8 +61,19 @@ impl Identity {
         }
     }
 
+    /// Writes a new certificate record, after claiming its id for the account: a certificate
+    /// id has one owning account per region unless every holder registered it SNI_ONLY
+    /// (`owners.rs`). A CA's signature is checked again in the batch: the CA must still be
+    /// there, so DeleteCACertificate cannot leave a certificate without its CA.
     async fn insert_certificate(&self, part: &Partition, cert: &Certificate) -> Result<()> {
-        let batch = Batch::new(part.key()).put(
+        let claimed = self
+            .claim(Owned::Device, part, &cert.id, cert.sni_only)
+            .await?;
+        let mut batch = Batch::new(part.key());
+        if let Some(ca) = &cert.ca_id {
+            batch = batch.check(KIND_CA, ca, Expect::Present);
+        }
+        let batch = batch.put(
             KIND_CERT,
             &cert.id,
             SCHEMA,
@@ -69,11 +81,15 @@ impl Identity {
             cert_terms(cert),
             Expect::Absent,
         );
-        if try_commit(self.store(), batch).await? {
+        let written = try_commit(self.store(), batch).await;
+        if !matches!(written, Ok(true)) && claimed {
+            self.release(Owned::Device, part, &cert.id).await?;
+        }
+        if written? {
             return Ok(());
         }
         Err(ServiceError::already_exists(
-            "The certificate is already registered",
+            "The certificate is already provisioned or registered",
             &cert.id,
             &part.arn("cert", &cert.id),
         ))
@@ -152,7 +168,9 @@ impl Identity {
     ) -> Result<Certificate> {
         let parsed = shoal_pki::parse_pem(pem).map_err(pki_error)?;
         self.check_validity(&parsed)?;
-        let ca_id = match ca_pem {
+        // "All the device certificates that are registered using this CA will be registered in
+        // the same certificate mode as the CA" (RegisterCACertificate).
+        let (ca_id, sni_only) = match ca_pem {
             Some(ca_pem) => {
                 let ca = shoal_pki::parse_pem(ca_pem).map_err(pki_error)?;
                 let registered = load::<CaCertificate>(self.store(), &part.key(), KIND_CA, &ca.id)?
@@ -174,19 +192,25 @@ impl Identity {
                         "The certificate is not signed by the given CA certificate",
                     ));
                 }
-                Some(ca.id)
+                (Some(ca.id), registered.value.sni_only)
             }
             None => self.find_signing_ca(part, &parsed)?,
         };
-        let cert = self.new_certificate(&parsed, pem.to_string(), status, ca_id);
+        let mut cert = self.new_certificate(&parsed, pem.to_string(), status, ca_id);
+        cert.sni_only = sni_only;
         self.insert_certificate(part, &cert).await?;
         Ok(cert)
     }
 
-    /// The registered, active CA (or Shoal's root, reported as no CA) that signed `cert`.
-    fn find_signing_ca(&self, part: &Partition, cert: &ParsedCert) -> Result<Option<String>> {
+    /// The registered, active CA (or Shoal's root, reported as no CA) that signed `cert`, and
+    /// its mode (SNI_ONLY or not).
+    fn find_signing_ca(
+        &self,
+        part: &Partition,
+        cert: &ParsedCert,
+    ) -> Result<(Option<String>, bool)> {
         if shoal_pki::verify_signed_by(cert, self.authority.certificate()) {
-            return Ok(None);
+            return Ok((None, false));
         }
         let cas = self
             .store()
@@ -199,7 +223,7 @@ impl Identity {
             }
             if let Ok(parsed_ca) = shoal_pki::parse_pem(&ca.pem) {
                 if shoal_pki::verify_signed_by(cert, &parsed_ca) {
-                    return Ok(Some(ca.id));
+                    return Ok((Some(ca.id), ca.sni_only));
                 }
             }
         }
@@ -365,6 +389,7 @@ impl Identity {
             // After the detachments: holds only if nothing was attached since the listing.
             batch = batch.check_none(KIND_ATTACHMENT, Term::new("target", &arn));
             if try_commit(self.store(), batch).await? {
+                self.release(Owned::Device, part, id).await?;
                 self.emit(super::IdentityEvent::Certificate {
                     partition: part.clone(),
                     id: id.to_string(),

@@ -1,13 +1,16 @@
-//! Devices on the MQTT gateway: which registered certificate a TLS client presented, and the
-//! policies that decide what that connection may do.
+//! Devices on the MQTT gateway and the device HTTPS port: which registered certificate a TLS
+//! client presented, in which account, and the policies that decide what that connection may
+//! do.
 //! https://docs.aws.amazon.com/iot/latest/developerguide/iot-authorization.html
 
+use super::context::{ConnFacts, RequestContext, Timed};
+use super::owners::Owned;
 use super::{Identity, KIND_CERT};
 use crate::records::load;
 use shoal_domain::error::Result;
 use shoal_domain::identity::{Certificate, CertificateStatus};
-use shoal_domain::{AccountId, ErrorKind, Partition, Region, ServiceError};
-use shoal_policy::{Decision, MapContext};
+use shoal_domain::{AccountId, Clock, ErrorKind, Partition, Region, ServiceError};
+use shoal_policy::Decision;
 use std::sync::Arc;
 
 thread_local! {
@@ -28,12 +31,16 @@ pub struct Device {
     pub principal: String,
 }
 
-/// What one connection may do: its policies, compiled, and the values of its policy variables.
+/// What one connection may do: its policies, compiled, and the values of its policy variables
+/// and condition keys.
 pub struct Authorizer {
     /// Compiled once per distinct document and shared by every connection that has it.
     policies: Vec<Arc<shoal_policy::Policy>>,
-    context: MapContext,
+    context: RequestContext,
     arn_prefix: String,
+    /// Set when a policy tests `aws:CurrentTime` or `aws:EpochTime`: those are read at each
+    /// evaluation. Other connections never read the clock here.
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl Authorizer {
@@ -49,56 +56,72 @@ impl Authorizer {
             resource.push_str(kind);
             resource.push('/');
             resource.push_str(name);
-            shoal_policy::evaluate(
-                self.policies.iter().map(|p| &**p),
-                action,
-                &resource,
-                &self.context,
-            ) == Decision::Allowed
+            let policies = self.policies.iter().map(|p| &**p);
+            let decision = match &self.clock {
+                None => shoal_policy::evaluate(policies, action, &resource, &self.context),
+                Some(clock) => {
+                    let timed = Timed::at(&self.context, clock);
+                    shoal_policy::evaluate(policies, action, &resource, &timed)
+                }
+            };
+            decision == Decision::Allowed
         })
     }
 }
 
 impl Identity {
-    /// The registered, ACTIVE certificate with this DER in one of `accounts` of `region`. AWS
-    /// refuses any other certificate at connection time.
+    /// The registered, ACTIVE certificate with this DER in `region`, in the account that holds
+    /// it: the one the connection's TLS server name names (`named`, from the account's
+    /// endpoint), or else the only account that holds it. AWS refuses any other certificate at
+    /// connection time; a certificate held by several accounts (SNI_ONLY) needs the name.
     pub fn authenticate_device(
         &self,
-        accounts: &[String],
         region: &Region,
         der: &[u8],
+        named: Option<&AccountId>,
     ) -> Result<Device> {
         let id = shoal_pki::certificate_id(der);
-        for account in accounts {
-            let part = Partition::new(AccountId::parse(account)?, region.clone());
-            let Some(cert) = load::<Certificate>(self.store(), &part.key(), KIND_CERT, &id)? else {
-                continue;
-            };
-            let cert = cert.value;
-            if cert.status != CertificateStatus::Active {
-                return Err(ServiceError::new(
-                    ErrorKind::Unauthorized,
-                    format!("certificate {id} is {}", cert.status.as_str()),
-                ));
+        let refused = |why: String| ServiceError::new(ErrorKind::Unauthorized, why);
+        let holders = self.holders(Owned::Device, region, &id)?;
+        let account = match (named, holders.as_slice()) {
+            (_, []) => return Err(refused(format!("certificate {id} is not registered"))),
+            (Some(named), _) => holders
+                .iter()
+                .find(|h| h.account == named.as_str())
+                .map(|h| h.account.clone())
+                .ok_or_else(|| {
+                    refused(format!(
+                        "certificate {id} is not registered in the account of the endpoint"
+                    ))
+                })?,
+            (None, [only]) => only.account.clone(),
+            (None, _) => {
+                return Err(refused(format!(
+                    "certificate {id} is registered in several accounts; connect to your account's endpoint (DescribeEndpoint) so that the TLS server name selects one"
+                )))
             }
-            let now = self.clock.now().secs();
-            if now < cert.not_before || now > cert.not_after {
-                return Err(ServiceError::new(
-                    ErrorKind::Unauthorized,
-                    format!("certificate {id} is not valid now"),
-                ));
-            }
-            let principal = part.arn("cert", &id);
-            return Ok(Device {
-                partition: part,
-                certificate_id: cert.id,
-                principal,
-            });
+        };
+        let part = Partition::new(AccountId::parse(&account)?, region.clone());
+        let Some(cert) = load::<Certificate>(self.store(), &part.key(), KIND_CERT, &id)? else {
+            return Err(refused(format!("certificate {id} is not registered")));
+        };
+        let cert = cert.value;
+        if cert.status != CertificateStatus::Active {
+            return Err(refused(format!(
+                "certificate {id} is {}",
+                cert.status.as_str()
+            )));
         }
-        Err(ServiceError::new(
-            ErrorKind::Unauthorized,
-            format!("certificate {id} is not registered"),
-        ))
+        let now = self.clock.now().secs();
+        if now < cert.not_before || now > cert.not_after {
+            return Err(refused(format!("certificate {id} is not valid now")));
+        }
+        let principal = part.arn("cert", &id);
+        Ok(Device {
+            partition: part,
+            certificate_id: cert.id,
+            principal,
+        })
     }
 
     /// Whether the device's certificate may still be used: still registered and ACTIVE.
@@ -115,7 +138,12 @@ impl Identity {
 
     /// The authorizer of a device connecting with `client_id`: the policies of its certificate,
     /// and of the groups of the thing named like the client id when that thing is attached to it.
-    pub fn authorizer(&self, device: &Device, client_id: &str) -> Result<Authorizer> {
+    pub fn authorizer(
+        &self,
+        device: &Device,
+        client_id: &str,
+        facts: &ConnFacts<'_>,
+    ) -> Result<Authorizer> {
         let part = &device.partition;
         let thing = if self.is_attached(part, client_id, &device.principal)? {
             Some(client_id)
@@ -127,8 +155,11 @@ impl Identity {
             .iter()
             .map(|p| self.compiled(p.default_document()))
             .collect::<Result<Vec<_>>>()?;
-        let context = self.context_for(part, Some(&device.principal), Some(client_id))?;
+        // Over HTTP there is no client id: policies see the certificate alone.
+        let client_id = (!client_id.is_empty()).then_some(client_id);
+        let context = self.context_for(part, Some(&device.principal), client_id, facts)?;
         Ok(Authorizer {
+            clock: super::context::uses_time(&policies).then(|| self.clock.clone()),
             policies,
             context,
             arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
@@ -161,8 +192,9 @@ impl Identity {
         )?;
         Ok(Authorizer {
             policies: vec![Arc::new(all)],
-            context: MapContext::default(),
+            context: RequestContext::default(),
             arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
+            clock: None,
         })
     }
 }

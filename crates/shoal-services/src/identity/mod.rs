@@ -3,13 +3,16 @@
 
 mod ca;
 mod certificates;
+mod context;
 mod devices;
+mod owners;
 mod policies;
 mod principals;
 mod test_authorization;
 
 pub use ca::RegisterCa;
 pub use certificates::{CertPage, NewCertificate};
+pub use context::{ConnFacts, RequestContext};
 pub use devices::{Authorizer, Device};
 pub use test_authorization::{AuthCheck, AuthResult};
 
@@ -34,8 +37,8 @@ pub struct Identity {
     clock: Arc<dyn Clock>,
     authority: Arc<Authority>,
     events: tokio::sync::broadcast::Sender<IdentityEvent>,
-    /// Bumped before a call that changes authorization returns, so a connection that compares
-    /// it before each check sees the change on its very next packet.
+    /// Bumped (per partition) before a call that changes authorization returns, so a
+    /// connection that compares it before each check sees the change on its very next packet.
     epoch: crate::AuthorizationEpoch,
     /// Compiled policy documents by their text (see `devices.rs`).
     compiled: std::sync::Mutex<std::collections::HashMap<String, Arc<shoal_policy::Policy>>>,
@@ -82,15 +85,19 @@ impl Identity {
         self.events.subscribe()
     }
 
-    /// Counts committed changes to certificates, policies, attachments, and the registry
-    /// changes that matter to authorization.
-    pub fn epoch(&self) -> u64 {
-        self.epoch.get()
+    /// The partition's count of committed changes to certificates, policies, attachments, and
+    /// the registry changes that matter to authorization.
+    pub fn epoch_of(&self, part: &Partition) -> crate::EpochCounter {
+        self.epoch.counter(part)
     }
 
     /// Sending fails only when nobody listens, which is fine.
     fn emit(&self, e: IdentityEvent) {
-        self.epoch.bump();
+        let part = match &e {
+            IdentityEvent::Certificate { partition, .. }
+            | IdentityEvent::Authorization { partition } => partition,
+        };
+        self.epoch.bump(&part.key());
         let _ = self.events.send(e);
     }
 

@@ -25,6 +25,12 @@ pub(crate) fn validate_document(doc: &str) -> Result<shoal_policy::Policy> {
     shoal_policy::parse(doc).map_err(|e| ServiceError::new(ErrorKind::MalformedPolicy, e.message))
 }
 
+/// A new document (CreatePolicy, CreatePolicyVersion): valid, and testing only condition keys
+/// Shoal gives values to.
+fn validate_new_document(doc: &str) -> Result<()> {
+    super::context::check_condition_keys(&validate_document(doc)?)
+}
+
 impl Identity {
     fn require_policy(&self, part: &Partition, name: &str) -> Result<Loaded<Policy>> {
         check_policy_name(name)?;
@@ -39,7 +45,7 @@ impl Identity {
         document: &str,
     ) -> Result<Policy> {
         check_policy_name(name)?;
-        validate_document(document)?;
+        validate_new_document(document)?;
         let policy = Policy::new(
             name,
             document.to_string(),
@@ -115,7 +121,7 @@ impl Identity {
         document: &str,
         set_default: bool,
     ) -> Result<(Policy, u32)> {
-        validate_document(document)?;
+        validate_new_document(document)?;
         let now = self.clock.now();
         let out = self
             .modify_policy(part, name, |p| {

@@ -10,7 +10,7 @@ use shoal_domain::error::Result;
 use shoal_domain::identity::Policy;
 use shoal_domain::thing::Thing;
 use shoal_domain::{Partition, ServiceError};
-use shoal_policy::{Context, Effect, MapContext};
+use shoal_policy::{Context, Effect};
 
 /// One `authInfos` entry.
 pub struct AuthCheck {
@@ -76,58 +76,6 @@ impl Identity {
         Ok(out)
     }
 
-    /// The policy-variable context of a certificate connecting with `client_id`: the thing
-    /// variables resolve when a thing of that name is attached to the certificate (AWS).
-    pub(crate) fn context_for(
-        &self,
-        part: &Partition,
-        principal: Option<&str>,
-        client_id: Option<&str>,
-    ) -> Result<MapContext> {
-        let mut ctx = MapContext::new();
-        if let Some(c) = client_id {
-            ctx = ctx.with("iot:ClientId", c);
-            if let Some(p) = principal {
-                let attached = self.is_attached(part, c, p)?;
-                ctx = ctx.with(
-                    "iot:Connection.Thing.IsAttached",
-                    if attached { "true" } else { "false" },
-                );
-                if attached {
-                    if let Some(t) = load::<Thing>(self.store(), &part.key(), KIND_THING, c)? {
-                        ctx = ctx.with("iot:Connection.Thing.ThingName", t.value.name.as_str());
-                        if let Some(ty) = &t.value.type_name {
-                            ctx = ctx.with("iot:Connection.Thing.ThingTypeName", ty.as_str());
-                        }
-                        for (k, v) in &t.value.attributes {
-                            ctx = ctx
-                                .with(format!("iot:Connection.Thing.Attributes[{k}]"), v.as_str());
-                        }
-                    }
-                }
-            }
-        }
-        if let Some(p) = principal {
-            let id = Self::certificate_id_of(part, p)?;
-            let cert = self.require_certificate(part, &id)?.value;
-            for (prefix, dn) in [("Subject", &cert.subject), ("Issuer", &cert.issuer)] {
-                for (short, long) in [
-                    ("CN", "CommonName"),
-                    ("O", "Organization"),
-                    ("OU", "OrganizationalUnit"),
-                    ("C", "Country"),
-                    ("ST", "State"),
-                    ("L", "Locality"),
-                ] {
-                    if let Some(v) = dn_field(dn, short) {
-                        ctx = ctx.with(format!("iot:Certificate.{prefix}.{long}"), v);
-                    }
-                }
-            }
-        }
-        Ok(ctx)
-    }
-
     /// TestAuthorization.
     pub fn test_authorization(
         &self,
@@ -156,7 +104,8 @@ impl Identity {
                     .map(|c| (p.name.clone(), c))
             })
             .collect::<Result<_>>()?;
-        let ctx = self.context_for(part, principal, client_id)?;
+        let base = self.context_for(part, principal, client_id, &Default::default())?;
+        let ctx = super::context::Timed::at(&base, &self.clock);
         let mut results = Vec::with_capacity(checks.len());
         for check in checks {
             let action = action_of(&check.action_type)?;
@@ -213,12 +162,4 @@ impl Identity {
         }
         Ok(results)
     }
-}
-
-/// A field of an RFC 4514 distinguished name string such as "CN=x, O=y".
-fn dn_field<'a>(dn: &'a str, short: &str) -> Option<&'a str> {
-    dn.split(',').find_map(|part| {
-        let (k, v) = part.trim().split_once('=')?;
-        (k.trim() == short).then(|| v.trim())
-    })
 }

@@ -11,7 +11,7 @@ pub use sessions::{Connectivity, PersistentSession, SessionSubscription};
 
 use crate::records::{self, store_error};
 use shoal_domain::error::Result;
-use shoal_domain::{AccountId, Clock, ErrorKind, Partition, Region, ServiceError};
+use shoal_domain::{Clock, ErrorKind, Partition, ServiceError};
 use shoal_store::{Batch, Expect, Store};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -131,7 +131,7 @@ impl Messaging {
             let batch = batches
                 .remove(&part)
                 .unwrap_or_else(|| Batch::new(part.clone()));
-            let batch = self.add(&part, batch, w)?;
+            let batch = self.add(batch, w)?;
             batches.insert(part, batch);
         }
         for (_, batch) in batches {
@@ -142,7 +142,7 @@ impl Messaging {
         Ok(())
     }
 
-    fn add(&self, part: &str, batch: Batch, w: Write) -> Result<Batch> {
+    fn add(&self, batch: Batch, w: Write) -> Result<Batch> {
         let schema = records::SCHEMA;
         Ok(match w {
             Write::Retain(m) if m.payload.is_empty() => {
@@ -171,13 +171,9 @@ impl Messaging {
                 let doc = records::encode(&s)?;
                 batch.put(KIND_SESSION, &s.client_id, schema, doc, vec![], Expect::Any)
             }
-            Write::DeleteSession { client_id } => {
-                let mut batch = batch.delete(KIND_SESSION, &client_id, Expect::Any);
-                for (seq, _) in self.queued(part, &client_id)? {
-                    batch = batch.delete(KIND_QUEUE, &queue_key(&client_id, seq), Expect::Any);
-                }
-                batch
-            }
+            Write::DeleteSession { client_id } => batch
+                .delete(KIND_SESSION, &client_id, Expect::Any)
+                .delete_prefix(KIND_QUEUE, &queue_prefix(&client_id)),
             Write::Connectivity(c) => {
                 let doc = records::encode(&c)?;
                 batch.put(
@@ -219,67 +215,78 @@ impl Messaging {
             .collect()
     }
 
-    /// The messages queued for a client, oldest first, with their sequence numbers.
-    pub fn queued(&self, part: &str, client_id: &str) -> Result<Vec<(u64, StoredMessage)>> {
+    /// Up to `limit` messages queued for a client after sequence number `after`, oldest
+    /// first. A record that no longer decodes comes back as `None` with its number, so the
+    /// caller can dequeue it instead of meeting it again at every connection.
+    pub fn queued(
+        &self,
+        part: &str,
+        client_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Option<StoredMessage>)>> {
         let prefix = queue_prefix(client_id);
+        let after = after.map(|seq| queue_key(client_id, seq));
+        let page = self
+            .store
+            .list(part, KIND_QUEUE, &prefix, after.as_deref(), limit)
+            .map_err(store_error)?;
+        page.iter()
+            .map(|rec| {
+                let seq = rec.key[prefix.len()..]
+                    .parse::<u64>()
+                    .map_err(|_| ServiceError::internal(format!("bad queue key {}", rec.key)))?;
+                let msg = StoredMessage::decode(&rec.doc)
+                    .map_err(|e| {
+                        tracing::warn!(client_id, seq, error = %e.message, "queued message unreadable; dropped");
+                    })
+                    .ok();
+                Ok((seq, msg))
+            })
+            .collect()
+    }
+
+    /// How many messages are queued for a client, counting up to `limit`.
+    pub fn queue_len(&self, part: &str, client_id: &str, limit: usize) -> Result<usize> {
+        self.store
+            .count(part, KIND_QUEUE, &queue_prefix(client_id), limit)
+            .map_err(store_error)
+    }
+
+    /// The highest sequence number queued for a client, read from the keys alone, so that
+    /// numbering continues after a restart without decoding any message.
+    pub fn last_sequence(&self, part: &str, client_id: &str) -> Result<u64> {
+        let prefix = queue_prefix(client_id);
+        match self
+            .store
+            .last_key(part, KIND_QUEUE, &prefix)
+            .map_err(store_error)?
+        {
+            Some(key) => key[prefix.len()..]
+                .parse::<u64>()
+                .map_err(|_| ServiceError::internal(format!("bad queue key {key}"))),
+            None => Ok(0),
+        }
+    }
+
+    /// Every persistent session stored in a partition.
+    pub fn sessions(&self, part: &Partition) -> Result<Vec<PersistentSession>> {
+        let key = part.key();
         let mut out = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let page = self
                 .store
-                .list(part, KIND_QUEUE, &prefix, after.as_deref(), PAGE)
+                .list(&key, KIND_SESSION, "", after.as_deref(), PAGE)
                 .map_err(store_error)?;
             for rec in &page {
-                let seq = rec.key[prefix.len()..]
-                    .parse::<u64>()
-                    .map_err(|_| ServiceError::internal(format!("bad queue key {}", rec.key)))?;
-                out.push((seq, StoredMessage::decode(&rec.doc)?));
+                out.push(records::decode(rec)?);
             }
             if page.len() < PAGE {
                 return Ok(out);
             }
             after = page.last().map(|r| r.key.clone());
         }
-    }
-
-    /// The highest sequence number queued for any session of these partitions, so numbering
-    /// continues after a restart.
-    pub fn last_sequence(&self, sessions: &[(Partition, PersistentSession)]) -> Result<u64> {
-        let mut max = 0;
-        for (part, s) in sessions {
-            if let Some((seq, _)) = self.queued(&part.key(), &s.client_id)?.last() {
-                max = max.max(*seq);
-            }
-        }
-        Ok(max)
-    }
-
-    /// Every persistent session stored for `region` in these accounts.
-    pub fn sessions(
-        &self,
-        accounts: &[String],
-        region: &Region,
-    ) -> Result<Vec<(Partition, PersistentSession)>> {
-        let mut out = Vec::new();
-        for account in accounts {
-            let part = Partition::new(AccountId::parse(account)?, region.clone());
-            let key = part.key();
-            let mut after: Option<String> = None;
-            loop {
-                let page = self
-                    .store
-                    .list(&key, KIND_SESSION, "", after.as_deref(), PAGE)
-                    .map_err(store_error)?;
-                for rec in &page {
-                    out.push((part.clone(), records::decode(rec)?));
-                }
-                if page.len() < PAGE {
-                    break;
-                }
-                after = page.last().map(|r| r.key.clone());
-            }
-        }
-        Ok(out)
     }
 
     pub fn connectivity(&self, part: &Partition, client_id: &str) -> Result<Option<Connectivity>> {

@@ -1,5 +1,5 @@
 use super::*;
-use shoal_domain::{ManualClock, Timestamp};
+use shoal_domain::{AccountId, ManualClock, Region, Timestamp};
 use shoal_store::sqlite::SqliteStore;
 
 fn service() -> (tempfile::TempDir, Messaging, Partition) {
@@ -83,16 +83,24 @@ async fn a_session_queue_keeps_order_and_is_removed_with_the_session() {
     ));
     m.apply(writes).await.unwrap();
     let seqs: Vec<u64> = m
-        .queued(&key, "dev|1")
+        .queued(&key, "dev|1", None, 10)
         .unwrap()
         .iter()
         .map(|q| q.0)
         .collect();
     assert_eq!(seqs, [9, 10, 100]);
-    let sessions = m.sessions(&["123456789012".into()], &part.region).unwrap();
-    assert_eq!(sessions.len(), 1);
-    assert_eq!(sessions[0].1, session);
-    assert_eq!(m.last_sequence(&sessions).unwrap(), 100);
+    let page: Vec<u64> = m
+        .queued(&key, "dev|1", Some(9), 1)
+        .unwrap()
+        .iter()
+        .map(|q| q.0)
+        .collect();
+    assert_eq!(page, [10], "pages resume after a sequence number");
+    assert_eq!(m.queue_len(&key, "dev|1", 100).unwrap(), 3);
+    let sessions = m.sessions(&part).unwrap();
+    assert_eq!(sessions, [session]);
+    assert_eq!(m.last_sequence(&key, "dev|1").unwrap(), 100);
+    assert_eq!(m.last_sequence(&key, "nobody").unwrap(), 0);
     m.apply(vec![(
         key.clone(),
         Write::Dequeue {
@@ -102,7 +110,7 @@ async fn a_session_queue_keeps_order_and_is_removed_with_the_session() {
     )])
     .await
     .unwrap();
-    assert_eq!(m.queued(&key, "dev|1").unwrap().len(), 2);
+    assert_eq!(m.queued(&key, "dev|1", None, 10).unwrap().len(), 2);
     m.apply(vec![(
         key.clone(),
         Write::DeleteSession {
@@ -111,12 +119,9 @@ async fn a_session_queue_keeps_order_and_is_removed_with_the_session() {
     )])
     .await
     .unwrap();
-    assert!(m.queued(&key, "dev|1").unwrap().is_empty());
-    assert_eq!(m.queued(&key, "dev").unwrap().len(), 1);
-    assert!(m
-        .sessions(&["123456789012".into()], &part.region)
-        .unwrap()
-        .is_empty());
+    assert!(m.queued(&key, "dev|1", None, 10).unwrap().is_empty());
+    assert_eq!(m.queued(&key, "dev", None, 10).unwrap().len(), 1);
+    assert!(m.sessions(&part).unwrap().is_empty());
 }
 
 #[test]

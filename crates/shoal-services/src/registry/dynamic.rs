@@ -216,6 +216,8 @@ impl Registry {
                 Expect::Rev(cur.rev),
             );
             if try_commit(self.store(), batch).await? {
+                // Thing-group policies follow dynamic membership too.
+                self.epoch.bump(part_key);
                 return Ok(());
             }
         }

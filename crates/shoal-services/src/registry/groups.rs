@@ -203,7 +203,7 @@ impl Registry {
                 Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(cur.rev)),
             )?;
             if try_commit(store, batch).await? {
-                self.epoch.bump();
+                self.epoch.bump(&key);
                 return Ok(());
             }
         }

@@ -136,7 +136,7 @@ impl Registry {
                 Expect::Rev(cur.rev),
             );
             if try_commit(self.store(), batch).await? {
-                self.epoch.bump();
+                self.epoch.bump(&key);
                 return Ok(());
             }
         }

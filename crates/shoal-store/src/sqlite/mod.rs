@@ -171,6 +171,19 @@ impl Store for SqliteStore {
         })
     }
 
+    fn count(&self, partition: &str, kind: &str, prefix: &str, limit: usize) -> StoreResult<usize> {
+        let hi = prefix_end(prefix);
+        self.with_reader(|c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM records WHERE part = ?1 AND kind = ?2 AND key >= ?3 AND key < ?4 LIMIT ?5)",
+            )?
+            .query_row(params![partition, kind, prefix, hi, limit as i64], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+        })
+    }
+
     fn list_by_term(
         &self,
         partition: &str,

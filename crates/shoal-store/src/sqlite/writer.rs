@@ -232,6 +232,18 @@ fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<
                 }
                 revs.push(0);
             }
+            Op::DeletePrefix { kind, prefix } => {
+                let hi = super::prefix_end(prefix);
+                for sql in [
+                    "DELETE FROM records WHERE part = ?1 AND kind = ?2 AND key >= ?3 AND key < ?4",
+                    "DELETE FROM terms WHERE part = ?1 AND kind = ?2 AND key >= ?3 AND key < ?4",
+                ] {
+                    c.prepare_cached(sql)
+                        .and_then(|mut s| s.execute(params![part, kind, prefix, hi]))
+                        .map_err(backend)?;
+                }
+                revs.push(0);
+            }
             Op::CheckNone { kind, term } => {
                 let found: Option<String> = c
                     .prepare_cached(

@@ -12,6 +12,9 @@ use shoal::Server;
 use shoal_domain::{Clock, ManualClock, SystemClock};
 use std::sync::Arc;
 
+/// The operator's scrape token the test servers are configured with (`[metrics] token`).
+pub const METRICS_TOKEN: &str = "test-scrape-token";
+
 pub struct TestServer {
     pub server: Option<Server>,
     pub clock: Arc<ManualClock>,
@@ -29,6 +32,7 @@ impl TestServer {
         cfg.api.listen = "127.0.0.1:0".parse().unwrap();
         cfg.mqtt.listen = "127.0.0.1:0".parse().unwrap();
         cfg.device_https.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.metrics.token = METRICS_TOKEN.to_string();
         // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let server = Server::start(&cfg, clock.clone()).await.unwrap();

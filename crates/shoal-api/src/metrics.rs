@@ -1,0 +1,58 @@
+//! `GET /metrics` on the API port: the fleet metrics' last values as Prometheus gauges. They
+//! are tenants' data, so the endpoint needs credentials: the operator's scrape token (a bearer
+//! token from the configuration, what Prometheus' `authorization` setting sends) sees every
+//! account; a request signed with SigV4 (any service name) sees its own account and region
+//! only; anything else is refused as an unsigned AWS request is.
+
+use crate::error::ApiError;
+use crate::ApiState;
+use bytes::Bytes;
+use http::Response;
+use http_body_util::Full;
+use shoal_sigv4::AuthError;
+
+pub fn handle(
+    state: &ApiState,
+    parts: &http::request::Parts,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
+    let text = match who(state, parts) {
+        Ok(Scope::All) => state.fleet.prometheus(None),
+        Ok(Scope::Partition(p)) => state.fleet.prometheus(Some(&p)),
+        Err(e) => return e.into_response(request_id),
+    };
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    r
+}
+
+enum Scope {
+    All,
+    Partition(shoal_domain::Partition),
+}
+
+fn who(state: &ApiState, parts: &http::request::Parts) -> Result<Scope, ApiError> {
+    let authorization = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if let (Some(token), Some(presented)) = (
+        state.metrics_token.as_deref(),
+        authorization.and_then(|a| a.strip_prefix("Bearer ")),
+    ) {
+        return if constant_time_eq(token.as_bytes(), presented.trim().as_bytes()) {
+            Ok(Scope::All)
+        } else {
+            Err(ApiError::Auth(AuthError::SignatureMismatch))
+        };
+    }
+    let caller = crate::auth::authenticate_request(state, parts, b"")?;
+    Ok(Scope::Partition(caller.partition))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
