@@ -47,6 +47,9 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+# The operator's scrape token every test server gets ([metrics] token): GET /metrics with it
+# shows every account; a SigV4-signed scrape shows the signer's account only.
+METRICS_TOKEN = "e2e-scrape-token"
 READY_TIMEOUT = 20.0  # seconds to wait for the export line after `shoal serve`
 STOP_TIMEOUT = 20.0  # seconds to wait for a graceful shutdown
 DEFAULT_REGION = "us-east-1"
@@ -194,6 +197,7 @@ class ShoalServer:
             stdin=subprocess.DEVNULL,
             text=True,
             bufsize=1,
+            env={**os.environ, "SHOAL_METRICS_TOKEN": METRICS_TOKEN},
         )
         stderr_file.close()
         _STARTED.append(self)

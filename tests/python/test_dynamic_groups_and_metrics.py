@@ -45,6 +45,7 @@ import urllib.request
 
 import pytest
 
+from conftest import METRICS_TOKEN
 from fleet_support import REBUILD, THINGS, Fleet, error_of, until
 
 QUERY_VERSION = "2017-09-30"
@@ -151,9 +152,12 @@ def fleet(server):
 
 
 def scrape(srv):
-    """GET /metrics without credentials -> (content type, text)."""
+    """GET /metrics with the operator's scrape token, as Prometheus sends it ->
+    (content type, text)."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    with opener.open(srv.endpoint.rstrip("/") + "/metrics", timeout=30) as resp:
+    req = urllib.request.Request(srv.endpoint.rstrip("/") + "/metrics",
+                                 headers={"Authorization": "Bearer " + METRICS_TOKEN})
+    with opener.open(req, timeout=30) as resp:
         assert resp.status == 200
         return resp.headers.get("Content-Type", ""), resp.read().decode()
 
@@ -770,7 +774,7 @@ def test_fleet_metric_validation(fleet, aws_error):
 
 
 def test_fleet_metric_values_on_metrics_endpoint(server, fleet):
-    """/metrics (no credentials, Prometheus text): a Statistics metric gives sum 60 and count
+    """/metrics (the scrape token, Prometheus text): a Statistics metric gives sum 60 and count
     3 over watts 10, 20, 30 right after creation, Percentiles 50 gives 20, Cardinality the
     distinct count; an update re-evaluates at once; a deleted metric's lines go."""
     fleet.configure()

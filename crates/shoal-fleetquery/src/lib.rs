@@ -22,7 +22,7 @@ mod parser;
 
 pub use ast::{Pattern, Piece, Query, Value};
 pub use error::QueryError;
-pub use parser::{parse, MAX_LEADING_WILDCARD_QUERY, MAX_TERMS};
+pub use parser::{parse, MAX_LEADING_WILDCARD_QUERY, MAX_NESTING, MAX_QUERY_CHARS, MAX_TERMS};
 
 #[cfg(test)]
 mod tests;

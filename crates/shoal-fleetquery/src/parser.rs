@@ -12,10 +12,22 @@ use std::ops::Bound;
 pub const MAX_TERMS: usize = 12;
 /// A query with a leading wildcard may be at most this long, and have one such term.
 pub const MAX_LEADING_WILDCARD_QUERY: usize = 100;
+/// The longest query accepted, in characters. AWS documents no limit; twelve terms with
+/// values of AWS's longest attribute values (800 characters) fit well within it.
+pub const MAX_QUERY_CHARS: usize = 16 * 1024;
+/// How deep parentheses, `NOT` and `-` may nest. The parser recurses at each level, so a query
+/// of a few thousand `(` would otherwise overflow the stack; twelve terms never need more.
+pub const MAX_NESTING: usize = 32;
 
 pub fn parse(input: &str) -> Result<Query, QueryError> {
-    let toks = lex(input)?;
     let len = input.chars().count();
+    if len > MAX_QUERY_CHARS {
+        return Err(QueryError::new(
+            MAX_QUERY_CHARS,
+            format!("the query is longer than {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    let toks = lex(input)?;
     if toks.is_empty() {
         return Err(QueryError::new(0, "empty query"));
     }
@@ -23,6 +35,7 @@ pub fn parse(input: &str) -> Result<Query, QueryError> {
         toks,
         at: 0,
         end: len,
+        depth: 0,
     };
     let q = p.or(None)?;
     if let Some((t, pos)) = p.toks.get(p.at) {
@@ -79,6 +92,8 @@ struct Parser {
     toks: Vec<Spanned>,
     at: usize,
     end: usize,
+    /// Groups and negations open around the current token.
+    depth: usize,
 }
 
 fn keyword(t: &Tok) -> Option<&'static str> {
@@ -97,6 +112,24 @@ fn keyword(t: &Tok) -> Option<&'static str> {
 }
 
 impl Parser {
+    /// Runs `inner` one nesting level deeper, refusing past `MAX_NESTING`.
+    fn nested(
+        &mut self,
+        pos: usize,
+        inner: impl FnOnce(&mut Self) -> Result<Query, QueryError>,
+    ) -> Result<Query, QueryError> {
+        if self.depth >= MAX_NESTING {
+            return Err(QueryError::new(
+                pos,
+                format!("groups and negations nest deeper than {MAX_NESTING} levels"),
+            ));
+        }
+        self.depth += 1;
+        let q = inner(self);
+        self.depth -= 1;
+        q
+    }
+
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.at).map(|(t, _)| t)
     }
@@ -137,18 +170,19 @@ impl Parser {
     }
 
     fn unary(&mut self, field: Option<&str>) -> Result<Query, QueryError> {
+        let pos = self.pos();
         match self.peek() {
             Some(Tok::Minus) => {
                 self.at += 1;
-                Ok(Query::Not(Box::new(self.unary(field)?)))
+                self.nested(pos, |p| Ok(Query::Not(Box::new(p.unary(field)?))))
             }
             Some(Tok::Plus) => {
                 self.at += 1;
-                self.unary(field)
+                self.nested(pos, |p| p.unary(field))
             }
             Some(t) if keyword(t) == Some("NOT") => {
                 self.at += 1;
-                Ok(Query::Not(Box::new(self.unary(field)?)))
+                self.nested(pos, |p| Ok(Query::Not(Box::new(p.unary(field)?))))
             }
             _ => self.primary(field),
         }
@@ -161,11 +195,11 @@ impl Parser {
                 pos,
                 "expected a term at the end of the query",
             )),
-            Some(Tok::LParen) => {
-                let q = self.or(field)?;
-                self.expect_rparen(pos)?;
+            Some(Tok::LParen) => self.nested(pos, |p| {
+                let q = p.or(field)?;
+                p.expect_rparen(pos)?;
                 Ok(q)
-            }
+            }),
             Some(Tok::Quoted(s)) => Ok(Query::Term {
                 field: field.map(str::to_string),
                 value: Value::Phrase(s),
@@ -223,9 +257,11 @@ impl Parser {
         match self.peek() {
             Some(Tok::LParen) => {
                 self.at += 1;
-                let q = self.or(Some(&name))?;
-                self.expect_rparen(pos)?;
-                Ok(q)
+                self.nested(pos, |p| {
+                    let q = p.or(Some(&name))?;
+                    p.expect_rparen(pos)?;
+                    Ok(q)
+                })
             }
             Some(Tok::Open(inclusive)) => {
                 let lower_inclusive = *inclusive;

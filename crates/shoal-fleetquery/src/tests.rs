@@ -307,6 +307,32 @@ fn flat(q: Query) -> Query {
     }
 }
 
+#[test]
+fn nesting_and_length_are_bounded_without_overflowing_the_stack() {
+    // Run on a small stack: each level of a deep query used to take a recursion.
+    let worker = std::thread::Builder::new()
+        .stack_size(256 * 1024)
+        .spawn(|| {
+            for q in [
+                "(".repeat(4_000) + "a:b",
+                "NOT ".repeat(4_000) + "a:b",
+                "-".repeat(4_000) + "a:b",
+                "x:".to_string() + &"(".repeat(4_000) + "a",
+            ] {
+                let e = parse(&q).unwrap_err();
+                assert!(e.reason.contains("nest"), "{}", e.reason);
+            }
+            let deep = "(".repeat(MAX_NESTING) + "a:b" + &")".repeat(MAX_NESTING);
+            assert!(parse(&deep).is_ok());
+            let too_deep = "(".repeat(MAX_NESTING + 1) + "a:b" + &")".repeat(MAX_NESTING + 1);
+            assert_eq!(parse(&too_deep).unwrap_err().position, MAX_NESTING);
+            let long = format!("a:{}", "x".repeat(MAX_QUERY_CHARS));
+            assert!(parse(&long).unwrap_err().reason.contains("longer"));
+        })
+        .unwrap();
+    worker.join().unwrap();
+}
+
 proptest! {
     #[test]
     fn printing_then_parsing_gives_the_same_query(q in query()) {

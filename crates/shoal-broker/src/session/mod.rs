@@ -332,7 +332,15 @@ impl Session {
                             }
                         }
                     }
-                    None => return Ok(EndReason::ServerInitiated),
+                    // The shard let go of this connection; it told it why first.
+                    None => {
+                        if let Ok(out) = controls.try_recv() {
+                            if let Some(end) = Box::pin(self.control(wr, out)).await? {
+                                return Ok(end);
+                            }
+                        }
+                        return Ok(EndReason::ServerInitiated);
+                    }
                 },
                 // Control messages come on a channel of their own, so a full window of
                 // unacknowledged deliveries cannot hold back a revocation or a takeover.
