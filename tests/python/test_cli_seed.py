@@ -1,6 +1,8 @@
 """The AWS CLI (v1), configured only through the environment Shoal prints
 (AWS_ENDPOINT_URL + keys + region), runs the everyday registry commands."""
 
+import re
+
 import pytest
 
 
@@ -62,8 +64,10 @@ def test_cli_describe_endpoint(aws_cli):
     resp = aws_cli("iot", "describe-endpoint", "--endpoint-type", "iot:Data-ATS")
     address = resp["endpointAddress"]
     assert isinstance(address, str) and address
-    # AWS returns a bare host name (no scheme), which SDKs turn into https://HOST.
+    # AWS returns a bare host name (no scheme), which SDKs turn into https://HOST: the
+    # account's own, <prefix>-ats.iot.<region>.<public host>.
     assert "://" not in address
+    assert re.fullmatch(r"[a-z][a-z0-9]{13}-ats\.iot\.us-east-1\.localhost", address), address
 
 
 def test_cli_reports_aws_errors(aws_cli, unique):

@@ -453,6 +453,33 @@ def test_device_https_publish_denied_is_401(server, make_device, account_id, sub
     assert sub.next_message()[:2] == (allowed, b"yes")
 
 
+def test_device_https_checks_the_certificate_on_every_request(server, iot, make_device,
+                                                              account_id, prefix):
+    """A revoked certificate cannot go on publishing over a kept-alive connection: every
+    request re-checks its status, as a new connection would."""
+    creds, _ = make_device(publish_only_policy(account_id, "%s/keep/*" % prefix))
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    ctx.load_cert_chain(creds.cert, creds.key)
+    conn = http.client.HTTPSConnection(HOST, server.device_https_port, context=ctx,
+                                       timeout=WAIT)
+    try:
+        def post(n):
+            conn.request("POST", topic_path("%s/keep/%d" % (prefix, n)), body=b"x",
+                         headers={"Content-Type": "application/octet-stream"})
+            resp = conn.getresponse()
+            return resp.status, resp.headers, resp.read()
+
+        assert post(1)[0] == 200
+        sock = conn.sock
+        iot.update_certificate(certificateId=creds.cert_id, newStatus="REVOKED")
+        status, headers, body = post(2)
+        assert conn.sock is sock, "the same connection"
+        assert status == 401, body
+        assert headers["x-amzn-ErrorType"].split(":")[0] == "UnauthorizedException"
+    finally:
+        conn.close()
+
+
 def test_device_https_without_client_certificate_gets_no_answer(server):
     with pytest.raises((http.client.RemoteDisconnected, ConnectionError, ssl.SSLError)):
         device_https_post(server, None, topic_path("xport/anon"), b"who")

@@ -344,6 +344,8 @@ def test_describe_endpoint_data_ats(iot):
     address = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
     assert isinstance(address, str) and address
     assert "://" not in address
+    # The account's own name, shaped as AWS's <prefix>-ats.iot.<region>.amazonaws.com.
+    assert re.fullmatch(r"[a-z][a-z0-9]{13}-ats\.iot\.us-east-1\.localhost", address), address
 
 
 def test_describe_endpoint_rejects_unknown_type(iot, aws_error):

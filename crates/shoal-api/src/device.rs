@@ -65,14 +65,14 @@ pub fn serve_devices(
             };
             let client = Arc::new(Client {
                 device,
-                peer: conn.peer,
+                peer: conn.peer(),
                 server_name,
             });
             let svc = service_fn(move |req| {
                 let (state, client) = (state.clone(), client.clone());
                 async move { Ok::<_, std::convert::Infallible>(handle(&state, &client, req).await) }
             });
-            serve_connection(TokioIo::new(tls), svc, conn.stop).await;
+            serve_connection(TokioIo::new(tls), svc, conn.stop()).await;
         }
     })
 }

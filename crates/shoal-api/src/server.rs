@@ -35,14 +35,14 @@ pub fn serve(listener: Listener, state: Arc<ApiState>, stop: CancellationToken) 
                 let state = state.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
             });
-            serve_connection(TokioIo::new(tcp), svc, conn.stop).await;
+            serve_connection(TokioIo::new(tcp), svc, conn.stop()).await;
         }
     })
 }
 
 /// One HTTP/1.1 connection with the head timeout, until it ends or `stop` asks it to finish
 /// the request in flight and close.
-pub(crate) async fn serve_connection<I, S>(io: I, svc: S, stop: CancellationToken)
+pub(crate) async fn serve_connection<I, S>(io: I, svc: S, stop: &CancellationToken)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
     S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Send,

@@ -44,10 +44,10 @@ pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, net: shoal_net::Conn, 
         Err(_) => return tracing::debug!(conn, "tls handshake timed out"),
     };
     let transport = Transport {
-        peer: net.peer,
+        peer: net.peer(),
         tls: true,
         server_name: tls.get_ref().1.server_name().map(str::to_string),
-        stop: net.stop.clone(),
+        stop: net.stop().clone(),
     };
     let authenticated = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
         Some(der) => gw.authenticate(der, transport.server_name.as_deref()),
@@ -110,10 +110,10 @@ pub async fn handle_plain(
     conn: ConnId,
 ) {
     let transport = Transport {
-        peer: net.peer,
+        peer: net.peer(),
         tls: false,
         server_name: None,
-        stop: net.stop.clone(),
+        stop: net.stop().clone(),
     };
     let mut rbuf = BytesMut::with_capacity(4096);
     let connect = match session::read_connect(&mut tcp, &mut rbuf).await {

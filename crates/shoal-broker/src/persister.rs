@@ -35,7 +35,11 @@ pub struct Persister {
 
 impl Persister {
     pub fn spawn(messaging: Arc<Messaging>) -> Persister {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        Self::spawn_with_queue(messaging, QUEUE)
+    }
+
+    pub(crate) fn spawn_with_queue(messaging: Arc<Messaging>, queue: usize) -> Persister {
+        let (tx, rx) = mpsc::channel(queue);
         tokio::spawn(run(messaging, rx));
         Persister { tx }
     }

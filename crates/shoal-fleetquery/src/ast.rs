@@ -100,8 +100,9 @@ pub(crate) fn is_special(c: char) -> bool {
 }
 
 fn write_escaped(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    if matches!(s, "AND" | "OR" | "NOT" | "TO") {
-        // An escaped letter keeps a value from being read as an operator.
+    if matches!(s, "AND" | "OR" | "NOT" | "TO" | "&&" | "||" | "!") {
+        // An escaped first character keeps a value from being read as an operator (the
+        // symbolic spellings too: found by fuzzing).
         write!(f, "\\")?;
     }
     for (i, c) in s.chars().enumerate() {

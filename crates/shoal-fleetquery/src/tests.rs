@@ -308,6 +308,14 @@ fn flat(q: Query) -> Query {
 }
 
 #[test]
+fn values_spelled_like_symbolic_operators_print_escaped() {
+    for v in ["\\&&", "\\||", "\\!"] {
+        let q = parse(&format!("a AND {v}")).unwrap();
+        assert_eq!(parse(&q.to_string()), Ok(q.clone()), "{q}");
+    }
+}
+
+#[test]
 fn nesting_and_length_are_bounded_without_overflowing_the_stack() {
     // Run on a small stack: each level of a deep query used to take a recursion.
     let worker = std::thread::Builder::new()

@@ -24,11 +24,24 @@ use tokio_util::task::TaskTracker;
 pub use tokio_util::sync::CancellationToken;
 
 /// One accepted connection's place in its listener: while it lives it holds one of the
-/// listener's slots, and `stop` tells it the listener is shutting down.
+/// listener's slots, and `stop` tells it the listener is shutting down. Its fields are private
+/// so that a handler holds the whole of it (a closure that moved out only the token would
+/// free the slot at once, and the cap would count nothing).
 pub struct Conn {
-    pub peer: SocketAddr,
-    pub stop: CancellationToken,
+    peer: SocketAddr,
+    stop: CancellationToken,
     _slot: OwnedSemaphorePermit,
+}
+
+impl Conn {
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Cancelled when the listener is shutting down.
+    pub fn stop(&self) -> &CancellationToken {
+        &self.stop
+    }
 }
 
 /// A bound listener with its limits, ready to serve.
@@ -164,7 +177,7 @@ mod tests {
         if tcp.read_exact(&mut b).await.is_ok() {
             let _ = tcp.write_all(&b).await;
         }
-        conn.stop.cancelled().await;
+        conn.stop().cancelled().await;
         let _ = tcp.write_all(b"x").await;
     }
 

@@ -446,3 +446,6 @@ async fn run(mut st: State, mut rx: mpsc::Receiver<Cmd>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -125,7 +125,7 @@ impl Identity {
                     live.push(h);
                 }
             }
-            if !live.is_empty() && (!sni_only || live.iter().any(|h| !h.sni_only)) {
+            if conflicts(what, sni_only, &live) {
                 return Err(conflict(what, part, id));
             }
             live.push(Holder {
@@ -264,6 +264,17 @@ impl Identity {
             }
         }
         Err(contention())
+    }
+}
+
+/// Whether another account's holding makes a new claim ambiguous. A CA may be held in DEFAULT
+/// mode by one account and in SNI_ONLY mode by any number (AWS's rule). A device certificate
+/// may be in several accounts only if every copy is SNI_ONLY: a DEFAULT copy's devices need
+/// not send a server name, so any other copy would make their account ambiguous.
+fn conflicts(what: Owned, sni_only: bool, others: &[Holder]) -> bool {
+    match what {
+        Owned::Ca => !sni_only && others.iter().any(|h| !h.sni_only),
+        Owned::Device => !others.is_empty() && (!sni_only || others.iter().any(|h| !h.sni_only)),
     }
 }
 

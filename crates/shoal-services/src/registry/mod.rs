@@ -98,3 +98,6 @@ pub(crate) fn page_of<T>(
 pub(crate) fn not_found(what: &str, name: &str) -> ServiceError {
     ServiceError::not_found(format!("{what} {name} cannot be found."))
 }
+
+#[cfg(test)]
+mod tests;

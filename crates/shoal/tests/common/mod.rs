@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod device;
+pub mod raw;
 
 use aws_sdk_iot::config::{BehaviorVersion, Credentials, Region};
 use shoal::config::Config;
@@ -19,6 +20,7 @@ pub struct TestServer {
     pub server: Option<Server>,
     pub clock: Arc<ManualClock>,
     pub key: (String, String),
+    pub cfg: Config,
     dir: tempfile::TempDir,
 }
 
@@ -41,8 +43,25 @@ impl TestServer {
             server: Some(server),
             clock,
             key,
+            cfg,
             dir,
         }
+    }
+
+    /// Stops the server gracefully and starts it again on the same data folder (new ports).
+    pub async fn restart(&mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+        self.server = Some(Server::start(&self.cfg, self.clock.clone()).await.unwrap());
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub fn api_port(&self) -> u16 {
+        self.server.as_ref().unwrap().api_addr.port()
     }
 
     pub fn mqtt_port(&self) -> u16 {
@@ -74,9 +93,16 @@ impl TestServer {
 
     /// An `aws-sdk-iotdataplane` client on the same endpoint (signing name `iotdata`).
     pub fn data_client(&self) -> aws_sdk_iotdataplane::Client {
+        self.data_client_in("us-east-1")
+    }
+
+    /// The same, signing for `region`.
+    pub fn data_client_in(&self, region: &str) -> aws_sdk_iotdataplane::Client {
         let conf = aws_sdk_iotdataplane::Config::builder()
             .behavior_version(aws_sdk_iotdataplane::config::BehaviorVersion::latest())
-            .region(aws_sdk_iotdataplane::config::Region::new("us-east-1"))
+            .region(aws_sdk_iotdataplane::config::Region::new(
+                region.to_string(),
+            ))
             .endpoint_url(self.endpoint())
             .credentials_provider(aws_sdk_iotdataplane::config::Credentials::new(
                 &self.key.0,

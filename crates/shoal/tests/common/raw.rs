@@ -1,0 +1,130 @@
+//! A raw MQTT client over mutual TLS, packets encoded and decoded with `shoal-mqtt`: for tests
+//! that must do what no well-behaved client library does (never acknowledge, subscribe tens of
+//! thousands of times, choose the TLS server name, read the server's DISCONNECT).
+
+use super::device::DeviceCert;
+use super::TestServer;
+use bytes::BytesMut;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use shoal_mqtt::{Connect, ConnectProperties, Packet, Protocol, QoS, Subscribe, Subscription};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+pub struct Raw {
+    pub io: TlsStream<TcpStream>,
+    rbuf: BytesMut,
+    pub protocol: Protocol,
+}
+
+/// How long a test waits for a packet the server must send.
+const WAIT: Duration = Duration::from_secs(10);
+
+impl Raw {
+    /// TLS to the MQTT port on 127.0.0.1 with the device's certificate, sending `server_name`
+    /// as the TLS server name (SNI) and checking the server certificate against it.
+    pub async fn tls(s: &TestServer, cert: &DeviceCert, server_name: &str) -> Raw {
+        let mut roots = rustls::RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(s.ca_pem().as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let chain = vec![CertificateDer::from_pem_slice(cert.pem.as_bytes()).unwrap()];
+        let key = PrivateKeyDer::from_pem_slice(cert.key.as_bytes()).unwrap();
+        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", s.mqtt_port()))
+            .await
+            .unwrap();
+        let name = ServerName::try_from(server_name.to_string()).unwrap();
+        let io = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+            .connect(name, tcp)
+            .await
+            .unwrap();
+        Raw {
+            io,
+            rbuf: BytesMut::new(),
+            protocol: Protocol::V311,
+        }
+    }
+
+    pub async fn send(&mut self, p: &Packet) {
+        let mut out = BytesMut::new();
+        shoal_mqtt::encode(p, self.protocol, &mut out).unwrap();
+        self.io.write_all(&out).await.unwrap();
+    }
+
+    /// Sends several packets in one write.
+    pub async fn send_all(&mut self, packets: &[Packet]) {
+        let mut out = BytesMut::new();
+        for p in packets {
+            shoal_mqtt::encode(p, self.protocol, &mut out).unwrap();
+        }
+        self.io.write_all(&out).await.unwrap();
+    }
+
+    /// The next packet, or `None` once the server closed the connection.
+    pub async fn recv(&mut self) -> Option<Packet> {
+        self.recv_within(WAIT).await
+    }
+
+    /// The same, waiting up to `wait` between reads.
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<Packet> {
+        loop {
+            if let Some(p) = shoal_mqtt::decode(&mut self.rbuf, self.protocol, 1 << 20).unwrap() {
+                return Some(p);
+            }
+            let n = tokio::time::timeout(wait, self.io.read_buf(&mut self.rbuf))
+                .await
+                .expect("the server sent nothing in time");
+            match n {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// CONNECT and its CONNACK code (`None` when the server closed without one).
+    pub async fn connect(
+        &mut self,
+        client_id: &str,
+        protocol: Protocol,
+        clean: bool,
+        properties: ConnectProperties,
+    ) -> Option<u8> {
+        self.protocol = protocol;
+        self.send(&Packet::Connect(Connect {
+            protocol,
+            client_id: client_id.into(),
+            clean_start: clean,
+            keep_alive: 60,
+            properties,
+            ..Connect::default()
+        }))
+        .await;
+        match self.recv().await? {
+            Packet::ConnAck(a) => Some(a.code),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    pub fn subscribe(pkid: u16, filter: &str, qos: QoS) -> Packet {
+        Packet::Subscribe(Subscribe {
+            pkid,
+            filters: vec![Subscription {
+                filter: filter.into(),
+                qos,
+                ..Subscription::default()
+            }],
+            ..Subscribe::default()
+        })
+    }
+}
