@@ -687,17 +687,6 @@ class NamedPaho(Paho):
         super().__init__(srv, creds, client_id, protocol)
         self.host = host
 
-    def start(self, keepalive=30, properties=None, will=None):
-        try:
-            self.client.connect(self.host, self.port, keepalive=keepalive)
-        except (ssl.SSLError, ConnectionError, OSError) as e:
-            self.connect_error = e
-            self.closed.set()
-            return self
-        self._started = True
-        self.client.loop_start()
-        return self
-
 
 @pytest.fixture
 def clients():

@@ -188,6 +188,8 @@ class Paho:
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                                   protocol=protocol, reconnect_on_failure=False, **client_kw)
         self.port = port
+        # What the TCP connection goes to, and the TLS server name.
+        self.host = HOST
         self.connack = queue.Queue()  # (reason code value, flags, properties)
         self.disconnect_reason = None  # (reason code value, properties)
         self.closed = threading.Event()  # the connection has ended
@@ -226,7 +228,8 @@ class Paho:
         if will:
             self.client.will_set(*will)
         try:
-            self.client.connect(HOST, self.port, keepalive=keepalive, properties=properties)
+            self.client.connect(self.host, self.port, keepalive=keepalive,
+                                properties=properties)
         except (ssl.SSLError, ConnectionError, OSError) as e:
             self.connect_error = e
             self.closed.set()

@@ -163,6 +163,27 @@ pub(crate) fn canonical_key(key: &str) -> String {
     key.to_string()
 }
 
+/// Whether AWS IoT defines `key` (as the parser spells it): one of the fixed keys, a thing
+/// attribute, or a certificate field (with `.N` or `.List`). A request context that supplies
+/// them all leaves no condition of an IoT policy without a value.
+pub fn is_iot_key(key: &str) -> bool {
+    if FIXED_KEYS.contains(&key) {
+        return true;
+    }
+    if key.starts_with(THING_ATTRIBUTES) && key.ends_with(']') {
+        return true;
+    }
+    CERTIFICATE_PARTS.iter().any(|part| {
+        key.strip_prefix(part).is_some_and(|field| {
+            let field = match field.rsplit_once('.') {
+                Some((f, last)) if last == "List" || last.parse::<u32>().is_ok() => f,
+                _ => field,
+            };
+            CERTIFICATE_FIELDS.contains(&field)
+        })
+    })
+}
+
 /// `s` without `prefix`, compared ignoring ASCII case.
 pub(crate) fn strip_prefix_ignore_case<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
     let head = s.get(..prefix.len())?;
@@ -201,6 +222,31 @@ mod tests {
             canonical_key("iot:Certificate.Subject.CommonNameX"),
             "iot:Certificate.Subject.CommonNameX"
         );
+    }
+
+    #[test]
+    fn the_keys_aws_iot_defines() {
+        for k in [
+            "aws:SourceIp",
+            "aws:CurrentTime",
+            "iot:ConnectAttributes",
+            "iot:Connection.Thing.Attributes[color]",
+            "iot:Certificate.Subject.CommonName",
+            "iot:Certificate.Issuer.Organization.List",
+            "iot:Certificate.Subject.Country.0",
+            "iot:Certificate.Subject.AlternativeName.DNSName.List",
+        ] {
+            assert!(is_iot_key(k), "{k}");
+        }
+        for k in [
+            "aws:UserAgent",
+            "aws:PrincipalTag/team",
+            "iot:Certificate.Subject.Colour",
+            "iot:Certificate.Subject.AlternativeName.Phone",
+            "custom:Key",
+        ] {
+            assert!(!is_iot_key(k), "{k}");
+        }
     }
 
     #[test]

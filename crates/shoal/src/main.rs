@@ -96,6 +96,17 @@ enum KeyAction {
     Delete { key: String },
 }
 
+impl KeyAction {
+    /// The key and the state asked for, for `activate` and `deactivate`.
+    fn activation(&self) -> Option<(&str, bool)> {
+        match self {
+            KeyAction::Activate { key } => Some((key, true)),
+            KeyAction::Deactivate { key } => Some((key, false)),
+            _ => None,
+        }
+    }
+}
+
 fn load_config(common: &Common) -> Result<Config, String> {
     let mut cfg = Config::load(common.config.as_deref())?;
     if let Some(d) = &common.data {
@@ -284,6 +295,16 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                 credentials::write_credentials(&cfg.data, &key)
                     .map_err(|e| format!("cannot write credentials: {e}"))?;
             }
+            if let Admin::Key(action) = &what {
+                if let Some((key, active)) = action.activation() {
+                    accounts
+                        .set_key_active(key, active)
+                        .await
+                        .map_err(|e| e.message)?;
+                    println!("{key} {}", if active { "activated" } else { "deactivated" });
+                    return Ok(());
+                }
+            }
             match what {
                 Admin::Account(AccountAction::Create) => {
                     let (id, key) = accounts.create_account().await.map_err(|e| e.message)?;
@@ -320,20 +341,8 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                         );
                     }
                 }
-                Admin::Key(KeyAction::Deactivate { key }) => {
-                    accounts
-                        .set_key_active(&key, false)
-                        .await
-                        .map_err(|e| e.message)?;
-                    println!("{key} deactivated");
-                }
-                Admin::Key(KeyAction::Activate { key }) => {
-                    accounts
-                        .set_key_active(&key, true)
-                        .await
-                        .map_err(|e| e.message)?;
-                    println!("{key} activated");
-                }
+                // Handled above, before the match.
+                Admin::Key(KeyAction::Deactivate { .. } | KeyAction::Activate { .. }) => {}
                 Admin::Key(KeyAction::Delete { key }) => {
                     accounts.delete_key(&key).await.map_err(|e| e.message)?;
                     println!("{key} deleted");

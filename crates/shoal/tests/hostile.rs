@@ -438,15 +438,7 @@ async fn an_undeliverable_stored_message_is_dropped_not_replayed_forever() {
 async fn a_certificate_in_two_accounts_is_told_apart_by_the_server_name() {
     let s = TestServer::start().await;
     let a = s.client("us-east-1");
-    let (_, key) = s
-        .server
-        .as_ref()
-        .unwrap()
-        .accounts
-        .create_account()
-        .await
-        .unwrap();
-    let b = s.client_with("us-east-1", &key.access_key_id, &key.secret_access_key);
+    let (_, b) = s.second_account().await;
     let kp = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
     params
@@ -542,15 +534,7 @@ async fn a_certificate_in_two_accounts_is_told_apart_by_the_server_name() {
 async fn a_certificate_made_by_one_account_cannot_be_registered_by_another() {
     let s = TestServer::start().await;
     let a = s.client("us-east-1");
-    let (b_account, key) = s
-        .server
-        .as_ref()
-        .unwrap()
-        .accounts
-        .create_account()
-        .await
-        .unwrap();
-    let b = s.client_with("us-east-1", &key.access_key_id, &key.secret_access_key);
+    let (b_account, b) = s.second_account().await;
     let cert = device_cert(&a).await;
     let stolen = b
         .register_certificate_without_ca()

@@ -395,15 +395,7 @@ async fn regions_and_accounts_are_isolated() {
         .unwrap()
         .starts_with("arn:aws:iot:eu-west-1:"));
 
-    let (account, key) = s
-        .server
-        .as_ref()
-        .unwrap()
-        .accounts
-        .create_account()
-        .await
-        .unwrap();
-    let other = s.client_with("us-east-1", &key.access_key_id, &key.secret_access_key);
+    let (account, other) = s.second_account().await;
     assert_eq!(
         code(other.describe_thing().thing_name("only-in-us").send().await),
         "ResourceNotFoundException"

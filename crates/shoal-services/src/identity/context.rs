@@ -31,76 +31,11 @@ pub struct ConnFacts<'a> {
     pub will_topic: Option<&'a str>,
 }
 
-/// Keys with a fixed name that Shoal gives a value to.
-const SUPPLIED: &[&str] = &[
-    "aws:SourceIp",
-    "aws:CurrentTime",
-    "aws:EpochTime",
-    "aws:SecureTransport",
-    "iot:ClientId",
-    "iot:DomainName",
-    "iot:CertificateId",
-    "iot:ConnectAttributes",
-    "iot:LastWillTopic",
-    "iot:Connection.Thing.ThingName",
-    "iot:Connection.Thing.ThingTypeName",
-    "iot:Connection.Thing.IsAttached",
-    "iot:Certificate.SerialNumber",
-    "iot:Certificate.AvailableKeys",
-];
-
-/// Whether Shoal can give `key` (as the policy parser spells it) a value. Certificate fields
-/// and thing attributes are families: any field AWS defines, any attribute name.
+/// Whether Shoal gives `key` a value: it supplies every key AWS IoT defines (below, in
+/// `context_for` and in `Timed`).
 pub(crate) fn supplied(key: &str) -> bool {
-    if SUPPLIED.contains(&key) {
-        return true;
-    }
-    if key.starts_with("iot:Connection.Thing.Attributes[") && key.ends_with(']') {
-        return true;
-    }
-    for part in ["iot:Certificate.Subject.", "iot:Certificate.Issuer."] {
-        if let Some(field) = key.strip_prefix(part) {
-            // `Field`, `Field.N` or `Field.List`, with AlternativeName fields two words long.
-            let mut words: Vec<&str> = field.split('.').collect();
-            if words.len() > 1 {
-                let last = words[words.len() - 1];
-                if last == "List" || last.parse::<u32>().is_ok() {
-                    words.pop();
-                }
-            }
-            return match words.as_slice() {
-                [f] => CERT_FIELDS.contains(f),
-                ["AlternativeName", f] => ALT_NAMES.contains(f),
-                _ => false,
-            };
-        }
-    }
-    false
+    shoal_policy::is_iot_key(key)
 }
-
-const CERT_FIELDS: &[&str] = &[
-    "DistinguishedNameQualifier",
-    "Country",
-    "Organization",
-    "OrganizationalUnit",
-    "State",
-    "CommonName",
-    "SerialNumber",
-    "Title",
-    "Surname",
-    "GivenName",
-    "Initials",
-    "Pseudonym",
-    "GenerationQualifier",
-];
-
-const ALT_NAMES: &[&str] = &[
-    "RFC822Name",
-    "DNSName",
-    "DirectoryName",
-    "UniformResourceIdentifier",
-    "IPAddress",
-];
 
 /// Refuses a policy that tests a condition key Shoal never gives a value to
 /// (CreatePolicy, CreatePolicyVersion).
@@ -283,31 +218,6 @@ impl Identity {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn supplied_keys() {
-        for k in [
-            "aws:SourceIp",
-            "aws:CurrentTime",
-            "iot:ConnectAttributes",
-            "iot:Connection.Thing.Attributes[color]",
-            "iot:Certificate.Subject.CommonName",
-            "iot:Certificate.Issuer.Organization.List",
-            "iot:Certificate.Subject.Country.0",
-            "iot:Certificate.Subject.AlternativeName.DNSName.List",
-        ] {
-            assert!(supplied(k), "{k}");
-        }
-        for k in [
-            "aws:UserAgent",
-            "aws:PrincipalTag/team",
-            "iot:Certificate.Subject.Colour",
-            "iot:Certificate.Subject.AlternativeName.Phone",
-            "custom:Key",
-        ] {
-            assert!(!supplied(k), "{k}");
-        }
-    }
 
     #[test]
     fn the_time_keys_come_from_the_clock_at_evaluation() {

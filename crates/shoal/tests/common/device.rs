@@ -63,21 +63,24 @@ pub async fn things_of(c: &aws_sdk_iot::Client, cert: &DeviceCert, names: &[&str
     }
 }
 
-pub fn options(s: &TestServer, client_id: &str, cert: &DeviceCert) -> MqttOptions {
+/// TLS for a device: Shoal's root CA trusted, the device's certificate presented.
+pub fn tls_config(s: &TestServer, cert: &DeviceCert) -> rustls::ClientConfig {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_slice_iter(s.ca_pem().as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
     let chain = vec![CertificateDer::from_pem_slice(cert.pem.as_bytes()).unwrap()];
     let key = PrivateKeyDer::from_pem_slice(cert.key.as_bytes()).unwrap();
-    let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .unwrap()
+}
+
+pub fn options(s: &TestServer, client_id: &str, cert: &DeviceCert) -> MqttOptions {
+    let tls = tls_config(s, cert);
     let mut o = MqttOptions::new(client_id, "localhost", s.mqtt_port());
     o.set_transport(Transport::Tls(TlsConfiguration::Rustls(Arc::new(tls))));
     o.set_keep_alive(Duration::from_secs(30));

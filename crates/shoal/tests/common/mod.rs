@@ -91,6 +91,21 @@ impl TestServer {
         aws_sdk_iot::Client::from_conf(conf)
     }
 
+    /// A new account (as `shoal account create` makes one) and an `aws-sdk-iot` client signed
+    /// by its key, in us-east-1.
+    pub async fn second_account(&self) -> (String, aws_sdk_iot::Client) {
+        let (account, key) = self
+            .server
+            .as_ref()
+            .unwrap()
+            .accounts
+            .create_account()
+            .await
+            .unwrap();
+        let client = self.client_with("us-east-1", &key.access_key_id, &key.secret_access_key);
+        (account.to_string(), client)
+    }
+
     /// An `aws-sdk-iotdataplane` client on the same endpoint (signing name `iotdata`).
     pub fn data_client(&self) -> aws_sdk_iotdataplane::Client {
         self.data_client_in("us-east-1")

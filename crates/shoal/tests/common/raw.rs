@@ -5,8 +5,7 @@
 use super::device::DeviceCert;
 use super::TestServer;
 use bytes::BytesMut;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls_pki_types::ServerName;
 use shoal_mqtt::{Connect, ConnectProperties, Packet, Protocol, QoS, Subscribe, Subscription};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,20 +26,7 @@ impl Raw {
     /// TLS to the MQTT port on 127.0.0.1 with the device's certificate, sending `server_name`
     /// as the TLS server name (SNI) and checking the server certificate against it.
     pub async fn tls(s: &TestServer, cert: &DeviceCert, server_name: &str) -> Raw {
-        let mut roots = rustls::RootCertStore::empty();
-        for c in CertificateDer::pem_slice_iter(s.ca_pem().as_bytes()) {
-            roots.add(c.unwrap()).unwrap();
-        }
-        let chain = vec![CertificateDer::from_pem_slice(cert.pem.as_bytes()).unwrap()];
-        let key = PrivateKeyDer::from_pem_slice(cert.key.as_bytes()).unwrap();
-        let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(chain, key)
-        .unwrap();
+        let cfg = super::device::tls_config(s, cert);
         let tcp = TcpStream::connect(("127.0.0.1", s.mqtt_port()))
             .await
             .unwrap();
