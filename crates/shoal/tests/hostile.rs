@@ -739,3 +739,94 @@ async fn a_subscriber_that_stops_reading_is_disconnected() {
     drop(stalled);
     s.stop().await;
 }
+
+/// What AWS does when a CA certificate becomes INACTIVE: the device certificates it signed
+/// keep connecting until each is revoked, and no new one is registered with it
+/// (https://docs.aws.amazon.com/iot/latest/developerguide/deactivate-ca-cert.html).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inactive_ca_stops_registrations_not_its_devices() {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::default();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Line 3 CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let ca_id = c
+        .register_ca_certificate()
+        .ca_certificate(&ca_pem)
+        .certificate_mode(aws_sdk_iot::types::CertificateMode::SniOnly)
+        .set_as_active(true)
+        .send()
+        .await
+        .unwrap()
+        .certificate_id()
+        .unwrap()
+        .to_string();
+    let device = |cn: &str| {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::default();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        (
+            p.signed_by(&key, &issuer).unwrap().pem(),
+            key.serialize_pem(),
+        )
+    };
+    let (pem, key) = device("line3-dev-1");
+    let reg = c
+        .register_certificate()
+        .certificate_pem(&pem)
+        .ca_certificate_pem(&ca_pem)
+        .status(CertificateStatus::Active)
+        .send()
+        .await
+        .unwrap();
+    let cert = DeviceCert {
+        arn: reg.certificate_arn().unwrap().to_string(),
+        id: reg.certificate_id().unwrap().to_string(),
+        pem,
+        key,
+        account: reg
+            .certificate_arn()
+            .unwrap()
+            .split(':')
+            .nth(4)
+            .unwrap()
+            .to_string(),
+    };
+    attach_new_policy(&c, &cert, "line3", ALLOW_ALL).await;
+    c.update_ca_certificate()
+        .certificate_id(&ca_id)
+        .new_status(aws_sdk_iot::types::CaCertificateStatus::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let mut raw = Raw::tls(&s, &cert, "localhost").await;
+    assert_eq!(
+        raw.connect(
+            "line3-dev-1",
+            Protocol::V311,
+            true,
+            ConnectProperties::default()
+        )
+        .await,
+        Some(0),
+        "the device keeps connecting"
+    );
+    let (other, _) = device("line3-dev-2");
+    assert_eq!(
+        code(
+            c.register_certificate()
+                .certificate_pem(&other)
+                .ca_certificate_pem(&ca_pem)
+                .send()
+                .await
+        ),
+        "CertificateStateException"
+    );
+    s.stop().await;
+}

@@ -230,7 +230,8 @@ async fn publisher(
     Ok(())
 }
 
-/// Connects and disconnects as fast as `clients` concurrent workers can.
+/// Connects and disconnects as fast as `clients` concurrent workers can, or, with `--rate`,
+/// each worker that many times a second (devices joining and leaving, for the soak).
 pub async fn connects(a: &MqttArgs, target: &Target) -> Result<(), String> {
     let deadline = Instant::now() + a.duration();
     let started = Instant::now();
@@ -241,7 +242,15 @@ pub async fn connects(a: &MqttArgs, target: &Target) -> Result<(), String> {
             let mut lat = Vec::new();
             let mut errors = 0usize;
             let mut n = 0u64;
+            let mut pace = (a.rate > 0).then(|| {
+                let mut t = tokio::time::interval(Duration::from_secs(1) / a.rate as u32);
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             while Instant::now() < deadline {
+                if let Some(p) = pace.as_mut() {
+                    p.tick().await;
+                }
                 let t0 = Instant::now();
                 let r = async {
                     let mut c = conn::open(&target).await?;
