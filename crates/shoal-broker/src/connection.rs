@@ -27,8 +27,6 @@ pub struct Transport {
     pub tls: bool,
     /// The TLS server name the client asked for (SNI).
     pub server_name: Option<String>,
-    /// The listener is stopping: the session says goodbye (DISCONNECT 0x8B) and ends.
-    pub stop: shoal_net::CancellationToken,
 }
 
 pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, net: shoal_net::Conn, conn: ConnId) {
@@ -47,7 +45,6 @@ pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, net: shoal_net::Conn, 
         peer: net.peer(),
         tls: true,
         server_name: tls.get_ref().1.server_name().map(str::to_string),
-        stop: net.stop().clone(),
     };
     let authenticated = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
         Some(der) => gw.authenticate(der, transport.server_name.as_deref()),
@@ -113,7 +110,6 @@ pub async fn handle_plain(
         peer: net.peer(),
         tls: false,
         server_name: None,
-        stop: net.stop().clone(),
     };
     let mut rbuf = BytesMut::with_capacity(4096);
     let connect = match session::read_connect(&mut tcp, &mut rbuf).await {

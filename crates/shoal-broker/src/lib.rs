@@ -88,6 +88,12 @@ impl Gateway {
             .authenticate_device(&self.region, der, named.as_ref())
     }
 
+    /// At shutdown, once the listeners stopped accepting: every MQTT session is told to end
+    /// (DISCONNECT 0x8B); the listeners' drain then waits for them.
+    pub async fn shutdown(&self) {
+        self.router.shutdown().await;
+    }
+
     /// At shutdown, once the listeners have drained: returns when every shard has handled what
     /// the ended connections sent it and everything is durable.
     pub async fn flush(&self) {
@@ -128,8 +134,8 @@ fn restore(
     Ok(out)
 }
 
-/// Serves MQTT over TLS on `listener` until `stop` is cancelled; then every session ends with
-/// DISCONNECT 0x8B (MQTT 5) and the returned handle drains them.
+/// Serves MQTT over TLS on `listener` until `stop` is cancelled; `Gateway::shutdown` then ends
+/// the sessions (DISCONNECT 0x8B in MQTT 5) and the returned handle drains them.
 pub fn serve(listener: Listener, gw: Arc<Gateway>, stop: CancellationToken) -> Served {
     listener.serve(stop, move |tcp, conn| {
         let id = gw.next_conn.fetch_add(1, Ordering::Relaxed);

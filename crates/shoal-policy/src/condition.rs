@@ -372,6 +372,25 @@ impl Condition {
         &self.key
     }
 
+    /// The context keys the values' policy variables read.
+    pub(crate) fn variable_keys(&self) -> Vec<&str> {
+        match &self.test {
+            Test::String(patterns) | Test::Bool(patterns) => {
+                patterns.iter().flat_map(|p| p.variable_keys()).collect()
+            }
+            Test::Arn(patterns) => patterns
+                .iter()
+                .flat_map(|a| match a {
+                    ArnPattern::Whole(p) => p.variable_keys().collect::<Vec<_>>(),
+                    ArnPattern::Components(ps) => {
+                        ps.iter().flat_map(|p| p.variable_keys()).collect()
+                    }
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
     pub(crate) fn holds(&self, ctx: &dyn Context) -> bool {
         if let Test::Null(wanted) = &self.test {
             let absent = match self.qualifier {

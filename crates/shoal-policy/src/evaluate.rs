@@ -124,6 +124,25 @@ impl Policy {
             .flat_map(|s| s.conditions.iter().map(|c| c.key()))
     }
 
+    /// Every context key evaluation may read: condition keys and the keys of the policy
+    /// variables in resources and condition values. A caller that builds request contexts
+    /// needs to supply these and no others.
+    pub fn context_keys(&self) -> Vec<&str> {
+        let mut keys = Vec::new();
+        for s in self.denies.iter().chain(&self.allows) {
+            for p in &s.resources.patterns {
+                keys.extend(p.variable_keys());
+            }
+            for c in &s.conditions {
+                keys.push(c.key());
+                keys.extend(c.variable_keys());
+            }
+        }
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
     /// How many statements the policy has.
     pub fn statement_count(&self) -> usize {
         self.denies.len() + self.allows.len()
@@ -183,5 +202,30 @@ pub fn evaluate<'a>(
         Decision::Allowed
     } else {
         Decision::ImplicitDeny
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn context_keys_are_those_of_conditions_and_variables() {
+        let p = crate::parse(
+            r#"{"Version":"2012-10-17","Statement":[
+                {"Effect":"Allow","Action":"iot:Publish","Resource":"arn:aws:iot:*:*:topic/${iot:Connection.Thing.ThingName}/*",
+                 "Condition":{"StringEquals":{"iot:ClientId":"${iot:Certificate.Subject.CommonName}"},
+                              "IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}},
+                {"Effect":"Deny","Action":"iot:Connect","Resource":"*"}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.context_keys(),
+            [
+                "aws:SourceIp",
+                "iot:Certificate.Subject.CommonName",
+                "iot:ClientId",
+                "iot:Connection.Thing.ThingName"
+            ]
+        );
     }
 }

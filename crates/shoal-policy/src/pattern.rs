@@ -122,6 +122,11 @@ impl Pattern {
         }
     }
 
+    /// The context keys its variables read.
+    pub(crate) fn variable_keys(&self) -> impl Iterator<Item = &str> {
+        self.vars.iter().map(|v| &*v.key)
+    }
+
     /// Whether the pattern uses policy variables.
     pub(crate) fn has_variables(&self) -> bool {
         !self.vars.is_empty()

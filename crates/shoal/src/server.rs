@@ -234,6 +234,7 @@ impl Server {
     /// store closes.
     pub async fn stop(self) {
         self.stop.cancel();
+        self.gateway.shutdown().await;
         let (api, devices) = tokio::join!(self.api.drain(DRAIN), self.device_https.drain(DRAIN));
         let mqtt = self.mqtt.drain(DRAIN).await;
         let plain = match self.mqtt_plain {

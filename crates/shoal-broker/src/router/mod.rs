@@ -45,6 +45,8 @@ pub enum Out {
     /// A QoS 1 message could not be queued for this slow subscriber: the connection ends rather
     /// than lose it silently.
     Overflowed,
+    /// The server is shutting down: MQTT 5 clients are told so (DISCONNECT 0x8B).
+    ServerShutdown,
 }
 
 /// Deliveries waiting for a slow subscriber beyond this are dropped (QoS 0) or end the
@@ -135,6 +137,9 @@ enum Cmd {
     Flush {
         done: oneshot::Sender<()>,
     },
+    /// The server is stopping: every connection, and any that connects from now on, is told
+    /// to end.
+    Shutdown,
 }
 
 /// Sends a control message without waiting. A connection whose control queue is full has
@@ -165,6 +170,8 @@ struct Inner {
     shards: RwLock<HashMap<Partition, Shard>>,
     persister: Persister,
     clock: Arc<dyn Clock>,
+    /// Set once the server is shutting down; shards started after it start closing.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 /// A cheap handle to one partition's shard.
@@ -185,6 +192,8 @@ struct State {
     offline: Arc<AtomicUsize>,
     /// Numbers queued messages in arrival order, across restarts.
     seq: u64,
+    /// The server is shutting down: a connection that arrives is told to end at once.
+    closing: bool,
 }
 
 impl Router {
@@ -199,6 +208,7 @@ impl Router {
                 shards: RwLock::new(HashMap::new()),
                 persister,
                 clock,
+                closing: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         if let Ok(mut shards) = router.inner.shards.write() {
@@ -246,6 +256,16 @@ impl Router {
         }
     }
 
+    /// Tells every connection, and every one that connects from now on, that the server is
+    /// shutting down. The connections then end in their own time (their wills, unacknowledged
+    /// messages and connectivity reaching their shards), which the listener's drain waits for.
+    pub async fn shutdown(&self) {
+        self.inner.closing.store(true, Ordering::SeqCst);
+        for s in self.shards() {
+            let _ = s.tx.send(Cmd::Shutdown).await;
+        }
+    }
+
     /// Returns once every shard has handled what it was sent before and made it durable: at
     /// shutdown, after the connections have ended, so their last writes are not lost.
     pub async fn flush(&self) {
@@ -269,6 +289,7 @@ impl Router {
             clock,
             offline: offline.clone(),
             seq: 0,
+            closing: self.inner.closing.load(Ordering::SeqCst),
         };
         if let Some(r) = restored {
             state.seq = r.last_seq;

@@ -28,6 +28,9 @@ impl State {
                 expiry,
                 done,
             } => {
+                if self.closing {
+                    send_control(&control, Out::ServerShutdown);
+                }
                 let online = Online {
                     conn,
                     cert,
@@ -66,6 +69,10 @@ impl State {
             Cmd::Flush { done } => {
                 self.persister.flush().await;
                 let _ = done.send(());
+            }
+            Cmd::Shutdown => {
+                self.closing = true;
+                self.control_where(|_| true, Out::ServerShutdown);
             }
         }
     }

@@ -141,9 +141,13 @@ impl Session {
 
     async fn flush<W: AsyncWrite + Unpin>(&mut self, wr: &mut W) -> Result<(), String> {
         if !self.wbuf.is_empty() {
-            match tokio::time::timeout(WRITE_TIMEOUT, wr.write_all(&self.wbuf)).await {
-                Ok(r) => r.map_err(|e| e.to_string())?,
-                Err(_) => return Err("the client stopped reading".into()),
+            // The write is tried first: the timer is armed only when it has to wait.
+            tokio::select! {
+                biased;
+                r = wr.write_all(&self.wbuf) => r.map_err(|e| e.to_string())?,
+                () = tokio::time::sleep(WRITE_TIMEOUT) => {
+                    return Err("the client stopped reading".into())
+                }
             }
             self.wbuf.clear();
             // A burst may have grown it; a quiet connection should not keep that.
@@ -353,11 +357,6 @@ impl Session {
                     None => return Ok(EndReason::ServerInitiated),
                 },
                 () = tokio::time::sleep_until(deadline) => return Ok(EndReason::KeepAliveTimeout),
-                () = self.transport.stop.cancelled() => {
-                    // MQTT 5 §3.14.2.1: the server tells the client it is shutting down.
-                    self.end(wr, reason::SERVER_SHUTTING_DOWN).await?;
-                    return Ok(EndReason::ServerInitiated);
-                }
             }
         }
     }
@@ -372,6 +371,8 @@ impl Session {
             Out::TakenOver => (reason::SESSION_TAKEN_OVER, EndReason::DuplicateClientId),
             Out::Revoked => (reason::NOT_AUTHORIZED, EndReason::AuthError),
             Out::Overflowed => (reason::QUOTA_EXCEEDED, EndReason::Throttled),
+            // MQTT 5 §3.14.2.1: the server tells the client it is shutting down.
+            Out::ServerShutdown => (reason::SERVER_SHUTTING_DOWN, EndReason::ServerInitiated),
             Out::Recheck => {
                 // Forget the authorizer: the next check rebuilds it, re-checking the
                 // certificate first; a certificate that may no longer connect ends here.

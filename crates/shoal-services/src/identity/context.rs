@@ -139,21 +139,44 @@ pub(crate) fn uses_time(policies: &[Arc<shoal_policy::Policy>]) -> bool {
     })
 }
 
+/// The context keys a set of policies may read, or every key (`None`, for TestAuthorization).
+pub(crate) type Wanted = Option<std::collections::HashSet<String>>;
+
+/// The keys the policies may read: a connection's context keeps only those, so it costs
+/// memory and store reads only for what its policies use.
+pub(crate) fn wanted_by(policies: &[Arc<shoal_policy::Policy>]) -> Wanted {
+    Some(
+        policies
+            .iter()
+            .flat_map(|p| p.context_keys())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
 impl Identity {
     /// The context of a certificate connecting with `client_id`: the thing variables resolve
     /// when a thing of that name is attached to the certificate (AWS); the certificate's fields
-    /// and the connection's facts fill the rest.
+    /// and the connection's facts fill the rest. Only keys in `wanted` are kept, and the thing
+    /// and certificate are read only when a wanted key needs them.
     pub(crate) fn context_for(
         &self,
         part: &Partition,
         principal: Option<&str>,
         client_id: Option<&str>,
         facts: &ConnFacts<'_>,
+        wanted: &Wanted,
     ) -> Result<RequestContext> {
+        let wants = |k: &str| wanted.as_ref().is_none_or(|w| w.contains(k));
+        let wants_family = |prefix: &str| {
+            wanted
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|k| k.starts_with(prefix)))
+        };
         let mut ctx = RequestContext::default();
         if let Some(c) = client_id {
             ctx.set("iot:ClientId", c);
-            if let Some(p) = principal {
+            if let (Some(p), true) = (principal, wants_family("iot:Connection.Thing.")) {
                 let attached = self.is_attached(part, c, p)?;
                 ctx.set(
                     "iot:Connection.Thing.IsAttached",
@@ -174,15 +197,17 @@ impl Identity {
         }
         if let Some(p) = principal {
             let id = Self::certificate_id_of(part, p)?;
-            let cert = self.require_certificate(part, &id)?.value;
-            ctx.set("iot:CertificateId", id.as_str());
-            if let Ok(parsed) = shoal_pki::parse_pem(&cert.pem) {
-                if let Ok(vars) = shoal_pki::policy_variables(&parsed.der) {
-                    for (k, v) in vars {
-                        ctx.set_all(k, v);
+            if wants_family("iot:Certificate.") {
+                let cert = self.require_certificate(part, &id)?.value;
+                if let Ok(parsed) = shoal_pki::parse_pem(&cert.pem) {
+                    if let Ok(vars) = shoal_pki::policy_variables(&parsed.der) {
+                        for (k, v) in vars {
+                            ctx.set_all(k, v);
+                        }
                     }
                 }
             }
+            ctx.set("iot:CertificateId", id.as_str());
         }
         if let Some(ip) = facts.source_ip {
             ctx.set("aws:SourceIp", ip.to_string());
@@ -211,6 +236,8 @@ impl Identity {
         if !attributes.is_empty() {
             ctx.set_all("iot:ConnectAttributes", attributes);
         }
+        ctx.values.retain(|k, _| wants(k));
+        ctx.values.shrink_to_fit();
         Ok(ctx)
     }
 }

@@ -82,7 +82,13 @@ impl Identity {
     ) -> Result<Device> {
         let id = shoal_pki::certificate_id(der);
         let refused = |why: String| ServiceError::new(ErrorKind::Unauthorized, why);
-        let holders = self.holders(Owned::Device, region, &id)?;
+        // One read in the common case (one claim, then the certificate's own record, which
+        // proves the claim); the claims are checked one by one only when there are several
+        // and no server name to choose.
+        let mut holders = self.claimed_by(Owned::Device, region, &id)?;
+        if named.is_none() && holders.len() > 1 {
+            holders = self.holders(Owned::Device, region, &id)?;
+        }
         let account = match (named, holders.as_slice()) {
             (_, []) => return Err(refused(format!("certificate {id} is not registered"))),
             (Some(named), _) => holders
@@ -157,7 +163,8 @@ impl Identity {
             .collect::<Result<Vec<_>>>()?;
         // Over HTTP there is no client id: policies see the certificate alone.
         let client_id = (!client_id.is_empty()).then_some(client_id);
-        let context = self.context_for(part, Some(&device.principal), client_id, facts)?;
+        let wanted = super::context::wanted_by(&policies);
+        let context = self.context_for(part, Some(&device.principal), client_id, facts, &wanted)?;
         Ok(Authorizer {
             clock: super::context::uses_time(&policies).then(|| self.clock.clone()),
             policies,

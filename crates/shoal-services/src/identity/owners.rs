@@ -64,19 +64,23 @@ fn index_key(region: &Region, id: &str) -> String {
 }
 
 impl Identity {
-    /// The accounts of `region` that hold certificate `id`, each checked against its record.
-    pub(crate) fn holders(&self, what: Owned, region: &Region, id: &str) -> Result<Vec<Holder>> {
-        let Some(l) = load::<Holders>(
+    /// The accounts of `region` that claim certificate `id`; a claim is only trusted once its
+    /// record is read (`holds`, or the caller's own read of the record).
+    pub(crate) fn claimed_by(&self, what: Owned, region: &Region, id: &str) -> Result<Vec<Holder>> {
+        Ok(load::<Holders>(
             self.store(),
             GLOBAL,
             what.index_kind(),
             &index_key(region, id),
         )?
-        else {
-            return Ok(Vec::new());
-        };
-        let mut live = Vec::with_capacity(l.value.holders.len());
-        for h in l.value.holders {
+        .map(|l| l.value.holders)
+        .unwrap_or_default())
+    }
+
+    /// The accounts of `region` that hold certificate `id`, each checked against its record.
+    pub(crate) fn holders(&self, what: Owned, region: &Region, id: &str) -> Result<Vec<Holder>> {
+        let mut live = Vec::new();
+        for h in self.claimed_by(what, region, id)? {
             if self.holds(what, &h.account, region, id)? {
                 live.push(h);
             }

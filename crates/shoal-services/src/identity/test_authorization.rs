@@ -104,7 +104,7 @@ impl Identity {
                     .map(|c| (p.name.clone(), c))
             })
             .collect::<Result<_>>()?;
-        let base = self.context_for(part, principal, client_id, &Default::default())?;
+        let base = self.context_for(part, principal, client_id, &Default::default(), &None)?;
         let ctx = super::context::Timed::at(&base, &self.clock);
         let mut results = Vec::with_capacity(checks.len());
         for check in checks {
