@@ -71,6 +71,10 @@ pub struct MqttArgs {
     /// Topic and client-id prefix.
     #[arg(long, default_value = "load")]
     pub prefix: String,
+    /// Connect scenario: each worker cycles through this many client ids (a fleet of devices
+    /// that come and go); 0 gives every connection a new client id.
+    #[arg(long, default_value_t = 0)]
+    pub ids: u64,
 }
 
 impl MqttArgs {

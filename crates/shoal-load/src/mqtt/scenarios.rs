@@ -254,7 +254,8 @@ pub async fn connects(a: &MqttArgs, target: &Target) -> Result<(), String> {
                 let t0 = Instant::now();
                 let r = async {
                     let mut c = conn::open(&target).await?;
-                    c.handshake(&format!("{}-c-{w}-{n}", a.prefix), true)
+                    let id = if a.ids > 0 { n % a.ids } else { n };
+                    c.handshake(&format!("{}-c-{w}-{id}", a.prefix), true)
                         .await?;
                     c.send(&Packet::Disconnect(Default::default())).await?;
                     let _ = c.io.shutdown().await;
