@@ -1,7 +1,9 @@
 //! Accounts and access keys. An access key belongs to one account, as on AWS: the key in a
 //! request's SigV4 credential names the account whose resources the request sees. A key can be
-//! deactivated or deleted (`shoal key ...`); every request looks its key up, so that takes
-//! effect at once, also for a server running on the same data folder.
+//! deactivated or deleted (`shoal key ...`). Keys found are kept in memory, since every request
+//! looks its key up; a change made here updates that at once, and one made by another process
+//! on the same data folder (the `shoal key` command) tells the server to forget them
+//! (`forget_keys`, on SIGHUP).
 //!
 //! Each account also has an endpoint prefix, as AWS's `<prefix>-ats.iot.<region>.amazonaws.com`:
 //! DescribeEndpoint returns a host name that starts with it, and a device that connects to that
@@ -67,7 +69,13 @@ pub fn endpoint_prefix(account: &AccountId) -> String {
 pub struct Accounts {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Keys found in the store, by id. Unknown ids are not remembered, so a key created by
+    /// another process works at once; the map is bounded.
+    keys: std::sync::Mutex<std::collections::HashMap<String, AccessKey>>,
 }
+
+/// Keys remembered at most; past it the map starts over.
+const KEY_CACHE: usize = 10_000;
 
 fn random_account_id() -> String {
     let mut rng = rand::thread_rng();
@@ -136,7 +144,18 @@ fn new_account(now: Timestamp) -> Result<(String, AccessKey, Batch)> {
 
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
-        Accounts { store, clock }
+        Accounts {
+            store,
+            clock,
+            keys: Default::default(),
+        }
+    }
+
+    /// Forgets the keys kept in memory: another process changed them.
+    pub fn forget_keys(&self) {
+        if let Ok(mut k) = self.keys.lock() {
+            k.clear();
+        }
     }
 
     /// The key a request names, if it exists and is active.
@@ -146,10 +165,23 @@ impl Accounts {
 
     /// The key, active or not.
     pub fn key(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
-        Ok(
-            load::<AccessKey>(self.store.as_ref(), GLOBAL, KIND_KEY, access_key_id)?
-                .map(|l| l.value),
-        )
+        if let Some(k) = self
+            .keys
+            .lock()
+            .ok()
+            .and_then(|m| m.get(access_key_id).cloned())
+        {
+            return Ok(Some(k));
+        }
+        let found = load::<AccessKey>(self.store.as_ref(), GLOBAL, KIND_KEY, access_key_id)?
+            .map(|l| l.value);
+        if let (Some(k), Ok(mut m)) = (&found, self.keys.lock()) {
+            if m.len() >= KEY_CACHE {
+                m.clear();
+            }
+            m.insert(k.access_key_id.clone(), k.clone());
+        }
+        Ok(found)
     }
 
     /// Every key, of one account or of all, in key order.
@@ -192,13 +224,16 @@ impl Accounts {
             },
         )
         .await?;
+        self.forget_keys();
         Ok(key)
     }
 
     /// Deletes a key; requests signed with it fail from then on.
     pub async fn delete_key(&self, access_key_id: &str) -> Result<()> {
         let batch = Batch::new(GLOBAL).delete(KIND_KEY, access_key_id, Expect::Present);
-        match self.store.commit(batch).await {
+        let done = self.store.commit(batch).await;
+        self.forget_keys();
+        match done {
             Ok(_) => Ok(()),
             Err(shoal_store::StoreError::Conflict { .. }) => Err(ServiceError::not_found(format!(
                 "access key {access_key_id} does not exist"

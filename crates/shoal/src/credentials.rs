@@ -27,6 +27,12 @@ pub fn device_https_addr_path(data: &Path) -> PathBuf {
     data.join("device-https.addr")
 }
 
+/// The process id of the server running on the folder, for `shoal key` to tell it that keys
+/// changed (SIGHUP).
+pub fn pid_path(data: &Path) -> PathBuf {
+    data.join("shoal.pid")
+}
+
 pub fn api_addr_path(data: &Path) -> PathBuf {
     data.join("api.addr")
 }

@@ -221,11 +221,62 @@ fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
             None => println!("  (no admin credentials file in the data folder; make a key with `shoal key create`)"),
         }
         tracing::info!(api = %server.api_addr, "serving");
+        let pid_file = credentials::pid_path(&cfg.data);
+        let _ = credentials::write_file(&pid_file, &std::process::id().to_string(), 0o600);
+        tokio::spawn(forget_keys_on_hangup(server.accounts.clone()));
         shutdown_signal().await;
         tracing::info!("shutting down");
         server.stop().await;
+        let _ = std::fs::remove_file(&pid_file);
         Ok(())
     })
+}
+
+/// SIGHUP: `shoal key` changed keys in the store from another process; the ones this server
+/// keeps in memory are dropped, so the change applies to the next request.
+async fn forget_keys_on_hangup(accounts: Arc<Accounts>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            tracing::info!("access keys changed; forgetting the ones in memory");
+            accounts.forget_keys();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = accounts;
+}
+
+/// Tells the server running on the data folder, if any, that keys changed. Only a process of
+/// this same program is signalled, so a stale pid file never reaches another process.
+fn tell_server_keys_changed(data: &std::path::Path) {
+    let Ok(text) = std::fs::read_to_string(credentials::pid_path(data)) else {
+        return;
+    };
+    let Ok(pid) = text.trim().parse::<i32>() else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    {
+        let theirs = std::fs::read_link(format!("/proc/{pid}/exe"));
+        let ours = std::env::current_exe();
+        if let (Ok(theirs), Ok(ours)) = (theirs, ours) {
+            if theirs == ours {
+                // SAFETY: kill only sends a signal; the target was checked to be a shoal server.
+                unsafe {
+                    libc::kill(pid, libc::SIGHUP);
+                }
+                return;
+            }
+        }
+        eprintln!(
+            "shoal: the server of {} (pid {pid}) could not be told; keys it already used stay in effect until it restarts",
+            data.display()
+        );
+    }
 }
 
 /// SIGINT or SIGTERM.
@@ -301,6 +352,7 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                         .set_key_active(key, active)
                         .await
                         .map_err(|e| e.message)?;
+                    tell_server_keys_changed(&cfg.data);
                     println!("{key} {}", if active { "activated" } else { "deactivated" });
                     return Ok(());
                 }
@@ -345,6 +397,7 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                 Admin::Key(KeyAction::Deactivate { .. } | KeyAction::Activate { .. }) => {}
                 Admin::Key(KeyAction::Delete { key }) => {
                     accounts.delete_key(&key).await.map_err(|e| e.message)?;
+                    tell_server_keys_changed(&cfg.data);
                     println!("{key} deleted");
                 }
                 Admin::Key(KeyAction::Create { account }) => {
