@@ -72,7 +72,12 @@ impl Gateway {
         });
         tokio::spawn(follow_identity(Arc::downgrade(&gw), events));
         if let Some(bus) = bus {
-            tokio::spawn(follow_bus(gw.router.clone(), bus));
+            tokio::spawn(follow_bus(
+                gw.router.clone(),
+                gw.persister.clone(),
+                gw.region.clone(),
+                bus,
+            ));
         }
         Ok(gw)
     }
@@ -153,8 +158,17 @@ pub fn serve_plain(listener: Listener, gw: Arc<Gateway>, stop: CancellationToken
 }
 
 /// Routes messages published through the HTTP API (iot-data Publish), answering each caller
-/// once what must be durable is. Each message goes to its own partition's shard.
-async fn follow_bus(router: router::Router, mut bus: tokio::sync::mpsc::Receiver<Inbound>) {
+/// once what must be durable is. Each message goes to its own partition's shard. A message for
+/// another region than this broker's has no subscriber here (devices connect to their
+/// region's endpoint): only its retained copy is stored, and no shard is started for it, so
+/// requests signed for made-up regions cannot make the broker grow.
+async fn follow_bus(
+    router: router::Router,
+    persister: persister::Persister,
+    region: Region,
+    mut bus: tokio::sync::mpsc::Receiver<Inbound>,
+) {
+    use shoal_services::messaging::Write;
     while let Some(Inbound {
         partition,
         message,
@@ -162,6 +176,20 @@ async fn follow_bus(router: router::Router, mut bus: tokio::sync::mpsc::Receiver
         done,
     }) = bus.recv().await
     {
+        if partition.region != region {
+            let then: persister::Then = Box::new(move |ok| {
+                if ok {
+                    let _ = done.send(());
+                }
+            });
+            let writes = if retain {
+                vec![(partition.key(), Write::Retain(message))]
+            } else {
+                Vec::new()
+            };
+            persister.submit(writes, Some(then)).await;
+            continue;
+        }
         let durable = retain || message.qos > 0;
         let msg = Msg::from_stored(message);
         let sent = router.shard(&partition).publish(msg, retain, durable);
