@@ -745,17 +745,10 @@ async fn a_subscriber_that_stops_reading_is_disconnected() {
 /// (https://docs.aws.amazon.com/iot/latest/developerguide/deactivate-ca-cert.html).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_inactive_ca_stops_registrations_not_its_devices() {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::default();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Line 3 CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_pem = ca_params.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
+    let ca = common::device::TestCa::new("Line 3 CA");
+    let ca_pem = ca.pem.clone();
     let ca_id = c
         .register_ca_certificate()
         .ca_certificate(&ca_pem)
@@ -767,15 +760,7 @@ async fn an_inactive_ca_stops_registrations_not_its_devices() {
         .certificate_id()
         .unwrap()
         .to_string();
-    let device = |cn: &str| {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::default();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        (
-            p.signed_by(&key, &issuer).unwrap().pem(),
-            key.serialize_pem(),
-        )
-    };
+    let device = |cn: &str| ca.sign(cn);
     let (pem, key) = device("line3-dev-1");
     let reg = c
         .register_certificate()

@@ -5,7 +5,7 @@ mod common;
 
 use aws_sdk_iot::types::{ActionType, AuthInfo, CertificateStatus};
 use common::{code, TestServer};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{CertificateParams, DnType, KeyPair};
 
 fn csr(cn: &str) -> (String, KeyPair) {
     let key = KeyPair::generate().unwrap();
@@ -109,26 +109,13 @@ async fn certificates_from_keys_and_csr_follow_the_status_machine() {
 async fn ca_registration_needs_the_registration_code() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::default();
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Factory CA");
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::from_params(&ca_params, &ca_key);
-
+    let factory = common::device::TestCa::new("Factory CA");
     let code_out = c.get_registration_code().send().await.unwrap();
     let reg_code = code_out.registration_code().unwrap().to_string();
-    let sign = |cn: &str| {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::default();
-        p.distinguished_name.push(DnType::CommonName, cn);
-        p.signed_by(&key, &issuer).unwrap().pem()
-    };
+    let sign = |cn: &str| factory.sign(cn).0;
     let wrong = c
         .register_ca_certificate()
-        .ca_certificate(ca_cert.pem())
+        .ca_certificate(factory.pem.clone())
         .verification_certificate(sign("not-the-code"))
         .send()
         .await;
@@ -145,7 +132,7 @@ async fn ca_registration_needs_the_registration_code() {
 
     let ca = c
         .register_ca_certificate()
-        .ca_certificate(ca_cert.pem())
+        .ca_certificate(factory.pem.clone())
         .verification_certificate(sign(&reg_code))
         .set_as_active(true)
         .send()
@@ -158,7 +145,7 @@ async fn ca_registration_needs_the_registration_code() {
     let reg = c
         .register_certificate()
         .certificate_pem(&device)
-        .ca_certificate_pem(ca_cert.pem())
+        .ca_certificate_pem(factory.pem.clone())
         .status(CertificateStatus::Active)
         .send()
         .await
@@ -176,7 +163,7 @@ async fn ca_registration_needs_the_registration_code() {
     let dup = c
         .register_certificate()
         .certificate_pem(&device)
-        .ca_certificate_pem(ca_cert.pem())
+        .ca_certificate_pem(factory.pem.clone())
         .send()
         .await;
     assert_eq!(code(dup), "ResourceAlreadyExistsException");

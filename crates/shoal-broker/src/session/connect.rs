@@ -71,27 +71,12 @@ impl Session {
         self.requested_keep_alive = connect.keep_alive;
         self.clean_start = connect.clean_start;
         let mut client_id = connect.client_id;
-        if client_id.is_empty() {
-            // MQTT 3.1.1 §3.1.3.1 lets a server assign an id to a clean session only; MQTT 5
-            // (§3.1.3.1) to any, reported in CONNACK.
-            if self.protocol == Protocol::V311 && !connect.clean_start {
-                return self
-                    .refuse_connect(
-                        wr,
-                        return_code::IDENTIFIER_REJECTED,
-                        reason::CLIENT_IDENTIFIER_NOT_VALID,
-                    )
-                    .await;
-            }
-            client_id = format!("shoal-{}", self.conn);
-            self.assigned_id = true;
-        }
-        if client_id.len() > MAX_CLIENT_ID {
-            tracing::info!(
-                conn = self.conn,
-                len = client_id.len(),
-                "client id too long"
-            );
+        // MQTT 3.1.1 §3.1.3.1 lets a server assign an id to a clean session only; MQTT 5
+        // (§3.1.3.1) to any, reported in CONNACK. AWS takes ids of up to 128 bytes.
+        let unassignable =
+            client_id.is_empty() && self.protocol == Protocol::V311 && !connect.clean_start;
+        if unassignable || client_id.len() > MAX_CLIENT_ID {
+            tracing::info!(conn = self.conn, len = client_id.len(), "client id refused");
             return self
                 .refuse_connect(
                     wr,
@@ -99,6 +84,10 @@ impl Session {
                     reason::CLIENT_IDENTIFIER_NOT_VALID,
                 )
                 .await;
+        }
+        if client_id.is_empty() {
+            client_id = format!("shoal-{}", self.conn);
+            self.assigned_id = true;
         }
         self.client_id = Arc::from(client_id.as_str());
         (self.requested_expiry, self.expiry) = match self.protocol {
