@@ -43,7 +43,6 @@ mod pattern;
 
 pub use actions::{is_known_action, IOT_ACTIONS};
 pub use context::{is_iot_key, Context, MapContext};
-pub use date::format_iso8601;
 pub use document::{parse, MAX_DOCUMENT_CHARS};
 pub use error::PolicyError;
 pub use evaluate::{evaluate, Decision, Effect, Policy};

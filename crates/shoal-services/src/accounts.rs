@@ -1,9 +1,10 @@
 //! Accounts and access keys. An access key belongs to one account, as on AWS: the key in a
 //! request's SigV4 credential names the account whose resources the request sees. A key can be
 //! deactivated or deleted (`shoal key ...`). Keys found are kept in memory, since every request
-//! looks its key up; a change made here updates that at once, and one made by another process
-//! on the same data folder (the `shoal key` command) tells the server to forget them
-//! (`forget_keys`, on SIGHUP).
+//! looks its key up; the store's change stream evicts a key as soon as a change to it is
+//! committed. The embedded store's stream carries only this process's commits, so a change made
+//! by another process on the same data folder (the `shoal key` command) tells the server to
+//! forget them all (`forget_keys`, on SIGHUP).
 //!
 //! Each account also has an endpoint prefix, as AWS's `<prefix>-ats.iot.<region>.amazonaws.com`:
 //! DescribeEndpoint returns a host name that starts with it, and a device that connects to that
@@ -72,6 +73,8 @@ pub struct Accounts {
     /// Keys found in the store, by id. Unknown ids are not remembered, so a key created by
     /// another process works at once; the map is bounded.
     keys: std::sync::Mutex<std::collections::HashMap<String, AccessKey>>,
+    /// The store's committed changes, read before each lookup to evict changed keys.
+    changes: std::sync::Mutex<tokio::sync::broadcast::Receiver<Arc<shoal_store::Changes>>>,
 }
 
 /// Keys remembered at most; past it the map starts over.
@@ -145,9 +148,32 @@ fn new_account(now: Timestamp) -> Result<(String, AccessKey, Batch)> {
 impl Accounts {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Self {
         Accounts {
+            changes: std::sync::Mutex::new(store.changes()),
             store,
             clock,
             keys: Default::default(),
+        }
+    }
+
+    /// Evicts the keys that committed changes touched; all of them if changes were missed.
+    fn follow_changes(&self) {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let (Ok(mut rx), Ok(mut keys)) = (self.changes.lock(), self.keys.lock()) else {
+            return;
+        };
+        loop {
+            match rx.try_recv() {
+                Ok(c) if c.partition == GLOBAL => {
+                    for (kind, key) in &c.records {
+                        if kind == KIND_KEY {
+                            keys.remove(key);
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(TryRecvError::Lagged(_)) => keys.clear(),
+                Err(_) => return,
+            }
         }
     }
 
@@ -165,6 +191,7 @@ impl Accounts {
 
     /// The key, active or not.
     pub fn key(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
+        self.follow_changes();
         if let Some(k) = self
             .keys
             .lock()
@@ -224,16 +251,13 @@ impl Accounts {
             },
         )
         .await?;
-        self.forget_keys();
         Ok(key)
     }
 
     /// Deletes a key; requests signed with it fail from then on.
     pub async fn delete_key(&self, access_key_id: &str) -> Result<()> {
         let batch = Batch::new(GLOBAL).delete(KIND_KEY, access_key_id, Expect::Present);
-        let done = self.store.commit(batch).await;
-        self.forget_keys();
-        match done {
+        match self.store.commit(batch).await {
             Ok(_) => Ok(()),
             Err(shoal_store::StoreError::Conflict { .. }) => Err(ServiceError::not_found(format!(
                 "access key {access_key_id} does not exist"
@@ -362,5 +386,45 @@ impl Accounts {
                 return Ok(out);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shoal_domain::{ManualClock, Timestamp};
+
+    /// A key changed in this process is seen on the next lookup, through the store's change
+    /// stream; one changed behind its back is seen once told (`forget_keys`).
+    #[tokio::test]
+    async fn kept_keys_follow_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Arc::new(shoal_store::sqlite::SqliteStore::open(&path).unwrap());
+        let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+        let accounts = Accounts::new(store.clone(), clock.clone());
+        let key = accounts.initialize().await.unwrap().unwrap();
+        let id = key.access_key_id.clone();
+        assert!(
+            accounts.lookup(&id).unwrap().is_some(),
+            "now kept in memory"
+        );
+        accounts.set_key_active(&id, false).await.unwrap();
+        assert!(
+            accounts.lookup(&id).unwrap().is_none(),
+            "evicted by the change"
+        );
+        accounts.set_key_active(&id, true).await.unwrap();
+        assert!(accounts.lookup(&id).unwrap().is_some());
+
+        // Another process (its own store handle and stream) deletes it.
+        let other = Accounts::new(
+            Arc::new(shoal_store::sqlite::SqliteStore::open(&path).unwrap()),
+            clock,
+        );
+        other.delete_key(&id).await.unwrap();
+        assert!(accounts.lookup(&id).unwrap().is_some(), "not seen yet");
+        accounts.forget_keys();
+        assert!(accounts.lookup(&id).unwrap().is_none());
     }
 }

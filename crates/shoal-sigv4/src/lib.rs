@@ -22,7 +22,7 @@ pub use canonical::{canonical_request, string_to_sign};
 pub use error::AuthError;
 pub use parse::{parse, ParsedAuth, DEFAULT_PRESIGNED_EXPIRES};
 pub use sign::{authorization_header, presigned_query, Presign};
-pub use time::{format_amz_date, parse_amz_date};
+pub use time::{format_amz_date, format_iso8601, parse_amz_date};
 pub use verify::{signing_key, verify, verify_with_secret};
 
 use sha2::{Digest, Sha256};

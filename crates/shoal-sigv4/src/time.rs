@@ -63,6 +63,21 @@ pub fn format_amz_date(epoch_secs: i64) -> String {
     )
 }
 
+/// Format epoch seconds as ISO 8601 in UTC, `yyyy-mm-ddThh:mm:ssZ`: the other AWS wire form of
+/// a time (IAM's `aws:CurrentTime`), clamped like [`format_amz_date`].
+pub fn format_iso8601(epoch_secs: i64) -> String {
+    let compact = format_amz_date(epoch_secs);
+    format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &compact[0..4],
+        &compact[4..6],
+        &compact[6..8],
+        &compact[9..11],
+        &compact[11..13],
+        &compact[13..15]
+    )
+}
+
 /// Parse `yyyymmddThhmmssZ` into epoch seconds; `None` unless it is exactly that
 /// shape and a real calendar time.
 pub fn parse_amz_date(s: &str) -> Option<i64> {
@@ -92,6 +107,12 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_is_the_same_instant() {
+        assert_eq!(format_iso8601(1_577_836_801), "2020-01-01T00:00:01Z");
+        assert_eq!(format_iso8601(951_782_400), "2000-02-29T00:00:00Z");
+    }
 
     #[test]
     fn test_suite_date_round_trips() {

@@ -625,7 +625,7 @@ async fn conditions_on_the_connection_decide() {
     let s = TestServer::start().await;
     let c = s.client("us-east-1");
     let cert = device_cert(&c).await;
-    let until = shoal_policy::format_iso8601(s.clock.now().secs() + 3600);
+    let until = shoal_sigv4::format_iso8601(s.clock.now().secs() + 3600);
     let arn = |id: &str| format!("arn:aws:iot:us-east-1:{}:client/{id}", cert.account);
     let doc = format!(
         r#"{{"Version":"2012-10-17","Statement":[

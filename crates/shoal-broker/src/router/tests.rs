@@ -111,3 +111,42 @@ async fn the_persister_keeps_the_order_of_writes_when_its_queue_is_full() {
     let kept = messaging.retained(&p, "r").unwrap().unwrap();
     assert_eq!(kept.payload, b"499");
 }
+
+/// An offline persistent session keeps at most `MAX_QUEUED` messages; later ones are dropped
+/// (AWS drops what exceeds its limits), so one device that never comes back cannot grow the
+/// store without bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offline_session_queues_at_most_max_queued_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(shoal_store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
+    let messaging = Arc::new(Messaging::new(store, clock.clone()));
+    let router = Router::new(Persister::spawn(messaging.clone()), clock, HashMap::new());
+    let p = part("111111111111");
+    let shard = router.shard(&p);
+    let (outbox, _deliveries) = mpsc::channel(1);
+    let (control, _controls) = mpsc::channel(CONTROLS);
+    let id: Arc<str> = Arc::from("sleeper");
+    shard
+        .connect(id.clone(), 7, "", outbox, control, true, 3600)
+        .await;
+    assert!(shard.subscribe(&id, 7, "t", QoS::AtLeastOnce, false).await);
+    shard
+        .disconnect(Disconnect {
+            client_id: id.clone(),
+            conn: 7,
+            leftovers: Vec::new(),
+            stored: 0,
+            will: None,
+            expiry: None,
+        })
+        .await;
+    for _ in 0..MAX_QUEUED + 5 {
+        assert!(shard.publish(msg("t", "m"), false, false).await);
+    }
+    router.flush().await;
+    let queued = messaging
+        .queue_len(&p.key(), "sleeper", usize::MAX)
+        .unwrap();
+    assert_eq!(queued, MAX_QUEUED as usize);
+}

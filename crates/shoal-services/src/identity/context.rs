@@ -106,7 +106,7 @@ impl Timed<'_> {
         Timed {
             base,
             epoch: secs.to_string(),
-            current: shoal_policy::format_iso8601(secs),
+            current: shoal_sigv4::format_iso8601(secs),
         }
     }
 }
@@ -255,5 +255,13 @@ mod tests {
         let t = Timed::at(&base, &clock);
         assert_eq!(t.get("aws:EpochTime"), Some("1577836801"));
         assert_eq!(t.get("aws:CurrentTime"), Some("2020-01-01T00:00:01Z"));
+        // The policy language reads the value as the instant it is.
+        let p = shoal_policy::parse(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:Connect","Resource":"*",
+                "Condition":{"DateEquals":{"aws:CurrentTime":"2020-01-01T00:00:01Z"},
+                             "NumericEquals":{"aws:EpochTime":"1577836801"}}}]}"#,
+        )
+        .unwrap();
+        assert!(shoal_policy::evaluate([&p], "iot:Connect", "arn:x", &t).is_allowed());
     }
 }
