@@ -1,6 +1,7 @@
 //! The outgoing side of a session: messages written to the client, the QoS 1 ones kept until
-//! PUBACK. At most `INFLIGHT` (AWS IoT's 100, or the client's smaller Receive Maximum, MQTT 5
-//! §3.1.2.11.3) are unacknowledged at once, whatever their source — live deliveries, retained
+//! PUBACK, the QoS 2 ones (standard profile) until PUBREC and then PUBCOMP (MQTT 5 §4.3.3). At
+//! most the profile's in-flight window (AWS IoT's 100), or the client's smaller Receive
+//! Maximum (MQTT 5 §3.1.2.11.3), are unacknowledged at once, whatever their source — live deliveries, retained
 //! messages sent on SUBSCRIBE, or a persistent session's stored queue; beyond that they wait
 //! here, in a bounded queue. Messages replayed from the stored queue are read a page at a time
 //! and leave the store when the client acknowledges them, so a crash before that replays them
@@ -9,8 +10,9 @@
 //! unacknowledged messages": 100).
 
 use crate::message::Msg;
-use crate::session::Session;
-use shoal_mqtt::{Packet, QoS};
+use crate::router::Delivery;
+use crate::session::{Session, SessionError, SessionResult};
+use shoal_mqtt::{Packet, PubRel, QoS};
 use shoal_services::messaging::Write;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -22,8 +24,6 @@ thread_local! {
         std::cell::RefCell::new(Packet::Publish(Default::default()));
 }
 
-/// AWS IoT's window of unacknowledged QoS 1 messages sent to a client.
-pub const INFLIGHT: usize = 100;
 /// Messages that may wait for room in the window: retained messages for new subscriptions and
 /// a page of the stored queue. A client that makes more wait (subscribing over and over without
 /// acknowledging) is disconnected with Quota Exceeded.
@@ -34,17 +34,18 @@ const REPLAY_PAGE: usize = 100;
 
 struct Inflight {
     msg: Arc<Msg>,
+    qos: QoS,
     /// Its sequence number in the session's stored queue, for a replayed message.
     seq: Option<u64>,
     /// Order of sending, so leftovers keep their order.
     order: u64,
+    /// QoS 2: PUBREC came and PUBREL went; only PUBCOMP is awaited (§4.3.3).
+    released: bool,
 }
 
 struct Waiting {
-    msg: Arc<Msg>,
-    qos: QoS,
+    d: Delivery,
     seq: Option<u64>,
-    retain: bool,
 }
 
 pub struct Outgoing {
@@ -52,8 +53,14 @@ pub struct Outgoing {
     waiting: VecDeque<Waiting>,
     next_pkid: u16,
     sent: u64,
-    /// The window: `INFLIGHT`, or the client's smaller Receive Maximum.
+    /// The window: the profile's in-flight limit, or the client's smaller Receive Maximum.
     pub limit: usize,
+    /// The client's Maximum Packet Size (MQTT 5 §3.1.2.11.4): larger PUBLISHes are discarded.
+    pub max_packet: usize,
+    /// Topic aliases this server set for the client (§3.3.2.3.4), up to the client's Topic
+    /// Alias Maximum; 0 when it takes none or the profile sends none.
+    pub alias_max: u16,
+    aliases: HashMap<Arc<str>, u16>,
     /// The stored queue being replayed: the last sequence number read, and whether more may
     /// follow it.
     replay_after: Option<u64>,
@@ -64,14 +71,17 @@ pub struct Outgoing {
     dequeued: Vec<u64>,
 }
 
-impl Default for Outgoing {
-    fn default() -> Self {
+impl Outgoing {
+    pub fn new(limit: usize) -> Outgoing {
         Outgoing {
             inflight: HashMap::new(),
             waiting: VecDeque::new(),
             next_pkid: 0,
             sent: 0,
-            limit: INFLIGHT,
+            limit,
+            max_packet: usize::MAX,
+            alias_max: 0,
+            aliases: HashMap::new(),
             replay_after: None,
             replay_more: false,
             stored: 0,
@@ -85,28 +95,33 @@ impl Default for Outgoing {
 pub struct WaitingFull;
 
 impl Outgoing {
+    /// Whether one more message may wait without ending the connection.
+    pub fn can_wait(&self) -> bool {
+        self.waiting.len() < MAX_WAITING
+    }
+
     /// Whether another QoS 1 message may be sent now.
     pub fn has_room(&self) -> bool {
         self.inflight.len() < self.limit && self.waiting.is_empty()
     }
 
-    /// QoS 1 messages sent and not acknowledged that are not in the stored queue, in the order
-    /// they were sent, and those that waited: a persistent session keeps them for its next
-    /// connection.
-    pub fn unacknowledged(&mut self) -> Vec<Arc<Msg>> {
+    /// Messages sent and not acknowledged that are not in the stored queue, in the order they
+    /// were sent, and those that waited: a persistent session keeps them for its next
+    /// connection. A QoS 2 message already released (PUBREC received) was delivered.
+    pub fn unacknowledged(&mut self) -> Vec<(Arc<Msg>, QoS)> {
         let mut left: Vec<Inflight> = self
             .inflight
             .drain()
             .map(|(_, f)| f)
-            .filter(|f| f.seq.is_none())
+            .filter(|f| f.seq.is_none() && !f.released)
             .collect();
         left.sort_by_key(|f| f.order);
         let waited = self
             .waiting
             .drain(..)
-            .filter(|w| w.seq.is_none() && w.qos == QoS::AtLeastOnce && !w.retain)
-            .map(|w| w.msg);
-        left.into_iter().map(|f| f.msg).chain(waited).collect()
+            .filter(|w| w.seq.is_none() && w.d.qos != QoS::AtMostOnce && !w.d.retain)
+            .map(|w| (w.d.msg, w.d.qos));
+        left.into_iter().map(|f| (f.msg, f.qos)).chain(waited).collect()
     }
 
     /// Takes the sequence numbers to remove from the stored queue.
@@ -134,11 +149,11 @@ impl Outgoing {
     /// Queues a delivery to send once the window has room. A retained message replaces one of
     /// the same topic still waiting, so resubscribing cannot pile copies up.
     fn wait(&mut self, w: Waiting) -> Result<(), WaitingFull> {
-        if w.retain {
+        if w.d.retain {
             if let Some(same) = self
                 .waiting
                 .iter_mut()
-                .find(|o| o.retain && o.msg.topic == w.msg.topic)
+                .find(|o| o.d.retain && o.d.msg.topic == w.d.msg.topic)
             {
                 *same = w;
                 return Ok(());
@@ -150,39 +165,45 @@ impl Outgoing {
         self.waiting.push_back(w);
         Ok(())
     }
+
+    /// The alias to send `topic` with, and whether the topic itself must go too (the first
+    /// time): `None` once the client's aliases are all taken.
+    fn alias(&mut self, topic: &Arc<str>) -> Option<(u16, bool)> {
+        if self.alias_max == 0 {
+            return None;
+        }
+        if let Some(a) = self.aliases.get(topic) {
+            return Some((*a, false));
+        }
+        let next = u16::try_from(self.aliases.len() + 1).ok()?;
+        if next > self.alias_max {
+            return None;
+        }
+        self.aliases.insert(topic.clone(), next);
+        Some((next, true))
+    }
 }
 
 impl Session {
     /// Sends a message if the client may receive it (`iot:Receive` on `topic/<topic>`) and it
-    /// has not expired; a QoS 1 message waits while the window is full.
-    pub(crate) fn deliver(
-        &mut self,
-        msg: Arc<Msg>,
-        qos: QoS,
-        seq: Option<u64>,
-        retain: bool,
-    ) -> Result<(), String> {
-        if qos != QoS::AtMostOnce && (self.out.inflight.len() >= self.out.limit) {
+    /// has not expired; a QoS 1 or 2 message waits while the window is full.
+    pub(crate) fn deliver(&mut self, d: Delivery, seq: Option<u64>) -> SessionResult<()> {
+        if d.qos != QoS::AtMostOnce && (self.out.inflight.len() >= self.out.limit) {
             return self
                 .out
-                .wait(Waiting {
-                    msg,
-                    qos,
-                    seq,
-                    retain,
-                })
-                .map_err(|_| crate::session::QUOTA.to_string());
+                .wait(Waiting { d, seq })
+                .map_err(|_| SessionError::Quota);
         }
-        self.send(msg, qos, seq, retain)
+        self.send(d, seq)
     }
 
-    fn send(
-        &mut self,
-        msg: Arc<Msg>,
-        qos: QoS,
-        seq: Option<u64>,
-        retain: bool,
-    ) -> Result<(), String> {
+    fn send(&mut self, d: Delivery, seq: Option<u64>) -> SessionResult<()> {
+        let Delivery {
+            msg,
+            qos,
+            retain,
+            ids,
+        } = d;
         // The clock is read only for messages that can expire: most have no expiry, and a
         // fan-out delivers millions of messages a second.
         let now = match msg.props.as_ref().and_then(|p| p.expires_at) {
@@ -204,20 +225,26 @@ impl Session {
             _ => self
                 .out
                 .next_pkid()
-                .ok_or_else(|| "no free packet identifier".to_string())?,
+                .ok_or_else(|| SessionError::server("no free packet identifier"))?,
         };
+        let alias = self.out.alias(&msg.topic);
+        let before = self.wbuf.len();
         let encoded = SCRATCH.with(|cell| {
             let mut packet = cell.borrow_mut();
             let Packet::Publish(p) = &mut *packet else {
-                return Err("the scratch packet is not a PUBLISH".to_string());
+                return Err(SessionError::server("the scratch packet is not a PUBLISH"));
             };
             p.topic.clear();
-            p.topic.push_str(&msg.topic);
+            if alias.is_none_or(|(_, first)| first) {
+                p.topic.push_str(&msg.topic);
+            }
             p.qos = qos;
             p.retain = retain;
             p.pkid = pkid;
             p.payload = msg.payload.clone();
             p.properties = msg.publish_properties(now);
+            p.properties.topic_alias = alias.map(|(a, _)| a);
+            p.properties.subscription_identifiers = ids;
             let r = self.queue(&packet);
             if let Packet::Publish(p) = &mut *packet {
                 p.payload = bytes::Bytes::new();
@@ -225,11 +252,19 @@ impl Session {
             }
             r
         });
-        if let Err(e) = encoded {
-            // A message this connection's protocol cannot carry (an MQTT 5 property a client
-            // would reject) is dropped, and dequeued if it was stored: ending the connection
-            // would only meet it again at the next one.
-            tracing::warn!(conn = self.conn, topic = %msg.topic, error = %e, "undeliverable message dropped");
+        let too_large = self.wbuf.len() - before > self.out.max_packet;
+        if encoded.is_err() || too_large {
+            // A message this connection cannot carry — larger than the client's Maximum Packet
+            // Size (MQTT 5 §3.1.2.11.4: the server discards it), or with an MQTT 5 property a
+            // client would reject — is dropped, and dequeued if it was stored: ending the
+            // connection would only meet it again at the next one.
+            self.wbuf.truncate(before);
+            if let Some((a, true)) = alias {
+                // The alias was never sent: forget it, so the next message with this topic
+                // carries the topic again.
+                self.out.aliases.retain(|_, v| *v != a);
+            }
+            tracing::debug!(conn = self.conn, topic = %msg.topic, too_large, "undeliverable message dropped");
             if let Some(seq) = seq {
                 self.out.dequeue(seq);
             }
@@ -238,15 +273,23 @@ impl Session {
         if pkid != 0 {
             self.out.sent += 1;
             let order = self.out.sent;
-            self.out.inflight.insert(pkid, Inflight { msg, seq, order });
+            let f = Inflight {
+                msg,
+                qos,
+                seq,
+                order,
+                released: false,
+            };
+            self.out.inflight.insert(pkid, f);
         } else if let Some(seq) = seq {
             self.out.dequeue(seq);
         }
         Ok(())
     }
 
-    /// PUBACK from the client: the message is delivered; a stored one leaves the queue.
-    pub(crate) fn acknowledged(&mut self, pkid: u16) -> Result<(), String> {
+    /// PUBACK (QoS 1) or PUBCOMP (QoS 2) from the client: the message is delivered; a stored
+    /// one leaves the queue.
+    pub(crate) fn acknowledged(&mut self, pkid: u16) -> SessionResult<()> {
         if let Some(f) = self.out.inflight.remove(&pkid) {
             if let Some(seq) = f.seq {
                 self.out.dequeue(seq);
@@ -255,13 +298,38 @@ impl Session {
         self.send_waiting()
     }
 
-    fn send_waiting(&mut self) -> Result<(), String> {
+    /// PUBREC from the client (QoS 2, §4.3.3): it has the message; PUBREL releases the packet
+    /// id, which stays in the window until PUBCOMP. A PUBREC with an error code ends the
+    /// exchange there (MQTT 5 §4.3.3).
+    pub(crate) fn received(&mut self, pkid: u16, code: u8) -> SessionResult<()> {
+        if code >= 0x80 {
+            return self.acknowledged(pkid);
+        }
+        let reason = match self.out.inflight.get_mut(&pkid) {
+            Some(f) if f.qos == QoS::ExactlyOnce => {
+                f.released = true;
+                if let Some(seq) = f.seq.take() {
+                    // Delivered: a crash from here on must not deliver it again.
+                    self.out.dequeue(seq);
+                }
+                shoal_mqtt::reason::SUCCESS
+            }
+            _ => shoal_mqtt::reason::PACKET_IDENTIFIER_NOT_FOUND,
+        };
+        self.queue(&Packet::PubRel(PubRel {
+            pkid,
+            reason,
+            ..PubRel::default()
+        }))
+    }
+
+    fn send_waiting(&mut self) -> SessionResult<()> {
         loop {
             while self.out.inflight.len() < self.out.limit {
                 let Some(w) = self.out.waiting.pop_front() else {
                     break;
                 };
-                self.send(w.msg, w.qos, w.seq, w.retain)?;
+                self.send(w.d, w.seq)?;
             }
             // Read the next page of the stored queue once what waits runs low.
             if !self.out.replay_more || self.out.waiting.len() >= REPLAY_PAGE / 2 {
@@ -309,10 +377,8 @@ impl Session {
                     let m = Msg::from_stored(m);
                     let qos = m.qos;
                     self.out.waiting.push_back(Waiting {
-                        msg: Arc::new(m),
-                        qos,
+                        d: Delivery::new(Arc::new(m), qos),
                         seq: Some(seq),
-                        retain: false,
                     });
                 }
                 None => self.out.dequeue(seq),
@@ -360,16 +426,29 @@ mod tests {
         })
     }
 
+    fn retained(topic: &str) -> Waiting {
+        let mut d = Delivery::new(msg(topic), QoS::AtLeastOnce);
+        d.retain = true;
+        Waiting { d, seq: None }
+    }
+
+    #[test]
+    fn server_aliases_stop_at_the_clients_maximum() {
+        let mut out = Outgoing::new(100);
+        assert_eq!(out.alias(&Arc::from("a")), None, "no aliases unless the client takes them");
+        out.alias_max = 2;
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"), Arc::from("c"));
+        assert_eq!(out.alias(&a), Some((1, true)));
+        assert_eq!(out.alias(&a), Some((1, false)));
+        assert_eq!(out.alias(&b), Some((2, true)));
+        assert_eq!(out.alias(&c), None);
+    }
+
     #[test]
     fn retained_messages_waiting_for_one_topic_do_not_pile_up() {
-        let mut out = Outgoing::default();
+        let mut out = Outgoing::new(100);
         for _ in 0..70_000 {
-            out.wait(Waiting {
-                msg: msg("r/1"),
-                qos: QoS::AtLeastOnce,
-                seq: None,
-                retain: true,
-            })
+            out.wait(retained("r/1"))
             .unwrap();
         }
         assert_eq!(out.waiting.len(), 1);
@@ -377,36 +456,28 @@ mod tests {
 
     #[test]
     fn the_waiting_queue_is_bounded() {
-        let mut out = Outgoing::default();
+        let mut out = Outgoing::new(100);
         for i in 0..MAX_WAITING {
-            out.wait(Waiting {
-                msg: msg(&format!("r/{i}")),
-                qos: QoS::AtLeastOnce,
-                seq: None,
-                retain: true,
-            })
+            out.wait(retained(&format!("r/{i}")))
             .unwrap();
         }
         assert!(out
-            .wait(Waiting {
-                msg: msg("r/x"),
-                qos: QoS::AtLeastOnce,
-                seq: None,
-                retain: true,
-            })
+            .wait(retained("r/x"))
             .is_err());
     }
 
     #[test]
     fn packet_ids_skip_those_in_flight_and_never_spin() {
-        let mut out = Outgoing::default();
+        let mut out = Outgoing::new(100);
         for id in 1..=u16::MAX {
             out.inflight.insert(
                 id,
                 Inflight {
                     msg: msg("t"),
+                    qos: QoS::AtLeastOnce,
                     seq: None,
                     order: 0,
+                    released: false,
                 },
             );
         }

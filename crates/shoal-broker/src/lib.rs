@@ -12,6 +12,7 @@ mod lifecycle;
 mod message;
 mod persister;
 mod principal;
+pub mod profile;
 mod router;
 mod session;
 mod subtree;
@@ -19,6 +20,7 @@ pub mod tls;
 mod websocket;
 
 use message::Msg;
+pub use profile::{Limits, Profile, ProfileKind};
 use shoal_domain::{AccountId, Clock, Partition, Region, ServiceError};
 use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::identity::{Device, IdentityEvent};
@@ -36,6 +38,8 @@ pub struct Gateway {
     shadows: Arc<Shadows>,
     /// A listener serves one region, as an AWS IoT endpoint does.
     region: Region,
+    /// AWS IoT Core's MQTT, or the standard one.
+    profile: Profile,
     tls: tokio_rustls::TlsAcceptor,
     router: router::Router,
     persister: persister::Persister,
@@ -53,6 +57,7 @@ impl Gateway {
         clock: Arc<dyn Clock>,
         region: Region,
         tls: Arc<rustls::ServerConfig>,
+        profile: Profile,
     ) -> Result<Arc<Gateway>, ServiceError> {
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
@@ -65,6 +70,7 @@ impl Gateway {
             messaging,
             shadows,
             region,
+            profile,
             tls: tokio_rustls::TlsAcceptor::from(tls),
             router,
             persister,

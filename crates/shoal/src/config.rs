@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// so the printed file and the built-in defaults cannot drift apart.
 pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be set by an environment variable:
 # SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_API_MAX_CONNECTIONS,
-# SHOAL_MQTT_LISTEN, SHOAL_MQTT_PLAIN_LISTEN, SHOAL_MQTT_MAX_CONNECTIONS,
+# SHOAL_MQTT_LISTEN, SHOAL_MQTT_PLAIN_LISTEN, SHOAL_MQTT_MAX_CONNECTIONS, SHOAL_MQTT_PROFILE,
 # SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_METRICS_TOKEN,
 # SHOAL_LOG_LEVEL.
 version = 1
@@ -40,6 +40,24 @@ listen = "127.0.0.1:8883"
 # plain_listen = "127.0.0.1:1883"
 # Connections open at once on each MQTT listener; more are closed as they arrive.
 max_connections = 50000
+# "aws": AWS IoT Core's MQTT, its limits and refusals (QoS 0 and 1, retained messages only
+# for exact filters, keep-alive 30..1200 s, no $ topics but AWS's). "standard": a full MQTT
+# 3.1.1/5 broker (QoS 2 end to end, retained messages for wildcard filters, keep-alive as
+# asked, other $ topics, subscription identifiers, will delay, server topic aliases) with the
+# same identity, policies and shadows. The limits below are AWS's quotas; only the standard
+# profile may change them.
+profile = "aws"
+# Largest PUBLISH payload, bytes.
+max_payload = 131072
+# Most levels in a topic or filter (AWS: 7 forward slashes).
+max_topic_levels = 8
+# Topic filters in one SUBSCRIBE.
+max_filters_per_subscribe = 8
+# Unacknowledged QoS 1/2 publishes each way (the Receive Maximum announced).
+max_inflight = 100
+# Longest keep-alive, seconds, announced as Server Keep Alive to clients asking for more
+# (standard profile: 65535 lets a client ask for none).
+max_keep_alive = 1200
 
 [device_https]
 # HTTPS with client certificates for devices (AWS's port 8443): iot-data Publish and the
@@ -85,6 +103,45 @@ pub struct MqttConfig {
     #[serde(default)]
     pub plain_listen: Option<SocketAddr>,
     pub max_connections: usize,
+    pub profile: String,
+    pub max_payload: usize,
+    pub max_topic_levels: usize,
+    pub max_filters_per_subscribe: usize,
+    pub max_inflight: u16,
+    pub max_keep_alive: u16,
+}
+
+impl MqttConfig {
+    /// The broker's profile. The aws profile's limits are AWS's own: changing one is refused
+    /// rather than silently ignored.
+    pub fn profile(&self) -> Result<shoal_broker::Profile, String> {
+        use shoal_broker::{Limits, Profile, ProfileKind};
+        let limits = Limits {
+            max_payload: self.max_payload,
+            max_topic_slashes: self.max_topic_levels.saturating_sub(1),
+            max_filters: self.max_filters_per_subscribe,
+            inflight: self.max_inflight,
+            max_keep_alive: self.max_keep_alive,
+        };
+        for (name, bad) in [
+            ("mqtt.max_payload", limits.max_payload == 0 || limits.max_payload > 256 << 20),
+            ("mqtt.max_topic_levels", self.max_topic_levels == 0),
+            ("mqtt.max_filters_per_subscribe", limits.max_filters == 0),
+            ("mqtt.max_inflight", limits.inflight == 0),
+            ("mqtt.max_keep_alive", limits.max_keep_alive == 0),
+        ] {
+            if bad {
+                return Err(format!("{name} is out of range"));
+            }
+        }
+        match ProfileKind::parse(&self.profile)? {
+            ProfileKind::Aws if limits != Limits::default() => Err(
+                "mqtt limits other than AWS's need profile = \"standard\"".to_string(),
+            ),
+            ProfileKind::Aws => Ok(Profile::aws()),
+            ProfileKind::Standard => Ok(Profile::standard(limits)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -175,6 +232,9 @@ impl Config {
         if let Some(v) = get("SHOAL_API_MAX_CONNECTIONS") {
             self.api.max_connections = count("SHOAL_API_MAX_CONNECTIONS", v)?;
         }
+        if let Some(v) = get("SHOAL_MQTT_PROFILE") {
+            self.mqtt.profile = v;
+        }
         if let Some(v) = get("SHOAL_MQTT_MAX_CONNECTIONS") {
             self.mqtt.max_connections = count("SHOAL_MQTT_MAX_CONNECTIONS", v)?;
         }
@@ -195,6 +255,7 @@ impl Config {
             ));
         }
         shoal_domain::Region::parse(&self.region).map_err(|e| e.message)?;
+        self.mqtt.profile()?;
         for (name, n) in [
             ("api.max_connections", self.api.max_connections),
             ("mqtt.max_connections", self.mqtt.max_connections),
@@ -244,6 +305,23 @@ mod tests {
         assert!(Config::parse("version = 2\n")
             .unwrap_err()
             .contains("version"));
+    }
+
+    #[test]
+    fn the_mqtt_profile_and_its_limits() {
+        assert_eq!(
+            Config::default().mqtt.profile().unwrap(),
+            shoal_broker::Profile::aws()
+        );
+        let c = Config::parse("version = 1\n[mqtt]\nprofile = \"standard\"\nmax_topic_levels = 20\n")
+            .unwrap();
+        let p = c.mqtt.profile().unwrap();
+        assert_eq!(p.kind, shoal_broker::ProfileKind::Standard);
+        assert_eq!(p.limits.max_topic_slashes, 19);
+        assert!(Config::parse("version = 1\n[mqtt]\nmax_topic_levels = 20\n")
+            .unwrap_err()
+            .contains("standard"));
+        assert!(Config::parse("version = 1\n[mqtt]\nprofile = \"mosquitto\"\n").is_err());
     }
 
     #[test]

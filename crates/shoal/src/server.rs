@@ -143,6 +143,7 @@ impl Server {
             clock.clone(),
             region.clone(),
             device_tls.clone(),
+            cfg.mqtt.profile()?,
         )
         .map_err(|e| e.message)?;
         let state = Arc::new(

@@ -12,6 +12,7 @@
 mod fanout;
 mod sessions;
 mod table;
+mod wills;
 
 use crate::message::Msg;
 use crate::persister::Persister;
@@ -28,9 +29,64 @@ use tokio::sync::{mpsc, oneshot};
 /// A connection, unique for the life of the process.
 pub type ConnId = u64;
 
-/// A message for a connection, shared by every subscriber it goes to, at the QoS this one
-/// gets it with.
-pub type Delivery = (Arc<Msg>, QoS);
+/// A message for a connection, shared by every subscriber it goes to, as this one gets it.
+#[derive(Debug)]
+pub struct Delivery {
+    pub msg: Arc<Msg>,
+    pub qos: QoS,
+    /// The RETAIN flag it goes out with: 0 for live messages unless the subscription asked for
+    /// Retain As Published (MQTT 5 §3.8.3.1) and the message was published retained.
+    pub retain: bool,
+    /// The identifiers of the subscriptions it matched (MQTT 5 §3.3.4); empty without.
+    pub ids: Vec<u32>,
+}
+
+impl Delivery {
+    pub fn new(msg: Arc<Msg>, qos: QoS) -> Delivery {
+        Delivery {
+            msg,
+            qos,
+            retain: false,
+            ids: Vec::new(),
+        }
+    }
+}
+
+/// What a subscription asked for (MQTT 5 §3.8.3.1; MQTT 3.1.1 has only the QoS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SubOptions {
+    /// The QoS granted.
+    pub qos: QoS,
+    /// Not sent the messages its own client publishes.
+    pub no_local: bool,
+    /// Messages keep the RETAIN flag they were published with.
+    pub retain_as_published: bool,
+    /// The Subscription Identifier its messages carry.
+    pub id: Option<u32>,
+}
+
+#[cfg(test)]
+impl SubOptions {
+    pub fn qos(qos: QoS) -> SubOptions {
+        SubOptions {
+            qos,
+            no_local: false,
+            retain_as_published: false,
+            id: None,
+        }
+    }
+}
+
+/// What became of a SUBSCRIBE's filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscribed {
+    /// A subscription the session did not have.
+    New,
+    /// It replaced one with the same filter (Retain Handling 1 sends no retained messages).
+    Replaced,
+    /// Refused: the session has `MAX_SUBSCRIPTIONS` others, or is no longer this connection's.
+    Refused,
+}
 
 /// What the router tells a connection beside deliveries, on a channel of its own.
 #[derive(Debug, Clone)]
@@ -85,13 +141,17 @@ pub struct Connected {
 pub struct Will {
     pub msg: Msg,
     pub retain: bool,
+    /// MQTT 5 Will Delay Interval (§3.1.3.2.2), seconds; 0 publishes it when the connection
+    /// ends (always so in the aws profile).
+    pub delay: u32,
 }
 
 pub struct Disconnect {
     pub client_id: Arc<str>,
     pub conn: ConnId,
-    /// QoS 1 messages the connection had not got acknowledged; a persistent session keeps them.
-    pub leftovers: Vec<Arc<Msg>>,
+    /// Messages the connection had not got acknowledged, with their delivery QoS; a persistent
+    /// session keeps them.
+    pub leftovers: Vec<(Arc<Msg>, QoS)>,
     /// Messages still in the session's stored queue (not yet acknowledged by the client).
     pub stored: u32,
     pub will: Option<Will>,
@@ -119,9 +179,8 @@ enum Cmd {
         client_id: Arc<str>,
         conn: ConnId,
         filter: String,
-        qos: QoS,
-        no_local: bool,
-        done: oneshot::Sender<bool>,
+        opts: SubOptions,
+        done: oneshot::Sender<Subscribed>,
     },
     Unsubscribe {
         client_id: Arc<str>,
@@ -194,6 +253,8 @@ struct State {
     seq: u64,
     /// The server is shutting down: a connection that arrives is told to end at once.
     closing: bool,
+    /// Wills waiting for their delay (MQTT 5 §3.1.3.2.2).
+    wills: wills::Pending,
 }
 
 impl Router {
@@ -290,6 +351,7 @@ impl Router {
             offline: offline.clone(),
             seq: 0,
             closing: self.inner.closing.load(Ordering::SeqCst),
+            wills: wills::Pending::default(),
         };
         if let Some(r) = restored {
             state.seq = r.last_seq;
@@ -307,13 +369,13 @@ impl Router {
                     },
                 );
                 for sub in &s.subscriptions {
-                    add_subscription(
-                        &mut state.table,
-                        &client,
-                        &sub.filter,
-                        qos_of(sub.qos),
-                        false,
-                    );
+                    let opts = SubOptions {
+                        qos: qos_of(sub.qos),
+                        no_local: sub.no_local,
+                        retain_as_published: sub.retain_as_published,
+                        id: sub.id,
+                    };
+                    add_subscription(&mut state.table, &client, &sub.filter, opts);
                 }
                 offline.fetch_add(1, Ordering::Relaxed);
             }
@@ -373,31 +435,28 @@ impl Shard {
     }
 
     /// Adds (or replaces) a subscription and returns once the shard has it and, for a
-    /// persistent session, once the session record holding it is durable; `false` when the
-    /// session already has `MAX_SUBSCRIPTIONS` others. The shard applies commands in order, so
-    /// a publish that anyone sends after this returns reaches the subscriber: a SUBACK written
-    /// after it is a promise kept, even across a crash.
+    /// persistent session, once the session record holding it is durable. The shard applies
+    /// commands in order, so a publish that anyone sends after this returns reaches the
+    /// subscriber: a SUBACK written after it is a promise kept, even across a crash.
     pub async fn subscribe(
         &self,
         client_id: &Arc<str>,
         conn: ConnId,
         filter: &str,
-        qos: QoS,
-        no_local: bool,
-    ) -> bool {
+        opts: SubOptions,
+    ) -> Subscribed {
         let (done, wait) = oneshot::channel();
         let cmd = Cmd::Subscribe {
             client_id: client_id.clone(),
             conn,
             filter: filter.into(),
-            qos,
-            no_local,
+            opts,
             done,
         };
         if self.tx.send(cmd).await.is_ok() {
-            return wait.await.unwrap_or(false);
+            return wait.await.unwrap_or(Subscribed::Refused);
         }
-        false
+        Subscribed::Refused
     }
 
     pub async fn unsubscribe(&self, client_id: &Arc<str>, conn: ConnId, filter: &str) {
@@ -458,12 +517,14 @@ async fn run(mut st: State, mut rx: mpsc::Receiver<Cmd>) {
     let mut sweep = tokio::time::interval(SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let next_will = st.wills.next_due();
         tokio::select! {
             cmd = rx.recv() => match cmd {
                 Some(cmd) => st.handle(cmd).await,
                 None => return,
             },
             _ = sweep.tick() => st.sweep().await,
+            () = wills::sleep_until(next_will) => st.publish_due_wills().await,
         }
     }
 }

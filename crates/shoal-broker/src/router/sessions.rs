@@ -3,9 +3,11 @@
 
 use super::fanout::enqueue;
 use super::table::{add_subscription, drop_subscriptions, remove_subscription, Online, Session};
-use super::{send_control, Cmd, Connected, Disconnect, Out, State, MAX_QUEUED, MAX_SUBSCRIPTIONS};
+use super::{
+    send_control, Cmd, Connected, Delivery, Disconnect, Out, State, SubOptions, Subscribed,
+    MAX_QUEUED, MAX_SUBSCRIPTIONS,
+};
 use crate::persister::Then;
-use shoal_mqtt::QoS;
 use shoal_services::messaging::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,13 +50,9 @@ impl State {
                 client_id,
                 conn,
                 filter,
-                qos,
-                no_local,
+                opts,
                 done,
-            } => {
-                self.subscribe(client_id, conn, filter, qos, no_local, done)
-                    .await
-            }
+            } => self.subscribe(client_id, conn, filter, opts, done).await,
             Cmd::Unsubscribe {
                 client_id,
                 conn,
@@ -99,32 +97,34 @@ impl State {
         client: Arc<str>,
         conn: ConnId,
         filter: String,
-        qos: QoS,
-        no_local: bool,
-        done: oneshot::Sender<bool>,
+        opts: SubOptions,
+        done: oneshot::Sender<Subscribed>,
     ) {
         if !self.live(&client, conn) {
-            let _ = done.send(false);
+            let _ = done.send(Subscribed::Refused);
             return;
         }
         let full = self.table.sessions.get(&client).is_some_and(|s| {
             s.subs.len() >= MAX_SUBSCRIPTIONS && !s.subs.iter().any(|(f, _)| *f == filter)
         });
         if full {
-            let _ = done.send(false);
+            let _ = done.send(Subscribed::Refused);
             return;
         }
-        add_subscription(&mut self.table, &client, &filter, qos, no_local);
+        let outcome = match add_subscription(&mut self.table, &client, &filter, opts) {
+            true => Subscribed::New,
+            false => Subscribed::Replaced,
+        };
         match self.table.persistent(&client) {
             Some(session) => {
                 let then: Then = Box::new(move |_| {
-                    let _ = done.send(true);
+                    let _ = done.send(outcome);
                 });
                 let write = (self.part.clone(), Write::SaveSession(session));
                 self.persister.submit(vec![write], Some(then)).await;
             }
             None => {
-                let _ = done.send(true);
+                let _ = done.send(outcome);
             }
         }
     }
@@ -147,6 +147,8 @@ impl State {
     ) {
         let now = self.now();
         let part = self.part.clone();
+        // §3.1.3.2.2: a client back before its will's delay has passed cancels the will.
+        self.wills.cancel(&client);
         let table = &mut self.table;
         let mut writes = Vec::new();
         let previous = table.sessions.remove_entry(&client);
@@ -210,6 +212,8 @@ impl State {
         let now = self.now();
         let part = self.part.clone();
         let mut writes = Vec::new();
+        let mut expiry = 0;
+        let mut taken_over = false;
         if let Some(s) = self.table.sessions.get_mut(&d.client_id) {
             let ours = s.online.as_ref().is_some_and(|o| o.conn == d.conn);
             if ours {
@@ -222,20 +226,23 @@ impl State {
                     // Copies queued while the connection was ending, and what it left unread.
                     s.queued = s.queued.saturating_add(d.stored);
                     self.offline.fetch_add(1, Ordering::Relaxed);
-                    for m in d.leftovers {
+                    expiry = s.expiry;
+                    for (m, qos) in d.leftovers {
                         if s.queued < MAX_QUEUED {
                             s.queued += 1;
-                            writes.push(enqueue(&mut self.seq, &part, &d.client_id, &m, now));
+                            let seq = &mut self.seq;
+                            writes.push(enqueue(seq, &part, &d.client_id, &m, qos, now));
                         }
                     }
                 } else if let Some(gone) = self.table.sessions.remove(&d.client_id) {
                     drop_subscriptions(&mut self.table.subscriptions, &d.client_id, &gone.subs);
                 }
             } else if let (Some(o), true) = (&s.online, s.expiry > 0) {
+                taken_over = true;
                 // Taken over by a connection that continues the session: it gets what the old
                 // one had not had acknowledged.
-                for m in d.leftovers {
-                    let _ = o.outbox.try_send((m, QoS::AtLeastOnce));
+                for (m, qos) in d.leftovers {
+                    let _ = o.outbox.try_send(Delivery::new(m, qos));
                 }
             }
         }
@@ -245,8 +252,12 @@ impl State {
         if !writes.is_empty() {
             self.persister.submit(writes, None).await;
         }
-        if let Some(w) = d.will {
-            self.publish(w.msg, w.retain, None).await;
+        match d.will {
+            // The session lives on in the connection that took it over: a delayed will is
+            // one it reconnected before (§3.1.3.2.2).
+            Some(w) if taken_over && w.delay > 0 => {}
+            Some(w) => self.will(&d.client_id, w, expiry).await,
+            None => {}
         }
     }
 

@@ -1,7 +1,7 @@
 //! A shard's tables: the partition's sessions (online or offline persistent) and its
 //! subscription tree, and the operations that keep the two in step.
 
-use super::{ConnId, Delivery, Out};
+use super::{ConnId, Delivery, Out, SubOptions};
 use crate::subtree::SubTree;
 use shoal_mqtt::QoS;
 use shoal_services::messaging::{PersistentSession, SessionSubscription};
@@ -15,8 +15,7 @@ pub(super) struct Subscriber {
     /// The share group of a shared subscription (MQTT 5 §4.8.2).
     pub(super) group: Option<String>,
     pub(super) client: Arc<str>,
-    pub(super) qos: QoS,
-    pub(super) no_local: bool,
+    pub(super) opts: SubOptions,
 }
 
 pub(super) struct Online {
@@ -31,8 +30,8 @@ pub(super) struct Online {
 
 pub(super) struct Session {
     pub(super) online: Option<Online>,
-    /// The session's subscriptions (filter as sent, granted QoS), also in the account's tree.
-    pub(super) subs: Vec<(String, QoS)>,
+    /// The session's subscriptions (filter as sent, options), also in the account's tree.
+    pub(super) subs: Vec<(String, SubOptions)>,
     /// Seconds the session outlives its connection; 0 for a clean session.
     pub(super) expiry: u32,
     pub(super) disconnected_at: Option<i64>,
@@ -63,9 +62,12 @@ impl Table {
             subscriptions: s
                 .subs
                 .iter()
-                .map(|(filter, qos)| SessionSubscription {
+                .map(|(filter, o)| SessionSubscription {
                     filter: filter.clone(),
-                    qos: *qos as u8,
+                    qos: o.qos as u8,
+                    no_local: o.no_local,
+                    retain_as_published: o.retain_as_published,
+                    id: o.id,
                 })
                 .collect(),
             expiry_secs: s.expiry,
@@ -75,10 +77,10 @@ impl Table {
 }
 
 pub(super) fn qos_of(q: u8) -> QoS {
-    if q == 0 {
-        QoS::AtMostOnce
-    } else {
-        QoS::AtLeastOnce
+    match q {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
     }
 }
 
@@ -90,27 +92,32 @@ pub(super) fn split_share(raw: &str) -> (Option<String>, &str) {
     }
 }
 
-/// Adds (or updates) a subscription of an existing session.
+/// Adds (or updates) a subscription of an existing session; `true` when it is new.
 pub(super) fn add_subscription(
     acc: &mut Table,
     client: &Arc<str>,
     raw: &str,
-    qos: QoS,
-    no_local: bool,
-) {
+    opts: SubOptions,
+) -> bool {
     // Subscriptions carry the session's own key, so that within an account one client is one
     // pointer: routing compares clients by address.
     let Some(client) = acc.sessions.get_key_value(client).map(|(k, _)| k.clone()) else {
-        return;
+        return false;
     };
     let client = &client;
     let Some(session) = acc.sessions.get_mut(client) else {
-        return;
+        return false;
     };
-    match session.subs.iter_mut().find(|(f, _)| f == raw) {
-        Some(s) => s.1 = qos,
-        None => session.subs.push((raw.to_string(), qos)),
-    }
+    let new = match session.subs.iter_mut().find(|(f, _)| f == raw) {
+        Some(s) => {
+            s.1 = opts;
+            false
+        }
+        None => {
+            session.subs.push((raw.to_string(), opts));
+            true
+        }
+    };
     let (group, filter) = split_share(raw);
     let entry = acc.subscriptions.upsert(
         filter,
@@ -118,13 +125,12 @@ pub(super) fn add_subscription(
             raw: raw.to_string(),
             group,
             client: client.clone(),
-            qos,
-            no_local,
+            opts,
         },
         |s| &s.client == client && s.raw == raw,
     );
-    entry.qos = qos;
-    entry.no_local = no_local;
+    entry.opts = opts;
+    new
 }
 
 pub(super) fn remove_subscription(acc: &mut Table, client: &Arc<str>, raw: &str) {
@@ -140,7 +146,7 @@ pub(super) fn remove_subscription(acc: &mut Table, client: &Arc<str>, raw: &str)
 pub(super) fn drop_subscriptions(
     tree: &mut SubTree<Subscriber>,
     client: &Arc<str>,
-    subs: &[(String, QoS)],
+    subs: &[(String, SubOptions)],
 ) {
     for (raw, _) in subs {
         let (_, filter) = split_share(raw);

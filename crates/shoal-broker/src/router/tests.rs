@@ -42,7 +42,12 @@ async fn subscriber(
     shard
         .connect(id.clone(), 7, "", outbox, control, true, 0)
         .await;
-    assert!(shard.subscribe(&id, 7, "t", QoS::AtLeastOnce, false).await);
+    assert_eq!(
+        shard
+            .subscribe(&id, 7, "t", SubOptions::qos(QoS::AtLeastOnce))
+            .await,
+        Subscribed::New
+    );
     (deliveries, controls)
 }
 
@@ -63,7 +68,7 @@ async fn a_stuck_subscriber_holds_up_only_its_own_partition() {
     assert!(slow.publish(msg("t", "2"), false, false).await);
     let start = tokio::time::Instant::now();
     assert!(fast.publish(msg("t", "other tenant"), false, false).await);
-    let (m, _) = fast_deliveries.recv().await.unwrap();
+    let m = fast_deliveries.recv().await.unwrap().msg;
     assert_eq!(&m.payload[..], b"other tenant");
     assert_eq!(
         tokio::time::Instant::now(),
@@ -130,7 +135,12 @@ async fn an_offline_session_queues_at_most_max_queued_messages() {
     shard
         .connect(id.clone(), 7, "", outbox, control, true, 3600)
         .await;
-    assert!(shard.subscribe(&id, 7, "t", QoS::AtLeastOnce, false).await);
+    assert_eq!(
+        shard
+            .subscribe(&id, 7, "t", SubOptions::qos(QoS::AtLeastOnce))
+            .await,
+        Subscribed::New
+    );
     shard
         .disconnect(Disconnect {
             client_id: id.clone(),

@@ -1,17 +1,7 @@
 //! CONNECT: the client id, session expiry, keep-alive and will a client asks for, the
-//! policy checks on them, and the CONNACK with AWS IoT's values.
+//! policy checks on them, and the CONNACK with the profile's values (AWS IoT's by default).
 
 use super::*;
-
-/// AWS IoT's keep-alive: 30..=1200 seconds; 0 means the maximum
-/// (https://docs.aws.amazon.com/general/latest/gr/iot-core.html, "Keep-alive period").
-pub(super) fn clamp_keep_alive(secs: u16) -> Duration {
-    let s = match secs {
-        0 => 1200,
-        s => s.clamp(30, 1200),
-    };
-    Duration::from_secs(u64::from(s))
-}
 
 impl Session {
     /// Refuses CONNECT with the code of the client's protocol (MQTT 3.1.1 §3.2.2.3, MQTT 5
@@ -21,7 +11,7 @@ impl Session {
         wr: &mut W,
         v311: u8,
         v5: u8,
-    ) -> Result<bool, String> {
+    ) -> SessionResult<bool> {
         let code = match self.protocol {
             Protocol::V311 => v311,
             Protocol::V5 => v5,
@@ -36,25 +26,29 @@ impl Session {
 
     /// CONNACK. MQTT 5 clients learn what this server decided for them and its limits
     /// (§3.2.2.3), with AWS IoT's values.
-    pub(super) fn connack(&self, keep_alive: Duration) -> ConnAck {
+    pub(super) fn connack(&self, keep_alive: Option<Duration>) -> ConnAck {
         let mut ack = ConnAck::default();
         if self.protocol == Protocol::V5 {
+            let profile = &self.gw.profile;
             let p = &mut ack.properties;
             if self.assigned_id {
                 p.assigned_client_identifier = Some(self.client_id.to_string());
             }
-            if self.requested_keep_alive != keep_alive.as_secs() as u16 {
-                p.server_keep_alive = Some(keep_alive.as_secs() as u16);
+            let keep_alive = keep_alive.map_or(0, |k| k.as_secs() as u16);
+            if self.requested_keep_alive != keep_alive {
+                p.server_keep_alive = Some(keep_alive);
             }
             if self.requested_expiry != self.expiry {
                 p.session_expiry_interval = Some(self.expiry);
             }
-            p.receive_maximum = Some(RECEIVE_MAXIMUM);
-            p.topic_alias_maximum = Some(TOPIC_ALIAS_MAX);
+            p.receive_maximum = Some(profile.limits.inflight);
+            p.topic_alias_maximum = Some(profile.topic_alias_maximum());
             p.retain_available = Some(true);
             p.shared_subscription_available = Some(true);
-            p.subscription_identifiers_available = Some(false);
-            p.maximum_packet_size = Some(MAX_PACKET as u32);
+            p.subscription_identifiers_available = Some(profile.subscription_identifiers());
+            p.maximum_packet_size = Some(profile.max_packet() as u32);
+            // No Maximum QoS (§3.2.2.3.4): both profiles take QoS 2 publishes; the aws profile
+            // delivers them at QoS 1, as it grants subscriptions.
         }
         ack
     }
@@ -66,7 +60,7 @@ impl Session {
         &mut self,
         connect: Connect,
         wr: &mut W,
-    ) -> Result<bool, String> {
+    ) -> SessionResult<bool> {
         self.protocol = connect.protocol;
         self.requested_keep_alive = connect.keep_alive;
         self.clean_start = connect.clean_start;
@@ -98,16 +92,25 @@ impl Session {
                 (e, e.min(MAX_SESSION_EXPIRY))
             }
         };
-        if let Some(max) = connect.properties.receive_maximum {
+        let cp = &connect.properties;
+        if let Some(max) = cp.receive_maximum {
             self.out.limit = self.out.limit.min(usize::from(max));
         }
+        if let Some(max) = cp.maximum_packet_size {
+            self.out.max_packet = usize::try_from(max).unwrap_or(usize::MAX);
+        }
+        if self.gw.profile.server_topic_aliases() {
+            self.out.alias_max = cp.topic_alias_maximum.unwrap_or(0);
+        }
+        let max_qos = self.gw.profile.max_qos();
+        let will_delay = self.gw.profile.will_delay();
         let will_msg = connect.will.as_ref().map(|w| {
             let wp = &w.properties;
             router::Will {
                 msg: Msg {
                     topic: Arc::from(w.topic.as_str()),
                     payload: w.payload.clone(),
-                    qos: w.qos.min(QoS::AtLeastOnce),
+                    qos: w.qos.min(max_qos),
                     props: props_from_publish(
                         wp.payload_format_indicator,
                         wp.message_expiry_interval,
@@ -121,6 +124,10 @@ impl Session {
                     published_at: self.now(),
                 },
                 retain: w.retain,
+                delay: match will_delay {
+                    true => wp.will_delay_interval.unwrap_or(0),
+                    false => 0,
+                },
             }
         });
         // The will is known before the authorizer is built: `iot:ConnectAttributes` and
@@ -131,12 +138,12 @@ impl Session {
         let authorizer = self
             .principal
             .authorizer(&self.gw.identity, &self.client_id, &self.conn_facts())
-            .map_err(|e| e.message)?;
+            .map_err(|e| SessionError::server(e.message))?;
         let mut allowed = authorizer.allows("iot:Connect", "client", &self.client_id);
         if let (true, Some(w)) = (allowed, &connect.will) {
             // The will is a publish made in the client's name: the policy must let it publish
             // there (and retain, for a retained will), or AWS refuses the connection.
-            allowed = topic_publishable(&w.topic)
+            allowed = self.gw.profile.topic_publishable(&w.topic)
                 && authorizer.allows("iot:Publish", "topic", &w.topic)
                 && (!w.retain || authorizer.allows("iot:RetainPublish", "topic", &w.topic));
         }

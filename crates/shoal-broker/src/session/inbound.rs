@@ -2,16 +2,28 @@
 //! durability) and SUBSCRIBE (filters, policy checks, retained messages).
 
 use super::*;
+use crate::router::{SubOptions, Subscribed};
 use shoal_services::shadows::requests;
+
+/// Stored retained messages read for one wildcard subscription (standard profile) before it is
+/// left at that: the read happens in the subscriber's task, so it is bounded.
+const RETAINED_SCAN: usize = 10_000;
+/// Retained messages read per page of that scan.
+const RETAINED_PAGE: usize = 500;
 
 impl Session {
     pub(super) async fn on_publish(
         &mut self,
         mut p: shoal_mqtt::Publish,
-    ) -> Result<Option<EndReason>, String> {
+    ) -> SessionResult<Option<EndReason>> {
         let topic: Option<Arc<str>> = match (p.topic.is_empty(), p.properties.topic_alias) {
-            (_, Some(a)) if a == 0 || a > TOPIC_ALIAS_MAX => {
-                return Err(format!("topic alias {a} out of range"));
+            // MQTT 5 §3.3.2.3.4: 0, or more than the Topic Alias Maximum given in CONNACK, is a
+            // Topic Alias Invalid.
+            (_, Some(a)) if a == 0 || a > self.gw.profile.topic_alias_maximum() => {
+                return Err(SessionError::client(
+                    reason::TOPIC_ALIAS_INVALID,
+                    format!("topic alias {a} out of range"),
+                ));
             }
             (true, Some(a)) => self.aliases.get(&a).cloned(),
             (false, Some(a)) => {
@@ -23,14 +35,17 @@ impl Session {
             (true, None) => None,
         };
         let Some(topic) = topic else {
-            return Err("publish without a topic or a known alias".into());
+            // §3.3.4: an alias the client never set is a Protocol Error.
+            return Err(SessionError::protocol(
+                "publish without a topic or a known alias",
+            ));
         };
         p.topic.clear();
         if requests::is_shadow_topic(&topic) {
             return self.on_shadow_publish(p, topic).await;
         }
         // Reserved topics are refused as not authorized, as AWS does.
-        let allowed = topic_publishable(&topic) && {
+        let allowed = self.gw.profile.topic_publishable(&topic) && {
             let a = self.authorizer()?;
             a.allows("iot:Publish", "topic", &topic)
                 && (!p.retain || a.allows("iot:RetainPublish", "topic", &topic))
@@ -52,7 +67,7 @@ impl Session {
         let msg = Msg {
             topic,
             payload: p.payload,
-            qos: p.qos.min(QoS::AtLeastOnce),
+            qos: p.qos.min(self.gw.profile.max_qos()),
             props: props_from_publish(
                 pp.payload_format_indicator,
                 pp.message_expiry_interval,
@@ -65,23 +80,43 @@ impl Session {
             from: Some(self.client_id.clone()),
             published_at: now,
         };
-        // A resent QoS 2 publish that was already routed is only acknowledged again.
-        let fresh = p.qos != QoS::ExactlyOnce || self.qos2_received.insert(p.pkid);
-        if fresh {
+        if self.first_receipt(p.qos, p.pkid)? {
             // QoS 1 and 2 are stored before they are acknowledged: the retained message, and
             // the copies queued for offline persistent sessions (DESIGN.md §3).
             let durable =
                 p.qos != QoS::AtMostOnce && (p.retain || self.shard.has_offline_sessions());
             if !self.route(msg, p.retain, durable).await && p.qos != QoS::AtMostOnce {
-                return Err("message could not be stored".into());
+                return Err(SessionError::server("message could not be stored"));
             }
         }
         self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;
         Ok(None)
     }
 
+    /// Whether a publish is seen for the first time: a resent QoS 2 publish already routed is
+    /// only acknowledged again (MQTT 3.1.1 §4.3.3). QoS 2 publishes not yet released count
+    /// against the Receive Maximum the server announced; one more is a protocol violation
+    /// (MQTT 5 §3.3.4: DISCONNECT 0x93). QoS 1 ones are acknowledged as they are read, so
+    /// they never wait.
+    fn first_receipt(&mut self, qos: QoS, pkid: u16) -> SessionResult<bool> {
+        if qos != QoS::ExactlyOnce {
+            return Ok(true);
+        }
+        if self.qos2_received.contains(&pkid) {
+            return Ok(false);
+        }
+        if self.qos2_received.len() >= usize::from(self.gw.profile.limits.inflight) {
+            return Err(SessionError::client(
+                reason::RECEIVE_MAXIMUM_EXCEEDED,
+                "more unreleased QoS 2 publishes than the Receive Maximum",
+            ));
+        }
+        self.qos2_received.insert(pkid);
+        Ok(true)
+    }
+
     /// PUBACK (QoS 1) or PUBREC (QoS 2) with `code`; QoS 0 has no acknowledgement.
-    fn acknowledge(&mut self, qos: QoS, pkid: u16, code: u8) -> Result<(), String> {
+    fn acknowledge(&mut self, qos: QoS, pkid: u16, code: u8) -> SessionResult<()> {
         match qos {
             QoS::AtMostOnce => Ok(()),
             QoS::AtLeastOnce => self.queue(&Packet::PubAck(PubAck {
@@ -103,13 +138,12 @@ impl Session {
         &mut self,
         p: &shoal_mqtt::Publish,
         topic: &str,
-    ) -> Result<Option<EndReason>, String> {
+    ) -> SessionResult<Option<EndReason>> {
         tracing::info!(conn = self.conn, topic = %topic, "publish denied");
         if self.protocol == Protocol::V311 {
             return Ok(Some(EndReason::ForbiddenAccess));
         }
-        let topic_ok =
-            shoal_mqtt::valid_topic_name(topic) && shoal_mqtt::topic::aws_topic_ok(topic).is_ok();
+        let topic_ok = shoal_mqtt::valid_topic_name(topic) && self.gw.profile.topic_ok(topic);
         let code = if topic_ok {
             reason::NOT_AUTHORIZED
         } else {
@@ -126,7 +160,7 @@ impl Session {
         &mut self,
         p: shoal_mqtt::Publish,
         topic: Arc<str>,
-    ) -> Result<Option<EndReason>, String> {
+    ) -> SessionResult<Option<EndReason>> {
         let request = requests::request(&topic);
         let allowed = request.is_some()
             && !p.retain
@@ -135,7 +169,7 @@ impl Session {
             return self.refuse_publish(&p, &topic);
         };
         // A resent QoS 2 request that was already carried out is only acknowledged again.
-        if p.qos != QoS::ExactlyOnce || self.qos2_received.insert(p.pkid) {
+        if self.first_receipt(p.qos, p.pkid)? {
             let now = self.now();
             let replies = self
                 .gw
@@ -153,7 +187,7 @@ impl Session {
                 };
                 let durable = self.shard.has_offline_sessions();
                 if !self.route(msg, false, durable).await {
-                    return Err("shadow answer could not be stored".into());
+                    return Err(SessionError::server("shadow answer could not be stored"));
                 }
             }
         }
@@ -170,17 +204,27 @@ impl Session {
         self.shard.publish(msg, retain, durable)
     }
 
-    pub(super) async fn on_subscribe(&mut self, s: shoal_mqtt::Subscribe) -> Result<(), String> {
+    pub(super) async fn on_subscribe(&mut self, s: shoal_mqtt::Subscribe) -> SessionResult<()> {
+        let id = s.properties.subscription_identifier;
+        if id.is_some() && !self.gw.profile.subscription_identifiers() {
+            // MQTT 5 §3.8.2.1.2 and AWS's reason code table: 0xA1, the subscription is not
+            // accepted.
+            return Err(SessionError::client(
+                reason::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED,
+                "subscription identifiers are not supported",
+            ));
+        }
+        let profile = self.gw.profile.clone();
         let mut codes = Vec::with_capacity(s.filters.len());
-        let too_many = s.filters.len() > MAX_FILTERS;
+        let too_many = s.filters.len() > profile.limits.max_filters;
         let mut granted_filters = Vec::new();
         let mut retained_for = Vec::new();
         for f in &s.filters {
             let shared = shoal_mqtt::shared_subscription(&f.filter);
             let inner = shared.map_or(f.filter.as_str(), |(_, inner)| inner);
             let valid = shoal_mqtt::valid_topic_filter(&f.filter)
-                && shoal_mqtt::topic::aws_topic_ok(inner).is_ok()
-                && filter_subscribable(inner)
+                && profile.topic_ok(inner)
+                && profile.filter_subscribable(inner)
                 && (shared.is_none() || !f.no_local);
             let allowed = !too_many
                 && valid
@@ -197,12 +241,18 @@ impl Session {
                 continue;
             }
             // AWS IoT grants at most QoS 1.
-            let granted = f.qos.min(QoS::AtLeastOnce);
-            let taken = self
+            let granted = f.qos.min(profile.max_qos());
+            let opts = SubOptions {
+                qos: granted,
+                no_local: f.no_local,
+                retain_as_published: f.retain_as_published,
+                id,
+            };
+            let outcome = self
                 .shard
-                .subscribe(&self.client_id, self.conn, &f.filter, granted, f.no_local)
+                .subscribe(&self.client_id, self.conn, &f.filter, opts)
                 .await;
-            if !taken {
+            if outcome == Subscribed::Refused {
                 // AWS: at most 50 subscriptions per connection.
                 tracing::info!(conn = self.conn, filter = %f.filter, "subscription quota reached");
                 codes.push(match self.protocol {
@@ -213,9 +263,15 @@ impl Session {
             }
             codes.push(granted as u8);
             granted_filters.push(f.filter.clone());
-            // MQTT 5 §3.8.3.1: no retained messages for shared subscriptions or when the
-            // client asked for none.
-            if shared.is_none() && f.retain_handling != 2 {
+            // MQTT 5 §3.8.3.1: no retained messages for shared subscriptions, when the client
+            // asked for none (2), or asked for them only on a new subscription (1) and this
+            // one replaced another.
+            let wanted = match f.retain_handling {
+                0 => true,
+                1 => outcome == Subscribed::New,
+                _ => false,
+            };
+            if shared.is_none() && wanted {
                 retained_for.push((f.filter.clone(), granted));
             }
         }
@@ -225,7 +281,7 @@ impl Session {
             ..SubAck::default()
         }))?;
         for (filter, qos) in retained_for {
-            self.send_retained(&filter, qos)?;
+            self.send_retained(&filter, qos, id)?;
         }
         if !granted_filters.is_empty() {
             self.subscription_event("subscribed", granted_filters);
@@ -233,53 +289,66 @@ impl Session {
         Ok(())
     }
 
-    /// The retained message of a new subscription's topic, with RETAIN set (MQTT 3.1.1
+    /// The retained messages a new subscription matches, with RETAIN set (MQTT 3.1.1
     /// §3.3.1.3). AWS IoT sends one only to a filter without wildcards that names the topic
-    /// exactly (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-retain).
-    pub(super) fn send_retained(&mut self, filter: &str, qos: QoS) -> Result<(), String> {
-        if filter.contains(['+', '#']) {
-            return Ok(());
-        }
-        let found = self
-            .gw
-            .messaging
-            .retained(self.principal.partition(), filter)
-            .map_err(|e| e.message)?;
-        if let Some(m) = found {
+    /// exactly (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-retain);
+    /// the standard profile sends every one a wildcard filter matches, as MQTT says, as many
+    /// as the waiting queue takes.
+    pub(super) fn send_retained(
+        &mut self,
+        filter: &str,
+        qos: QoS,
+        id: Option<u32>,
+    ) -> SessionResult<()> {
+        let part = self.principal.partition().clone();
+        let send = |s: &mut Session, m| {
             let msg = Msg::from_stored(m);
             let qos = msg.qos.min(qos);
-            self.deliver(Arc::new(msg), qos, None, true)?;
+            let mut d = Delivery::new(Arc::new(msg), qos);
+            d.retain = true;
+            d.ids = id.into_iter().collect();
+            s.deliver(d, None)
+        };
+        if !filter.contains(['+', '#']) {
+            let found = self
+                .gw
+                .messaging
+                .retained(&part, filter)
+                .map_err(|e| SessionError::server(e.message))?;
+            return match found {
+                Some(m) => send(self, m),
+                None => Ok(()),
+            };
+        }
+        if !self.gw.profile.retained_for_wildcards() {
+            return Ok(());
+        }
+        // Topics matching the filter all start with its part before the first wildcard.
+        let prefix = &filter[..filter.find(['+', '#']).unwrap_or(filter.len())];
+        let mut after: Option<String> = None;
+        let mut scanned = 0;
+        while scanned < RETAINED_SCAN {
+            let page = self
+                .gw
+                .messaging
+                .list_retained(&part, prefix, after.as_deref(), RETAINED_PAGE)
+                .map_err(|e| SessionError::server(e.message))?;
+            let last = page.len() < RETAINED_PAGE;
+            scanned += page.len();
+            for m in page {
+                after = Some(m.topic.clone());
+                if shoal_mqtt::matches(filter, &m.topic) {
+                    if !self.out.can_wait() {
+                        tracing::info!(conn = self.conn, filter, "retained messages beyond the waiting queue not sent");
+                        return Ok(());
+                    }
+                    send(self, m)?;
+                }
+            }
+            if last {
+                break;
+            }
         }
         Ok(())
-    }
-}
-
-/// Topics a client may publish to: not reserved (`$...`). The `$aws/` topics served by
-/// device services (shadows, jobs, provisioning) arrive with those services.
-pub(super) fn topic_publishable(topic: &str) -> bool {
-    shoal_mqtt::valid_topic_name(topic)
-        && shoal_mqtt::topic::aws_topic_ok(topic).is_ok()
-        && !topic.starts_with('$')
-}
-
-/// Filters a client may subscribe to: its own topics, and the reserved families AWS lets
-/// clients subscribe to (lifecycle events; thing topics such as shadow responses).
-/// https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html
-pub(super) fn filter_subscribable(filter: &str) -> bool {
-    !filter.starts_with('$')
-        || filter.starts_with("$aws/events/")
-        || filter.starts_with("$aws/things/")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reserved_topics() {
-        assert!(topic_publishable("a/b"));
-        assert!(!topic_publishable("$aws/events/presence/connected/x"));
-        assert!(filter_subscribable("$aws/events/presence/connected/+"));
-        assert!(!filter_subscribable("$SYS/#"));
     }
 }

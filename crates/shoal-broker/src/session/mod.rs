@@ -5,11 +5,11 @@
 //! transport (TLS, WebSocket, plain TCP) is the caller's; this sees a byte stream.
 
 mod connect;
+mod error;
 mod events;
 mod inbound;
 
-use connect::clamp_keep_alive;
-use inbound::topic_publishable;
+pub(crate) use error::{SessionError, SessionResult};
 
 use crate::connection::Transport;
 use crate::lifecycle::{self, EndReason};
@@ -34,14 +34,9 @@ use tokio::time::Instant;
 
 /// The time a client gets to send CONNECT once its transport is up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// AWS IoT's largest MQTT message: 128 KB of payload, plus headers.
-pub const MAX_PACKET: usize = 128 * 1024 + 1024;
-/// AWS IoT: at most 8 topic filters in one SUBSCRIBE.
-const MAX_FILTERS: usize = 8;
-/// AWS IoT's quota of unacknowledged QoS 1 publishes from a client, its Receive Maximum.
-const RECEIVE_MAXIMUM: u16 = 100;
-/// AWS IoT's topic alias maximum for MQTT 5 clients.
-const TOPIC_ALIAS_MAX: u16 = 8;
+/// The largest CONNECT read: AWS IoT's largest MQTT message, 128 KB of payload plus headers
+/// (a will's payload is one). Later packets have the profile's limit.
+pub const MAX_CONNECT: usize = 128 * 1024 + 1024;
 /// AWS's default persistent-session expiry, which MQTT 3.1.1 sessions get.
 const DEFAULT_SESSION_EXPIRY: u32 = 3600;
 /// AWS's longest persistent-session expiry (7 days).
@@ -54,11 +49,8 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Deliveries encoded before they are written: a burst of large QoS 0 messages is written in
 /// pieces rather than all buffered first.
 const WRITE_BATCH: usize = 256 * 1024;
-/// The error that ends a connection with Quota Exceeded (MQTT 5 §4.13, reason 0x97).
-pub(crate) const QUOTA: &str = "quota exceeded";
-
 /// Why the connection ended: for the log, the lifecycle event and the will.
-pub(crate) type End = Result<EndReason, String>;
+pub(crate) type End = SessionResult<EndReason>;
 
 pub(crate) struct Session {
     pub(crate) gw: Arc<Gateway>,
@@ -106,6 +98,7 @@ impl Session {
         transport: Transport,
     ) -> Session {
         let partition = principal.partition().clone();
+        let inflight = usize::from(gw.profile.limits.inflight);
         Session {
             shard: gw.router.shard(&partition),
             epoch: gw.identity.epoch_of(&partition),
@@ -127,7 +120,7 @@ impl Session {
             disconnect_expiry: None,
             aliases: HashMap::new(),
             qos2_received: HashSet::new(),
-            out: crate::delivery::Outgoing::default(),
+            out: crate::delivery::Outgoing::new(inflight),
             wbuf: BytesMut::new(),
             session_id: uuid::Uuid::new_v4().to_string(),
             version: 0,
@@ -135,18 +128,18 @@ impl Session {
         }
     }
 
-    pub(crate) fn queue(&mut self, p: &Packet) -> Result<(), String> {
-        shoal_mqtt::encode(p, self.protocol, &mut self.wbuf).map_err(|e| format!("encode: {e}"))
+    pub(crate) fn queue(&mut self, p: &Packet) -> SessionResult<()> {
+        Ok(shoal_mqtt::encode(p, self.protocol, &mut self.wbuf)?)
     }
 
-    async fn flush<W: AsyncWrite + Unpin>(&mut self, wr: &mut W) -> Result<(), String> {
+    async fn flush<W: AsyncWrite + Unpin>(&mut self, wr: &mut W) -> SessionResult<()> {
         if !self.wbuf.is_empty() {
             // The write is tried first: the timer is armed only when it has to wait.
             tokio::select! {
                 biased;
-                r = wr.write_all(&self.wbuf) => r.map_err(|e| e.to_string())?,
+                r = wr.write_all(&self.wbuf) => r?,
                 () = tokio::time::sleep(WRITE_TIMEOUT) => {
-                    return Err("the client stopped reading".into())
+                    return Err(SessionError::Io("the client stopped reading".into()))
                 }
             }
             self.wbuf.clear();
@@ -188,11 +181,14 @@ impl Session {
                 let mut rbuf = BytesMut::with_capacity(4096);
                 match Box::pin(read_connect(&mut rd, &mut rbuf)).await {
                     Ok(c) => (c, rbuf),
-                    Err(e) => return tracing::debug!(conn = self.conn, error = %e, "no connect"),
+                    Err(e) => {
+                        tracing::debug!(conn = self.conn, error = %e, "no connect");
+                        return refuse_unreadable_connect(&mut wr, &e, &rbuf).await;
+                    }
                 }
             }
         };
-        let keep_alive = clamp_keep_alive(connect.keep_alive);
+        let keep_alive = self.gw.profile.keep_alive(connect.keep_alive);
         match Box::pin(self.accept(connect, &mut wr)).await {
             Ok(true) => {}
             Ok(false) => return,
@@ -227,21 +223,18 @@ impl Session {
         };
         let reason = match &result {
             Ok(r) => *r,
-            Err(e) if e == QUOTA => {
-                tracing::info!(
-                    conn = self.conn,
-                    "too many deliveries waiting; disconnected"
-                );
-                let _ = self.end(&mut wr, reason::QUOTA_EXCEEDED).await;
-                EndReason::Throttled
-            }
             Err(e) => {
-                tracing::debug!(conn = self.conn, error = %e, "connection ended");
-                if e.starts_with("decode") {
-                    EndReason::ClientError
-                } else {
-                    EndReason::ConnectionLost
+                match e {
+                    SessionError::Quota => tracing::info!(
+                        conn = self.conn,
+                        "too many deliveries waiting; disconnected"
+                    ),
+                    _ => tracing::debug!(conn = self.conn, error = %e, "connection ended"),
                 }
+                if let Some(code) = e.disconnect_code() {
+                    let _ = self.end(&mut wr, code).await;
+                }
+                e.end_reason()
             }
         };
         let _ = self.flush(&mut wr).await;
@@ -253,9 +246,9 @@ impl Session {
     async fn finish(&mut self, reason: EndReason, deliveries: &mut mpsc::Receiver<Delivery>) {
         deliveries.close();
         let mut leftovers = self.out.unacknowledged();
-        while let Ok((m, qos)) = deliveries.try_recv() {
-            if qos == QoS::AtLeastOnce {
-                leftovers.push(m);
+        while let Ok(d) = deliveries.try_recv() {
+            if d.qos != QoS::AtMostOnce {
+                leftovers.push((d.msg, d.qos));
             }
         }
         let will = self.will.take().filter(|_| reason.publishes_will());
@@ -279,16 +272,19 @@ impl Session {
         wr: &mut W,
         rbuf: &mut BytesMut,
         (deliveries, controls): (&mut mpsc::Receiver<Delivery>, &mut mpsc::Receiver<Out>),
-        keep_alive: Duration,
+        keep_alive: Option<Duration>,
     ) -> End {
-        // MQTT §3.1.2.10: one and a half keep-alive periods without a packet end the connection.
-        let idle_limit = keep_alive + keep_alive / 2;
+        // MQTT §3.1.2.10: one and a half keep-alive periods without a packet end the connection;
+        // without a keep-alive (standard profile), none do.
+        let idle_limit = match keep_alive {
+            Some(k) => k + k / 2,
+            None => NO_KEEP_ALIVE,
+        };
+        let max_packet = self.gw.profile.max_packet();
         let mut deadline = Instant::now() + idle_limit;
         let mut last_read = 0;
         loop {
-            while let Some(p) = shoal_mqtt::decode(rbuf, self.protocol, MAX_PACKET)
-                .map_err(|e| format!("decode: {e}"))?
-            {
+            while let Some(p) = shoal_mqtt::decode(rbuf, self.protocol, max_packet)? {
                 deadline = Instant::now() + idle_limit;
                 // Publishes and acknowledgements, the traffic, are handled inline; the rest is
                 // rare and boxed, so the task every idle connection keeps stays small.
@@ -320,18 +316,18 @@ impl Session {
             let room = self.out.has_room();
             tokio::select! {
                 n = rd.read_buf(rbuf) => {
-                    last_read = n.map_err(|e| e.to_string())?;
+                    last_read = n?;
                     if last_read == 0 {
                         return Ok(EndReason::ConnectionLost);
                     }
                 }
                 out = deliveries.recv(), if room => match out {
-                    Some((m, qos)) => {
-                        self.deliver(m, qos, None, false)?;
+                    Some(d) => {
+                        self.deliver(d, None)?;
                         // Take whatever else is waiting, so one write carries many messages.
                         while self.out.has_room() && self.wbuf.len() < WRITE_BATCH {
                             match deliveries.try_recv() {
-                                Ok((m, qos)) => self.deliver(m, qos, None, false)?,
+                                Ok(d) => self.deliver(d, None)?,
                                 Err(_) => break,
                             }
                         }
@@ -366,7 +362,7 @@ impl Session {
         &mut self,
         wr: &mut W,
         out: Out,
-    ) -> Result<Option<EndReason>, String> {
+    ) -> SessionResult<Option<EndReason>> {
         let (code, why) = match out {
             Out::TakenOver => (reason::SESSION_TAKEN_OVER, EndReason::DuplicateClientId),
             Out::Revoked => (reason::NOT_AUTHORIZED, EndReason::AuthError),
@@ -391,23 +387,23 @@ impl Session {
     }
 
     /// The connection's authorizer, rebuilt first if policies changed since it was made.
-    pub(crate) fn authorizer(&mut self) -> Result<&Authorizer, String> {
+    pub(crate) fn authorizer(&mut self) -> SessionResult<&Authorizer> {
         let epoch = self.epoch.get();
         if self.authorizer.is_none() || epoch != self.authorizer_epoch {
             self.authorizer_epoch = epoch;
             // The certificate may have been deactivated since the last check.
             self.principal
                 .check(&self.gw.identity, &self.gw.accounts)
-                .map_err(|e| e.message)?;
+                .map_err(|e| SessionError::Revoked(e.message))?;
             let a = self
                 .principal
                 .authorizer(&self.gw.identity, &self.client_id, &self.conn_facts())
-                .map_err(|e| e.message)?;
+                .map_err(|e| SessionError::server(e.message))?;
             self.authorizer = Some(a);
         }
         self.authorizer
             .as_ref()
-            .ok_or_else(|| "no authorizer".to_string())
+            .ok_or_else(|| SessionError::server("no authorizer"))
     }
 
     /// What the transport and CONNECT tell policies about this connection.
@@ -422,7 +418,7 @@ impl Session {
     }
 
     /// Ends the connection from the server side: MQTT 5 clients are told why (§3.14).
-    async fn end<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, code: u8) -> Result<(), String> {
+    async fn end<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, code: u8) -> SessionResult<()> {
         if self.protocol == Protocol::V5 {
             self.queue(&Packet::Disconnect(shoal_mqtt::Disconnect {
                 reason: code,
@@ -434,7 +430,7 @@ impl Session {
     }
 
     /// Handles one packet; `Some(reason)` ends the connection.
-    async fn on_packet(&mut self, p: Packet) -> Result<Option<EndReason>, String> {
+    async fn on_packet(&mut self, p: Packet) -> SessionResult<Option<EndReason>> {
         match p {
             Packet::Publish(p) => return self.on_publish(p).await,
             // Rare and deep: boxed, so every idle connection's task stays small.
@@ -452,6 +448,8 @@ impl Session {
                 self.subscription_event("unsubscribed", u.filters);
             }
             Packet::PubAck(a) => self.acknowledged(a.pkid)?,
+            Packet::PubRec(r) => self.received(r.pkid, r.reason)?,
+            Packet::PubComp(c) => self.acknowledged(c.pkid)?,
             Packet::PubRel(r) => {
                 self.qos2_received.remove(&r.pkid);
                 self.queue(&Packet::PubComp(PubComp {
@@ -464,7 +462,9 @@ impl Session {
                 if let Some(e) = d.properties.session_expiry_interval {
                     // §3.14.2.2.2: a session that ended at 0 may not be made persistent here.
                     if self.expiry == 0 && e > 0 {
-                        return Err("session expiry set on DISCONNECT of a clean session".into());
+                        return Err(SessionError::protocol(
+                            "session expiry set on DISCONNECT of a clean session",
+                        ));
                     }
                     self.disconnect_expiry = Some(e.min(MAX_SESSION_EXPIRY));
                 }
@@ -474,11 +474,18 @@ impl Session {
                     EndReason::ClientInitiated
                 }));
             }
-            other => return Err(format!("unexpected packet from a client: {other:?}")),
+            other => {
+                return Err(SessionError::protocol(format!(
+                    "unexpected packet from a client: {other:?}"
+                )))
+            }
         }
         Ok(None)
     }
 }
+
+/// The idle limit of a connection without keep-alive: in effect none (a century).
+const NO_KEEP_ALIVE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// A busy connection reads in chunks this large.
 const READ_CHUNK: usize = 4096;
@@ -500,28 +507,50 @@ fn size_read_buffer(rbuf: &mut BytesMut, last_read: usize) {
 pub(crate) async fn read_connect<R: AsyncRead + Unpin>(
     rd: &mut R,
     rbuf: &mut BytesMut,
-) -> Result<Connect, String> {
+) -> SessionResult<Connect> {
     tokio::time::timeout(CONNECT_TIMEOUT, read_connect_packet(rd, rbuf))
         .await
-        .map_err(|_| "no CONNECT in time".to_string())?
+        .map_err(|_| SessionError::Io("no CONNECT in time".into()))?
 }
 
 async fn read_connect_packet<R: AsyncRead + Unpin>(
     rd: &mut R,
     rbuf: &mut BytesMut,
-) -> Result<Connect, String> {
+) -> SessionResult<Connect> {
     loop {
-        if let Some(p) = shoal_mqtt::decode(rbuf, Protocol::V311, MAX_PACKET)
-            .map_err(|e| format!("decode: {e}"))?
-        {
+        if let Some(p) = shoal_mqtt::decode(rbuf, Protocol::V311, MAX_CONNECT)? {
             return match p {
                 Packet::Connect(c) => Ok(c),
-                other => Err(format!("first packet is not CONNECT: {other:?}")),
+                other => Err(SessionError::protocol(format!(
+                    "first packet is not CONNECT: {other:?}"
+                ))),
             };
         }
-        if rd.read_buf(rbuf).await.map_err(|e| e.to_string())? == 0 {
-            return Err("closed before CONNECT".into());
+        if rd.read_buf(rbuf).await? == 0 {
+            return Err(SessionError::Io("closed before CONNECT".into()));
         }
+    }
+}
+
+/// Answers a first packet that could not be read as CONNECT, when the protocol says to
+/// (see `error::connect_refusal`), before the connection closes.
+pub(crate) async fn refuse_unreadable_connect<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    e: &SessionError,
+    rbuf: &[u8],
+) {
+    let SessionError::Decode(d) = e else { return };
+    let Some((protocol, code)) = error::connect_refusal(d, error::connect_level(rbuf)) else {
+        return;
+    };
+    let mut out = BytesMut::new();
+    let ack = Packet::ConnAck(ConnAck {
+        code,
+        ..ConnAck::default()
+    });
+    if shoal_mqtt::encode(&ack, protocol, &mut out).is_ok() {
+        let _ = wr.write_all(&out).await;
+        let _ = wr.flush().await;
     }
 }
 

@@ -11,6 +11,13 @@ use serde::{Deserialize, Serialize};
 pub struct SessionSubscription {
     pub filter: String,
     pub qos: u8,
+    /// MQTT 5 subscription options (§3.8.3.1), absent from records written before them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_local: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_as_published: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
 }
 
 /// A session that outlives its connection (MQTT 3.1.1 CleanSession=0, or MQTT 5 with a session

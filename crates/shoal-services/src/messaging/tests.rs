@@ -57,6 +57,9 @@ async fn a_session_queue_keeps_order_and_is_removed_with_the_session() {
         subscriptions: vec![SessionSubscription {
             filter: "a/#".into(),
             qos: 1,
+            no_local: false,
+            retain_as_published: true,
+            id: Some(7),
         }],
         expiry_secs: 3600,
         disconnected_at: Some(1_000),

@@ -1,0 +1,72 @@
+//! Wills with a delay (MQTT 5 §3.1.3.2.2, standard profile): published once the Will Delay
+//! Interval has passed or the session has ended, whichever comes first, and never if the client
+//! connects to the session again before. They live in the shard's memory, like the connection
+//! whose end they announce: a restart publishes none, as a crash of the connection's own
+//! server would not.
+
+use super::{State, Will};
+use std::sync::Arc;
+use tokio::time::{Duration, Instant};
+
+#[derive(Default)]
+pub(super) struct Pending {
+    wills: Vec<(Instant, Arc<str>, Will)>,
+}
+
+impl Pending {
+    pub(super) fn next_due(&self) -> Option<Instant> {
+        self.wills.iter().map(|(at, _, _)| *at).min()
+    }
+
+    /// Holds `will` for `delay` seconds; a later will of the same client replaces it.
+    pub(super) fn hold(&mut self, client: Arc<str>, will: Will, delay: u32) {
+        self.cancel(&client);
+        let at = Instant::now() + Duration::from_secs(u64::from(delay));
+        self.wills.push((at, client, will));
+    }
+
+    /// The client connected again: its will is not published.
+    pub(super) fn cancel(&mut self, client: &str) {
+        self.wills.retain(|(_, c, _)| &**c != client);
+    }
+
+    fn take_due(&mut self, now: Instant) -> Vec<Will> {
+        let mut due = Vec::new();
+        self.wills.retain_mut(|(at, _, w)| {
+            if *at <= now {
+                due.push(w.clone());
+                false
+            } else {
+                true
+            }
+        });
+        due
+    }
+}
+
+/// Sleeps until `at`, or for ever without one.
+pub(super) async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl State {
+    pub(super) async fn publish_due_wills(&mut self) {
+        for w in self.wills.take_due(Instant::now()) {
+            self.publish(w.msg, w.retain, None).await;
+        }
+    }
+
+    /// A will from an ended connection: published now, or held for its delay — at most until
+    /// the session's own end (`expiry` seconds after the disconnection).
+    pub(super) async fn will(&mut self, client: &Arc<str>, will: Will, expiry: u32) {
+        let delay = will.delay.min(expiry);
+        if delay == 0 {
+            self.publish(will.msg, will.retain, None).await;
+        } else {
+            self.wills.hold(client.clone(), will, delay);
+        }
+    }
+}
