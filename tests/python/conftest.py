@@ -167,9 +167,11 @@ def pytest_runtest_makereport(item, call):
 class ShoalServer:
     """One `shoal serve` child process bound to an ephemeral port."""
 
-    def __init__(self, data_dir, log_dir=None):
+    def __init__(self, data_dir, log_dir=None, env=None):
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir) if log_dir else self.data_dir.parent
+        # Extra environment variables for the server (e.g. SHOAL_MQTT_PROFILE).
+        self.env = dict(env or {})
         self.proc = None
         self.stdout_lines = []
         self.stderr_path = None
@@ -197,7 +199,7 @@ class ShoalServer:
             stdin=subprocess.DEVNULL,
             text=True,
             bufsize=1,
-            env={**os.environ, "SHOAL_METRICS_TOKEN": METRICS_TOKEN},
+            env={**os.environ, "SHOAL_METRICS_TOKEN": METRICS_TOKEN, **self.env},
         )
         stderr_file.close()
         _STARTED.append(self)
@@ -354,11 +356,12 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def shoal_factory(tmp_path):
-    """Call with an optional data dir; returns a started ShoalServer."""
+    """Call with an optional data dir (and extra environment variables for the server);
+    returns a started ShoalServer."""
     started = []
 
-    def start(data_dir=None):
-        srv = ShoalServer(data_dir or (tmp_path / ("data-%d" % len(started))))
+    def start(data_dir=None, env=None):
+        srv = ShoalServer(data_dir or (tmp_path / ("data-%d" % len(started))), env=env)
         started.append(srv)
         return srv.start()
 

@@ -121,7 +121,10 @@ impl Outgoing {
             .drain(..)
             .filter(|w| w.seq.is_none() && w.d.qos != QoS::AtMostOnce && !w.d.retain)
             .map(|w| (w.d.msg, w.d.qos));
-        left.into_iter().map(|f| (f.msg, f.qos)).chain(waited).collect()
+        left.into_iter()
+            .map(|f| (f.msg, f.qos))
+            .chain(waited)
+            .collect()
     }
 
     /// Takes the sequence numbers to remove from the stored queue.
@@ -435,9 +438,14 @@ mod tests {
     #[test]
     fn server_aliases_stop_at_the_clients_maximum() {
         let mut out = Outgoing::new(100);
-        assert_eq!(out.alias(&Arc::from("a")), None, "no aliases unless the client takes them");
+        assert_eq!(
+            out.alias(&Arc::from("a")),
+            None,
+            "no aliases unless the client takes them"
+        );
         out.alias_max = 2;
-        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"), Arc::from("c"));
+        let (a, b, c): (Arc<str>, Arc<str>, Arc<str>) =
+            (Arc::from("a"), Arc::from("b"), Arc::from("c"));
         assert_eq!(out.alias(&a), Some((1, true)));
         assert_eq!(out.alias(&a), Some((1, false)));
         assert_eq!(out.alias(&b), Some((2, true)));
@@ -448,8 +456,7 @@ mod tests {
     fn retained_messages_waiting_for_one_topic_do_not_pile_up() {
         let mut out = Outgoing::new(100);
         for _ in 0..70_000 {
-            out.wait(retained("r/1"))
-            .unwrap();
+            out.wait(retained("r/1")).unwrap();
         }
         assert_eq!(out.waiting.len(), 1);
     }
@@ -458,12 +465,9 @@ mod tests {
     fn the_waiting_queue_is_bounded() {
         let mut out = Outgoing::new(100);
         for i in 0..MAX_WAITING {
-            out.wait(retained(&format!("r/{i}")))
-            .unwrap();
+            out.wait(retained(&format!("r/{i}"))).unwrap();
         }
-        assert!(out
-            .wait(retained("r/x"))
-            .is_err());
+        assert!(out.wait(retained("r/x")).is_err());
     }
 
     #[test]

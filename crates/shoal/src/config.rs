@@ -124,7 +124,10 @@ impl MqttConfig {
             max_keep_alive: self.max_keep_alive,
         };
         for (name, bad) in [
-            ("mqtt.max_payload", limits.max_payload == 0 || limits.max_payload > 256 << 20),
+            (
+                "mqtt.max_payload",
+                limits.max_payload == 0 || limits.max_payload > 256 << 20,
+            ),
             ("mqtt.max_topic_levels", self.max_topic_levels == 0),
             ("mqtt.max_filters_per_subscribe", limits.max_filters == 0),
             ("mqtt.max_inflight", limits.inflight == 0),
@@ -135,9 +138,9 @@ impl MqttConfig {
             }
         }
         match ProfileKind::parse(&self.profile)? {
-            ProfileKind::Aws if limits != Limits::default() => Err(
-                "mqtt limits other than AWS's need profile = \"standard\"".to_string(),
-            ),
+            ProfileKind::Aws if limits != Limits::default() => {
+                Err("mqtt limits other than AWS's need profile = \"standard\"".to_string())
+            }
             ProfileKind::Aws => Ok(Profile::aws()),
             ProfileKind::Standard => Ok(Profile::standard(limits)),
         }
@@ -313,14 +316,17 @@ mod tests {
             Config::default().mqtt.profile().unwrap(),
             shoal_broker::Profile::aws()
         );
-        let c = Config::parse("version = 1\n[mqtt]\nprofile = \"standard\"\nmax_topic_levels = 20\n")
-            .unwrap();
+        let c =
+            Config::parse("version = 1\n[mqtt]\nprofile = \"standard\"\nmax_topic_levels = 20\n")
+                .unwrap();
         let p = c.mqtt.profile().unwrap();
         assert_eq!(p.kind, shoal_broker::ProfileKind::Standard);
         assert_eq!(p.limits.max_topic_slashes, 19);
-        assert!(Config::parse("version = 1\n[mqtt]\nmax_topic_levels = 20\n")
-            .unwrap_err()
-            .contains("standard"));
+        assert!(
+            Config::parse("version = 1\n[mqtt]\nmax_topic_levels = 20\n")
+                .unwrap_err()
+                .contains("standard")
+        );
         assert!(Config::parse("version = 1\n[mqtt]\nprofile = \"mosquitto\"\n").is_err());
     }
 

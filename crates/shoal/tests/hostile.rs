@@ -5,30 +5,14 @@ mod common;
 
 use aws_sdk_iot::types::CertificateStatus;
 use aws_sdk_iotdataplane::primitives::Blob;
-use common::device::{attach_new_policy, device_cert, DeviceCert};
+use common::device::{attach_new_policy, device_cert, open_device, DeviceCert, ALLOW_ALL};
 use common::raw::Raw;
 use common::{code, TestServer};
 use shoal_domain::Clock;
 use shoal_mqtt::{reason, return_code, ConnectProperties, Packet, Protocol, PubAck, QoS};
 
-const ALLOW_ALL: &str =
-    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
-
-/// A device certificate of the default account with a policy that allows everything.
-async fn open_device(s: &TestServer) -> DeviceCert {
-    let c = s.client("us-east-1");
-    let cert = device_cert(&c).await;
-    attach_new_policy(&c, &cert, &format!("all-{}", &cert.id[..8]), ALLOW_ALL).await;
-    cert
-}
-
 async fn connected_raw(s: &TestServer, cert: &DeviceCert, id: &str, protocol: Protocol) -> Raw {
-    let mut raw = Raw::tls(s, cert, "localhost").await;
-    let code = raw
-        .connect(id, protocol, true, ConnectProperties::default())
-        .await;
-    assert_eq!(code, Some(0), "CONNACK");
-    raw
+    Raw::connected(s, cert, id, protocol).await
 }
 
 /// The payload of the next PUBLISH, acknowledging it when QoS 1.

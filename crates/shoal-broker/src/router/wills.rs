@@ -70,3 +70,49 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::Msg;
+
+    fn will(payload: &'static str) -> Will {
+        Will {
+            msg: Msg {
+                topic: Arc::from("w"),
+                payload: bytes::Bytes::from_static(payload.as_bytes()),
+                qos: shoal_mqtt::QoS::AtMostOnce,
+                props: None,
+                from: None,
+                published_at: 0,
+            },
+            retain: false,
+            delay: 30,
+        }
+    }
+
+    #[test]
+    fn a_will_waits_for_its_delay_and_a_return_cancels_it() {
+        let start = Instant::now();
+        let mut p = Pending::default();
+        p.hold(Arc::from("a"), will("a"), 30);
+        p.hold(Arc::from("b"), will("b"), 30);
+        assert_eq!(p.next_due(), p.wills.first().map(|w| w.0));
+        assert!(p.take_due(start + Duration::from_secs(29)).is_empty());
+        p.cancel("a");
+        let due = p.take_due(start + Duration::from_secs(31));
+        assert_eq!(due.len(), 1, "only the will of the client that stayed away");
+        assert_eq!(&due[0].msg.payload[..], b"b");
+        assert_eq!(p.next_due(), None);
+    }
+
+    #[test]
+    fn a_second_will_of_one_client_replaces_the_first() {
+        let mut p = Pending::default();
+        p.hold(Arc::from("a"), will("1"), 30);
+        p.hold(Arc::from("a"), will("2"), 30);
+        let due = p.take_due(Instant::now() + Duration::from_secs(31));
+        assert_eq!(due.len(), 1);
+        assert_eq!(&due[0].msg.payload[..], b"2");
+    }
+}

@@ -12,10 +12,7 @@ pub(crate) enum SessionError {
     /// The client's bytes are not a valid packet: DISCONNECT with the codec's reason code.
     Decode(DecodeError),
     /// The client broke the protocol: MQTT 5 clients get DISCONNECT with `code` (§4.13).
-    Client {
-        code: u8,
-        why: Cow<'static, str>,
-    },
+    Client { code: u8, why: Cow<'static, str> },
     /// The connection's certificate may no longer connect (0x87 Not Authorized).
     Revoked(String),
     /// The client made more wait for it than a connection may hold (0x97 Quota Exceeded).
@@ -104,13 +101,15 @@ impl From<shoal_mqtt::EncodeError> for SessionError {
 /// 0x01 and says nothing otherwise; MQTT 5 (§3.2.2.2) answers with the reason code, in the
 /// format of the level the client asked for. `level` is the protocol level byte of the CONNECT,
 /// if it got that far.
-pub(crate) fn connect_refusal(e: &DecodeError, level: Option<u8>) -> Option<(shoal_mqtt::Protocol, u8)> {
+pub(crate) fn connect_refusal(
+    e: &DecodeError,
+    level: Option<u8>,
+) -> Option<(shoal_mqtt::Protocol, u8)> {
     use shoal_mqtt::{return_code, Protocol};
     match (e, level) {
-        (DecodeError::UnsupportedProtocol(_), _) => Some((
-            Protocol::V311,
-            return_code::UNACCEPTABLE_PROTOCOL_VERSION,
-        )),
+        (DecodeError::UnsupportedProtocol(_), _) => {
+            Some((Protocol::V311, return_code::UNACCEPTABLE_PROTOCOL_VERSION))
+        }
         (_, Some(5)) => Some((Protocol::V5, e.reason_code())),
         _ => None,
     }
@@ -165,6 +164,9 @@ mod tests {
             connect_refusal(&DecodeError::ProtocolError("x"), Some(5)),
             Some((Protocol::V5, reason::PROTOCOL_ERROR))
         );
-        assert_eq!(connect_refusal(&DecodeError::ProtocolError("x"), Some(4)), None);
+        assert_eq!(
+            connect_refusal(&DecodeError::ProtocolError("x"), Some(4)),
+            None
+        );
     }
 }

@@ -17,8 +17,8 @@ impl Session {
         mut p: shoal_mqtt::Publish,
     ) -> SessionResult<Option<EndReason>> {
         let topic: Option<Arc<str>> = match (p.topic.is_empty(), p.properties.topic_alias) {
-            // MQTT 5 §3.3.2.3.4: 0, or more than the Topic Alias Maximum given in CONNACK, is a
-            // Topic Alias Invalid.
+            // MQTT 5 §3.3.2.3.4: more than the Topic Alias Maximum given in CONNACK is Topic
+            // Alias Invalid (0 never gets here: the decoder refuses it as a Protocol Error).
             (_, Some(a)) if a == 0 || a > self.gw.profile.topic_alias_maximum() => {
                 return Err(SessionError::client(
                     reason::TOPIC_ALIAS_INVALID,
@@ -339,7 +339,11 @@ impl Session {
                 after = Some(m.topic.clone());
                 if shoal_mqtt::matches(filter, &m.topic) {
                     if !self.out.can_wait() {
-                        tracing::info!(conn = self.conn, filter, "retained messages beyond the waiting queue not sent");
+                        tracing::info!(
+                            conn = self.conn,
+                            filter,
+                            "retained messages beyond the waiting queue not sent"
+                        );
                         return Ok(());
                     }
                     send(self, m)?;

@@ -36,6 +36,18 @@ pub async fn device_cert(c: &aws_sdk_iot::Client) -> DeviceCert {
 /// Things named `names`, each with the certificate attached (its policy variables then see the
 /// thing when the client id is its name).
 /// Creates policy `name` with `doc` and attaches it to the certificate.
+/// A policy that allows every IoT action on every resource.
+pub const ALLOW_ALL: &str =
+    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#;
+
+/// A device certificate of the default account with a policy that allows everything.
+pub async fn open_device(s: &TestServer) -> DeviceCert {
+    let c = s.client("us-east-1");
+    let cert = device_cert(&c).await;
+    attach_new_policy(&c, &cert, &format!("all-{}", &cert.id[..8]), ALLOW_ALL).await;
+    cert
+}
+
 pub async fn attach_new_policy(c: &aws_sdk_iot::Client, cert: &DeviceCert, name: &str, doc: &str) {
     c.create_policy()
         .policy_name(name)

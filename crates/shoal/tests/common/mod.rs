@@ -26,6 +26,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    /// Starts with the test settings, then `tune`'s changes to them.
+    pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config {
             data: dir.path().to_path_buf(),
@@ -35,6 +40,7 @@ impl TestServer {
         cfg.mqtt.listen = "127.0.0.1:0".parse().unwrap();
         cfg.device_https.listen = "127.0.0.1:0".parse().unwrap();
         cfg.metrics.token = METRICS_TOKEN.to_string();
+        tune(&mut cfg);
         // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let server = Server::start(&cfg, clock.clone()).await.unwrap();

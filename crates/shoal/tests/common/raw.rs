@@ -6,7 +6,9 @@ use super::device::DeviceCert;
 use super::TestServer;
 use bytes::BytesMut;
 use rustls_pki_types::ServerName;
-use shoal_mqtt::{Connect, ConnectProperties, Packet, Protocol, QoS, Subscribe, Subscription};
+use shoal_mqtt::{
+    ConnAck, Connect, ConnectProperties, Packet, Protocol, QoS, Subscribe, Subscription,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,6 +41,41 @@ impl Raw {
             io,
             rbuf: BytesMut::new(),
             protocol: Protocol::V311,
+        }
+    }
+
+    /// TLS as `tls` with SNI "localhost", then a clean CONNECT that must be accepted.
+    pub async fn connected(s: &TestServer, cert: &DeviceCert, id: &str, protocol: Protocol) -> Raw {
+        let mut raw = Raw::tls(s, cert, "localhost").await;
+        let code = raw
+            .connect(id, protocol, true, ConnectProperties::default())
+            .await;
+        assert_eq!(code, Some(0), "CONNACK");
+        raw
+    }
+
+    /// Sends `c` and returns the CONNACK (`None` when the server closed without one).
+    pub async fn connack(&mut self, c: Connect) -> Option<ConnAck> {
+        self.protocol = c.protocol;
+        self.send(&Packet::Connect(c)).await;
+        match self.recv().await? {
+            Packet::ConnAck(a) => Some(a),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    pub async fn send_bytes(&mut self, b: &[u8]) {
+        self.io.write_all(b).await.unwrap();
+    }
+
+    /// Reads until the server's DISCONNECT and returns its reason code; `None` when the
+    /// connection closed without one. Other packets on the way are skipped.
+    pub async fn disconnect_reason(&mut self) -> Option<u8> {
+        loop {
+            match self.recv().await? {
+                Packet::Disconnect(d) => return Some(d.reason),
+                _ => continue,
+            }
         }
     }
 
