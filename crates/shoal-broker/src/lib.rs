@@ -30,6 +30,14 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+/// What a device endpoint is: the region it serves (one, as an AWS IoT endpoint), its TLS
+/// server configuration, and the MQTT it speaks.
+pub struct Endpoint {
+    pub region: Region,
+    pub tls: Arc<rustls::ServerConfig>,
+    pub profile: Profile,
+}
+
 /// What the gateway needs from the rest of the process.
 pub struct Gateway {
     identity: Arc<Identity>,
@@ -55,10 +63,13 @@ impl Gateway {
         messaging: Arc<Messaging>,
         shadows: Arc<Shadows>,
         clock: Arc<dyn Clock>,
-        region: Region,
-        tls: Arc<rustls::ServerConfig>,
-        profile: Profile,
+        endpoint: Endpoint,
     ) -> Result<Arc<Gateway>, ServiceError> {
+        let Endpoint {
+            region,
+            tls,
+            profile,
+        } = endpoint;
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
         let persister = persister::Persister::spawn(messaging.clone());

@@ -141,9 +141,11 @@ impl Server {
             messaging.clone(),
             shadows.clone(),
             clock.clone(),
-            region.clone(),
-            device_tls.clone(),
-            cfg.mqtt.profile()?,
+            shoal_broker::Endpoint {
+                region: region.clone(),
+                tls: device_tls.clone(),
+                profile: cfg.mqtt.profile()?,
+            },
         )
         .map_err(|e| e.message)?;
         let state = Arc::new(
