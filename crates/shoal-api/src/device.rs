@@ -14,15 +14,12 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shoal_domain::Region;
-use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::identity::{ConnFacts, Device};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// AWS IoT's largest message payload, plus room for nothing else: the body is the payload.
 const MAX_BODY: usize = 128 * 1024 + 1;
-const HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// A device connection: who it is and what its transport tells policies.
 struct Client {
@@ -31,50 +28,40 @@ struct Client {
     server_name: Option<String>,
 }
 
-/// Serves iot-data over HTTPS with client certificates until `stop` is cancelled; then
-/// requests in flight finish and the returned handle drains the connections.
-pub fn serve_devices(
-    listener: Listener,
+/// Serves iot-data over HTTPS on one device connection whose TLS handshake is done (the
+/// caller's listener may have chosen this by ALPN, `x-amzn-http-ca`), until the client closes
+/// or `conn` is told to stop; requests in flight then finish.
+pub async fn serve_device_stream(
     state: Arc<ApiState>,
-    tls: Arc<rustls::ServerConfig>,
-    region: Region,
-    stop: CancellationToken,
-) -> Served {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
-    listener.serve(stop, move |tcp, conn| {
-        let (state, acceptor, region) = (state.clone(), acceptor.clone(), region.clone());
-        async move {
-            let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                _ => return,
-            };
-            let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
-                return;
-            };
-            let server_name = tls.get_ref().1.server_name().map(str::to_string);
-            let named = match server_name.as_deref() {
-                Some(host) => state.accounts.account_of_endpoint(host).ok().flatten(),
-                None => None,
-            };
-            let device = match state
-                .identity
-                .authenticate_device(&region, der, named.as_ref())
-            {
-                Ok(d) => d,
-                Err(e) => return tracing::info!(reason = %e.message, "device certificate refused"),
-            };
-            let client = Arc::new(Client {
-                device,
-                peer: conn.peer(),
-                server_name,
-            });
-            let svc = service_fn(move |req| {
-                let (state, client) = (state.clone(), client.clone());
-                async move { Ok::<_, std::convert::Infallible>(handle(&state, &client, req).await) }
-            });
-            serve_connection(TokioIo::new(tls), svc, conn.stop()).await;
-        }
-    })
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    conn: &shoal_net::Conn,
+    region: &Region,
+) {
+    let Some(der) = tls.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+        return;
+    };
+    let server_name = tls.get_ref().1.server_name().map(str::to_string);
+    let named = match server_name.as_deref() {
+        Some(host) => state.accounts.account_of_endpoint(host).ok().flatten(),
+        None => None,
+    };
+    let device = match state
+        .identity
+        .authenticate_device(region, der, named.as_ref())
+    {
+        Ok(d) => d,
+        Err(e) => return tracing::info!(reason = %e.message, "device certificate refused"),
+    };
+    let client = Arc::new(Client {
+        device,
+        peer: conn.peer(),
+        server_name,
+    });
+    let svc = service_fn(move |req| {
+        let (state, client) = (state.clone(), client.clone());
+        async move { Ok::<_, std::convert::Infallible>(handle(&state, &client, req).await) }
+    });
+    serve_connection(TokioIo::new(tls), svc, conn.stop()).await;
 }
 
 async fn handle(

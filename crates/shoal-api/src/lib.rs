@@ -18,7 +18,7 @@ mod request;
 mod server;
 mod shadow;
 
-pub use device::serve_devices;
+pub use device::serve_device_stream;
 pub use server::serve;
 
 use shoal_domain::Clock;

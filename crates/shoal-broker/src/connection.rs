@@ -41,6 +41,17 @@ pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, net: shoal_net::Conn, 
         Ok(Err(e)) => return tracing::debug!(conn, error = %e, "tls handshake failed"),
         Err(_) => return tracing::debug!(conn, "tls handshake timed out"),
     };
+    handle_established(gw, tls, net, conn).await
+}
+
+/// MQTT on a TLS connection whose handshake is done: a device with its client certificate,
+/// or MQTT over WebSocket without one.
+pub async fn handle_established(
+    gw: Arc<Gateway>,
+    tls: tokio_rustls::server::TlsStream<TcpStream>,
+    net: shoal_net::Conn,
+    conn: ConnId,
+) {
     let transport = Transport {
         peer: net.peer(),
         tls: true,

@@ -165,6 +165,17 @@ pub fn serve(listener: Listener, gw: Arc<Gateway>, stop: CancellationToken) -> S
     })
 }
 
+/// MQTT on a TLS connection another listener accepted and handed over (by ALPN,
+/// `x-amzn-mqtt-ca`, on AWS's port 443).
+pub async fn serve_tls_stream(
+    gw: Arc<Gateway>,
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    conn: shoal_net::Conn,
+) {
+    let id = gw.next_conn.fetch_add(1, Ordering::Relaxed);
+    connection::handle_established(gw, tls, conn, id).await
+}
+
 /// Serves MQTT over plain TCP (access key as user name, secret as password): for trusted
 /// networks and benchmarks only, and only when configured.
 pub fn serve_plain(listener: Listener, gw: Arc<Gateway>, stop: CancellationToken) -> Served {

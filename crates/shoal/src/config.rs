@@ -10,7 +10,8 @@ use std::path::PathBuf;
 pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be set by an environment variable:
 # SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_API_MAX_CONNECTIONS,
 # SHOAL_MQTT_LISTEN, SHOAL_MQTT_PLAIN_LISTEN, SHOAL_MQTT_MAX_CONNECTIONS, SHOAL_MQTT_PROFILE,
-# SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_METRICS_TOKEN,
+# SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_DEVICE_ALPN_LISTEN,
+# SHOAL_METRICS_TOKEN,
 # SHOAL_LOG_LEVEL.
 version = 1
 
@@ -66,6 +67,13 @@ listen = "127.0.0.1:8443"
 # Connections open at once; more are closed as they arrive.
 max_connections = 4096
 
+[device]
+# AWS's port 443: MQTT and HTTPS on one TLS listener, told apart by ALPN (x-amzn-mqtt-ca,
+# x-amzn-http-ca), where the AWS IoT Device SDKs connect when given no port. Used when the
+# process may bind it (root, or CAP_NET_BIND_SERVICE); otherwise the device HTTPS port above
+# serves those clients. Empty: off. It takes [device_https] max_connections.
+alpn_listen = "127.0.0.1:443"
+
 [metrics]
 # GET /metrics on the API port (Prometheus) needs credentials: this bearer token (Prometheus'
 # `authorization: {credentials: ...}`) shows every account's metrics; a SigV4-signed request
@@ -86,6 +94,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub mqtt: MqttConfig,
     pub device_https: DeviceHttpsConfig,
+    pub device: DeviceConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
 }
@@ -152,6 +161,25 @@ impl MqttConfig {
 pub struct DeviceHttpsConfig {
     pub listen: SocketAddr,
     pub max_connections: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    pub alpn_listen: String,
+}
+
+impl DeviceConfig {
+    /// The ALPN listener's address, if it is on.
+    pub fn alpn_addr(&self) -> Result<Option<SocketAddr>, String> {
+        match self.alpn_listen.trim() {
+            "" => Ok(None),
+            a => a
+                .parse()
+                .map(Some)
+                .map_err(|e| format!("device.alpn_listen: {e}")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -228,6 +256,9 @@ impl Config {
                 .parse()
                 .map_err(|e| format!("SHOAL_DEVICE_HTTPS_LISTEN: {e}"))?;
         }
+        if let Some(v) = get("SHOAL_DEVICE_ALPN_LISTEN") {
+            self.device.alpn_listen = v;
+        }
         if let Some(v) = get("SHOAL_LOG_LEVEL") {
             self.log.level = v;
         }
@@ -259,6 +290,7 @@ impl Config {
         }
         shoal_domain::Region::parse(&self.region).map_err(|e| e.message)?;
         self.mqtt.profile()?;
+        self.device.alpn_addr()?;
         for (name, n) in [
             ("api.max_connections", self.api.max_connections),
             ("mqtt.max_connections", self.mqtt.max_connections),

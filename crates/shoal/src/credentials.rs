@@ -27,6 +27,11 @@ pub fn device_https_addr_path(data: &Path) -> PathBuf {
     data.join("device-https.addr")
 }
 
+/// Where devices that pick their protocol by ALPN connect (443, or the device HTTPS port).
+pub fn alpn_addr_path(data: &Path) -> PathBuf {
+    data.join("alpn.addr")
+}
+
 /// The process id of the server running on the folder, for `shoal key` to tell it that keys
 /// changed (SIGHUP).
 pub fn pid_path(data: &Path) -> PathBuf {

@@ -2,6 +2,7 @@
 //! gateways together, startup and graceful shutdown. `main.rs` adds the command line; tests
 //! start the same `Server` in process.
 
+mod alpn;
 pub mod config;
 pub mod credentials;
 mod server;

@@ -211,7 +211,10 @@ fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
         println!("  api      {:<26}iot, iot-data", server.endpoint());
         println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5; WebSocket /mqtt (SigV4)", server.mqtt_addr);
-        println!("  https    https://{:<18}device HTTPS (client certificates): iot-data", server.device_https_addr);
+        println!("  https    https://{:<18}device HTTPS (client certificates): iot-data; MQTT by ALPN x-amzn-mqtt-ca", server.device_https_addr);
+        if let Some(a) = server.alpn_addr {
+            println!("  alpn     {a:<26}AWS's 443: MQTT (x-amzn-mqtt-ca) and HTTPS (x-amzn-http-ca) by ALPN");
+        }
         if let Some(a) = server.mqtt_plain_addr {
             println!("  mqtt-tcp mqtt://{a:<19}plain TCP, access key as user name");
         }
@@ -326,6 +329,20 @@ fn run_env(common: &Common) -> Result<(), String> {
         .map(|a| a.trim().to_string())
         .unwrap_or_else(|_| cfg.device_https.listen.to_string());
     println!("export SHOAL_DEVICE_HTTPS_ENDPOINT={https}");
+    let alpn = std::fs::read_to_string(credentials::alpn_addr_path(&cfg.data))
+        .map(|a| a.trim().to_string())
+        .unwrap_or(https);
+    println!("export SHOAL_ALPN_ENDPOINT={alpn}");
+    // The AWS IoT Device SDK samples take no CA file: they trust the system's store.
+    println!("# To trust Shoal's CA system-wide (AWS IoT Device SDK samples need it), as root:");
+    println!(
+        "#   Debian/Ubuntu: cp {} /usr/local/share/ca-certificates/shoal.crt && update-ca-certificates",
+        ca.display()
+    );
+    println!(
+        "#   Fedora/RHEL:   cp {} /etc/pki/ca-trust/source/anchors/shoal.pem && update-ca-trust",
+        ca.display()
+    );
     Ok(())
 }
 

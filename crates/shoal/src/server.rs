@@ -64,6 +64,8 @@ pub struct Server {
     pub mqtt_addr: SocketAddr,
     pub mqtt_plain_addr: Option<SocketAddr>,
     pub device_https_addr: SocketAddr,
+    /// The ALPN listener (AWS's 443), when configured and the process could bind it.
+    pub alpn_addr: Option<SocketAddr>,
     /// The admin key, read from the data folder (created there on first start).
     pub admin: Option<(String, String)>,
     /// Set on the first start only.
@@ -76,6 +78,7 @@ pub struct Server {
     stop: CancellationToken,
     api: Served,
     device_https: Served,
+    alpn: Option<Served>,
     mqtt: Served,
     mqtt_plain: Option<Served>,
 }
@@ -178,6 +181,26 @@ impl Server {
             cfg.device_https.max_connections,
         );
         let device_https_addr = device_https.local_addr().map_err(|e| e.to_string())?;
+        let alpn = match cfg.device.alpn_addr()? {
+            Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => Some(Listener::new(
+                    "device-alpn",
+                    l,
+                    cfg.device_https.max_connections,
+                )),
+                // Port 443 needs privileges: without them the device HTTPS port serves the
+                // same protocols.
+                Err(e) => {
+                    tracing::warn!(%addr, error = %e, "ALPN listener not started; devices choosing their protocol by ALPN use the device HTTPS port");
+                    None
+                }
+            },
+            None => None,
+        };
+        let alpn_addr = match &alpn {
+            Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
+            None => None,
+        };
         let mqtt_plain = match cfg.mqtt.plain_listen {
             Some(addr) => Some(Listener::new(
                 "mqtt-plain",
@@ -197,14 +220,29 @@ impl Server {
                 credentials::device_https_addr_path(&cfg.data),
                 device_https_addr,
             ),
+            (
+                credentials::alpn_addr_path(&cfg.data),
+                alpn_addr.unwrap_or(device_https_addr),
+            ),
         ] {
             let _ = std::fs::write(path, addr.to_string());
         }
 
         let stop = CancellationToken::new();
         let api = shoal_api::serve(api, state.clone(), stop.child_token());
-        let device_https =
-            shoal_api::serve_devices(device_https, state, device_tls, region, stop.child_token());
+        let devices = Arc::new(crate::alpn::Services {
+            gateway: gateway.clone(),
+            api: state,
+            region,
+        });
+        let alpn_tls = crate::alpn::tls_config(&device_tls);
+        let device_https = crate::alpn::serve(
+            device_https,
+            alpn_tls.clone(),
+            devices.clone(),
+            stop.child_token(),
+        );
+        let alpn = alpn.map(|l| crate::alpn::serve(l, alpn_tls, devices, stop.child_token()));
         let mqtt_plain =
             mqtt_plain.map(|l| shoal_broker::serve_plain(l, gateway.clone(), stop.child_token()));
         let mqtt = shoal_broker::serve(mqtt, gateway.clone(), stop.child_token());
@@ -213,6 +251,7 @@ impl Server {
             mqtt_addr,
             mqtt_plain_addr,
             device_https_addr,
+            alpn_addr,
             admin,
             created_admin,
             accounts,
@@ -222,6 +261,7 @@ impl Server {
             stop,
             api,
             device_https,
+            alpn,
             mqtt,
             mqtt_plain,
         })
@@ -239,6 +279,11 @@ impl Server {
         self.stop.cancel();
         self.gateway.shutdown().await;
         let (api, devices) = tokio::join!(self.api.drain(DRAIN), self.device_https.drain(DRAIN));
+        let devices = devices
+            && match self.alpn {
+                Some(a) => a.drain(DRAIN).await,
+                None => true,
+            };
         let mqtt = self.mqtt.drain(DRAIN).await;
         let plain = match self.mqtt_plain {
             Some(p) => p.drain(DRAIN).await,

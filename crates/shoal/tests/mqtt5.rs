@@ -504,3 +504,29 @@ async fn the_standard_profile_delays_the_will() {
     assert_eq!(&next_publish(&mut watcher).await.payload[..], b"gone");
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alpn_picks_mqtt_on_the_device_https_port_and_on_the_alpn_listener() {
+    let s = TestServer::start_with(|c| c.device.alpn_listen = "127.0.0.1:0".into()).await;
+    let cert = open_device(&s).await;
+    let alpn_port = s.alpn_port().expect("the ALPN listener is up");
+    // As the AWS IoT Device SDKs do when given no port: ALPN x-amzn-mqtt-ca.
+    for port in [alpn_port, s.device_https_port()] {
+        let mut raw = Raw::tls_alpn(&s, &cert, "localhost", port, &[b"x-amzn-mqtt-ca"]).await;
+        let code = raw
+            .connect("alpn", Protocol::V311, true, ConnectProperties::default())
+            .await;
+        assert_eq!(code, Some(0), "MQTT on port {port}");
+    }
+    // x-amzn-http-ca is HTTPS: an HTTP request gets an HTTP answer.
+    let mut raw = Raw::tls_alpn(&s, &cert, "localhost", alpn_port, &[b"x-amzn-http-ca"]).await;
+    raw.send_bytes(b"GET /retainedmessage/none HTTP/1.1\r\nhost: localhost\r\n\r\n")
+        .await;
+    let head = raw.read_some().await;
+    assert!(
+        head.starts_with(b"HTTP/1.1 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    s.stop().await;
+}

@@ -39,6 +39,8 @@ impl TestServer {
         cfg.api.listen = "127.0.0.1:0".parse().unwrap();
         cfg.mqtt.listen = "127.0.0.1:0".parse().unwrap();
         cfg.device_https.listen = "127.0.0.1:0".parse().unwrap();
+        // Tests run side by side: none takes port 443 (a test that wants it sets it).
+        cfg.device.alpn_listen = String::new();
         cfg.metrics.token = METRICS_TOKEN.to_string();
         tune(&mut cfg);
         // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
@@ -68,6 +70,15 @@ impl TestServer {
 
     pub fn api_port(&self) -> u16 {
         self.server.as_ref().unwrap().api_addr.port()
+    }
+
+    pub fn device_https_port(&self) -> u16 {
+        self.server.as_ref().unwrap().device_https_addr.port()
+    }
+
+    /// The ALPN listener's port (AWS's 443), when it was started.
+    pub fn alpn_port(&self) -> Option<u16> {
+        self.server.as_ref().unwrap().alpn_addr.map(|a| a.port())
     }
 
     pub fn mqtt_port(&self) -> u16 {

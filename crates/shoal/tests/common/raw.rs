@@ -28,10 +28,20 @@ impl Raw {
     /// TLS to the MQTT port on 127.0.0.1 with the device's certificate, sending `server_name`
     /// as the TLS server name (SNI) and checking the server certificate against it.
     pub async fn tls(s: &TestServer, cert: &DeviceCert, server_name: &str) -> Raw {
-        let cfg = super::device::tls_config(s, cert);
-        let tcp = TcpStream::connect(("127.0.0.1", s.mqtt_port()))
-            .await
-            .unwrap();
+        Raw::tls_alpn(s, cert, server_name, s.mqtt_port(), &[]).await
+    }
+
+    /// The same to `port`, offering the ALPN protocol names `alpn`.
+    pub async fn tls_alpn(
+        s: &TestServer,
+        cert: &DeviceCert,
+        server_name: &str,
+        port: u16,
+        alpn: &[&[u8]],
+    ) -> Raw {
+        let mut cfg = super::device::tls_config(s, cert);
+        cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let name = ServerName::try_from(server_name.to_string()).unwrap();
         let io = tokio_rustls::TlsConnector::from(Arc::new(cfg))
             .connect(name, tcp)
@@ -62,6 +72,17 @@ impl Raw {
             Packet::ConnAck(a) => Some(a),
             other => panic!("expected CONNACK, got {other:?}"),
         }
+    }
+
+    /// Whatever bytes the server sends next (a non-MQTT answer).
+    pub async fn read_some(&mut self) -> Vec<u8> {
+        let mut buf = vec![0; 4096];
+        let n = tokio::time::timeout(WAIT, self.io.read(&mut buf))
+            .await
+            .expect("the server sent nothing in time")
+            .unwrap();
+        buf.truncate(n);
+        buf
     }
 
     pub async fn send_bytes(&mut self, b: &[u8]) {
