@@ -8,12 +8,14 @@ started for this module with SHOAL_MQTT_PROFILE=standard. Devices are made as AW
 
   * Both profiles: QoS 0/1 round trips, retained messages for exact filters, MQTT 5 Retain As
     Published and Retain Handling (§3.8.3.1), topic aliases from the client (§3.3.2.3.4), the
-    client's Maximum Packet Size (§3.1.2.11.4) and the CONNACK properties (§3.2.2.3).
+    client's Maximum Packet Size (§3.1.2.11.4) and Topic Alias Maximum (§3.1.2.11.5), and the
+    CONNACK properties (§3.2.2.3).
   * aws profile: what AWS IoT refuses or changes
     (https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences,
     https://docs.aws.amazon.com/general/latest/gr/iot-core.html#message-broker-limits): QoS 2
     downgraded to 1, no retained messages for wildcard filters, keep-alive clamped to
-    30..1200 s, no `$` topics but AWS's reserved ones, no subscription identifiers.
+    30..1200 s, no `$` topics but AWS's reserved ones, no subscription identifiers, no will
+    delay, no topic aliases from the server.
   * standard profile: what MQTT asks for instead: QoS 2 end to end, retained messages for
     wildcard filters, keep-alive as asked, `$` topics, subscription identifiers, will delay
     and topic aliases from the server.
@@ -374,6 +376,35 @@ def test_mqtt5_client_maximum_packet_size(connected, qos):
     assert next_is(sub, topic, b"small after")
 
 
+def test_mqtt5_topic_aliases_to_the_client(broker, connected):
+    # MQTT 5 §3.3.2.3.4: a server may set topic aliases up to the client's Topic Alias
+    # Maximum (§3.1.2.11.5 [MQTT-3.1.2-26]), and none to a client that announced none
+    # ([MQTT-3.1.2-27]); consecutive messages on one topic arrive with that topic. The standard
+    # profile uses them (the first message carries topic and alias, the next ones the alias
+    # only); the aws profile sends none, as AWS IoT.
+    _, profile = broker
+    topic = new_topic()
+    aliased = connected(V5, properties=props_of(PacketTypes.CONNECT, TopicAliasMaximum=10))
+    plain = connected(V5)
+    for c in (aliased, plain):
+        assert c.subscribe((topic, 1)) == [1]
+    pub = connected(V5)
+    payloads = (b"first", b"second", b"third")
+    for payload in payloads:
+        assert publish_acked(pub, topic, payload) == 0
+    got = [aliased.next_message() for _ in payloads]
+    assert [g[:2] for g in got] == [(topic, p) for p in payloads], [
+        (g.raw_topic, g.alias) for g in got]
+    assert all(g.alias is None or 1 <= g.alias <= 10 for g in got), [g.alias for g in got]
+    topic_less = [g.raw_topic == "" for g in got]
+    assert topic_less == ([False, True, True] if profile == "standard" else [False] * 3), [
+        (g.raw_topic, g.alias) for g in got]
+    for payload in payloads:
+        g = plain.next_message()
+        assert g[:2] == (topic, payload)
+        assert g.alias is None, "a topic alias sent to a client that allows none"
+
+
 # --------------------------------------------------------------------------
 # 2. aws profile: AWS IoT Core's refusals
 # https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences
@@ -579,25 +610,3 @@ def test_standard_will_delay_ends_with_the_session(connected, mqtt_client):
                       props_of(PacketTypes.WILLMESSAGE, WillDelayInterval=3600)))
     dev.drop()
     assert watcher.next_message()[:2] == (will_topic, b"gone")
-
-
-@profiles("standard")
-def test_standard_topic_aliases_to_the_client(connected):
-    # MQTT 5 §3.3.2.3.4: a server may set topic aliases up to the client's Topic Alias
-    # Maximum (§3.1.2.11.5 [MQTT-3.1.2-26]); none to a client that announced none
-    # ([MQTT-3.1.2-27]). Consecutive messages on one topic arrive with that topic.
-    topic = new_topic()
-    aliased = connected(V5, properties=props_of(PacketTypes.CONNECT, TopicAliasMaximum=10))
-    plain = connected(V5)
-    for c in (aliased, plain):
-        assert c.subscribe((topic, 1)) == [1]
-    pub = connected(V5)
-    for payload in (b"first", b"second", b"third"):
-        assert publish_acked(pub, topic, payload) == 0
-    for payload in (b"first", b"second", b"third"):
-        got = aliased.next_message()
-        assert got[:2] == (topic, payload), (got, got.raw_topic, got.alias)
-        assert got.alias is None or 1 <= got.alias <= 10, got.alias
-        got = plain.next_message()
-        assert got[:2] == (topic, payload)
-        assert got.alias is None, "a topic alias sent to a client that allows none"
