@@ -360,10 +360,14 @@ fn property_values_out_of_range_are_protocol_errors() {
     ] {
         assert!(is_protocol(err(&connect_props(props), V3)), "{props:02x?}");
     }
-    // Topic Alias 0, Subscription Identifier 0, Payload Format Indicator 2.
-    for props in [&[0x23, 0, 0][..], &[0x0B, 0], &[0x01, 2]] {
+    // Subscription Identifier 0, Payload Format Indicator 2.
+    for props in [&[0x0B, 0][..], &[0x01, 2]] {
         assert!(is_protocol(err(&publish_with(props), V5)), "{props:02x?}");
     }
+    // Topic Alias 0: Topic Alias Invalid (0x94).
+    let zero = err(&publish_with(&[0x23, 0, 0]), V5);
+    assert_eq!(zero, DecodeError::TopicAliasZero);
+    assert_eq!(zero.reason_code(), 0x94);
     // Maximum QoS 2 and boolean capabilities above 1 in CONNACK.
     for props in [
         &[0x24, 2][..],

@@ -117,12 +117,15 @@ async fn bad_topic_aliases_get_their_reason_codes() {
         .await;
         assert_eq!(raw.disconnect_reason().await, Some(code), "alias {alias}");
     }
-    // Alias 0 is not permitted at all, a Protocol Error the decoder finds (no encoder writes
-    // it, so the bytes are written by hand: PUBLISH "a/b", properties {Topic Alias: 0}, "x").
+    // Alias 0 is never permitted: Topic Alias Invalid too, found by the decoder (no encoder
+    // writes it, so the bytes are written by hand: PUBLISH "a/b", properties {Topic Alias: 0}).
     let mut raw = v5(&s, &cert, "alias", ConnectProperties::default()).await;
     raw.send_bytes(&[0x30, 10, 0, 3, b'a', b'/', b'b', 3, 0x23, 0, 0, b'x'])
         .await;
-    assert_eq!(raw.disconnect_reason().await, Some(reason::PROTOCOL_ERROR));
+    assert_eq!(
+        raw.disconnect_reason().await,
+        Some(reason::TOPIC_ALIAS_INVALID)
+    );
     s.stop().await;
 }
 

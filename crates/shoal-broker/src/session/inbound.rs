@@ -18,7 +18,7 @@ impl Session {
     ) -> SessionResult<Option<EndReason>> {
         let topic: Option<Arc<str>> = match (p.topic.is_empty(), p.properties.topic_alias) {
             // MQTT 5 §3.3.2.3.4: more than the Topic Alias Maximum given in CONNACK is Topic
-            // Alias Invalid (0 never gets here: the decoder refuses it as a Protocol Error).
+            // Alias Invalid (0 never gets here: the decoder refuses it with the same code).
             (_, Some(a)) if a == 0 || a > self.gw.profile.topic_alias_maximum() => {
                 return Err(SessionError::client(
                     reason::TOPIC_ALIAS_INVALID,

@@ -42,9 +42,16 @@ pub struct MqttArgs {
     /// Messages per second per publisher; 0 sends as fast as the broker takes them.
     #[arg(long, default_value_t = 0)]
     pub rate: u64,
-    /// Unacknowledged QoS 1 messages per publisher (AWS IoT allows 100).
+    /// Unacknowledged QoS 1 or 2 messages per publisher (AWS IoT allows 100).
     #[arg(long, default_value_t = 100)]
     pub inflight: usize,
+    /// Message scenarios: a closed loop over the whole run, at most this many deliveries sent
+    /// and not yet received (publishers wait for subscribers); 0 for none.
+    #[arg(long, default_value_t = 0)]
+    pub outstanding: usize,
+    /// Connect scenario: stop after this many connections in all (0: run for `--seconds`).
+    #[arg(long, default_value_t = 0)]
+    pub count: u64,
     /// The broker's process id, to read its memory in the idle scenario.
     #[arg(long)]
     pub pid: Option<u32>,

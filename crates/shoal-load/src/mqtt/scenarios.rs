@@ -5,7 +5,7 @@ use super::conn::{self, Target};
 use super::MqttArgs;
 use crate::report::Summary;
 use bytes::{BufMut, Bytes, BytesMut};
-use shoal_mqtt::{Packet, PubAck, QoS};
+use shoal_mqtt::{Packet, PubAck, PubComp, PubRec, PubRel, QoS};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,8 @@ fn qos(a: &MqttArgs) -> Result<QoS, String> {
     match a.qos {
         0 => Ok(QoS::AtMostOnce),
         1 => Ok(QoS::AtLeastOnce),
-        q => Err(format!("qos {q} is not supported by the load tool")),
+        2 => Ok(QoS::ExactlyOnce),
+        q => Err(format!("qos {q} does not exist")),
     }
 }
 
@@ -56,27 +57,31 @@ pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
     let (pubs, subs, fanout) = topology(a);
     let base = Instant::now();
     let sent = Arc::new(AtomicU64::new(0));
+    // The closed loop: a permit per delivery on its way.
+    let outstanding = (a.outstanding > 0).then(|| Arc::new(Semaphore::new(a.outstanding)));
     // Everyone starts together, this task too: its release marks the start of the window.
     let ready = Arc::new(Barrier::new(pubs.len() + subs.len() + 1));
     let mut sub_tasks = Vec::new();
     for (i, filter) in subs.into_iter().enumerate() {
         let (a, target, ready) = (a.clone(), target.clone(), ready.clone());
+        let outstanding = outstanding.clone();
         sub_tasks.push(tokio::spawn(async move {
             let mut c = conn::open(&target).await?;
             c.handshake(&format!("{}-sub-{i}", a.prefix), true).await?;
             c.subscribe(&filter, qos).await?;
             ready.wait().await;
-            subscriber(c, base, a.duration() + GRACE).await
+            subscriber(c, base, a.duration() + GRACE, outstanding).await
         }));
     }
     let mut pub_tasks = Vec::new();
     for (i, topic) in pubs.into_iter().enumerate() {
         let (a, target, ready, sent) = (a.clone(), target.clone(), ready.clone(), sent.clone());
+        let loop_ = outstanding.clone().map(|s| (s, fanout as u32));
         pub_tasks.push(tokio::spawn(async move {
             let mut c = conn::open(&target).await?;
             c.handshake(&format!("{}-pub-{i}", a.prefix), true).await?;
             ready.wait().await;
-            publisher(c, &a, &topic, qos, base, &sent).await
+            publisher(c, &a, &topic, qos, base, &sent, loop_).await
         }));
     }
     tokio::select! {
@@ -105,12 +110,13 @@ pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
     // Throughput counts deliveries inside the publishing window only; latency covers them all.
     let s = Summary::new(latencies, 0, a.duration());
     println!(
-        "{} qos{} x{} payload {} B rate {}: sent {sent}, expected {expected}, received {received}, lost {}",
+        "{} qos{} x{} payload {} B rate {}{}: sent {sent}, expected {expected}, received {received}, lost {}",
         a.scenario,
         a.qos,
         a.clients,
         a.payload,
         if a.rate == 0 { "max".to_string() } else { format!("{}/s each", a.rate) },
+        if a.outstanding == 0 { String::new() } else { format!(" outstanding {}", a.outstanding) },
         expected.saturating_sub(received)
     );
     println!(
@@ -123,12 +129,14 @@ pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
     Ok(())
 }
 
-/// Reads deliveries until `until` has passed, acknowledging QoS 1; returns, per delivery, when
-/// it arrived (since `base`) and its latency in µs.
+/// Reads deliveries until `until` has passed, acknowledging QoS 1 and 2 (PUBREC, then PUBCOMP
+/// for the server's PUBREL); returns, per delivery, when it arrived (since `base`) and its
+/// latency in µs. Each delivery gives the closed loop's permit back.
 async fn subscriber(
     mut c: conn::Conn<Box<dyn conn::Io>>,
     base: Instant,
     until: Duration,
+    outstanding: Option<Arc<Semaphore>>,
 ) -> Result<Vec<(Duration, u64)>, String> {
     let mut lat = Vec::with_capacity(1 << 16);
     let deadline = base + until;
@@ -148,14 +156,32 @@ async fn subscriber(
                     let now = base.elapsed();
                     lat.push((now, (now.as_nanos() as u64).saturating_sub(sent_ns) / 1000));
                 }
-                if p.qos == QoS::AtLeastOnce {
-                    c.queue(&Packet::PubAck(PubAck {
-                        pkid: p.pkid,
+                if let Some(o) = &outstanding {
+                    o.add_permits(1);
+                }
+                let pkid = p.pkid;
+                match p.qos {
+                    QoS::AtMostOnce => {}
+                    QoS::AtLeastOnce => c.queue(&Packet::PubAck(PubAck {
+                        pkid,
                         ..PubAck::default()
-                    }))?;
-                    if c.rbuf.is_empty() {
-                        c.flush().await?;
-                    }
+                    }))?,
+                    QoS::ExactlyOnce => c.queue(&Packet::PubRec(PubRec {
+                        pkid,
+                        ..PubRec::default()
+                    }))?,
+                }
+                if c.rbuf.is_empty() {
+                    c.flush().await?;
+                }
+            }
+            Some(Packet::PubRel(r)) => {
+                c.queue(&Packet::PubComp(PubComp {
+                    pkid: r.pkid,
+                    ..PubComp::default()
+                }))?;
+                if c.rbuf.is_empty() {
+                    c.flush().await?;
                 }
             }
             Some(_) => {}
@@ -165,7 +191,8 @@ async fn subscriber(
 }
 
 /// Publishes until the run's duration has passed: at `rate` per second, or as fast as the
-/// broker takes them (QoS 1 bounded by `inflight` unacknowledged messages).
+/// broker takes them (QoS 1 and 2 bounded by `inflight` unacknowledged messages, and every
+/// message by the closed loop's permits, `fanout` per message, when there is one).
 async fn publisher(
     c: conn::Conn<Box<dyn conn::Io>>,
     a: &MqttArgs,
@@ -173,17 +200,23 @@ async fn publisher(
     qos: QoS,
     base: Instant,
     sent: &AtomicU64,
+    closed_loop: Option<(Arc<Semaphore>, u32)>,
 ) -> Result<(), String> {
     let deadline = Instant::now() + a.duration();
     let window = Arc::new(Semaphore::new(a.inflight.max(1)));
     let (mut rd, mut wr) = tokio::io::split(c.io);
+    // QoS 2: the PUBRECs read, for the writer to answer with PUBREL.
+    let (recs, mut to_release) = tokio::sync::mpsc::unbounded_channel::<u16>();
     let acks = {
         let window = window.clone();
         let mut rbuf = c.rbuf;
         tokio::spawn(async move {
             loop {
                 match shoal_mqtt::decode(&mut rbuf, shoal_mqtt::Protocol::V311, 1 << 20) {
-                    Ok(Some(Packet::PubAck(_))) => window.add_permits(1),
+                    Ok(Some(Packet::PubAck(_) | Packet::PubComp(_))) => window.add_permits(1),
+                    Ok(Some(Packet::PubRec(r))) => {
+                        let _ = recs.send(r.pkid);
+                    }
                     Ok(Some(_)) => {}
                     Ok(None) => match rd.read_buf(&mut rbuf).await {
                         Ok(0) | Err(_) => return,
@@ -208,12 +241,40 @@ async fn publisher(
             i.tick().await;
         }
         for _ in 0..batch {
-            if qos == QoS::AtLeastOnce {
+            if let Some((permits, fanout)) = &closed_loop {
+                if !wbuf.is_empty() && permits.available_permits() < *fanout as usize {
+                    wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
+                    wbuf.clear();
+                }
+                permits
+                    .acquire_many(*fanout)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .forget();
+            }
+            if qos != QoS::AtMostOnce {
+                while let Ok(pk) = to_release.try_recv() {
+                    release(&mut wbuf, pk)?;
+                }
                 if !wbuf.is_empty() && window.available_permits() == 0 {
                     wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
                     wbuf.clear();
                 }
-                window.acquire().await.map_err(|e| e.to_string())?.forget();
+                // Waiting for room in the window, PUBRECs still get their PUBREL.
+                loop {
+                    tokio::select! {
+                        biased;
+                        Some(pk) = to_release.recv() => {
+                            release(&mut wbuf, pk)?;
+                            wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
+                            wbuf.clear();
+                        }
+                        p = window.acquire() => {
+                            p.map_err(|e| e.to_string())?.forget();
+                            break;
+                        }
+                    }
+                }
                 pkid = pkid.wrapping_add(1).max(1);
             }
             let p = conn::publish(topic, qos, pkid, payload(base, a.payload));
@@ -224,10 +285,35 @@ async fn publisher(
         wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
         wbuf.clear();
     }
-    // Let the last acknowledgements arrive before closing.
-    let _ = tokio::time::timeout(GRACE, window.acquire_many(a.inflight.max(1) as u32)).await;
+    // Let the last acknowledgements arrive (and QoS 2 exchanges finish) before closing.
+    let _ = tokio::time::timeout(GRACE, async {
+        loop {
+            tokio::select! {
+                Some(pk) = to_release.recv() => {
+                    if release(&mut wbuf, pk).is_err() || wr.write_all(&wbuf).await.is_err() {
+                        return;
+                    }
+                    wbuf.clear();
+                }
+                p = window.acquire_many(a.inflight.max(1) as u32) => {
+                    let _ = p;
+                    return;
+                }
+            }
+        }
+    })
+    .await;
     acks.abort();
     Ok(())
+}
+
+/// Queues PUBREL for a QoS 2 publish the broker has received (PUBREC).
+fn release(wbuf: &mut BytesMut, pkid: u16) -> Result<(), String> {
+    let rel = Packet::PubRel(PubRel {
+        pkid,
+        ..PubRel::default()
+    });
+    shoal_mqtt::encode(&rel, shoal_mqtt::Protocol::V311, wbuf).map_err(|e| e.to_string())
 }
 
 /// Connects and disconnects as fast as `clients` concurrent workers can, or, with `--rate`,
@@ -235,9 +321,10 @@ async fn publisher(
 pub async fn connects(a: &MqttArgs, target: &Target) -> Result<(), String> {
     let deadline = Instant::now() + a.duration();
     let started = Instant::now();
+    let total = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for w in 0..a.clients {
-        let (a, target) = (a.clone(), target.clone());
+        let (a, target, total) = (a.clone(), target.clone(), total.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0usize;
@@ -248,6 +335,9 @@ pub async fn connects(a: &MqttArgs, target: &Target) -> Result<(), String> {
                 t
             });
             while Instant::now() < deadline {
+                if a.count > 0 && total.fetch_add(1, Ordering::Relaxed) >= a.count {
+                    break;
+                }
                 if let Some(p) = pace.as_mut() {
                     p.tick().await;
                 }

@@ -128,6 +128,11 @@ pub enum DecodeError {
     /// allows CONNACK 0x84 (§3.1.2.2 of 5.0), sent in the format of the level the client speaks.
     #[error("unsupported protocol level {0}")]
     UnsupportedProtocol(u8),
+    /// A PUBLISH with Topic Alias 0, which no sender may send (MQTT 5 §3.3.2.3.4): the
+    /// receiver answers DISCONNECT 0x94 Topic Alias Invalid, as for an alias above its maximum
+    /// (which only the receiver, knowing its maximum, can tell).
+    #[error("topic alias 0")]
+    TopicAliasZero,
 }
 
 impl DecodeError {
@@ -140,6 +145,7 @@ impl DecodeError {
             DecodeError::ProtocolError(_) => reason::PROTOCOL_ERROR,
             DecodeError::PacketTooLarge { .. } => reason::PACKET_TOO_LARGE,
             DecodeError::UnsupportedProtocol(_) => reason::UNSUPPORTED_PROTOCOL_VERSION,
+            DecodeError::TopicAliasZero => reason::TOPIC_ALIAS_INVALID,
         }
     }
 }

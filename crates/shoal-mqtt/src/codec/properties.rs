@@ -119,8 +119,10 @@ fn check_value(identifier: u8, v: &Value) -> Result<(), DecodeError> {
             | SHARED_SUBSCRIPTION_AVAILABLE,
             Value::Byte(b),
         ) => *b > 1,
-        // Receive Maximum 0 (§3.1.2.11.3) and Topic Alias 0 (§3.3.2.3.4) are Protocol Errors.
-        (RECEIVE_MAXIMUM | TOPIC_ALIAS, Value::TwoByte(0)) => true,
+        // Topic Alias 0 (§3.3.2.3.4) is Topic Alias Invalid.
+        (TOPIC_ALIAS, Value::TwoByte(0)) => return Err(DecodeError::TopicAliasZero),
+        // Receive Maximum 0 (§3.1.2.11.3) is a Protocol Error.
+        (RECEIVE_MAXIMUM, Value::TwoByte(0)) => true,
         // Maximum Packet Size 0 (§3.1.2.11.4).
         (MAXIMUM_PACKET_SIZE, Value::FourByte(0)) => true,
         // Subscription Identifier 0 (§3.3.2.3.8, §3.8.2.1.2).
