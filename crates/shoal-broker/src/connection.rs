@@ -122,16 +122,38 @@ pub async fn handle_plain(
         tls: false,
         server_name: None,
     };
+    // Boxed: what reading the CONNECT holds is freed before the session starts, so it does
+    // not size every idle connection's task.
+    let Some((principal, first)) = Box::pin(plain_login(&gw, &mut tcp, conn)).await else {
+        return;
+    };
+    Session::new(gw, principal, conn, transport)
+        .run(tcp, Some(first))
+        .await;
+    drop(net);
+}
+
+/// Reads the CONNECT of a plain-TCP connection and finds the account whose access key it
+/// names; a wrong key gets CONNACK 4 / 0x86.
+async fn plain_login(
+    gw: &Gateway,
+    tcp: &mut TcpStream,
+    conn: ConnId,
+) -> Option<(Principal, Box<(shoal_mqtt::Connect, BytesMut)>)> {
     let mut rbuf = BytesMut::with_capacity(4096);
-    let connect = match session::read_connect(&mut tcp, &mut rbuf).await {
+    let connect = match session::read_connect(tcp, &mut rbuf).await {
         Ok(c) => c,
-        Err(e) => return tracing::debug!(conn, error = %e, "no connect"),
+        Err(e) => {
+            tracing::debug!(conn, error = %e, "no connect");
+            session::refuse_unreadable_connect(tcp, &e, &rbuf).await;
+            return None;
+        }
     };
     let principal = connect
         .username
         .as_deref()
         .zip(connect.password.as_deref())
-        .and_then(|(user, pass)| account_principal(&gw, user, pass));
+        .and_then(|(user, pass)| account_principal(gw, user, pass));
     let Some(principal) = principal else {
         tracing::info!(conn, "plain connection refused: no valid access key");
         let code = match connect.protocol {
@@ -146,12 +168,9 @@ pub async fn handle_plain(
         if shoal_mqtt::encode(&ack, connect.protocol, &mut out).is_ok() {
             let _ = tcp.write_all(&out).await;
         }
-        return;
+        return None;
     };
-    Session::new(gw, principal, conn, transport)
-        .run(tcp, Some((connect, rbuf)))
-        .await;
-    drop(net);
+    Some((principal, Box::new((connect, rbuf))))
 }
 
 /// The account whose access key `user` is, if `password` is its secret.

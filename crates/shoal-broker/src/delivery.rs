@@ -127,6 +127,11 @@ impl Outgoing {
             .collect()
     }
 
+    /// Whether stored messages wait to be removed from the queue.
+    pub fn has_dequeued(&self) -> bool {
+        !self.dequeued.is_empty()
+    }
+
     /// Takes the sequence numbers to remove from the stored queue.
     pub fn take_dequeued(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.dequeued)

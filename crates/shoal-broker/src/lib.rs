@@ -52,6 +52,8 @@ pub struct Gateway {
     router: router::Router,
     persister: persister::Persister,
     next_conn: AtomicU64,
+    /// The last connection version given out (see `next_version`).
+    last_version: AtomicU64,
 }
 
 impl Gateway {
@@ -86,6 +88,7 @@ impl Gateway {
             router,
             persister,
             next_conn: AtomicU64::new(1),
+            last_version: AtomicU64::new(0),
         });
         tokio::spawn(follow_identity(Arc::downgrade(&gw), events));
         if let Some(bus) = bus {
@@ -108,6 +111,23 @@ impl Gateway {
         };
         self.identity
             .authenticate_device(&self.region, der, named.as_ref())
+    }
+
+    /// The `versionNumber` of a new connection: AWS says only that it increases with each
+    /// connection of a client id
+    /// (https://docs.aws.amazon.com/iot/latest/developerguide/life-cycle-events.html). The
+    /// time in microseconds, kept strictly increasing within the process, increases across
+    /// connections and restarts without reading the client's previous record on every
+    /// CONNECT.
+    fn next_version(&self, now_ms: i64) -> u64 {
+        let floor = u64::try_from(now_ms).unwrap_or(0).saturating_mul(1000);
+        let prev = self
+            .last_version
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_add(1).max(floor))
+            })
+            .unwrap_or(0);
+        prev.saturating_add(1).max(floor)
     }
 
     /// At shutdown, once the listeners stopped accepting: every MQTT session is told to end

@@ -152,8 +152,14 @@ async fn decode_errors_reach_the_client_as_reason_codes() {
     assert_eq!(raw.disconnect_reason().await, Some(reason::PROTOCOL_ERROR));
     // A packet over the Maximum Packet Size announced in CONNACK (128 KB + 1 KB).
     let mut raw = v5(&s, &cert, "large", ConnectProperties::default()).await;
-    raw.send(&publish("a/b", &vec![b'x'; 140_000], QoS::AtMostOnce, 0))
-        .await;
+    let mut big = bytes::BytesMut::new();
+    shoal_mqtt::encode(
+        &publish("a/b", &vec![b'x'; 140_000], QoS::AtMostOnce, 0),
+        Protocol::V5,
+        &mut big,
+    )
+    .unwrap();
+    raw.send_bytes(&big).await;
     assert_eq!(
         raw.disconnect_reason().await,
         Some(reason::PACKET_TOO_LARGE)

@@ -198,12 +198,19 @@ impl State {
         if let Some(s) = table.persistent(&client) {
             writes.push((part, Write::SaveSession(s)));
         }
+        let connected = Connected {
+            session_present,
+            queued,
+        };
+        if writes.is_empty() && !session_present {
+            // Nothing to make durable and no stored queue to read: a clean session of a new
+            // client (most connections) is answered at once, not after the next group commit.
+            let _ = done.send(connected);
+            return;
+        }
         // The queue in the store is complete once everything submitted before is durable.
         let then: Then = Box::new(move |_| {
-            let _ = done.send(Connected {
-                session_present,
-                queued,
-            });
+            let _ = done.send(connected);
         });
         self.persister.submit(writes, Some(then)).await;
     }

@@ -15,15 +15,9 @@ impl Session {
 
     /// Records the connection and publishes `connected`.
     pub(super) async fn connected_event(&mut self, keep_alive: Option<Duration>) {
-        let previous = self
-            .gw
-            .messaging
-            .connectivity(&self.partition, &self.client_id)
-            .ok()
-            .flatten();
-        self.version = previous.map_or(1, |c| c.version + 1);
         self.keep_alive_secs = keep_alive.map_or(0, |k| k.as_secs() as u16);
         let now = self.now();
+        self.version = self.gw.next_version(now);
         let event = lifecycle::has_events(&self.client_id).then(|| {
             let ip = self.transport.peer.ip().to_string();
             lifecycle::connected(&self.who(), now, &ip)

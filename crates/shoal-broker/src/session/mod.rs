@@ -160,67 +160,102 @@ impl Session {
     pub fn run<S: AsyncRead + AsyncWrite + Unpin>(
         self,
         io: S,
-        first: Option<(Connect, BytesMut)>,
+        first: Option<Box<(Connect, BytesMut)>>,
     ) -> impl std::future::Future<Output = ()> {
         // Split and box here, not in the async fn: its arguments stay in its state for the
-        // life of the connection, and the transport (about 1.2 KB for TLS) and a CONNECT would
-        // make every idle connection's task that much larger.
+        // life of the connection (an async fn keeps a moved argument's place as well as its
+        // binding's), and the session (about 0.8 KB), the transport (about 1.2 KB for TLS) and
+        // a CONNECT would make every idle connection's task that much larger.
         let (rd, wr) = tokio::io::split(io);
-        self.run_split(rd, wr, first.map(Box::new))
+        Box::new(self).run_split(rd, wr, first)
     }
 
     async fn run_split<S: AsyncRead + AsyncWrite + Unpin>(
-        mut self,
+        mut self: Box<Self>,
         mut rd: tokio::io::ReadHalf<S>,
         mut wr: tokio::io::WriteHalf<S>,
         first: Option<Box<(Connect, BytesMut)>>,
     ) {
-        let (connect, mut rbuf) = match first {
+        // The handshake runs in a future of its own, freed once it is done: what it holds (the
+        // CONNECT, the CONNACK) is not kept in every connection's task for its whole life.
+        let Some(mut live) = Box::pin(self.start(&mut rd, &mut wr, first)).await else {
+            return;
+        };
+        let result = self.serve(&mut rd, &mut wr, &mut live).await;
+        let told = matches!(&result, Err(e) if e.disconnect_code().is_some());
+        let reason = Box::pin(self.wind_down(&mut wr, result)).await;
+        Box::pin(self.finish(reason, &mut live.deliveries)).await;
+        if told {
+            Box::pin(linger(&mut rd, &mut wr)).await;
+        }
+    }
+
+    /// CONNECT to CONNACK: reads the CONNECT unless the transport did, authorizes it, takes the
+    /// client id in the router, answers. `None` when the connection ends there.
+    async fn start<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        rd: &mut tokio::io::ReadHalf<S>,
+        wr: &mut tokio::io::WriteHalf<S>,
+        first: Option<Box<(Connect, BytesMut)>>,
+    ) -> Option<Live> {
+        let (connect, rbuf) = match first {
             Some(f) => *f,
             None => {
                 let mut rbuf = BytesMut::with_capacity(4096);
-                match Box::pin(read_connect(&mut rd, &mut rbuf)).await {
+                match read_connect(rd, &mut rbuf).await {
                     Ok(c) => (c, rbuf),
                     Err(e) => {
                         tracing::debug!(conn = self.conn, error = %e, "no connect");
-                        return refuse_unreadable_connect(&mut wr, &e, &rbuf).await;
+                        refuse_unreadable_connect(wr, &e, &rbuf).await;
+                        return None;
                     }
                 }
             }
         };
         let keep_alive = self.gw.profile.keep_alive(connect.keep_alive);
-        match Box::pin(self.accept(connect, &mut wr)).await {
+        match self.accept(connect, wr).await {
             Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => return tracing::debug!(conn = self.conn, error = %e, "connect failed"),
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::debug!(conn = self.conn, error = %e, "connect failed");
+                return None;
+            }
         }
-        let (outbox, mut deliveries) = mpsc::channel(OUTBOX);
-        let (control, mut controls) = mpsc::channel(CONTROLS);
-        let connected = Box::pin(self.shard.connect(
-            self.client_id.clone(),
-            self.conn,
-            self.principal.cert_id(),
-            outbox,
-            control,
-            self.clean_start,
-            self.expiry,
-        ))
-        .await;
+        let (outbox, deliveries) = mpsc::channel(OUTBOX);
+        let (control, controls) = mpsc::channel(CONTROLS);
+        let connected = self
+            .shard
+            .connect(
+                self.client_id.clone(),
+                self.conn,
+                self.principal.cert_id(),
+                outbox,
+                control,
+                self.clean_start,
+                self.expiry,
+            )
+            .await;
         let mut ack = self.connack(keep_alive);
         ack.session_present = connected.session_present;
         let started = self.queue(&Packet::ConnAck(ack));
         self.connected_event(keep_alive).await;
-        let result = match started {
-            Ok(()) => {
-                if connected.session_present {
-                    self.replay(connected.queued);
-                }
-                let channels = (&mut deliveries, &mut controls);
-                self.serve(&mut rd, &mut wr, &mut rbuf, channels, keep_alive)
-                    .await
-            }
-            Err(e) => Err(e),
+        let mut live = Live {
+            rbuf,
+            deliveries,
+            controls,
+            keep_alive,
+            failed: None,
         };
+        match started {
+            Ok(()) if connected.session_present => self.replay(connected.queued),
+            Ok(()) => {}
+            Err(e) => live.failed = Some(e),
+        }
+        Some(live)
+    }
+
+    /// Tells an MQTT 5 client why the server ends the connection, and writes what is left.
+    async fn wind_down<W: AsyncWrite + Unpin>(&mut self, wr: &mut W, result: End) -> EndReason {
         let reason = match &result {
             Ok(r) => *r,
             Err(e) => {
@@ -232,13 +267,13 @@ impl Session {
                     _ => tracing::debug!(conn = self.conn, error = %e, "connection ended"),
                 }
                 if let Some(code) = e.disconnect_code() {
-                    let _ = self.end(&mut wr, code).await;
+                    let _ = self.end(wr, code).await;
                 }
                 e.end_reason()
             }
         };
-        let _ = self.flush(&mut wr).await;
-        Box::pin(self.finish(reason, &mut deliveries)).await;
+        let _ = self.flush(wr).await;
+        reason
     }
 
     /// Tells the router the connection is gone: what it had not had acknowledged, the will if
@@ -270,10 +305,19 @@ impl Session {
         &mut self,
         rd: &mut R,
         wr: &mut W,
-        rbuf: &mut BytesMut,
-        (deliveries, controls): (&mut mpsc::Receiver<Delivery>, &mut mpsc::Receiver<Out>),
-        keep_alive: Option<Duration>,
+        live: &mut Live,
     ) -> End {
+        if let Some(e) = live.failed.take() {
+            return Err(e);
+        }
+        let Live {
+            rbuf,
+            deliveries,
+            controls,
+            keep_alive,
+            ..
+        } = live;
+        let keep_alive = *keep_alive;
         // MQTT §3.1.2.10: one and a half keep-alive periods without a packet end the connection;
         // without a keep-alive (standard profile), none do.
         let idle_limit = match keep_alive {
@@ -308,7 +352,10 @@ impl Session {
                 }
             }
             self.flush(wr).await?;
-            self.write_dequeued().await;
+            if self.out.has_dequeued() {
+                // Boxed: only a persistent session's replay gets here.
+                Box::pin(self.write_dequeued()).await;
+            }
             size_read_buffer(rbuf, last_read);
             // While the client has as many unacknowledged messages as it may, the outbox is
             // left to fill: the router then drops QoS 0 and ends a connection that cannot keep
@@ -482,6 +529,37 @@ impl Session {
         }
         Ok(None)
     }
+}
+
+/// After a DISCONNECT that says why, the connection is closed for writing and what the client
+/// still sends is read and dropped for a moment: closing with unread bytes would make the
+/// kernel reset the connection, and a client still writing (a packet that was too large)
+/// would lose the DISCONNECT with its reason code. Bounded in time and bytes.
+async fn linger<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(rd: &mut R, wr: &mut W) {
+    const LINGER: Duration = Duration::from_secs(1);
+    const LINGER_BYTES: usize = 512 * 1024;
+    let _ = tokio::time::timeout(LINGER, async {
+        let _ = wr.shutdown().await;
+        let mut sink = [0u8; 4096];
+        let mut read = 0;
+        while read < LINGER_BYTES {
+            match rd.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => read += n,
+            }
+        }
+    })
+    .await;
+}
+
+/// What a connection has once CONNACK is sent, for the rest of its life.
+struct Live {
+    rbuf: BytesMut,
+    deliveries: mpsc::Receiver<Delivery>,
+    controls: mpsc::Receiver<Out>,
+    keep_alive: Option<Duration>,
+    /// The CONNACK could not be queued: the connection ends at once.
+    failed: Option<SessionError>,
 }
 
 /// The idle limit of a connection without keep-alive: in effect none (a century).

@@ -127,7 +127,22 @@ impl Messaging {
     /// the call returns once all are durable.
     pub async fn apply(&self, writes: Vec<(String, Write)>) -> Result<()> {
         let mut batches: BTreeMap<String, Batch> = BTreeMap::new();
-        for (part, w) in writes {
+        // A client's connectivity written twice in one batch (a connection that came and went
+        // within one group commit) is written once, as it ends: the record is a state, not a
+        // log, and half the writes of a connection churn go.
+        let mut latest = std::collections::HashSet::new();
+        let superseded: Vec<bool> = writes
+            .iter()
+            .rev()
+            .map(|(part, w)| match w {
+                Write::Connectivity(c) => !latest.insert((part.as_str(), c.client_id.as_str())),
+                _ => false,
+            })
+            .collect();
+        for ((part, w), skip) in writes.into_iter().zip(superseded.into_iter().rev()) {
+            if skip {
+                continue;
+            }
             let batch = batches
                 .remove(&part)
                 .unwrap_or_else(|| Batch::new(part.clone()));
