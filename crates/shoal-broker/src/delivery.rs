@@ -252,7 +252,7 @@ impl Session {
             p.payload = msg.payload.clone();
             p.properties = msg.publish_properties(now);
             p.properties.topic_alias = alias.map(|(a, _)| a);
-            p.properties.subscription_identifiers = ids;
+            p.properties.subscription_identifiers = ids.map(|b| *b).unwrap_or_default();
             let r = self.queue(&packet);
             if let Packet::Publish(p) = &mut *packet {
                 p.payload = bytes::Bytes::new();

@@ -71,6 +71,22 @@ impl<V> SubTree<V> {
         }
     }
 
+    /// Whether any filter could match a topic starting with `levels` (a wildcard on the way
+    /// counts, except at the first level, which never matches a `$` topic).
+    pub fn has_under(&self, levels: &[&str]) -> bool {
+        let mut node = &self.root;
+        for (i, level) in levels.iter().enumerate() {
+            if i > 0 && (!node.hash.is_empty() || node.plus.is_some()) {
+                return true;
+            }
+            match node.children.get(*level) {
+                Some(child) => node = child,
+                None => return false,
+            }
+        }
+        true
+    }
+
     /// Removes the entries under `filter` that `remove` picks, and nodes left empty.
     pub fn remove(&mut self, filter: &str, remove: impl Fn(&V) -> bool) {
         let levels: Vec<&str> = filter.split('/').collect();

@@ -120,7 +120,7 @@ impl State {
                 msg: shared.clone(),
                 qos,
                 retain: retain && opts.retain_as_published,
-                ids,
+                ids: (!ids.is_empty()).then(|| Box::new(ids)),
             };
             let keep = match &mut session.online {
                 Some(o) if o.stuck => None,

@@ -9,6 +9,7 @@
 //! subscriber's connection a delivery, or by queueing QoS 1 messages durably for offline
 //! persistent sessions.
 
+mod control;
 mod fanout;
 mod sessions;
 mod table;
@@ -16,6 +17,7 @@ mod wills;
 
 use crate::message::Msg;
 use crate::persister::Persister;
+pub use control::Control;
 use shoal_domain::{Clock, Partition};
 use shoal_mqtt::QoS;
 use shoal_services::messaging::PersistentSession;
@@ -37,9 +39,13 @@ pub struct Delivery {
     /// The RETAIN flag it goes out with: 0 for live messages unless the subscription asked for
     /// Retain As Published (MQTT 5 §3.8.3.1) and the message was published retained.
     pub retain: bool,
-    /// The identifiers of the subscriptions it matched (MQTT 5 §3.3.4); empty without.
-    pub ids: Vec<u32>,
+    /// The identifiers of the subscriptions it matched (MQTT 5 §3.3.4), rarely any: boxed,
+    /// so a delivery stays 24 bytes (each connection's outbox allocates room for 32 at once).
+    #[allow(clippy::box_collection)] // a thin pointer: `Option<Box<[u32]>>` would be 16 bytes
+    pub ids: Option<Box<Vec<u32>>>,
 }
+
+const _: () = assert!(std::mem::size_of::<Delivery>() <= 24);
 
 impl Delivery {
     pub fn new(msg: Arc<Msg>, qos: QoS) -> Delivery {
@@ -47,7 +53,7 @@ impl Delivery {
             msg,
             qos,
             retain: false,
-            ids: Vec::new(),
+            ids: None,
         }
     }
 }
@@ -108,8 +114,6 @@ pub enum Out {
 /// Deliveries waiting for a slow subscriber beyond this are dropped (QoS 0) or end the
 /// connection, so one stuck device cannot grow the broker's memory without bound.
 pub const OUTBOX: usize = 1024;
-/// Control messages waiting for a connection; it takes them before anything else.
-pub const CONTROLS: usize = 8;
 
 /// How long a shard waits for room in a subscriber's full outbox before it gives up on the
 /// connection. Waiting holds the tenant's publishers back (their PUBACKs come after routing):
@@ -165,7 +169,7 @@ enum Cmd {
         conn: ConnId,
         cert: String,
         outbox: mpsc::Sender<Delivery>,
-        control: mpsc::Sender<Out>,
+        control: Arc<Control>,
         clean_start: bool,
         expiry: u32,
         done: oneshot::Sender<Connected>,
@@ -204,8 +208,8 @@ enum Cmd {
 /// Sends a control message without waiting. A connection whose control queue is full has
 /// unread control messages already, each of which ends it or makes it re-check itself, so
 /// dropping one more loses nothing.
-fn send_control(control: &mpsc::Sender<Out>, out: Out) {
-    let _ = control.try_send(out);
+fn send_control(control: &Control, out: Out) {
+    control.send(out);
 }
 
 /// Commands waiting for a shard. A full queue makes connections wait before reading more from
@@ -240,6 +244,9 @@ pub struct Shard {
     /// Offline persistent sessions of the partition; while there are none, a QoS 1 publish
     /// needs no store write before its PUBACK and the publisher does not wait for the shard.
     offline: Arc<AtomicUsize>,
+    /// Whether some subscription may match a lifecycle event (`$aws/events/...`): while none
+    /// does, connections do not build and route events nobody can receive.
+    events: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct State {
@@ -249,6 +256,7 @@ struct State {
     persister: Persister,
     clock: Arc<dyn Clock>,
     offline: Arc<AtomicUsize>,
+    events: Arc<std::sync::atomic::AtomicBool>,
     /// Numbers queued messages in arrival order, across restarts.
     seq: u64,
     /// The server is shutting down: a connection that arrives is told to end at once.
@@ -341,6 +349,7 @@ impl Router {
     fn spawn_shard(&self, part: &Partition, restored: Option<Restored>) -> Shard {
         let (tx, rx) = mpsc::channel(QUEUE);
         let offline = Arc::new(AtomicUsize::new(0));
+        let events = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let clock = self.inner.clock.clone();
         let now = clock.now().millis();
         let mut state = State {
@@ -349,6 +358,7 @@ impl Router {
             persister: self.inner.persister.clone(),
             clock,
             offline: offline.clone(),
+            events: events.clone(),
             seq: 0,
             closing: self.inner.closing.load(Ordering::SeqCst),
             wills: wills::Pending::default(),
@@ -380,14 +390,24 @@ impl Router {
                 offline.fetch_add(1, Ordering::Relaxed);
             }
         }
+        state.note_event_subscribers();
         tokio::spawn(run(state, rx));
-        Shard { tx, offline }
+        Shard {
+            tx,
+            offline,
+            events,
+        }
     }
 }
 
 impl Shard {
     pub fn has_offline_sessions(&self) -> bool {
         self.offline.load(Ordering::Relaxed) > 0
+    }
+
+    /// Whether a lifecycle event published now could reach a subscriber.
+    pub fn wants_events(&self) -> bool {
+        self.events.load(Ordering::Relaxed)
     }
 
     /// Registers a connection under its client id, taking the id over from any older one, and
@@ -399,7 +419,7 @@ impl Shard {
         conn: ConnId,
         cert: &str,
         outbox: mpsc::Sender<Delivery>,
-        control: mpsc::Sender<Out>,
+        control: Arc<Control>,
         clean_start: bool,
         expiry: u32,
     ) -> Connected {

@@ -18,7 +18,27 @@ impl State {
         self.clock.now().millis()
     }
 
+    /// Notes whether any subscription could take a lifecycle event, after a change to them.
+    pub(super) fn note_event_subscribers(&self) {
+        let any = self.table.subscriptions.has_under(&["$aws", "events"]);
+        self.events.store(any, Ordering::Relaxed);
+    }
+
     pub(super) async fn handle(&mut self, cmd: Cmd) {
+        let changes_subscriptions = matches!(
+            cmd,
+            Cmd::Connect { .. }
+                | Cmd::Disconnect(_)
+                | Cmd::Subscribe { .. }
+                | Cmd::Unsubscribe { .. }
+        );
+        self.dispatch(cmd).await;
+        if changes_subscriptions {
+            self.note_event_subscribers();
+        }
+    }
+
+    async fn dispatch(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Connect {
                 client_id,
@@ -295,6 +315,7 @@ impl State {
                 },
             ));
         }
+        self.note_event_subscribers();
         if !writes.is_empty() {
             self.persister.submit(writes, None).await;
         }

@@ -1,7 +1,7 @@
 //! A shard's tables: the partition's sessions (online or offline persistent) and its
 //! subscription tree, and the operations that keep the two in step.
 
-use super::{ConnId, Delivery, Out, SubOptions};
+use super::{ConnId, Delivery, SubOptions};
 use crate::subtree::SubTree;
 use shoal_mqtt::QoS;
 use shoal_services::messaging::{PersistentSession, SessionSubscription};
@@ -23,7 +23,7 @@ pub(super) struct Online {
     /// The id of the certificate the connection authenticated with.
     pub(super) cert: String,
     pub(super) outbox: mpsc::Sender<Delivery>,
-    pub(super) control: mpsc::Sender<Out>,
+    pub(super) control: Arc<super::Control>,
     /// Its outbox stayed full for `STALL`: it is being disconnected and gets nothing more.
     pub(super) stuck: bool,
 }

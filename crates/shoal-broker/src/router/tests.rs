@@ -35,9 +35,10 @@ async fn subscriber(
     shard: &Shard,
     client: &str,
     room: usize,
-) -> (mpsc::Receiver<Delivery>, mpsc::Receiver<Out>) {
+) -> (mpsc::Receiver<Delivery>, Arc<Control>) {
     let (outbox, deliveries) = mpsc::channel(room);
-    let (control, controls) = mpsc::channel(CONTROLS);
+    let controls = Control::new();
+    let control = controls.clone();
     let id: Arc<str> = Arc::from(client);
     shard
         .connect(id.clone(), 7, "", outbox, control, true, 0)
@@ -83,10 +84,10 @@ async fn a_stuck_subscriber_holds_up_only_its_own_partition() {
 async fn a_subscriber_that_never_reads_is_told_to_go() {
     let (_dir, router) = router();
     let shard = router.shard(&part("111111111111"));
-    let (_deliveries, mut controls) = subscriber(&shard, "slow", 1).await;
+    let (_deliveries, controls) = subscriber(&shard, "slow", 1).await;
     assert!(shard.publish(msg("t", "1"), false, false).await);
     assert!(shard.publish(msg("t", "2"), false, false).await);
-    assert!(matches!(controls.recv().await, Some(Out::Overflowed)));
+    assert!(matches!(controls.recv().await, Out::Overflowed));
 }
 
 /// Writes are applied in the order they were submitted, also when the queue is full and
@@ -130,7 +131,7 @@ async fn an_offline_session_queues_at_most_max_queued_messages() {
     let p = part("111111111111");
     let shard = router.shard(&p);
     let (outbox, _deliveries) = mpsc::channel(1);
-    let (control, _controls) = mpsc::channel(CONTROLS);
+    let control = Control::new();
     let id: Arc<str> = Arc::from("sleeper");
     shard
         .connect(id.clone(), 7, "", outbox, control, true, 3600)

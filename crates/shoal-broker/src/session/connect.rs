@@ -149,7 +149,7 @@ impl Session {
         }
         if !allowed {
             tracing::info!(conn = self.conn, client_id = %self.client_id, "connect denied by policy");
-            if lifecycle::has_events(&self.client_id) {
+            if self.events_wanted() {
                 let ip = self.transport.peer.ip().to_string();
                 let (topic, body) = lifecycle::connect_failed(&self.who(), self.now(), &ip);
                 self.system_publish(topic, body);

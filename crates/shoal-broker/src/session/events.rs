@@ -4,6 +4,12 @@
 use super::*;
 
 impl Session {
+    /// Whether this client's lifecycle events are published: AWS publishes them for client
+    /// ids that can be in a topic; they are skipped while no subscription could receive them.
+    pub(super) fn events_wanted(&self) -> bool {
+        lifecycle::has_events(&self.client_id) && self.shard.wants_events()
+    }
+
     pub(super) fn who(&self) -> lifecycle::Who<'_> {
         lifecycle::Who {
             client_id: &self.client_id,
@@ -18,7 +24,7 @@ impl Session {
         self.keep_alive_secs = keep_alive.map_or(0, |k| k.as_secs() as u16);
         let now = self.now();
         self.version = self.gw.next_version(now);
-        let event = lifecycle::has_events(&self.client_id).then(|| {
+        let event = self.events_wanted().then(|| {
             let ip = self.transport.peer.ip().to_string();
             lifecycle::connected(&self.who(), now, &ip)
         });
@@ -27,7 +33,8 @@ impl Session {
 
     pub(super) async fn disconnected_event(&mut self, reason: EndReason) {
         let now = self.now();
-        let event = lifecycle::has_events(&self.client_id)
+        let event = self
+            .events_wanted()
             .then(|| lifecycle::disconnected(&self.who(), now, reason));
         if reason == EndReason::DuplicateClientId {
             // The connection that took over has written its own record.
@@ -74,7 +81,7 @@ impl Session {
     }
 
     pub(super) fn subscription_event(&mut self, event: &str, topics: Vec<String>) {
-        if lifecycle::has_events(&self.client_id) {
+        if self.events_wanted() {
             let (topic, body) = lifecycle::subscriptions(&self.who(), self.now(), event, &topics);
             self.system_publish(topic, body);
         }

@@ -306,7 +306,7 @@ impl Session {
             let qos = msg.qos.min(qos);
             let mut d = Delivery::new(Arc::new(msg), qos);
             d.retain = true;
-            d.ids = id.into_iter().collect();
+            d.ids = id.map(|i| Box::new(vec![i]));
             s.deliver(d, None)
         };
         if !filter.contains(['+', '#']) {

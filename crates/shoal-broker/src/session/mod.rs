@@ -15,7 +15,7 @@ use crate::connection::Transport;
 use crate::lifecycle::{self, EndReason};
 use crate::message::{props_from_publish, Msg};
 use crate::principal::Principal;
-use crate::router::{self, ConnId, Delivery, Out, Shard, CONTROLS, OUTBOX};
+use crate::router::{self, ConnId, Control, Delivery, Out, Shard, OUTBOX};
 use crate::Gateway;
 use bytes::{Bytes, BytesMut};
 use shoal_mqtt::{
@@ -222,7 +222,7 @@ impl Session {
             }
         }
         let (outbox, deliveries) = mpsc::channel(OUTBOX);
-        let (control, controls) = mpsc::channel(CONTROLS);
+        let controls = Control::new();
         let connected = self
             .shard
             .connect(
@@ -230,7 +230,7 @@ impl Session {
                 self.conn,
                 self.principal.cert_id(),
                 outbox,
-                control,
+                controls.clone(),
                 self.clean_start,
                 self.expiry,
             )
@@ -381,7 +381,7 @@ impl Session {
                     }
                     // The shard let go of this connection; it told it why first.
                     None => {
-                        if let Ok(out) = controls.try_recv() {
+                        if let Some(out) = controls.try_recv() {
                             if let Some(end) = Box::pin(self.control(wr, out)).await? {
                                 return Ok(end);
                             }
@@ -389,15 +389,12 @@ impl Session {
                         return Ok(EndReason::ServerInitiated);
                     }
                 },
-                // Control messages come on a channel of their own, so a full window of
+                // Control messages come apart from deliveries, so a full window of
                 // unacknowledged deliveries cannot hold back a revocation or a takeover.
-                out = controls.recv() => match out {
-                    Some(out) => {
-                        if let Some(end) = Box::pin(self.control(wr, out)).await? {
-                            return Ok(end);
-                        }
+                out = controls.recv() => {
+                    if let Some(end) = Box::pin(self.control(wr, out)).await? {
+                        return Ok(end);
                     }
-                    None => return Ok(EndReason::ServerInitiated),
                 },
                 () = tokio::time::sleep_until(deadline) => return Ok(EndReason::KeepAliveTimeout),
             }
@@ -556,7 +553,7 @@ async fn linger<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(rd: &mut R, wr: &mu
 struct Live {
     rbuf: BytesMut,
     deliveries: mpsc::Receiver<Delivery>,
-    controls: mpsc::Receiver<Out>,
+    controls: Arc<Control>,
     keep_alive: Option<Duration>,
     /// The CONNACK could not be queued: the connection ends at once.
     failed: Option<SessionError>,

@@ -194,11 +194,19 @@ impl Identity {
     /// by the caller's IAM policies; Shoal's access keys are the account's administrators, so
     /// it may do everything under the account.
     pub fn account_authorizer(&self, part: &Partition) -> Result<Authorizer> {
-        let all = super::policies::validate_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
-        )?;
+        // Parsed once: every plain-TCP and WebSocket connection gets it.
+        static ALL: std::sync::OnceLock<Arc<shoal_policy::Policy>> = std::sync::OnceLock::new();
+        let all = match ALL.get() {
+            Some(p) => p.clone(),
+            None => {
+                let p = Arc::new(super::policies::validate_document(
+                    r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"iot:*","Resource":"*"}]}"#,
+                )?);
+                ALL.get_or_init(|| p).clone()
+            }
+        };
         Ok(Authorizer {
-            policies: vec![Arc::new(all)],
+            policies: vec![all],
             context: RequestContext::default(),
             arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
             clock: None,
