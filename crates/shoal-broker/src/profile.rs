@@ -188,9 +188,10 @@ impl Profile {
     }
 }
 
-/// AWS's reserved topics, which keep AWS's rules in every profile.
+/// AWS's reserved topics, which keep AWS's rules in every profile, and `$share`, which names
+/// shared subscriptions, not topics (MQTT 5 §4.8.2).
 fn reserved(t: &str) -> bool {
-    t.starts_with("$aws/") || t == "$aws"
+    t.starts_with("$aws/") || t == "$aws" || t.starts_with("$share/") || t == "$share"
 }
 
 #[cfg(test)]
@@ -224,6 +225,7 @@ mod tests {
         assert_eq!(p.keep_alive(5), Some(Duration::from_secs(5)));
         assert!(p.topic_publishable("$SYS/x"));
         assert!(!p.topic_publishable("$aws/things/x/shadow/get"));
+        assert!(!p.topic_publishable("$share/g/t"));
         assert!(p.topic_publishable("a/b/c/d/e/f/g/h/i"));
         assert!(p.filter_subscribable("$SYS/#"));
         assert!(p.filter_subscribable("$aws/things/x/shadow/#"));

@@ -178,7 +178,8 @@ enum Cmd {
         cert: String,
     },
     Recheck,
-    Disconnect(Disconnect),
+    /// Boxed: the largest command, and rare; every publish moves a `Cmd`.
+    Disconnect(Box<Disconnect>),
     Subscribe {
         client_id: Arc<str>,
         conn: ConnId,
@@ -451,7 +452,7 @@ impl Shard {
     }
 
     pub async fn disconnect(&self, d: Disconnect) {
-        let _ = self.tx.send(Cmd::Disconnect(d)).await;
+        let _ = self.tx.send(Cmd::Disconnect(Box::new(d))).await;
     }
 
     /// Adds (or replaces) a subscription and returns once the shard has it and, for a
@@ -506,20 +507,24 @@ impl Shard {
             (None, None)
         };
         let cmd = Cmd::Publish { msg, retain, ack };
-        // The common case hands the command over without waiting. Only a full queue keeps it
-        // (boxed) in the returned future, which every publishing connection holds while it
-        // waits: small, so that idle connections' tasks stay small.
-        let pending = match self.tx.try_send(cmd) {
+        // The common case hands the command over without waiting. Only a full queue makes a
+        // future that waits for room, boxed: the returned future is made for every message
+        // and moved around, so it must stay a few words (the waiting send holds a whole
+        // command).
+        type Waiting = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+        let pending: Result<Option<Waiting>, ()> = match self.tx.try_send(cmd) {
             Ok(()) => Ok(None),
-            Err(mpsc::error::TrySendError::Full(cmd)) => Ok(Some(Box::new((self.tx.clone(), cmd)))),
+            Err(mpsc::error::TrySendError::Full(cmd)) => {
+                let tx = self.tx.clone();
+                Ok(Some(Box::pin(async move { tx.send(cmd).await.is_ok() })))
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => Err(()),
         };
         async move {
             match pending {
                 Err(()) => return false,
                 Ok(Some(p)) => {
-                    let (tx, cmd) = *p;
-                    if tx.send(cmd).await.is_err() {
+                    if !p.await {
                         return false;
                     }
                 }

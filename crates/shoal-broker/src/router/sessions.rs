@@ -65,7 +65,7 @@ impl State {
             }
             Cmd::Revoke { cert } => self.control_where(|o| o.cert == cert, Out::Revoked),
             Cmd::Recheck => self.control_where(|_| true, Out::Recheck),
-            Cmd::Disconnect(d) => self.disconnect(d).await,
+            Cmd::Disconnect(d) => self.disconnect(*d).await,
             Cmd::Subscribe {
                 client_id,
                 conn,

@@ -11,11 +11,61 @@ const RETAINED_SCAN: usize = 10_000;
 /// Retained messages read per page of that scan.
 const RETAINED_PAGE: usize = 500;
 
+/// What a PUBLISH comes to once checked: its answer is already queued (refused, or a resent
+/// QoS 2 one), it is to be routed, or it is a request to the shadow service.
+pub(super) enum Inbound {
+    Done(Option<EndReason>),
+    Route {
+        msg: Msg,
+        retain: bool,
+        durable: bool,
+        qos: QoS,
+        pkid: u16,
+    },
+    Shadow(Box<(shoal_mqtt::Publish, Arc<str>)>),
+}
+
 impl Session {
-    pub(super) async fn on_publish(
+    /// A PUBLISH from the client. The checks run without awaiting, so that what is awaited per
+    /// message — the router taking it, and the store when it must be durable — is a small
+    /// future: a publish moves no large state around (flat-out publishers send hundreds of
+    /// thousands a second).
+    pub(super) fn on_publish(
         &mut self,
-        mut p: shoal_mqtt::Publish,
-    ) -> SessionResult<Option<EndReason>> {
+        p: shoal_mqtt::Publish,
+    ) -> impl std::future::Future<Output = SessionResult<Option<EndReason>>> + '_ {
+        // Checked before the future is made: the PUBLISH itself (about 400 bytes) is not part
+        // of it.
+        let checked = self.check_publish(p);
+        async move { self.finish_publish(checked?).await }
+    }
+
+    async fn finish_publish(&mut self, checked: Inbound) -> SessionResult<Option<EndReason>> {
+        match checked {
+            Inbound::Done(end) => Ok(end),
+            Inbound::Route {
+                msg,
+                retain,
+                durable,
+                qos,
+                pkid,
+            } => {
+                if !self.route(msg, retain, durable).await && qos != QoS::AtMostOnce {
+                    return Err(SessionError::server("message could not be stored"));
+                }
+                self.acknowledge(qos, pkid, reason::SUCCESS)?;
+                Ok(None)
+            }
+            // Boxed: a shadow request's state (the service's store calls) is large.
+            Inbound::Shadow(b) => {
+                let (p, topic) = *b;
+                Box::pin(self.on_shadow_publish(p, topic)).await
+            }
+        }
+    }
+
+    /// Resolves the topic (aliases), checks the policy and builds the message to route.
+    fn check_publish(&mut self, mut p: shoal_mqtt::Publish) -> SessionResult<Inbound> {
         let topic: Option<Arc<str>> = match (p.topic.is_empty(), p.properties.topic_alias) {
             // MQTT 5 §3.3.2.3.4: more than the Topic Alias Maximum given in CONNACK is Topic
             // Alias Invalid (0 never gets here: the decoder refuses it with the same code).
@@ -42,7 +92,7 @@ impl Session {
         };
         p.topic.clear();
         if requests::is_shadow_topic(&topic) {
-            return self.on_shadow_publish(p, topic).await;
+            return Ok(Inbound::Shadow(Box::new((p, topic))));
         }
         // Reserved topics are refused as not authorized, as AWS does.
         let allowed = self.gw.profile.topic_publishable(&topic) && {
@@ -51,7 +101,12 @@ impl Session {
                 && (!p.retain || a.allows("iot:RetainPublish", "topic", &topic))
         };
         if !allowed {
-            return self.refuse_publish(&p, &topic);
+            return self.refuse_publish(&p, &topic).map(Inbound::Done);
+        }
+        if !self.first_receipt(p.qos, p.pkid)? {
+            // A resent QoS 2 publish already routed is only acknowledged again.
+            self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;
+            return Ok(Inbound::Done(None));
         }
         let pp = &p.properties;
         // The time is needed only for what may be stored or may expire; the router stamps the
@@ -64,6 +119,9 @@ impl Session {
         } else {
             0
         };
+        // QoS 1 and 2 are stored before they are acknowledged: the retained message, and the
+        // copies queued for offline persistent sessions (DESIGN.md §3).
+        let durable = p.qos != QoS::AtMostOnce && (p.retain || self.shard.has_offline_sessions());
         let msg = Msg {
             topic,
             payload: p.payload,
@@ -80,17 +138,13 @@ impl Session {
             from: Some(self.client_id.clone()),
             published_at: now,
         };
-        if self.first_receipt(p.qos, p.pkid)? {
-            // QoS 1 and 2 are stored before they are acknowledged: the retained message, and
-            // the copies queued for offline persistent sessions (DESIGN.md §3).
-            let durable =
-                p.qos != QoS::AtMostOnce && (p.retain || self.shard.has_offline_sessions());
-            if !self.route(msg, p.retain, durable).await && p.qos != QoS::AtMostOnce {
-                return Err(SessionError::server("message could not be stored"));
-            }
-        }
-        self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;
-        Ok(None)
+        Ok(Inbound::Route {
+            msg,
+            retain: p.retain,
+            durable,
+            qos: p.qos,
+            pkid: p.pkid,
+        })
     }
 
     /// Whether a publish is seen for the first time: a resent QoS 2 publish already routed is

@@ -333,9 +333,7 @@ impl Session {
                 // Publishes and acknowledgements, the traffic, are handled inline; the rest is
                 // rare and boxed, so the task every idle connection keeps stays small.
                 let end = match p {
-                    // Boxed too: its state is the largest (about 1 KB) and would otherwise be
-                    // part of every connection's task.
-                    Packet::Publish(p) => Box::pin(self.on_publish(p)).await?,
+                    Packet::Publish(p) => self.on_publish(p).await?,
                     Packet::PubAck(a) => {
                         self.acknowledged(a.pkid)?;
                         None

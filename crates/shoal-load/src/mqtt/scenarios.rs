@@ -246,11 +246,30 @@ async fn publisher(
                     wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
                     wbuf.clear();
                 }
-                permits
-                    .acquire_many(*fanout)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .forget();
+                // A broker that forwards QoS 2 only once released (PUBREL) returns permits only
+                // after this publisher's PUBRELs: they go out while it waits.
+                let mut stop = false;
+                loop {
+                    tokio::select! {
+                        biased;
+                        Some(pk) = to_release.recv() => {
+                            release(&mut wbuf, pk)?;
+                            wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
+                            wbuf.clear();
+                        }
+                        p = permits.acquire_many(*fanout) => {
+                            p.map_err(|e| e.to_string())?.forget();
+                            break;
+                        }
+                        () = tokio::time::sleep_until(deadline.into()) => {
+                            stop = true;
+                            break;
+                        }
+                    }
+                }
+                if stop {
+                    break;
+                }
             }
             if qos != QoS::AtMostOnce {
                 while let Ok(pk) = to_release.try_recv() {
@@ -261,6 +280,7 @@ async fn publisher(
                     wbuf.clear();
                 }
                 // Waiting for room in the window, PUBRECs still get their PUBREL.
+                let mut stop = false;
                 loop {
                     tokio::select! {
                         biased;
@@ -273,7 +293,14 @@ async fn publisher(
                             p.map_err(|e| e.to_string())?.forget();
                             break;
                         }
+                        () = tokio::time::sleep_until(deadline.into()) => {
+                            stop = true;
+                            break;
+                        }
                     }
+                }
+                if stop {
+                    break;
                 }
                 pkid = pkid.wrapping_add(1).max(1);
             }
