@@ -412,31 +412,36 @@ def test_mqtt5_topic_aliases_to_the_client(broker, connected):
 # --------------------------------------------------------------------------
 
 
-@profiles("aws")
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_aws_qos2_is_downgraded_to_qos1(connected, protocol):
-    # AWS: "AWS IoT Core doesn't support publishing and subscribing with QoS 2": a QoS 2
-    # subscription is granted QoS 1, and a QoS 2 publish is delivered at QoS 1, once.
+def test_qos2_by_profile(broker, connected, protocol):
+    # aws: "AWS IoT Core doesn't support publishing and subscribing with QoS 2": a QoS 2
+    # subscription is granted QoS 1 and a QoS 2 publish is delivered at QoS 1, once.
+    # standard: MQTT §4.3.3, QoS 2 granted and delivered at QoS 2, exactly once.
+    qos = 1 if broker[1] == "aws" else 2
     topic = new_topic()
     sub = connected(protocol)
-    assert sub.subscribe((topic, 2)) == [1]
+    assert sub.subscribe((topic, 2)) == [qos]
     pub = connected(protocol)
     assert publish_acked(pub, topic, b"two", qos=2) == 0
-    assert sub.next_message()[:3] == (topic, b"two", 1)
+    assert sub.next_message()[:4] == (topic, b"two", qos, False)
     assert publish_acked(pub, topic, b"marker") == 0
     next_is(sub, topic, b"marker")
 
 
-@profiles("aws")
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_aws_no_retained_messages_for_wildcard_filters(connected, protocol):
-    # AWS mqtt.html#mqtt-retain: retained messages are sent only to a subscription whose filter
-    # names the topic; none for wildcard filters.
-    base = new_topic("t")
+def test_retained_messages_for_wildcard_filters_by_profile(broker, connected, protocol):
+    # aws (mqtt.html#mqtt-retain): retained messages go only to a subscription whose filter
+    # names the topic, none for wildcard filters. standard (MQTT 5 §3.8.4 [MQTT-3.8.4-4],
+    # 3.1.1 §3.3.1.3): every retained message the filter matches, RETAIN set.
+    base = new_topic("w")
     pub = connected(protocol)
-    assert publish_acked(pub, base + "/a", b"kept", retain=True) == 0
+    assert publish_acked(pub, base + "/a", b"A", retain=True) == 0
+    assert publish_acked(pub, base + "/b", b"B", retain=True) == 0
     sub = connected(protocol)
     assert sub.subscribe((base + "/+", 1)) == [1]
+    if broker[1] == "standard":
+        got = {sub.next_message()[:4] for _ in range(2)}
+        assert got == {(base + "/a", b"A", 1, True), (base + "/b", b"B", 1, True)}
     assert publish_acked(pub, base + "/m", b"marker") == 0
     next_is(sub, base + "/m", b"marker")
 
@@ -502,36 +507,6 @@ def test_aws_will_delay_is_ignored(connected, mqtt_client):
 # --------------------------------------------------------------------------
 # 3. standard profile: MQTT 3.1.1 / 5.0 as specified
 # --------------------------------------------------------------------------
-
-
-@profiles("standard")
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_standard_qos2_end_to_end_exactly_once(connected, protocol):
-    # MQTT 5 §4.3.3 (3.1.1 §4.3.3): QoS 2 is granted, and a QoS 2 publish reaches a QoS 2
-    # subscriber at QoS 2, exactly once.
-    topic = new_topic()
-    sub = connected(protocol)
-    assert sub.subscribe((topic, 2)) == [2]
-    pub = connected(protocol)
-    assert publish_acked(pub, topic, b"exactly once", qos=2) == 0
-    assert sub.next_message()[:4] == (topic, b"exactly once", 2, False)
-    assert publish_acked(pub, topic, b"marker") == 0
-    next_is(sub, topic, b"marker")
-
-
-@profiles("standard")
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_standard_retained_messages_for_wildcard_filters(connected, protocol):
-    # MQTT 5 §3.8.4 [MQTT-3.8.4-4] / 3.1.1 §3.3.1.3: every retained message a new
-    # subscription's filter matches is sent, RETAIN set.
-    base = new_topic("w")
-    pub = connected(protocol)
-    assert publish_acked(pub, base + "/a", b"A", retain=True) == 0
-    assert publish_acked(pub, base + "/b", b"B", retain=True) == 0
-    sub = connected(protocol)
-    assert sub.subscribe((base + "/+", 1)) == [1]
-    got = {sub.next_message()[:4] for _ in range(2)}
-    assert got == {(base + "/a", b"A", 1, True), (base + "/b", b"B", 1, True)}
 
 
 @profiles("standard")

@@ -94,36 +94,53 @@ async fn nothing_pending(raw: &mut Raw) {
     }
 }
 
+/// `p` as MQTT 5 bytes.
+fn v5_bytes(p: &Packet) -> Vec<u8> {
+    let mut b = bytes::BytesMut::new();
+    shoal_mqtt::encode(p, Protocol::V5, &mut b).unwrap();
+    b.to_vec()
+}
+
+/// The reason code of the DISCONNECT a fresh MQTT 5 connection gets for `bytes`.
+async fn answer_to(s: &TestServer, cert: &DeviceCert, bytes: &[u8]) -> Option<u8> {
+    let mut raw = v5(s, cert, "bad", ConnectProperties::default()).await;
+    raw.send_bytes(bytes).await;
+    raw.disconnect_reason().await
+}
+
+fn aliased(topic: &str, alias: u16) -> Packet {
+    Packet::Publish(Publish {
+        topic: topic.into(),
+        payload: Bytes::from_static(b"x"),
+        properties: PublishProperties {
+            topic_alias: Some(alias),
+            ..PublishProperties::default()
+        },
+        ..Publish::default()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_topic_aliases_get_their_reason_codes() {
     let s = TestServer::start().await;
     let cert = open_device(&s).await;
     // §3.3.2.3.4: an alias above the Topic Alias Maximum (8) is Topic Alias Invalid; an alias
     // never set is a Protocol Error.
-    for (alias, topic, code) in [
-        (9u16, "a/b", reason::TOPIC_ALIAS_INVALID),
-        (3, "", reason::PROTOCOL_ERROR),
-    ] {
-        let mut raw = v5(&s, &cert, "alias", ConnectProperties::default()).await;
-        raw.send(&Packet::Publish(Publish {
-            topic: topic.into(),
-            payload: Bytes::from_static(b"x"),
-            properties: PublishProperties {
-                topic_alias: Some(alias),
-                ..PublishProperties::default()
-            },
-            ..Publish::default()
-        }))
-        .await;
-        assert_eq!(raw.disconnect_reason().await, Some(code), "alias {alias}");
-    }
+    let above = v5_bytes(&aliased("a/b", 9));
+    assert_eq!(
+        answer_to(&s, &cert, &above).await,
+        Some(reason::TOPIC_ALIAS_INVALID)
+    );
+    let unknown = v5_bytes(&aliased("", 3));
+    assert_eq!(
+        answer_to(&s, &cert, &unknown).await,
+        Some(reason::PROTOCOL_ERROR)
+    );
     // Alias 0 is never permitted: Topic Alias Invalid too, found by the decoder (no encoder
     // writes it, so the bytes are written by hand: PUBLISH "a/b", properties {Topic Alias: 0}).
-    let mut raw = v5(&s, &cert, "alias", ConnectProperties::default()).await;
-    raw.send_bytes(&[0x30, 10, 0, 3, b'a', b'/', b'b', 3, 0x23, 0, 0, b'x'])
-        .await;
+    let zero = [0x30, 10, 0, 3, b'a', b'/', b'b', 3, 0x23, 0, 0, b'x'];
     assert_eq!(
-        raw.disconnect_reason().await,
+        answer_to(&s, &cert, &zero).await,
         Some(reason::TOPIC_ALIAS_INVALID)
     );
     s.stop().await;
@@ -134,34 +151,25 @@ async fn decode_errors_reach_the_client_as_reason_codes() {
     let s = TestServer::start().await;
     let cert = open_device(&s).await;
     // A PUBLISH with QoS 3 is malformed (§3.3.1.2).
-    let mut raw = v5(&s, &cert, "malformed", ConnectProperties::default()).await;
-    raw.send_bytes(&[0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01])
-        .await;
+    let qos3 = [0x36, 0x05, 0x00, 0x01, b't', 0x00, 0x01];
     assert_eq!(
-        raw.disconnect_reason().await,
+        answer_to(&s, &cert, &qos3).await,
         Some(reason::MALFORMED_PACKET)
     );
     // A second CONNECT is a Protocol Error (§3.1).
-    let mut raw = v5(&s, &cert, "twice", ConnectProperties::default()).await;
-    raw.send(&Packet::Connect(Connect {
+    let again = v5_bytes(&Packet::Connect(Connect {
         protocol: Protocol::V5,
-        client_id: "twice".into(),
+        client_id: "bad".into(),
         ..Connect::default()
-    }))
-    .await;
-    assert_eq!(raw.disconnect_reason().await, Some(reason::PROTOCOL_ERROR));
-    // A packet over the Maximum Packet Size announced in CONNACK (128 KB + 1 KB).
-    let mut raw = v5(&s, &cert, "large", ConnectProperties::default()).await;
-    let mut big = bytes::BytesMut::new();
-    shoal_mqtt::encode(
-        &publish("a/b", &vec![b'x'; 140_000], QoS::AtMostOnce, 0),
-        Protocol::V5,
-        &mut big,
-    )
-    .unwrap();
-    raw.send_bytes(&big).await;
+    }));
     assert_eq!(
-        raw.disconnect_reason().await,
+        answer_to(&s, &cert, &again).await,
+        Some(reason::PROTOCOL_ERROR)
+    );
+    // A packet over the Maximum Packet Size announced in CONNACK (128 KB + 1 KB).
+    let big = v5_bytes(&publish("a/b", &vec![b'x'; 140_000], QoS::AtMostOnce, 0));
+    assert_eq!(
+        answer_to(&s, &cert, &big).await,
         Some(reason::PACKET_TOO_LARGE)
     );
     s.stop().await;
@@ -321,15 +329,13 @@ async fn retain_as_published_and_retain_handling_are_honoured() {
 async fn the_aws_profile_refuses_subscription_identifiers() {
     let s = TestServer::start().await;
     let cert = open_device(&s).await;
-    let mut raw = v5(&s, &cert, "ids", ConnectProperties::default()).await;
-    raw.send(&subscribe(
+    let with_id = v5_bytes(&subscribe(
         1,
         vec![subscription("a/b", QoS::AtMostOnce)],
         Some(4),
-    ))
-    .await;
+    ));
     assert_eq!(
-        raw.disconnect_reason().await,
+        answer_to(&s, &cert, &with_id).await,
         Some(reason::SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED)
     );
     s.stop().await;

@@ -30,18 +30,20 @@ fn router() -> (tempfile::TempDir, Router) {
     (dir, Router::new(persister, clock, HashMap::new()))
 }
 
-/// Connects `client` to the shard with an outbox of `room` deliveries and subscribes it.
+/// Connects `client` to the shard with an outbox of `room` deliveries and a session expiry of
+/// `expiry` seconds, and subscribes it to `t`.
 async fn subscriber(
     shard: &Shard,
     client: &str,
     room: usize,
+    expiry: u32,
 ) -> (mpsc::Receiver<Delivery>, Arc<Control>) {
     let (outbox, deliveries) = mpsc::channel(room);
     let controls = Control::new();
     let control = controls.clone();
     let id: Arc<str> = Arc::from(client);
     shard
-        .connect(id.clone(), 7, "", outbox, control, true, 0)
+        .connect(id.clone(), 7, "", outbox, control, true, expiry)
         .await;
     assert_eq!(
         shard
@@ -62,8 +64,8 @@ async fn a_stuck_subscriber_holds_up_only_its_own_partition() {
         router.shard(&part("111111111111")),
         router.shard(&part("222222222222")),
     );
-    let (_slow_deliveries, _slow_controls) = subscriber(&slow, "slow", 1).await;
-    let (mut fast_deliveries, _fast_controls) = subscriber(&fast, "fast", 8).await;
+    let (_slow_deliveries, _slow_controls) = subscriber(&slow, "slow", 1, 0).await;
+    let (mut fast_deliveries, _fast_controls) = subscriber(&fast, "fast", 8, 0).await;
     // The first fills the slow subscriber's outbox; the second makes its shard wait for room.
     assert!(slow.publish(msg("t", "1"), false, false).await);
     assert!(slow.publish(msg("t", "2"), false, false).await);
@@ -84,7 +86,7 @@ async fn a_stuck_subscriber_holds_up_only_its_own_partition() {
 async fn a_subscriber_that_never_reads_is_told_to_go() {
     let (_dir, router) = router();
     let shard = router.shard(&part("111111111111"));
-    let (_deliveries, controls) = subscriber(&shard, "slow", 1).await;
+    let (_deliveries, controls) = subscriber(&shard, "slow", 1, 0).await;
     assert!(shard.publish(msg("t", "1"), false, false).await);
     assert!(shard.publish(msg("t", "2"), false, false).await);
     assert!(matches!(controls.recv().await, Out::Overflowed));
@@ -130,18 +132,8 @@ async fn an_offline_session_queues_at_most_max_queued_messages() {
     let router = Router::new(Persister::spawn(messaging.clone()), clock, HashMap::new());
     let p = part("111111111111");
     let shard = router.shard(&p);
-    let (outbox, _deliveries) = mpsc::channel(1);
-    let control = Control::new();
     let id: Arc<str> = Arc::from("sleeper");
-    shard
-        .connect(id.clone(), 7, "", outbox, control, true, 3600)
-        .await;
-    assert_eq!(
-        shard
-            .subscribe(&id, 7, "t", SubOptions::qos(QoS::AtLeastOnce))
-            .await,
-        Subscribed::New
-    );
+    let (_deliveries, _controls) = subscriber(&shard, "sleeper", 1, 3600).await;
     shard
         .disconnect(Disconnect {
             client_id: id.clone(),

@@ -242,32 +242,17 @@ async fn publisher(
         }
         for _ in 0..batch {
             if let Some((permits, fanout)) = &closed_loop {
-                if !wbuf.is_empty() && permits.available_permits() < *fanout as usize {
-                    wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
-                    wbuf.clear();
-                }
                 // A broker that forwards QoS 2 only once released (PUBREL) returns permits only
                 // after this publisher's PUBRELs: they go out while it waits.
-                let mut stop = false;
-                loop {
-                    tokio::select! {
-                        biased;
-                        Some(pk) = to_release.recv() => {
-                            release(&mut wbuf, pk)?;
-                            wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
-                            wbuf.clear();
-                        }
-                        p = permits.acquire_many(*fanout) => {
-                            p.map_err(|e| e.to_string())?.forget();
-                            break;
-                        }
-                        () = tokio::time::sleep_until(deadline.into()) => {
-                            stop = true;
-                            break;
-                        }
-                    }
-                }
-                if stop {
+                let taken = take_permits(
+                    permits,
+                    *fanout,
+                    &mut to_release,
+                    &mut wbuf,
+                    &mut wr,
+                    deadline,
+                );
+                if !taken.await? {
                     break;
                 }
             }
@@ -275,31 +260,8 @@ async fn publisher(
                 while let Ok(pk) = to_release.try_recv() {
                     release(&mut wbuf, pk)?;
                 }
-                if !wbuf.is_empty() && window.available_permits() == 0 {
-                    wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
-                    wbuf.clear();
-                }
                 // Waiting for room in the window, PUBRECs still get their PUBREL.
-                let mut stop = false;
-                loop {
-                    tokio::select! {
-                        biased;
-                        Some(pk) = to_release.recv() => {
-                            release(&mut wbuf, pk)?;
-                            wr.write_all(&wbuf).await.map_err(|e| e.to_string())?;
-                            wbuf.clear();
-                        }
-                        p = window.acquire() => {
-                            p.map_err(|e| e.to_string())?.forget();
-                            break;
-                        }
-                        () = tokio::time::sleep_until(deadline.into()) => {
-                            stop = true;
-                            break;
-                        }
-                    }
-                }
-                if stop {
+                if !take_permits(&window, 1, &mut to_release, &mut wbuf, &mut wr, deadline).await? {
                     break;
                 }
                 pkid = pkid.wrapping_add(1).max(1);
@@ -313,25 +275,43 @@ async fn publisher(
         wbuf.clear();
     }
     // Let the last acknowledgements arrive (and QoS 2 exchanges finish) before closing.
-    let _ = tokio::time::timeout(GRACE, async {
-        loop {
-            tokio::select! {
-                Some(pk) = to_release.recv() => {
-                    if release(&mut wbuf, pk).is_err() || wr.write_all(&wbuf).await.is_err() {
-                        return;
-                    }
-                    wbuf.clear();
-                }
-                p = window.acquire_many(a.inflight.max(1) as u32) => {
-                    let _ = p;
-                    return;
-                }
-            }
-        }
-    })
-    .await;
+    let all = a.inflight.max(1) as u32;
+    let end = Instant::now() + GRACE;
+    let _ = take_permits(&window, all, &mut to_release, &mut wbuf, &mut wr, end).await;
     acks.abort();
     Ok(())
+}
+
+/// Waits for `n` permits of `sem`, answering PUBRECs with PUBREL meanwhile; `false` when
+/// `until` came first. What is batched is written first if it has to wait: the permits may
+/// depend on it.
+async fn take_permits<W: tokio::io::AsyncWrite + Unpin>(
+    sem: &Semaphore,
+    n: u32,
+    to_release: &mut tokio::sync::mpsc::UnboundedReceiver<u16>,
+    wbuf: &mut BytesMut,
+    wr: &mut W,
+    until: Instant,
+) -> Result<bool, String> {
+    if !wbuf.is_empty() && sem.available_permits() < n as usize {
+        wr.write_all(wbuf).await.map_err(|e| e.to_string())?;
+        wbuf.clear();
+    }
+    loop {
+        tokio::select! {
+            biased;
+            Some(pk) = to_release.recv() => {
+                release(wbuf, pk)?;
+                wr.write_all(wbuf).await.map_err(|e| e.to_string())?;
+                wbuf.clear();
+            }
+            p = sem.acquire_many(n) => {
+                p.map_err(|e| e.to_string())?.forget();
+                return Ok(true);
+            }
+            () = tokio::time::sleep_until(until.into()) => return Ok(false),
+        }
+    }
 }
 
 /// Queues PUBREL for a QoS 2 publish the broker has received (PUBREC).
