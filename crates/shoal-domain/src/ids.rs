@@ -184,6 +184,14 @@ impl Partition {
     pub fn key(&self) -> String {
         format!("{}/{}", self.account, self.region)
     }
+    /// The partition a store key (`ACCOUNT/REGION`) names, if it names one.
+    pub fn from_key(key: &str) -> Option<Partition> {
+        let (a, r) = key.split_once('/')?;
+        Some(Partition::new(
+            AccountId::parse(a).ok()?,
+            Region::parse(r).ok()?,
+        ))
+    }
     /// `arn:aws:iot:REGION:ACCOUNT:KIND/NAME`, as in
     /// https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsiot.html
     pub fn arn(&self, kind: &str, name: &str) -> String {

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod messaging;
 mod records;
 pub mod registry;
+pub mod scheduler;
 pub mod shadows;
 
 pub use accounts::{AccessKey, Accounts};
@@ -18,4 +19,5 @@ pub use fleet::FleetIndexing;
 pub use identity::Identity;
 pub use messaging::Messaging;
 pub use registry::Registry;
+pub use scheduler::Scheduler;
 pub use shadows::Shadows;

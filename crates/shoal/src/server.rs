@@ -9,7 +9,9 @@ use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
 use shoal_net::{CancellationToken, Listener, Served};
-use shoal_services::{AccessKey, Accounts, FleetIndexing, Identity, Messaging, Registry, Shadows};
+use shoal_services::{
+    AccessKey, Accounts, FleetIndexing, Identity, Messaging, Registry, Scheduler, Shadows,
+};
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::net::SocketAddr;
@@ -73,6 +75,10 @@ pub struct Server {
     pub accounts: Arc<Accounts>,
     /// The fleet index, so tests can wait until a change is searchable.
     pub fleet: FleetIndexing,
+    /// The durable scheduler, so tests that move the clock can fire what became due.
+    pub scheduler: Arc<Scheduler>,
+    scheduler_stop: tokio::sync::watch::Sender<bool>,
+    scheduler_task: tokio::task::JoinHandle<()>,
     store: Arc<SqliteStore>,
     gateway: Arc<shoal_broker::Gateway>,
     stop: CancellationToken,
@@ -131,10 +137,12 @@ impl Server {
         let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
         let shadows = Arc::new(Shadows::new(dyn_store.clone(), clock.clone()));
         // Derived data beside the store: deleting the folder only costs a rebuild.
+        let scheduler = Scheduler::new(dyn_store.clone(), clock.clone());
         let fleet = FleetIndexing::start(
             dyn_store.clone(),
             registry.clone(),
             clock.clone(),
+            scheduler.clone(),
             &cfg.data.join("index"),
         )
         .map_err(|e| e.message)?;
@@ -228,6 +236,8 @@ impl Server {
             let _ = std::fs::write(path, addr.to_string());
         }
 
+        let (scheduler_stop, stopped) = tokio::sync::watch::channel(false);
+        let scheduler_task = scheduler.spawn(stopped);
         let stop = CancellationToken::new();
         let api = shoal_api::serve(api, state.clone(), stop.child_token());
         let devices = Arc::new(crate::alpn::Services {
@@ -256,6 +266,9 @@ impl Server {
             created_admin,
             accounts,
             fleet,
+            scheduler,
+            scheduler_stop,
+            scheduler_task,
             store,
             gateway,
             stop,
@@ -293,6 +306,9 @@ impl Server {
             tracing::warn!("some connections did not end in time; what they held may be lost");
         }
         self.gateway.flush().await;
+        // A timer that fires now would find its services closing: it fires after the restart.
+        let _ = self.scheduler_stop.send(true);
+        let _ = self.scheduler_task.await;
         self.fleet.shutdown().await;
         self.store.shutdown().await;
     }

@@ -1,13 +1,15 @@
 //! Fleet metrics: Create/Describe/List/Update/DeleteFleetMetric, each evaluated on its period
-//! (by the `Clock`, so tests advance time instead of waiting) and kept as the last values, which
-//! `/metrics` exports as Prometheus gauges: Shoal's stand-in for CloudWatch's IoTFleetMetrics
+//! by a timer of the durable scheduler (so tests move the `Clock` instead of waiting, and one
+//! node evaluates a metric however many share the store); the last values are a record beside
+//! the metric, which `/metrics` exports as Prometheus gauges: Shoal's stand-in for CloudWatch's IoTFleetMetrics
 //! namespace, with the aggregation type as a label as CloudWatch has it as a dimension.
 //! <https://docs.aws.amazon.com/iot/latest/developerguide/iot-fleet-metrics.html>
 
 use super::queries::{prepare, Stats};
-use super::FleetIndexing;
+use super::{FleetIndexing, Inner};
 use crate::records::{decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
 use crate::registry::Page;
+use crate::scheduler::{Due, Scheduler, TimerHandler, TimerId};
 use shoal_domain::error::Result;
 use shoal_domain::fleet::fields::THINGS_INDEX;
 use shoal_domain::fleet::metric::{
@@ -16,13 +18,16 @@ use shoal_domain::fleet::metric::{
 };
 use shoal_domain::page::{decode_token, encode_token};
 use shoal_domain::thing_group::QUERY_VERSION;
-use shoal_domain::{AccountId, Partition, Region, ServiceError};
-use shoal_store::{Batch, Expect};
-use std::collections::BTreeMap;
+use shoal_domain::{Partition, ServiceError, Timestamp};
+use shoal_store::{Batch, BoxFuture, Expect};
 use std::fmt::Write;
-use std::time::Duration;
+use std::sync::Weak;
 
 pub(crate) const KIND_METRIC: &str = "fleet-metric";
+/// The last values of a metric, keyed by its name.
+const KIND_VALUES: &str = "fleet-metric-value";
+/// The scheduler's name for the metric timers.
+pub(crate) const TIMERS: &str = "fleet-metric";
 
 /// What Create/UpdateFleetMetric may set; `None` keeps the current value on update.
 #[derive(Default)]
@@ -39,25 +44,34 @@ pub struct MetricInput {
     pub expected_version: Option<i64>,
 }
 
-/// A metric, when it is next due, and its last values by aggregation type.
-pub(crate) struct MetricState {
-    def: FleetMetric,
-    due_ms: i64,
+/// A metric's values by aggregation type, as last evaluated.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MetricValues {
+    at: Timestamp,
     values: Vec<(String, f64)>,
 }
-
-pub(crate) type Metrics = BTreeMap<(String, String), MetricState>;
 
 fn not_found(name: &str) -> ServiceError {
     ServiceError::not_found(format!("The fleet metric {name} does not exist"))
 }
 
-fn partition_of(key: &str) -> Option<Partition> {
-    let (a, r) = key.split_once('/')?;
-    Some(Partition::new(
-        AccountId::parse(a).ok()?,
-        Region::parse(r).ok()?,
-    ))
+fn timer(name: &str) -> TimerId {
+    TimerId::new(TIMERS, name)
+}
+
+/// Fires a metric's timer: evaluates it and writes its values (holds the index weakly, so the
+/// scheduler does not keep a stopped index alive).
+pub(crate) struct MetricTimer(pub(crate) Weak<Inner>);
+
+impl TimerHandler for MetricTimer {
+    fn fire<'a>(&'a self, due: &'a Due) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move {
+            match self.0.upgrade() {
+                Some(inner) => FleetIndexing { inner }.fire_metric(due).await,
+                None => Ok(()),
+            }
+        })
+    }
 }
 
 impl FleetIndexing {
@@ -112,6 +126,7 @@ impl FleetIndexing {
             Vec::new(),
             Expect::Absent,
         );
+        let batch = self.evaluated(part, &m, batch).await?;
         if !try_commit(&*self.inner.store, batch).await? {
             return Err(ServiceError::already_exists(
                 format!("The fleet metric {name} already exists"),
@@ -119,7 +134,6 @@ impl FleetIndexing {
                 &part.arn("fleetmetric", name),
             ));
         }
-        self.schedule(part, m.clone());
         Ok(m)
     }
 
@@ -201,8 +215,8 @@ impl FleetIndexing {
                 Vec::new(),
                 Expect::Rev(cur.rev),
             );
+            let batch = self.evaluated(part, &m, batch).await?;
             if try_commit(&*self.inner.store, batch).await? {
-                self.schedule(part, m);
                 return Ok(());
             }
         }
@@ -228,31 +242,80 @@ impl FleetIndexing {
                     "The version for fleet metric {name} does not match the expected version."
                 )));
             }
-            let batch = Batch::new(part.key()).delete(KIND_METRIC, name, Expect::Rev(cur.rev));
+            let batch = Batch::new(part.key())
+                .delete(KIND_METRIC, name, Expect::Rev(cur.rev))
+                .delete(KIND_VALUES, name, Expect::Any);
+            let batch = match self.inner.scheduler.find(part, &timer(name))? {
+                Some(t) => Scheduler::clear(batch, &t),
+                None => batch,
+            };
             if try_commit(&*self.inner.store, batch).await? {
-                self.inner
-                    .metrics
-                    .lock()
-                    .expect("metrics")
-                    .remove(&(part.key(), name.to_string()));
                 return Ok(());
             }
         }
         Err(crate::records::contention())
     }
 
-    /// Evaluates a new or changed metric now, then every period.
-    fn schedule(&self, part: &Partition, def: FleetMetric) {
-        let values = self.evaluate(part, &def);
-        let due_ms = self.inner.clock.now().0 + def.period * 1000;
-        self.inner.metrics.lock().expect("metrics").insert(
-            (part.key(), def.name.clone()),
-            MetricState {
-                def,
-                due_ms,
-                values,
-            },
+    /// Adds to `batch` a new or changed metric's values now and its timer one period later
+    /// (replacing the one it had, conditionally).
+    async fn evaluated(&self, part: &Partition, m: &FleetMetric, batch: Batch) -> Result<Batch> {
+        let scheduler = &self.inner.scheduler;
+        scheduler.track(part).await?;
+        let now = self.inner.clock.now();
+        let values = self.evaluate(part, m);
+        let batch = batch.put(
+            KIND_VALUES,
+            &m.name,
+            SCHEMA,
+            encode(&MetricValues { at: now, values })?,
+            Vec::new(),
+            Expect::Any,
         );
+        let current = scheduler.find(part, &timer(&m.name))?;
+        Scheduler::set(
+            batch,
+            &timer(&m.name),
+            now.plus_millis(m.period * 1000),
+            serde_json::Value::Null,
+            current.as_ref(),
+        )
+    }
+
+    /// A metric's timer: its values now, written under the revision of the definition they were
+    /// computed from, and the timer moved one period on (a period missed while the process was
+    /// down is skipped, not caught up).
+    async fn fire_metric(&self, due: &Due) -> Result<()> {
+        let part = &due.part;
+        let scheduler = &self.inner.scheduler;
+        let Some(cur) = load::<FleetMetric>(&*self.inner.store, &part.key(), KIND_METRIC, &due.name)?
+        else {
+            scheduler.commit(due, Batch::new(part.key()), None).await?;
+            return Ok(());
+        };
+        let (worker, p, def) = (self.clone(), part.clone(), cur.value.clone());
+        let values = tokio::task::spawn_blocking(move || worker.evaluate(&p, &def))
+            .await
+            .unwrap_or_default();
+        let now = self.inner.clock.now();
+        let period = cur.value.period * 1000;
+        let mut next = due.at.plus_millis(period);
+        if next <= now {
+            next = now.plus_millis(period);
+        }
+        let batch = Batch::new(part.key())
+            .check(KIND_METRIC, &due.name, Expect::Rev(cur.rev))
+            .put(
+                KIND_VALUES,
+                &due.name,
+                SCHEMA,
+                encode(&MetricValues { at: now, values })?,
+                Vec::new(),
+                Expect::Any,
+            );
+        scheduler
+            .commit(due, batch, Some((next, serde_json::Value::Null)))
+            .await?;
+        Ok(())
     }
 
     /// The metric's values now; an index that is off or not ready gives none.
@@ -290,15 +353,40 @@ impl FleetIndexing {
                 _ => Vec::new(),
             })
         })();
-        out.unwrap_or_else(|e| {
+        let mut values = out.unwrap_or_else(|e| {
             tracing::debug!(metric = %m.name, error = %e.message, "fleet metric not evaluated");
             Vec::new()
-        })
+        });
+        // JSON has no NaN or infinity: such a value is not emitted.
+        values.retain(|(_, v)| v.is_finite());
+        values
     }
 
-    /// Loads every metric of the partitions that have an index (at start).
-    pub(crate) fn load_metrics(&self) -> Result<()> {
-        let parts: Vec<String> = self
+    /// Gives a timer to every metric that has none (metrics written before the scheduler
+    /// existed), at start.
+    pub(crate) async fn schedule_untimed_metrics(&self) -> Result<()> {
+        for part in self.partitions() {
+            let recs = self
+                .inner
+                .store
+                .list(&part.key(), KIND_METRIC, "", None, usize::MAX >> 1)
+                .map_err(store_error)?;
+            for r in &recs {
+                if self.inner.scheduler.find(&part, &timer(&r.key))?.is_some() {
+                    continue;
+                }
+                let m: FleetMetric = decode(r)?;
+                let batch = Batch::new(part.key()).check(KIND_METRIC, &r.key, Expect::Rev(r.rev));
+                let batch = self.evaluated(&part, &m, batch).await?;
+                try_commit(&*self.inner.store, batch).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The partitions that have an indexing configuration.
+    fn partitions(&self) -> Vec<Partition> {
+        let mut keys: Vec<String> = self
             .inner
             .configs
             .lock()
@@ -306,67 +394,8 @@ impl FleetIndexing {
             .keys()
             .cloned()
             .collect();
-        for key in parts {
-            let Some(part) = partition_of(&key) else {
-                continue;
-            };
-            let recs = self
-                .inner
-                .store
-                .list(&key, KIND_METRIC, "", None, usize::MAX >> 1)
-                .map_err(store_error)?;
-            for r in &recs {
-                self.schedule(&part, decode(r)?);
-            }
-        }
-        Ok(())
-    }
-
-    /// Evaluates the metrics that are due, once a second, for as long as the process runs.
-    pub(crate) fn spawn_metric_timer(&self) -> tokio::task::JoinHandle<()> {
-        let me = self.clone();
-        let mut stop = self.inner.stop.subscribe();
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.wait_for(|s| *s) => break,
-                }
-                let now = me.inner.clock.now().0;
-                let due: Vec<(String, FleetMetric)> = me
-                    .inner
-                    .metrics
-                    .lock()
-                    .expect("metrics")
-                    .iter()
-                    .filter(|(_, s)| s.due_ms <= now)
-                    .map(|((p, _), s)| (p.clone(), s.def.clone()))
-                    .collect();
-                for (key, def) in due {
-                    let Some(part) = partition_of(&key) else {
-                        continue;
-                    };
-                    let worker = me.clone();
-                    let eval_def = def.clone();
-                    let values =
-                        tokio::task::spawn_blocking(move || worker.evaluate(&part, &eval_def))
-                            .await
-                            .unwrap_or_default();
-                    if let Some(s) = me
-                        .inner
-                        .metrics
-                        .lock()
-                        .expect("metrics")
-                        .get_mut(&(key, def.name.clone()))
-                    {
-                        if s.def.version == def.version {
-                            s.values = values;
-                            s.due_ms = now + def.period * 1000;
-                        }
-                    }
-                }
-            }
-        })
+        keys.sort();
+        keys.iter().filter_map(|k| Partition::from_key(k)).collect()
     }
 
     /// The last value of fleet metrics, in Prometheus' text format: those of one partition, or
@@ -375,17 +404,28 @@ impl FleetIndexing {
         let mut out = String::from(
             "# HELP iot_fleet_metric AWS IoT fleet metrics (CloudWatch namespace IoTFleetMetrics): the last value of each metric's aggregation.\n# TYPE iot_fleet_metric gauge\n",
         );
-        let only = only.map(|p| p.key());
-        for ((part, name), s) in self.inner.metrics.lock().expect("metrics").iter() {
-            if only.as_ref().is_some_and(|o| o != part) {
-                continue;
-            }
-            let (account, region) = part.split_once('/').unwrap_or((part, ""));
-            for (agg, v) in &s.values {
-                let _ = writeln!(
-                    out,
-                    "iot_fleet_metric{{account=\"{account}\",region=\"{region}\",metric_name=\"{name}\",aggregation_type=\"{agg}\"}} {v}"
-                );
+        let parts = match only {
+            Some(p) => vec![p.clone()],
+            None => self.partitions(),
+        };
+        for part in parts {
+            let recs = self
+                .inner
+                .store
+                .list(&part.key(), KIND_VALUES, "", None, usize::MAX >> 1)
+                .unwrap_or_default();
+            let (account, region) = (&part.account, &part.region);
+            for r in &recs {
+                let Ok(v) = decode::<MetricValues>(r) else {
+                    continue;
+                };
+                let name = &r.key;
+                for (agg, v) in &v.values {
+                    let _ = writeln!(
+                        out,
+                        "iot_fleet_metric{{account=\"{account}\",region=\"{region}\",metric_name=\"{name}\",aggregation_type=\"{agg}\"}} {v}"
+                    );
+                }
             }
         }
         out

@@ -18,6 +18,7 @@ pub use metrics::MetricInput;
 pub use queries::{Buckets, SearchPage, Stats};
 
 use crate::records::{decode, encode, store_error, SCHEMA};
+use crate::scheduler::Scheduler;
 use crate::Registry;
 use shoal_domain::error::Result;
 use shoal_domain::fleet::config::IndexingConfig;
@@ -63,10 +64,11 @@ pub(crate) struct Inner {
     /// Per scope (`PARTITION|INDEX`), when not ACTIVE.
     status: Mutex<HashMap<String, IndexStatus>>,
     clock: Arc<dyn Clock>,
-    metrics: Mutex<metrics::Metrics>,
+    /// Fleet metrics are evaluated by its timers.
+    scheduler: Arc<Scheduler>,
     /// Set by a clean stop; the updater applies nothing more (see `updater::shutdown`).
     closed: Mutex<bool>,
-    /// Tells the updater and the metric timer to end, and their tasks, awaited at shutdown.
+    /// Tells the updater to end, and their tasks, awaited at shutdown.
     stop: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The store's change `seq` up to which everything is searchable (tests wait on it).
@@ -93,6 +95,7 @@ impl FleetIndexing {
         store: Arc<dyn Store>,
         registry: Arc<Registry>,
         clock: Arc<dyn Clock>,
+        scheduler: Arc<Scheduler>,
         dir: &Path,
     ) -> Result<FleetIndexing> {
         let (index, fresh) = FleetIndex::open(dir)
@@ -113,7 +116,7 @@ impl FleetIndexing {
             configs: Mutex::new(configs),
             status: Mutex::new(HashMap::new()),
             clock,
-            metrics: Mutex::new(Default::default()),
+            scheduler: scheduler.clone(),
             closed: Mutex::new(false),
             stop: watch::channel(false).0,
             tasks: Mutex::new(Vec::new()),
@@ -121,10 +124,18 @@ impl FleetIndexing {
         });
         let updater = updater::spawn(inner.clone(), clean, fresh);
         inner.tasks.lock().expect("tasks").push(updater);
+        scheduler.register(
+            metrics::TIMERS,
+            Arc::new(metrics::MetricTimer(Arc::downgrade(&inner))),
+        );
         let fleet = FleetIndexing { inner };
-        fleet.load_metrics()?;
-        let timer = fleet.spawn_metric_timer();
-        fleet.inner.tasks.lock().expect("tasks").push(timer);
+        let migrate = fleet.clone();
+        let untimed = tokio::spawn(async move {
+            if let Err(e) = migrate.schedule_untimed_metrics().await {
+                tracing::warn!(error = %e.message, "fleet metrics without a timer were not scheduled");
+            }
+        });
+        fleet.inner.tasks.lock().expect("tasks").push(untimed);
         Ok(fleet)
     }
 

@@ -39,6 +39,7 @@ fn start(s: &Setup) -> FleetIndexing {
         s.store.clone(),
         s.registry.clone(),
         s.clock.clone(),
+        crate::Scheduler::new(s.store.clone(), s.clock.clone()),
         &s.dir.path().join("index"),
     )
     .unwrap()

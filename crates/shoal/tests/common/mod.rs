@@ -64,6 +64,11 @@ impl TestServer {
         self.server = Some(Server::start(&self.cfg, self.clock.clone()).await.unwrap());
     }
 
+    /// Fires every timer of the durable scheduler due on the test's clock now; returns how many.
+    pub async fn run_due(&self) -> usize {
+        self.server.as_ref().unwrap().scheduler.run_due().await.unwrap()
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
     }
