@@ -15,7 +15,7 @@ use serde_json::json;
 use shoal_domain::{ErrorKind, Partition, ServiceError};
 use shoal_services::identity::Authorizer;
 use shoal_services::messaging::{MessageProps, StoredMessage};
-use shoal_services::shadows::requests;
+use shoal_services::reserved::Handled;
 
 /// AWS IoT's largest message payload.
 const MAX_PAYLOAD: usize = 128 * 1024;
@@ -201,8 +201,8 @@ async fn publish(
         Some(q) => return Err(invalid(format!("Invalid qos {q}; it must be 0 or 1"))),
     };
     let retain = query.bool("retain")?.unwrap_or(false);
-    if requests::is_shadow_topic(&topic) && !retain {
-        return crate::shadow::publish_request(state, part, caller, &topic, body).await;
+    if state.reserved.owns(&topic) && !retain {
+        return publish_request(state, part, caller, &topic, body).await;
     }
     if topic.starts_with('$') {
         return Err(invalid(format!(
@@ -265,6 +265,33 @@ async fn publish(
         .publish(part.clone(), message, retain)
         .await
         .map_err(data_error)
+}
+
+/// iot-data Publish on a service's request topic (a shadow's get, update or delete): handled
+/// by the reserved-topic port as the same publish over MQTT would be, its answers (a refusal
+/// included) published on the answer topics
+/// (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-rest-api.html).
+async fn publish_request(
+    state: &ApiState,
+    part: &Partition,
+    caller: &Caller<'_>,
+    topic: &str,
+    body: &Bytes,
+) -> Result<(), ApiError> {
+    let refused = || {
+        data_error(ServiceError::invalid(format!(
+            "Publishing to the reserved topic {topic} is not supported"
+        )))
+    };
+    if !state.reserved.is_request(topic) {
+        return Err(refused());
+    }
+    caller.check("iot:Publish", "topic", topic)?;
+    match state.reserved.handle(part, topic, body).await {
+        Ok(Handled::Answered) => Ok(()),
+        Ok(Handled::NotARequest) => Err(refused()),
+        Err(e) => Err(data_error(e)),
+    }
 }
 
 /// Refuses what no MQTT 5 subscriber could be sent: a property its decoder would reject (a

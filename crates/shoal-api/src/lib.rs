@@ -22,7 +22,9 @@ pub use device::serve_device_stream;
 pub use server::serve;
 
 use shoal_domain::Clock;
-use shoal_services::{Accounts, FleetIndexing, Identity, Messaging, Registry, Shadows};
+use shoal_services::{
+    Accounts, FleetIndexing, Identity, Messaging, Registry, ReservedTopics, Shadows,
+};
 use std::sync::Arc;
 
 /// What the API gateway needs from the rest of the process.
@@ -32,6 +34,8 @@ pub struct ApiState {
     pub accounts: Arc<Accounts>,
     pub messaging: Arc<Messaging>,
     pub shadows: Arc<Shadows>,
+    /// Device requests on reserved topics (iot-data Publish) and the answers of REST changes.
+    pub reserved: Arc<ReservedTopics>,
     pub fleet: FleetIndexing,
     pub clock: Arc<dyn Clock>,
     /// The domain of the account endpoints DescribeEndpoint returns
@@ -50,6 +54,7 @@ pub struct Services {
     pub accounts: Arc<Accounts>,
     pub messaging: Arc<Messaging>,
     pub shadows: Arc<Shadows>,
+    pub reserved: Arc<ReservedTopics>,
     pub fleet: FleetIndexing,
 }
 
@@ -61,6 +66,7 @@ impl ApiState {
             accounts,
             messaging,
             shadows,
+            reserved,
             fleet,
         } = services;
         ApiState {
@@ -69,6 +75,7 @@ impl ApiState {
             accounts,
             messaging,
             shadows,
+            reserved,
             fleet,
             clock,
             endpoint_host,

@@ -13,9 +13,9 @@ use http::Response;
 use http_body_util::Full;
 use serde_json::{json, Value};
 use shoal_domain::shadow::{ShadowName, UpdateRequest};
-use shoal_domain::{Partition, ServiceError, ThingName};
-use shoal_services::messaging::{MessageProps, StoredMessage};
-use shoal_services::shadows::{requests, ShadowId};
+use shoal_domain::{Partition, ThingName};
+use shoal_services::reserved::Answer;
+use shoal_services::shadows::ShadowId;
 
 /// ListNamedShadowsForThing's `pageSize` bounds (model `PageSize`: 1 to 100).
 const MAX_PAGE: i64 = 100;
@@ -85,15 +85,15 @@ pub async fn handle(
             let req = UpdateRequest::parse(body).map_err(data_error)?;
             let applied = shadows.update(part, &id, &req).await.map_err(data_error)?;
             let prefix = id.topic_prefix();
-            for (suffix, doc) in applied.answers() {
-                announce(
-                    state,
-                    part,
-                    format!("{prefix}/update/{suffix}"),
-                    doc.to_vec(),
-                )
-                .await?;
-            }
+            let answers = applied
+                .answers()
+                .into_iter()
+                .map(|(suffix, doc)| Answer {
+                    topic: format!("{prefix}/update/{suffix}"),
+                    payload: doc.to_vec(),
+                })
+                .collect();
+            announce(state, part, answers).await?;
             Ok(crate::json::encoded(
                 http::StatusCode::OK,
                 applied.accepted,
@@ -103,14 +103,11 @@ pub async fn handle(
         Endpoint::Delete(id) => {
             caller.check("iot:DeleteThingShadow", "thing", &resource(&id))?;
             let doc = shadows.delete(part, &id, None).await.map_err(data_error)?;
-            let topic = format!("{}/delete/accepted", id.topic_prefix());
-            announce(
-                state,
-                part,
-                topic,
-                serde_json::to_vec(&doc).unwrap_or_default(),
-            )
-            .await?;
+            let answer = Answer {
+                topic: format!("{}/delete/accepted", id.topic_prefix()),
+                payload: serde_json::to_vec(&doc).unwrap_or_default(),
+            };
+            announce(state, part, vec![answer]).await?;
             Ok(document(&doc, request_id))
         }
         Endpoint::ListNamed { thing, query } => {
@@ -135,45 +132,15 @@ pub async fn handle(
     }
 }
 
-/// iot-data Publish on a shadow request topic: handled as the same publish over MQTT would be,
-/// its answers (a refusal included) published on the answer topics
-/// (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-rest-api.html).
-pub async fn publish_request(
-    state: &ApiState,
-    part: &Partition,
-    caller: &Caller<'_>,
-    topic: &str,
-    body: &Bytes,
-) -> Result<(), ApiError> {
-    let Some((id, op)) = requests::request(topic) else {
-        return Err(data_error(ServiceError::invalid(format!(
-            "Publishing to the reserved topic {topic} is not supported"
-        ))));
-    };
-    caller.check("iot:Publish", "topic", topic)?;
-    for r in state.shadows.handle_request(part, &id, op, body).await {
-        announce(state, part, format!("{topic}/{}", r.suffix), r.payload).await?;
-    }
-    Ok(())
-}
-
-/// Publishes an answer of a REST change to the MQTT subscribers of its topic.
+/// Publishes the answers of a REST change to the MQTT subscribers of their topics.
 async fn announce(
     state: &ApiState,
     part: &Partition,
-    topic: String,
-    payload: Vec<u8>,
+    answers: Vec<Answer>,
 ) -> Result<(), ApiError> {
-    let message = StoredMessage {
-        topic,
-        qos: 1,
-        payload,
-        props: MessageProps::default(),
-        published_at: state.clock.now().millis(),
-    };
     state
-        .messaging
-        .publish(part.clone(), message, false)
+        .reserved
+        .publish(part, answers)
         .await
         .map_err(data_error)
 }

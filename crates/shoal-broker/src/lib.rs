@@ -25,7 +25,7 @@ use shoal_domain::{AccountId, Clock, Partition, Region, ServiceError};
 use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::identity::{Device, IdentityEvent};
 use shoal_services::messaging::Inbound;
-use shoal_services::{Accounts, Identity, Messaging, Shadows};
+use shoal_services::{Accounts, Identity, Messaging, ReservedTopics};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -43,7 +43,8 @@ pub struct Gateway {
     identity: Arc<Identity>,
     accounts: Arc<Accounts>,
     messaging: Arc<Messaging>,
-    shadows: Arc<Shadows>,
+    /// Device requests on reserved topics (shadows...): the services' one port.
+    reserved: Arc<ReservedTopics>,
     /// A listener serves one region, as an AWS IoT endpoint does.
     region: Region,
     /// AWS IoT Core's MQTT, or the standard one.
@@ -63,7 +64,7 @@ impl Gateway {
         identity: Arc<Identity>,
         accounts: Arc<Accounts>,
         messaging: Arc<Messaging>,
-        shadows: Arc<Shadows>,
+        reserved: Arc<ReservedTopics>,
         clock: Arc<dyn Clock>,
         endpoint: Endpoint,
     ) -> Result<Arc<Gateway>, ServiceError> {
@@ -81,7 +82,7 @@ impl Gateway {
             identity,
             accounts,
             messaging,
-            shadows,
+            reserved,
             region,
             profile,
             tls: tokio_rustls::TlsAcceptor::from(tls),

@@ -10,6 +10,7 @@ pub mod identity;
 pub mod messaging;
 mod records;
 pub mod registry;
+pub mod reserved;
 pub mod scheduler;
 pub mod shadows;
 
@@ -19,5 +20,6 @@ pub use fleet::FleetIndexing;
 pub use identity::Identity;
 pub use messaging::Messaging;
 pub use registry::Registry;
+pub use reserved::ReservedTopics;
 pub use scheduler::Scheduler;
 pub use shadows::Shadows;

@@ -10,7 +10,8 @@ use shoal_api::ApiState;
 use shoal_domain::Clock;
 use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::{
-    AccessKey, Accounts, FleetIndexing, Identity, Messaging, Registry, Scheduler, Shadows,
+    AccessKey, Accounts, FleetIndexing, Identity, Messaging, Registry, ReservedTopics, Scheduler,
+    Shadows,
 };
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
@@ -146,11 +147,16 @@ impl Server {
             &cfg.data.join("index"),
         )
         .map_err(|e| e.message)?;
+        let reserved = Arc::new(ReservedTopics::new(
+            messaging.clone(),
+            clock.clone(),
+            vec![shadows.clone()],
+        ));
         let gateway = shoal_broker::Gateway::new(
             identity.clone(),
             accounts.clone(),
             messaging.clone(),
-            shadows.clone(),
+            reserved.clone(),
             clock.clone(),
             shoal_broker::Endpoint {
                 region: region.clone(),
@@ -167,6 +173,7 @@ impl Server {
                     accounts: accounts.clone(),
                     messaging,
                     shadows,
+                    reserved,
                     fleet: fleet.clone(),
                 },
                 clock,

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::router::{SubOptions, Subscribed};
-use shoal_services::shadows::requests;
+use shoal_services::reserved::Handled;
 
 /// Stored retained messages read for one wildcard subscription (standard profile) before it is
 /// left at that: the read happens in the subscriber's task, so it is bounded.
@@ -12,7 +12,7 @@ const RETAINED_SCAN: usize = 10_000;
 const RETAINED_PAGE: usize = 500;
 
 /// What a PUBLISH comes to once checked: its answer is already queued (refused, or a resent
-/// QoS 2 one), it is to be routed, or it is a request to the shadow service.
+/// QoS 2 one), it is to be routed, or it is on a service's reserved topic.
 pub(super) enum Inbound {
     Done(Option<EndReason>),
     Route {
@@ -22,7 +22,7 @@ pub(super) enum Inbound {
         qos: QoS,
         pkid: u16,
     },
-    Shadow(Box<(shoal_mqtt::Publish, Arc<str>)>),
+    Reserved(Box<(shoal_mqtt::Publish, Arc<str>)>),
 }
 
 impl Session {
@@ -56,10 +56,10 @@ impl Session {
                 self.acknowledge(qos, pkid, reason::SUCCESS)?;
                 Ok(None)
             }
-            // Boxed: a shadow request's state (the service's store calls) is large.
-            Inbound::Shadow(b) => {
+            // Boxed: a service request's state (the service's store calls) is large.
+            Inbound::Reserved(b) => {
                 let (p, topic) = *b;
-                Box::pin(self.on_shadow_publish(p, topic)).await
+                Box::pin(self.on_reserved_publish(p, topic)).await
             }
         }
     }
@@ -91,8 +91,8 @@ impl Session {
             ));
         };
         p.topic.clear();
-        if requests::is_shadow_topic(&topic) {
-            return Ok(Inbound::Shadow(Box::new((p, topic))));
+        if self.gw.reserved.owns(&topic) {
+            return Ok(Inbound::Reserved(Box::new((p, topic))));
         }
         // Reserved topics are refused as not authorized, as AWS does.
         let allowed = self.gw.profile.topic_publishable(&topic) && {
@@ -207,42 +207,31 @@ impl Session {
         Ok(None)
     }
 
-    /// A request to the Device Shadow service. It needs `iot:Publish` on its topic like any
-    /// publish (no RETAIN: AWS refuses it on reserved topics); the answers are published once
-    /// the change is durable, and only then is the request acknowledged.
-    async fn on_shadow_publish(
+    /// A request to a service on its reserved topic (the reserved-topic port). It needs
+    /// `iot:Publish` on its topic like any publish (no RETAIN: AWS refuses it on reserved
+    /// topics); the port publishes the answers once the change is durable, and only then is the
+    /// request acknowledged.
+    async fn on_reserved_publish(
         &mut self,
         p: shoal_mqtt::Publish,
         topic: Arc<str>,
     ) -> SessionResult<Option<EndReason>> {
-        let request = requests::request(&topic);
-        let allowed = request.is_some()
-            && !p.retain
+        let allowed = !p.retain
+            && self.gw.reserved.is_request(&topic)
             && self.authorizer()?.allows("iot:Publish", "topic", &topic);
-        let Some((id, op)) = request.filter(|_| allowed) else {
+        if !allowed {
             return self.refuse_publish(&p, &topic);
-        };
+        }
         // A resent QoS 2 request that was already carried out is only acknowledged again.
         if self.first_receipt(p.qos, p.pkid)? {
-            let now = self.now();
-            let replies = self
+            let handled = self
                 .gw
-                .shadows
-                .handle_request(&self.partition, &id, op, &p.payload)
-                .await;
-            for r in replies {
-                let msg = Msg {
-                    topic: Arc::from(format!("{topic}/{}", r.suffix)),
-                    payload: r.payload.into(),
-                    qos: QoS::AtLeastOnce,
-                    props: None,
-                    from: None,
-                    published_at: now,
-                };
-                let durable = self.shard.has_offline_sessions();
-                if !self.route(msg, false, durable).await {
-                    return Err(SessionError::server("shadow answer could not be stored"));
-                }
+                .reserved
+                .handle(&self.partition, &topic, &p.payload)
+                .await
+                .map_err(|_| SessionError::server("service answer could not be published"))?;
+            if handled == Handled::NotARequest {
+                return self.refuse_publish(&p, &topic);
             }
         }
         self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;

@@ -287,7 +287,8 @@ impl FleetIndexing {
     async fn fire_metric(&self, due: &Due) -> Result<()> {
         let part = &due.part;
         let scheduler = &self.inner.scheduler;
-        let Some(cur) = load::<FleetMetric>(&*self.inner.store, &part.key(), KIND_METRIC, &due.name)?
+        let Some(cur) =
+            load::<FleetMetric>(&*self.inner.store, &part.key(), KIND_METRIC, &due.name)?
         else {
             scheduler.commit(due, Batch::new(part.key()), None).await?;
             return Ok(());

@@ -11,9 +11,9 @@
 //! The partitions that hold timers are listed in the global partition (`timer-partition`), so
 //! a node finds them without scanning the store. In memory there is nothing but the handlers.
 
-mod timer;
 #[cfg(test)]
 mod tests;
+mod timer;
 
 pub use timer::{Due, TimerId};
 
@@ -88,7 +88,14 @@ impl Scheduler {
         if self.tracked.lock().expect("tracked").contains(&key) {
             return Ok(());
         }
-        let batch = Batch::new(GLOBAL).put(KIND_TIMER_PARTITION, &key, SCHEMA, b"{}".to_vec(), vec![], Expect::Any);
+        let batch = Batch::new(GLOBAL).put(
+            KIND_TIMER_PARTITION,
+            &key,
+            SCHEMA,
+            b"{}".to_vec(),
+            vec![],
+            Expect::Any,
+        );
         self.store.commit(batch).await.map_err(store_error)?;
         self.tracked.lock().expect("tracked").insert(key);
         Ok(())
@@ -136,10 +143,7 @@ impl Scheduler {
         let key = doc.key();
         // A timer set anew where none was read must not already exist under another due time.
         let batch = match current {
-            None => batch.check_none(
-                KIND_TIMER,
-                shoal_store::Term::new(TERM_TIMER, id.term()),
-            ),
+            None => batch.check_none(KIND_TIMER, shoal_store::Term::new(TERM_TIMER, id.term())),
             Some(_) => batch,
         };
         Ok(batch.put(
@@ -316,9 +320,7 @@ impl Scheduler {
 }
 
 /// Resolves when a committed batch touched a timer (or the stream lagged).
-async fn timer_changed(
-    changes: &mut tokio::sync::broadcast::Receiver<Arc<shoal_store::Changes>>,
-) {
+async fn timer_changed(changes: &mut tokio::sync::broadcast::Receiver<Arc<shoal_store::Changes>>) {
     loop {
         match changes.recv().await {
             Ok(c) if c.records.iter().any(|(k, _)| k == KIND_TIMER) => return,

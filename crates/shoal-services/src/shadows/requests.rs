@@ -1,14 +1,17 @@
 //! Device Shadow requests by topic: a publish on
 //! `$aws/things/{thing}/shadow[/name/{shadow}]/get|update|delete`, over MQTT or through
 //! iot-data Publish, is answered on the request topic's `/accepted`, `/rejected`, `/delta` and
-//! `/documents` topics; the gateway that took the request publishes the answers
+//! `/documents` topics, which the reserved-topic port publishes (the shadow service is one of
+//! its `TopicService`s)
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-mqtt.html). This is
 //! also the one mapping of service errors to the shadow `rejected` document.
 
 use super::{ShadowId, Shadows};
+use crate::reserved::{Answer, TopicService};
 use serde_json::Value;
 use shoal_domain::shadow::{self, ShadowName, UpdateRequest};
 use shoal_domain::{ErrorKind, Partition, ServiceError, ThingName};
+use shoal_store::BoxFuture;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
@@ -118,6 +121,35 @@ impl Shadows {
             let token = shadow::client_token(payload);
             vec![rejected(&e, token.as_deref(), self.now())]
         })
+    }
+}
+
+impl TopicService for Shadows {
+    fn owns(&self, topic: &str) -> bool {
+        is_shadow_topic(topic)
+    }
+
+    fn is_request(&self, topic: &str) -> bool {
+        request(topic).is_some()
+    }
+
+    fn request<'a>(
+        &'a self,
+        part: &'a Partition,
+        topic: &'a str,
+        payload: &'a [u8],
+    ) -> Option<BoxFuture<'a, Vec<Answer>>> {
+        let (id, op) = request(topic)?;
+        Some(Box::pin(async move {
+            self.handle_request(part, &id, op, payload)
+                .await
+                .into_iter()
+                .map(|r| Answer {
+                    topic: format!("{topic}/{}", r.suffix),
+                    payload: r.payload,
+                })
+                .collect()
+        }))
     }
 }
 

@@ -66,7 +66,13 @@ impl TestServer {
 
     /// Fires every timer of the durable scheduler due on the test's clock now; returns how many.
     pub async fn run_due(&self) -> usize {
-        self.server.as_ref().unwrap().scheduler.run_due().await.unwrap()
+        self.server
+            .as_ref()
+            .unwrap()
+            .scheduler
+            .run_due()
+            .await
+            .unwrap()
     }
 
     pub fn data_dir(&self) -> &std::path::Path {

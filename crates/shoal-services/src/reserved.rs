@@ -1,0 +1,114 @@
+//! The one port for device requests on reserved topics (`$aws/things/{thing}/shadow/...` now;
+//! jobs, fleet provisioning and tunnel notifications plug in here). Every gateway that takes a
+//! device's publish — the MQTT broker, iot-data Publish over SigV4 or a client certificate —
+//! asks this port whether the topic is a service's, hands it the request after its own policy
+//! check (`iot:Publish` on the topic), and the port publishes the answers through the messaging
+//! service, so each gateway routes them the same way and no gateway knows a service's topics
+//! (https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html).
+
+use crate::messaging::{MessageProps, StoredMessage};
+use crate::Messaging;
+use shoal_domain::error::Result;
+use shoal_domain::{Clock, Partition};
+use shoal_store::BoxFuture;
+use std::sync::Arc;
+
+/// A message a service publishes in answer (or as a notification): always QoS 1, never
+/// retained, as AWS sends its reserved-topic answers.
+pub struct Answer {
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
+/// A service that answers device requests on reserved topics.
+pub trait TopicService: Send + Sync + 'static {
+    /// Whether `topic` is under this service's reserved prefix (its requests and its answer
+    /// topics alike): a publish there is this service's to take or refuse, never routed.
+    fn owns(&self, topic: &str) -> bool;
+
+    /// Whether `topic` names a request this service carries out (`request` gives work for it).
+    fn is_request(&self, topic: &str) -> bool;
+
+    /// Carries out the request `topic` names, giving the answers to publish (a refusal is an
+    /// answer too: the `rejected` document). `None` when the topic is not a request (an answer
+    /// topic, a malformed name): the gateway refuses the publish as AWS does.
+    fn request<'a>(
+        &'a self,
+        part: &'a Partition,
+        topic: &'a str,
+        payload: &'a [u8],
+    ) -> Option<BoxFuture<'a, Vec<Answer>>>;
+}
+
+/// What the port made of a publish on a reserved topic.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handled {
+    /// Carried out; its answers are published.
+    Answered,
+    /// No service takes it: refused.
+    NotARequest,
+}
+
+pub struct ReservedTopics {
+    messaging: Arc<Messaging>,
+    clock: Arc<dyn Clock>,
+    services: Vec<Arc<dyn TopicService>>,
+}
+
+impl ReservedTopics {
+    pub fn new(
+        messaging: Arc<Messaging>,
+        clock: Arc<dyn Clock>,
+        services: Vec<Arc<dyn TopicService>>,
+    ) -> ReservedTopics {
+        ReservedTopics {
+            messaging,
+            clock,
+            services,
+        }
+    }
+
+    /// Whether a service owns `topic`.
+    pub fn owns(&self, topic: &str) -> bool {
+        self.services.iter().any(|s| s.owns(topic))
+    }
+
+    /// Whether `topic` is a request some service carries out; a gateway refuses a publish on a
+    /// reserved topic that is not one before anything else.
+    pub fn is_request(&self, topic: &str) -> bool {
+        self.services
+            .iter()
+            .any(|s| s.owns(topic) && s.is_request(topic))
+    }
+
+    /// Carries out a device's request (its gateway has checked `iot:Publish` on the topic) and
+    /// returns once its answers are published, so the gateway acknowledges the request after
+    /// them.
+    pub async fn handle(&self, part: &Partition, topic: &str, payload: &[u8]) -> Result<Handled> {
+        let Some(service) = self.services.iter().find(|s| s.owns(topic)) else {
+            return Ok(Handled::NotARequest);
+        };
+        let Some(work) = service.request(part, topic, payload) else {
+            return Ok(Handled::NotARequest);
+        };
+        let answers = work.await;
+        self.publish(part, answers).await?;
+        Ok(Handled::Answered)
+    }
+
+    /// Publishes answers or notifications of a service (a REST shadow update, a job's
+    /// `notify-next`) to the devices subscribed to them, in order.
+    pub async fn publish(&self, part: &Partition, answers: Vec<Answer>) -> Result<()> {
+        for a in answers {
+            let message = StoredMessage {
+                topic: a.topic,
+                qos: 1,
+                payload: a.payload,
+                props: MessageProps::default(),
+                published_at: self.clock.now().millis(),
+            };
+            self.messaging.publish(part.clone(), message, false).await?;
+        }
+        Ok(())
+    }
+}
