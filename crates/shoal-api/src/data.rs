@@ -3,17 +3,16 @@
 //! operations answer UnknownOperationException. Routes and shapes follow the botocore model
 //! (https://docs.aws.amazon.com/iot/latest/apireference/API_Operations_AWS_IoT_Data_Plane.html).
 
+use crate::api::{Api, Call, Caller, Protocol, Reply};
 use crate::error::ApiError;
 use crate::request::{decode, segments, Query};
 use crate::ApiState;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response};
-use http_body_util::Full;
+use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
 use shoal_domain::{ErrorKind, Partition, ServiceError};
-use shoal_services::identity::Authorizer;
 use shoal_services::messaging::{MessageProps, StoredMessage};
 use shoal_services::reserved::Handled;
 
@@ -67,41 +66,68 @@ impl Endpoint {
     }
 }
 
-/// Who calls: an account's access key (may do everything), or a device on the device HTTPS
-/// port, whose IoT policies decide.
-pub enum Caller<'a> {
-    Account,
-    Device(&'a Authorizer),
-}
+/// The `iot-data` API.
+pub struct Data;
 
-impl Caller<'_> {
-    pub(crate) fn check(&self, action: &str, kind: &str, name: &str) -> Result<(), ApiError> {
-        match self {
-            Caller::Account => Ok(()),
-            Caller::Device(a) if a.allows(action, kind, name) => Ok(()),
-            Caller::Device(_) => Err(data_error(ServiceError::new(
-                ErrorKind::Unauthorized,
-                format!("Not authorized to perform {action} on {kind}/{name}"),
-            ))),
+impl Api for Data {
+    type Endpoint = Endpoint;
+    const NAME: &'static str = "iot-data";
+    const PROTOCOL: Protocol = Protocol::RestJson;
+
+    fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
+        Endpoint::parse(method, path, query)
+    }
+
+    async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
+        handle(call, endpoint).await
+    }
+
+    /// The `iot-data` model's error shapes, whose statuses differ from `iot`'s
+    /// (ThrottlingException is 429; there is no LimitExceededException): what it has no shape
+    /// for is InvalidRequestException.
+    fn code(kind: &ErrorKind) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        const INVALID: (StatusCode, &str) = (S::BAD_REQUEST, "InvalidRequestException");
+        match kind {
+            ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
+            ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
+            ErrorKind::Throttled | ErrorKind::LimitExceeded => {
+                (S::TOO_MANY_REQUESTS, "ThrottlingException")
+            }
+            ErrorKind::Conflict
+            | ErrorKind::VersionConflict
+            | ErrorKind::AlreadyExists { .. }
+            | ErrorKind::DeleteConflict
+            | ErrorKind::InvalidStateTransition => (S::CONFLICT, "ConflictException"),
+            ErrorKind::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException"),
+            ErrorKind::UnsupportedEncoding => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedDocumentEncodingException",
+            ),
+            ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
+            ErrorKind::InvalidRequest
+            | ErrorKind::CertificateState
+            | ErrorKind::CertificateValidation
+            | ErrorKind::RegistrationCodeValidation
+            | ErrorKind::MalformedPolicy
+            | ErrorKind::VersionsLimitExceeded
+            | ErrorKind::InvalidQuery
+            | ErrorKind::InvalidAggregation
+            | ErrorKind::IndexNotReady
+            | ErrorKind::NotSupported => INVALID,
         }
     }
 }
 
-/// iot-data's own error statuses (its model differs from `iot`'s: ThrottlingException is 429,
-/// and there is no LimitExceededException).
-pub(crate) fn data_error(e: ServiceError) -> ApiError {
-    ApiError::Data(e)
-}
-
-pub async fn handle(
-    state: &ApiState,
-    part: &Partition,
-    caller: Caller<'_>,
-    endpoint: Endpoint,
-    body: &Bytes,
-    headers: &HeaderMap,
-    request_id: &str,
-) -> Result<Response<Full<Bytes>>, ApiError> {
+async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
+    let Call {
+        state,
+        part,
+        caller,
+        body,
+        headers,
+        request_id,
+    } = call;
     match endpoint {
         Endpoint::Shadow(e) => {
             crate::shadow::handle(state, part, &caller, e, body, request_id).await
@@ -115,15 +141,11 @@ pub async fn handle(
         }
         Endpoint::GetRetainedMessage { topic } => {
             caller.check("iot:GetRetainedMessage", "topic", &topic)?;
-            let m = state
-                .messaging
-                .retained(part, &topic)
-                .map_err(data_error)?
-                .ok_or_else(|| {
-                    data_error(ServiceError::not_found(format!(
-                        "No retained message found for topic {topic}"
-                    )))
-                })?;
+            let m = state.messaging.retained(part, &topic)?.ok_or_else(|| {
+                ApiError::from(ServiceError::not_found(format!(
+                    "No retained message found for topic {topic}"
+                )))
+            })?;
             let mut out = json!({
                 "topic": m.topic,
                 "payload": B64.encode(&m.payload),
@@ -139,17 +161,14 @@ pub async fn handle(
             // AWS: the resource of iot:ListRetainedMessages must be `*`.
             caller.check("iot:ListRetainedMessages", "topic", "*")?;
             let limit =
-                shoal_domain::page::max_results("maxResults", query.int("maxResults")?, 200)
-                    .map_err(data_error)?;
+                shoal_domain::page::max_results("maxResults", query.int("maxResults")?, 200)?;
             let after = query
                 .get("nextToken")
                 .map(shoal_domain::page::decode_token)
-                .transpose()
-                .map_err(data_error)?;
+                .transpose()?;
             let mut page = state
                 .messaging
-                .list_retained(part, "", after.as_deref(), limit + 1)
-                .map_err(data_error)?;
+                .list_retained(part, "", after.as_deref(), limit + 1)?;
             let more = page.len() > limit;
             page.truncate(limit);
             let topics: Vec<_> = page
@@ -186,12 +205,12 @@ async fn publish(
     body: &Bytes,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    let invalid = |m: String| data_error(ServiceError::invalid(m));
+    let invalid = |m: String| ApiError::from(ServiceError::invalid(m));
     if !shoal_mqtt::valid_topic_name(&topic) || shoal_mqtt::topic::aws_topic_ok(&topic).is_err() {
         return Err(invalid(format!("Invalid topic name: {topic}")));
     }
     if body.len() > MAX_PAYLOAD {
-        return Err(ApiError::PayloadTooLarge(format!(
+        return Err(ApiError::too_large(format!(
             "The payload exceeds the maximum size of {MAX_PAYLOAD} bytes"
         )));
     }
@@ -264,7 +283,7 @@ async fn publish(
         .messaging
         .publish(part.clone(), message, retain)
         .await
-        .map_err(data_error)
+        .map_err(ApiError::from)
 }
 
 /// iot-data Publish on a service's request topic (a shadow's get, update or delete): handled
@@ -279,7 +298,7 @@ async fn publish_request(
     body: &Bytes,
 ) -> Result<(), ApiError> {
     let refused = || {
-        data_error(ServiceError::invalid(format!(
+        ApiError::from(ServiceError::invalid(format!(
             "Publishing to the reserved topic {topic} is not supported"
         )))
     };
@@ -290,7 +309,7 @@ async fn publish_request(
     match state.reserved.handle(part, topic, body).await {
         Ok(Handled::Answered) => Ok(()),
         Ok(Handled::NotARequest) => Err(refused()),
-        Err(e) => Err(data_error(e)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -318,10 +337,10 @@ fn deliverable(m: &StoredMessage) -> Result<(), ApiError> {
     });
     match shoal_mqtt::encoded_len(&publish, shoal_mqtt::Protocol::V5) {
         Ok(n) if n <= MAX_PACKET => Ok(()),
-        Ok(n) => Err(ApiError::PayloadTooLarge(format!(
+        Ok(n) => Err(ApiError::too_large(format!(
             "The message with its properties is {n} bytes; at most {MAX_PACKET} can be delivered"
         ))),
-        Err(e) => Err(data_error(ServiceError::invalid(format!(
+        Err(e) => Err(ApiError::from(ServiceError::invalid(format!(
             "The message cannot be delivered over MQTT: {e}"
         )))),
     }
@@ -412,24 +431,56 @@ mod tests {
         big.props.user_properties = vec![("k".into(), "v".repeat(2000))];
         assert!(matches!(
             deliverable(&big),
-            Err(ApiError::PayloadTooLarge(_))
+            Err(ApiError::Service(e)) if e.kind == ErrorKind::PayloadTooLarge
         ));
     }
 
+    /// Every iot-data operation, as the botocore model routes it: each parses to its own
+    /// operation, and the ones Shoal does not serve are UnknownOperationException.
     #[test]
     fn routes() {
-        let ep = Endpoint::parse(&Method::POST, "/topics/a%2Fb", "qos=1").unwrap();
-        assert!(matches!(ep, Endpoint::Publish { ref topic, .. } if topic == "a/b"));
+        use crate::shadow::Endpoint as S;
+        let parse = |m: &str, p: &str, q: &str| {
+            Endpoint::parse(&Method::from_bytes(m.as_bytes()).unwrap(), p, q)
+        };
+        assert!(matches!(parse("POST", "/topics/a%2Fb", "qos=1").unwrap(),
+            Endpoint::Publish { ref topic, .. } if topic == "a/b"));
         assert!(matches!(
-            Endpoint::parse(&Method::GET, "/retainedMessage", "").unwrap(),
+            parse("GET", "/retainedMessage", "").unwrap(),
             Endpoint::ListRetainedMessages { .. }
         ));
         assert!(matches!(
-            Endpoint::parse(&Method::GET, "/things/x/shadow", "name=cfg").unwrap(),
-            Endpoint::Shadow(crate::shadow::Endpoint::Get(ref id))
-                if id.name.as_ref().map(|n| n.as_str()) == Some("cfg")
+            parse("GET", "/retainedMessage/a%2Fb", "").unwrap(),
+            Endpoint::GetRetainedMessage { ref topic } if topic == "a/b"
         ));
-        assert!(Endpoint::parse(&Method::GET, "/things/bad%20name/shadow", "").is_err());
-        assert!(Endpoint::parse(&Method::GET, "/connections/c1", "").is_err());
+        assert!(matches!(
+            parse("GET", "/things/x/shadow", "name=cfg").unwrap(),
+            Endpoint::Shadow(S::Get(ref id)) if id.name.as_ref().map(|n| n.as_str()) == Some("cfg")
+        ));
+        assert!(matches!(
+            parse("POST", "/things/x/shadow", "").unwrap(),
+            Endpoint::Shadow(S::Update(_))
+        ));
+        assert!(matches!(
+            parse("DELETE", "/things/x/shadow", "").unwrap(),
+            Endpoint::Shadow(S::Delete(_))
+        ));
+        assert!(matches!(
+            parse("GET", "/api/things/shadow/ListNamedShadowsForThing/x", "").unwrap(),
+            Endpoint::Shadow(S::ListNamed { .. })
+        ));
+        assert!(parse("GET", "/things/bad%20name/shadow", "").is_err());
+        // The MQTT-connection operations: not served.
+        for (m, p) in [
+            ("DELETE", "/connections/c1"),
+            ("GET", "/connections/c1"),
+            ("GET", "/connections/c1/subscriptions"),
+            ("POST", "/connections/c1/messages"),
+        ] {
+            assert!(matches!(
+                parse(m, p, ""),
+                Err(ApiError::UnknownOperation(_))
+            ));
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! the certificate's IoT policies
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/http.html).
 
-use crate::data::{self, Caller};
+use crate::api::{self, Api, Call, Caller};
+use crate::data::Data;
 use crate::error::ApiError;
 use crate::server::{read_body, serve_connection, BodyError};
 use crate::ApiState;
@@ -71,45 +72,40 @@ async fn handle(
 ) -> Response<Full<Bytes>> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
-    let result = async {
-        // Every request re-checks the certificate: a device whose certificate was revoked or
-        // deactivated cannot go on using a keep-alive connection.
-        let device = &client.device;
-        state
-            .identity
-            .check_device(device)
-            .map_err(crate::data::data_error)?;
-        let body = read_body(body, MAX_BODY).await.map_err(|e| match e {
-            BodyError::TooLarge => {
-                ApiError::PayloadTooLarge("The payload exceeds the maximum size".into())
-            }
-            other => ApiError::invalid(other.message(MAX_BODY)),
-        })?;
-        let endpoint = data::Endpoint::parse(
-            &parts.method,
-            parts.uri.path(),
-            parts.uri.query().unwrap_or(""),
-        )?;
-        let facts = ConnFacts {
-            source_ip: Some(client.peer.ip()),
-            secure_transport: true,
-            domain_name: client.server_name.as_deref(),
-            persistent: false,
-            will_topic: None,
-        };
-        // Over HTTP there is no client id: policies see the certificate alone.
-        let authorizer = state.identity.authorizer(device, "", &facts)?;
-        data::handle(
-            state,
-            &device.partition,
-            Caller::Device(&authorizer),
-            endpoint,
-            &body,
-            &parts.headers,
-            &request_id,
-        )
-        .await
+    let refused = |e: ApiError| e.into_response(Data::PROTOCOL, Data::code, &request_id);
+    // Every request re-checks the certificate: a device whose certificate was revoked or
+    // deactivated cannot go on using a keep-alive connection.
+    let device = &client.device;
+    if let Err(e) = state.identity.check_device(device) {
+        return refused(e.into());
     }
-    .await;
-    result.unwrap_or_else(|e| e.into_response(&request_id))
+    let body = match read_body(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return refused(ApiError::too_large("The payload exceeds the maximum size"))
+        }
+        Err(other) => return refused(ApiError::invalid(other.message(MAX_BODY))),
+    };
+    let facts = ConnFacts {
+        source_ip: Some(client.peer.ip()),
+        secure_transport: true,
+        domain_name: client.server_name.as_deref(),
+        persistent: false,
+        will_topic: None,
+    };
+    // Over HTTP there is no client id: policies see the certificate alone.
+    let authorizer = match state.identity.authorizer(device, "", &facts) {
+        Ok(a) => a,
+        Err(e) => return refused(e.into()),
+    };
+    let call = Call {
+        state,
+        part: &device.partition,
+        caller: Caller::Device(&authorizer),
+        body: &body,
+        headers: &parts.headers,
+        request_id: &request_id,
+    };
+    let (method, path) = (&parts.method, parts.uri.path());
+    api::serve::<Data>(call, method, path, parts.uri.query().unwrap_or("")).await
 }

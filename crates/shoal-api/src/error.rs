@@ -1,7 +1,10 @@
-//! The one error mapping of the restJson1 APIs: service error kinds and authentication
-//! failures to AWS's error code, HTTP status, `x-amzn-ErrorType` header and JSON body.
-//! Codes and statuses follow the botocore model of `iot` (reference: aws-iot-api-map.md §2.1).
+//! Errors of the API port: a service error (which each API maps to its own code with its
+//! `Api::code`), or a failure of the request itself (authentication, an unknown operation, a
+//! body that does not parse), and how each protocol writes them on the wire. Codes and
+//! statuses of the request failures follow the botocore models (reference:
+//! aws-iot-api-map.md §2.1).
 
+use crate::api::Protocol;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
@@ -12,10 +15,6 @@ use shoal_sigv4::AuthError;
 #[derive(Debug)]
 pub enum ApiError {
     Service(ServiceError),
-    /// A service error of the `iot-data` API, whose model maps kinds to its own statuses.
-    Data(ServiceError),
-    /// iot-data: a payload or document above AWS's limit (413).
-    PayloadTooLarge(String),
     Auth(AuthError),
     UnknownAccessKey,
     UnknownOperation(String),
@@ -33,53 +32,20 @@ impl ApiError {
         ApiError::Service(ServiceError::invalid(message))
     }
 
-    /// (HTTP status, AWS error code, message, extra body members).
-    fn parts(&self) -> (StatusCode, &'static str, String, Option<(String, String)>) {
+    /// A body or payload above the API's limit.
+    pub fn too_large(message: impl Into<String>) -> Self {
+        ApiError::Service(ServiceError::new(ErrorKind::PayloadTooLarge, message))
+    }
+
+    /// (HTTP status, AWS error code, message, extra body members), service errors by `code`.
+    fn parts(
+        &self,
+        code: fn(&ErrorKind) -> (StatusCode, &'static str),
+    ) -> (StatusCode, &'static str, String, Option<(String, String)>) {
         use StatusCode as S;
         match self {
             ApiError::Service(e) => {
-                let (status, code) = match &e.kind {
-                    ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
-                    ErrorKind::AlreadyExists { .. } => {
-                        (S::CONFLICT, "ResourceAlreadyExistsException")
-                    }
-                    ErrorKind::Conflict => (S::CONFLICT, "ConflictingResourceUpdateException"),
-                    ErrorKind::DeleteConflict => (S::CONFLICT, "DeleteConflictException"),
-                    ErrorKind::VersionConflict => (S::CONFLICT, "VersionConflictException"),
-                    ErrorKind::InvalidRequest => (S::BAD_REQUEST, "InvalidRequestException"),
-                    ErrorKind::InvalidStateTransition => {
-                        (S::CONFLICT, "InvalidStateTransitionException")
-                    }
-                    ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
-                    // The model gives LimitExceededException status 410 and ThrottlingException 400.
-                    ErrorKind::LimitExceeded => (S::GONE, "LimitExceededException"),
-                    ErrorKind::Throttled => (S::BAD_REQUEST, "ThrottlingException"),
-                    ErrorKind::CertificateState => (S::NOT_ACCEPTABLE, "CertificateStateException"),
-                    ErrorKind::CertificateValidation => {
-                        (S::BAD_REQUEST, "CertificateValidationException")
-                    }
-                    ErrorKind::RegistrationCodeValidation => {
-                        (S::BAD_REQUEST, "RegistrationCodeValidationException")
-                    }
-                    ErrorKind::MalformedPolicy => (S::BAD_REQUEST, "MalformedPolicyException"),
-                    ErrorKind::VersionsLimitExceeded => {
-                        (S::CONFLICT, "VersionsLimitExceededException")
-                    }
-                    ErrorKind::InvalidQuery => (S::BAD_REQUEST, "InvalidQueryException"),
-                    ErrorKind::InvalidAggregation => {
-                        (S::BAD_REQUEST, "InvalidAggregationException")
-                    }
-                    ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
-                    ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
-                    ErrorKind::PayloadTooLarge => {
-                        (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException")
-                    }
-                    ErrorKind::UnsupportedEncoding => (
-                        S::UNSUPPORTED_MEDIA_TYPE,
-                        "UnsupportedDocumentEncodingException",
-                    ),
-                    ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
-                };
+                let (status, code) = code(&e.kind);
                 let extra = match &e.kind {
                     ErrorKind::AlreadyExists {
                         resource_id,
@@ -89,32 +55,6 @@ impl ApiError {
                 };
                 (status, code, e.message.clone(), extra)
             }
-            ApiError::Data(e) => {
-                let (status, code) = match &e.kind {
-                    ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
-                    ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
-                    ErrorKind::Throttled => (S::TOO_MANY_REQUESTS, "ThrottlingException"),
-                    ErrorKind::Conflict | ErrorKind::VersionConflict => {
-                        (S::CONFLICT, "ConflictException")
-                    }
-                    ErrorKind::PayloadTooLarge => {
-                        (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException")
-                    }
-                    ErrorKind::UnsupportedEncoding => (
-                        S::UNSUPPORTED_MEDIA_TYPE,
-                        "UnsupportedDocumentEncodingException",
-                    ),
-                    ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
-                    _ => (S::BAD_REQUEST, "InvalidRequestException"),
-                };
-                (status, code, e.message.clone(), None)
-            }
-            ApiError::PayloadTooLarge(m) => (
-                S::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLargeException",
-                m.clone(),
-                None,
-            ),
             ApiError::Auth(a) => {
                 let (status, code) = match a {
                     AuthError::Missing => (S::FORBIDDEN, "MissingAuthenticationTokenException"),
@@ -140,22 +80,76 @@ impl ApiError {
         }
     }
 
-    pub fn into_response(self, request_id: &str) -> Response<Full<Bytes>> {
-        let (status, code, message, extra) = self.parts();
-        let mut body = serde_json::json!({ "message": message });
-        if let Some((id, arn)) = extra {
-            body["resourceId"] = id.into();
-            body["resourceArn"] = arn.into();
-        }
+    /// The error as `protocol` writes it, service errors coded by the API's `code`.
+    pub fn into_response(
+        self,
+        protocol: Protocol,
+        code: fn(&ErrorKind) -> (StatusCode, &'static str),
+        request_id: &str,
+    ) -> Response<Full<Bytes>> {
+        let (status, code, message, extra) = self.parts(code);
         if status.is_server_error() {
             tracing::warn!(code, request_id, "request failed");
         } else {
             tracing::debug!(code, request_id, message = %message, "request rejected");
         }
-        let mut resp = crate::json::response(status, &body, request_id);
-        if let Ok(v) = HeaderValue::from_str(code) {
-            resp.headers_mut().insert("x-amzn-ErrorType", v);
+        match protocol {
+            Protocol::RestJson | Protocol::AwsJson => {
+                let mut body = serde_json::json!({ "message": message });
+                if protocol == Protocol::AwsJson {
+                    body["__type"] = code.into();
+                }
+                if let Some((id, arn)) = extra {
+                    body["resourceId"] = id.into();
+                    body["resourceArn"] = arn.into();
+                }
+                let mut resp = crate::json::response(status, &body, request_id);
+                if let Ok(v) = HeaderValue::from_str(code) {
+                    resp.headers_mut().insert("x-amzn-ErrorType", v);
+                }
+                resp
+            }
+            Protocol::RestXml => {
+                let body = format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{}</Message><RequestId>{}</RequestId></Error>",
+                    xml_escape(&message),
+                    xml_escape(request_id)
+                );
+                let mut resp = Response::new(Full::new(Bytes::from(body)));
+                *resp.status_mut() = status;
+                let h = resp.headers_mut();
+                h.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/xml"),
+                );
+                if let Ok(v) = HeaderValue::from_str(request_id) {
+                    h.insert("x-amz-request-id", v);
+                }
+                resp
+            }
         }
-        resp
     }
+
+    /// The error of a request no API took yet (its credentials, an unknown service): written
+    /// as restJson1 with `iot`'s codes.
+    pub fn into_default_response(self, request_id: &str) -> Response<Full<Bytes>> {
+        use crate::api::Api;
+        self.into_response(Protocol::RestJson, crate::iot::Iot::code, request_id)
+    }
+}
+
+/// Escapes text for an XML element.
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -7,6 +7,7 @@
 //! errors go through the one mapping of that API (`error.rs`). This crate calls services and
 //! must not reach a store backend or the MQTT gateway.
 
+mod api;
 mod auth;
 mod data;
 mod device;

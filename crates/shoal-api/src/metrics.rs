@@ -19,7 +19,7 @@ pub fn handle(
     let text = match who(state, parts) {
         Ok(Scope::All) => state.fleet.prometheus(None),
         Ok(Scope::Partition(p)) => state.fleet.prometheus(Some(&p)),
-        Err(e) => return e.into_response(request_id),
+        Err(e) => return e.into_default_response(request_id),
     };
     let mut r = Response::new(Full::new(Bytes::from(text)));
     r.headers_mut().insert(

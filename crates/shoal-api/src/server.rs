@@ -4,7 +4,10 @@
 //! idle keep-alive connections), the body within `BODY_TIMEOUT` and `MAX_BODY`, and a request
 //! whose credentials cannot be right is answered before its body is read.
 
+use crate::api::{self, Call, Caller};
+use crate::data::Data;
 use crate::error::ApiError;
+use crate::iot::Iot;
 use crate::ApiState;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -110,7 +113,7 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes
     // Credentials that cannot be right are refused before the body is read: a caller without
     // a valid key cannot make the server buffer a large body.
     if let Err(e) = crate::auth::precheck(state, &parts) {
-        return e.into_response(&request_id);
+        return e.into_default_response(&request_id);
     }
     let declared = parts
         .headers
@@ -118,61 +121,46 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
-        return ApiError::PayloadTooLarge(BodyError::TooLarge.message(MAX_BODY))
-            .into_response(&request_id);
+        return ApiError::too_large(BodyError::TooLarge.message(MAX_BODY))
+            .into_default_response(&request_id);
     }
     let body = match read_body(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e @ BodyError::TooLarge) => {
-            return ApiError::PayloadTooLarge(e.message(MAX_BODY)).into_response(&request_id)
+            return ApiError::too_large(e.message(MAX_BODY)).into_default_response(&request_id)
         }
-        Err(e) => return ApiError::invalid(e.message(MAX_BODY)).into_response(&request_id),
+        Err(e) => return ApiError::invalid(e.message(MAX_BODY)).into_default_response(&request_id),
     };
-    match route(state, &parts, &body, &request_id).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(&request_id),
-    }
+    route(state, &parts, &body, &request_id).await
 }
 
+/// Authenticates the request and hands it to the API its credential scope names.
 async fn route(
     state: &ApiState,
     parts: &http::request::Parts,
     body: &Bytes,
     request_id: &str,
-) -> Result<Response<Full<Bytes>>, ApiError> {
-    let caller = crate::auth::authenticate_request(state, parts, body)?;
-    let path = parts.uri.path();
+) -> Response<Full<Bytes>> {
+    let caller = match crate::auth::authenticate_request(state, parts, body) {
+        Ok(c) => c,
+        Err(e) => return e.into_default_response(request_id),
+    };
+    let call = Call {
+        state,
+        part: &caller.partition,
+        caller: Caller::Account,
+        body,
+        headers: &parts.headers,
+        request_id,
+    };
+    let (method, path) = (&parts.method, parts.uri.path());
     let query = parts.uri.query().unwrap_or("");
     match caller.service.as_str() {
-        "iot" => {
-            let endpoint = crate::iot::Endpoint::parse(&parts.method, path, query)?;
-            tracing::debug!(?endpoint, request_id, "iot request");
-            crate::iot::handle(
-                state,
-                &caller.partition,
-                endpoint,
-                body,
-                &parts.headers,
-                request_id,
-            )
-            .await
-        }
-        "iotdata" | "iotdevicegateway" => {
-            let endpoint = crate::data::Endpoint::parse(&parts.method, path, query)?;
-            tracing::debug!(?endpoint, request_id, "iot-data request");
-            crate::data::handle(
-                state,
-                &caller.partition,
-                crate::data::Caller::Account,
-                endpoint,
-                body,
-                &parts.headers,
-                request_id,
-            )
-            .await
-        }
-        other => Err(ApiError::UnknownOperation(format!(
+        "iot" => api::serve::<Iot>(call, method, path, query).await,
+        "iotdata" | "iotdevicegateway" => api::serve::<Data>(call, method, path, query).await,
+        other => ApiError::UnknownOperation(format!(
             "The service '{other}' is not yet supported by Shoal on this endpoint"
-        ))),
+        ))
+        .into_default_response(request_id),
     }
 }

@@ -4,7 +4,7 @@
 //! The documents are the ones MQTT clients get; an accepted change is also published on the
 //! shadow's MQTT answer topics, as AWS does for REST updates, but a refusal is not.
 
-use crate::data::{data_error, Caller};
+use crate::api::Caller;
 use crate::error::ApiError;
 use crate::request::Query;
 use crate::ApiState;
@@ -32,12 +32,8 @@ pub enum Endpoint {
 impl Endpoint {
     /// `/things/{thingName}/shadow?name=` with GET, POST or DELETE.
     pub fn for_shadow(method: &str, thing: &str, query: &Query) -> Result<Endpoint, ApiError> {
-        let thing = ThingName::parse(thing).map_err(data_error)?;
-        let name = query
-            .get("name")
-            .map(ShadowName::parse)
-            .transpose()
-            .map_err(data_error)?;
+        let thing = ThingName::parse(thing)?;
+        let name = query.get("name").map(ShadowName::parse).transpose()?;
         let id = ShadowId { thing, name };
         Ok(match method {
             "GET" => Endpoint::Get(id),
@@ -47,7 +43,7 @@ impl Endpoint {
     }
 
     pub fn list_named(thing: &str, query: Query) -> Result<Endpoint, ApiError> {
-        let thing = ThingName::parse(thing).map_err(data_error)?;
+        let thing = ThingName::parse(thing)?;
         Ok(Endpoint::ListNamed { thing, query })
     }
 }
@@ -77,13 +73,13 @@ pub async fn handle(
     match endpoint {
         Endpoint::Get(id) => {
             caller.check("iot:GetThingShadow", "thing", &resource(&id))?;
-            let doc = shadows.get(part, &id, None).map_err(data_error)?;
+            let doc = shadows.get(part, &id, None)?;
             Ok(document(&doc, request_id))
         }
         Endpoint::Update(id) => {
             caller.check("iot:UpdateThingShadow", "thing", &resource(&id))?;
-            let req = UpdateRequest::parse(body).map_err(data_error)?;
-            let applied = shadows.update(part, &id, &req).await.map_err(data_error)?;
+            let req = UpdateRequest::parse(body)?;
+            let applied = shadows.update(part, &id, &req).await?;
             let prefix = id.topic_prefix();
             let answers = applied
                 .answers()
@@ -102,7 +98,7 @@ pub async fn handle(
         }
         Endpoint::Delete(id) => {
             caller.check("iot:DeleteThingShadow", "thing", &resource(&id))?;
-            let doc = shadows.delete(part, &id, None).await.map_err(data_error)?;
+            let doc = shadows.delete(part, &id, None).await?;
             let answer = Answer {
                 topic: format!("{}/delete/accepted", id.topic_prefix()),
                 payload: serde_json::to_vec(&doc).unwrap_or_default(),
@@ -114,12 +110,9 @@ pub async fn handle(
             caller.check("iot:ListNamedShadowsForThing", "thing", thing.as_str())?;
             let size = match query.int("pageSize")? {
                 None => DEFAULT_PAGE,
-                Some(n) => shoal_domain::page::max_results("pageSize", Some(n), MAX_PAGE)
-                    .map_err(data_error)?,
+                Some(n) => shoal_domain::page::max_results("pageSize", Some(n), MAX_PAGE)?,
             };
-            let (names, next) = shadows
-                .list_named(part, &thing, query.get("nextToken"), size)
-                .map_err(data_error)?;
+            let (names, next) = shadows.list_named(part, &thing, query.get("nextToken"), size)?;
             let mut out = json!({
                 "results": names,
                 "timestamp": state.clock.now().secs(),
@@ -142,5 +135,5 @@ async fn announce(
         .reserved
         .publish(part, answers)
         .await
-        .map_err(data_error)
+        .map_err(ApiError::from)
 }

@@ -13,7 +13,6 @@ use aws_sdk_iot::types::{
 use common::device::{attach_new_policy, connected, device_cert, options, things_of, until};
 use common::{code, TestServer};
 use rumqttc::{AsyncClient, Incoming, QoS};
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 async fn caught_up(s: &TestServer) {

@@ -13,13 +13,64 @@ mod tags;
 mod things;
 mod types;
 
+use crate::api::{Api, Call, Protocol, Reply};
 use crate::error::ApiError;
 use crate::request::{decode, segments, Query};
 use crate::ApiState;
-use bytes::Bytes;
-use http::{HeaderMap, Method, Response};
-use http_body_util::Full;
-use shoal_domain::Partition;
+use http::{Method, StatusCode};
+use shoal_domain::{ErrorKind, Partition};
+
+/// The `iot` API.
+pub struct Iot;
+
+impl Api for Iot {
+    type Endpoint = Endpoint;
+    const NAME: &'static str = "iot";
+    const PROTOCOL: Protocol = Protocol::RestJson;
+
+    fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
+        Endpoint::parse(method, path, query)
+    }
+
+    async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
+        handle(call, endpoint).await
+    }
+
+    /// The `iot` model's error shapes and statuses.
+    fn code(kind: &ErrorKind) -> (StatusCode, &'static str) {
+        use StatusCode as S;
+        match kind {
+            ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
+            ErrorKind::AlreadyExists { .. } => (S::CONFLICT, "ResourceAlreadyExistsException"),
+            ErrorKind::Conflict => (S::CONFLICT, "ConflictingResourceUpdateException"),
+            ErrorKind::DeleteConflict => (S::CONFLICT, "DeleteConflictException"),
+            ErrorKind::VersionConflict => (S::CONFLICT, "VersionConflictException"),
+            ErrorKind::InvalidRequest => (S::BAD_REQUEST, "InvalidRequestException"),
+            ErrorKind::InvalidStateTransition => (S::CONFLICT, "InvalidStateTransitionException"),
+            ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
+            // The model gives LimitExceededException status 410 and ThrottlingException 400.
+            ErrorKind::LimitExceeded => (S::GONE, "LimitExceededException"),
+            ErrorKind::Throttled => (S::BAD_REQUEST, "ThrottlingException"),
+            ErrorKind::CertificateState => (S::NOT_ACCEPTABLE, "CertificateStateException"),
+            ErrorKind::CertificateValidation => (S::BAD_REQUEST, "CertificateValidationException"),
+            ErrorKind::RegistrationCodeValidation => {
+                (S::BAD_REQUEST, "RegistrationCodeValidationException")
+            }
+            ErrorKind::MalformedPolicy => (S::BAD_REQUEST, "MalformedPolicyException"),
+            ErrorKind::VersionsLimitExceeded => (S::CONFLICT, "VersionsLimitExceededException"),
+            ErrorKind::InvalidQuery => (S::BAD_REQUEST, "InvalidQueryException"),
+            ErrorKind::InvalidAggregation => (S::BAD_REQUEST, "InvalidAggregationException"),
+            ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
+            ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
+            ErrorKind::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException"),
+            ErrorKind::UnsupportedEncoding => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedDocumentEncodingException",
+            ),
+            ErrorKind::Internal => (S::INTERNAL_SERVER_ERROR, "InternalFailureException"),
+        }
+    }
+}
 
 /// Every `iot` operation Shoal serves, with its URI labels and query decoded. Variants carry
 /// AWS's operation names, so one of them ends with "Endpoint".
@@ -263,15 +314,16 @@ impl Endpoint {
     }
 }
 
-pub async fn handle(
-    state: &ApiState,
-    part: &Partition,
-    endpoint: Endpoint,
-    body: &Bytes,
-    headers: &HeaderMap,
-    request_id: &str,
-) -> Result<Response<Full<Bytes>>, ApiError> {
+async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
     use Endpoint as E;
+    let Call {
+        state,
+        part,
+        body,
+        headers,
+        request_id,
+        ..
+    } = call;
     let reg = state.registry.as_ref();
     let id = state.identity.as_ref();
     let fleet = &state.fleet;
@@ -418,4 +470,201 @@ fn describe_endpoint(
         }
     };
     Ok(serde_json::json!({ "endpointAddress": address }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every operation served, as the botocore model routes it (method, URI with its labels
+    /// filled in, query): each must parse to its own variant.
+    const ROUTES: &[(&str, &str, &str, &str)] = &[
+        ("POST", "/things/x1", "", "CreateThing"),
+        ("GET", "/things/x1", "", "DescribeThing"),
+        ("PATCH", "/things/x1", "", "UpdateThing"),
+        ("DELETE", "/things/x1", "", "DeleteThing"),
+        ("GET", "/things", "", "ListThings"),
+        (
+            "GET",
+            "/things/x1/thing-groups",
+            "",
+            "ListThingGroupsForThing",
+        ),
+        (
+            "POST",
+            "/things/x1/connectivity-data",
+            "",
+            "GetThingConnectivityData",
+        ),
+        ("POST", "/thing-types/x1", "", "CreateThingType"),
+        ("GET", "/thing-types/x1", "", "DescribeThingType"),
+        ("PATCH", "/thing-types/x1", "", "UpdateThingType"),
+        (
+            "POST",
+            "/thing-types/x1/deprecate",
+            "",
+            "DeprecateThingType",
+        ),
+        ("DELETE", "/thing-types/x1", "", "DeleteThingType"),
+        ("GET", "/thing-types", "", "ListThingTypes"),
+        ("POST", "/thing-groups/x1", "", "CreateThingGroup"),
+        ("GET", "/thing-groups/x1", "", "DescribeThingGroup"),
+        ("PATCH", "/thing-groups/x1", "", "UpdateThingGroup"),
+        ("DELETE", "/thing-groups/x1", "", "DeleteThingGroup"),
+        ("GET", "/thing-groups", "", "ListThingGroups"),
+        (
+            "GET",
+            "/thing-groups/x1/things",
+            "",
+            "ListThingsInThingGroup",
+        ),
+        (
+            "PUT",
+            "/thing-groups/addThingToThingGroup",
+            "",
+            "AddThingToThingGroup",
+        ),
+        (
+            "PUT",
+            "/thing-groups/removeThingFromThingGroup",
+            "",
+            "RemoveThingFromThingGroup",
+        ),
+        (
+            "PUT",
+            "/thing-groups/updateThingGroupsForThing",
+            "",
+            "UpdateThingGroupsForThing",
+        ),
+        ("POST", "/tags", "", "TagResource"),
+        ("POST", "/untag", "", "UntagResource"),
+        ("GET", "/tags", "", "ListTagsForResource"),
+        ("GET", "/endpoint", "", "DescribeEndpoint"),
+        (
+            "POST",
+            "/keys-and-certificate",
+            "",
+            "CreateKeysAndCertificate",
+        ),
+        ("POST", "/certificates", "", "CreateCertificateFromCsr"),
+        ("POST", "/certificate/register", "", "RegisterCertificate"),
+        (
+            "POST",
+            "/certificate/register-no-ca",
+            "",
+            "RegisterCertificateWithoutCA",
+        ),
+        ("GET", "/certificates/x1", "", "DescribeCertificate"),
+        ("GET", "/certificates", "", "ListCertificates"),
+        ("GET", "/certificates-by-ca/x1", "", "ListCertificatesByCA"),
+        ("PUT", "/certificates/x1", "", "UpdateCertificate"),
+        ("DELETE", "/certificates/x1", "", "DeleteCertificate"),
+        ("GET", "/registrationcode", "", "GetRegistrationCode"),
+        ("POST", "/cacertificate", "", "RegisterCACertificate"),
+        ("GET", "/cacertificate/x1", "", "DescribeCACertificate"),
+        ("GET", "/cacertificates", "", "ListCACertificates"),
+        ("PUT", "/cacertificate/x1", "", "UpdateCACertificate"),
+        ("DELETE", "/cacertificate/x1", "", "DeleteCACertificate"),
+        ("POST", "/policies/x1", "", "CreatePolicy"),
+        ("GET", "/policies/x1", "", "GetPolicy"),
+        ("GET", "/policies", "", "ListPolicies"),
+        ("DELETE", "/policies/x1", "", "DeletePolicy"),
+        ("POST", "/policies/x1/version", "", "CreatePolicyVersion"),
+        ("GET", "/policies/x1/version/x1", "", "GetPolicyVersion"),
+        ("GET", "/policies/x1/version", "", "ListPolicyVersions"),
+        (
+            "PATCH",
+            "/policies/x1/version/x1",
+            "",
+            "SetDefaultPolicyVersion",
+        ),
+        (
+            "DELETE",
+            "/policies/x1/version/x1",
+            "",
+            "DeletePolicyVersion",
+        ),
+        ("PUT", "/target-policies/x1", "", "AttachPolicy"),
+        ("POST", "/target-policies/x1", "", "DetachPolicy"),
+        ("POST", "/attached-policies/x1", "", "ListAttachedPolicies"),
+        ("POST", "/policy-targets/x1", "", "ListTargetsForPolicy"),
+        ("POST", "/effective-policies", "", "GetEffectivePolicies"),
+        ("POST", "/test-authorization", "", "TestAuthorization"),
+        ("PUT", "/things/x1/principals", "", "AttachThingPrincipal"),
+        (
+            "DELETE",
+            "/things/x1/principals",
+            "",
+            "DetachThingPrincipal",
+        ),
+        ("GET", "/things/x1/principals", "", "ListThingPrincipals"),
+        ("GET", "/principals/things", "", "ListPrincipalThings"),
+        (
+            "POST",
+            "/dynamic-thing-groups/x1",
+            "",
+            "CreateDynamicThingGroup",
+        ),
+        (
+            "PATCH",
+            "/dynamic-thing-groups/x1",
+            "",
+            "UpdateDynamicThingGroup",
+        ),
+        (
+            "DELETE",
+            "/dynamic-thing-groups/x1",
+            "",
+            "DeleteDynamicThingGroup",
+        ),
+        ("PUT", "/fleet-metric/x1", "", "CreateFleetMetric"),
+        ("GET", "/fleet-metric/x1", "", "DescribeFleetMetric"),
+        ("PATCH", "/fleet-metric/x1", "", "UpdateFleetMetric"),
+        ("DELETE", "/fleet-metric/x1", "", "DeleteFleetMetric"),
+        ("GET", "/fleet-metrics", "", "ListFleetMetrics"),
+        ("GET", "/indexing/config", "", "GetIndexingConfiguration"),
+        (
+            "POST",
+            "/indexing/config",
+            "",
+            "UpdateIndexingConfiguration",
+        ),
+        ("GET", "/indices/x1", "", "DescribeIndex"),
+        ("GET", "/indices", "", "ListIndices"),
+        ("POST", "/indices/search", "", "SearchIndex"),
+        ("POST", "/indices/statistics", "", "GetStatistics"),
+        ("POST", "/indices/percentiles", "", "GetPercentiles"),
+        ("POST", "/indices/cardinality", "", "GetCardinality"),
+        ("POST", "/indices/buckets", "", "GetBucketsAggregation"),
+    ];
+
+    #[test]
+    fn every_route_parses_to_its_operation() {
+        for (method, path, query, op) in ROUTES {
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            let ep = Endpoint::parse(&m, path, query)
+                .unwrap_or_else(|e| panic!("{method} {path}: {e:?}"));
+            let name = format!("{ep:?}");
+            assert!(
+                name == *op || name.starts_with(&format!("{op} ")),
+                "{method} {path} parsed as {name}, not {op}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unknown_route_is_an_unknown_operation() {
+        for (method, path) in [
+            ("GET", "/jobs"),
+            ("PUT", "/things/x1"),
+            ("GET", "/things/x1/y"),
+            ("POST", "/"),
+        ] {
+            let m = Method::from_bytes(method.as_bytes()).unwrap();
+            assert!(matches!(
+                Endpoint::parse(&m, path, ""),
+                Err(ApiError::UnknownOperation(_))
+            ));
+        }
+    }
 }
