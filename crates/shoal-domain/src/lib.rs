@@ -9,6 +9,7 @@ pub mod error;
 pub mod fleet;
 pub mod identity;
 pub mod ids;
+pub mod jobs;
 pub mod page;
 pub mod shadow;
 pub mod tags;
