@@ -6,6 +6,7 @@
 use crate::api::{self, Api, Call, Caller};
 use crate::data::Data;
 use crate::error::ApiError;
+use crate::jobs_data::JobsData;
 use crate::server::{read_body, serve_connection, BodyError};
 use crate::ApiState;
 use bytes::Bytes;
@@ -107,5 +108,18 @@ async fn handle(
         request_id: &request_id,
     };
     let (method, path) = (&parts.method, parts.uri.path());
-    api::serve::<Data>(call, method, path, parts.uri.query().unwrap_or("")).await
+    let query = parts.uri.query().unwrap_or("");
+    // iot-data and iot-jobs-data share no URI: a thing's `jobs` path is the Jobs device API
+    // (AWS serves it on the account's jobs endpoint, `<prefix>.jobs.iot...`).
+    if is_jobs_path(path) {
+        api::serve::<JobsData>(call, method, path, query).await
+    } else {
+        api::serve::<Data>(call, method, path, query).await
+    }
+}
+
+/// `/things/{thingName}/jobs` and below.
+fn is_jobs_path(path: &str) -> bool {
+    let segs = crate::request::segments(path);
+    matches!(segs.as_slice(), ["things", _, "jobs", ..])
 }

@@ -1,7 +1,7 @@
 //! The AWS HTTP API gateway (L4). One port serves every AWS service Shoal speaks; a request's
-//! SigV4 credential scope names the service (`iot`, and `iotdata`/`iotdevicegateway` for
-//! iot-data; `iot-jobs-data` and `IoTSecuredTunneling` later), because three URI templates exist
-//! in both `iot` and `iot-jobs-data` (reference: aws-iot-api-map.md §1).
+//! SigV4 credential scope names the service (`iot`, `iotdata`/`iotdevicegateway` for iot-data,
+//! `iot-jobs-data`; `IoTSecuredTunneling` later), because three URI templates exist in both
+//! `iot` and `iot-jobs-data` (reference: aws-iot-api-map.md §1).
 //!
 //! Each API is parsed into an `Endpoint` enum from the method and the raw path, then handled;
 //! errors go through the one mapping of that API (`error.rs`). This crate calls services and
@@ -13,6 +13,7 @@ mod data;
 mod device;
 mod error;
 mod iot;
+mod jobs_data;
 mod json;
 mod metrics;
 mod request;
@@ -24,7 +25,7 @@ pub use server::serve;
 
 use shoal_domain::Clock;
 use shoal_services::{
-    Accounts, FleetIndexing, Identity, Messaging, Registry, ReservedTopics, Shadows,
+    Accounts, FleetIndexing, Identity, Jobs, Messaging, Registry, ReservedTopics, Shadows,
 };
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub struct ApiState {
     pub shadows: Arc<Shadows>,
     /// Device requests on reserved topics (iot-data Publish) and the answers of REST changes.
     pub reserved: Arc<ReservedTopics>,
+    pub jobs: Arc<Jobs>,
     pub fleet: FleetIndexing,
     pub clock: Arc<dyn Clock>,
     /// The domain of the account endpoints DescribeEndpoint returns
@@ -56,6 +58,7 @@ pub struct Services {
     pub messaging: Arc<Messaging>,
     pub shadows: Arc<Shadows>,
     pub reserved: Arc<ReservedTopics>,
+    pub jobs: Arc<Jobs>,
     pub fleet: FleetIndexing,
 }
 
@@ -68,6 +71,7 @@ impl ApiState {
             messaging,
             shadows,
             reserved,
+            jobs,
             fleet,
         } = services;
         ApiState {
@@ -77,6 +81,7 @@ impl ApiState {
             messaging,
             shadows,
             reserved,
+            jobs,
             fleet,
             clock,
             endpoint_host,

@@ -8,6 +8,7 @@ use crate::api::{self, Call, Caller};
 use crate::data::Data;
 use crate::error::ApiError;
 use crate::iot::Iot;
+use crate::jobs_data::JobsData;
 use crate::ApiState;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -158,6 +159,7 @@ async fn route(
     match caller.service.as_str() {
         "iot" => api::serve::<Iot>(call, method, path, query).await,
         "iotdata" | "iotdevicegateway" => api::serve::<Data>(call, method, path, query).await,
+        "iot-jobs-data" => api::serve::<JobsData>(call, method, path, query).await,
         other => ApiError::UnknownOperation(format!(
             "The service '{other}' is not yet supported by Shoal on this endpoint"
         ))

@@ -99,16 +99,27 @@ impl ReservedTopics {
     /// Publishes answers or notifications of a service (a REST shadow update, a job's
     /// `notify-next`) to the devices subscribed to them, in order.
     pub async fn publish(&self, part: &Partition, answers: Vec<Answer>) -> Result<()> {
-        for a in answers {
-            let message = StoredMessage {
-                topic: a.topic,
-                qos: 1,
-                payload: a.payload,
-                props: MessageProps::default(),
-                published_at: self.clock.now().millis(),
-            };
-            self.messaging.publish(part.clone(), message, false).await?;
-        }
-        Ok(())
+        publish(&self.messaging, self.clock.as_ref(), part, answers).await
     }
+}
+
+/// Publishes a service's answers or notifications, in order, at QoS 1 and not retained (the
+/// one way services reach devices, for the port and for services that notify on their own).
+pub(crate) async fn publish(
+    messaging: &Messaging,
+    clock: &dyn Clock,
+    part: &Partition,
+    answers: Vec<Answer>,
+) -> Result<()> {
+    for a in answers {
+        let message = StoredMessage {
+            topic: a.topic,
+            qos: 1,
+            payload: a.payload,
+            props: MessageProps::default(),
+            published_at: clock.now().millis(),
+        };
+        messaging.publish(part.clone(), message, false).await?;
+    }
+    Ok(())
 }

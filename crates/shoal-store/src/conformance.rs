@@ -269,6 +269,13 @@ async fn terms_follow_records<S: Store>(s: &S) {
         ["t2"]
     );
     assert_eq!(by("group", TermMatch::Exact("g1"), None), ["t1", "t2"]);
+    let count = |name: &str, m: TermMatch<'_>, limit: usize| {
+        s.count_by_term("p", "thing", name, m, limit).unwrap()
+    };
+    assert_eq!(count("attr:color", TermMatch::Prefix("red"), 10), 2);
+    assert_eq!(count("attr:color", TermMatch::Prefix("red"), 1), 1);
+    assert_eq!(count("attr:color", TermMatch::Exact("red"), 10), 1);
+    assert_eq!(count("attr:color", TermMatch::Exact("re"), 10), 0);
     // Replacing a record replaces its terms.
     s.commit(put(
         Batch::new("p"),

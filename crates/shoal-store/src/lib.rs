@@ -77,6 +77,17 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<Vec<Record>>;
 
+    /// How many records of a kind carry term `name` with a matching value, counting at most
+    /// `limit`, without reading their documents (a job's executions by status).
+    fn count_by_term(
+        &self,
+        partition: &str,
+        kind: &str,
+        name: &str,
+        value: TermMatch<'_>,
+        limit: usize,
+    ) -> StoreResult<usize>;
+
     /// Records of a kind by the value of term `name` (values starting with `prefix`), ordered by
     /// (value, key) ascending or descending, strictly after the cursor `(value, key)`. Returns
     /// each record with the term value it was ordered by, so the caller can resume.

@@ -10,8 +10,8 @@ use shoal_api::ApiState;
 use shoal_domain::Clock;
 use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::{
-    AccessKey, Accounts, FleetIndexing, Identity, Messaging, Registry, ReservedTopics, Scheduler,
-    Shadows,
+    AccessKey, Accounts, FleetIndexing, Identity, Jobs, Messaging, Registry, ReservedTopics,
+    Scheduler, Shadows,
 };
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
@@ -147,10 +147,16 @@ impl Server {
             &cfg.data.join("index"),
         )
         .map_err(|e| e.message)?;
+        let jobs = Jobs::new(
+            dyn_store.clone(),
+            clock.clone(),
+            scheduler.clone(),
+            messaging.clone(),
+        );
         let reserved = Arc::new(ReservedTopics::new(
             messaging.clone(),
             clock.clone(),
-            vec![shadows.clone()],
+            vec![shadows.clone(), jobs.clone()],
         ));
         let gateway = shoal_broker::Gateway::new(
             identity.clone(),
@@ -174,6 +180,7 @@ impl Server {
                     messaging,
                     shadows,
                     reserved,
+                    jobs,
                     fleet: fleet.clone(),
                 },
                 clock,

@@ -6,6 +6,7 @@ mod certificates;
 mod fleet_metrics;
 mod groups;
 mod indexing;
+mod jobs;
 mod policies;
 mod principals;
 mod shapes;
@@ -77,83 +78,276 @@ impl Api for Iot {
 #[derive(Debug)]
 #[allow(clippy::enum_variant_names)]
 pub enum Endpoint {
-    CreateThing { name: String },
-    DescribeThing { name: String },
-    UpdateThing { name: String },
-    DeleteThing { name: String, query: Query },
-    ListThings { query: Query },
-    ListThingGroupsForThing { name: String, query: Query },
-    GetThingConnectivityData { name: String },
-    CreateThingType { name: String },
-    DescribeThingType { name: String },
-    UpdateThingType { name: String },
-    DeprecateThingType { name: String },
-    DeleteThingType { name: String },
-    ListThingTypes { query: Query },
-    CreateThingGroup { name: String },
-    DescribeThingGroup { name: String },
-    UpdateThingGroup { name: String },
-    DeleteThingGroup { name: String, query: Query },
-    ListThingGroups { query: Query },
-    ListThingsInThingGroup { name: String, query: Query },
+    CreateThing {
+        name: String,
+    },
+    DescribeThing {
+        name: String,
+    },
+    UpdateThing {
+        name: String,
+    },
+    DeleteThing {
+        name: String,
+        query: Query,
+    },
+    ListThings {
+        query: Query,
+    },
+    ListThingGroupsForThing {
+        name: String,
+        query: Query,
+    },
+    GetThingConnectivityData {
+        name: String,
+    },
+    CreateThingType {
+        name: String,
+    },
+    DescribeThingType {
+        name: String,
+    },
+    UpdateThingType {
+        name: String,
+    },
+    DeprecateThingType {
+        name: String,
+    },
+    DeleteThingType {
+        name: String,
+    },
+    ListThingTypes {
+        query: Query,
+    },
+    CreateThingGroup {
+        name: String,
+    },
+    DescribeThingGroup {
+        name: String,
+    },
+    UpdateThingGroup {
+        name: String,
+    },
+    DeleteThingGroup {
+        name: String,
+        query: Query,
+    },
+    ListThingGroups {
+        query: Query,
+    },
+    ListThingsInThingGroup {
+        name: String,
+        query: Query,
+    },
     AddThingToThingGroup,
     RemoveThingFromThingGroup,
     UpdateThingGroupsForThing,
     TagResource,
     UntagResource,
-    ListTagsForResource { query: Query },
-    DescribeEndpoint { query: Query },
-    CreateKeysAndCertificate { query: Query },
-    CreateCertificateFromCsr { query: Query },
-    RegisterCertificate { query: Query },
-    RegisterCertificateWithoutCA { query: Query },
-    DescribeCertificate { id: String },
-    ListCertificates { query: Query },
-    ListCertificatesByCA { ca: String, query: Query },
-    UpdateCertificate { id: String, query: Query },
-    DeleteCertificate { id: String, query: Query },
+    ListTagsForResource {
+        query: Query,
+    },
+    DescribeEndpoint {
+        query: Query,
+    },
+    CreateKeysAndCertificate {
+        query: Query,
+    },
+    CreateCertificateFromCsr {
+        query: Query,
+    },
+    RegisterCertificate {
+        query: Query,
+    },
+    RegisterCertificateWithoutCA {
+        query: Query,
+    },
+    DescribeCertificate {
+        id: String,
+    },
+    ListCertificates {
+        query: Query,
+    },
+    ListCertificatesByCA {
+        ca: String,
+        query: Query,
+    },
+    UpdateCertificate {
+        id: String,
+        query: Query,
+    },
+    DeleteCertificate {
+        id: String,
+        query: Query,
+    },
     GetRegistrationCode,
-    RegisterCACertificate { query: Query },
-    DescribeCACertificate { id: String },
-    ListCACertificates { query: Query },
-    UpdateCACertificate { id: String, query: Query },
-    DeleteCACertificate { id: String },
-    CreatePolicy { name: String },
-    GetPolicy { name: String },
-    ListPolicies { query: Query },
-    DeletePolicy { name: String },
-    CreatePolicyVersion { name: String, query: Query },
-    GetPolicyVersion { name: String, version: String },
-    ListPolicyVersions { name: String },
-    SetDefaultPolicyVersion { name: String, version: String },
-    DeletePolicyVersion { name: String, version: String },
-    AttachPolicy { name: String },
-    DetachPolicy { name: String },
-    ListAttachedPolicies { target: String, query: Query },
-    ListTargetsForPolicy { name: String, query: Query },
-    GetEffectivePolicies { query: Query },
-    TestAuthorization { query: Query },
-    AttachThingPrincipal { thing: String, query: Query },
-    DetachThingPrincipal { thing: String },
-    ListThingPrincipals { thing: String, query: Query },
-    ListPrincipalThings { query: Query },
-    CreateDynamicThingGroup { name: String },
-    UpdateDynamicThingGroup { name: String },
-    DeleteDynamicThingGroup { name: String, query: Query },
-    CreateFleetMetric { name: String },
-    DescribeFleetMetric { name: String },
-    UpdateFleetMetric { name: String },
-    DeleteFleetMetric { name: String, query: Query },
-    ListFleetMetrics { query: Query },
+    RegisterCACertificate {
+        query: Query,
+    },
+    DescribeCACertificate {
+        id: String,
+    },
+    ListCACertificates {
+        query: Query,
+    },
+    UpdateCACertificate {
+        id: String,
+        query: Query,
+    },
+    DeleteCACertificate {
+        id: String,
+    },
+    CreatePolicy {
+        name: String,
+    },
+    GetPolicy {
+        name: String,
+    },
+    ListPolicies {
+        query: Query,
+    },
+    DeletePolicy {
+        name: String,
+    },
+    CreatePolicyVersion {
+        name: String,
+        query: Query,
+    },
+    GetPolicyVersion {
+        name: String,
+        version: String,
+    },
+    ListPolicyVersions {
+        name: String,
+    },
+    SetDefaultPolicyVersion {
+        name: String,
+        version: String,
+    },
+    DeletePolicyVersion {
+        name: String,
+        version: String,
+    },
+    AttachPolicy {
+        name: String,
+    },
+    DetachPolicy {
+        name: String,
+    },
+    ListAttachedPolicies {
+        target: String,
+        query: Query,
+    },
+    ListTargetsForPolicy {
+        name: String,
+        query: Query,
+    },
+    GetEffectivePolicies {
+        query: Query,
+    },
+    TestAuthorization {
+        query: Query,
+    },
+    AttachThingPrincipal {
+        thing: String,
+        query: Query,
+    },
+    DetachThingPrincipal {
+        thing: String,
+    },
+    ListThingPrincipals {
+        thing: String,
+        query: Query,
+    },
+    ListPrincipalThings {
+        query: Query,
+    },
+    CreateDynamicThingGroup {
+        name: String,
+    },
+    UpdateDynamicThingGroup {
+        name: String,
+    },
+    DeleteDynamicThingGroup {
+        name: String,
+        query: Query,
+    },
+    CreateFleetMetric {
+        name: String,
+    },
+    DescribeFleetMetric {
+        name: String,
+    },
+    UpdateFleetMetric {
+        name: String,
+    },
+    DeleteFleetMetric {
+        name: String,
+        query: Query,
+    },
+    ListFleetMetrics {
+        query: Query,
+    },
     GetIndexingConfiguration,
     UpdateIndexingConfiguration,
-    DescribeIndex { name: String },
-    ListIndices { query: Query },
+    DescribeIndex {
+        name: String,
+    },
+    ListIndices {
+        query: Query,
+    },
     SearchIndex,
     GetStatistics,
     GetPercentiles,
     GetCardinality,
     GetBucketsAggregation,
+    CreateJob {
+        id: String,
+    },
+    DescribeJob {
+        id: String,
+    },
+    UpdateJob {
+        id: String,
+    },
+    CancelJob {
+        id: String,
+        query: Query,
+    },
+    DeleteJob {
+        id: String,
+        query: Query,
+    },
+    ListJobs {
+        query: Query,
+    },
+    GetJobDocument {
+        id: String,
+    },
+    ListJobExecutionsForJob {
+        id: String,
+        query: Query,
+    },
+    DescribeJobExecution {
+        thing: String,
+        id: String,
+        query: Query,
+    },
+    CancelJobExecution {
+        thing: String,
+        id: String,
+        query: Query,
+    },
+    DeleteJobExecution {
+        thing: String,
+        id: String,
+        number: String,
+        query: Query,
+    },
+    ListJobExecutionsForThing {
+        thing: String,
+        query: Query,
+    },
 }
 
 impl Endpoint {
@@ -304,6 +498,43 @@ impl Endpoint {
             ("POST", ["indices", "percentiles"]) => E::GetPercentiles,
             ("POST", ["indices", "cardinality"]) => E::GetCardinality,
             ("POST", ["indices", "buckets"]) => E::GetBucketsAggregation,
+            ("GET", ["jobs"]) => E::ListJobs { query: q()? },
+            ("PUT", ["jobs", id]) => E::CreateJob { id: decode(id)? },
+            ("GET", ["jobs", id]) => E::DescribeJob { id: decode(id)? },
+            ("PATCH", ["jobs", id]) => E::UpdateJob { id: decode(id)? },
+            ("DELETE", ["jobs", id]) => E::DeleteJob {
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("PUT", ["jobs", id, "cancel"]) => E::CancelJob {
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("GET", ["jobs", id, "job-document"]) => E::GetJobDocument { id: decode(id)? },
+            ("GET", ["jobs", id, "things"]) => E::ListJobExecutionsForJob {
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("GET", ["things", t, "jobs"]) => E::ListJobExecutionsForThing {
+                thing: decode(t)?,
+                query: q()?,
+            },
+            ("GET", ["things", t, "jobs", id]) => E::DescribeJobExecution {
+                thing: decode(t)?,
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("PUT", ["things", t, "jobs", id, "cancel"]) => E::CancelJobExecution {
+                thing: decode(t)?,
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("DELETE", ["things", t, "jobs", id, "executionNumber", n]) => E::DeleteJobExecution {
+                thing: decode(t)?,
+                id: decode(id)?,
+                number: decode(n)?,
+                query: q()?,
+            },
             _ => {
                 return Err(ApiError::UnknownOperation(format!(
                     "{m} {path} is not an operation Shoal supports yet (see docs/compatibility.md)"
@@ -441,6 +672,31 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::GetPercentiles => indexing::percentiles(fleet, part, body)?,
         E::GetCardinality => indexing::cardinality(fleet, part, body)?,
         E::GetBucketsAggregation => indexing::buckets(fleet, part, body)?,
+        E::CreateJob { id } => jobs::create(&state.jobs, part, &id, body).await?,
+        E::DescribeJob { id } => jobs::describe(&state.jobs, part, &id)?,
+        E::UpdateJob { id } => jobs::update(&state.jobs, part, &id, body).await?,
+        E::CancelJob { id, query } => jobs::cancel(&state.jobs, part, &id, &query, body).await?,
+        E::DeleteJob { id, query } => jobs::delete(&state.jobs, part, &id, &query).await?,
+        E::ListJobs { query } => jobs::list(&state.jobs, part, &query)?,
+        E::GetJobDocument { id } => jobs::document(&state.jobs, part, &id)?,
+        E::ListJobExecutionsForJob { id, query } => {
+            jobs::list_for_job(&state.jobs, part, &id, &query)?
+        }
+        E::ListJobExecutionsForThing { thing, query } => {
+            jobs::list_for_thing(&state.jobs, part, &thing, &query)?
+        }
+        E::DescribeJobExecution { thing, id, query } => {
+            jobs::describe_execution(&state.jobs, part, &thing, &id, &query, state.clock.now())?
+        }
+        E::CancelJobExecution { thing, id, query } => {
+            jobs::cancel_execution(&state.jobs, part, &thing, &id, &query, body).await?
+        }
+        E::DeleteJobExecution {
+            thing,
+            id,
+            number,
+            query,
+        } => jobs::delete_execution(&state.jobs, part, &thing, &id, &number, &query).await?,
     };
     Ok(crate::json::ok(&value, request_id))
 }
@@ -636,6 +892,23 @@ mod tests {
         ("POST", "/indices/percentiles", "", "GetPercentiles"),
         ("POST", "/indices/cardinality", "", "GetCardinality"),
         ("POST", "/indices/buckets", "", "GetBucketsAggregation"),
+        ("PUT", "/jobs/x1", "", "CreateJob"),
+        ("GET", "/jobs/x1", "", "DescribeJob"),
+        ("PATCH", "/jobs/x1", "", "UpdateJob"),
+        ("PUT", "/jobs/x1/cancel", "", "CancelJob"),
+        ("DELETE", "/jobs/x1", "", "DeleteJob"),
+        ("GET", "/jobs", "", "ListJobs"),
+        ("GET", "/jobs/x1/job-document", "", "GetJobDocument"),
+        ("GET", "/jobs/x1/things", "", "ListJobExecutionsForJob"),
+        ("GET", "/things/x1/jobs/x1", "", "DescribeJobExecution"),
+        ("PUT", "/things/x1/jobs/x1/cancel", "", "CancelJobExecution"),
+        (
+            "DELETE",
+            "/things/x1/jobs/x1/executionNumber/2",
+            "",
+            "DeleteJobExecution",
+        ),
+        ("GET", "/things/x1/jobs", "", "ListJobExecutionsForThing"),
     ];
 
     #[test]
@@ -655,7 +928,7 @@ mod tests {
     #[test]
     fn an_unknown_route_is_an_unknown_operation() {
         for (method, path) in [
-            ("GET", "/jobs"),
+            ("GET", "/job-templates"),
             ("PUT", "/things/x1"),
             ("GET", "/things/x1/y"),
             ("POST", "/"),

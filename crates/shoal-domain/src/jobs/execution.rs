@@ -132,10 +132,21 @@ pub struct Execution {
     /// When the current step timer ends.
     #[serde(default)]
     pub step_deadline: Option<Timestamp>,
+    /// The rollout reached it: its device is told and sees it as pending. Until then it is
+    /// QUEUED for the job's owner only.
+    #[serde(default)]
+    pub released: bool,
 }
 
 impl Execution {
-    pub fn queued(job_id: &str, thing: &str, number: i64, retry: i64, now: Timestamp) -> Self {
+    pub fn queued(
+        job_id: &str,
+        thing: &str,
+        number: i64,
+        retry: i64,
+        released: bool,
+        now: Timestamp,
+    ) -> Self {
         Execution {
             job_id: job_id.to_string(),
             thing_name: thing.to_string(),
@@ -150,12 +161,25 @@ impl Execution {
             force_canceled: false,
             in_progress_deadline: None,
             step_deadline: None,
+            released,
         }
     }
 
     /// Whether the device sees it as pending (GetPendingJobExecutions, start-next).
     pub fn is_pending(&self) -> bool {
-        !self.status.is_terminal()
+        self.released && !self.status.is_terminal()
+    }
+
+    /// The next attempt after a failure or a time-out, when retries are left.
+    pub fn retried(&self, now: Timestamp) -> Execution {
+        Execution::queued(
+            &self.job_id,
+            &self.thing_name,
+            self.execution_number + 1,
+            self.retry_attempt + 1,
+            true,
+            now,
+        )
     }
 
     /// When it times out: the earlier of the step and in-progress timers.

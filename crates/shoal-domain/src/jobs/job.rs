@@ -157,14 +157,26 @@ pub struct Job {
     /// Every target has been expanded into executions.
     #[serde(default)]
     pub expanded: bool,
+    /// Where the expansion goes on: the target's index, and the last thing of a group target
+    /// done.
+    #[serde(default)]
+    pub cursor_target: usize,
+    #[serde(default)]
+    pub cursor_after: Option<String>,
     /// Executions released to their devices so far (the rollout's count of notified things).
     #[serde(default)]
     pub notified: u64,
+    /// When the rollout may release its next minute's executions.
+    #[serde(default)]
+    pub next_release_at: Option<Timestamp>,
+    /// Canceled, and its executions are still being canceled.
+    #[serde(default)]
+    pub canceling: bool,
 }
 
 impl Job {
     /// `isConcurrent`: while the job still rolls out or cancels executions.
     pub fn is_concurrent(&self) -> bool {
-        self.status == JobStatus::InProgress && !self.expanded
+        (self.status == JobStatus::InProgress && !self.expanded) || self.canceling
     }
 }

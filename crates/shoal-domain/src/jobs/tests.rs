@@ -26,7 +26,7 @@ fn ids_follow_the_model() {
 
 #[test]
 fn a_device_moves_its_execution_through_the_status_machine() {
-    let mut e = Execution::queued("j", "dev", 1, 0, t(100));
+    let mut e = Execution::queued("j", "dev", 1, 0, true, t(100));
     assert_eq!(e.version_number, 1);
     e.apply(&update(ExecutionStatus::InProgress), Some(10), t(110))
         .unwrap();
@@ -63,7 +63,7 @@ fn a_device_moves_its_execution_through_the_status_machine() {
 
 #[test]
 fn device_updates_are_checked() {
-    let mut e = Execution::queued("j", "dev", 1, 0, t(100));
+    let mut e = Execution::queued("j", "dev", 1, 0, true, t(100));
     for s in [
         ExecutionStatus::Queued,
         ExecutionStatus::Canceled,
@@ -93,7 +93,7 @@ fn device_updates_are_checked() {
     step.step_timeout_minutes = Some(0);
     assert!(e.apply(&step, None, t(1)).is_err());
     // Nothing refused changed the execution.
-    assert_eq!(e, Execution::queued("j", "dev", 1, 0, t(100)));
+    assert_eq!(e, Execution::queued("j", "dev", 1, 0, true, t(100)));
     // A QUEUED execution may be rejected outright.
     e.apply(&update(ExecutionStatus::Rejected), None, t(2))
         .unwrap();

@@ -36,6 +36,16 @@ impl Store for AttachDuringDelete {
     fn count(&self, p: &str, k: &str, prefix: &str, limit: usize) -> StoreResult<usize> {
         self.inner.count(p, k, prefix, limit)
     }
+    fn count_by_term(
+        &self,
+        p: &str,
+        k: &str,
+        name: &str,
+        value: TermMatch<'_>,
+        limit: usize,
+    ) -> StoreResult<usize> {
+        self.inner.count_by_term(p, k, name, value, limit)
+    }
     fn list_by_term(
         &self,
         p: &str,

@@ -184,6 +184,29 @@ impl Store for SqliteStore {
         })
     }
 
+    fn count_by_term(
+        &self,
+        partition: &str,
+        kind: &str,
+        name: &str,
+        value: TermMatch<'_>,
+        limit: usize,
+    ) -> StoreResult<usize> {
+        let (lo, hi) = match value {
+            TermMatch::Exact(v) => (v.to_string(), format!("{v}\0")),
+            TermMatch::Prefix(p) => (p.to_string(), prefix_end(p)),
+        };
+        self.with_reader(|c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM terms WHERE part = ?1 AND kind = ?2 AND name = ?3 AND value >= ?4 AND value < ?5 LIMIT ?6)",
+            )?
+            .query_row(params![partition, kind, name, lo, hi, limit as i64], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as usize)
+        })
+    }
+
     fn list_by_term(
         &self,
         partition: &str,

@@ -159,6 +159,26 @@ impl TestServer {
         aws_sdk_iotdataplane::Client::from_conf(conf)
     }
 
+    /// An `aws-sdk-iotjobsdataplane` client on the same endpoint (signing name
+    /// `iot-jobs-data`).
+    pub fn jobs_data_client(&self) -> aws_sdk_iotjobsdataplane::Client {
+        use aws_sdk_iotjobsdataplane::config;
+        let conf = config::Config::builder()
+            .behavior_version(config::BehaviorVersion::latest())
+            .region(config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(config::Credentials::new(
+                &self.key.0,
+                &self.key.1,
+                None,
+                None,
+                "test",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_iotjobsdataplane::Client::from_conf(conf)
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.stop().await;

@@ -1,0 +1,379 @@
+//! The Jobs operations of `iot`: CreateJob, DescribeJob, UpdateJob, CancelJob, DeleteJob,
+//! ListJobs, GetJobDocument and the execution operations, shaped as the botocore model's `Job`,
+//! `JobExecution` and their summaries (https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html).
+
+use super::shapes::{epoch, with_token};
+use crate::error::ApiError;
+use crate::json;
+use crate::request::Query;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use shoal_domain::jobs::{
+    Execution, ExecutionStatus, Job, JobConfig, JobId, JobStatus, ProcessDetails, StatusDetails,
+    TargetSelection,
+};
+use shoal_domain::page::max_results;
+use shoal_domain::{Partition, ServiceError, ThingName};
+use shoal_services::jobs::{CreateJob, ExecutionFilter, JobFilter};
+use shoal_services::Jobs;
+use std::collections::BTreeMap;
+
+type R = Result<Value, ApiError>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateJobIn {
+    targets: Option<Vec<String>>,
+    document_source: Option<String>,
+    document: Option<String>,
+    description: Option<String>,
+    target_selection: Option<String>,
+    job_template_arn: Option<String>,
+    document_parameters: Option<BTreeMap<String, String>>,
+    #[serde(flatten)]
+    config: JobConfig,
+}
+
+fn job_id(id: &str) -> Result<JobId, ApiError> {
+    Ok(JobId::parse(id)?)
+}
+
+fn enum_value<T>(field: &str, v: &str, parse: fn(&str) -> Option<T>) -> Result<T, ApiError> {
+    parse(v).ok_or_else(|| {
+        ApiError::from(shoal_domain::ids::validation_error(
+            field,
+            v,
+            "Member must satisfy enum value set",
+        ))
+    })
+}
+
+pub async fn create(jobs: &Jobs, part: &Partition, id: &str, body: &[u8]) -> R {
+    let i: CreateJobIn = json::parse(body)?;
+    let target_selection = i
+        .target_selection
+        .as_deref()
+        .map(|t| enum_value("targetSelection", t, TargetSelection::parse))
+        .transpose()?;
+    let job = jobs
+        .create_job(
+            part,
+            CreateJob {
+                job_id: job_id(id)?,
+                targets: i
+                    .targets
+                    .ok_or_else(|| ApiError::invalid("targets is required"))?,
+                document: i.document,
+                document_source: i.document_source,
+                description: i.description,
+                target_selection,
+                config: i.config,
+                job_template_arn: i.job_template_arn,
+                document_parameters: i.document_parameters.unwrap_or_default(),
+            },
+        )
+        .await?;
+    Ok(created(part, &job))
+}
+
+/// CreateJob's and CancelJob's answer.
+fn created(part: &Partition, job: &Job) -> Value {
+    let mut v = json!({ "jobArn": part.arn("job", &job.job_id), "jobId": job.job_id });
+    if let Some(d) = &job.description {
+        v["description"] = d.as_str().into();
+    }
+    v
+}
+
+fn process_details(job: &Job, d: &ProcessDetails) -> Value {
+    use ExecutionStatus as S;
+    let mut v = json!({
+        "numberOfCanceledThings": d.count(S::Canceled),
+        "numberOfSucceededThings": d.count(S::Succeeded),
+        "numberOfFailedThings": d.count(S::Failed),
+        "numberOfRejectedThings": d.count(S::Rejected),
+        "numberOfQueuedThings": d.count(S::Queued),
+        "numberOfInProgressThings": d.count(S::InProgress),
+        "numberOfRemovedThings": d.count(S::Removed),
+        "numberOfTimedOutThings": d.count(S::TimedOut),
+    });
+    // The targets still being rolled out.
+    if job.is_concurrent() {
+        v["processingTargets"] = json!(job.targets[job.cursor_target.min(job.targets.len())..]);
+    }
+    v
+}
+
+fn job_json(part: &Partition, job: &Job, details: &ProcessDetails) -> Value {
+    let mut v = json!({
+        "jobArn": part.arn("job", &job.job_id),
+        "jobId": job.job_id,
+        "targetSelection": job.target_selection.as_str(),
+        "status": job.status.as_str(),
+        "forceCanceled": job.force_canceled,
+        "targets": job.targets,
+        "createdAt": epoch(job.created_at),
+        "lastUpdatedAt": epoch(job.last_updated_at),
+        "jobProcessDetails": process_details(job, details),
+        "isConcurrent": job.is_concurrent(),
+    });
+    let extra = [
+        ("description", job.description.clone()),
+        ("reasonCode", job.reason_code.clone()),
+        ("comment", job.comment.clone()),
+    ];
+    for (k, val) in extra {
+        if let Some(s) = val {
+            v[k] = s.into();
+        }
+    }
+    if let Some(c) = job.completed_at {
+        v["completedAt"] = epoch(c);
+    }
+    if let (Value::Object(m), Ok(Value::Object(c))) = (&mut v, serde_json::to_value(&job.config)) {
+        m.extend(c);
+    }
+    v
+}
+
+pub fn describe(jobs: &Jobs, part: &Partition, id: &str) -> R {
+    let (job, details) = jobs.describe_job(part, id)?;
+    let mut out = json!({ "job": job_json(part, &job, &details) });
+    if let Some(s) = &job.document_source {
+        out["documentSource"] = s.as_str().into();
+    }
+    Ok(out)
+}
+
+pub fn document(jobs: &Jobs, part: &Partition, id: &str) -> R {
+    Ok(json!({ "document": jobs.job_document(part, id)? }))
+}
+
+pub fn list(jobs: &Jobs, part: &Partition, query: &Query) -> R {
+    let max = max_results("maxResults", query.int("maxResults")?, 250)?;
+    let filter = JobFilter {
+        status: query
+            .get("status")
+            .map(|s| enum_value("status", s, JobStatus::parse))
+            .transpose()?,
+        target_selection: query
+            .get("targetSelection")
+            .map(|s| enum_value("targetSelection", s, TargetSelection::parse))
+            .transpose()?,
+        thing_group_name: query.string("thingGroupName"),
+    };
+    let page = jobs.list_jobs(part, &filter, query.get("nextToken"), max)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|j| {
+            let mut v = json!({
+                "jobArn": part.arn("job", &j.job_id),
+                "jobId": j.job_id,
+                "targetSelection": j.target_selection.as_str(),
+                "status": j.status.as_str(),
+                "createdAt": epoch(j.created_at),
+                "lastUpdatedAt": epoch(j.last_updated_at),
+                "isConcurrent": j.is_concurrent(),
+            });
+            if let Some(c) = j.completed_at {
+                v["completedAt"] = epoch(c);
+            }
+            v
+        })
+        .collect();
+    Ok(with_token(json!({ "jobs": items }), page.next_token))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateJobIn {
+    description: Option<String>,
+    #[serde(flatten)]
+    config: JobConfig,
+}
+
+pub async fn update(jobs: &Jobs, part: &Partition, id: &str, body: &[u8]) -> R {
+    let i: UpdateJobIn = json::parse(body)?;
+    jobs.update_job(part, id, i.description, i.config).await?;
+    Ok(json!({}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelIn {
+    reason_code: Option<String>,
+    comment: Option<String>,
+}
+
+pub async fn cancel(jobs: &Jobs, part: &Partition, id: &str, query: &Query, body: &[u8]) -> R {
+    let i: CancelIn = json::parse(body)?;
+    if let Some(r) = &i.reason_code {
+        shoal_domain::ids::check("reasonCode", r, 0, 128, "[\\p{Upper}\\p{Digit}_]+", |c| {
+            c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'
+        })?;
+    }
+    let force = query.bool("force")?.unwrap_or(false);
+    let job = jobs
+        .cancel_job(part, id, force, i.reason_code, i.comment)
+        .await?;
+    Ok(created(part, &job))
+}
+
+pub async fn delete(jobs: &Jobs, part: &Partition, id: &str, query: &Query) -> R {
+    jobs.delete_job(part, id, query.bool("force")?.unwrap_or(false))
+        .await?;
+    Ok(json!({}))
+}
+
+/// `JobExecution` (control plane: `statusDetails` nests a `detailsMap`).
+fn execution_json(part: &Partition, e: &Execution, now: shoal_domain::Timestamp) -> Value {
+    let mut v = json!({
+        "jobId": e.job_id,
+        "status": e.status.as_str(),
+        "forceCanceled": e.force_canceled,
+        "statusDetails": { "detailsMap": e.status_details },
+        "thingArn": part.arn("thing", &e.thing_name),
+        "queuedAt": epoch(e.queued_at),
+        "lastUpdatedAt": epoch(e.last_updated_at),
+        "executionNumber": e.execution_number,
+        "versionNumber": e.version_number,
+    });
+    if let Some(s) = e.started_at {
+        v["startedAt"] = epoch(s);
+    }
+    if let Some(s) = e.seconds_before_timed_out(now) {
+        v["approximateSecondsBeforeTimedOut"] = s.into();
+    }
+    v
+}
+
+fn execution_summary(e: &Execution) -> Value {
+    let mut v = json!({
+        "status": e.status.as_str(),
+        "queuedAt": epoch(e.queued_at),
+        "lastUpdatedAt": epoch(e.last_updated_at),
+        "executionNumber": e.execution_number,
+        "retryAttempt": e.retry_attempt,
+    });
+    if let Some(s) = e.started_at {
+        v["startedAt"] = epoch(s);
+    }
+    v
+}
+
+fn thing(name: &str) -> Result<ThingName, ApiError> {
+    Ok(ThingName::parse(name)?)
+}
+
+pub fn describe_execution(
+    jobs: &Jobs,
+    part: &Partition,
+    thing_name: &str,
+    id: &str,
+    query: &Query,
+    now: shoal_domain::Timestamp,
+) -> R {
+    thing(thing_name)?;
+    let e = jobs.describe_execution(part, id, thing_name, query.int("executionNumber")?)?;
+    Ok(json!({ "execution": execution_json(part, &e, now) }))
+}
+
+fn status_filter(query: &Query) -> Result<Option<ExecutionStatus>, ApiError> {
+    query
+        .get("status")
+        .map(|s| enum_value("status", s, ExecutionStatus::parse))
+        .transpose()
+}
+
+pub fn list_for_job(jobs: &Jobs, part: &Partition, id: &str, query: &Query) -> R {
+    let max = max_results("maxResults", query.int("maxResults")?, 250)?;
+    let page = jobs.list_for_job(part, id, status_filter(query)?, query.get("nextToken"), max)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|e| {
+            json!({
+                "thingArn": part.arn("thing", &e.thing_name),
+                "jobExecutionSummary": execution_summary(e),
+            })
+        })
+        .collect();
+    Ok(with_token(
+        json!({ "executionSummaries": items }),
+        page.next_token,
+    ))
+}
+
+pub fn list_for_thing(jobs: &Jobs, part: &Partition, thing_name: &str, query: &Query) -> R {
+    thing(thing_name)?;
+    let max = max_results("maxResults", query.int("maxResults")?, 250)?;
+    let filter = ExecutionFilter {
+        status: status_filter(query)?,
+        job_id: query.string("jobId"),
+    };
+    let page = jobs.list_for_thing(part, thing_name, &filter, query.get("nextToken"), max)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|e| json!({ "jobId": e.job_id, "jobExecutionSummary": execution_summary(e) }))
+        .collect();
+    Ok(with_token(
+        json!({ "executionSummaries": items }),
+        page.next_token,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CancelExecutionIn {
+    expected_version: Option<i64>,
+    status_details: Option<StatusDetails>,
+}
+
+pub async fn cancel_execution(
+    jobs: &Jobs,
+    part: &Partition,
+    thing_name: &str,
+    id: &str,
+    query: &Query,
+    body: &[u8],
+) -> R {
+    thing(thing_name)?;
+    let i: CancelExecutionIn = json::parse(body)?;
+    jobs.cancel_execution(
+        part,
+        id,
+        thing_name,
+        query.bool("force")?.unwrap_or(false),
+        i.expected_version,
+        i.status_details,
+    )
+    .await?;
+    Ok(json!({}))
+}
+
+pub async fn delete_execution(
+    jobs: &Jobs,
+    part: &Partition,
+    thing_name: &str,
+    id: &str,
+    number: &str,
+    query: &Query,
+) -> R {
+    thing(thing_name)?;
+    let number: i64 = number.parse().map_err(|_| {
+        ApiError::from(ServiceError::invalid(format!(
+            "Invalid executionNumber {number}"
+        )))
+    })?;
+    jobs.delete_execution(
+        part,
+        id,
+        thing_name,
+        number,
+        query.bool("force")?.unwrap_or(false),
+    )
+    .await?;
+    Ok(json!({}))
+}

@@ -1,0 +1,536 @@
+//! The Jobs service: jobs and their executions, run for real. A job's record holds its
+//! definition and the progress of its rollout; each (job, thing) has one execution record, the
+//! latest attempt. Everything time-based — expanding targets into executions, releasing them
+//! at the rollout's rate, canceling them, timing them out — is a timer of the durable
+//! scheduler, so a restart (or another node) carries on where the last one stopped, and each
+//! step commits with its timer, so nothing is done twice.
+//! <https://docs.aws.amazon.com/iot/latest/developerguide/iot-jobs.html>
+
+mod device;
+mod executions;
+mod notify;
+mod rollout;
+
+pub use executions::{ExecutionFilter, Refusal};
+
+use crate::records::{decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
+use crate::registry::{Page, KIND_GROUP, KIND_THING};
+use crate::scheduler::{Scheduler, TimerId};
+use crate::Messaging;
+use shoal_domain::error::Result;
+use shoal_domain::jobs::{
+    check_document, ExecutionStatus, Job, JobConfig, JobId, JobStatus, ProcessDetails,
+    TargetSelection,
+};
+use shoal_domain::page::{decode_token, encode_token};
+use shoal_domain::{Arn, Clock, ErrorKind, Partition, ServiceError};
+use shoal_store::{Batch, Expect, Store, Term, TermMatch};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub(crate) const KIND_JOB: &str = "job";
+pub(crate) const KIND_EXECUTION: &str = "job-execution";
+/// Job: its status (ListJobs' filter).
+const TERM_STATUS: &str = "status";
+/// Job: each thing-group target's name (ListJobs' thingGroupName filter).
+const TERM_GROUP: &str = "group";
+/// Execution: `JOB/STATUS` (counts and listings by status).
+const TERM_JOB_STATUS: &str = "job-status";
+/// Execution: its thing.
+const TERM_THING: &str = "thing";
+/// Execution released and not ended: its thing (the device's pending list).
+const TERM_PENDING: &str = "pending";
+/// Execution not yet released by the rollout: its job.
+const TERM_UNRELEASED: &str = "unreleased";
+/// Timers: a job's rollout (expanding, releasing, canceling), an execution's time-out.
+pub(crate) const ROLLOUT: &str = "job-rollout";
+pub(crate) const TIMEOUT: &str = "job-timeout";
+/// Targets per job (AssociateTargetsWithJob's documented total).
+const MAX_TARGETS: usize = 100;
+
+/// What CreateJob asks.
+pub struct CreateJob {
+    pub job_id: JobId,
+    pub targets: Vec<String>,
+    pub document: Option<String>,
+    pub document_source: Option<String>,
+    pub description: Option<String>,
+    pub target_selection: Option<TargetSelection>,
+    pub config: JobConfig,
+    pub job_template_arn: Option<String>,
+    pub document_parameters: BTreeMap<String, String>,
+}
+
+/// ListJobs' filters.
+#[derive(Default)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub target_selection: Option<TargetSelection>,
+    pub thing_group_name: Option<String>,
+}
+
+pub struct Jobs {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    scheduler: Arc<Scheduler>,
+    messaging: Arc<Messaging>,
+}
+
+fn job_not_found(id: &str) -> ServiceError {
+    ServiceError::not_found(format!("Job {id} does not exist"))
+}
+
+fn job_terms(job: &Job) -> Vec<Term> {
+    let mut terms = vec![Term::new(TERM_STATUS, job.status.as_str())];
+    for t in &job.targets {
+        if let Some(g) = t.split_once(":thinggroup/").map(|(_, g)| g) {
+            terms.push(Term::new(TERM_GROUP, g));
+        }
+    }
+    terms
+}
+
+/// A job's target: a thing or a thing group of the caller's partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Target {
+    Thing(String),
+    Group(String),
+}
+
+pub(crate) fn parse_target(part: &Partition, arn: &str) -> Result<Target> {
+    let a = Arn::parse(arn)?;
+    if a.account != part.account.as_str() || a.region != part.region.as_str() {
+        return Err(ServiceError::invalid(format!(
+            "The target {arn} is not in this account and region"
+        )));
+    }
+    match a.resource_type.as_str() {
+        "thing" => Ok(Target::Thing(a.resource)),
+        "thinggroup" => Ok(Target::Group(a.resource)),
+        _ => Err(ServiceError::invalid(format!(
+            "The target {arn} is not a thing or a thing group"
+        ))),
+    }
+}
+
+impl Jobs {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        scheduler: Arc<Scheduler>,
+        messaging: Arc<Messaging>,
+    ) -> Arc<Jobs> {
+        let jobs = Arc::new(Jobs {
+            store,
+            clock,
+            scheduler: scheduler.clone(),
+            messaging,
+        });
+        rollout::register(&jobs, &scheduler);
+        jobs
+    }
+
+    pub(crate) fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn load_job(
+        &self,
+        part: &Partition,
+        id: &str,
+    ) -> Result<crate::records::Loaded<Job>> {
+        load::<Job>(self.store(), &part.key(), KIND_JOB, id)?.ok_or_else(|| job_not_found(id))
+    }
+
+    /// CreateJob (https://docs.aws.amazon.com/iot/latest/apireference/API_CreateJob.html): the
+    /// job is written with its rollout timer due now; the scheduler expands its targets into
+    /// executions.
+    pub async fn create_job(&self, part: &Partition, req: CreateJob) -> Result<Job> {
+        if req.targets.is_empty() {
+            return Err(ServiceError::invalid(
+                "targets must name at least one thing or group",
+            ));
+        }
+        if req.targets.len() > MAX_TARGETS {
+            return Err(ServiceError::limit(format!(
+                "A job can have at most {MAX_TARGETS} targets"
+            )));
+        }
+        let key = part.key();
+        for t in &req.targets {
+            let (kind, name) = match parse_target(part, t)? {
+                Target::Thing(n) => (KIND_THING, n),
+                Target::Group(n) => (KIND_GROUP, n),
+            };
+            if self
+                .store()
+                .get(&key, kind, &name)
+                .map_err(store_error)?
+                .is_none()
+            {
+                return Err(ServiceError::not_found(format!(
+                    "The target {t} does not exist"
+                )));
+            }
+        }
+        if req.job_template_arn.is_some() || !req.document_parameters.is_empty() {
+            return Err(ServiceError::invalid(
+                "Job templates are not supported by Shoal yet (docs/compatibility.md)",
+            ));
+        }
+        if req.document_source.is_some() {
+            return Err(ServiceError::invalid(
+                "documentSource is not supported by Shoal yet: pass the document itself (docs/compatibility.md)",
+            ));
+        }
+        let Some(document) = req.document else {
+            return Err(ServiceError::invalid(
+                "A job needs a document, a documentSource or a jobTemplateArn",
+            ));
+        };
+        check_document(&document)?;
+        req.config.validate()?;
+        if req.config.scheduling_config.is_some() {
+            return Err(ServiceError::invalid(
+                "schedulingConfig is not supported by Shoal yet (docs/compatibility.md)",
+            ));
+        }
+        if let Some(d) = &req.description {
+            shoal_domain::ids::check("description", d, 0, 2028, "[^\\p{C}]+", |c| !c.is_control())?;
+        }
+        let now = self.clock.now();
+        let job = Job {
+            job_id: req.job_id.to_string(),
+            targets: req.targets,
+            target_selection: req.target_selection.unwrap_or(TargetSelection::Snapshot),
+            status: JobStatus::InProgress,
+            description: req.description,
+            document,
+            document_source: None,
+            config: req.config,
+            job_template_arn: None,
+            document_parameters: BTreeMap::new(),
+            created_at: now,
+            last_updated_at: now,
+            completed_at: None,
+            force_canceled: false,
+            reason_code: None,
+            comment: None,
+            expanded: false,
+            cursor_target: 0,
+            cursor_after: None,
+            notified: 0,
+            next_release_at: None,
+            canceling: false,
+        };
+        self.scheduler.track(part).await?;
+        let batch = Batch::new(&key).put(
+            KIND_JOB,
+            &job.job_id,
+            SCHEMA,
+            encode(&job)?,
+            job_terms(&job),
+            Expect::Absent,
+        );
+        let batch = Scheduler::set(
+            batch,
+            &TimerId::new(ROLLOUT, job.job_id.clone()),
+            now,
+            serde_json::Value::Null,
+            None,
+        )?;
+        if !try_commit(self.store(), batch).await? {
+            return Err(ServiceError::already_exists(
+                format!("Job {} already exists", job.job_id),
+                &job.job_id,
+                &part.arn("job", &job.job_id),
+            ));
+        }
+        Ok(job)
+    }
+
+    /// DescribeJob: the job and its executions counted by status.
+    pub fn describe_job(&self, part: &Partition, id: &str) -> Result<(Job, ProcessDetails)> {
+        let job = self.load_job(part, id)?.value;
+        let details = self.process_details(part, id)?;
+        Ok((job, details))
+    }
+
+    /// `jobProcessDetails`: a count per status, from the executions' terms.
+    pub fn process_details(&self, part: &Partition, id: &str) -> Result<ProcessDetails> {
+        let mut d = ProcessDetails::default();
+        for s in ExecutionStatus::ALL {
+            let n = self
+                .store()
+                .count_by_term(
+                    &part.key(),
+                    KIND_EXECUTION,
+                    TERM_JOB_STATUS,
+                    TermMatch::Exact(&format!("{id}/{}", s.as_str())),
+                    usize::MAX >> 1,
+                )
+                .map_err(store_error)?;
+            d.counts.insert(s, n as u64);
+        }
+        Ok(d)
+    }
+
+    /// ListJobs, in job id order.
+    pub fn list_jobs(
+        &self,
+        part: &Partition,
+        filter: &JobFilter,
+        token: Option<&str>,
+        max: usize,
+    ) -> Result<Page<Job>> {
+        let key = part.key();
+        let after = token.map(decode_token).transpose()?;
+        let mut items = Vec::new();
+        let mut cursor = after;
+        loop {
+            let recs = match (&filter.thing_group_name, filter.status) {
+                (Some(g), _) => self.store().list_by_term(
+                    &key,
+                    KIND_JOB,
+                    TERM_GROUP,
+                    TermMatch::Exact(g),
+                    cursor.as_deref(),
+                    max + 1,
+                ),
+                (None, Some(s)) => self.store().list_by_term(
+                    &key,
+                    KIND_JOB,
+                    TERM_STATUS,
+                    TermMatch::Exact(s.as_str()),
+                    cursor.as_deref(),
+                    max + 1,
+                ),
+                (None, None) => self
+                    .store()
+                    .list(&key, KIND_JOB, "", cursor.as_deref(), max + 1),
+            }
+            .map_err(store_error)?;
+            let exhausted = recs.len() <= max;
+            for r in &recs {
+                let job: Job = decode(r)?;
+                cursor = Some(r.key.clone());
+                let keep = filter.status.is_none_or(|s| job.status == s)
+                    && filter
+                        .target_selection
+                        .is_none_or(|t| job.target_selection == t);
+                if keep {
+                    if items.len() == max {
+                        let last: &Job = items.last().expect("max >= 1");
+                        return Ok(Page {
+                            next_token: Some(encode_token(&last.job_id)),
+                            items,
+                        });
+                    }
+                    items.push(job);
+                }
+            }
+            if exhausted {
+                return Ok(Page {
+                    items,
+                    next_token: None,
+                });
+            }
+        }
+    }
+
+    /// CancelJob: no more executions are released; QUEUED ones are canceled (IN_PROGRESS ones
+    /// too with `force`) by the rollout timer, in chunks.
+    pub async fn cancel_job(
+        &self,
+        part: &Partition,
+        id: &str,
+        force: bool,
+        reason_code: Option<String>,
+        comment: Option<String>,
+    ) -> Result<Job> {
+        for _ in 0..RETRIES {
+            let cur = self.load_job(part, id)?;
+            let mut job = cur.value;
+            match job.status {
+                JobStatus::DeletionInProgress => {
+                    return Err(ServiceError::invalid(format!(
+                        "Job {id} is being deleted and cannot be canceled"
+                    )))
+                }
+                JobStatus::Completed => {
+                    return Err(ServiceError::invalid(format!(
+                        "Job {id} is COMPLETED and cannot be canceled"
+                    )))
+                }
+                // Canceling again only adds force (IN_PROGRESS executions too).
+                JobStatus::Canceled if !force || job.force_canceled => return Ok(job),
+                _ => {}
+            }
+            job.status = JobStatus::Canceled;
+            job.canceling = true;
+            job.force_canceled |= force;
+            if reason_code.is_some() {
+                job.reason_code = reason_code.clone();
+            }
+            if comment.is_some() {
+                job.comment = comment.clone();
+            }
+            job.last_updated_at = self.clock.now();
+            if self.write_job_with_rollout(part, &job, cur.rev).await? {
+                return Ok(job);
+            }
+        }
+        Err(crate::records::contention())
+    }
+
+    /// Writes a job (under `rev`) with its rollout timer due now.
+    pub(crate) async fn write_job_with_rollout(
+        &self,
+        part: &Partition,
+        job: &Job,
+        rev: u64,
+    ) -> Result<bool> {
+        self.scheduler.track(part).await?;
+        let id = TimerId::new(ROLLOUT, job.job_id.clone());
+        let current = self.scheduler.find(part, &id)?;
+        let batch = Batch::new(part.key()).put(
+            KIND_JOB,
+            &job.job_id,
+            SCHEMA,
+            encode(job)?,
+            job_terms(job),
+            Expect::Rev(rev),
+        );
+        let batch = Scheduler::set(
+            batch,
+            &id,
+            self.clock.now(),
+            serde_json::Value::Null,
+            current.as_ref(),
+        )?;
+        try_commit(self.store(), batch).await
+    }
+
+    /// DeleteJob: a COMPLETED or CANCELED job, or any with `force`, goes with all its
+    /// executions at once; devices that had one pending are told.
+    pub async fn delete_job(&self, part: &Partition, id: &str, force: bool) -> Result<()> {
+        for _ in 0..RETRIES {
+            let cur = self.load_job(part, id)?;
+            if !cur.value.status.is_terminal() && !force {
+                return Err(ServiceError::new(
+                    ErrorKind::InvalidStateTransition,
+                    format!(
+                        "Job {id} is {}; only a COMPLETED or CANCELED job can be deleted without force",
+                        cur.value.status.as_str()
+                    ),
+                ));
+            }
+            let pending = self.pending_of_job(part, id)?;
+            let mut batch = Batch::new(part.key())
+                .delete(KIND_JOB, id, Expect::Rev(cur.rev))
+                .delete_prefix(KIND_EXECUTION, &format!("{id}/"));
+            if let Some(t) = self
+                .scheduler
+                .find(part, &TimerId::new(ROLLOUT, id.to_string()))?
+            {
+                batch = Scheduler::clear(batch, &t);
+            }
+            if try_commit(self.store(), batch).await? {
+                for e in pending {
+                    self.announce_pending_change(part, &e.thing_name, Some(&e), None)
+                        .await;
+                }
+                return Ok(());
+            }
+        }
+        Err(crate::records::contention())
+    }
+
+    /// Things with an execution of the job their device sees as pending (at most 10,000 are
+    /// told of a forced deletion).
+    fn pending_of_job(
+        &self,
+        part: &Partition,
+        id: &str,
+    ) -> Result<Vec<shoal_domain::jobs::Execution>> {
+        let mut out = Vec::new();
+        for s in [ExecutionStatus::Queued, ExecutionStatus::InProgress] {
+            let recs = self
+                .store()
+                .list_by_term(
+                    &part.key(),
+                    KIND_EXECUTION,
+                    TERM_JOB_STATUS,
+                    TermMatch::Exact(&format!("{id}/{}", s.as_str())),
+                    None,
+                    10_000,
+                )
+                .map_err(store_error)?;
+            for r in &recs {
+                let e: shoal_domain::jobs::Execution = decode(r)?;
+                if e.released {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// UpdateJob: the description and the configurations AWS lets change; retries may only be
+    /// lowered to none.
+    pub async fn update_job(
+        &self,
+        part: &Partition,
+        id: &str,
+        description: Option<String>,
+        config: JobConfig,
+    ) -> Result<()> {
+        config.validate()?;
+        for _ in 0..RETRIES {
+            let cur = self.load_job(part, id)?;
+            let mut job = cur.value;
+            if job.status != JobStatus::InProgress {
+                return Err(ServiceError::invalid(format!(
+                    "Job {id} is {} and cannot be updated",
+                    job.status.as_str()
+                )));
+            }
+            if let Some(d) = &description {
+                job.description = Some(d.clone());
+            }
+            if let Some(r) = &config.job_executions_retry_config {
+                if r.criteria_list.iter().any(|c| c.number_of_retries > 0) {
+                    return Err(ServiceError::invalid(
+                        "The number of retries can only be set to 0 after a job is created",
+                    ));
+                }
+                job.config.job_executions_retry_config = Some(r.clone());
+            }
+            let c = &mut job.config;
+            if config.presigned_url_config.is_some() {
+                c.presigned_url_config
+                    .clone_from(&config.presigned_url_config);
+            }
+            if config.job_executions_rollout_config.is_some() {
+                c.job_executions_rollout_config
+                    .clone_from(&config.job_executions_rollout_config);
+            }
+            if config.abort_config.is_some() {
+                c.abort_config.clone_from(&config.abort_config);
+            }
+            if config.timeout_config.is_some() {
+                c.timeout_config.clone_from(&config.timeout_config);
+            }
+            job.last_updated_at = self.clock.now();
+            if self.write_job_with_rollout(part, &job, cur.rev).await? {
+                return Ok(());
+            }
+        }
+        Err(crate::records::contention())
+    }
+
+    /// GetJobDocument.
+    pub fn job_document(&self, part: &Partition, id: &str) -> Result<String> {
+        Ok(self.load_job(part, id)?.value.document)
+    }
+}
