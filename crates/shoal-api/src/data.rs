@@ -98,6 +98,7 @@ impl Api for Data {
             | ErrorKind::VersionConflict
             | ErrorKind::AlreadyExists { .. }
             | ErrorKind::DeleteConflict
+            | ErrorKind::IdConflict
             | ErrorKind::InvalidStateTransition => (S::CONFLICT, "ConflictException"),
             ErrorKind::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException"),
             ErrorKind::UnsupportedEncoding => (

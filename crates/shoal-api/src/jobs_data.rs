@@ -93,6 +93,7 @@ impl Api for JobsData {
             | ErrorKind::Conflict
             | ErrorKind::AlreadyExists { .. }
             | ErrorKind::DeleteConflict => (S::CONFLICT, "InvalidStateTransitionException"),
+            ErrorKind::IdConflict => (S::CONFLICT, "ConflictException"),
             ErrorKind::Throttled | ErrorKind::LimitExceeded => {
                 (S::TOO_MANY_REQUESTS, "ThrottlingException")
             }

@@ -19,6 +19,9 @@ pub enum ErrorKind {
     Conflict,
     /// A resource cannot be deleted while others depend on it (AWS `DeleteConflictException`).
     DeleteConflict,
+    /// An id that is already taken where the model answers `ConflictException` rather than
+    /// ResourceAlreadyExistsException (CreateJobTemplate).
+    IdConflict,
     /// `expectedVersion` did not match the stored version.
     VersionConflict,
     /// The request is malformed or breaks a documented rule.

@@ -545,3 +545,173 @@ async fn a_restart_in_the_middle_of_a_rollout_sends_nothing_twice() {
         "each thing has one execution"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_from_managed_and_account_templates() {
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = open_device(&s).await;
+    things_of(&c, &cert, &["tpl-dev"]).await;
+    let target = thing_arn(&cert.account, "tpl-dev");
+
+    // AWS's managed templates, as the seed picks AWS-Start-Application.
+    let listed = c.list_managed_job_templates().send().await.unwrap();
+    let names: Vec<&str> = listed
+        .managed_job_templates()
+        .iter()
+        .filter_map(|t| t.template_name())
+        .collect();
+    assert!(names.contains(&"AWS-Start-Application"), "{names:?}");
+    let start = c
+        .describe_managed_job_template()
+        .template_name("AWS-Start-Application")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.template_version(), Some("1.0"));
+    let services = start
+        .document_parameters()
+        .iter()
+        .find(|p| p.key() == Some("services"))
+        .unwrap();
+    assert!(!services.optional());
+    let arn = start.template_arn().unwrap().to_string();
+    assert_eq!(
+        arn,
+        "arn:aws:iot:us-east-1::jobtemplate/AWS-Start-Application:1.0"
+    );
+    c.create_job()
+        .job_id("start-cron")
+        .targets(&target)
+        .job_template_arn(&arn)
+        .document_parameters("services", "cron httpd")
+        .send()
+        .await
+        .unwrap();
+    let doc = c
+        .get_job_document()
+        .job_id("start-cron")
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = serde_json::from_str(doc.document().unwrap()).unwrap();
+    assert_eq!(doc["steps"][0]["action"]["input"]["args"][0], "cron httpd");
+    let raw = c
+        .get_job_document()
+        .job_id("start-cron")
+        .before_substitution(true)
+        .send()
+        .await
+        .unwrap();
+    assert!(raw
+        .document()
+        .unwrap()
+        .contains("${aws:iot:parameter:services}"));
+    let j = c.describe_job().job_id("start-cron").send().await.unwrap();
+    let job = j.job().unwrap();
+    assert_eq!(job.job_template_arn(), Some(arn.as_str()));
+    assert_eq!(
+        job.document_parameters()
+            .unwrap()
+            .get("services")
+            .map(String::as_str),
+        Some("cron httpd")
+    );
+    let missing = c
+        .create_job()
+        .job_id("start-nothing")
+        .targets(&target)
+        .job_template_arn(&arn)
+        .send()
+        .await;
+    assert_eq!(code(missing), "InvalidRequestException");
+    let stray = c
+        .create_job()
+        .job_id("stray")
+        .targets(&target)
+        .document("{}")
+        .document_parameters("services", "cron")
+        .send()
+        .await;
+    assert_eq!(code(stray), "InvalidRequestException");
+
+    // An account's own template: its document and configuration, overridden member by member.
+    let made = c
+        .create_job_template()
+        .job_template_id("reboot-tpl")
+        .description("reboot the gateway")
+        .document(r#"{"operation":"reboot"}"#)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .in_progress_timeout_in_minutes(5)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let tpl_arn = made.job_template_arn().unwrap().to_string();
+    assert!(tpl_arn.ends_with(":jobtemplate/reboot-tpl"));
+    let dup = c
+        .create_job_template()
+        .job_template_id("reboot-tpl")
+        .description("again")
+        .document("{}")
+        .send()
+        .await;
+    assert_eq!(code(dup), "ConflictException");
+    let d = c
+        .describe_job_template()
+        .job_template_id("reboot-tpl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.document(), Some(r#"{"operation":"reboot"}"#));
+    assert_eq!(
+        d.timeout_config().unwrap().in_progress_timeout_in_minutes(),
+        Some(5)
+    );
+    c.create_job()
+        .job_id("reboot-1")
+        .targets(&target)
+        .job_template_arn(&tpl_arn)
+        .timeout_config(
+            TimeoutConfig::builder()
+                .in_progress_timeout_in_minutes(9)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let j = c.describe_job().job_id("reboot-1").send().await.unwrap();
+    assert_eq!(
+        j.job()
+            .unwrap()
+            .timeout_config()
+            .unwrap()
+            .in_progress_timeout_in_minutes(),
+        Some(9)
+    );
+    let doc = c
+        .get_job_document()
+        .job_id("reboot-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(doc.document(), Some(r#"{"operation":"reboot"}"#));
+    let all = c.list_job_templates().send().await.unwrap();
+    assert_eq!(all.job_templates().len(), 1);
+    c.delete_job_template()
+        .job_template_id("reboot-tpl")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        code(
+            c.describe_job_template()
+                .job_template_id("reboot-tpl")
+                .send()
+                .await
+        ),
+        "ResourceNotFoundException"
+    );
+}

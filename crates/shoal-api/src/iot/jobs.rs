@@ -9,12 +9,12 @@ use crate::request::Query;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shoal_domain::jobs::{
-    Execution, ExecutionStatus, Job, JobConfig, JobId, JobStatus, ProcessDetails, StatusDetails,
-    TargetSelection,
+    managed_template, managed_templates, Execution, ExecutionStatus, Job, JobConfig, JobId,
+    JobStatus, JobTemplateId, ManagedTemplate, ProcessDetails, StatusDetails, TargetSelection,
 };
 use shoal_domain::page::max_results;
 use shoal_domain::{Partition, ServiceError, ThingName};
-use shoal_services::jobs::{CreateJob, ExecutionFilter, JobFilter};
+use shoal_services::jobs::{CreateJob, CreateTemplate, ExecutionFilter, JobFilter};
 use shoal_services::Jobs;
 use std::collections::BTreeMap;
 
@@ -130,6 +130,12 @@ fn job_json(part: &Partition, job: &Job, details: &ProcessDetails) -> Value {
     if let Some(c) = job.completed_at {
         v["completedAt"] = epoch(c);
     }
+    if let Some(t) = &job.job_template_arn {
+        v["jobTemplateArn"] = t.as_str().into();
+    }
+    if !job.document_parameters.is_empty() {
+        v["documentParameters"] = json!(job.document_parameters);
+    }
     if let (Value::Object(m), Ok(Value::Object(c))) = (&mut v, serde_json::to_value(&job.config)) {
         m.extend(c);
     }
@@ -145,8 +151,21 @@ pub fn describe(jobs: &Jobs, part: &Partition, id: &str) -> R {
     Ok(out)
 }
 
-pub fn document(jobs: &Jobs, part: &Partition, id: &str) -> R {
-    Ok(json!({ "document": jobs.job_document(part, id)? }))
+/// GetJobDocument; `beforeSubstitution=true` gives a managed template's document with its
+/// placeholders.
+pub fn document(jobs: &Jobs, part: &Partition, id: &str, query: &Query) -> R {
+    let (job, _) = jobs.describe_job(part, id)?;
+    let raw = query.bool("beforeSubstitution")?.unwrap_or(false);
+    let managed = job
+        .job_template_arn
+        .as_deref()
+        .and_then(shoal_domain::jobs::parse_managed_arn)
+        .and_then(|(n, v)| managed_template(&n, Some(&v)));
+    let doc = match managed {
+        Some(t) if raw => t.document,
+        _ => job.document,
+    };
+    Ok(json!({ "document": doc }))
 }
 
 pub fn list(jobs: &Jobs, part: &Partition, query: &Query) -> R {
@@ -376,4 +395,158 @@ pub async fn delete_execution(
     )
     .await?;
     Ok(json!({}))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateTemplateIn {
+    description: Option<String>,
+    job_arn: Option<String>,
+    document: Option<String>,
+    document_source: Option<String>,
+    maintenance_windows: Option<Vec<Value>>,
+    destination_package_versions: Option<Vec<String>>,
+    #[serde(flatten)]
+    config: JobConfig,
+}
+
+pub async fn create_template(jobs: &Jobs, part: &Partition, id: &str, body: &[u8]) -> R {
+    let i: CreateTemplateIn = json::parse(body)?;
+    let t = jobs
+        .create_template(
+            part,
+            CreateTemplate {
+                id: JobTemplateId::parse(id)?,
+                description: i.description,
+                job_arn: i.job_arn,
+                document: i.document,
+                document_source: i.document_source,
+                config: i.config,
+                maintenance_windows: i.maintenance_windows.unwrap_or_default(),
+                destination_package_versions: i.destination_package_versions.unwrap_or_default(),
+            },
+        )
+        .await?;
+    Ok(json!({
+        "jobTemplateArn": part.arn("jobtemplate", &t.id),
+        "jobTemplateId": t.id,
+    }))
+}
+
+pub fn describe_template(jobs: &Jobs, part: &Partition, id: &str) -> R {
+    let t = jobs.describe_template(part, id)?;
+    let mut v = json!({
+        "jobTemplateArn": part.arn("jobtemplate", &t.id),
+        "jobTemplateId": t.id,
+        "description": t.description,
+        "createdAt": epoch(t.created_at),
+    });
+    if let Some(d) = &t.document {
+        v["document"] = d.as_str().into();
+    }
+    if !t.maintenance_windows.is_empty() {
+        v["maintenanceWindows"] = t.maintenance_windows.clone().into();
+    }
+    if !t.destination_package_versions.is_empty() {
+        v["destinationPackageVersions"] = json!(t.destination_package_versions);
+    }
+    if let (Value::Object(m), Ok(Value::Object(c))) = (&mut v, serde_json::to_value(&t.config)) {
+        m.extend(c);
+    }
+    Ok(v)
+}
+
+pub async fn delete_template(jobs: &Jobs, part: &Partition, id: &str) -> R {
+    jobs.delete_template(part, id).await?;
+    Ok(json!({}))
+}
+
+pub fn list_templates(jobs: &Jobs, part: &Partition, query: &Query) -> R {
+    let max = max_results("maxResults", query.int("maxResults")?, 250)?;
+    let page = jobs.list_templates(part, query.get("nextToken"), max)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|t| {
+            json!({
+                "jobTemplateArn": part.arn("jobtemplate", &t.id),
+                "jobTemplateId": t.id,
+                "description": t.description,
+                "createdAt": epoch(t.created_at),
+            })
+        })
+        .collect();
+    Ok(with_token(
+        json!({ "jobTemplates": items }),
+        page.next_token,
+    ))
+}
+
+fn managed_summary(part: &Partition, t: &ManagedTemplate) -> Value {
+    json!({
+        "templateArn": t.arn(part.region.as_str()),
+        "templateName": t.name,
+        "description": t.description,
+        "environments": ManagedTemplate::ENVIRONMENTS,
+        "templateVersion": t.version,
+    })
+}
+
+pub fn describe_managed(part: &Partition, name: &str, query: &Query) -> R {
+    let version = query.get("templateVersion");
+    let t = managed_template(name, version).ok_or_else(|| {
+        ApiError::from(ServiceError::not_found(format!(
+            "Managed job template {name} does not exist"
+        )))
+    })?;
+    let params: Vec<Value> = t
+        .parameters
+        .iter()
+        .map(|p| {
+            json!({
+                "key": p.key,
+                "description": p.description,
+                "regex": p.regex,
+                "example": p.example,
+                "optional": p.optional,
+            })
+        })
+        .collect();
+    let mut v = managed_summary(part, &t);
+    v["documentParameters"] = params.into();
+    v["document"] = t.document.clone().into();
+    Ok(v)
+}
+
+pub fn list_managed(part: &Partition, query: &Query) -> R {
+    let max = max_results("maxResults", query.int("maxResults")?, 250)?;
+    let name = query.get("templateName");
+    let all: Vec<ManagedTemplate> = managed_templates()
+        .into_iter()
+        .filter(|t| name.is_none_or(|n| n == t.name))
+        .collect();
+    if let Some(n) = name {
+        if all.is_empty() {
+            return Err(ServiceError::not_found(format!(
+                "Managed job template {n} does not exist"
+            ))
+            .into());
+        }
+    }
+    // The token is the last name listed.
+    let after = query
+        .get("nextToken")
+        .map(shoal_domain::page::decode_token)
+        .transpose()?;
+    let rest: Vec<&ManagedTemplate> = all
+        .iter()
+        .filter(|t| after.as_deref().is_none_or(|a| t.name > a))
+        .collect();
+    let page: Vec<Value> = rest
+        .iter()
+        .take(max)
+        .map(|t| managed_summary(part, t))
+        .collect();
+    let next = (rest.len() > max).then(|| shoal_domain::page::encode_token(rest[max - 1].name));
+    Ok(with_token(json!({ "managedJobTemplates": page }), next))
 }

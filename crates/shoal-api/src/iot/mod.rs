@@ -45,6 +45,7 @@ impl Api for Iot {
             ErrorKind::AlreadyExists { .. } => (S::CONFLICT, "ResourceAlreadyExistsException"),
             ErrorKind::Conflict => (S::CONFLICT, "ConflictingResourceUpdateException"),
             ErrorKind::DeleteConflict => (S::CONFLICT, "DeleteConflictException"),
+            ErrorKind::IdConflict => (S::CONFLICT, "ConflictException"),
             ErrorKind::VersionConflict => (S::CONFLICT, "VersionConflictException"),
             ErrorKind::InvalidRequest => (S::BAD_REQUEST, "InvalidRequestException"),
             ErrorKind::InvalidStateTransition => (S::CONFLICT, "InvalidStateTransitionException"),
@@ -323,6 +324,26 @@ pub enum Endpoint {
     },
     GetJobDocument {
         id: String,
+        query: Query,
+    },
+    CreateJobTemplate {
+        id: String,
+    },
+    DescribeJobTemplate {
+        id: String,
+    },
+    DeleteJobTemplate {
+        id: String,
+    },
+    ListJobTemplates {
+        query: Query,
+    },
+    DescribeManagedJobTemplate {
+        name: String,
+        query: Query,
+    },
+    ListManagedJobTemplates {
+        query: Query,
     },
     ListJobExecutionsForJob {
         id: String,
@@ -510,7 +531,19 @@ impl Endpoint {
                 id: decode(id)?,
                 query: q()?,
             },
-            ("GET", ["jobs", id, "job-document"]) => E::GetJobDocument { id: decode(id)? },
+            ("GET", ["jobs", id, "job-document"]) => E::GetJobDocument {
+                id: decode(id)?,
+                query: q()?,
+            },
+            ("GET", ["job-templates"]) => E::ListJobTemplates { query: q()? },
+            ("PUT", ["job-templates", id]) => E::CreateJobTemplate { id: decode(id)? },
+            ("GET", ["job-templates", id]) => E::DescribeJobTemplate { id: decode(id)? },
+            ("DELETE", ["job-templates", id]) => E::DeleteJobTemplate { id: decode(id)? },
+            ("GET", ["managed-job-templates"]) => E::ListManagedJobTemplates { query: q()? },
+            ("GET", ["managed-job-templates", n]) => E::DescribeManagedJobTemplate {
+                name: decode(n)?,
+                query: q()?,
+            },
             ("GET", ["jobs", id, "things"]) => E::ListJobExecutionsForJob {
                 id: decode(id)?,
                 query: q()?,
@@ -678,7 +711,15 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::CancelJob { id, query } => jobs::cancel(&state.jobs, part, &id, &query, body).await?,
         E::DeleteJob { id, query } => jobs::delete(&state.jobs, part, &id, &query).await?,
         E::ListJobs { query } => jobs::list(&state.jobs, part, &query)?,
-        E::GetJobDocument { id } => jobs::document(&state.jobs, part, &id)?,
+        E::GetJobDocument { id, query } => jobs::document(&state.jobs, part, &id, &query)?,
+        E::CreateJobTemplate { id } => jobs::create_template(&state.jobs, part, &id, body).await?,
+        E::DescribeJobTemplate { id } => jobs::describe_template(&state.jobs, part, &id)?,
+        E::DeleteJobTemplate { id } => jobs::delete_template(&state.jobs, part, &id).await?,
+        E::ListJobTemplates { query } => jobs::list_templates(&state.jobs, part, &query)?,
+        E::DescribeManagedJobTemplate { name, query } => {
+            jobs::describe_managed(part, &name, &query)?
+        }
+        E::ListManagedJobTemplates { query } => jobs::list_managed(part, &query)?,
         E::ListJobExecutionsForJob { id, query } => {
             jobs::list_for_job(&state.jobs, part, &id, &query)?
         }
@@ -899,6 +940,22 @@ mod tests {
         ("DELETE", "/jobs/x1", "", "DeleteJob"),
         ("GET", "/jobs", "", "ListJobs"),
         ("GET", "/jobs/x1/job-document", "", "GetJobDocument"),
+        ("PUT", "/job-templates/x1", "", "CreateJobTemplate"),
+        ("GET", "/job-templates/x1", "", "DescribeJobTemplate"),
+        ("DELETE", "/job-templates/x1", "", "DeleteJobTemplate"),
+        ("GET", "/job-templates", "", "ListJobTemplates"),
+        (
+            "GET",
+            "/managed-job-templates/x1",
+            "",
+            "DescribeManagedJobTemplate",
+        ),
+        (
+            "GET",
+            "/managed-job-templates",
+            "",
+            "ListManagedJobTemplates",
+        ),
         ("GET", "/jobs/x1/things", "", "ListJobExecutionsForJob"),
         ("GET", "/things/x1/jobs/x1", "", "DescribeJobExecution"),
         ("PUT", "/things/x1/jobs/x1/cancel", "", "CancelJobExecution"),
@@ -928,7 +985,7 @@ mod tests {
     #[test]
     fn an_unknown_route_is_an_unknown_operation() {
         for (method, path) in [
-            ("GET", "/job-templates"),
+            ("GET", "/job-templates/x1/y"),
             ("PUT", "/things/x1"),
             ("GET", "/things/x1/y"),
             ("POST", "/"),

@@ -7,6 +7,7 @@
 mod config;
 mod execution;
 mod job;
+mod managed;
 
 pub use config::{
     AbortConfig, AbortCriteria, ExponentialRate, JobConfig, PresignedUrlConfig, RateIncrease,
@@ -17,6 +18,9 @@ pub use execution::{
     StatusDetails,
 };
 pub use job::{check_document, Job, JobStatus, ProcessDetails, TargetSelection};
+pub use managed::{
+    managed_template, managed_templates, parse_managed_arn, ManagedTemplate, ParameterSpec,
+};
 
 use crate::error::Result;
 use crate::ids::check;

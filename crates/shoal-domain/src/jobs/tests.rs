@@ -1,6 +1,7 @@
 use super::*;
 use crate::clock::Timestamp;
 use crate::error::ErrorKind;
+use std::collections::BTreeMap;
 
 fn t(secs: i64) -> Timestamp {
     Timestamp::from_secs(secs)
@@ -207,4 +208,53 @@ fn documents_are_json_objects_up_to_32k() {
     assert!(check_document("not json").is_err());
     let big = format!(r#"{{"a":"{}"}}"#, "x".repeat(32_800));
     assert!(check_document(&big).is_err());
+}
+
+#[test]
+fn managed_templates_substitute_their_parameters() {
+    let t = managed_template("AWS-Start-Application", None).unwrap();
+    assert_eq!(
+        t.arn("us-east-1"),
+        "arn:aws:iot:us-east-1::jobtemplate/AWS-Start-Application:1.0"
+    );
+    assert_eq!(
+        parse_managed_arn(&t.arn("eu-west-1")),
+        Some(("AWS-Start-Application".into(), "1.0".into()))
+    );
+    let keys: Vec<&str> = t.parameters.iter().map(|p| p.key).collect();
+    assert_eq!(keys, ["services", "runAsUser", "pathToHandler"]);
+    let params = [("services".to_string(), "cron \"httpd\"".to_string())].into();
+    let doc: serde_json::Value = serde_json::from_str(&t.substitute(&params).unwrap()).unwrap();
+    let action = &doc["steps"][0]["action"];
+    assert_eq!(action["input"]["handler"], "start-services.sh");
+    assert_eq!(action["input"]["args"][0], "cron \"httpd\"");
+    assert_eq!(
+        action["runAsUser"], "",
+        "an optional parameter left out is empty"
+    );
+    assert!(
+        t.substitute(&BTreeMap::new()).is_err(),
+        "services is required"
+    );
+    let unknown = [
+        ("services".to_string(), "cron".to_string()),
+        ("nope".to_string(), "x".to_string()),
+    ]
+    .into();
+    assert!(t.substitute(&unknown).is_err());
+    let long = [
+        ("services".to_string(), "cron".to_string()),
+        ("runAsUser".to_string(), "u".repeat(257)),
+    ]
+    .into();
+    assert!(t.substitute(&long).is_err());
+    assert_eq!(managed_templates().len(), 7);
+    assert!(managed_template("AWS-Reboot", Some("2.0")).is_none());
+    assert!(check_document(
+        &managed_template("AWS-Reboot", None)
+            .unwrap()
+            .substitute(&BTreeMap::new())
+            .unwrap()
+    )
+    .is_ok());
 }

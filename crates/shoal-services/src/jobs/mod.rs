@@ -10,8 +10,10 @@ mod device;
 mod executions;
 mod notify;
 mod rollout;
+mod templates;
 
 pub use executions::{ExecutionFilter, Refusal};
+pub use templates::{CreateTemplate, JobTemplate};
 
 use crate::records::{decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
 use crate::registry::{Page, KIND_GROUP, KIND_THING};
@@ -173,24 +175,31 @@ impl Jobs {
                 )));
             }
         }
-        if req.job_template_arn.is_some() || !req.document_parameters.is_empty() {
-            return Err(ServiceError::invalid(
-                "Job templates are not supported by Shoal yet (docs/compatibility.md)",
-            ));
-        }
+        let (document, config) = match &req.job_template_arn {
+            Some(arn) => {
+                let t = self.from_template(part, arn, &req.document_parameters, &req.config)?;
+                (req.document.or(t.document), t.config)
+            }
+            None if !req.document_parameters.is_empty() => {
+                return Err(ServiceError::invalid(
+                    "Document parameters are only supported for managed job templates.",
+                ))
+            }
+            None => (req.document, req.config),
+        };
         if req.document_source.is_some() {
             return Err(ServiceError::invalid(
                 "documentSource is not supported by Shoal yet: pass the document itself (docs/compatibility.md)",
             ));
         }
-        let Some(document) = req.document else {
+        let Some(document) = document else {
             return Err(ServiceError::invalid(
                 "A job needs a document, a documentSource or a jobTemplateArn",
             ));
         };
         check_document(&document)?;
-        req.config.validate()?;
-        if req.config.scheduling_config.is_some() {
+        config.validate()?;
+        if config.scheduling_config.is_some() {
             return Err(ServiceError::invalid(
                 "schedulingConfig is not supported by Shoal yet (docs/compatibility.md)",
             ));
@@ -207,9 +216,9 @@ impl Jobs {
             description: req.description,
             document,
             document_source: None,
-            config: req.config,
-            job_template_arn: None,
-            document_parameters: BTreeMap::new(),
+            config,
+            job_template_arn: req.job_template_arn,
+            document_parameters: req.document_parameters,
             created_at: now,
             last_updated_at: now,
             completed_at: None,
