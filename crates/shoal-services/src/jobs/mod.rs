@@ -177,7 +177,7 @@ impl Jobs {
         }
         let (document, config) = match &req.job_template_arn {
             Some(arn) => {
-                let t = self.from_template(part, arn, &req.document_parameters, &req.config)?;
+                let t = self.template_parts(part, arn, &req.document_parameters, &req.config)?;
                 (req.document.or(t.document), t.config)
             }
             None if !req.document_parameters.is_empty() => {

@@ -187,7 +187,7 @@ impl Jobs {
     /// The document and configuration CreateJob gets from `arn`: a managed template's document
     /// with `params` substituted, or an account template's (its configuration under the
     /// request's own).
-    pub(crate) fn from_template(
+    pub(crate) fn template_parts(
         &self,
         part: &Partition,
         arn: &str,
