@@ -25,7 +25,7 @@ pub use server::serve;
 
 use shoal_domain::Clock;
 use shoal_services::{
-    Accounts, FleetIndexing, Identity, Jobs, Messaging, Registry, ReservedTopics, Shadows,
+    Accounts, Events, FleetIndexing, Identity, Jobs, Messaging, Registry, ReservedTopics, Shadows,
 };
 use std::sync::Arc;
 
@@ -39,6 +39,8 @@ pub struct ApiState {
     /// Device requests on reserved topics (iot-data Publish) and the answers of REST changes.
     pub reserved: Arc<ReservedTopics>,
     pub jobs: Arc<Jobs>,
+    /// Which `$aws/events` kinds each account receives.
+    pub events: Arc<Events>,
     pub fleet: FleetIndexing,
     pub clock: Arc<dyn Clock>,
     /// The domain of the account endpoints DescribeEndpoint returns
@@ -59,6 +61,7 @@ pub struct Services {
     pub shadows: Arc<Shadows>,
     pub reserved: Arc<ReservedTopics>,
     pub jobs: Arc<Jobs>,
+    pub events: Arc<Events>,
     pub fleet: FleetIndexing,
 }
 
@@ -72,6 +75,7 @@ impl ApiState {
             shadows,
             reserved,
             jobs,
+            events,
             fleet,
         } = services;
         ApiState {
@@ -82,6 +86,7 @@ impl ApiState {
             shadows,
             reserved,
             jobs,
+            events,
             fleet,
             clock,
             endpoint_host,

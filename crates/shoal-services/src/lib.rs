@@ -5,6 +5,7 @@
 
 pub mod accounts;
 mod epoch;
+pub mod events;
 pub mod fleet;
 pub mod identity;
 pub mod jobs;
@@ -17,6 +18,7 @@ pub mod shadows;
 
 pub use accounts::{AccessKey, Accounts};
 pub use epoch::{AuthorizationEpoch, EpochCounter};
+pub use events::Events;
 pub use fleet::FleetIndexing;
 pub use identity::Identity;
 pub use jobs::Jobs;

@@ -10,8 +10,8 @@ use shoal_api::ApiState;
 use shoal_domain::Clock;
 use shoal_net::{CancellationToken, Listener, Served};
 use shoal_services::{
-    AccessKey, Accounts, FleetIndexing, Identity, Jobs, Messaging, Registry, ReservedTopics,
-    Scheduler, Shadows,
+    AccessKey, Accounts, Events, FleetIndexing, Identity, Jobs, Messaging, Registry,
+    ReservedTopics, Scheduler, Shadows,
 };
 use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
@@ -147,11 +147,13 @@ impl Server {
             &cfg.data.join("index"),
         )
         .map_err(|e| e.message)?;
+        let events = Arc::new(Events::new(dyn_store.clone(), clock.clone()));
         let jobs = Jobs::new(
             dyn_store.clone(),
             clock.clone(),
             scheduler.clone(),
             messaging.clone(),
+            events.clone(),
         );
         let reserved = Arc::new(ReservedTopics::new(
             messaging.clone(),
@@ -181,6 +183,7 @@ impl Server {
                     shadows,
                     reserved,
                     jobs,
+                    events,
                     fleet: fleet.clone(),
                 },
                 clock,

@@ -715,3 +715,73 @@ async fn jobs_from_managed_and_account_templates() {
         "ResourceNotFoundException"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_events_follow_the_event_configuration() {
+    use aws_sdk_iot::types::{Configuration, EventType};
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = open_device(&s).await;
+    things_of(&c, &cert, &["ev-dev"]).await;
+    let before = c.describe_event_configurations().send().await.unwrap();
+    let configs = before.event_configurations().unwrap();
+    assert_eq!(configs.len(), 11);
+    assert!(!configs[&EventType::Job].enabled());
+    let on = Configuration::builder().enabled(true).build();
+    c.update_event_configurations()
+        .event_configurations(EventType::Job, on.clone())
+        .event_configurations(EventType::JobExecution, on)
+        .send()
+        .await
+        .unwrap();
+    let after = c.describe_event_configurations().send().await.unwrap();
+    let configs = after.event_configurations().unwrap();
+    assert!(configs[&EventType::Job].enabled());
+    assert!(!configs[&EventType::Thing].enabled());
+    assert!(after.last_modified_date().is_some());
+
+    let (watcher, mut ev) = AsyncClient::new(options(&s, "watcher", &cert), 16);
+    connected(&mut ev).await.unwrap();
+    watcher
+        .subscribe("$aws/events/#", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    until(&mut ev, |i| matches!(i, Incoming::SubAck(_)))
+        .await
+        .unwrap();
+    c.create_job()
+        .job_id("evented")
+        .targets(thing_arn(&cert.account, "ev-dev"))
+        .document("{}")
+        .send()
+        .await
+        .unwrap();
+    s.run_due().await;
+    s.jobs_data_client()
+        .update_job_execution()
+        .thing_name("ev-dev")
+        .job_id("evented")
+        .status(DeviceStatus::Succeeded)
+        .status_details("result", "ok")
+        .send()
+        .await
+        .unwrap();
+    let got = messages_on(
+        &mut ev,
+        &[
+            "$aws/events/jobExecution/evented/succeeded",
+            "$aws/events/job/evented/completed",
+        ],
+    )
+    .await;
+    assert_eq!(got[0]["eventType"], "JOB_EXECUTION");
+    assert_eq!(got[0]["status"], "SUCCEEDED");
+    assert_eq!(got[0]["statusDetails"]["result"], "ok");
+    assert!(got[0]["thingArn"]
+        .as_str()
+        .unwrap()
+        .ends_with(":thing/ev-dev"));
+    assert_eq!(got[1]["eventType"], "JOB");
+    assert_eq!(got[1]["status"], "COMPLETED");
+    assert_eq!(got[1]["jobProcessDetails"]["numberOfSucceededThings"], 1);
+}

@@ -3,6 +3,7 @@
 //! (reference/ops_detailed.tsv); operations not listed here answer UnknownOperationException.
 
 mod certificates;
+mod events;
 mod fleet_metrics;
 mod groups;
 mod indexing;
@@ -345,6 +346,8 @@ pub enum Endpoint {
     ListManagedJobTemplates {
         query: Query,
     },
+    UpdateEventConfigurations,
+    DescribeEventConfigurations,
     ListJobExecutionsForJob {
         id: String,
         query: Query,
@@ -539,6 +542,8 @@ impl Endpoint {
             ("PUT", ["job-templates", id]) => E::CreateJobTemplate { id: decode(id)? },
             ("GET", ["job-templates", id]) => E::DescribeJobTemplate { id: decode(id)? },
             ("DELETE", ["job-templates", id]) => E::DeleteJobTemplate { id: decode(id)? },
+            ("PATCH", ["event-configurations"]) => E::UpdateEventConfigurations,
+            ("GET", ["event-configurations"]) => E::DescribeEventConfigurations,
             ("GET", ["managed-job-templates"]) => E::ListManagedJobTemplates { query: q()? },
             ("GET", ["managed-job-templates", n]) => E::DescribeManagedJobTemplate {
                 name: decode(n)?,
@@ -720,6 +725,8 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
             jobs::describe_managed(part, &name, &query)?
         }
         E::ListManagedJobTemplates { query } => jobs::list_managed(part, &query)?,
+        E::UpdateEventConfigurations => events::update(&state.events, part, body).await?,
+        E::DescribeEventConfigurations => events::describe(&state.events, part)?,
         E::ListJobExecutionsForJob { id, query } => {
             jobs::list_for_job(&state.jobs, part, &id, &query)?
         }
@@ -955,6 +962,18 @@ mod tests {
             "/managed-job-templates",
             "",
             "ListManagedJobTemplates",
+        ),
+        (
+            "PATCH",
+            "/event-configurations",
+            "",
+            "UpdateEventConfigurations",
+        ),
+        (
+            "GET",
+            "/event-configurations",
+            "",
+            "DescribeEventConfigurations",
         ),
         ("GET", "/jobs/x1/things", "", "ListJobExecutionsForJob"),
         ("GET", "/things/x1/jobs/x1", "", "DescribeJobExecution"),

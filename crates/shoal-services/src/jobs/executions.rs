@@ -268,6 +268,8 @@ impl Jobs {
                 .await;
         }
         if after.status.is_terminal() && !before.status.is_terminal() {
+            self.execution_events(part, std::slice::from_ref(after), false)
+                .await;
             if let Err(e) = self.job_progressed(part, &after.job_id).await {
                 tracing::warn!(job = %after.job_id, error = %e.message, "job progress not applied");
             }
@@ -306,6 +308,7 @@ impl Jobs {
                 ));
                 job.last_updated_at = now;
                 if self.write_job_with_rollout(part, &job, cur.rev).await? {
+                    self.job_event(part, &job, "canceled", None).await;
                     return Ok(());
                 }
                 continue;
@@ -325,6 +328,8 @@ impl Jobs {
                     Expect::Rev(cur.rev),
                 );
                 if try_commit(self.store(), batch).await? {
+                    self.job_event(part, &job, "completed", Some(&details))
+                        .await;
                     return Ok(());
                 }
                 continue;
@@ -510,6 +515,8 @@ impl Jobs {
                 .timeout_timer(part, batch, &key, cur.value.deadline(), None)
                 .await?;
             if try_commit(self.store(), batch).await? {
+                self.execution_events(part, std::slice::from_ref(&cur.value), true)
+                    .await;
                 if cur.value.is_pending() {
                     self.announce_pending_change(part, thing, Some(&cur.value), None)
                         .await;

@@ -7,6 +7,7 @@
 //! <https://docs.aws.amazon.com/iot/latest/developerguide/iot-jobs.html>
 
 mod device;
+mod events;
 mod executions;
 mod notify;
 mod rollout;
@@ -76,6 +77,7 @@ pub struct Jobs {
     clock: Arc<dyn Clock>,
     scheduler: Arc<Scheduler>,
     messaging: Arc<Messaging>,
+    events: Arc<crate::Events>,
 }
 
 fn job_not_found(id: &str) -> ServiceError {
@@ -121,12 +123,14 @@ impl Jobs {
         clock: Arc<dyn Clock>,
         scheduler: Arc<Scheduler>,
         messaging: Arc<Messaging>,
+        events: Arc<crate::Events>,
     ) -> Arc<Jobs> {
         let jobs = Arc::new(Jobs {
             store,
             clock,
             scheduler: scheduler.clone(),
             messaging,
+            events,
         });
         rollout::register(&jobs, &scheduler);
         jobs
@@ -386,6 +390,7 @@ impl Jobs {
             }
             job.last_updated_at = self.clock.now();
             if self.write_job_with_rollout(part, &job, cur.rev).await? {
+                self.job_event(part, &job, "canceled", None).await;
                 return Ok(job);
             }
         }
@@ -445,6 +450,7 @@ impl Jobs {
                 batch = Scheduler::clear(batch, &t);
             }
             if try_commit(self.store(), batch).await? {
+                self.job_event(part, &cur.value, "deleted", None).await;
                 for e in pending {
                     self.announce_pending_change(part, &e.thing_name, Some(&e), None)
                         .await;

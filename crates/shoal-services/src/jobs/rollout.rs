@@ -264,6 +264,7 @@ impl Jobs {
         }
         let mut batch = Batch::new(&key);
         let mut ended = Vec::new();
+        let mut canceled = Vec::new();
         for s in statuses {
             let recs = self
                 .store()
@@ -293,6 +294,7 @@ impl Jobs {
                     .timeout_timer(part, batch, &r.key, before.deadline(), None)
                     .await?;
                 ended.push(before);
+                canceled.push(e);
             }
         }
         let more = ended.len() == CHUNK;
@@ -307,6 +309,7 @@ impl Jobs {
         );
         let next = more.then_some((now, serde_json::Value::Null));
         if self.scheduler.commit(due, batch, next).await? {
+            self.execution_events(part, &canceled, false).await;
             for e in ended.iter().filter(|e| e.released) {
                 self.announce_pending_change(part, &e.thing_name, Some(e), None)
                     .await;
