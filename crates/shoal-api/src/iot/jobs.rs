@@ -8,6 +8,7 @@ use crate::json;
 use crate::request::Query;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use shoal_domain::jobs::{format_date_time, Schedule};
 use shoal_domain::jobs::{
     managed_template, managed_templates, Execution, ExecutionStatus, Job, JobConfig, JobId,
     JobStatus, JobTemplateId, ManagedTemplate, ProcessDetails, StatusDetails, TargetSelection,
@@ -104,7 +105,12 @@ fn process_details(job: &Job, d: &ProcessDetails) -> Value {
     v
 }
 
-fn job_json(part: &Partition, job: &Job, details: &ProcessDetails) -> Value {
+fn job_json(
+    part: &Partition,
+    job: &Job,
+    details: &ProcessDetails,
+    now: shoal_domain::Timestamp,
+) -> Value {
     let mut v = json!({
         "jobArn": part.arn("job", &job.job_id),
         "jobId": job.job_id,
@@ -139,12 +145,27 @@ fn job_json(part: &Partition, job: &Job, details: &ProcessDetails) -> Value {
     if let (Value::Object(m), Ok(Value::Object(c))) = (&mut v, serde_json::to_value(&job.config)) {
         m.extend(c);
     }
+    // The next seven maintenance windows.
+    let windows = job
+        .config
+        .scheduling_config
+        .as_ref()
+        .and_then(|c| Schedule::parse(c).ok())
+        .map(|s| s.next_window_starts(now, 7))
+        .unwrap_or_default();
+    if !windows.is_empty() {
+        v["scheduledJobRollouts"] = windows
+            .into_iter()
+            .map(|t| json!({ "startTime": format_date_time(t) }))
+            .collect::<Vec<_>>()
+            .into();
+    }
     v
 }
 
-pub fn describe(jobs: &Jobs, part: &Partition, id: &str) -> R {
+pub fn describe(jobs: &Jobs, part: &Partition, id: &str, now: shoal_domain::Timestamp) -> R {
     let (job, details) = jobs.describe_job(part, id)?;
-    let mut out = json!({ "job": job_json(part, &job, &details) });
+    let mut out = json!({ "job": job_json(part, &job, &details, now) });
     if let Some(s) = &job.document_source {
         out["documentSource"] = s.as_str().into();
     }

@@ -711,7 +711,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::GetCardinality => indexing::cardinality(fleet, part, body)?,
         E::GetBucketsAggregation => indexing::buckets(fleet, part, body)?,
         E::CreateJob { id } => jobs::create(&state.jobs, part, &id, body).await?,
-        E::DescribeJob { id } => jobs::describe(&state.jobs, part, &id)?,
+        E::DescribeJob { id } => jobs::describe(&state.jobs, part, &id, state.clock.now())?,
         E::UpdateJob { id } => jobs::update(&state.jobs, part, &id, body).await?,
         E::CancelJob { id, query } => jobs::cancel(&state.jobs, part, &id, &query, body).await?,
         E::DeleteJob { id, query } => jobs::delete(&state.jobs, part, &id, &query).await?,

@@ -8,6 +8,7 @@ mod config;
 mod execution;
 mod job;
 mod managed;
+mod schedule;
 
 pub use config::{
     AbortConfig, AbortCriteria, ExponentialRate, JobConfig, PresignedUrlConfig, RateIncrease,
@@ -21,6 +22,7 @@ pub use job::{check_document, Job, JobStatus, ProcessDetails, TargetSelection};
 pub use managed::{
     managed_template, managed_templates, parse_managed_arn, ManagedTemplate, ParameterSpec,
 };
+pub use schedule::{format_date_time, parse_date_time, Cron, RolloutWindow, Schedule};
 
 use crate::error::Result;
 use crate::ids::check;

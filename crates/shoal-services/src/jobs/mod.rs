@@ -12,6 +12,8 @@ mod executions;
 mod notify;
 mod rollout;
 mod templates;
+#[cfg(test)]
+mod tests;
 
 pub use executions::{ExecutionFilter, Refusal};
 pub use templates::{CreateTemplate, JobTemplate};
@@ -23,7 +25,7 @@ use crate::Messaging;
 use shoal_domain::error::Result;
 use shoal_domain::jobs::{
     check_document, ExecutionStatus, Job, JobConfig, JobId, JobStatus, ProcessDetails,
-    TargetSelection,
+    RolloutWindow, Schedule, TargetSelection,
 };
 use shoal_domain::page::{decode_token, encode_token};
 use shoal_domain::{Arn, Clock, ErrorKind, Partition, ServiceError};
@@ -203,20 +205,28 @@ impl Jobs {
         };
         check_document(&document)?;
         config.validate()?;
-        if config.scheduling_config.is_some() {
-            return Err(ServiceError::invalid(
-                "schedulingConfig is not supported by Shoal yet (docs/compatibility.md)",
-            ));
-        }
+        let now = self.clock.now();
+        // A schedule: SCHEDULED until its start or first maintenance window.
+        let (status, first_step) = match &config.scheduling_config {
+            Some(c) => match Schedule::of(c, now)?.rollout_at(now) {
+                RolloutWindow::Open { .. } => (JobStatus::InProgress, now),
+                RolloutWindow::Closed { opens } => (JobStatus::Scheduled, opens),
+                RolloutWindow::Ended => {
+                    return Err(ServiceError::invalid(
+                        "No maintenance window of the schedule opens before its endTime",
+                    ))
+                }
+            },
+            None => (JobStatus::InProgress, now),
+        };
         if let Some(d) = &req.description {
             shoal_domain::ids::check("description", d, 0, 2028, "[^\\p{C}]+", |c| !c.is_control())?;
         }
-        let now = self.clock.now();
         let job = Job {
             job_id: req.job_id.to_string(),
             targets: req.targets,
             target_selection: req.target_selection.unwrap_or(TargetSelection::Snapshot),
-            status: JobStatus::InProgress,
+            status,
             description: req.description,
             document,
             document_source: None,
@@ -248,7 +258,7 @@ impl Jobs {
         let batch = Scheduler::set(
             batch,
             &TimerId::new(ROLLOUT, job.job_id.clone()),
-            now,
+            first_step,
             serde_json::Value::Null,
             None,
         )?;

@@ -7,7 +7,7 @@
 use super::executions::{execution_key, execution_terms};
 use super::*;
 use crate::scheduler::{Due, TimerHandler};
-use shoal_domain::jobs::Execution;
+use shoal_domain::jobs::{Execution, RolloutWindow, Schedule};
 use shoal_store::BoxFuture;
 use std::collections::HashSet;
 use std::sync::Weak;
@@ -59,7 +59,10 @@ impl Jobs {
         if cur.value.canceling {
             return self.cancel_step(due, cur).await;
         }
-        if cur.value.status != JobStatus::InProgress {
+        if !matches!(
+            cur.value.status,
+            JobStatus::InProgress | JobStatus::Scheduled
+        ) {
             self.scheduler
                 .commit(due, Batch::new(part.key()), None)
                 .await?;
@@ -68,6 +71,38 @@ impl Jobs {
         let mut job = cur.value.clone();
         let now = self.clock.now();
         let key = part.key();
+        // A schedule decides whether the rollout may go on now, and until when.
+        let mut window_closes = None;
+        if let Some(c) = &job.config.scheduling_config {
+            let schedule = Schedule::parse(c)?;
+            match schedule.rollout_at(now) {
+                RolloutWindow::Ended => {
+                    return self.end_schedule(due, cur, &schedule.end_behavior).await
+                }
+                RolloutWindow::Closed { opens } => {
+                    job.status = JobStatus::Scheduled;
+                    job.last_updated_at = now;
+                    let batch = Batch::new(&key).put(
+                        KIND_JOB,
+                        &job.job_id,
+                        SCHEMA,
+                        encode(&job)?,
+                        job_terms(&job),
+                        Expect::Rev(cur.rev),
+                    );
+                    let next = Some((opens, serde_json::Value::Null));
+                    self.scheduler.commit(due, batch, next).await?;
+                    return Ok(());
+                }
+                RolloutWindow::Open { closes } => {
+                    if job.status == JobStatus::Scheduled {
+                        job.status = JobStatus::InProgress;
+                        job.last_updated_at = now;
+                    }
+                    window_closes = closes;
+                }
+            }
+        }
         let succeeded = if job.config.job_executions_rollout_config.is_some() {
             self.store()
                 .count_by_term(
@@ -170,12 +205,18 @@ impl Jobs {
         if rate.is_some() && window_open {
             job.next_release_at = Some(now.plus_millis(MINUTE_MS));
         }
-        let next = if !job.expanded {
+        let work_next = if !job.expanded {
             Some(now)
         } else if unreleased_left > 0 {
             job.next_release_at
         } else {
             None
+        };
+        let rolled_out = work_next.is_none();
+        // A schedule's window (or end) closing is a step of its own.
+        let next = match (work_next, window_closes) {
+            (Some(a), Some(c)) => Some(a.min(c)),
+            (a, c) => a.or(c),
         };
         batch = batch.put(
             KIND_JOB,
@@ -191,8 +232,69 @@ impl Jobs {
                 self.announce_pending_change(part, &e.thing_name, None, Some(e))
                     .await;
             }
-            if next.is_none() {
+            if rolled_out {
                 // Everything is out: a job with no (or only ended) executions is complete now.
+                self.job_progressed(part, &job.job_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The schedule's end: STOP_ROLLOUT withdraws the executions not yet released (500 per
+    /// step) and lets the rest run to their end; CANCEL and FORCE_CANCEL cancel the job as
+    /// CancelJob does, without and with force.
+    async fn end_schedule(
+        &self,
+        due: &Due,
+        cur: crate::records::Loaded<Job>,
+        behavior: &str,
+    ) -> Result<()> {
+        let part = &due.part;
+        let key = part.key();
+        let mut job = cur.value;
+        let now = self.clock.now();
+        let mut batch = Batch::new(&key);
+        let mut next = None;
+        if behavior == "STOP_ROLLOUT" {
+            let waiting = self
+                .store()
+                .list_by_term(
+                    &key,
+                    KIND_EXECUTION,
+                    TERM_UNRELEASED,
+                    TermMatch::Exact(&job.job_id),
+                    None,
+                    CHUNK,
+                )
+                .map_err(store_error)?;
+            for r in &waiting {
+                batch = batch.delete(KIND_EXECUTION, &r.key, Expect::Rev(r.rev));
+            }
+            if waiting.len() == CHUNK {
+                next = Some((now, serde_json::Value::Null));
+            }
+            job.expanded = true;
+            job.status = JobStatus::InProgress;
+        } else {
+            job.status = JobStatus::Canceled;
+            job.canceling = true;
+            job.force_canceled = behavior == "FORCE_CANCEL";
+            next = Some((now, serde_json::Value::Null));
+        }
+        job.last_updated_at = now;
+        batch = batch.put(
+            KIND_JOB,
+            &job.job_id,
+            SCHEMA,
+            encode(&job)?,
+            job_terms(&job),
+            Expect::Rev(cur.rev),
+        );
+        let more = next.is_some();
+        if self.scheduler.commit(due, batch, next).await? {
+            if job.status == JobStatus::Canceled {
+                self.job_event(part, &job, "canceled", None).await;
+            } else if !more {
                 self.job_progressed(part, &job.job_id).await?;
             }
         }

@@ -1,0 +1,236 @@
+//! The jobs service on a clock the tests move by hours and days (the API tests cannot: SigV4
+//! allows 15 minutes of skew): schedules, windows and their end behaviours.
+
+use super::*;
+use crate::registry::CreateThing;
+use crate::Registry;
+use serde_json::json;
+use shoal_domain::jobs::{parse_date_time, SchedulingConfig};
+use shoal_domain::{AccountId, ManualClock, Region, ThingName};
+use shoal_store::sqlite::SqliteStore;
+use std::sync::Mutex;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    clock: Arc<ManualClock>,
+    jobs: Arc<Jobs>,
+    scheduler: Arc<Scheduler>,
+    registry: Registry,
+    part: Partition,
+    /// Topics published (the messaging bus answered by a stand-in broker).
+    published: Arc<Mutex<Vec<String>>>,
+}
+
+fn at(s: &str) -> shoal_domain::Timestamp {
+    parse_date_time(s).unwrap()
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("s.db")).unwrap());
+    // A Monday.
+    let clock = Arc::new(ManualClock::new(at("2026-12-07T10:00")));
+    let scheduler = Scheduler::new(store.clone(), clock.clone());
+    let messaging = Arc::new(Messaging::new(store.clone(), clock.clone()));
+    let mut bus = messaging.take_bus().unwrap();
+    let published = Arc::new(Mutex::new(Vec::new()));
+    let seen = published.clone();
+    tokio::spawn(async move {
+        while let Some(m) = bus.recv().await {
+            seen.lock().unwrap().push(m.message.topic.clone());
+            let _ = m.done.send(());
+        }
+    });
+    let events = Arc::new(crate::Events::new(store.clone(), clock.clone()));
+    let jobs = Jobs::new(
+        store.clone(),
+        clock.clone(),
+        scheduler.clone(),
+        messaging,
+        events,
+    );
+    let registry = Registry::new(store, clock.clone(), Default::default());
+    let part = Partition::new(
+        AccountId::parse("123456789012").unwrap(),
+        Region::parse("us-east-1").unwrap(),
+    );
+    for t in ["s-1", "s-2"] {
+        registry
+            .create_thing(
+                &part,
+                CreateThing {
+                    name: ThingName::parse(t).unwrap(),
+                    type_name: None,
+                    attributes: Default::default(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    Fixture {
+        _dir: dir,
+        clock,
+        jobs,
+        scheduler,
+        registry,
+        part,
+        published,
+    }
+}
+
+impl Fixture {
+    async fn job(&self, id: &str, scheduling: serde_json::Value) -> Result<Job> {
+        let scheduling: SchedulingConfig = serde_json::from_value(scheduling).unwrap();
+        self.jobs
+            .create_job(
+                &self.part,
+                CreateJob {
+                    job_id: JobId::parse(id).unwrap(),
+                    targets: ["s-1", "s-2"]
+                        .iter()
+                        .map(|t| self.part.arn("thing", t))
+                        .collect(),
+                    document: Some("{}".into()),
+                    document_source: None,
+                    description: None,
+                    target_selection: None,
+                    config: JobConfig {
+                        scheduling_config: Some(scheduling),
+                        ..Default::default()
+                    },
+                    job_template_arn: None,
+                    document_parameters: BTreeMap::new(),
+                },
+            )
+            .await
+    }
+
+    async fn advance_to(&self, t: &str) {
+        self.clock.set(at(t));
+        self.scheduler.run_due().await.unwrap();
+    }
+
+    fn status(&self, id: &str) -> (JobStatus, ProcessDetails) {
+        let (j, d) = self.jobs.describe_job(&self.part, id).unwrap();
+        (j.status, d)
+    }
+
+    fn pending(&self) -> usize {
+        ["s-1", "s-2"]
+            .iter()
+            .map(|t| self.jobs.pending(&self.part, t).unwrap().len())
+            .sum()
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_job_starts_and_is_canceled_at_its_end() {
+    let f = fixture().await;
+    let _ = &f.registry;
+    f.job(
+        "night",
+        json!({"startTime": "2026-12-07T22:00", "endTime": "2026-12-08T06:00", "endBehavior": "CANCEL"}),
+    )
+    .await
+    .unwrap();
+    f.scheduler.run_due().await.unwrap();
+    assert_eq!(f.status("night").0, JobStatus::Scheduled);
+    assert_eq!(f.pending(), 0, "nothing released before the start");
+    f.advance_to("2026-12-07T21:59").await;
+    assert_eq!(f.pending(), 0);
+    f.advance_to("2026-12-07T22:00").await;
+    assert_eq!(f.status("night").0, JobStatus::InProgress);
+    assert_eq!(f.pending(), 2);
+    assert!(f
+        .published
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|t| t == "$aws/things/s-1/jobs/notify-next"));
+    f.advance_to("2026-12-08T06:00").await;
+    let (status, details) = f.status("night");
+    assert_eq!(status, JobStatus::Canceled);
+    assert_eq!(details.count(ExecutionStatus::Canceled), 2);
+    assert_eq!(f.pending(), 0);
+}
+
+#[tokio::test]
+async fn stop_rollout_withdraws_what_was_not_released() {
+    let f = fixture().await;
+    // One execution a minute, ending one minute after the start: the second is never sent.
+    let mut config: JobConfig = serde_json::from_value(json!({
+        "jobExecutionsRolloutConfig": {"maximumPerMinute": 1},
+        "schedulingConfig": {"startTime": "2026-12-07T11:00", "endTime": "2026-12-07T11:30"}
+    }))
+    .unwrap();
+    config.validate().unwrap();
+    let req = CreateJob {
+        job_id: JobId::parse("slow").unwrap(),
+        targets: vec![f.part.arn("thing", "s-1"), f.part.arn("thing", "s-2")],
+        document: Some("{}".into()),
+        document_source: None,
+        description: None,
+        target_selection: None,
+        config: std::mem::take(&mut config),
+        job_template_arn: None,
+        document_parameters: BTreeMap::new(),
+    };
+    f.jobs.create_job(&f.part, req).await.unwrap();
+    f.advance_to("2026-12-07T11:00").await;
+    assert_eq!(f.pending(), 1);
+    f.advance_to("2026-12-07T11:30").await;
+    let (status, details) = f.status("slow");
+    assert_eq!(status, JobStatus::InProgress, "STOP_ROLLOUT by default");
+    assert_eq!(
+        details.count(ExecutionStatus::Queued),
+        1,
+        "only the released one is left"
+    );
+    let e = &f.jobs.pending(&f.part, "s-1").unwrap();
+    let released = if e.is_empty() { "s-2" } else { "s-1" };
+    f.jobs
+        .update_execution(
+            &f.part,
+            released,
+            "slow",
+            &shoal_domain::jobs::DeviceUpdate {
+                status: Some(ExecutionStatus::Succeeded),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(f.status("slow").0, JobStatus::Completed);
+}
+
+#[tokio::test]
+async fn maintenance_windows_open_and_close_the_rollout() {
+    let f = fixture().await;
+    let job = f
+        .job(
+            "windowed",
+            json!({"maintenanceWindows": [{"startTime": "cron(0 22 * * ? *)", "durationInMinutes": 60}]}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Scheduled);
+    f.advance_to("2026-12-07T22:30").await;
+    assert_eq!(f.status("windowed").0, JobStatus::InProgress);
+    assert_eq!(f.pending(), 2);
+    f.advance_to("2026-12-07T23:00").await;
+    assert_eq!(
+        f.status("windowed").0,
+        JobStatus::Scheduled,
+        "between windows"
+    );
+    for bad in [
+        json!({"startTime": "2026-12-07T10:10"}),
+        json!({"startTime": "yesterday"}),
+        json!({"maintenanceWindows": [{"startTime": "cron(0 22 L * ? *)", "durationInMinutes": 60}]}),
+        json!({"endBehavior": "CANCEL"}),
+    ] {
+        let e = f.job("bad", bad.clone()).await.unwrap_err();
+        assert_eq!(e.kind, ErrorKind::InvalidRequest, "{bad}");
+    }
+}
