@@ -223,9 +223,9 @@ impl Cron {
     /// years.
     pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
         let start = (t.0.div_euclid(MINUTE) + 1) * MINUTE;
-        let mut day = start.div_euclid(DAY);
+        let first_day = start.div_euclid(DAY);
         let mut first_minute = start.rem_euclid(DAY) / MINUTE;
-        for _ in 0..(366 * 5) {
+        for day in first_day..first_day + 366 * 5 {
             let (y, m, d) = civil_from_days(day);
             let year_ok = self.years.as_ref().is_none_or(|f| f.has(y));
             if year_ok && self.months.has(m) && self.day_matches(y, m, d) {
@@ -236,7 +236,6 @@ impl Cron {
                     }
                 }
             }
-            day += 1;
             first_minute = 0;
         }
         None
