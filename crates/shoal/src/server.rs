@@ -78,8 +78,12 @@ pub struct Server {
     pub fleet: FleetIndexing,
     /// The durable scheduler, so tests that move the clock can fire what became due.
     pub scheduler: Arc<Scheduler>,
+    /// Jobs, so tests can wait until CONTINUOUS jobs followed a membership change.
+    pub jobs: Arc<Jobs>,
     scheduler_stop: tokio::sync::watch::Sender<bool>,
     scheduler_task: tokio::task::JoinHandle<()>,
+    /// Applies thing membership changes to CONTINUOUS jobs (stops with the scheduler).
+    jobs_follower: tokio::task::JoinHandle<()>,
     store: Arc<SqliteStore>,
     gateway: Arc<shoal_broker::Gateway>,
     stop: CancellationToken,
@@ -182,7 +186,7 @@ impl Server {
                     messaging,
                     shadows,
                     reserved,
-                    jobs,
+                    jobs: jobs.clone(),
                     events,
                     fleet: fleet.clone(),
                 },
@@ -254,6 +258,7 @@ impl Server {
         }
 
         let (scheduler_stop, stopped) = tokio::sync::watch::channel(false);
+        let jobs_follower = jobs.spawn_membership_follower(stopped.clone());
         let scheduler_task = scheduler.spawn(stopped);
         let stop = CancellationToken::new();
         let api = shoal_api::serve(api, state.clone(), stop.child_token());
@@ -284,8 +289,10 @@ impl Server {
             accounts,
             fleet,
             scheduler,
+            jobs,
             scheduler_stop,
             scheduler_task,
+            jobs_follower,
             store,
             gateway,
             stop,
@@ -326,6 +333,7 @@ impl Server {
         // A timer that fires now would find its services closing: it fires after the restart.
         let _ = self.scheduler_stop.send(true);
         let _ = self.scheduler_task.await;
+        let _ = self.jobs_follower.await;
         self.fleet.shutdown().await;
         self.store.shutdown().await;
     }

@@ -785,3 +785,91 @@ async fn job_events_follow_the_event_configuration() {
     assert_eq!(got[1]["status"], "COMPLETED");
     assert_eq!(got[1]["jobProcessDetails"]["numberOfSucceededThings"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_continuous_job_follows_its_groups_members() {
+    use aws_sdk_iot::types::TargetSelection;
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = open_device(&s).await;
+    let group = group_of(&s, &cert, "cont", &["c-1"]).await;
+    things_of(&c, &cert, &["c-2", "c-3"]).await;
+    let followed = || async { s.server.as_ref().unwrap().jobs.caught_up().await };
+    let status = |t: &'static str| {
+        let c = c.clone();
+        async move {
+            c.describe_job_execution()
+                .job_id("always")
+                .thing_name(t)
+                .send()
+                .await
+                .ok()
+                .and_then(|r| r.execution().and_then(|e| e.status().cloned()))
+        }
+    };
+    c.create_job()
+        .job_id("always")
+        .targets(&group)
+        .target_selection(TargetSelection::Continuous)
+        .document("{}")
+        .send()
+        .await
+        .unwrap();
+    s.run_due().await;
+    assert_eq!(status("c-1").await, Some(JobExecutionStatus::Queued));
+    assert_eq!(status("c-2").await, None);
+
+    // A thing that joins gets an execution; one that leaves has its execution removed.
+    c.add_thing_to_thing_group()
+        .thing_group_name("cont")
+        .thing_name("c-2")
+        .send()
+        .await
+        .unwrap();
+    c.remove_thing_from_thing_group()
+        .thing_group_name("cont")
+        .thing_name("c-1")
+        .send()
+        .await
+        .unwrap();
+    followed().await;
+    assert_eq!(status("c-2").await, Some(JobExecutionStatus::Queued));
+    assert_eq!(status("c-1").await, Some(JobExecutionStatus::Removed));
+    let j = c.describe_job().job_id("always").send().await.unwrap();
+    let job = j.job().unwrap();
+    assert_eq!(
+        job.status(),
+        Some(&JobStatus::InProgress),
+        "never completes"
+    );
+    assert_eq!(
+        job.job_process_details()
+            .unwrap()
+            .number_of_removed_things(),
+        Some(1)
+    );
+
+    // More targets for the job.
+    c.associate_targets_with_job()
+        .job_id("always")
+        .targets(thing_arn(&cert.account, "c-3"))
+        .send()
+        .await
+        .unwrap();
+    s.run_due().await;
+    assert_eq!(status("c-3").await, Some(JobExecutionStatus::Queued));
+    c.create_job()
+        .job_id("once")
+        .targets(thing_arn(&cert.account, "c-3"))
+        .document("{}")
+        .send()
+        .await
+        .unwrap();
+    let refused = c
+        .associate_targets_with_job()
+        .job_id("once")
+        .targets(&group)
+        .send()
+        .await;
+    assert_eq!(code(refused), "InvalidRequestException");
+}

@@ -571,3 +571,18 @@ pub fn list_managed(part: &Partition, query: &Query) -> R {
     let next = (rest.len() > max).then(|| shoal_domain::page::encode_token(rest[max - 1].name));
     Ok(with_token(json!({ "managedJobTemplates": page }), next))
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssociateIn {
+    targets: Option<Vec<String>>,
+    comment: Option<String>,
+}
+
+pub async fn associate_targets(jobs: &Jobs, part: &Partition, id: &str, body: &[u8]) -> R {
+    let i: AssociateIn = json::parse(body)?;
+    let job = jobs
+        .associate_targets(part, id, i.targets.unwrap_or_default(), i.comment)
+        .await?;
+    Ok(created(part, &job))
+}

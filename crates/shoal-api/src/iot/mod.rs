@@ -348,6 +348,9 @@ pub enum Endpoint {
     },
     UpdateEventConfigurations,
     DescribeEventConfigurations,
+    AssociateTargetsWithJob {
+        id: String,
+    },
     ListJobExecutionsForJob {
         id: String,
         query: Query,
@@ -543,6 +546,7 @@ impl Endpoint {
             ("GET", ["job-templates", id]) => E::DescribeJobTemplate { id: decode(id)? },
             ("DELETE", ["job-templates", id]) => E::DeleteJobTemplate { id: decode(id)? },
             ("PATCH", ["event-configurations"]) => E::UpdateEventConfigurations,
+            ("POST", ["jobs", id, "targets"]) => E::AssociateTargetsWithJob { id: decode(id)? },
             ("GET", ["event-configurations"]) => E::DescribeEventConfigurations,
             ("GET", ["managed-job-templates"]) => E::ListManagedJobTemplates { query: q()? },
             ("GET", ["managed-job-templates", n]) => E::DescribeManagedJobTemplate {
@@ -726,6 +730,9 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         }
         E::ListManagedJobTemplates { query } => jobs::list_managed(part, &query)?,
         E::UpdateEventConfigurations => events::update(&state.events, part, body).await?,
+        E::AssociateTargetsWithJob { id } => {
+            jobs::associate_targets(&state.jobs, part, &id, body).await?
+        }
         E::DescribeEventConfigurations => events::describe(&state.events, part)?,
         E::ListJobExecutionsForJob { id, query } => {
             jobs::list_for_job(&state.jobs, part, &id, &query)?
@@ -975,6 +982,7 @@ mod tests {
             "",
             "DescribeEventConfigurations",
         ),
+        ("POST", "/jobs/x1/targets", "", "AssociateTargetsWithJob"),
         ("GET", "/jobs/x1/things", "", "ListJobExecutionsForJob"),
         ("GET", "/things/x1/jobs/x1", "", "DescribeJobExecution"),
         ("PUT", "/things/x1/jobs/x1/cancel", "", "CancelJobExecution"),

@@ -6,6 +6,7 @@
 //! step commits with its timer, so nothing is done twice.
 //! <https://docs.aws.amazon.com/iot/latest/developerguide/iot-jobs.html>
 
+mod continuous;
 mod device;
 mod events;
 mod executions;
@@ -80,6 +81,8 @@ pub struct Jobs {
     scheduler: Arc<Scheduler>,
     messaging: Arc<Messaging>,
     events: Arc<crate::Events>,
+    /// The store's change `seq` the membership follower has applied (tests wait on it).
+    applied: tokio::sync::watch::Sender<u64>,
 }
 
 fn job_not_found(id: &str) -> ServiceError {
@@ -88,6 +91,9 @@ fn job_not_found(id: &str) -> ServiceError {
 
 fn job_terms(job: &Job) -> Vec<Term> {
     let mut terms = vec![Term::new(TERM_STATUS, job.status.as_str())];
+    if job.target_selection == TargetSelection::Continuous && job.status == JobStatus::InProgress {
+        terms.push(Term::new(continuous::TERM_CONTINUOUS, "1"));
+    }
     for t in &job.targets {
         if let Some(g) = t.split_once(":thinggroup/").map(|(_, g)| g) {
             terms.push(Term::new(TERM_GROUP, g));
@@ -133,6 +139,7 @@ impl Jobs {
             scheduler: scheduler.clone(),
             messaging,
             events,
+            applied: tokio::sync::watch::channel(0).0,
         });
         rollout::register(&jobs, &scheduler);
         jobs
@@ -166,20 +173,7 @@ impl Jobs {
         }
         let key = part.key();
         for t in &req.targets {
-            let (kind, name) = match parse_target(part, t)? {
-                Target::Thing(n) => (KIND_THING, n),
-                Target::Group(n) => (KIND_GROUP, n),
-            };
-            if self
-                .store()
-                .get(&key, kind, &name)
-                .map_err(store_error)?
-                .is_none()
-            {
-                return Err(ServiceError::not_found(format!(
-                    "The target {t} does not exist"
-                )));
-            }
+            self.check_target(part, t)?;
         }
         let (document, config) = match &req.job_template_arn {
             Some(arn) => {
