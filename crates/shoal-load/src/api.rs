@@ -15,7 +15,7 @@ pub struct ApiArgs {
     /// search, statistics, percentiles, buckets, index-lag (a shadow change until a search
     /// finds it) or rebuild (UpdateIndexingConfiguration with --body until DescribeIndex says
     /// ACTIVE).
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     pub(crate) op: String,
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub(crate) endpoint: String,

@@ -5,6 +5,7 @@
 
 mod api;
 mod fleet;
+mod jobs;
 mod mqtt;
 mod report;
 mod startup;
@@ -26,6 +27,8 @@ enum Command {
     Startup(startup::StartupArgs),
     /// MQTT load against any broker (Shoal, Mosquitto...).
     Mqtt(mqtt::MqttArgs),
+    /// Jobs: a simulated fleet carrying out jobs over MQTT, and job creation over many targets.
+    Jobs(jobs::JobsArgs),
 }
 
 fn main() {
@@ -39,6 +42,7 @@ fn main() {
             Command::Api(a) => api::run(a).await,
             Command::Startup(a) => startup::run(a).await,
             Command::Mqtt(a) => mqtt::run(a).await,
+            Command::Jobs(a) => jobs::run(a).await,
         }
     });
     if let Err(e) = result {

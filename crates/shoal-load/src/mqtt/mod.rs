@@ -4,7 +4,7 @@
 //! by the load tool). Payloads carry the send time, so latency is measured end to
 //! end in one process; loss is sent × fan-out minus received.
 
-mod conn;
+pub(crate) mod conn;
 mod request;
 mod scenarios;
 

@@ -264,8 +264,12 @@ impl Jobs {
         retried: bool,
     ) {
         if after.status.is_terminal() || retried {
-            self.announce_pending_change(part, &after.thing_name, Some(before), None)
-                .await;
+            let (p, thing, left) = (part.clone(), after.thing_name.clone(), before.clone());
+            self.in_background(move |jobs| async move {
+                jobs.announce_pending_change(&p, &thing, Some(&left), None)
+                    .await
+            })
+            .await;
         }
         if after.status.is_terminal() && !before.status.is_terminal() {
             self.execution_events(part, std::slice::from_ref(after), false)
@@ -287,7 +291,16 @@ impl Jobs {
             if job.status != JobStatus::InProgress {
                 return Ok(());
             }
-            let details = self.process_details(part, id)?;
+            let completes = job.target_selection == TargetSelection::Snapshot && job.expanded;
+            if job.config.abort_config.is_none() && !completes {
+                return Ok(());
+            }
+            // Counting every status is for abort criteria; completion only asks whether any
+            // execution is still open.
+            let details = match job.config.abort_config {
+                Some(_) => self.process_details(part, id)?,
+                None => self.open_counts(part, id)?,
+            };
             let aborted = job.config.abort_config.as_ref().and_then(|a| {
                 a.criteria_list.iter().find(|c| {
                     details.abort_fires(
@@ -315,7 +328,7 @@ impl Jobs {
             }
             let open =
                 details.count(ExecutionStatus::Queued) + details.count(ExecutionStatus::InProgress);
-            if job.target_selection == TargetSelection::Snapshot && job.expanded && open == 0 {
+            if completes && open == 0 {
                 job.status = JobStatus::Completed;
                 job.completed_at = Some(now);
                 job.last_updated_at = now;
@@ -328,8 +341,8 @@ impl Jobs {
                     Expect::Rev(cur.rev),
                 );
                 if try_commit(self.store(), batch).await? {
-                    self.job_event(part, &job, "completed", Some(&details))
-                        .await;
+                    let all = self.process_details(part, id)?;
+                    self.job_event(part, &job, "completed", Some(&all)).await;
                     return Ok(());
                 }
                 continue;
@@ -337,6 +350,25 @@ impl Jobs {
             return Ok(());
         }
         Err(crate::records::contention())
+    }
+
+    /// Whether any execution of the job is QUEUED or IN_PROGRESS (counts of at most one).
+    fn open_counts(&self, part: &Partition, id: &str) -> Result<ProcessDetails> {
+        let mut d = ProcessDetails::default();
+        for s in [ExecutionStatus::Queued, ExecutionStatus::InProgress] {
+            let n = self
+                .store()
+                .count_by_term(
+                    &part.key(),
+                    KIND_EXECUTION,
+                    TERM_JOB_STATUS,
+                    TermMatch::Exact(&format!("{id}/{}", s.as_str())),
+                    1,
+                )
+                .map_err(store_error)?;
+            d.counts.insert(s, n as u64);
+        }
+        Ok(d)
     }
 
     /// DescribeJobExecution (control plane).

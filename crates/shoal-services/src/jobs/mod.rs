@@ -83,7 +83,15 @@ pub struct Jobs {
     events: Arc<crate::Events>,
     /// The store's change `seq` the membership follower has applied (tests wait on it).
     applied: tokio::sync::watch::Sender<u64>,
+    /// Itself, for work it hands to tasks of their own.
+    me: std::sync::Weak<Jobs>,
+    /// Notifications being sent in the background: a bound, so a rollout of a million waits
+    /// for its devices to be told rather than growing the process.
+    notifying: Arc<tokio::sync::Semaphore>,
 }
+
+/// Notifications sent at once.
+const NOTIFYING: u32 = 256;
 
 fn job_not_found(id: &str) -> ServiceError {
     ServiceError::not_found(format!("Job {id} does not exist"))
@@ -133,16 +141,43 @@ impl Jobs {
         messaging: Arc<Messaging>,
         events: Arc<crate::Events>,
     ) -> Arc<Jobs> {
-        let jobs = Arc::new(Jobs {
+        let jobs = Arc::new_cyclic(|me| Jobs {
             store,
             clock,
             scheduler: scheduler.clone(),
             messaging,
             events,
             applied: tokio::sync::watch::channel(0).0,
+            me: me.clone(),
+            notifying: Arc::new(tokio::sync::Semaphore::new(NOTIFYING as usize)),
         });
         rollout::register(&jobs, &scheduler);
         jobs
+    }
+
+    /// Runs `work` on a task of its own once one of the `NOTIFYING` places is free.
+    pub(crate) async fn in_background<F, Fut>(&self, work: F)
+    where
+        F: FnOnce(Arc<Jobs>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (Some(me), Ok(permit)) = (
+            self.me.upgrade(),
+            self.notifying.clone().acquire_owned().await,
+        ) else {
+            return;
+        };
+        tokio::spawn(async move {
+            work(me).await;
+            drop(permit);
+        });
+    }
+
+    /// Resolves once every notification handed to the background so far has been sent.
+    pub async fn quiet(&self) {
+        if let Ok(all) = self.notifying.acquire_many(NOTIFYING).await {
+            drop(all);
+        }
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -456,8 +491,12 @@ impl Jobs {
             if try_commit(self.store(), batch).await? {
                 self.job_event(part, &cur.value, "deleted", None).await;
                 for e in pending {
-                    self.announce_pending_change(part, &e.thing_name, Some(&e), None)
-                        .await;
+                    let p = part.clone();
+                    self.in_background(move |jobs| async move {
+                        jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None)
+                            .await
+                    })
+                    .await;
                 }
                 return Ok(());
             }

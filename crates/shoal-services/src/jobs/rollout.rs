@@ -228,9 +228,13 @@ impl Jobs {
         );
         let next = next.map(|at| (at, serde_json::Value::Null));
         if self.scheduler.commit(due, batch, next.clone()).await? {
-            for e in &released {
-                self.announce_pending_change(part, &e.thing_name, None, Some(e))
-                    .await;
+            for e in released {
+                let p = part.clone();
+                self.in_background(move |jobs| async move {
+                    jobs.announce_pending_change(&p, &e.thing_name, None, Some(&e))
+                        .await
+                })
+                .await;
             }
             if rolled_out {
                 // Everything is out: a job with no (or only ended) executions is complete now.
@@ -412,9 +416,13 @@ impl Jobs {
         let next = more.then_some((now, serde_json::Value::Null));
         if self.scheduler.commit(due, batch, next).await? {
             self.execution_events(part, &canceled, false).await;
-            for e in ended.iter().filter(|e| e.released) {
-                self.announce_pending_change(part, &e.thing_name, Some(e), None)
-                    .await;
+            for e in ended.into_iter().filter(|e| e.released) {
+                let p = part.clone();
+                self.in_background(move |jobs| async move {
+                    jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None)
+                        .await
+                })
+                .await;
             }
         }
         Ok(())

@@ -108,6 +108,7 @@ impl Fixture {
     async fn advance_to(&self, t: &str) {
         self.clock.set(at(t));
         self.scheduler.run_due().await.unwrap();
+        self.jobs.quiet().await;
     }
 
     fn status(&self, id: &str) -> (JobStatus, ProcessDetails) {

@@ -216,20 +216,40 @@ impl Store for SqliteStore {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<Record>> {
-        let (lo, hi) = match value {
-            TermMatch::Exact(v) => (v.to_string(), format!("{v}\0")),
-            TermMatch::Prefix(p) => (p.to_string(), prefix_end(p)),
-        };
         let after = after.unwrap_or("");
-        self.with_reader(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT DISTINCT r.key, r.rev, r.schema, r.doc FROM terms t \
-                 JOIN records r ON r.part = t.part AND r.kind = t.kind AND r.key = t.key \
-                 WHERE t.part = ?1 AND t.kind = ?2 AND t.name = ?3 AND t.value >= ?4 AND t.value < ?5 AND t.key > ?6 \
-                 ORDER BY r.key LIMIT ?7",
-            )?;
-            let rows = st.query_map(params![partition, kind, name, lo, hi, after, limit as i64], row_to_record)?;
-            rows.collect()
+        self.with_reader(|c| match value {
+            // One value: its keys come in order from the terms' primary key, so the scan
+            // starts at `after` and reads only the page (CROSS JOIN keeps SQLite, which has no
+            // statistics, from walking the records of the kind instead and probing each).
+            TermMatch::Exact(v) => {
+                let mut st = c.prepare_cached(
+                    "SELECT r.key, r.rev, r.schema, r.doc FROM terms t \
+                     CROSS JOIN records r ON r.part = t.part AND r.kind = t.kind AND r.key = t.key \
+                     WHERE t.part = ?1 AND t.kind = ?2 AND t.name = ?3 AND t.value = ?4 AND t.key > ?5 \
+                     ORDER BY t.key LIMIT ?6",
+                )?;
+                let rows = st.query_map(
+                    params![partition, kind, name, v, after, limit as i64],
+                    row_to_record,
+                )?;
+                rows.collect()
+            }
+            // Many values: walking the records in key order and probing their terms stops
+            // after a page even when most records match (every thing with an attribute).
+            TermMatch::Prefix(p) => {
+                let hi = prefix_end(p);
+                let mut st = c.prepare_cached(
+                    "SELECT DISTINCT r.key, r.rev, r.schema, r.doc FROM terms t \
+                     JOIN records r ON r.part = t.part AND r.kind = t.kind AND r.key = t.key \
+                     WHERE t.part = ?1 AND t.kind = ?2 AND t.name = ?3 AND t.value >= ?4 AND t.value < ?5 AND t.key > ?6 \
+                     ORDER BY r.key LIMIT ?7",
+                )?;
+                let rows = st.query_map(
+                    params![partition, kind, name, p, hi, after, limit as i64],
+                    row_to_record,
+                )?;
+                rows.collect()
+            }
         })
     }
 

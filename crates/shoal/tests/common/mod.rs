@@ -64,15 +64,13 @@ impl TestServer {
         self.server = Some(Server::start(&self.cfg, self.clock.clone()).await.unwrap());
     }
 
-    /// Fires every timer of the durable scheduler due on the test's clock now; returns how many.
+    /// Fires every timer of the durable scheduler due on the test's clock now, and waits for
+    /// the notifications they sent; returns how many fired.
     pub async fn run_due(&self) -> usize {
-        self.server
-            .as_ref()
-            .unwrap()
-            .scheduler
-            .run_due()
-            .await
-            .unwrap()
+        let server = self.server.as_ref().unwrap();
+        let n = server.scheduler.run_due().await.unwrap();
+        server.jobs.quiet().await;
+        n
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
