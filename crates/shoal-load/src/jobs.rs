@@ -41,6 +41,10 @@ pub struct JobsArgs {
     /// Job id (a new one per run by default).
     #[arg(long)]
     pub job: Option<String>,
+    /// Progress updates (IN_PROGRESS with status details) each answering device sends, one
+    /// after the other's answer, before its final status.
+    #[arg(long, default_value_t = 0)]
+    pub updates: usize,
 }
 
 fn group(a: &JobsArgs) -> String {
@@ -306,6 +310,7 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
             };
             let _ = ready.send(()).await;
             let mut sent_at: Option<Instant> = None;
+            let (mut job_id, mut left, mut final_status) = (String::new(), 0usize, "SUCCEEDED");
             loop {
                 let Some(p) = c.recv().await? else {
                     return Err(format!("{name}: connection closed"));
@@ -337,11 +342,11 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
                             continue;
                         }
                     };
-                    let topic = format!("$aws/things/{name}/jobs/{job}/update");
-                    let body = format!(r#"{{"status":"{status}"}}"#);
+                    final_status = status;
+                    job_id = job.to_string();
+                    left = a.updates;
                     sent_at = Some(Instant::now());
-                    c.send(&conn::publish(&topic, QoS::AtMostOnce, 0, body.into()))
-                        .await?;
+                    send_update(&mut c, &name, &job_id, left, final_status).await?;
                 } else if p.topic.ends_with("/update/accepted")
                     || p.topic.ends_with("/update/rejected")
                 {
@@ -350,7 +355,13 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
                             .lock()
                             .expect("round trips")
                             .push(t0.elapsed().as_micros() as u64);
-                        done.add_permits(1);
+                        if left == 0 {
+                            done.add_permits(1);
+                        } else {
+                            left -= 1;
+                            sent_at = Some(Instant::now());
+                            send_update(&mut c, &name, &job_id, left, final_status).await?;
+                        }
                     }
                 }
             }
@@ -371,6 +382,9 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
         connect_started.elapsed().as_secs_f64()
     );
     let (id, t0) = create_job(a).await?;
+    let answering = (0..ready)
+        .filter(|i| !matches!(outcome(a, *i), Outcome::Silent))
+        .count();
     let wait = done.acquire_many(ready as u32);
     match tokio::time::timeout(Duration::from_secs(a.api.max_seconds), wait).await {
         Ok(_) => {}
@@ -393,9 +407,32 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
         notes.len() as f64 / last.as_secs_f64().max(1e-9)
     );
     let rts = round_trips.lock().expect("round trips").clone();
+    println!(
+        "fleet: {answering} devices answered with {} update(s) each",
+        a.updates + 1
+    );
     Summary::new(rts, 0, total).print("fleet: update round trips (durable)");
     for t in tasks {
         t.abort();
     }
     Ok(())
+}
+
+/// One `update` of a device's execution: IN_PROGRESS with its progress while `left` more are
+/// to come, then the final status.
+async fn send_update(
+    c: &mut conn::Conn<Box<dyn conn::Io>>,
+    thing: &str,
+    job: &str,
+    left: usize,
+    final_status: &str,
+) -> Result<(), String> {
+    let topic = format!("$aws/things/{thing}/jobs/{job}/update");
+    let body = if left > 0 {
+        format!(r#"{{"status":"IN_PROGRESS","statusDetails":{{"left":"{left}"}}}}"#)
+    } else {
+        format!(r#"{{"status":"{final_status}"}}"#)
+    };
+    c.send(&conn::publish(&topic, QoS::AtMostOnce, 0, body.into()))
+        .await
 }
