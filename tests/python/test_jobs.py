@@ -20,7 +20,8 @@ https://docs.aws.amazon.com/iot/latest/apireference/API_DescribeJob.html):
   * MQTT refusals on `/rejected`: InvalidJson, VersionMismatch and InvalidStateTransition
     (both with `executionState`), ResourceNotFound, `clientToken` echoed; devices cannot
     publish on the service's own topics (`notify`, answers);
-  * durability: executions made before a SIGKILL are neither lost nor made twice;
+  * durability: executions made before a SIGKILL are neither lost nor made twice; a job
+    whose executions all ended before a SIGKILL is COMPLETED after the restart;
   * error shapes of CreateJob, DeleteJob and iot-jobs-data, and iot-jobs-data times in
     epoch seconds.
 
@@ -76,10 +77,12 @@ def until(fn, timeout=DEADLINE, what="condition"):
         time.sleep(POLL)  # the poll interval, not a synchronisation
 
 
-def jobs_data_client(srv, access_key=None, secret_key=None, validate=True):
+def jobs_data_client(srv, access_key=None, secret_key=None, validate=True, **config):
     """boto3 `iot-jobs-data`; only the endpoint is non-standard (SigV4 name iot-jobs-data)."""
+    config.setdefault("connect_timeout", 10)
+    config.setdefault("read_timeout", 30)
     cfg = Config(retries={"total_max_attempts": 1, "mode": "standard"},
-                 parameter_validation=validate, connect_timeout=10, read_timeout=30)
+                 parameter_validation=validate, **config)
     session = boto3.session.Session(aws_access_key_id=access_key or srv.access_key,
                                     aws_secret_access_key=secret_key or srv.secret_key,
                                     region_name="us-east-1")
@@ -153,7 +156,7 @@ def assert_recent_secs(v):
 # --------------------------------------------------------------------------
 
 
-def test_cli_seed_index_search_group_and_job(server, unique):
+def test_cli_seed_index_search_group_and_job(server):
     """The seed's three steps with the AWS CLI in an account of its own: fleet indexing on
     (REGISTRY_AND_SHADOW), `search-index "shadow.reported.firmware <= 1.0.0"` finds the
     devices still on 1.0.0 or older, a static group is made of them, `create-job` targets the
@@ -765,6 +768,93 @@ def test_sigkill_during_a_rollout_makes_each_execution_once(shoal_factory, tmp_p
                 for j in pending["queuedJobs"]] == [("fleet-wide", 1, 1)]
 
 
+SINGLES = 300  # one-thing jobs for the crash test below
+CRASH_ROUNDS = 8  # SIGKILLs at most (each lands during some devices' updates)
+ACKS_PER_ROUND = 40  # acknowledged updates before each SIGKILL
+UPDATERS = 32  # devices updating at the same time
+
+
+def test_sigkill_while_devices_finish_leaves_no_job_unfinished(shoal_factory, tmp_path):
+    """300 one-thing SNAPSHOT jobs; 32 devices at a time report SUCCEEDED over HTTPS and the
+    server is killed with SIGKILL while they do, then restarted on the same data directory,
+    up to 8 times. After each restart every acknowledged update is there, and every job whose
+    execution has ended is COMPLETED (AWS: a snapshot job completes once all its executions
+    are in a terminal state), within a few seconds."""
+    data_dir = tmp_path / "jobs-finish-crash"
+    srv = shoal_factory(data_dir)
+    local = threading.local()
+
+    def owner():
+        c = getattr(local, "c", None)
+        if c is None:
+            c = local.c = srv.client()
+        return c
+
+    def make(i):
+        arn_ = owner().create_thing(thingName="single-%03d" % i)["thingArn"]
+        owner().create_job(jobId="single-%03d" % i, targets=[arn_], document='{"op":"x"}')
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(make, range(SINGLES)))
+    device = jobs_data_client(srv, max_pool_connections=UPDATERS)
+    until(lambda: device.get_pending_job_executions(thingName="single-%03d" % (SINGLES - 1))[
+        "queuedJobs"], what="the last job released")
+
+    todo = list(range(SINGLES))
+    for round_ in range(CRASH_ROUNDS):
+        lock, acked, killed = threading.Lock(), [], threading.Event()
+        # Half of what is left at most, so the kill always lands while devices still update.
+        threshold = min(ACKS_PER_ROUND, max(1, len(todo) // 2))
+        device = jobs_data_client(srv, max_pool_connections=UPDATERS,
+                                  connect_timeout=5, read_timeout=10)
+
+        def finish(i, device=device, srv=srv, lock=lock, acked=acked, killed=killed):
+            if killed.is_set():
+                return
+            try:
+                device.update_job_execution(thingName="single-%03d" % i,
+                                            jobId="single-%03d" % i, status="SUCCEEDED")
+            except Exception:  # refused or cut off by the kill
+                assert killed.is_set(), "an update failed before the kill"
+                return
+            with lock:
+                acked.append(i)
+                if len(acked) >= threshold and not killed.is_set():
+                    killed.set()
+                    os.kill(srv.pid, signal.SIGKILL)
+
+        with ThreadPoolExecutor(UPDATERS) as pool:
+            list(pool.map(finish, todo))
+        assert killed.is_set(), "every device finished before the kill"
+        assert srv.proc.wait(timeout=10) == -signal.SIGKILL
+
+        srv = shoal_factory(data_dir)
+        iot = srv.client(max_pool_connections=16)
+        with ThreadPoolExecutor(16) as pool:
+            jobs = dict(zip(todo, pool.map(
+                lambda i: iot.describe_job(jobId="single-%03d" % i)["job"], todo)))
+        ended = [i for i, j in jobs.items() if counters(j)["Succeeded"] == 1]
+        lost = sorted(set(acked) - set(ended))
+        assert lost == [], "acknowledged SUCCEEDED updates lost: %s" % lost
+
+        def unfinished():
+            return [i for i in ended if iot.describe_job(jobId="single-%03d" % i)["job"][
+                "status"] != "COMPLETED"]
+
+        stuck = unfinished()
+        deadline = time.monotonic() + 5
+        while stuck and time.monotonic() < deadline:
+            time.sleep(0.1)  # the poll interval: a restarted server may finish them late
+            stuck = [i for i in stuck if iot.describe_job(jobId="single-%03d" % i)["job"][
+                "status"] != "COMPLETED"]
+        assert stuck == [], (
+            "round %d: jobs whose only execution SUCCEEDED are still IN_PROGRESS after the "
+            "restart: %s" % (round_, [(i, jobs[i]["status"]) for i in stuck]))
+        todo = [i for i in todo if i not in set(ended)]
+        if not todo:
+            break
+
+
 # --------------------------------------------------------------------------
 # 5. Error shapes, and times in seconds on iot-jobs-data
 # --------------------------------------------------------------------------
@@ -774,7 +864,8 @@ def test_create_job_errors(iot, iot_raw, account_id, unique, aws_error):
     """CreateJob: a jobId outside [a-zA-Z0-9_-]{1,64} is InvalidRequestException; an unknown
     target thing or group, or an unknown job template, ResourceNotFoundException (404);
     documentParameters without a managed template InvalidRequestException with AWS's message;
-    documentSource and schedulingConfig (not served) InvalidRequestException; the same jobId twice
+    documentSource (not served: Shoal has no S3) and a schedulingConfig startTime more than a
+    year ahead (AWS: at most one year) InvalidRequestException; the same jobId twice
     ResourceAlreadyExistsException (409) with its id and ARN. DeleteJob of a job in progress
     without force is InvalidStateTransitionException (409); with force it is gone (404)."""
     thing = unique("errs")

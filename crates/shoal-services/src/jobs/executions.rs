@@ -178,10 +178,11 @@ impl Jobs {
             if execution_number.is_some_and(|n| n != cur.value.execution_number) {
                 return Err(Self::execution_not_found(job_id, thing).into());
             }
-            let job = self.load_job(part, job_id)?.value;
+            let loaded_job = self.load_job(part, job_id)?;
+            let job = &loaded_job.value;
             let now = self.clock.now();
             let mut next = cur.value.clone();
-            if let Err(error) = next.apply(update, in_progress_minutes(&job), now) {
+            if let Err(error) = next.apply(update, in_progress_minutes(job), now) {
                 let state = matches!(
                     error.kind,
                     ErrorKind::InvalidStateTransition | ErrorKind::VersionConflict
@@ -193,13 +194,34 @@ impl Jobs {
                 && job.config.retries_left("FAILED", next.retry_attempt) > 0
                 && job.status == JobStatus::InProgress)
                 .then(|| next.retried(now));
+            // The last open execution of a SNAPSHOT job completes it in the same write, so a
+            // crash right after cannot leave it IN_PROGRESS (a race between two last ones is
+            // settled after the write, and by the job's periodic check).
+            let completed = (next.status.is_terminal()
+                && retry.is_none()
+                && job.status == JobStatus::InProgress
+                && job.target_selection == TargetSelection::Snapshot
+                && job.expanded
+                && job.config.abort_config.is_none()
+                && self.only_open_execution(part, job_id)?)
+            .then(|| {
+                let mut done = job.clone();
+                done.status = JobStatus::Completed;
+                done.completed_at = Some(now);
+                done.last_updated_at = now;
+                (done, loaded_job.rev)
+            });
             if self
-                .write_execution(part, &cur, &next, retry.as_ref())
+                .write_execution_with(part, &cur, &next, retry.as_ref(), completed.as_ref())
                 .await?
             {
+                if let Some((done, _)) = &completed {
+                    let all = self.process_details(part, job_id)?;
+                    self.job_event(part, done, "completed", Some(&all)).await;
+                }
                 self.after_change(part, &cur.value, &next, retry.is_some())
                     .await;
-                return Ok((next, job.document));
+                return Ok((next, loaded_job.value.document));
             }
         }
         Err(crate::records::contention().into())
@@ -214,9 +236,33 @@ impl Jobs {
         next: &Execution,
         retry: Option<&Execution>,
     ) -> Result<bool> {
+        self.write_execution_with(part, cur, next, retry, None)
+            .await
+    }
+
+    /// The same, with the job's new state (under its revision) in the same write.
+    async fn write_execution_with(
+        &self,
+        part: &Partition,
+        cur: &Loaded<Execution>,
+        next: &Execution,
+        retry: Option<&Execution>,
+        job: Option<&(Job, u64)>,
+    ) -> Result<bool> {
         let stored = retry.unwrap_or(next);
         let key = execution_key(&next.job_id, &next.thing_name);
-        let batch = Batch::new(part.key()).put(
+        let mut batch = Batch::new(part.key());
+        if let Some((j, rev)) = job {
+            batch = batch.put(
+                KIND_JOB,
+                &j.job_id,
+                SCHEMA,
+                encode(j)?,
+                job_terms(j),
+                Expect::Rev(*rev),
+            );
+        }
+        let batch = batch.put(
             KIND_EXECUTION,
             &key,
             SCHEMA,
@@ -350,6 +396,24 @@ impl Jobs {
             return Ok(());
         }
         Err(crate::records::contention())
+    }
+
+    /// Whether exactly one execution of the job is still open (the one being ended).
+    fn only_open_execution(&self, part: &Partition, id: &str) -> Result<bool> {
+        let mut open = 0;
+        for s in [ExecutionStatus::Queued, ExecutionStatus::InProgress] {
+            open += self
+                .store()
+                .count_by_term(
+                    &part.key(),
+                    KIND_EXECUTION,
+                    TERM_JOB_STATUS,
+                    TermMatch::Exact(&format!("{id}/{}", s.as_str())),
+                    2,
+                )
+                .map_err(store_error)?;
+        }
+        Ok(open == 1)
     }
 
     /// Whether any execution of the job is QUEUED or IN_PROGRESS (counts of at most one).

@@ -16,6 +16,8 @@ use std::sync::Weak;
 const CHUNK: usize = 500;
 /// A rate-limited rollout releases once a minute.
 const MINUTE_MS: i64 = 60_000;
+/// How often a rolled-out job's completion and abort criteria are checked again.
+const CHECK_MS: i64 = 60_000;
 
 struct RolloutTimer(Weak<Jobs>);
 struct TimeoutTimer(Weak<Jobs>);
@@ -213,11 +215,17 @@ impl Jobs {
             None
         };
         let rolled_out = work_next.is_none();
-        // A schedule's window (or end) closing is a step of its own.
-        let next = match (work_next, window_closes) {
-            (Some(a), Some(c)) => Some(a.min(c)),
-            (a, c) => a.or(c),
-        };
+        // A schedule's window (or end) closing is a step of its own; once everything is out,
+        // a job that can complete or abort is checked again every minute, so a crash between
+        // an execution's end and the job's never leaves the job behind.
+        let check = (rolled_out
+            && (job.target_selection == TargetSelection::Snapshot
+                || job.config.abort_config.is_some()))
+        .then(|| now.plus_millis(CHECK_MS));
+        let next = [work_next, window_closes, check]
+            .into_iter()
+            .flatten()
+            .min();
         batch = batch.put(
             KIND_JOB,
             &job.job_id,
