@@ -976,3 +976,40 @@ def test_jobs_data_errors_and_times_in_seconds(server, iot, unique, aws_error):
     # The owner's API has datetimes (epoch seconds with a fraction on the wire).
     owner = iot.describe_job_execution(jobId=job_id, thingName=thing)["execution"]
     assert abs(owner["lastUpdatedAt"].timestamp() - desc["lastUpdatedAt"]) < 2
+
+
+# --------------------------------------------------------------------------
+# 6. Shoal's rollout preview (an extension: POST /shoal/rollout-preview)
+# --------------------------------------------------------------------------
+
+
+def test_rollout_preview_lists_the_waves_and_sends_nothing(iot, signed_request, unique):
+    """A CreateJob body posted to /shoal/rollout-preview gives the waves of things under the
+    rollout rate (two a minute here), when each abort criterion can first fire, and creates
+    nothing: no job, no execution."""
+    group = unique("preview")
+    group_arn = iot.create_thing_group(thingGroupName=group)["thingGroupArn"]
+    names = sorted(unique("pv") for _ in range(5))
+    for n in names:
+        iot.create_thing(thingName=n)
+        iot.add_thing_to_thing_group(thingGroupName=group, thingName=n)
+    body = json.dumps({
+        "targets": [group_arn],
+        "jobExecutionsRolloutConfig": {"maximumPerMinute": 2},
+        "abortConfig": {"criteriaList": [{"failureType": "FAILED", "action": "CANCEL",
+                                          "thresholdPercentage": 50,
+                                          "minNumberOfExecutedThings": 3}]},
+    }).encode()
+    status, _, raw = signed_request("POST", "/shoal/rollout-preview", body)
+    assert status == 200, raw
+    p = json.loads(raw)
+    assert p["targets"] == 5 and p["neverReleased"] == 0
+    assert [w["count"] for w in p["waves"]] == [2, 2, 1]
+    assert [t for w in p["waves"] for t in w["things"]] == names
+    assert p["waves"][1]["startTime"] - p["waves"][0]["startTime"] == 60
+    assert all(w["ratePerMinute"] == 2 for w in p["waves"])
+    assert p["abortCriteria"][0]["earliestWave"] == 2
+    assert iot.list_job_executions_for_thing(thingName=names[0])["executionSummaries"] == []
+    status, _, raw = signed_request("POST", "/shoal/rollout-preview", json.dumps(
+        {"targets": [group_arn], "jobExecutionsRolloutConfig": {"maximumPerMinute": 0}}).encode())
+    assert status == 400 and json.loads(raw)["message"].startswith("1 validation error")

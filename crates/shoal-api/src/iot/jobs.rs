@@ -586,3 +586,55 @@ pub async fn associate_targets(jobs: &Jobs, part: &Partition, id: &str, body: &[
         .await?;
     Ok(created(part, &job))
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PreviewIn {
+    targets: Option<Vec<String>>,
+    #[serde(flatten)]
+    config: JobConfig,
+}
+
+/// Shoal's rollout preview (`POST /shoal/rollout-preview`, a CreateJob body): the waves of
+/// things and their times under the rollout, schedule and abort settings, nothing sent.
+pub fn preview(jobs: &Jobs, part: &Partition, body: &[u8]) -> R {
+    let i: PreviewIn = json::parse(body)?;
+    let p = jobs.preview(part, &i.targets.unwrap_or_default(), &i.config)?;
+    let waves: Vec<Value> = p
+        .waves
+        .iter()
+        .enumerate()
+        .map(|(n, w)| {
+            json!({
+                "wave": n + 1,
+                "startTime": epoch(w.wave.at),
+                "startTimeUtc": format_date_time(w.wave.at),
+                "ratePerMinute": w.wave.rate,
+                "count": w.wave.count,
+                "things": w.things,
+            })
+        })
+        .collect();
+    let abort: Vec<Value> = p
+        .abort
+        .iter()
+        .map(|a| {
+            let mut v = json!({
+                "failureType": a.failure_type,
+                "thresholdPercentage": a.threshold_percentage,
+                "minNumberOfExecutedThings": a.min_executed,
+            });
+            if let Some((wave, at)) = a.from {
+                v["earliestWave"] = wave.into();
+                v["earliestTime"] = epoch(at);
+            }
+            v
+        })
+        .collect();
+    Ok(json!({
+        "targets": p.targets,
+        "neverReleased": p.never_released,
+        "waves": waves,
+        "abortCriteria": abort,
+    }))
+}

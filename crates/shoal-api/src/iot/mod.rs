@@ -351,6 +351,8 @@ pub enum Endpoint {
     AssociateTargetsWithJob {
         id: String,
     },
+    /// Shoal's extension: the rollout preview of a job definition.
+    PreviewJobRollout,
     ListJobExecutionsForJob {
         id: String,
         query: Query,
@@ -547,6 +549,8 @@ impl Endpoint {
             ("DELETE", ["job-templates", id]) => E::DeleteJobTemplate { id: decode(id)? },
             ("PATCH", ["event-configurations"]) => E::UpdateEventConfigurations,
             ("POST", ["jobs", id, "targets"]) => E::AssociateTargetsWithJob { id: decode(id)? },
+            // Not an AWS operation: AWS's URIs never start with /shoal.
+            ("POST", ["shoal", "rollout-preview"]) => E::PreviewJobRollout,
             ("GET", ["event-configurations"]) => E::DescribeEventConfigurations,
             ("GET", ["managed-job-templates"]) => E::ListManagedJobTemplates { query: q()? },
             ("GET", ["managed-job-templates", n]) => E::DescribeManagedJobTemplate {
@@ -730,6 +734,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         }
         E::ListManagedJobTemplates { query } => jobs::list_managed(part, &query)?,
         E::UpdateEventConfigurations => events::update(&state.events, part, body).await?,
+        E::PreviewJobRollout => jobs::preview(&state.jobs, part, body)?,
         E::AssociateTargetsWithJob { id } => {
             jobs::associate_targets(&state.jobs, part, &id, body).await?
         }
@@ -1007,6 +1012,12 @@ mod tests {
                 "{method} {path} parsed as {name}, not {op}"
             );
         }
+    }
+
+    #[test]
+    fn shoal_s_own_routes() {
+        let ep = Endpoint::parse(&Method::POST, "/shoal/rollout-preview", "").unwrap();
+        assert!(matches!(ep, Endpoint::PreviewJobRollout));
     }
 
     #[test]

@@ -22,7 +22,9 @@ pub use job::{check_document, Job, JobStatus, ProcessDetails, TargetSelection};
 pub use managed::{
     managed_template, managed_templates, parse_managed_arn, ManagedTemplate, ParameterSpec,
 };
-pub use schedule::{format_date_time, parse_date_time, Cron, RolloutWindow, Schedule};
+pub use schedule::{
+    format_date_time, parse_date_time, preview_waves, Cron, RolloutWindow, Schedule, Wave,
+};
 
 use crate::error::Result;
 use crate::ids::check;

@@ -539,3 +539,98 @@ mod tests {
         assert_eq!(next[6], "2026-12-13T22:00");
     }
 }
+
+/// One wave of a rollout preview: when it is released, how many executions, at what rate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wave {
+    pub at: Timestamp,
+    pub count: usize,
+    /// Executions per minute then; `None` without a limit.
+    pub rate: Option<u64>,
+}
+
+/// The waves a rollout releases `targets` executions in, from `now`, under its rate and
+/// schedule, assuming every notified device succeeds at once (the exponential rate's
+/// succeeded criterion); at most `max_waves`. Also how many are never released (the schedule
+/// ends first).
+pub fn preview_waves(
+    config: &super::JobConfig,
+    schedule: Option<&Schedule>,
+    targets: usize,
+    now: Timestamp,
+    max_waves: usize,
+) -> (Vec<Wave>, usize) {
+    let mut waves = Vec::new();
+    let mut released = 0usize;
+    let mut t = now;
+    while released < targets && waves.len() < max_waves {
+        if let Some(s) = schedule {
+            match s.rollout_at(t) {
+                RolloutWindow::Ended => break,
+                RolloutWindow::Closed { opens } => {
+                    t = opens;
+                    continue;
+                }
+                RolloutWindow::Open { .. } => {}
+            }
+        }
+        let rate = config.rate_per_minute(released as u64, released as u64);
+        let count = rate.map_or(targets - released, |r| (r as usize).min(targets - released));
+        waves.push(Wave { at: t, count, rate });
+        released += count;
+        t = t.plus_millis(MINUTE);
+    }
+    (waves, targets - released)
+}
+
+#[cfg(test)]
+mod preview_tests {
+    use super::*;
+
+    #[test]
+    fn the_seeds_preview_and_a_windowed_one() {
+        let c: crate::jobs::JobConfig = serde_json::from_value(serde_json::json!({
+            "jobExecutionsRolloutConfig": {"maximumPerMinute": 1000, "exponentialRate": {
+                "baseRatePerMinute": 10, "incrementFactor": 2.0,
+                "rateIncreaseCriteria": {"numberOfSucceededThings": 5}}}
+        }))
+        .unwrap();
+        let now = parse_date_time("2026-12-07T10:00").unwrap();
+        let (waves, left) = preview_waves(&c, None, 100, now, 100);
+        let counts: Vec<usize> = waves.iter().map(|w| w.count).collect();
+        // 10 released (2 doublings of 5 succeeded) -> rate 40, then 50 in all -> capped by
+        // what is left.
+        assert_eq!(waves[0].rate, Some(10));
+        assert_eq!(counts.iter().sum::<usize>(), 100);
+        assert_eq!(left, 0);
+        assert_eq!(waves[1].at, parse_date_time("2026-12-07T10:01").unwrap());
+        let unlimited = preview_waves(&Default::default(), None, 7, now, 10).0;
+        assert_eq!(
+            unlimited,
+            vec![Wave {
+                at: now,
+                count: 7,
+                rate: None
+            }]
+        );
+        let paced: crate::jobs::JobConfig = serde_json::from_value(serde_json::json!({
+            "jobExecutionsRolloutConfig": {"maximumPerMinute": 2}
+        }))
+        .unwrap();
+        let windows = Schedule::parse(&SchedulingConfig {
+            start_time: None,
+            end_time: None,
+            end_behavior: None,
+            maintenance_windows: vec![
+                serde_json::json!({"startTime": "cron(0 22 * * ? *)", "durationInMinutes": 2}),
+            ],
+        })
+        .unwrap();
+        let (waves, _) = preview_waves(&paced, Some(&windows), 6, now, 10);
+        let times: Vec<String> = waves.iter().map(|w| format_date_time(w.at)).collect();
+        assert_eq!(
+            times,
+            ["2026-12-07T22:00", "2026-12-07T22:01", "2026-12-08T22:00"]
+        );
+    }
+}

@@ -11,12 +11,14 @@ mod device;
 mod events;
 mod executions;
 mod notify;
+mod preview;
 mod rollout;
 mod templates;
 #[cfg(test)]
 mod tests;
 
 pub use executions::{ExecutionFilter, Refusal};
+pub use preview::{AbortFrom, Preview, PreviewWave};
 pub use templates::{CreateTemplate, JobTemplate};
 
 use crate::records::{decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};

@@ -315,7 +315,7 @@ impl Jobs {
 
     /// The next things of the job's targets, from its cursor (which moves on), and whether
     /// the targets are exhausted. A thing target that no longer exists is skipped.
-    fn next_targets(
+    pub(crate) fn next_targets(
         &self,
         part: &Partition,
         job: &mut Job,
