@@ -158,7 +158,8 @@ impl Server {
             scheduler.clone(),
             messaging.clone(),
             events.clone(),
-        );
+        )
+        .with_fleet(fleet.clone());
         let reserved = Arc::new(ReservedTopics::new(
             messaging.clone(),
             clock.clone(),

@@ -873,3 +873,81 @@ async fn a_continuous_job_follows_its_groups_members() {
         .await;
     assert_eq!(code(refused), "InvalidRequestException");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_criterion_may_name_a_fleet_query() {
+    use aws_sdk_iot::types::{ThingIndexingConfiguration, ThingIndexingMode};
+    use aws_sdk_iotdataplane::primitives::Blob;
+    let s = TestServer::start().await;
+    let c = s.client("us-east-1");
+    let cert = open_device(&s).await;
+    let group = group_of(&s, &cert, "crashy", &["q-1", "q-2", "q-3", "q-4"]).await;
+    c.update_indexing_configuration()
+        .thing_indexing_configuration(
+            ThingIndexingConfiguration::builder()
+                .thing_indexing_mode(ThingIndexingMode::RegistryAndShadow)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s.server.as_ref().unwrap().fleet.caught_up().await;
+    // Shoal's extension: `queryString` in an abort criterion (no SDK knows the member).
+    let body = json!({
+        "targets": [group],
+        "document": "{}",
+        "abortConfig": {"criteriaList": [{
+            "failureType": "ALL", "action": "CANCEL", "thresholdPercentage": 50,
+            "minNumberOfExecutedThings": 2,
+            "queryString": "shadow.reported.crashCount > 0"}]}
+    });
+    let (status, made) = common::signed_json(&s, "PUT", "/jobs/canary-q", &body).await;
+    assert_eq!(status, 200, "{made}");
+    let bad = json!({"targets": [group], "document": "{}", "abortConfig": {"criteriaList": [{
+        "failureType": "ALL", "action": "CANCEL", "thresholdPercentage": 50,
+        "minNumberOfExecutedThings": 2, "queryString": "shadow.reported.crashCount >"}]}});
+    let (status, _) = common::signed_json(&s, "PUT", "/jobs/bad-q", &bad).await;
+    assert_eq!(status, 400);
+    s.run_due().await;
+    let d = s.jobs_data_client();
+    let data = s.data_client();
+    for t in ["q-1", "q-2"] {
+        d.update_job_execution()
+            .thing_name(t)
+            .job_id("canary-q")
+            .status(DeviceStatus::Succeeded)
+            .send()
+            .await
+            .unwrap();
+        data.update_thing_shadow()
+            .thing_name(t)
+            .payload(Blob::new(
+                r#"{"state":{"reported":{"crashCount":1}}}"#.as_bytes(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    s.server.as_ref().unwrap().fleet.caught_up().await;
+    let status = |c: aws_sdk_iot::Client| async move {
+        c.describe_job()
+            .job_id("canary-q")
+            .send()
+            .await
+            .unwrap()
+            .job()
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        status(c.clone()).await.status(),
+        Some(&JobStatus::InProgress),
+        "both succeeded: the status alone aborts nothing, the query waits for the job's check"
+    );
+    s.clock.advance_millis(60_000);
+    s.run_due().await;
+    let job = status(c.clone()).await;
+    assert_eq!(job.status(), Some(&JobStatus::Canceled));
+    assert_eq!(job.reason_code(), Some("QUERY_THRESHOLD_EXCEEDED"));
+}

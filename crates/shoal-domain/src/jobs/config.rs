@@ -88,6 +88,10 @@ pub struct AbortCriteria {
     pub action: String,
     pub threshold_percentage: f64,
     pub min_number_of_executed_things: i64,
+    /// Shoal's extension: a fleet-indexing query; the failures counted are then the executed
+    /// things it matches (`shadow.reported.crashCount > 0`), whatever their status.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_string: Option<String>,
 }
 
 /// `abortConfig`: when enough executions failed, the job is canceled.

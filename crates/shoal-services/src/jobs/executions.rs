@@ -320,15 +320,21 @@ impl Jobs {
         if after.status.is_terminal() && !before.status.is_terminal() {
             self.execution_events(part, std::slice::from_ref(after), false)
                 .await;
-            if let Err(e) = self.job_progressed(part, &after.job_id).await {
+            if let Err(e) = self.job_progressed(part, &after.job_id, false).await {
                 tracing::warn!(job = %after.job_id, error = %e.message, "job progress not applied");
             }
         }
     }
 
     /// Completes a SNAPSHOT job whose executions all ended, and cancels one whose abort
-    /// criteria hold.
-    pub(crate) async fn job_progressed(&self, part: &Partition, id: &str) -> Result<()> {
+    /// criteria hold. Criteria with a fleet query (a search over the executed things) are
+    /// judged only `with_queries` (the job's own timer, once a minute), not on every update.
+    pub(crate) async fn job_progressed(
+        &self,
+        part: &Partition,
+        id: &str,
+        with_queries: bool,
+    ) -> Result<()> {
         for _ in 0..RETRIES {
             let Some(cur) = load::<Job>(self.store(), &part.key(), KIND_JOB, id)? else {
                 return Ok(());
@@ -347,23 +353,48 @@ impl Jobs {
                 Some(_) => self.process_details(part, id)?,
                 None => self.open_counts(part, id)?,
             };
-            let aborted = job.config.abort_config.as_ref().and_then(|a| {
-                a.criteria_list.iter().find(|c| {
-                    details.abort_fires(
+            let mut aborted = None;
+            for c in job
+                .config
+                .abort_config
+                .iter()
+                .flat_map(|a| &a.criteria_list)
+            {
+                let fires = match &c.query_string {
+                    None => details.abort_fires(
                         &c.failure_type,
                         c.threshold_percentage,
                         c.min_number_of_executed_things,
-                    )
-                })
-            });
+                    ),
+                    Some(q) if with_queries => {
+                        let executed = details.executed();
+                        executed > 0
+                            && executed >= c.min_number_of_executed_things.max(0) as u64
+                            && self.query_failures(part, id, q)? as f64 * 100.0
+                                >= c.threshold_percentage * executed as f64
+                    }
+                    Some(_) => false,
+                };
+                if fires {
+                    aborted = Some(c);
+                    break;
+                }
+            }
             let now = self.clock.now();
             if let Some(c) = aborted {
                 job.status = JobStatus::Canceled;
                 job.canceling = true;
-                job.reason_code = Some(format!("{}_THRESHOLD_EXCEEDED", c.failure_type));
+                job.reason_code = Some(match c.query_string {
+                    Some(_) => "QUERY_THRESHOLD_EXCEEDED".to_string(),
+                    None => format!("{}_THRESHOLD_EXCEEDED", c.failure_type),
+                });
                 job.comment = Some(format!(
                     "Canceled by its abort configuration: {}% or more of at least {} executed things are {}",
-                    c.threshold_percentage, c.min_number_of_executed_things, c.failure_type
+                    c.threshold_percentage,
+                    c.min_number_of_executed_things,
+                    c.query_string
+                        .as_ref()
+                        .map_or(c.failure_type.clone(), |q| format!("matched by {q}"))
                 ));
                 job.last_updated_at = now;
                 if self.write_job_with_rollout(part, &job, cur.rev).await? {
@@ -396,6 +427,62 @@ impl Jobs {
             return Ok(());
         }
         Err(crate::records::contention())
+    }
+
+    /// How many of the job's executed things (any ended status) a fleet query matches.
+    fn query_failures(&self, part: &Partition, id: &str, query: &str) -> Result<u64> {
+        let Some(fleet) = self.fleet.get() else {
+            return Ok(0);
+        };
+        let mut executed = std::collections::HashSet::new();
+        for s in ExecutionStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
+            let mut after: Option<String> = None;
+            loop {
+                let recs = self
+                    .store()
+                    .list_by_term(
+                        &part.key(),
+                        KIND_EXECUTION,
+                        TERM_JOB_STATUS,
+                        TermMatch::Exact(&format!("{id}/{}", s.as_str())),
+                        after.as_deref(),
+                        1000,
+                    )
+                    .map_err(store_error)?;
+                for r in &recs {
+                    if let Some((_, thing)) = r.key.split_once('/') {
+                        executed.insert(thing.to_string());
+                    }
+                }
+                match recs.last() {
+                    Some(last) if recs.len() == 1000 => after = Some(last.key.clone()),
+                    _ => break,
+                }
+            }
+        }
+        let mut matched = 0;
+        let mut token: Option<String> = None;
+        loop {
+            let page = fleet.search(
+                part,
+                shoal_domain::fleet::fields::THINGS_INDEX,
+                query,
+                token.as_deref(),
+                500,
+            )?;
+            for doc in &page.documents {
+                let name = serde_json::from_slice::<serde_json::Value>(doc)
+                    .ok()
+                    .and_then(|v| v["thingName"].as_str().map(str::to_string));
+                if name.is_some_and(|n| executed.contains(&n)) {
+                    matched += 1;
+                }
+            }
+            match page.next_token {
+                Some(t) => token = Some(t),
+                None => return Ok(matched),
+            }
+        }
     }
 
     /// Whether exactly one execution of the job is still open (the one being ended).
@@ -617,7 +704,7 @@ impl Jobs {
                     self.announce_pending_change(part, thing, Some(&cur.value), None)
                         .await;
                 }
-                self.job_progressed(part, job).await?;
+                self.job_progressed(part, job, false).await?;
                 return Ok(());
             }
         }

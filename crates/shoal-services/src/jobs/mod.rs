@@ -87,6 +87,8 @@ pub struct Jobs {
     applied: tokio::sync::watch::Sender<u64>,
     /// Itself, for work it hands to tasks of their own.
     me: std::sync::Weak<Jobs>,
+    /// The fleet index, for abort criteria with a fleet query (set once both exist).
+    fleet: std::sync::OnceLock<crate::FleetIndexing>,
     /// Notifications being sent in the background: a bound, so a rollout of a million waits
     /// for its devices to be told rather than growing the process.
     notifying: Arc<tokio::sync::Semaphore>,
@@ -151,10 +153,33 @@ impl Jobs {
             events,
             applied: tokio::sync::watch::channel(0).0,
             me: me.clone(),
+            fleet: std::sync::OnceLock::new(),
             notifying: Arc::new(tokio::sync::Semaphore::new(NOTIFYING as usize)),
         });
         rollout::register(&jobs, &scheduler);
         jobs
+    }
+
+    /// Lets abort criteria name fleet queries.
+    pub fn with_fleet(self: Arc<Self>, fleet: crate::FleetIndexing) -> Arc<Self> {
+        let _ = self.fleet.set(fleet);
+        self
+    }
+
+    /// Checks the fleet queries of abort criteria: the index must be on and the query valid.
+    pub(crate) fn check_abort_queries(&self, part: &Partition, config: &JobConfig) -> Result<()> {
+        for q in config
+            .abort_config
+            .iter()
+            .flat_map(|a| &a.criteria_list)
+            .filter_map(|c| c.query_string.as_deref())
+        {
+            let fleet = self.fleet.get().ok_or_else(|| {
+                ServiceError::invalid("Abort criteria with a query need the fleet index")
+            })?;
+            fleet.search(part, shoal_domain::fleet::fields::THINGS_INDEX, q, None, 1)?;
+        }
+        Ok(())
     }
 
     /// Runs `work` on a task of its own once one of the `NOTIFYING` places is free.
@@ -236,6 +261,7 @@ impl Jobs {
         };
         check_document(&document)?;
         config.validate()?;
+        self.check_abort_queries(part, &config)?;
         let now = self.clock.now();
         // A schedule: SCHEDULED until its start or first maintenance window.
         let (status, first_step) = match &config.scheduling_config {
@@ -546,6 +572,7 @@ impl Jobs {
         config: JobConfig,
     ) -> Result<()> {
         config.validate()?;
+        self.check_abort_queries(part, &config)?;
         for _ in 0..RETRIES {
             let cur = self.load_job(part, id)?;
             let mut job = cur.value;

@@ -246,7 +246,7 @@ impl Jobs {
             }
             if rolled_out {
                 // Everything is out: a job with no (or only ended) executions is complete now.
-                self.job_progressed(part, &job.job_id).await?;
+                self.job_progressed(part, &job.job_id, true).await?;
             }
         }
         Ok(())
@@ -307,7 +307,7 @@ impl Jobs {
             if job.status == JobStatus::Canceled {
                 self.job_event(part, &job, "canceled", None).await;
             } else if !more {
-                self.job_progressed(part, &job.job_id).await?;
+                self.job_progressed(part, &job.job_id, true).await?;
             }
         }
         Ok(())

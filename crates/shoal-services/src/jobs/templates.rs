@@ -121,6 +121,7 @@ impl Jobs {
         };
         check_document(&document)?;
         config.validate()?;
+        self.check_abort_queries(part, &config)?;
         let t = JobTemplate {
             id: req.id.to_string(),
             description,

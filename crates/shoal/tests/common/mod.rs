@@ -199,3 +199,47 @@ where
             .unwrap_or_else(|| format!("{e:?}")),
     }
 }
+
+/// A SigV4-signed JSON request to the API port with no SDK (for Shoal's own extensions and
+/// members no SDK knows): the status and the JSON answer.
+pub async fn signed_json(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = format!("127.0.0.1:{}", s.api_port());
+    let body = body.to_string();
+    let now = SystemClock.now().secs();
+    let date = shoal_sigv4::format_amz_date(now);
+    let hash = shoal_sigv4::sha256_hex(body.as_bytes());
+    let headers = [("host", host.as_str()), ("x-amz-date", date.as_str())];
+    let auth = shoal_sigv4::authorization_header(
+        method,
+        path,
+        "",
+        &headers,
+        &hash,
+        &s.key.0,
+        &s.key.1,
+        &date,
+        "us-east-1",
+        "iot",
+    );
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {host}\r\nx-amz-date: {date}\r\nauthorization: {auth}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    let status: u16 = text[9..12].parse().unwrap();
+    let json = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(serde_json::Value::Null))
+        .unwrap_or_default();
+    (status, json)
+}
