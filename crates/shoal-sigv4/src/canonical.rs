@@ -48,6 +48,8 @@ pub(crate) struct Canonical<'r> {
     pub headers: &'r [(&'r str, &'r str)],
     pub signed_headers: &'r [&'r str],
     pub payload_hash: &'r str,
+    /// S3's canonical URI: the path as sent, neither normalised nor encoded again.
+    pub raw_uri: bool,
 }
 
 /// The credential scope parts of the string to sign.
@@ -65,7 +67,15 @@ impl Canonical<'_> {
     pub(crate) fn write<S: Sink>(&self, out: &mut S) {
         out.put(self.method.as_bytes());
         out.put(b"\n");
-        write_uri(self.path, out);
+        if self.raw_uri {
+            out.put(if self.path.is_empty() {
+                b"/"
+            } else {
+                self.path.as_bytes()
+            });
+        } else {
+            write_uri(self.path, out);
+        }
         out.put(b"\n");
         write_query(self.query, self.filter, out);
         out.put(b"\n");
@@ -288,7 +298,14 @@ fn canonical_for<'r>(req: &RequestParts<'r>, auth: &'r ParsedAuth<'_>) -> Canoni
         headers: req.headers,
         signed_headers: &auth.signed_headers,
         payload_hash,
+        raw_uri: is_s3(auth.service),
     }
+}
+
+/// S3 signs its path as sent: it is not normalised and not encoded a second time
+/// (https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html).
+pub(crate) fn is_s3(service: &str) -> bool {
+    service == "s3"
 }
 
 /// The canonical request the server expects for `req` as described by `auth`,
@@ -400,5 +417,72 @@ mod tests {
         );
         assert_eq!(header("   "), "");
         assert_eq!(header(""), "");
+    }
+}
+
+#[cfg(test)]
+mod s3_tests {
+    use crate::{authorization_header, parse, verify, RequestParts};
+
+    /// botocore signs key `a b/c~d+e.txt` as `/mybucket/a%20b/c~d%2Be.txt`, once encoded, and
+    /// S3 takes that path as it is.
+    #[test]
+    fn s3_signs_its_path_as_sent() {
+        let path = "/mybucket/a%20b/c~d%2Be.txt";
+        let date = "20261207T010000Z";
+        let hash = "UNSIGNED-PAYLOAD";
+        let base = [
+            ("host", "127.0.0.1:9080"),
+            ("x-amz-date", date),
+            ("x-amz-content-sha256", hash),
+        ];
+        let auth = authorization_header(
+            "PUT",
+            path,
+            "",
+            &base,
+            hash,
+            "AKID",
+            "secret",
+            date,
+            "us-east-1",
+            "s3",
+        );
+        let mut headers = base.to_vec();
+        headers.push(("authorization", auth.as_str()));
+        let req = RequestParts {
+            method: "PUT",
+            path,
+            query: "",
+            headers: &headers,
+            payload_sha256_hex: "",
+        };
+        let parsed = parse(&req).unwrap();
+        assert!(super::canonical_request(&req, &parsed).contains("\n/mybucket/a%20b/c~d%2Be.txt\n"));
+        let key = crate::signing_key("secret", "20261207", "us-east-1", "s3");
+        let now = crate::parse_amz_date(date).unwrap();
+        verify(&req, &parsed, &key, now).unwrap();
+        // Another service signs the same path encoded again: it does not verify as S3.
+        let iot = authorization_header(
+            "PUT",
+            path,
+            "",
+            &base,
+            hash,
+            "AKID",
+            "secret",
+            date,
+            "us-east-1",
+            "iot",
+        );
+        let other = iot.replace("/iot/", "/s3/");
+        let mut headers = base.to_vec();
+        headers.push(("authorization", other.as_str()));
+        let req = RequestParts {
+            headers: &headers,
+            ..req
+        };
+        let parsed = parse(&req).unwrap();
+        assert!(verify(&req, &parsed, &key, now).is_err());
     }
 }

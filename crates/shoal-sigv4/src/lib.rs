@@ -11,6 +11,7 @@
 //! and is checked against AWS's published SigV4 test suite.
 
 mod canonical;
+mod chunked;
 mod encode;
 mod error;
 mod parse;
@@ -19,6 +20,7 @@ mod time;
 mod verify;
 
 pub use canonical::{canonical_request, string_to_sign};
+pub use chunked::{AwsChunked, ChunkError, ChunkSigner, MAX_CHUNK};
 pub use error::AuthError;
 pub use parse::{parse, ParsedAuth, DEFAULT_PRESIGNED_EXPIRES};
 pub use sign::{authorization_header, presigned_query, Presign};

@@ -55,6 +55,7 @@ pub fn authorization_header(
         headers,
         signed_headers: &name_refs,
         payload_hash: header_form_payload_hash(headers, payload_sha256_hex),
+        raw_uri: crate::canonical::is_s3(service),
     };
     let scope = Scope {
         amz_date,
@@ -141,6 +142,7 @@ pub fn presigned_query(p: &Presign<'_>) -> String {
         headers: p.headers,
         signed_headers: &name_refs,
         payload_hash: UNSIGNED_PAYLOAD,
+        raw_uri: crate::canonical::is_s3(p.service),
     };
     let key = signing_key(p.secret, date, p.region, p.service);
     let signature = hex::encode(compute_signature(&canonical, &scope, &key));

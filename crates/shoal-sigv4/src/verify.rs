@@ -181,15 +181,20 @@ pub fn verify(
         headers: req.headers,
         signed_headers: &auth.signed_headers,
         payload_hash: UNSIGNED_PAYLOAD,
+        raw_uri: crate::canonical::is_s3(auth.service),
     };
 
     if auth.presigned.is_none() {
-        let body_mismatch = req
-            .headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256"))
-            .map(|(_, v)| v.trim())
-            .any(|v| v != UNSIGNED_PAYLOAD && !v.eq_ignore_ascii_case(req.payload_sha256_hex));
+        // S3 streams its bodies: the signature covers the declared payload hash (a hex hash,
+        // UNSIGNED-PAYLOAD or a STREAMING-* mode) and the caller checks the body against it
+        // while it reads it.
+        let body_mismatch = !canonical.raw_uri
+            && req
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("x-amz-content-sha256"))
+                .map(|(_, v)| v.trim())
+                .any(|v| v != UNSIGNED_PAYLOAD && !v.eq_ignore_ascii_case(req.payload_sha256_hex));
         if body_mismatch {
             return Err(AuthError::SignatureMismatch);
         }
