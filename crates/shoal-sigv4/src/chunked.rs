@@ -304,11 +304,13 @@ impl AwsChunked {
 mod tests {
     use super::*;
 
+    type Decoded = (Vec<u8>, Vec<(String, String)>);
+
     fn decode_all(
         body: &[u8],
         signer: Option<ChunkSigner>,
         step: usize,
-    ) -> Result<(Vec<u8>, Vec<(String, String)>), ChunkError> {
+    ) -> Result<Decoded, ChunkError> {
         let mut d = AwsChunked::new(signer);
         let mut out = Vec::new();
         let mut input = Vec::new();
