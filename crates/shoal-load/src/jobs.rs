@@ -45,6 +45,10 @@ pub struct JobsArgs {
     /// after the other's answer, before its final status.
     #[arg(long, default_value_t = 0)]
     pub updates: usize,
+    /// Progress updates per second across the fleet (0: each device sends its next one as soon
+    /// as the last is answered, a closed loop).
+    #[arg(long, default_value_t = 0)]
+    pub update_rate: u64,
 }
 
 fn group(a: &JobsArgs) -> String {
@@ -311,6 +315,9 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
             let _ = ready.send(()).await;
             let mut sent_at: Option<Instant> = None;
             let (mut job_id, mut left, mut final_status) = (String::new(), 0usize, "SUCCEEDED");
+            let period = (a.update_rate > 0)
+                .then(|| Duration::from_secs_f64(a.devices as f64 / a.update_rate as f64));
+            let mut last_send = Instant::now();
             loop {
                 let Some(p) = c.recv().await? else {
                     return Err(format!("{name}: connection closed"));
@@ -346,19 +353,36 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
                     job_id = job.to_string();
                     left = a.updates;
                     sent_at = Some(Instant::now());
+                    // Spread the devices' phases over one period, so the fleet's updates come
+                    // at an even rate rather than in waves.
+                    last_send = match period {
+                        Some(p) => {
+                            Instant::now() + p.mul_f64(i as f64 / a.devices as f64)
+                        }
+                        None => Instant::now(),
+                    };
                     send_update(&mut c, &name, &job_id, left, final_status).await?;
                 } else if p.topic.ends_with("/update/accepted")
                     || p.topic.ends_with("/update/rejected")
                 {
                     if let Some(t0) = sent_at.take() {
-                        round_trips
-                            .lock()
-                            .expect("round trips")
-                            .push(t0.elapsed().as_micros() as u64);
+                        // At a fixed rate the first update of every device comes in the burst
+                        // of notifications: only the paced ones are measured.
+                        if period.is_none() || left < a.updates {
+                            round_trips
+                                .lock()
+                                .expect("round trips")
+                                .push(t0.elapsed().as_micros() as u64);
+                        }
                         if left == 0 {
                             done.add_permits(1);
                         } else {
                             left -= 1;
+                            if let Some(p) = period {
+                                // A fixed rate: each device's updates a period apart.
+                                last_send += p;
+                                tokio::time::sleep_until(last_send.into()).await;
+                            }
                             sent_at = Some(Instant::now());
                             send_update(&mut c, &name, &job_id, left, final_status).await?;
                         }
