@@ -356,9 +356,7 @@ async fn fleet(a: &JobsArgs) -> Result<(), String> {
                     // Spread the devices' phases over one period, so the fleet's updates come
                     // at an even rate rather than in waves.
                     last_send = match period {
-                        Some(p) => {
-                            Instant::now() + p.mul_f64(i as f64 / a.devices as f64)
-                        }
+                        Some(p) => Instant::now() + p.mul_f64(i as f64 / a.devices as f64),
                         None => Instant::now(),
                     };
                     send_update(&mut c, &name, &job_id, left, final_status).await?;
