@@ -1,5 +1,5 @@
 //! The jobs' timers on the durable scheduler. A job's rollout timer expands its targets into
-//! executions (500 per step, as fast as the store takes them), releases them to their devices
+//! executions (2,000 per step, as fast as the store takes them), releases them to their devices
 //! at the rollout's rate (all at once without one), and cancels them after CancelJob or an
 //! abort; an execution's time-out timer ends it as TIMED_OUT (and queues its retry). Each step
 //! commits together with its timer, under the revisions it read.
@@ -253,7 +253,7 @@ impl Jobs {
         Ok(())
     }
 
-    /// The schedule's end: STOP_ROLLOUT withdraws the executions not yet released (500 per
+    /// The schedule's end: STOP_ROLLOUT withdraws the executions not yet released (2,000 per
     /// step) and lets the rest run to their end; CANCEL and FORCE_CANCEL cancel the job as
     /// CancelJob does, without and with force.
     async fn end_schedule(
