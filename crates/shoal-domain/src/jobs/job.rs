@@ -175,6 +175,12 @@ pub struct Job {
 }
 
 impl Job {
+    /// IN_PROGRESS, or SCHEDULED between its windows: its executions still run, retry and
+    /// complete it.
+    pub fn is_running(&self) -> bool {
+        matches!(self.status, JobStatus::InProgress | JobStatus::Scheduled)
+    }
+
     /// `isConcurrent`: while the job still rolls out or cancels executions.
     pub fn is_concurrent(&self) -> bool {
         (self.status == JobStatus::InProgress && !self.expanded) || self.canceling

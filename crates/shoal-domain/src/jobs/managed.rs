@@ -51,7 +51,7 @@ impl ManagedTemplate {
                 )));
             }
         }
-        let mut doc = self.document.clone();
+        let mut values = Vec::with_capacity(self.parameters.len());
         for p in &self.parameters {
             let value = match params.get(p.key) {
                 Some(v) => v.as_str(),
@@ -73,9 +73,30 @@ impl ManagedTemplate {
             }
             // Inside a JSON string: escaped as JSON escapes it.
             let escaped = serde_json::to_string(value).unwrap_or_default();
-            let escaped = &escaped[1..escaped.len() - 1];
-            doc = doc.replace(&format!("${{aws:iot:parameter:{}}}", p.key), escaped);
+            values.push((
+                format!("${{aws:iot:parameter:{}}}", p.key),
+                escaped[1..escaped.len() - 1].to_string(),
+            ));
         }
+        // One pass over the template's own text: a value that looks like a placeholder is not
+        // substituted again.
+        let mut doc = String::with_capacity(self.document.len());
+        let mut rest = self.document.as_str();
+        while let Some(i) = rest.find("${aws:iot:parameter:") {
+            doc.push_str(&rest[..i]);
+            rest = &rest[i..];
+            match values.iter().find(|(p, _)| rest.starts_with(p.as_str())) {
+                Some((p, v)) => {
+                    doc.push_str(v);
+                    rest = &rest[p.len()..];
+                }
+                None => {
+                    doc.push('$');
+                    rest = &rest[1..];
+                }
+            }
+        }
+        doc.push_str(rest);
         Ok(doc)
     }
 }

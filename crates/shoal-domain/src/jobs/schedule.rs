@@ -62,7 +62,13 @@ pub fn parse_date_time(s: &str) -> Option<Timestamp> {
         d.next()?.parse::<i64>().ok()?,
         d.next()?.parse::<i64>().ok()?,
     );
-    if d.next().is_some() || !(1..=12).contains(&m) || day < 1 || day > days_in_month(y, m) {
+    // Four-digit years only: nothing else is a date AWS takes, and the arithmetic stays small.
+    if d.next().is_some()
+        || !(1970..=9999).contains(&y)
+        || !(1..=12).contains(&m)
+        || day < 1
+        || day > days_in_month(y, m)
+    {
         return None;
     }
     let mut hm = time.split(':');
@@ -113,7 +119,7 @@ impl Field {
         };
         for part in s.split(',') {
             let (range, step) = match part.split_once('/') {
-                Some((r, st)) => (r, st.parse::<i64>().ok().filter(|s| *s > 0)?),
+                Some((r, st)) => (r, st.parse::<i64>().ok().filter(|s| (1..=max).contains(s))?),
                 None => (part, 1),
             };
             let (lo, hi) = match range {
@@ -451,6 +457,9 @@ mod tests {
         assert!(Cron::parse("cron(0 0 L * ? *)").is_err());
         assert!(Cron::parse("cron(61 * * * ? *)").is_err());
         assert!(Cron::parse("0 0").is_err());
+        // Hostile steps and years are refused, not overflowed.
+        assert!(Cron::parse("cron(1/9223372036854775807 * * * ? *)").is_err());
+        assert!(parse_date_time("9223372036854775807-01-01T00:00").is_none());
     }
 
     #[test]

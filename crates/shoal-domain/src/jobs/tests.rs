@@ -248,6 +248,16 @@ fn managed_templates_substitute_their_parameters() {
     ]
     .into();
     assert!(t.substitute(&long).is_err());
+    let sneaky = [(
+        "services".to_string(),
+        "${aws:iot:parameter:runAsUser}".to_string(),
+    )]
+    .into();
+    let doc: serde_json::Value = serde_json::from_str(&t.substitute(&sneaky).unwrap()).unwrap();
+    assert_eq!(
+        doc["steps"][0]["action"]["input"]["args"][0], "${aws:iot:parameter:runAsUser}",
+        "a value is not substituted again"
+    );
     assert_eq!(managed_templates().len(), 7);
     assert!(managed_template("AWS-Reboot", Some("2.0")).is_none());
     assert!(check_document(

@@ -162,12 +162,24 @@ impl Jobs {
     async fn follow(&self, part: &Partition, job: &Job, thing: &str, wanted: bool) -> Result<()> {
         let key = execution_key(&job.job_id, thing);
         for _ in 0..RETRIES {
+            // The job as it is now: a job deleted, canceled or ended meanwhile gets nothing new,
+            // and the write stands only while it stays so.
+            let Some(current) = load::<Job>(self.store(), &part.key(), KIND_JOB, &job.job_id)?
+            else {
+                return Ok(());
+            };
+            if current.value.status != JobStatus::InProgress
+                || current.value.target_selection != TargetSelection::Continuous
+            {
+                return Ok(());
+            }
+            let job_unchanged = |b: Batch| b.check(KIND_JOB, &job.job_id, Expect::Rev(current.rev));
             let cur = self.load_execution(part, &job.job_id, thing)?;
             let now = self.clock.now();
             match (&cur, wanted) {
                 (None, true) => {
                     let e = Execution::queued(&job.job_id, thing, 1, 0, true, now);
-                    let batch = Batch::new(part.key()).put(
+                    let batch = job_unchanged(Batch::new(part.key())).put(
                         KIND_EXECUTION,
                         &key,
                         SCHEMA,
@@ -176,7 +188,7 @@ impl Jobs {
                         Expect::Absent,
                     );
                     if try_commit(self.store(), batch).await? {
-                        self.announce_pending_change(part, thing, None, Some(&e))
+                        self.announce_pending_change(part, thing, None, Some(&e), true)
                             .await;
                         return Ok(());
                     }
@@ -194,7 +206,7 @@ impl Jobs {
                         true,
                         now,
                     );
-                    let batch = Batch::new(part.key()).put(
+                    let batch = job_unchanged(Batch::new(part.key())).put(
                         KIND_EXECUTION,
                         &key,
                         SCHEMA,
@@ -203,7 +215,7 @@ impl Jobs {
                         Expect::Rev(c.rev),
                     );
                     if try_commit(self.store(), batch).await? {
-                        self.announce_pending_change(part, thing, None, Some(&e))
+                        self.announce_pending_change(part, thing, None, Some(&e), true)
                             .await;
                         return Ok(());
                     }

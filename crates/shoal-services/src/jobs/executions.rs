@@ -142,8 +142,10 @@ impl Jobs {
             if head.status == ExecutionStatus::InProgress {
                 return Ok(Some((head, document)));
             }
-            let Some(cur) = self.load_execution(part, &head.job_id, thing)? else {
-                continue;
+            // The head as read now: another request may have started or ended it meanwhile.
+            let cur = match self.load_execution(part, &head.job_id, thing)? {
+                Some(c) if c.value.status == ExecutionStatus::Queued && c.value.released => c,
+                _ => continue,
             };
             let job = self.load_job(part, &head.job_id)?.value;
             let mut next = cur.value.clone();
@@ -192,14 +194,14 @@ impl Jobs {
             }
             let retry = (next.status == ExecutionStatus::Failed
                 && job.config.retries_left("FAILED", next.retry_attempt) > 0
-                && job.status == JobStatus::InProgress)
-                .then(|| next.retried(now));
+                && job.is_running())
+            .then(|| next.retried(now));
             // The last open execution of a SNAPSHOT job completes it in the same write, so a
             // crash right after cannot leave it IN_PROGRESS (a race between two last ones is
             // settled after the write, and by the job's periodic check).
             let completed = (next.status.is_terminal()
                 && retry.is_none()
-                && job.status == JobStatus::InProgress
+                && job.is_running()
                 && job.target_selection == TargetSelection::Snapshot
                 && job.expanded
                 && job.config.abort_config.is_none()
@@ -211,8 +213,10 @@ impl Jobs {
                 done.last_updated_at = now;
                 (done, loaded_job.rev)
             });
+            // A retry stands only while the job it was decided on is unchanged.
+            let check = retry.as_ref().map(|_| loaded_job.rev);
             if self
-                .write_execution_with(part, &cur, &next, retry.as_ref(), completed.as_ref())
+                .write_execution_with(part, &cur, &next, retry.as_ref(), completed.as_ref(), check)
                 .await?
             {
                 if let Some((done, _)) = &completed {
@@ -236,7 +240,7 @@ impl Jobs {
         next: &Execution,
         retry: Option<&Execution>,
     ) -> Result<bool> {
-        self.write_execution_with(part, cur, next, retry, None)
+        self.write_execution_with(part, cur, next, retry, None, None)
             .await
     }
 
@@ -248,10 +252,14 @@ impl Jobs {
         next: &Execution,
         retry: Option<&Execution>,
         job: Option<&(Job, u64)>,
+        job_unchanged: Option<u64>,
     ) -> Result<bool> {
         let stored = retry.unwrap_or(next);
         let key = execution_key(&next.job_id, &next.thing_name);
         let mut batch = Batch::new(part.key());
+        if let (None, Some(rev)) = (job, job_unchanged) {
+            batch = batch.check(KIND_JOB, &next.job_id, Expect::Rev(rev));
+        }
         if let Some((j, rev)) = job {
             batch = batch.put(
                 KIND_JOB,
@@ -309,10 +317,20 @@ impl Jobs {
         after: &Execution,
         retried: bool,
     ) {
-        if after.status.is_terminal() || retried {
+        if before.released && (after.status.is_terminal() || retried) {
             let (p, thing, left) = (part.clone(), after.thing_name.clone(), before.clone());
             self.in_background(move |jobs| async move {
-                jobs.announce_pending_change(&p, &thing, Some(&left), None)
+                jobs.announce_pending_change(&p, &thing, Some(&left), None, true)
+                    .await
+            })
+            .await;
+        } else if before.status == ExecutionStatus::Queued
+            && after.status == ExecutionStatus::InProgress
+        {
+            // Not a change of the pending list (no `notify`), but it may now head it.
+            let (p, thing, entered) = (part.clone(), after.thing_name.clone(), after.clone());
+            self.in_background(move |jobs| async move {
+                jobs.announce_pending_change(&p, &thing, None, Some(&entered), false)
                     .await
             })
             .await;
@@ -340,7 +358,7 @@ impl Jobs {
                 return Ok(());
             };
             let mut job = cur.value;
-            if job.status != JobStatus::InProgress {
+            if !job.is_running() {
                 return Ok(());
             }
             let completes = job.target_selection == TargetSelection::Snapshot && job.expanded;
@@ -701,7 +719,7 @@ impl Jobs {
                 self.execution_events(part, std::slice::from_ref(&cur.value), true)
                     .await;
                 if cur.value.is_pending() {
-                    self.announce_pending_change(part, thing, Some(&cur.value), None)
+                    self.announce_pending_change(part, thing, Some(&cur.value), None, true)
                         .await;
                 }
                 self.job_progressed(part, job, false).await?;

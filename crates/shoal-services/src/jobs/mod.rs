@@ -521,7 +521,7 @@ impl Jobs {
                 for e in pending {
                     let p = part.clone();
                     self.in_background(move |jobs| async move {
-                        jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None)
+                        jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true)
                             .await
                     })
                     .await;
@@ -576,7 +576,7 @@ impl Jobs {
         for _ in 0..RETRIES {
             let cur = self.load_job(part, id)?;
             let mut job = cur.value;
-            if job.status != JobStatus::InProgress {
+            if !job.is_running() {
                 return Err(ServiceError::invalid(format!(
                     "Job {id} is {} and cannot be updated",
                     job.status.as_str()

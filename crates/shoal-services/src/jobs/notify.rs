@@ -91,6 +91,7 @@ impl Jobs {
         thing: &str,
         left: Option<&Execution>,
         entered: Option<&Execution>,
+        list_changed: bool,
     ) {
         let pending = match self.pending(part, thing) {
             Ok(p) => p,
@@ -99,7 +100,20 @@ impl Jobs {
         let now = self.clock.now();
         let head = pending.first();
         let head_changed = match (left, entered) {
-            (_, Some(n)) if head.is_some_and(|h| h.job_id == n.job_id) => true,
+            (_, Some(n)) if head.is_some_and(|h| h.job_id == n.job_id) => {
+                // A released execution is new; one that only started heads the list now, and
+                // the head changed unless it headed it already as QUEUED.
+                list_changed || {
+                    let queued = Execution {
+                        status: ExecutionStatus::Queued,
+                        ..n.clone()
+                    };
+                    !pending
+                        .iter()
+                        .filter(|o| o.job_id != n.job_id)
+                        .all(|o| pending_order(&queued, o).is_lt())
+                }
+            }
             (Some(l), _) => head.is_none_or(|h| pending_order(l, h).is_lt()),
             _ => false,
         };
@@ -112,12 +126,15 @@ impl Jobs {
             jobs.insert("QUEUED".into(), queued.into());
         }
         let prefix = format!("$aws/things/{thing}/jobs");
-        let mut answers = vec![Answer {
-            topic: format!("{prefix}/notify"),
-            payload: json!({"timestamp": now.secs(), "jobs": jobs})
-                .to_string()
-                .into_bytes(),
-        }];
+        let mut answers = Vec::new();
+        if list_changed {
+            answers.push(Answer {
+                topic: format!("{prefix}/notify"),
+                payload: json!({"timestamp": now.secs(), "jobs": jobs})
+                    .to_string()
+                    .into_bytes(),
+            });
+        }
         if head_changed {
             let mut next = json!({ "timestamp": now.secs() });
             if let Some(h) = head {

@@ -240,7 +240,7 @@ impl Jobs {
             for e in released {
                 let p = part.clone();
                 self.in_background(move |jobs| async move {
-                    jobs.announce_pending_change(&p, &e.thing_name, None, Some(&e))
+                    jobs.announce_pending_change(&p, &e.thing_name, None, Some(&e), true)
                         .await
                 })
                 .await;
@@ -428,7 +428,7 @@ impl Jobs {
             for e in ended.into_iter().filter(|e| e.released) {
                 let p = part.clone();
                 self.in_background(move |jobs| async move {
-                    jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None)
+                    jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true)
                         .await
                 })
                 .await;
@@ -473,17 +473,23 @@ impl Jobs {
             }
             Some(_) => {}
         }
-        let job = load::<Job>(self.store(), &part.key(), KIND_JOB, job_id)?.map(|l| l.value);
+        let job = load::<Job>(self.store(), &part.key(), KIND_JOB, job_id)?;
+        let job_rev = job.as_ref().map(|l| l.rev);
+        let job = job.map(|l| l.value);
         let mut next = cur.value.clone();
         next.end(ExecutionStatus::TimedOut, now);
         let retry = job
             .filter(|j| {
-                j.status == JobStatus::InProgress
-                    && j.config.retries_left("TIMED_OUT", next.retry_attempt) > 0
+                j.is_running() && j.config.retries_left("TIMED_OUT", next.retry_attempt) > 0
             })
             .map(|_| next.retried(now));
         let stored = retry.as_ref().unwrap_or(&next);
-        let batch = Batch::new(part.key()).put(
+        let mut batch = Batch::new(part.key());
+        if let (Some(_), Some(rev)) = (&retry, job_rev) {
+            // A retry stands only while the job it was decided on is unchanged.
+            batch = batch.check(KIND_JOB, job_id, Expect::Rev(rev));
+        }
+        let batch = batch.put(
             KIND_EXECUTION,
             &due.name,
             SCHEMA,

@@ -235,3 +235,42 @@ async fn maintenance_windows_open_and_close_the_rollout() {
         assert_eq!(e.kind, ErrorKind::InvalidRequest, "{bad}");
     }
 }
+
+#[tokio::test]
+async fn starting_an_execution_that_becomes_the_head_is_told_once() {
+    let f = fixture().await;
+    f.job("first", json!({})).await.unwrap();
+    f.job("second", json!({})).await.unwrap();
+    f.scheduler.run_due().await.unwrap();
+    f.jobs.quiet().await;
+    f.published.lock().unwrap().clear();
+    // The second job's execution starts: it heads the list now (IN_PROGRESS first), which is
+    // a new head (notify-next) but not a change of the pending set (no notify).
+    f.jobs
+        .update_execution(
+            &f.part,
+            "s-1",
+            "second",
+            &shoal_domain::jobs::DeviceUpdate {
+                status: Some(ExecutionStatus::InProgress),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    f.jobs.quiet().await;
+    assert_eq!(
+        *f.published.lock().unwrap(),
+        vec!["$aws/things/s-1/jobs/notify-next".to_string()]
+    );
+    // Starting the head itself tells nothing.
+    f.published.lock().unwrap().clear();
+    f.jobs
+        .start_next(&f.part, "s-2", None, None)
+        .await
+        .unwrap()
+        .unwrap();
+    f.jobs.quiet().await;
+    assert!(f.published.lock().unwrap().is_empty());
+}

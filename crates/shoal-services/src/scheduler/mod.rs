@@ -257,8 +257,18 @@ impl Scheduler {
             .expect("handlers")
             .get(due.service.as_str())
             .cloned();
-        let result = match &handler {
-            Some(h) => h.fire(due).await,
+        let result = match handler {
+            // On a task of its own: a handler that panics fails this timer (tried again
+            // later), not the scheduler.
+            Some(h) => {
+                let owned = due.clone();
+                match tokio::spawn(async move { h.fire(&owned).await }).await {
+                    Ok(r) => r,
+                    Err(e) => Err(shoal_domain::ServiceError::internal(format!(
+                        "timer handler failed: {e}"
+                    ))),
+                }
+            }
             None => Err(shoal_domain::ServiceError::internal(format!(
                 "no handler for timers of {}",
                 due.service
