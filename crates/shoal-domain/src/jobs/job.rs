@@ -175,6 +175,42 @@ pub struct Job {
 }
 
 impl Job {
+    /// A new job as CreateJob makes it: nothing rolled out yet.
+    pub fn new(
+        job_id: &str,
+        targets: Vec<String>,
+        target_selection: TargetSelection,
+        status: JobStatus,
+        document: String,
+        config: JobConfig,
+        now: Timestamp,
+    ) -> Job {
+        Job {
+            job_id: job_id.to_string(),
+            targets,
+            target_selection,
+            status,
+            description: None,
+            document,
+            document_source: None,
+            config,
+            job_template_arn: None,
+            document_parameters: BTreeMap::new(),
+            created_at: now,
+            last_updated_at: now,
+            completed_at: None,
+            force_canceled: false,
+            reason_code: None,
+            comment: None,
+            expanded: false,
+            cursor_target: 0,
+            cursor_after: None,
+            notified: 0,
+            next_release_at: None,
+            canceling: false,
+        }
+    }
+
     /// IN_PROGRESS, or SCHEDULED between its windows: its executions still run, retry and
     /// complete it.
     pub fn is_running(&self) -> bool {

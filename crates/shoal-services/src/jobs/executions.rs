@@ -505,19 +505,8 @@ impl Jobs {
 
     /// Whether exactly one execution of the job is still open (the one being ended).
     fn only_open_execution(&self, part: &Partition, id: &str) -> Result<bool> {
-        let mut open = 0;
-        for s in [ExecutionStatus::Queued, ExecutionStatus::InProgress] {
-            open += self
-                .store()
-                .count_by_term(
-                    &part.key(),
-                    KIND_EXECUTION,
-                    TERM_JOB_STATUS,
-                    TermMatch::Exact(&format!("{id}/{}", s.as_str())),
-                    2,
-                )
-                .map_err(store_error)?;
-        }
+        let open = self.count_status(part, id, ExecutionStatus::Queued, 2)?
+            + self.count_status(part, id, ExecutionStatus::InProgress, 2)?;
         Ok(open == 1)
     }
 
@@ -525,17 +514,8 @@ impl Jobs {
     fn open_counts(&self, part: &Partition, id: &str) -> Result<ProcessDetails> {
         let mut d = ProcessDetails::default();
         for s in [ExecutionStatus::Queued, ExecutionStatus::InProgress] {
-            let n = self
-                .store()
-                .count_by_term(
-                    &part.key(),
-                    KIND_EXECUTION,
-                    TERM_JOB_STATUS,
-                    TermMatch::Exact(&format!("{id}/{}", s.as_str())),
-                    1,
-                )
-                .map_err(store_error)?;
-            d.counts.insert(s, n as u64);
+            d.counts
+                .insert(s, self.count_status(part, id, s, 1)? as u64);
         }
         Ok(d)
     }

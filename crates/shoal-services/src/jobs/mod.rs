@@ -280,28 +280,18 @@ impl Jobs {
             shoal_domain::ids::check("description", d, 0, 2028, "[^\\p{C}]+", |c| !c.is_control())?;
         }
         let job = Job {
-            job_id: req.job_id.to_string(),
-            targets: req.targets,
-            target_selection: req.target_selection.unwrap_or(TargetSelection::Snapshot),
-            status,
             description: req.description,
-            document,
-            document_source: None,
-            config,
             job_template_arn: req.job_template_arn,
             document_parameters: req.document_parameters,
-            created_at: now,
-            last_updated_at: now,
-            completed_at: None,
-            force_canceled: false,
-            reason_code: None,
-            comment: None,
-            expanded: false,
-            cursor_target: 0,
-            cursor_after: None,
-            notified: 0,
-            next_release_at: None,
-            canceling: false,
+            ..Job::new(
+                req.job_id.as_str(),
+                req.targets,
+                req.target_selection.unwrap_or(TargetSelection::Snapshot),
+                status,
+                document,
+                config,
+                now,
+            )
         };
         self.scheduler.track(part).await?;
         let batch = Batch::new(&key).put(
@@ -340,19 +330,48 @@ impl Jobs {
     pub fn process_details(&self, part: &Partition, id: &str) -> Result<ProcessDetails> {
         let mut d = ProcessDetails::default();
         for s in ExecutionStatus::ALL {
-            let n = self
-                .store()
-                .count_by_term(
-                    &part.key(),
-                    KIND_EXECUTION,
-                    TERM_JOB_STATUS,
-                    TermMatch::Exact(&format!("{id}/{}", s.as_str())),
-                    usize::MAX >> 1,
-                )
-                .map_err(store_error)?;
-            d.counts.insert(s, n as u64);
+            d.counts
+                .insert(s, self.count_status(part, id, s, usize::MAX >> 1)? as u64);
         }
         Ok(d)
+    }
+
+    /// The job's executions of one status, counting at most `limit`.
+    pub(crate) fn count_status(
+        &self,
+        part: &Partition,
+        id: &str,
+        status: ExecutionStatus,
+        limit: usize,
+    ) -> Result<usize> {
+        self.store()
+            .count_by_term(
+                &part.key(),
+                KIND_EXECUTION,
+                TERM_JOB_STATUS,
+                TermMatch::Exact(&format!("{id}/{}", status.as_str())),
+                limit,
+            )
+            .map_err(store_error)
+    }
+
+    /// The job's executions not yet released, oldest key first, at most `limit`.
+    pub(crate) fn unreleased(
+        &self,
+        part: &Partition,
+        id: &str,
+        limit: usize,
+    ) -> Result<Vec<shoal_store::Record>> {
+        self.store()
+            .list_by_term(
+                &part.key(),
+                KIND_EXECUTION,
+                TERM_UNRELEASED,
+                TermMatch::Exact(id),
+                None,
+                limit,
+            )
+            .map_err(store_error)
     }
 
     /// ListJobs, in job id order.

@@ -58,30 +58,15 @@ impl Jobs {
             .map(|c| Schedule::of(c, now))
             .transpose()?;
         // The things, in the order the rollout takes them.
-        let mut job = Job {
-            job_id: "preview".into(),
-            targets: targets.to_vec(),
-            target_selection: TargetSelection::Snapshot,
-            status: JobStatus::InProgress,
-            description: None,
-            document: String::new(),
-            document_source: None,
-            config: config.clone(),
-            job_template_arn: None,
-            document_parameters: BTreeMap::new(),
-            created_at: now,
-            last_updated_at: now,
-            completed_at: None,
-            force_canceled: false,
-            reason_code: None,
-            comment: None,
-            expanded: false,
-            cursor_target: 0,
-            cursor_after: None,
-            notified: 0,
-            next_release_at: None,
-            canceling: false,
-        };
+        let mut job = Job::new(
+            "preview",
+            targets.to_vec(),
+            TargetSelection::Snapshot,
+            JobStatus::InProgress,
+            String::new(),
+            config.clone(),
+            now,
+        );
         let mut things = Vec::new();
         let mut seen = HashSet::new();
         while !job.expanded {

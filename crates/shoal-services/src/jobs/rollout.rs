@@ -107,15 +107,12 @@ impl Jobs {
             }
         }
         let succeeded = if job.config.job_executions_rollout_config.is_some() {
-            self.store()
-                .count_by_term(
-                    &key,
-                    KIND_EXECUTION,
-                    TERM_JOB_STATUS,
-                    TermMatch::Exact(&format!("{}/SUCCEEDED", job.job_id)),
-                    usize::MAX >> 1,
-                )
-                .map_err(store_error)? as u64
+            self.count_status(
+                part,
+                &job.job_id,
+                ExecutionStatus::Succeeded,
+                usize::MAX >> 1,
+            )? as u64
         } else {
             0
         };
@@ -133,17 +130,7 @@ impl Jobs {
         let mut unreleased_left = 0usize;
         if rate.is_some() {
             // Executions made earlier and still waiting go first.
-            let waiting = self
-                .store()
-                .list_by_term(
-                    &key,
-                    KIND_EXECUTION,
-                    TERM_UNRELEASED,
-                    TermMatch::Exact(&job.job_id),
-                    None,
-                    budget.min(CHUNK),
-                )
-                .map_err(store_error)?;
+            let waiting = self.unreleased(part, &job.job_id, budget.min(CHUNK))?;
             unreleased_left = self
                 .store()
                 .count_by_term(
@@ -269,17 +256,7 @@ impl Jobs {
         let mut batch = Batch::new(&key);
         let mut next = None;
         if behavior == "STOP_ROLLOUT" {
-            let waiting = self
-                .store()
-                .list_by_term(
-                    &key,
-                    KIND_EXECUTION,
-                    TERM_UNRELEASED,
-                    TermMatch::Exact(&job.job_id),
-                    None,
-                    CHUNK,
-                )
-                .map_err(store_error)?;
+            let waiting = self.unreleased(part, &job.job_id, CHUNK)?;
             for r in &waiting {
                 batch = batch.delete(KIND_EXECUTION, &r.key, Expect::Rev(r.rev));
             }
