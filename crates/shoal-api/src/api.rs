@@ -22,7 +22,6 @@ pub enum Protocol {
     #[allow(dead_code)] // its first API, `logs`, lands with the logging issue
     AwsJson,
     /// restXml (S3): `<Error><Code>...</Code><Message>...</Message>...</Error>`.
-    #[allow(dead_code)] // its first API, `s3`, lands with the object store
     RestXml,
 }
 
@@ -52,12 +51,48 @@ pub struct Call<'a> {
     pub state: &'a ApiState,
     pub part: &'a Partition,
     pub caller: Caller<'a>,
+    /// The body, read whole (empty for an API that streams).
     pub body: &'a Bytes,
+    /// The body still unread, for an API that streams it (S3).
+    pub stream: Option<Streamed>,
     pub headers: &'a HeaderMap,
     pub request_id: &'a str,
 }
 
-pub type Reply = Result<Response<Full<Bytes>>, ApiError>;
+/// A request body not yet read, and what verifies its chunk signatures when the client signs
+/// each chunk (S3's `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`).
+pub struct Streamed {
+    pub body: hyper::body::Incoming,
+    pub signer: Option<shoal_sigv4::ChunkSigner>,
+}
+
+/// A response body sent as it is produced (an object read from disk).
+pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// The response bodies an API may answer with: whole (`Full`), or streamed (`Body`).
+pub trait ReplyBody: Send + 'static {
+    fn from_full(b: Full<Bytes>) -> Self;
+}
+
+impl ReplyBody for Full<Bytes> {
+    fn from_full(b: Full<Bytes>) -> Self {
+        b
+    }
+}
+
+impl ReplyBody for Body {
+    fn from_full(b: Full<Bytes>) -> Self {
+        boxed(b)
+    }
+}
+
+/// A whole body as a streamed one.
+pub fn boxed(b: Full<Bytes>) -> Body {
+    use http_body_util::BodyExt;
+    b.map_err(|never| match never {}).boxed_unsync()
+}
+
+pub type Reply<B = Full<Bytes>> = Result<Response<B>, ApiError>;
 
 /// One AWS API.
 pub trait Api {
@@ -66,11 +101,16 @@ pub trait Api {
     /// For logs.
     const NAME: &'static str;
     const PROTOCOL: Protocol;
+    /// The body of its answers.
+    type Output: ReplyBody;
 
     /// The operation a request names; an unknown one is UnknownOperationException.
     fn parse(method: &Method, path: &str, query: &str) -> Result<Self::Endpoint, ApiError>;
 
-    fn handle(call: Call<'_>, endpoint: Self::Endpoint) -> impl Future<Output = Reply> + Send;
+    fn handle(
+        call: Call<'_>,
+        endpoint: Self::Endpoint,
+    ) -> impl Future<Output = Reply<Self::Output>> + Send;
 
     /// This API's code and HTTP status for each kind of service error (its botocore model's
     /// error shapes). Exhaustive: a new kind must be given a code in every API.
@@ -83,7 +123,7 @@ pub async fn serve<A: Api>(
     method: &Method,
     path: &str,
     query: &str,
-) -> Response<Full<Bytes>> {
+) -> Response<A::Output> {
     let request_id = call.request_id;
     let result = match A::parse(method, path, query) {
         Ok(endpoint) => {
@@ -92,7 +132,10 @@ pub async fn serve<A: Api>(
         }
         Err(e) => Err(e),
     };
-    result.unwrap_or_else(|e| e.into_response(A::PROTOCOL, A::code, request_id))
+    result.unwrap_or_else(|e| {
+        e.into_response(A::PROTOCOL, A::code, request_id)
+            .map(A::Output::from_full)
+    })
 }
 
 #[cfg(test)]

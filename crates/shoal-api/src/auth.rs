@@ -28,6 +28,9 @@ pub struct KeyCache(Mutex<HashMap<ScopeKey, [u8; 32]>>);
 pub struct Caller {
     pub partition: Partition,
     pub service: String,
+    /// For a header-signed request: what verifies the chunk signatures of a body that signs
+    /// each chunk (S3's aws-chunked encoding), seeded with the request's signature.
+    pub signer: Option<shoal_sigv4::ChunkSigner>,
 }
 
 fn header_pairs(parts: &http::request::Parts) -> Vec<(&str, &str)> {
@@ -39,8 +42,9 @@ fn header_pairs(parts: &http::request::Parts) -> Vec<(&str, &str)> {
 }
 
 /// What can be checked from the head alone: the request carries a well-formed signature by an
-/// active key, for a valid region. Runs before the body is read.
-pub fn precheck(state: &crate::ApiState, parts: &http::request::Parts) -> Result<(), ApiError> {
+/// active key, for a valid region. Runs before the body is read; returns the service the
+/// credential scope names.
+pub fn precheck(state: &crate::ApiState, parts: &http::request::Parts) -> Result<String, ApiError> {
     let headers = header_pairs(parts);
     let req = RequestParts {
         method: parts.method.as_str(),
@@ -52,7 +56,7 @@ pub fn precheck(state: &crate::ApiState, parts: &http::request::Parts) -> Result
     let parsed = shoal_sigv4::parse(&req).map_err(ApiError::Auth)?;
     region_of(parsed.region)?;
     active_key(state, parsed.access_key_id)?;
-    Ok(())
+    Ok(parsed.service.to_string())
 }
 
 fn region_of(region: &str) -> Result<Region, ApiError> {
@@ -121,8 +125,16 @@ pub fn authenticate(state: &crate::ApiState, req: &RequestParts<'_>) -> Result<C
             c.insert(cache_key, signing_key);
         }
     }
+    let signer = parsed.presigned.is_none().then(|| {
+        let scope = format!(
+            "{}/{}/{}/aws4_request",
+            parsed.date, parsed.region, parsed.service
+        );
+        shoal_sigv4::ChunkSigner::new(signing_key, parsed.amz_date, &scope, parsed.signature)
+    });
     Ok(Caller {
         partition: Partition::new(account, region),
         service: parsed.service.to_string(),
+        signer,
     })
 }

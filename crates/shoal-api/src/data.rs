@@ -73,6 +73,7 @@ impl Api for Data {
     type Endpoint = Endpoint;
     const NAME: &'static str = "iot-data";
     const PROTOCOL: Protocol = Protocol::RestJson;
+    type Output = http_body_util::Full<bytes::Bytes>;
 
     fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
         Endpoint::parse(method, path, query)
@@ -115,6 +116,7 @@ impl Api for Data {
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidAggregation
             | ErrorKind::IndexNotReady
+            | ErrorKind::Storage(_)
             | ErrorKind::NotSupported => INVALID,
         }
     }
@@ -128,6 +130,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         body,
         headers,
         request_id,
+        ..
     } = call;
     match endpoint {
         Endpoint::Shadow(e) => {

@@ -104,6 +104,7 @@ async fn handle(
         part: &device.partition,
         caller: Caller::Device(&authorizer),
         body: &body,
+        stream: None,
         headers: &parts.headers,
         request_id: &request_id,
     };

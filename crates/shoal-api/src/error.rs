@@ -40,10 +40,36 @@ impl ApiError {
     /// (HTTP status, AWS error code, message, extra body members), service errors by `code`.
     fn parts(
         &self,
+        protocol: Protocol,
         code: fn(&ErrorKind) -> (StatusCode, &'static str),
     ) -> (StatusCode, &'static str, String, Option<(String, String)>) {
         use StatusCode as S;
         match self {
+            // S3 (the only restXml API) names request failures its own way
+            // (https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+            ApiError::Auth(a) if protocol == Protocol::RestXml => {
+                let (status, code) = match a {
+                    AuthError::Missing => (S::FORBIDDEN, "AccessDenied"),
+                    AuthError::Incomplete(_) => {
+                        (S::BAD_REQUEST, "AuthorizationQueryParametersError")
+                    }
+                    AuthError::SignatureMismatch => (S::FORBIDDEN, "SignatureDoesNotMatch"),
+                    AuthError::Expired(_) => (S::FORBIDDEN, "AccessDenied"),
+                };
+                (status, code, a.message(), None)
+            }
+            ApiError::UnknownAccessKey if protocol == Protocol::RestXml => (
+                S::FORBIDDEN,
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.".into(),
+                None,
+            ),
+            ApiError::UnknownOperation(m) if protocol == Protocol::RestXml => {
+                (S::NOT_IMPLEMENTED, "NotImplemented", m.clone(), None)
+            }
+            ApiError::Serialization(m) if protocol == Protocol::RestXml => {
+                (S::BAD_REQUEST, "MalformedXML", m.clone(), None)
+            }
             ApiError::Service(e) => {
                 let (status, code) = code(&e.kind);
                 let extra = match &e.kind {
@@ -87,7 +113,7 @@ impl ApiError {
         code: fn(&ErrorKind) -> (StatusCode, &'static str),
         request_id: &str,
     ) -> Response<Full<Bytes>> {
-        let (status, code, message, extra) = self.parts(code);
+        let (status, code, message, extra) = self.parts(protocol, code);
         if status.is_server_error() {
             tracing::warn!(code, request_id, "request failed");
         } else {
@@ -123,7 +149,8 @@ impl ApiError {
                     HeaderValue::from_static("application/xml"),
                 );
                 if let Ok(v) = HeaderValue::from_str(request_id) {
-                    h.insert("x-amz-request-id", v);
+                    h.insert("x-amz-request-id", v.clone());
+                    h.insert("x-amz-id-2", v);
                 }
                 resp
             }
@@ -139,7 +166,7 @@ impl ApiError {
 }
 
 /// Escapes text for an XML element.
-fn xml_escape(s: &str) -> String {
+pub(crate) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -44,6 +44,7 @@ impl Api for JobsData {
     type Endpoint = Endpoint;
     const NAME: &'static str = "iot-jobs-data";
     const PROTOCOL: Protocol = Protocol::RestJson;
+    type Output = http_body_util::Full<bytes::Bytes>;
 
     fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
         let segs = segments(path);
@@ -111,6 +112,7 @@ impl Api for JobsData {
             | ErrorKind::InvalidAggregation
             | ErrorKind::IndexNotReady
             | ErrorKind::NotSupported
+            | ErrorKind::Storage(_)
             | ErrorKind::PayloadTooLarge
             | ErrorKind::UnsupportedEncoding => INVALID,
         }

@@ -17,6 +17,7 @@ mod jobs_data;
 mod json;
 mod metrics;
 mod request;
+mod s3;
 mod server;
 mod shadow;
 
@@ -25,7 +26,8 @@ pub use server::serve;
 
 use shoal_domain::Clock;
 use shoal_services::{
-    Accounts, Events, FleetIndexing, Identity, Jobs, Messaging, Registry, ReservedTopics, Shadows,
+    Accounts, Events, FleetIndexing, Identity, Jobs, Messaging, Objects, Registry, ReservedTopics,
+    Shadows,
 };
 use std::sync::Arc;
 
@@ -39,6 +41,8 @@ pub struct ApiState {
     /// Device requests on reserved topics (iot-data Publish) and the answers of REST changes.
     pub reserved: Arc<ReservedTopics>,
     pub jobs: Arc<Jobs>,
+    /// Buckets and objects (the S3 subset).
+    pub objects: Arc<Objects>,
     /// Which `$aws/events` kinds each account receives.
     pub events: Arc<Events>,
     pub fleet: FleetIndexing,
@@ -61,6 +65,7 @@ pub struct Services {
     pub shadows: Arc<Shadows>,
     pub reserved: Arc<ReservedTopics>,
     pub jobs: Arc<Jobs>,
+    pub objects: Arc<Objects>,
     pub events: Arc<Events>,
     pub fleet: FleetIndexing,
 }
@@ -75,6 +80,7 @@ impl ApiState {
             shadows,
             reserved,
             jobs,
+            objects,
             events,
             fleet,
         } = services;
@@ -86,6 +92,7 @@ impl ApiState {
             shadows,
             reserved,
             jobs,
+            objects,
             events,
             fleet,
             clock,

@@ -4,11 +4,12 @@
 //! idle keep-alive connections), the body within `BODY_TIMEOUT` and `MAX_BODY`, and a request
 //! whose credentials cannot be right is answered before its body is read.
 
-use crate::api::{self, Call, Caller};
+use crate::api::{self, boxed, Body, Call, Caller, Streamed};
 use crate::data::Data;
 use crate::error::ApiError;
 use crate::iot::Iot;
 use crate::jobs_data::JobsData;
+use crate::s3::S3;
 use crate::ApiState;
 use bytes::Bytes;
 use http::{Request, Response};
@@ -46,10 +47,12 @@ pub fn serve(listener: Listener, state: Arc<ApiState>, stop: CancellationToken) 
 
 /// One HTTP/1.1 connection with the head timeout, until it ends or `stop` asks it to finish
 /// the request in flight and close.
-pub(crate) async fn serve_connection<I, S>(io: I, svc: S, stop: &CancellationToken)
+pub(crate) async fn serve_connection<I, S, B>(io: I, svc: S, stop: &CancellationToken)
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-    S: hyper::service::HttpService<Incoming, ResBody = Full<Bytes>> + Send,
+    B: hyper::body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S: hyper::service::HttpService<Incoming, ResBody = B> + Send,
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
@@ -105,17 +108,64 @@ impl BodyError {
     }
 }
 
-async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
     if parts.method == http::Method::GET && parts.uri.path() == "/metrics" {
-        return crate::metrics::handle(state, &parts, &request_id);
+        return crate::metrics::handle(state, &parts, &request_id).map(boxed);
     }
     // Credentials that cannot be right are refused before the body is read: a caller without
     // a valid key cannot make the server buffer a large body.
-    if let Err(e) = crate::auth::precheck(state, &parts) {
-        return e.into_default_response(&request_id);
+    let service = match crate::auth::precheck(state, &parts) {
+        Ok(s) => s,
+        Err(e) => return e.into_default_response(&request_id).map(boxed),
+    };
+    // S3 streams its bodies, in both directions.
+    if service == "s3" {
+        return route_s3(state, parts, body, &request_id).await;
     }
+    buffered(state, parts, body, &request_id).await.map(boxed)
+}
+
+/// An S3 request: authenticated from its head; its body is read by the operation, which checks
+/// it against the declared payload hash or chunk signatures as it goes.
+async fn route_s3(
+    state: &ApiState,
+    parts: http::request::Parts,
+    body: Incoming,
+    request_id: &str,
+) -> Response<Body> {
+    use crate::api::Api;
+    let caller = match crate::auth::authenticate_request(state, &parts, b"") {
+        Ok(c) => c,
+        Err(e) => {
+            return e
+                .into_response(S3::PROTOCOL, S3::code, request_id)
+                .map(boxed)
+        }
+    };
+    let call = Call {
+        state,
+        part: &caller.partition,
+        caller: Caller::Account,
+        body: &Bytes::new(),
+        stream: Some(Streamed {
+            body,
+            signer: caller.signer,
+        }),
+        headers: &parts.headers,
+        request_id,
+    };
+    let query = parts.uri.query().unwrap_or("");
+    api::serve::<S3>(call, &parts.method, parts.uri.path(), query).await
+}
+
+async fn buffered(
+    state: &ApiState,
+    parts: http::request::Parts,
+    body: Incoming,
+    request_id: &str,
+) -> Response<Full<Bytes>> {
     let declared = parts
         .headers
         .get(http::header::CONTENT_LENGTH)
@@ -123,16 +173,16 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Full<Bytes
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY) {
         return ApiError::too_large(BodyError::TooLarge.message(MAX_BODY))
-            .into_default_response(&request_id);
+            .into_default_response(request_id);
     }
     let body = match read_body(body, MAX_BODY).await {
         Ok(b) => b,
         Err(e @ BodyError::TooLarge) => {
-            return ApiError::too_large(e.message(MAX_BODY)).into_default_response(&request_id)
+            return ApiError::too_large(e.message(MAX_BODY)).into_default_response(request_id)
         }
-        Err(e) => return ApiError::invalid(e.message(MAX_BODY)).into_default_response(&request_id),
+        Err(e) => return ApiError::invalid(e.message(MAX_BODY)).into_default_response(request_id),
     };
-    route(state, &parts, &body, &request_id).await
+    route(state, &parts, &body, request_id).await
 }
 
 /// Authenticates the request and hands it to the API its credential scope names.
@@ -151,6 +201,7 @@ async fn route(
         part: &caller.partition,
         caller: Caller::Account,
         body,
+        stream: None,
         headers: &parts.headers,
         request_id,
     };

@@ -56,6 +56,8 @@ pub enum ErrorKind {
     IndexNotReady,
     /// The operation exists on AWS but Shoal does not implement it yet.
     NotSupported,
+    /// An object-storage failure S3 names with a code of its own.
+    Storage(crate::objects::StorageError),
     /// A bug or a failed backend; details are logged, not returned.
     Internal,
 }

@@ -10,6 +10,7 @@ pub mod fleet;
 pub mod identity;
 pub mod ids;
 pub mod jobs;
+pub mod objects;
 pub mod page;
 pub mod shadow;
 pub mod tags;

@@ -9,6 +9,7 @@ use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
 use shoal_net::{CancellationToken, Listener, Served};
+use shoal_services::objects::{Blobs, Objects};
 use shoal_services::{
     AccessKey, Accounts, Events, FleetIndexing, Identity, Jobs, Messaging, Registry,
     ReservedTopics, Scheduler, Shadows,
@@ -152,6 +153,9 @@ impl Server {
         )
         .map_err(|e| e.message)?;
         let events = Arc::new(Events::new(dyn_store.clone(), clock.clone()));
+        let blobs = Blobs::local(&cfg.data.join("objects"))
+            .map_err(|e| format!("cannot open the object folder: {e}"))?;
+        let objects = Arc::new(Objects::new(dyn_store.clone(), clock.clone(), blobs));
         let jobs = Jobs::new(
             dyn_store.clone(),
             clock.clone(),
@@ -188,6 +192,7 @@ impl Server {
                     shadows,
                     reserved,
                     jobs: jobs.clone(),
+                    objects: objects.clone(),
                     events,
                     fleet: fleet.clone(),
                 },

@@ -31,6 +31,7 @@ impl Api for Iot {
     type Endpoint = Endpoint;
     const NAME: &'static str = "iot";
     const PROTOCOL: Protocol = Protocol::RestJson;
+    type Output = http_body_util::Full<bytes::Bytes>;
 
     fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
         Endpoint::parse(method, path, query)
@@ -67,6 +68,8 @@ impl Api for Iot {
             ErrorKind::InvalidAggregation => (S::BAD_REQUEST, "InvalidAggregationException"),
             ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
             ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
+            // A job document in object storage that cannot be read (CreateJob documentSource).
+            ErrorKind::Storage(_) => (S::BAD_REQUEST, "InvalidRequestException"),
             ErrorKind::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException"),
             ErrorKind::UnsupportedEncoding => (
                 S::UNSUPPORTED_MEDIA_TYPE,

@@ -177,6 +177,27 @@ impl TestServer {
         aws_sdk_iotjobsdataplane::Client::from_conf(conf)
     }
 
+    /// An `aws-sdk-s3` client on the same endpoint, path-style (the endpoint is an IP literal,
+    /// which the S3 endpoint rules address path-style anyway).
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        use aws_sdk_s3::config;
+        let conf = config::Config::builder()
+            .behavior_version(config::BehaviorVersion::latest())
+            .region(config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .force_path_style(true)
+            .credentials_provider(config::Credentials::new(
+                &self.key.0,
+                &self.key.1,
+                None,
+                None,
+                "test",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.stop().await;

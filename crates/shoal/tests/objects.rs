@@ -1,0 +1,526 @@
+//! The S3 subset, driven by `aws-sdk-s3` unmodified: buckets, objects in memory and streamed
+//! from a file (aws-chunked with signed chunks and a CRC32 trailer), ranges and conditions,
+//! ListObjectsV2 pages, multipart uploads out of order, presigned GETs, and S3's error codes.
+
+mod common;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use common::TestServer;
+use std::time::Duration;
+
+fn s3_code<E, R>(r: Result<R, aws_sdk_s3::error::SdkError<E>>) -> String
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match r {
+        Ok(v) => panic!("expected an error, got {v:?}"),
+        Err(e) => e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{e:?}")),
+    }
+}
+
+fn pattern(n: usize, seed: u8) -> Vec<u8> {
+    (0..n)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+async fn body(out: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
+    out.body.collect().await.unwrap().into_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn buckets_objects_ranges_and_errors() {
+    let s = TestServer::start().await;
+    let c = s.s3_client();
+    c.create_bucket().bucket("firmware").send().await.unwrap();
+    assert_eq!(
+        s3_code(c.create_bucket().bucket("firmware").send().await),
+        "BucketAlreadyOwnedByYou"
+    );
+    assert_eq!(
+        s3_code(c.create_bucket().bucket("Bad_Name").send().await),
+        "InvalidBucketName"
+    );
+    let listed = c.list_buckets().send().await.unwrap();
+    let names: Vec<_> = listed.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["firmware"]);
+
+    let data = pattern(100_000, 7);
+    let put = c
+        .put_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .content_type("application/x-firmware")
+        .metadata("build", "42")
+        .body(ByteStream::from(data.clone()))
+        .send()
+        .await
+        .unwrap();
+    let etag = put.e_tag().unwrap().to_string();
+    assert_eq!(etag, format!("\"{:x}\"", md5_of(&data)));
+
+    let head = c
+        .head_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.content_length(), Some(100_000));
+    assert_eq!(head.content_type(), Some("application/x-firmware"));
+    assert_eq!(head.metadata().unwrap()["build"], "42");
+    assert_eq!(head.e_tag(), Some(etag.as_str()));
+
+    let got = c
+        .get_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(got).await, data);
+
+    let ranged = c
+        .get_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .range("bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.content_range(), Some("bytes 10-19/100000"));
+    assert_eq!(body(ranged).await, data[10..20]);
+    let suffix = c
+        .get_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .range("bytes=-5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(suffix).await, data[99_995..]);
+    assert_eq!(
+        s3_code(
+            c.get_object()
+                .bucket("firmware")
+                .key("dir/v2 +~.bin")
+                .range("bytes=100000-")
+                .send()
+                .await
+        ),
+        "InvalidRange"
+    );
+
+    // Conditions: a matching If-None-Match is 304, a wrong If-Match 412.
+    let not_modified = c
+        .get_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .if_none_match(&etag)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(not_modified.raw_response().unwrap().status().as_u16(), 304);
+    assert_eq!(
+        s3_code(
+            c.get_object()
+                .bucket("firmware")
+                .key("dir/v2 +~.bin")
+                .if_match("\"0123\"")
+                .send()
+                .await
+        ),
+        "PreconditionFailed"
+    );
+    // A create-only put of an existing key is refused.
+    assert_eq!(
+        s3_code(
+            c.put_object()
+                .bucket("firmware")
+                .key("dir/v2 +~.bin")
+                .if_none_match("*")
+                .body(ByteStream::from_static(b"x"))
+                .send()
+                .await
+        ),
+        "PreconditionFailed"
+    );
+
+    assert_eq!(
+        s3_code(
+            c.get_object()
+                .bucket("firmware")
+                .key("missing")
+                .send()
+                .await
+        ),
+        "NoSuchKey"
+    );
+    assert_eq!(
+        s3_code(c.get_object().bucket("nobucket").key("k").send().await),
+        "NoSuchBucket"
+    );
+    let head_missing = c
+        .head_object()
+        .bucket("firmware")
+        .key("missing")
+        .send()
+        .await;
+    assert!(head_missing
+        .unwrap_err()
+        .into_service_error()
+        .is_not_found());
+    assert_eq!(
+        s3_code(c.delete_bucket().bucket("firmware").send().await),
+        "BucketNotEmpty"
+    );
+    c.delete_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .send()
+        .await
+        .unwrap();
+    // Deleting what is not there succeeds, as in S3.
+    c.delete_object()
+        .bucket("firmware")
+        .key("dir/v2 +~.bin")
+        .send()
+        .await
+        .unwrap();
+    c.delete_bucket().bucket("firmware").send().await.unwrap();
+    assert_eq!(
+        s3_code(c.delete_bucket().bucket("firmware").send().await),
+        "NoSuchBucket"
+    );
+    s.stop().await;
+}
+
+fn md5_of(data: &[u8]) -> u128 {
+    use md5::{Digest, Md5};
+    u128::from_be_bytes(Md5::digest(data).into())
+}
+
+#[tokio::test]
+async fn streamed_upload_from_a_file_with_signed_chunks() {
+    let s = TestServer::start().await;
+    let c = s.s3_client();
+    c.create_bucket().bucket("big").send().await.unwrap();
+    let data = pattern(3 * 1024 * 1024 + 17, 3);
+    let file = s.data_dir().join("upload.bin");
+    std::fs::write(&file, &data).unwrap();
+    // From a path the SDK streams: aws-chunked, each chunk signed, a CRC32 trailer.
+    c.put_object()
+        .bucket("big")
+        .key("image.bin")
+        .body(ByteStream::from_path(&file).await.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_object()
+        .bucket("big")
+        .key("image.bin")
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_length(), Some(data.len() as i64));
+    assert!(got.checksum_crc32().is_some());
+    assert_eq!(body(got).await, data);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn list_objects_v2_pages_and_common_prefixes() {
+    let s = TestServer::start().await;
+    let c = s.s3_client();
+    c.create_bucket().bucket("logs").send().await.unwrap();
+    for k in ["a/1", "a/2", "b/1", "c", "d/x/y", "e"] {
+        c.put_object()
+            .bucket("logs")
+            .key(k)
+            .body(ByteStream::from_static(b"1"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let top = c
+        .list_objects_v2()
+        .bucket("logs")
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    let prefixes: Vec<_> = top
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    let keys: Vec<_> = top.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(prefixes, ["a/", "b/", "d/"]);
+    assert_eq!(keys, ["c", "e"]);
+    assert_eq!(top.key_count(), Some(5));
+
+    // Two at a time, prefixes and keys mixed, every item exactly once.
+    let mut seen = Vec::new();
+    let mut pages = c
+        .list_objects_v2()
+        .bucket("logs")
+        .delimiter("/")
+        .max_keys(2)
+        .into_paginator()
+        .send();
+    let mut count = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        count += 1;
+        seen.extend(
+            page.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_string)),
+        );
+        seen.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+    }
+    seen.sort();
+    assert_eq!(seen, ["a/", "b/", "c", "d/", "e"]);
+    assert_eq!(count, 3);
+
+    let under_a = c
+        .list_objects_v2()
+        .bucket("logs")
+        .prefix("a/")
+        .start_after("a/1")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<_> = under_a.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["a/2"]);
+    assert_eq!(under_a.contents()[0].size(), Some(1));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn multipart_upload_out_of_order_and_its_rules() {
+    let s = TestServer::start().await;
+    let c = s.s3_client();
+    c.create_bucket().bucket("uploads").send().await.unwrap();
+    let created = c
+        .create_multipart_upload()
+        .bucket("uploads")
+        .key("fw.bin")
+        .content_type("application/octet-stream")
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap().to_string();
+    let p1 = pattern(5 * 1024 * 1024, 1);
+    let p2 = pattern(1234, 2);
+    // Part 2 first, as concurrent clients do.
+    let e2 = c
+        .upload_part()
+        .bucket("uploads")
+        .key("fw.bin")
+        .upload_id(&id)
+        .part_number(2)
+        .body(ByteStream::from(p2.clone()))
+        .send()
+        .await
+        .unwrap();
+    let e1 = c
+        .upload_part()
+        .bucket("uploads")
+        .key("fw.bin")
+        .upload_id(&id)
+        .part_number(1)
+        .body(ByteStream::from(p1.clone()))
+        .send()
+        .await
+        .unwrap();
+    let part = |n: i32, e: &str| CompletedPart::builder().part_number(n).e_tag(e).build();
+    let parts = c
+        .list_parts()
+        .bucket("uploads")
+        .key("fw.bin")
+        .upload_id(&id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parts.parts().len(), 2);
+    // Out of order, or a wrong ETag, is refused and the upload stays.
+    let wrong_order = CompletedMultipartUpload::builder()
+        .parts(part(2, e2.e_tag().unwrap()))
+        .parts(part(1, e1.e_tag().unwrap()))
+        .build();
+    assert_eq!(
+        s3_code(
+            c.complete_multipart_upload()
+                .bucket("uploads")
+                .key("fw.bin")
+                .upload_id(&id)
+                .multipart_upload(wrong_order)
+                .send()
+                .await
+        ),
+        "InvalidPartOrder"
+    );
+    let wrong_etag = CompletedMultipartUpload::builder()
+        .parts(part(1, "\"00\""))
+        .parts(part(2, e2.e_tag().unwrap()))
+        .build();
+    assert_eq!(
+        s3_code(
+            c.complete_multipart_upload()
+                .bucket("uploads")
+                .key("fw.bin")
+                .upload_id(&id)
+                .multipart_upload(wrong_etag)
+                .send()
+                .await
+        ),
+        "InvalidPart"
+    );
+    let done = c
+        .complete_multipart_upload()
+        .bucket("uploads")
+        .key("fw.bin")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(part(1, e1.e_tag().unwrap()))
+                .parts(part(2, e2.e_tag().unwrap()))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        done.e_tag().unwrap().ends_with("-2\""),
+        "{:?}",
+        done.e_tag()
+    );
+    let got = c
+        .get_object()
+        .bucket("uploads")
+        .key("fw.bin")
+        .send()
+        .await
+        .unwrap();
+    let mut all = p1.clone();
+    all.extend_from_slice(&p2);
+    assert_eq!(body(got).await, all);
+    // Completed, the upload is gone.
+    assert_eq!(
+        s3_code(
+            c.abort_multipart_upload()
+                .bucket("uploads")
+                .key("fw.bin")
+                .upload_id(&id)
+                .send()
+                .await
+        ),
+        "NoSuchUpload"
+    );
+    // A small first part makes the whole too small.
+    let small = c
+        .create_multipart_upload()
+        .bucket("uploads")
+        .key("small")
+        .send()
+        .await
+        .unwrap();
+    let sid = small.upload_id().unwrap();
+    let mut etags = Vec::new();
+    for n in 1..=2 {
+        let e = c
+            .upload_part()
+            .bucket("uploads")
+            .key("small")
+            .upload_id(sid)
+            .part_number(n)
+            .body(ByteStream::from_static(b"tiny"))
+            .send()
+            .await
+            .unwrap();
+        etags.push(e.e_tag().unwrap().to_string());
+    }
+    assert_eq!(
+        s3_code(
+            c.complete_multipart_upload()
+                .bucket("uploads")
+                .key("small")
+                .upload_id(sid)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .parts(part(1, &etags[0]))
+                        .parts(part(2, &etags[1]))
+                        .build()
+                )
+                .send()
+                .await
+        ),
+        "EntityTooSmall"
+    );
+    c.abort_multipart_upload()
+        .bucket("uploads")
+        .key("small")
+        .upload_id(sid)
+        .send()
+        .await
+        .unwrap();
+    s.stop().await;
+}
+
+/// A presigned GET works with no credentials until it expires.
+#[tokio::test]
+async fn presigned_get_until_it_expires() {
+    let s = TestServer::start().await;
+    let c = s.s3_client();
+    c.create_bucket().bucket("pub").send().await.unwrap();
+    c.put_object()
+        .bucket("pub")
+        .key("doc.json")
+        .body(ByteStream::from_static(b"{\"v\":2}"))
+        .send()
+        .await
+        .unwrap();
+    let presigned = c
+        .get_object()
+        .bucket("pub")
+        .key("doc.json")
+        .presigned(PresigningConfig::expires_in(Duration::from_secs(600)).unwrap())
+        .await
+        .unwrap();
+    let (status, text) = plain_get(presigned.uri()).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with("{\"v\":2}"), "{text}");
+    s.clock.advance_millis(601_000);
+    let (status, text) = plain_get(presigned.uri()).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("<Code>AccessDenied</Code>"), "{text}");
+    s.stop().await;
+}
+
+/// GET of a URL with no credentials of its own.
+async fn plain_get(url: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+    let req = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tcp.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    (text[9..12].parse().unwrap(), text)
+}
