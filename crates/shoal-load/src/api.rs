@@ -60,6 +60,12 @@ pub(crate) struct Target {
     addr: String,
 }
 
+impl Target {
+    pub(crate) fn host(&self) -> &str {
+        &self.host
+    }
+}
+
 pub(crate) fn target(endpoint: &str) -> Result<Target, String> {
     let rest = endpoint
         .strip_prefix("http://")

@@ -7,6 +7,7 @@ mod api;
 mod fleet;
 mod jobs;
 mod mqtt;
+mod objects;
 mod report;
 mod startup;
 
@@ -29,6 +30,8 @@ enum Command {
     Mqtt(mqtt::MqttArgs),
     /// Jobs: a simulated fleet carrying out jobs over MQTT, and job creation over many targets.
     Jobs(jobs::JobsArgs),
+    /// Object storage: PutObject and GetObject of a large object beside a file copy.
+    Objects(objects::ObjectsArgs),
 }
 
 fn main() {
@@ -43,6 +46,7 @@ fn main() {
             Command::Startup(a) => startup::run(a).await,
             Command::Mqtt(a) => mqtt::run(a).await,
             Command::Jobs(a) => jobs::run(a).await,
+            Command::Objects(a) => objects::run(a).await,
         }
     });
     if let Err(e) = result {
