@@ -206,6 +206,72 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<ByteRange>>
     }))
 }
 
+/// The bucket and key an S3 object URL names, in the forms AWS IoT takes in a job's
+/// `documentSource` and in `${aws:iot:s3-presigned-url:...}` placeholders
+/// (https://docs.aws.amazon.com/iot/latest/developerguide/create-manage-jobs.html):
+/// `https://s3.amazonaws.com/B/K`, `https://s3.REGION.amazonaws.com/B/K`,
+/// `https://B.s3.amazonaws.com/K`, `https://B.s3.REGION.amazonaws.com/K`, `s3://B/K`, and
+/// path-style on any other host (Shoal's own API endpoint).
+pub fn parse_object_url(url: &str) -> Result<(BucketName, ObjectKey)> {
+    let bad = || {
+        ServiceError::invalid(format!(
+            "{url} is not an S3 object URL (https://s3.amazonaws.com/BUCKET/KEY, https://BUCKET.s3.amazonaws.com/KEY or s3://BUCKET/KEY)"
+        ))
+    };
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let (host, path) = rest.split_once('/').ok_or_else(bad)?;
+    let (bucket, key) = match scheme {
+        "s3" => (host, path),
+        "http" | "https" => {
+            let host = host.split(':').next().unwrap_or_default();
+            match host.split_once(".s3.").or_else(|| host.split_once(".s3-")) {
+                Some((b, aws)) if aws.ends_with("amazonaws.com") => (b, path),
+                _ => path.split_once('/').unwrap_or((path, "")),
+            }
+        }
+        _ => return Err(bad()),
+    };
+    let key = percent_decode(key).ok_or_else(bad)?;
+    Ok((BucketName::parse(bucket)?, ObjectKey::parse(&key)?))
+}
+
+/// `%XX` sequences of a URL path decoded (as UTF-8).
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The `${aws:iot:s3-presigned-url:URL}` placeholders of a job document: (start, end, URL) of
+/// each, in order.
+pub fn presigned_placeholders(doc: &str) -> Vec<(usize, usize, &str)> {
+    const OPEN: &str = "${aws:iot:s3-presigned-url:";
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = doc[from..].find(OPEN) {
+        let start = from + i;
+        let inner = start + OPEN.len();
+        let Some(len) = doc[inner..].find('}') else {
+            break;
+        };
+        out.push((start, inner + len + 1, &doc[inner..inner + len]));
+        from = inner + len + 1;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,6 +336,37 @@ mod tests {
                 "{h}"
             );
         }
+    }
+
+    #[test]
+    fn object_urls_in_every_form() {
+        for url in [
+            "https://s3.amazonaws.com/fw-bucket/dir/v2.bin",
+            "https://s3.eu-west-1.amazonaws.com/fw-bucket/dir/v2.bin",
+            "https://fw-bucket.s3.amazonaws.com/dir/v2.bin",
+            "https://fw-bucket.s3.eu-west-1.amazonaws.com/dir/v2.bin",
+            "s3://fw-bucket/dir/v2.bin",
+            "http://127.0.0.1:9080/fw-bucket/dir/v2.bin",
+            "http://shoal.local/fw-bucket/dir%2Fv2.bin?x=1",
+        ] {
+            let (b, k) = parse_object_url(url).unwrap();
+            assert_eq!(
+                (b.as_str(), k.as_str()),
+                ("fw-bucket", "dir/v2.bin"),
+                "{url}"
+            );
+        }
+        for bad in [
+            "fw/x",
+            "ftp://h/b/k",
+            "https://s3.amazonaws.com/fw-bucket",
+            "s3://fw-bucket/",
+        ] {
+            assert!(parse_object_url(bad).is_err(), "{bad}");
+        }
+        let doc = r#"{"url":"${aws:iot:s3-presigned-url:s3://b1b/k}","n":"${other}","u2":"${aws:iot:s3-presigned-url:https://s3.amazonaws.com/b2b/k2}"}"#;
+        let found: Vec<&str> = presigned_placeholders(doc).iter().map(|p| p.2).collect();
+        assert_eq!(found, ["s3://b1b/k", "https://s3.amazonaws.com/b2b/k2"]);
     }
 
     #[test]

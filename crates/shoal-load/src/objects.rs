@@ -129,7 +129,16 @@ pub async fn run(a: ObjectsArgs) -> Result<(), String> {
             ("content-length", length.as_str()),
             ("x-amz-checksum-crc32", crc.as_str()),
         ];
-        let (status, _) = s3(&mut sender, &a, &t, "PUT", &key_path, &headers, data.clone()).await?;
+        let (status, _) = s3(
+            &mut sender,
+            &a,
+            &t,
+            "PUT",
+            &key_path,
+            &headers,
+            data.clone(),
+        )
+        .await?;
         if status != 200 {
             return Err(format!("PutObject answered {status}"));
         }
@@ -166,8 +175,14 @@ pub async fn run(a: ObjectsArgs) -> Result<(), String> {
     let _ = std::fs::remove_file(&dst);
     let (put, get, copy, read) = (median(put), median(get), median(copy), median(read));
     println!("object of {mb:.0} MB, median of {} rounds, MB/s", a.rounds);
-    println!("  PutObject                {put:8.1}   file copy + fsync {copy:8.1}   ratio {:.2}x", copy / put);
-    println!("  GetObject                {get:8.1}   file read         {read:8.1}   ratio {:.2}x", read / get);
+    println!(
+        "  PutObject                {put:8.1}   file copy + fsync {copy:8.1}   ratio {:.2}x",
+        copy / put
+    );
+    println!(
+        "  GetObject                {get:8.1}   file read         {read:8.1}   ratio {:.2}x",
+        read / get
+    );
     Ok(())
 }
 

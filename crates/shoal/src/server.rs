@@ -163,7 +163,8 @@ impl Server {
             messaging.clone(),
             events.clone(),
         )
-        .with_fleet(fleet.clone());
+        .with_fleet(fleet.clone())
+        .with_objects(objects.clone());
         let reserved = Arc::new(ReservedTopics::new(
             messaging.clone(),
             clock.clone(),
@@ -210,6 +211,14 @@ impl Server {
         let mqtt_addr = mqtt.local_addr().map_err(|e| e.to_string())?;
         let api = Listener::new("api", bind(cfg.api.listen).await?, cfg.api.max_connections);
         let api_addr = api.local_addr().map_err(|e| e.to_string())?;
+        // Presigned URLs in job documents point at the API port: at its address when it
+        // listens on one, else at the public host name.
+        let presign_host = if api_addr.ip().is_unspecified() {
+            format!("{}:{}", cfg.api.public_host, api_addr.port())
+        } else {
+            api_addr.to_string()
+        };
+        objects.set_presigning(accounts.clone(), format!("http://{presign_host}"));
         let device_https = Listener::new(
             "device-https",
             bind(cfg.device_https.listen).await?,

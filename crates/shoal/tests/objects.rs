@@ -524,3 +524,95 @@ async fn plain_get(url: &str) -> (u16, String) {
     let text = String::from_utf8_lossy(&raw).to_string();
     (text[9..12].parse().unwrap(), text)
 }
+
+/// A job whose document lives in object storage (`documentSource`) and names a firmware file
+/// with `${aws:iot:s3-presigned-url:...}`: the device's copy carries a presigned URL that
+/// fetches the file, valid `presignedUrlConfig.expiresInSec`; the owner's GetJobDocument keeps
+/// the placeholder.
+#[tokio::test]
+async fn job_documents_from_object_storage_with_presigned_urls() {
+    let s = TestServer::start().await;
+    let c = s.s3_client();
+    let iot = s.client("us-east-1");
+    c.create_bucket()
+        .bucket("fw-artifacts")
+        .send()
+        .await
+        .unwrap();
+    c.put_object()
+        .bucket("fw-artifacts")
+        .key("images/v2.bin")
+        .body(ByteStream::from_static(b"FIRMWARE-V2"))
+        .send()
+        .await
+        .unwrap();
+    let doc = r#"{"operation":"install","url":"${aws:iot:s3-presigned-url:https://s3.amazonaws.com/fw-artifacts/images/v2.bin}"}"#;
+    c.put_object()
+        .bucket("fw-artifacts")
+        .key("jobs/install.json")
+        .body(ByteStream::from_static(doc.as_bytes()))
+        .send()
+        .await
+        .unwrap();
+    let thing = iot.create_thing().thing_name("dev-1").send().await.unwrap();
+    iot.create_job()
+        .job_id("install-v2")
+        .targets(thing.thing_arn().unwrap())
+        .document_source("https://fw-artifacts.s3.amazonaws.com/jobs/install.json")
+        .presigned_url_config(
+            aws_sdk_iot::types::PresignedUrlConfig::builder()
+                .role_arn("arn:aws:iam::123456789012:role/unused")
+                .expires_in_sec(300)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let described = iot
+        .describe_job()
+        .job_id("install-v2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.document_source(),
+        Some("https://fw-artifacts.s3.amazonaws.com/jobs/install.json")
+    );
+    let owner = iot
+        .get_job_document()
+        .job_id("install-v2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(owner.document(), Some(doc));
+
+    let device = s
+        .jobs_data_client()
+        .describe_job_execution()
+        .job_id("install-v2")
+        .thing_name("dev-1")
+        .include_job_document(true)
+        .send()
+        .await
+        .unwrap();
+    let got = device.execution().unwrap().job_document().unwrap();
+    let v: serde_json::Value = serde_json::from_str(got).unwrap();
+    let url = v["url"].as_str().unwrap();
+    assert!(url.contains("X-Amz-Expires=300"), "{url}");
+    let (status, text) = plain_get(url).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.ends_with("FIRMWARE-V2"), "{text}");
+    s.clock.advance_millis(301_000);
+    assert_eq!(plain_get(url).await.0, 403);
+
+    // A documentSource that names nothing is refused.
+    let missing = iot
+        .create_job()
+        .job_id("nothing")
+        .targets(thing.thing_arn().unwrap())
+        .document_source("https://s3.amazonaws.com/fw-artifacts/jobs/none.json")
+        .send()
+        .await;
+    assert_eq!(common::code(missing), "InvalidRequestException");
+    s.stop().await;
+}

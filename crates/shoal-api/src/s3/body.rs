@@ -233,7 +233,9 @@ async fn read_into(
             }
             Ok(Some(Ok(f))) => f,
         };
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         let object: Bytes = match chunked.as_mut() {
             None => data,
             Some(dec) => {
@@ -348,9 +350,9 @@ impl Digests {
 
     async fn finish(self) -> Result<DigestsDone, ApiError> {
         drop(self.tx);
-        self.done
-            .await
-            .map_err(|_| ApiError::Service(shoal_domain::ServiceError::internal("digest task failed")))
+        self.done.await.map_err(|_| {
+            ApiError::Service(shoal_domain::ServiceError::internal("digest task failed"))
+        })
     }
 }
 

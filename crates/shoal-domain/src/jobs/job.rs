@@ -112,9 +112,12 @@ impl ProcessDetails {
     }
 }
 
+/// The most characters a job document may have.
+pub const MAX_DOCUMENT: usize = 32_768;
+
 /// A job document: a JSON object of at most 32,768 characters (model `JobDocument`).
 pub fn check_document(doc: &str) -> Result<()> {
-    if doc.chars().count() > 32_768 {
+    if doc.chars().count() > MAX_DOCUMENT {
         return Err(ServiceError::invalid(
             "The job document exceeds the maximum size of 32768 characters",
         ));

@@ -18,7 +18,7 @@ pub use execution::{
     check_status_details, check_step_timeout, DeviceUpdate, Execution, ExecutionStatus,
     StatusDetails,
 };
-pub use job::{check_document, Job, JobStatus, ProcessDetails, TargetSelection};
+pub use job::{check_document, Job, JobStatus, ProcessDetails, TargetSelection, MAX_DOCUMENT};
 pub use managed::{
     managed_template, managed_templates, parse_managed_arn, ManagedTemplate, ParameterSpec,
 };

@@ -225,7 +225,7 @@ impl Jobs {
                 }
                 self.after_change(part, &cur.value, &next, retry.is_some())
                     .await;
-                return Ok((next, loaded_job.value.document));
+                return Ok((next, self.device_document(part, &loaded_job.value)));
             }
         }
         Err(crate::records::contention().into())

@@ -89,6 +89,9 @@ pub struct Jobs {
     me: std::sync::Weak<Jobs>,
     /// The fleet index, for abort criteria with a fleet query (set once both exist).
     fleet: std::sync::OnceLock<crate::FleetIndexing>,
+    /// Object storage: documents from `documentSource`, and the presigned URLs that replace
+    /// `${aws:iot:s3-presigned-url:...}` placeholders in what devices get.
+    objects: std::sync::OnceLock<Arc<crate::Objects>>,
     /// Notifications being sent in the background: a bound, so a rollout of a million waits
     /// for its devices to be told rather than growing the process.
     notifying: Arc<tokio::sync::Semaphore>,
@@ -154,10 +157,79 @@ impl Jobs {
             applied: tokio::sync::watch::channel(0).0,
             me: me.clone(),
             fleet: std::sync::OnceLock::new(),
+            objects: std::sync::OnceLock::new(),
             notifying: Arc::new(tokio::sync::Semaphore::new(NOTIFYING as usize)),
         });
         rollout::register(&jobs, &scheduler);
         jobs
+    }
+
+    /// Lets jobs read documents from object storage and presign the URLs devices get.
+    pub fn with_objects(self: Arc<Self>, objects: Arc<crate::Objects>) -> Arc<Self> {
+        let _ = self.objects.set(objects);
+        self
+    }
+
+    /// A job document kept in object storage (`documentSource`), read when the job or
+    /// template is made, as AWS reads it.
+    pub(crate) async fn document_from(&self, part: &Partition, source: &str) -> Result<String> {
+        let (bucket, key) = shoal_domain::objects::parse_object_url(source)?;
+        let objects = self
+            .objects
+            .get()
+            .ok_or_else(|| ServiceError::internal("object storage is not set up"))?;
+        let bytes = objects
+            .read_small(
+                part,
+                &bucket,
+                &key,
+                4 * shoal_domain::jobs::MAX_DOCUMENT as u64,
+            )
+            .await
+            .map_err(|e| {
+                ServiceError::invalid(format!(
+                    "The documentSource {source} cannot be read: {}",
+                    e.message
+                ))
+            })?;
+        String::from_utf8(bytes)
+            .map_err(|_| ServiceError::invalid(format!("The documentSource {source} is not UTF-8")))
+    }
+
+    /// The document as a device gets it: each `${aws:iot:s3-presigned-url:URL}` replaced by a
+    /// presigned GET of that object, valid `presignedUrlConfig.expiresInSec` (an hour unless
+    /// set), made anew each time
+    /// (https://docs.aws.amazon.com/iot/latest/developerguide/create-manage-jobs.html).
+    pub(crate) fn device_document(&self, part: &Partition, job: &Job) -> String {
+        let found = shoal_domain::objects::presigned_placeholders(&job.document);
+        let Some(objects) = self.objects.get().filter(|_| !found.is_empty()) else {
+            return job.document.clone();
+        };
+        let expires = job
+            .config
+            .presigned_url_config
+            .as_ref()
+            .and_then(|p| p.expires_in_sec)
+            .unwrap_or(3600)
+            .clamp(60, 3600) as u64;
+        let mut out = String::with_capacity(job.document.len() + found.len() * 512);
+        let mut at = 0;
+        for (start, end, url) in found {
+            out.push_str(&job.document[at..start]);
+            let signed = shoal_domain::objects::parse_object_url(url)
+                .and_then(|(b, k)| objects.presign_get(part, &b, &k, expires));
+            match signed {
+                // The document is JSON: the URL goes in a JSON string.
+                Ok(u) => out.push_str(&u),
+                Err(e) => {
+                    tracing::warn!(job = %job.job_id, url, error = %e.message, "placeholder left as it is");
+                    out.push_str(&job.document[start..end]);
+                }
+            }
+            at = end;
+        }
+        out.push_str(&job.document[at..]);
+        out
     }
 
     /// Lets abort criteria name fleet queries.
@@ -249,11 +321,15 @@ impl Jobs {
             }
             None => (req.document, req.config),
         };
-        if req.document_source.is_some() {
-            return Err(ServiceError::invalid(
-                "documentSource is not supported by Shoal yet: pass the document itself (docs/compatibility.md)",
-            ));
-        }
+        let document = match (document, &req.document_source) {
+            (Some(_), Some(_)) => {
+                return Err(ServiceError::invalid(
+                    "A job takes a document or a documentSource, not both",
+                ))
+            }
+            (None, Some(source)) => Some(self.document_from(part, source).await?),
+            (d, None) => d,
+        };
         let Some(document) = document else {
             return Err(ServiceError::invalid(
                 "A job needs a document, a documentSource or a jobTemplateArn",
@@ -283,6 +359,7 @@ impl Jobs {
             description: req.description,
             job_template_arn: req.job_template_arn,
             document_parameters: req.document_parameters,
+            document_source: req.document_source,
             ..Job::new(
                 req.job_id.as_str(),
                 req.targets,
@@ -635,8 +712,8 @@ impl Jobs {
         Err(crate::records::contention())
     }
 
-    /// GetJobDocument.
+    /// The document of a job as its devices get it (placeholders resolved).
     pub fn job_document(&self, part: &Partition, id: &str) -> Result<String> {
-        Ok(self.load_job(part, id)?.value.document)
+        Ok(self.device_document(part, &self.load_job(part, id)?.value))
     }
 }

@@ -93,11 +93,6 @@ impl Jobs {
         shoal_domain::ids::check("description", &description, 1, 2028, "[^\\p{C}]+", |c| {
             !c.is_control()
         })?;
-        if req.document_source.is_some() {
-            return Err(ServiceError::invalid(
-                "documentSource is not supported by Shoal yet: pass the document itself (docs/compatibility.md)",
-            ));
-        }
         let (document, config) = match &req.job_arn {
             Some(arn) => {
                 let a = Arn::parse(arn)?;
@@ -113,9 +108,20 @@ impl Jobs {
                 (job.document, merged(&job.config, &req.config))
             }
             None => {
-                let doc = req.document.clone().ok_or_else(|| {
-                    ServiceError::invalid("A job template needs a document or a jobArn")
-                })?;
+                let doc = match (&req.document, &req.document_source) {
+                    (Some(_), Some(_)) => {
+                        return Err(ServiceError::invalid(
+                            "A job template takes a document or a documentSource, not both",
+                        ))
+                    }
+                    (Some(d), None) => d.clone(),
+                    (None, Some(source)) => self.document_from(part, source).await?,
+                    (None, None) => {
+                        return Err(ServiceError::invalid(
+                            "A job template needs a document, a documentSource or a jobArn",
+                        ))
+                    }
+                };
                 (doc, req.config.clone())
             }
         };
@@ -126,7 +132,7 @@ impl Jobs {
             id: req.id.to_string(),
             description,
             document: Some(document),
-            document_source: None,
+            document_source: req.document_source.clone(),
             config: JobConfig {
                 scheduling_config: None,
                 ..config

@@ -93,6 +93,23 @@ pub struct Objects {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     blobs: Blobs,
+    /// Signs presigned GETs (job documents' `${aws:iot:s3-presigned-url:...}`) with a key of
+    /// the account, for the API endpoint devices reach (set once the listener is bound).
+    presign: std::sync::OnceLock<(Arc<crate::Accounts>, String)>,
+}
+
+/// A key as it goes in a URL path: every byte but the unreserved ones and `/` encoded (S3
+/// signs the path as sent, encoded once).
+fn encode_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn object_key(bucket: &BucketName, key: &ObjectKey) -> String {
@@ -113,7 +130,84 @@ impl Objects {
             store,
             clock,
             blobs,
+            presign: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Lets `presign_get` sign URLs for `endpoint` (`http://HOST:PORT`).
+    pub fn set_presigning(&self, accounts: Arc<crate::Accounts>, endpoint: String) {
+        let _ = self.presign.set((accounts, endpoint));
+    }
+
+    /// A presigned SigV4 GET of an object, valid `expires_secs` from now, signed with an active
+    /// access key of the account (as S3 presigned URLs are signed with the caller's key).
+    pub fn presign_get(
+        &self,
+        part: &Partition,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        expires_secs: u64,
+    ) -> Result<String> {
+        let (accounts, endpoint) = self
+            .presign
+            .get()
+            .ok_or_else(|| shoal_domain::ServiceError::internal("presigning is not set up"))?;
+        let signer = accounts
+            .list_keys(Some(&part.account))?
+            .into_iter()
+            .find(|k| k.active)
+            .ok_or_else(|| {
+                shoal_domain::ServiceError::invalid(
+                    "The account has no active access key to sign presigned URLs with",
+                )
+            })?;
+        let host = endpoint
+            .split_once("://")
+            .map_or(endpoint.as_str(), |(_, h)| h);
+        let path = format!("/{bucket}/{}", encode_key(key.as_str()));
+        let date = shoal_sigv4::format_amz_date(self.clock.now().secs());
+        let query = shoal_sigv4::presigned_query(&shoal_sigv4::Presign {
+            method: "GET",
+            path: &path,
+            query: "",
+            headers: &[("host", host)],
+            access_key_id: &signer.access_key_id,
+            secret: &signer.secret_access_key,
+            session_token: None,
+            amz_date: &date,
+            expires_secs,
+            region: part.region.as_str(),
+            service: "s3",
+        });
+        Ok(format!("{endpoint}{path}?{query}"))
+    }
+
+    /// A small object read whole (a job document from `documentSource`), at most `limit`
+    /// bytes.
+    pub async fn read_small(
+        &self,
+        part: &Partition,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        limit: u64,
+    ) -> Result<Vec<u8>> {
+        use futures_util::StreamExt;
+        let (info, _, mut stream) = self.get(part, bucket, key, |_| Ok(None)).await?;
+        if info.size > limit {
+            return Err(shoal_domain::ServiceError::invalid(format!(
+                "The object {bucket}/{key} is larger than {limit} bytes"
+            )));
+        }
+        let mut out = Vec::with_capacity(info.size as usize);
+        while let Some(chunk) = stream.next().await {
+            out.extend_from_slice(&chunk.map_err(|e| {
+                tracing::error!(error = %e, "reading an object");
+                shoal_domain::ServiceError::internal(
+                    "We encountered an internal error. Please try again.",
+                )
+            })?);
+        }
+        Ok(out)
     }
 
     pub fn blobs(&self) -> &Blobs {
