@@ -156,6 +156,17 @@ impl Server {
         let blobs = Blobs::local(&cfg.data.join("objects"))
             .map_err(|e| format!("cannot open the object folder: {e}"))?;
         let objects = Arc::new(Objects::new(dyn_store.clone(), clock.clone(), blobs));
+        // Bytes a crash left without a record (written, never committed) go at start-up.
+        tokio::spawn({
+            let objects = objects.clone();
+            async move {
+                match objects.sweep_all().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(blobs = n, "removed object bytes no record names"),
+                    Err(e) => tracing::warn!(error = %e.message, "object sweep failed"),
+                }
+            }
+        });
         let jobs = Jobs::new(
             dyn_store.clone(),
             clock.clone(),

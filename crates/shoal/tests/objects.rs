@@ -616,3 +616,166 @@ async fn job_documents_from_object_storage_with_presigned_urls() {
     assert_eq!(common::code(missing), "InvalidRequestException");
     s.stop().await;
 }
+
+/// A signed S3 request over a raw connection: (status, whole answer).
+async fn raw_s3(
+    s: &TestServer,
+    method: &str,
+    path: &str,
+    payload_hash: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+    close_early: bool,
+) -> (u16, String) {
+    use shoal_domain::Clock;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = format!("127.0.0.1:{}", s.api_port());
+    let date = shoal_sigv4::format_amz_date(s.clock.now().secs());
+    let mut headers = vec![
+        ("host", host.as_str()),
+        ("x-amz-content-sha256", payload_hash),
+        ("x-amz-date", date.as_str()),
+    ];
+    headers.extend_from_slice(extra);
+    let auth = shoal_sigv4::authorization_header(
+        method,
+        path,
+        "",
+        &headers,
+        payload_hash,
+        &s.key.0,
+        &s.key.1,
+        &date,
+        "us-east-1",
+        "s3",
+    );
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nauthorization: {auth}\r\nconnection: close\r\n");
+    for (n, v) in &headers {
+        req.push_str(&format!("{n}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut tcp = tokio::net::TcpStream::connect(&host).await.unwrap();
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    tcp.write_all(body).await.unwrap();
+    if close_early {
+        tcp.shutdown().await.unwrap();
+    }
+    let mut raw = Vec::new();
+    let _ = tcp.read_to_end(&mut raw).await;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text)
+}
+
+/// Bodies that do not match what their request declares are refused, and nothing of them is
+/// stored: a wrong payload hash, a body shorter than its length, a chunk whose signature is
+/// wrong, a wrong CRC32, a chunk size that is not hexadecimal.
+#[tokio::test]
+async fn hostile_bodies_store_nothing() {
+    let s = TestServer::start().await;
+    let c = s.s3_client();
+    c.create_bucket().bucket("hostile").send().await.unwrap();
+    let wrong_hash = "0".repeat(64);
+    let (status, text) = raw_s3(
+        &s,
+        "PUT",
+        "/hostile/a",
+        &wrong_hash,
+        &[("content-length", "5")],
+        b"hello",
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("XAmzContentSHA256Mismatch"), "{text}");
+
+    let (status, _) = raw_s3(
+        &s,
+        "PUT",
+        "/hostile/b",
+        "UNSIGNED-PAYLOAD",
+        &[("content-length", "100")],
+        b"short",
+        true,
+    )
+    .await;
+    assert!(status == 400 || status == 0, "{status}");
+
+    let (status, text) = raw_s3(
+        &s,
+        "PUT",
+        "/hostile/c",
+        "UNSIGNED-PAYLOAD",
+        &[
+            ("content-length", "5"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+        ],
+        b"hello",
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("BadDigest"), "{text}");
+
+    let chunked = format!(
+        "5;chunk-signature={}\r\nhello\r\n0;chunk-signature={}\r\n\r\n",
+        "a".repeat(64),
+        "b".repeat(64)
+    );
+    let (status, text) = raw_s3(
+        &s,
+        "PUT",
+        "/hostile/d",
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "5"),
+            ("content-length", &chunked.len().to_string()),
+        ],
+        chunked.as_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("SignatureDoesNotMatch"), "{text}");
+
+    let garbage = "zz\r\nhello\r\n0\r\n\r\n";
+    let (status, text) = raw_s3(
+        &s,
+        "PUT",
+        "/hostile/e",
+        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+        &[
+            ("content-encoding", "aws-chunked"),
+            ("x-amz-decoded-content-length", "5"),
+            ("content-length", &garbage.len().to_string()),
+        ],
+        garbage.as_bytes(),
+        false,
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+
+    let listed = c.list_objects_v2().bucket("hostile").send().await.unwrap();
+    assert_eq!(listed.key_count(), Some(0));
+    // No bytes were left behind either.
+    let objects = s.data_dir().join("objects");
+    let files = walk_files(&objects);
+    assert_eq!(files, 0, "blobs left in {}", objects.display());
+    s.stop().await;
+}
+
+fn walk_files(p: &std::path::Path) -> usize {
+    std::fs::read_dir(p).map_or(0, |d| {
+        d.flatten()
+            .map(|e| {
+                if e.path().is_dir() {
+                    walk_files(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
+}

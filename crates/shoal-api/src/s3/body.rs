@@ -363,10 +363,11 @@ fn chunk_error(e: ChunkError) -> ApiError {
     }
 }
 
+/// Header or metadata names (lowercase) and their values.
+type Names = BTreeMap<String, String>;
+
 /// The headers stored with an object and sent back on GET, and its `x-amz-meta-*` metadata.
-pub fn object_headers(
-    h: &HeaderMap,
-) -> Result<(BTreeMap<String, String>, BTreeMap<String, String>), ApiError> {
+pub fn object_headers(h: &HeaderMap) -> Result<(Names, Names), ApiError> {
     const KEPT: [&str; 6] = [
         "content-type",
         "content-encoding",

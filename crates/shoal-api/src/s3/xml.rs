@@ -58,7 +58,7 @@ pub fn timestamp(ms: i64) -> String {
 
 /// The text of each `<name>` element in `xml`, in order, entities decoded; None when an element
 /// is not closed.
-pub fn texts<'a>(xml: &'a str, name: &str) -> Option<Vec<String>> {
+pub fn texts(xml: &str, name: &str) -> Option<Vec<String>> {
     blocks(xml, name).map(|v| v.into_iter().map(unescape).collect())
 }
 

@@ -104,6 +104,32 @@ impl Blobs {
         }
     }
 
+    /// The accounts and regions that have blobs.
+    pub async fn partitions(&self) -> Result<Vec<Partition>> {
+        let mut out = Vec::new();
+        let top = self
+            .backend
+            .list_with_delimiter(None)
+            .await
+            .map_err(backend_error)?;
+        for account in top.common_prefixes {
+            let regions = self
+                .backend
+                .list_with_delimiter(Some(&account))
+                .await
+                .map_err(backend_error)?;
+            for region in regions.common_prefixes {
+                let parts: Vec<_> = region.parts().map(|p| p.as_ref().to_string()).collect();
+                if let [a, r] = parts.as_slice() {
+                    if let Some(p) = Partition::from_key(&format!("{a}/{r}")) {
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Blobs of an account and region with the time they were last written (for the sweep of
     /// blobs no record points to).
     pub fn list(&self, part: &Partition) -> BoxStream<'static, (String, i64)> {

@@ -425,6 +425,15 @@ impl Objects {
         Err(crate::records::contention())
     }
 
+    /// The sweep over every account and region (at start-up).
+    pub async fn sweep_all(&self) -> Result<usize> {
+        let mut removed = 0;
+        for part in self.blobs.partitions().await? {
+            removed += self.sweep(&part).await?;
+        }
+        Ok(removed)
+    }
+
     /// Removes the blobs of `part` that no record names and that nobody wrote to for an hour:
     /// what a crash between writing a blob and committing its record leaves. Returns how
     /// many went.
