@@ -144,6 +144,10 @@ def test_boto3_objects_listing_presign_and_errors(server, unique):
     bad = s3_client(server)
     bad._request_signer._credentials.secret_key = "wrong" * 8
     assert code(bad.get_object, Bucket=bucket, Key="z.json") == "SignatureDoesNotMatch"
+    stranger = boto3.session.Session(
+        aws_access_key_id="AKIAUNKNOWN000000000", aws_secret_access_key="x" * 40,
+        region_name=DEFAULT_REGION).client("s3", endpoint_url=server.endpoint)
+    assert code(stranger.list_buckets) == "InvalidAccessKeyId"
     assert code(s3.put_object, Bucket=bucket, Key="z.json", Body=b"x",
                 ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==") == "BadDigest"
     for k in keys:

@@ -59,6 +59,20 @@ pub fn precheck(state: &crate::ApiState, parts: &http::request::Parts) -> Result
     Ok(parsed.service.to_string())
 }
 
+/// The service a request's credential scope names, if its signature parses (how a refusal is
+/// written depends on it: S3 answers in XML).
+pub fn scope_service(parts: &http::request::Parts) -> Option<String> {
+    let headers = header_pairs(parts);
+    let req = RequestParts {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &headers,
+        payload_sha256_hex: "",
+    };
+    shoal_sigv4::parse(&req).ok().map(|p| p.service.to_string())
+}
+
 fn region_of(region: &str) -> Result<Region, ApiError> {
     Region::parse(region).map_err(|_| {
         ApiError::Auth(AuthError::Incomplete(format!(

@@ -118,6 +118,12 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
     // a valid key cannot make the server buffer a large body.
     let service = match crate::auth::precheck(state, &parts) {
         Ok(s) => s,
+        Err(e) if crate::auth::scope_service(&parts).as_deref() == Some("s3") => {
+            use crate::api::Api;
+            return e
+                .into_response(S3::PROTOCOL, S3::code, &request_id)
+                .map(boxed);
+        }
         Err(e) => return e.into_default_response(&request_id).map(boxed),
     };
     // S3 streams its bodies, in both directions.
