@@ -11,7 +11,8 @@ pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be s
 # SHOAL_DATA, SHOAL_REGION, SHOAL_API_LISTEN, SHOAL_API_PUBLIC_HOST, SHOAL_API_MAX_CONNECTIONS,
 # SHOAL_MQTT_LISTEN, SHOAL_MQTT_PLAIN_LISTEN, SHOAL_MQTT_MAX_CONNECTIONS, SHOAL_MQTT_PROFILE,
 # SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_DEVICE_ALPN_LISTEN,
-# SHOAL_METRICS_TOKEN,
+# SHOAL_METRICS_TOKEN, SHOAL_OBJECTS_URL, SHOAL_OBJECTS_ENDPOINT, SHOAL_OBJECTS_REGION,
+# SHOAL_OBJECTS_ACCESS_KEY_ID, SHOAL_OBJECTS_SECRET_ACCESS_KEY,
 # SHOAL_LOG_LEVEL.
 version = 1
 
@@ -80,6 +81,18 @@ alpn_listen = "127.0.0.1:443"
 # shows its own account's. Empty: SigV4 only.
 token = ""
 
+[objects]
+# Where the bytes of S3 objects go (their metadata is in the store). Empty: the folder
+# "objects" in the data folder. "s3://BUCKET" or "s3://BUCKET/PREFIX": an S3-compatible store
+# (AWS S3, MinIO, Garage, another Shoal); the settings below, when empty, come from the usual
+# AWS_* environment variables.
+url = ""
+# The store's endpoint, e.g. "http://minio:9000" (path-style requests); empty: AWS S3.
+endpoint = ""
+region = ""
+access_key_id = ""
+secret_access_key = ""
+
 [log]
 # A tracing filter: "info", "debug", "shoal_api=debug,info"...
 level = "info"
@@ -96,7 +109,19 @@ pub struct Config {
     pub device_https: DeviceHttpsConfig,
     pub device: DeviceConfig,
     pub metrics: MetricsConfig,
+    pub objects: ObjectsConfig,
     pub log: LogConfig,
+}
+
+/// Where object bytes go (`crate::objects_backend`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsConfig {
+    pub url: String,
+    pub endpoint: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -277,6 +302,24 @@ impl Config {
         }
         if let Some(v) = get("SHOAL_METRICS_TOKEN") {
             self.metrics.token = v;
+        }
+        let objects = [
+            ("SHOAL_OBJECTS_URL", &mut self.objects.url),
+            ("SHOAL_OBJECTS_ENDPOINT", &mut self.objects.endpoint),
+            ("SHOAL_OBJECTS_REGION", &mut self.objects.region),
+            (
+                "SHOAL_OBJECTS_ACCESS_KEY_ID",
+                &mut self.objects.access_key_id,
+            ),
+            (
+                "SHOAL_OBJECTS_SECRET_ACCESS_KEY",
+                &mut self.objects.secret_access_key,
+            ),
+        ];
+        for (name, field) in objects {
+            if let Some(v) = get(name) {
+                *field = v;
+            }
         }
         self.validate()
     }

@@ -5,6 +5,7 @@
 mod alpn;
 pub mod config;
 pub mod credentials;
+mod objects_backend;
 mod server;
 
 pub use server::{open_store, Server};

@@ -9,7 +9,7 @@ use crate::credentials;
 use shoal_api::ApiState;
 use shoal_domain::Clock;
 use shoal_net::{CancellationToken, Listener, Served};
-use shoal_services::objects::{Blobs, Objects};
+use shoal_services::objects::Objects;
 use shoal_services::{
     AccessKey, Accounts, Events, FleetIndexing, Identity, Jobs, Messaging, Registry,
     ReservedTopics, Scheduler, Shadows,
@@ -153,8 +153,7 @@ impl Server {
         )
         .map_err(|e| e.message)?;
         let events = Arc::new(Events::new(dyn_store.clone(), clock.clone()));
-        let blobs = Blobs::local(&cfg.data.join("objects"))
-            .map_err(|e| format!("cannot open the object folder: {e}"))?;
+        let blobs = crate::objects_backend::open(&cfg.objects, &cfg.data)?;
         let objects = Arc::new(Objects::new(dyn_store.clone(), clock.clone(), blobs));
         // Bytes a crash left without a record (written, never committed) go at start-up.
         tokio::spawn({

@@ -16,8 +16,9 @@ use shoal_domain::{Partition, ServiceError};
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
-/// Bytes handed to the backend at a time while writing.
-const WRITE_CHUNK: usize = 4 * 1024 * 1024;
+/// Bytes handed to the backend at a time while writing (5 MiB: S3's smallest part, for an
+/// S3-compatible backend).
+const WRITE_CHUNK: usize = 5 * 1024 * 1024;
 /// Chunks in flight to the backend per writer (the rest waits: backpressure to the client).
 const WRITE_CONCURRENCY: usize = 2;
 /// Bytes read from a local file per step while answering a GET.
