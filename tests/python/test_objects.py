@@ -17,6 +17,7 @@ import signal
 import subprocess
 import tempfile
 import shutil
+import urllib.error
 import urllib.request
 
 import boto3
@@ -130,6 +131,16 @@ def test_boto3_objects_listing_presign_and_errors(server, unique):
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(url, timeout=30) as resp:
         assert resp.read() == b'{"k": "a b/e.json"}'
+    # boto3's default presigned URL is Signature Version 2, also taken (reads only).
+    legacy = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": bucket, "Key": "a b/c+d.json"}, ExpiresIn=300)
+    assert "AWSAccessKeyId=" in legacy and "X-Amz-" not in legacy, legacy
+    with opener.open(legacy, timeout=30) as resp:
+        assert resp.read() == b'{"k": "a b/c+d.json"}'
+    tampered = legacy.replace("c%2Bd.json", "e.json")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        opener.open(tampered, timeout=30)
+    assert e.value.code == 403
 
     def code(call, **kw):
         with pytest.raises(ClientError) as e:

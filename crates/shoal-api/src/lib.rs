@@ -53,6 +53,8 @@ pub struct ApiState {
     /// The operator's bearer token for `GET /metrics` (every account); without it only SigV4
     /// callers read their own account's metrics.
     pub metrics_token: Option<String>,
+    /// The region of requests whose signature names none (S3's SigV2 presigned URLs).
+    pub default_region: shoal_domain::Region,
     auth_cache: auth::KeyCache,
 }
 
@@ -98,8 +100,14 @@ impl ApiState {
             clock,
             endpoint_host,
             metrics_token: None,
+            default_region: shoal_domain::Region::parse("us-east-1").expect("a region"),
             auth_cache: auth::KeyCache::default(),
         }
+    }
+
+    pub fn with_default_region(mut self, region: shoal_domain::Region) -> Self {
+        self.default_region = region;
+        self
     }
 
     pub fn with_metrics_token(mut self, token: Option<String>) -> Self {

@@ -114,6 +114,13 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
     if parts.method == http::Method::GET && parts.uri.path() == "/metrics" {
         return crate::metrics::handle(state, &parts, &request_id).map(boxed);
     }
+    // S3's legacy presigned reads (SigV2 query strings) carry no SigV4 scope.
+    if matches!(parts.method, http::Method::GET | http::Method::HEAD) {
+        if let Some(v2) = crate::s3::sigv2::parse(parts.uri.query().unwrap_or("")) {
+            let caller = crate::auth::authenticate_v2(state, &parts, &v2);
+            return route_s3(state, parts, body, caller, &request_id).await;
+        }
+    }
     // Credentials that cannot be right are refused before the body is read: a caller without
     // a valid key cannot make the server buffer a large body.
     let service = match crate::auth::precheck(state, &parts) {
@@ -128,7 +135,8 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
     };
     // S3 streams its bodies, in both directions.
     if service == "s3" {
-        return route_s3(state, parts, body, &request_id).await;
+        let caller = crate::auth::authenticate_request(state, &parts, b"");
+        return route_s3(state, parts, body, caller, &request_id).await;
     }
     buffered(state, parts, body, &request_id).await.map(boxed)
 }
@@ -139,10 +147,11 @@ async fn route_s3(
     state: &ApiState,
     parts: http::request::Parts,
     body: Incoming,
+    caller: Result<crate::auth::Caller, ApiError>,
     request_id: &str,
 ) -> Response<Body> {
     use crate::api::Api;
-    let caller = match crate::auth::authenticate_request(state, &parts, b"") {
+    let caller = match caller {
         Ok(c) => c,
         Err(e) => {
             return e

@@ -210,7 +210,8 @@ impl Server {
                 clock,
                 cfg.api.public_host.clone(),
             )
-            .with_metrics_token(Some(cfg.metrics.token.clone())),
+            .with_metrics_token(Some(cfg.metrics.token.clone()))
+            .with_default_region(region.clone()),
         );
 
         let mqtt = Listener::new(

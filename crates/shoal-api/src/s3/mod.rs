@@ -9,6 +9,7 @@ mod body;
 mod buckets;
 mod multipart;
 mod objects;
+pub(crate) mod sigv2;
 mod xml;
 
 use crate::api::{Api, Body, Call, Protocol, Reply};
