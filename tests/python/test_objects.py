@@ -161,8 +161,10 @@ def test_boto3_objects_listing_presign_and_errors(server, unique):
     assert code(stranger.list_buckets) == "InvalidAccessKeyId"
     assert code(s3.put_object, Bucket=bucket, Key="z.json", Body=b"x",
                 ContentMD5="AAAAAAAAAAAAAAAAAAAAAA==") == "BadDigest"
-    for k in keys:
-        s3.delete_object(Bucket=bucket, Key=k)
+    deleted = s3.delete_objects(Bucket=bucket, Delete={
+        "Objects": [{"Key": k} for k in keys] + [{"Key": "never-there"}]})
+    assert sorted(d["Key"] for d in deleted["Deleted"]) == sorted(keys + ["never-there"])
+    assert "Errors" not in deleted
     s3.delete_bucket(Bucket=bucket)
 
 

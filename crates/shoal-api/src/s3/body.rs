@@ -356,6 +356,39 @@ impl Digests {
     }
 }
 
+/// A small body read whole (DeleteObjects): its `Content-MD5` and `x-amz-checksum-*`, if sent,
+/// must match.
+pub fn check_whole(h: &HeaderMap, body: &[u8]) -> Result<(), ApiError> {
+    if let Some(v) = header(h, "content-md5") {
+        let sent = B64.decode(v.trim()).map_err(|_| {
+            storage(
+                StorageError::InvalidDigest,
+                "The Content-MD5 you specified was invalid.",
+            )
+        })?;
+        if sent[..] != Md5::digest(body)[..] {
+            return Err(storage(
+                StorageError::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
+    if let Some((alg, Some(sent))) = checksum_asked(h)? {
+        let mut c = Checksum::of(&alg)?;
+        c.update(body);
+        if c.finish() != sent {
+            return Err(storage(
+                StorageError::BadDigest,
+                format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    alg.to_ascii_uppercase()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn chunk_error(e: ChunkError) -> ApiError {
     match e {
         ChunkError::Signature => ApiError::Auth(shoal_sigv4::AuthError::SignatureMismatch),

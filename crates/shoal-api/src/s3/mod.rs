@@ -34,6 +34,7 @@ pub enum Endpoint {
     GetObject(BucketName, ObjectKey, Query),
     HeadObject(BucketName, ObjectKey, Query),
     DeleteObject(BucketName, ObjectKey),
+    DeleteObjects(BucketName),
     CreateMultipartUpload(BucketName, ObjectKey),
     UploadPart(BucketName, ObjectKey, String, u32),
     CompleteMultipartUpload(BucketName, ObjectKey, String),
@@ -118,7 +119,7 @@ impl Api for S3 {
                     Method::GET => Err(not_implemented(
                         "ListObjects (version 1); use ListObjectsV2 (list-type=2)",
                     )),
-                    Method::POST if has("delete") => Err(not_implemented("DeleteObjects")),
+                    Method::POST if has("delete") => Ok(Endpoint::DeleteObjects(bucket)),
                     _ => Err(method_not_allowed()),
                 };
             }
@@ -167,6 +168,7 @@ impl Api for S3 {
             E::GetObject(b, k, q) => objects::get(&call, &b, &k, &q, false).await,
             E::HeadObject(b, k, q) => objects::get(&call, &b, &k, &q, true).await,
             E::DeleteObject(b, k) => objects::delete(&call, &b, &k).await,
+            E::DeleteObjects(b) => objects::delete_many(call, &b).await,
             E::CreateMultipartUpload(b, k) => multipart::create(&call, &b, &k).await,
             E::UploadPart(b, k, id, n) => multipart::upload_part(call, &b, &k, &id, n).await,
             E::CompleteMultipartUpload(b, k, id) => multipart::complete(call, &b, &k, &id).await,

@@ -246,6 +246,62 @@ pub async fn delete(call: &Call<'_>, bucket: &BucketName, key: &ObjectKey) -> Re
     Ok(empty(StatusCode::NO_CONTENT, call.request_id))
 }
 
+/// Keys one DeleteObjects may name.
+const MAX_DELETE: usize = 1000;
+/// The largest DeleteObjects body read (1,000 keys of 1,024 bytes, escaped).
+const MAX_DELETE_BODY: usize = 8 * 1024 * 1024;
+
+/// DeleteObjects: up to 1,000 keys, each deleted on its own; `Quiet` lists only the failures
+/// (https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html).
+pub async fn delete_many(mut call: Call<'_>, bucket: &BucketName) -> Reply<Body> {
+    let malformed = || {
+        ApiError::from(StorageError::MalformedXml.error(
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ))
+    };
+    call.state.objects.bucket(call.part, bucket)?;
+    let stream = call.stream.take().ok_or_else(malformed)?;
+    let body = http_body_util::Limited::new(stream.body, MAX_DELETE_BODY)
+        .collect()
+        .await
+        .map_err(|_| malformed())?
+        .to_bytes();
+    super::body::check_whole(call.headers, &body)?;
+    let text = std::str::from_utf8(&body).map_err(|_| malformed())?;
+    let quiet = xml::texts(text, "Quiet")
+        .and_then(|v| v.into_iter().next())
+        .is_some_and(|q| q.eq_ignore_ascii_case("true"));
+    let objects = xml::blocks(text, "Object").ok_or_else(malformed)?;
+    if objects.is_empty() || objects.len() > MAX_DELETE {
+        return Err(malformed());
+    }
+    let mut d = Doc::new("DeleteResult");
+    for o in objects {
+        let key = xml::texts(o, "Key")
+            .and_then(|v| v.into_iter().next())
+            .ok_or_else(malformed)?;
+        let done = match ObjectKey::parse(&key) {
+            Ok(k) => call.state.objects.delete(call.part, bucket, &k).await,
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(()) if quiet => {}
+            Ok(()) => {
+                d.open("Deleted").el("Key", &key).close("Deleted");
+            }
+            Err(e) => {
+                let code = <super::S3 as crate::api::Api>::code(&e.kind).1;
+                d.open("Error")
+                    .el("Key", &key)
+                    .el("Code", code)
+                    .el("Message", &e.message)
+                    .close("Error");
+            }
+        }
+    }
+    Ok(xml_reply(d.end("DeleteResult"), call.request_id))
+}
+
 pub fn list(call: &Call<'_>, bucket: &BucketName, q: &Query) -> Reply<Body> {
     let invalid = |m: &str| ApiError::from(StorageError::InvalidArgument.error(m));
     let max_keys = match q.get("max-keys") {

@@ -40,7 +40,7 @@ fn routes() {
         ("GET", "/bkt", "", "NotImplemented"),
         ("GET", "/bkt", "acl", "NotImplemented"),
         ("PUT", "/bkt/k", "tagging", "NotImplemented"),
-        ("POST", "/bkt", "delete", "NotImplemented"),
+        ("POST", "/bkt", "delete", "DeleteObjects"),
         ("GET", "/bkt", "uploads", "NotImplemented"),
         ("GET", "/bkt/k", "partNumber=1", "NotImplemented"),
         ("POST", "/bkt", "", "MethodNotAllowed"),
