@@ -91,8 +91,103 @@ impl Jobs {
         let _ = rx.wait_for(|seq| *seq >= target).await;
     }
 
+    /// Walks the targets of every CONTINUOUS job in progress again from the start, so that its
+    /// rollout timer makes the executions things lack: what the follower misses when the
+    /// process stops between a membership change and its execution, or when it falls behind
+    /// the change stream. Existing executions are skipped; each job's walk is one timer, so
+    /// nodes that do this at once do not duplicate anything. Returns the jobs walked again.
+    pub async fn reconcile_continuous(&self) -> Result<usize> {
+        let mut walked = 0;
+        for key in self.scheduler.partitions()? {
+            let Some(part) = Partition::from_key(&key) else {
+                continue;
+            };
+            let mut after: Option<String> = None;
+            loop {
+                let recs = self
+                    .store()
+                    .list_by_term(
+                        &key,
+                        KIND_JOB,
+                        TERM_CONTINUOUS,
+                        TermMatch::Exact("1"),
+                        after.as_deref(),
+                        1000,
+                    )
+                    .map_err(store_error)?;
+                let Some(last) = recs.last() else { break };
+                after = Some(last.key.clone());
+                for r in &recs {
+                    if self.walk_again(&part, &r.key).await? {
+                        walked += 1;
+                    }
+                }
+            }
+        }
+        Ok(walked)
+    }
+
+    async fn walk_again(&self, part: &Partition, id: &str) -> Result<bool> {
+        for _ in 0..RETRIES {
+            let Some(cur) = load::<Job>(self.store(), &part.key(), KIND_JOB, id)? else {
+                return Ok(false);
+            };
+            let mut job = cur.value;
+            if job.target_selection != TargetSelection::Continuous
+                || job.status != JobStatus::InProgress
+                || job.canceling
+            {
+                return Ok(false);
+            }
+            job.cursor_target = 0;
+            job.cursor_after = None;
+            job.expanded = false;
+            if self.write_job_with_rollout(part, &job, cur.rev).await? {
+                self.remove_strays(part, &job).await?;
+                return Ok(true);
+            }
+        }
+        Err(crate::records::contention())
+    }
+
+    /// The pending executions of things that are no longer targets (they left while nothing
+    /// followed) become REMOVED.
+    async fn remove_strays(&self, part: &Partition, job: &Job) -> Result<()> {
+        let key = part.key();
+        for status in [ExecutionStatus::Queued, ExecutionStatus::InProgress] {
+            let value = format!("{}/{}", job.job_id, status.as_str());
+            let mut after: Option<String> = None;
+            loop {
+                let recs = self
+                    .store()
+                    .list_by_term(
+                        &key,
+                        KIND_EXECUTION,
+                        super::TERM_JOB_STATUS,
+                        TermMatch::Exact(&value),
+                        after.as_deref(),
+                        1000,
+                    )
+                    .map_err(store_error)?;
+                let Some(last) = recs.last() else { break };
+                after = Some(last.key.clone());
+                for r in &recs {
+                    let Some((_, name)) = r.key.split_once('/') else {
+                        continue;
+                    };
+                    let thing = load::<Thing>(self.store(), &key, KIND_THING, name)?;
+                    if !thing.is_some_and(|t| targets_thing(part, job, &t.value)) {
+                        self.follow(part, job, name, false).await?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Follows committed changes to things until `stop`, applying membership changes to the
-    /// CONTINUOUS jobs of their partition.
+    /// CONTINUOUS jobs of their partition. It starts, and starts again after falling behind,
+    /// with `reconcile_continuous`.
     pub fn spawn_membership_follower(
         self: &Arc<Self>,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -100,6 +195,7 @@ impl Jobs {
         let me = self.clone();
         let mut changes = me.store.changes();
         tokio::spawn(async move {
+            me.reconcile_logged().await;
             loop {
                 let c = tokio::select! {
                     c = changes.recv() => c,
@@ -108,7 +204,8 @@ impl Jobs {
                 let c = match c {
                     Ok(c) => c,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                        tracing::warn!(missed = n, "jobs fell behind the store's changes; some CONTINUOUS memberships may wait for the next change of their thing");
+                        tracing::warn!(missed = n, "jobs fell behind the store's changes; CONTINUOUS jobs walk their targets again");
+                        me.reconcile_logged().await;
                         continue;
                     }
                     Err(_) => break,
@@ -128,6 +225,14 @@ impl Jobs {
                 me.applied.send_replace(c.seq);
             }
         })
+    }
+
+    async fn reconcile_logged(&self) {
+        match self.reconcile_continuous().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "CONTINUOUS jobs walk their targets again"),
+            Err(e) => tracing::warn!(error = %e.message, "CONTINUOUS jobs not walked again"),
+        }
     }
 
     async fn membership_changed(&self, part: &Partition, things: &[&str]) -> Result<()> {

@@ -201,7 +201,7 @@ impl Scheduler {
     }
 
     /// The partitions that hold timers (as every node sees them in the store).
-    fn partitions(&self) -> Result<Vec<String>> {
+    pub(crate) fn partitions(&self) -> Result<Vec<String>> {
         let recs = self
             .store
             .list(GLOBAL, KIND_TIMER_PARTITION, "", None, usize::MAX >> 1)
