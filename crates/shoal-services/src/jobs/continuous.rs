@@ -293,7 +293,7 @@ impl Jobs {
                         Expect::Absent,
                     );
                     if try_commit(self.store(), batch).await? {
-                        self.announce_pending_change(part, thing, None, Some(&e), true)
+                        self.announce_pending_change(part, thing, None, Some(&e), true, None)
                             .await;
                         return Ok(());
                     }
@@ -320,7 +320,7 @@ impl Jobs {
                         Expect::Rev(c.rev),
                     );
                     if try_commit(self.store(), batch).await? {
-                        self.announce_pending_change(part, thing, None, Some(&e), true)
+                        self.announce_pending_change(part, thing, None, Some(&e), true, None)
                             .await;
                         return Ok(());
                     }

@@ -320,7 +320,7 @@ impl Jobs {
         if before.released && (after.status.is_terminal() || retried) {
             let (p, thing, left) = (part.clone(), after.thing_name.clone(), before.clone());
             self.in_background(move |jobs| async move {
-                jobs.announce_pending_change(&p, &thing, Some(&left), None, true)
+                jobs.announce_pending_change(&p, &thing, Some(&left), None, true, None)
                     .await
             })
             .await;
@@ -330,7 +330,7 @@ impl Jobs {
             // Not a change of the pending list (no `notify`), but it may now head it.
             let (p, thing, entered) = (part.clone(), after.thing_name.clone(), after.clone());
             self.in_background(move |jobs| async move {
-                jobs.announce_pending_change(&p, &thing, None, Some(&entered), false)
+                jobs.announce_pending_change(&p, &thing, None, Some(&entered), false, None)
                     .await
             })
             .await;
@@ -699,7 +699,7 @@ impl Jobs {
                 self.execution_events(part, std::slice::from_ref(&cur.value), true)
                     .await;
                 if cur.value.is_pending() {
-                    self.announce_pending_change(part, thing, Some(&cur.value), None, true)
+                    self.announce_pending_change(part, thing, Some(&cur.value), None, true, None)
                         .await;
                 }
                 self.job_progressed(part, job, false).await?;

@@ -617,7 +617,7 @@ impl Jobs {
                 for e in pending {
                     let p = part.clone();
                     self.in_background(move |jobs| async move {
-                        jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true)
+                        jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true, None)
                             .await
                     })
                     .await;

@@ -92,6 +92,9 @@ impl Jobs {
         left: Option<&Execution>,
         entered: Option<&Execution>,
         list_changed: bool,
+        // The document of a job as devices get it, when the caller has it (the rollout: one
+        // document for every device of a step instead of one job read each).
+        known: Option<&(String, String)>,
     ) {
         let pending = match self.pending(part, thing) {
             Ok(p) => p,
@@ -138,7 +141,10 @@ impl Jobs {
         if head_changed {
             let mut next = json!({ "timestamp": now.secs() });
             if let Some(h) = head {
-                let doc = self.job_document(part, &h.job_id).ok();
+                let doc = match known {
+                    Some((id, d)) if *id == h.job_id => Some(d.clone()),
+                    _ => self.job_document(part, &h.job_id).ok(),
+                };
                 next["execution"] = execution(h, doc.as_deref(), now);
             }
             answers.push(Answer {

@@ -224,11 +224,19 @@ impl Jobs {
         );
         let next = next.map(|at| (at, serde_json::Value::Null));
         if self.scheduler.commit(due, batch, next.clone()).await? {
+            let known = Arc::new((job.job_id.clone(), self.device_document(part, &job)));
             for e in released {
-                let p = part.clone();
+                let (p, known) = (part.clone(), known.clone());
                 self.in_background(move |jobs| async move {
-                    jobs.announce_pending_change(&p, &e.thing_name, None, Some(&e), true)
-                        .await
+                    jobs.announce_pending_change(
+                        &p,
+                        &e.thing_name,
+                        None,
+                        Some(&e),
+                        true,
+                        Some(&known),
+                    )
+                    .await
                 })
                 .await;
             }
@@ -405,7 +413,7 @@ impl Jobs {
             for e in ended.into_iter().filter(|e| e.released) {
                 let p = part.clone();
                 self.in_background(move |jobs| async move {
-                    jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true)
+                    jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true, None)
                         .await
                 })
                 .await;
