@@ -182,6 +182,9 @@ impl Jobs {
             }
             let loaded_job = self.load_job(part, job_id)?;
             let job = &loaded_job.value;
+            if job.status == JobStatus::DeletionInProgress {
+                return Err(Self::execution_not_found(job_id, thing).into());
+            }
             let now = self.clock.now();
             let mut next = cur.value.clone();
             if let Err(error) = next.apply(update, in_progress_minutes(job), now) {

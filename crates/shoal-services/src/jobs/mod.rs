@@ -99,6 +99,12 @@ pub struct Jobs {
 
 /// Notifications sent at once.
 const NOTIFYING: u32 = 256;
+/// DeleteJob removes a job with at most this many executions in one write; a larger one goes
+/// this many at a time on its timer.
+#[cfg(not(test))]
+pub(crate) const DELETE_AT_ONCE: usize = 2000;
+#[cfg(test)]
+pub(crate) const DELETE_AT_ONCE: usize = 1;
 
 fn job_not_found(id: &str) -> ServiceError {
     ServiceError::not_found(format!("Job {id} does not exist"))
@@ -593,6 +599,9 @@ impl Jobs {
     pub async fn delete_job(&self, part: &Partition, id: &str, force: bool) -> Result<()> {
         for _ in 0..RETRIES {
             let cur = self.load_job(part, id)?;
+            if cur.value.status == JobStatus::DeletionInProgress {
+                return Ok(());
+            }
             if !cur.value.status.is_terminal() && !force {
                 return Err(ServiceError::new(
                     ErrorKind::InvalidStateTransition,
@@ -601,6 +610,26 @@ impl Jobs {
                         cur.value.status.as_str()
                     ),
                 ));
+            }
+            // A large job goes step by step on its timer (DELETION_IN_PROGRESS meanwhile), so
+            // that no single write holds the store for the whole of it.
+            let executions = self
+                .store()
+                .count(
+                    &part.key(),
+                    KIND_EXECUTION,
+                    &format!("{id}/"),
+                    DELETE_AT_ONCE + 1,
+                )
+                .map_err(store_error)?;
+            if executions > DELETE_AT_ONCE {
+                let mut job = cur.value.clone();
+                job.status = JobStatus::DeletionInProgress;
+                job.last_updated_at = self.clock.now();
+                if self.write_job_with_rollout(part, &job, cur.rev).await? {
+                    return Ok(());
+                }
+                continue;
             }
             let pending = self.pending_of_job(part, id)?;
             let mut batch = Batch::new(part.key())
@@ -614,18 +643,27 @@ impl Jobs {
             }
             if try_commit(self.store(), batch).await? {
                 self.job_event(part, &cur.value, "deleted", None).await;
-                for e in pending {
-                    let p = part.clone();
-                    self.in_background(move |jobs| async move {
-                        jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true, None)
-                            .await
-                    })
-                    .await;
-                }
+                self.tell_removed(part, pending).await;
                 return Ok(());
             }
         }
         Err(crate::records::contention())
+    }
+
+    /// Tells the devices whose pending executions went that their lists changed.
+    pub(crate) async fn tell_removed(
+        &self,
+        part: &Partition,
+        removed: Vec<shoal_domain::jobs::Execution>,
+    ) {
+        for e in removed {
+            let p = part.clone();
+            self.in_background(move |jobs| async move {
+                jobs.announce_pending_change(&p, &e.thing_name, Some(&e), None, true, None)
+                    .await
+            })
+            .await;
+        }
     }
 
     /// Things with an execution of the job their device sees as pending (at most 10,000 are

@@ -59,6 +59,9 @@ impl Jobs {
                 .await?;
             return Ok(());
         };
+        if cur.value.status == JobStatus::DeletionInProgress {
+            return self.delete_step(due, cur).await;
+        }
         if cur.value.canceling {
             return self.cancel_step(due, cur).await;
         }
@@ -349,6 +352,48 @@ impl Jobs {
             }
         }
         Ok((out, job.cursor_target >= job.targets.len()))
+    }
+
+    /// One step of a DeleteJob of a large job: up to DELETE_AT_ONCE executions go (their
+    /// devices are told), and with the last of them the job and its timer.
+    async fn delete_step(&self, due: &Due, cur: crate::records::Loaded<Job>) -> Result<()> {
+        let part = &due.part;
+        let key = part.key();
+        let id = &cur.value.job_id;
+        let recs = self
+            .store()
+            .list(
+                &key,
+                KIND_EXECUTION,
+                &format!("{id}/"),
+                None,
+                DELETE_AT_ONCE,
+            )
+            .map_err(store_error)?;
+        let last = recs.len() < DELETE_AT_ONCE;
+        let mut batch = Batch::new(&key);
+        let mut removed = Vec::new();
+        for r in &recs {
+            let e: Execution = decode(r)?;
+            if e.released && e.is_pending() {
+                removed.push(e);
+            }
+            batch = batch.delete(KIND_EXECUTION, &r.key, Expect::Rev(r.rev));
+        }
+        let next = if last {
+            batch = batch.delete(KIND_JOB, id, Expect::Rev(cur.rev));
+            None
+        } else {
+            batch = batch.check(KIND_JOB, id, Expect::Rev(cur.rev));
+            Some((self.clock.now(), serde_json::Value::Null))
+        };
+        if self.scheduler.commit(due, batch, next).await? {
+            if last {
+                self.job_event(part, &cur.value, "deleted", None).await;
+            }
+            self.tell_removed(part, removed).await;
+        }
+        Ok(())
     }
 
     /// One step of canceling a job's executions: QUEUED ones, and IN_PROGRESS ones when it

@@ -349,3 +349,47 @@ async fn a_missed_membership_change_is_caught_up_at_start() {
     assert_eq!(f.pending(), 1);
     assert_eq!(f.status("cont").1.count(ExecutionStatus::Removed), 1);
 }
+
+/// A job with more executions than one write should hold is deleted step by step on its timer,
+/// DELETION_IN_PROGRESS meanwhile, and its devices are told.
+#[tokio::test]
+async fn a_large_job_is_deleted_step_by_step() {
+    let f = fixture().await;
+    f.job("big", json!({})).await.unwrap();
+    f.advance_to("2026-12-07T10:00").await;
+    assert_eq!(f.pending(), 2);
+    f.jobs.delete_job(&f.part, "big", true).await.unwrap();
+    assert_eq!(f.status("big").0, JobStatus::DeletionInProgress);
+    // Deleting again is fine; devices cannot update executions of a job being deleted.
+    f.jobs.delete_job(&f.part, "big", true).await.unwrap();
+    let refused = f
+        .jobs
+        .update_execution(
+            &f.part,
+            "s-1",
+            "big",
+            &shoal_domain::jobs::DeviceUpdate {
+                status: Some(ExecutionStatus::InProgress),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error.kind, ErrorKind::NotFound);
+    f.published.lock().unwrap().clear();
+    f.scheduler.run_due().await.unwrap();
+    f.jobs.quiet().await;
+    assert_eq!(f.pending(), 0);
+    let e = f.jobs.describe_job(&f.part, "big").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let told = f.published.lock().unwrap().clone();
+    assert!(
+        told.contains(&"$aws/things/s-1/jobs/notify".to_string()),
+        "{told:?}"
+    );
+    assert!(
+        told.contains(&"$aws/things/s-2/jobs/notify".to_string()),
+        "{told:?}"
+    );
+}
