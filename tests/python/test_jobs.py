@@ -649,6 +649,49 @@ def test_paho_rejected_codes_and_client_tokens(make_device, account_id, paho, io
         "status"] == "SUCCEEDED"
 
 
+def test_paho_answers_reach_the_requester_alone(make_device, account_id, paho, iot, unique):
+    """AWS IoT Jobs writes the answer to a request on the requesting connection, subscribed or
+    not, and to no one else: a watcher subscribed to every jobs topic of the thing gets its
+    notifications but not another client's answers (jobs-mqtt-api.html: "These response
+    messages don't pass through the message broker and can't be subscribed to by other
+    clients or rules")."""
+    topics = "$aws/things/*/jobs/*"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect",
+             "Resource": arn(account_id, "client", "*")},
+            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"],
+             "Resource": arn(account_id, "topic", topics)},
+            {"Effect": "Allow", "Action": "iot:Subscribe",
+             "Resource": arn(account_id, "topicfilter", topics)},
+        ],
+    }
+    creds, (thing, watcher_id) = make_device(policy, things=2)
+    base = "$aws/things/%s/jobs" % thing
+    watcher = paho(creds, watcher_id, V5)
+    watcher.connect()
+    assert watcher.subscribe((base + "/#", 1)) == [1]
+    seen = Inbox(watcher)
+    dev = paho(creds, thing, V5)  # subscribes to nothing
+    dev.connect()
+    box = Inbox(dev)
+    job_id = unique("direct")
+    iot.create_job(jobId=job_id, targets=[iot.describe_thing(thingName=thing)["thingArn"]],
+                   document=json.dumps({"operation": "x"}))
+    assert seen.next(base + "/notify-next")["execution"]["jobId"] == job_id
+    got = box.ask(base + "/get", {"clientToken": "mine"}, "accepted", "mine")
+    assert [j["jobId"] for j in got["queuedJobs"]] == [job_id]
+    # Ending the job empties the list: `notify` goes to the subscribers after the answers
+    # above, so a watcher given those answers would have them before it.
+    box.ask(base + "/start-next", {"clientToken": "go"}, "accepted", "go")
+    box.ask("%s/%s/update" % (base, job_id), {"status": "SUCCEEDED", "clientToken": "end"},
+            "accepted", "end")
+    seen.next(base + "/notify", lambda b: b.get("jobs") == {})
+    answers = [t for t, _ in seen.seen if t.endswith("/accepted") or t.endswith("/rejected")]
+    assert answers == [], answers
+
+
 @pytest.mark.parametrize("protocol", [pytest.param(V311, id="mqtt311"),
                                       pytest.param(V5, id="mqtt5")])
 def test_paho_devices_cannot_publish_on_the_services_topics(make_device, account_id, paho,

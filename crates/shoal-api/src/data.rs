@@ -310,8 +310,12 @@ async fn publish_request(
         return Err(refused());
     }
     caller.check("iot:Publish", "topic", topic)?;
-    match state.reserved.handle(part, topic, body).await {
-        Ok(Handled::Answered) => Ok(()),
+    match state
+        .reserved
+        .handle(part, topic, body, shoal_services::reserved::Requester::Http)
+        .await
+    {
+        Ok(Handled::Answered | Handled::ToRequester(_)) => Ok(()),
         Ok(Handled::NotARequest) => Err(refused()),
         Err(e) => Err(e.into()),
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 /// A message a service publishes in answer (or as a notification): always QoS 1, never
 /// retained, as AWS sends its reserved-topic answers.
+#[derive(Debug, PartialEq, Eq)]
 pub struct Answer {
     pub topic: String,
     pub payload: Vec<u8>,
@@ -38,6 +39,22 @@ pub trait TopicService: Send + Sync + 'static {
         topic: &'a str,
         payload: &'a [u8],
     ) -> Option<BoxFuture<'a, Vec<Answer>>>;
+
+    /// Whether the answers to a request go to the client that made it alone, subscribed or
+    /// not (AWS IoT Jobs: "These response messages don't pass through the message broker and
+    /// can't be subscribed to by other clients or rules"), rather than to every subscriber of
+    /// the answer topic (Device Shadow).
+    fn answers_requester_only(&self) -> bool {
+        false
+    }
+}
+
+/// Who made a request: a client that can take answers on its own connection (MQTT), or one
+/// that cannot (iot-data Publish over HTTP), whose answers go to the subscribers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Requester {
+    Connection,
+    Http,
 }
 
 /// What the port made of a publish on a reserved topic.
@@ -45,6 +62,9 @@ pub trait TopicService: Send + Sync + 'static {
 pub enum Handled {
     /// Carried out; its answers are published.
     Answered,
+    /// Carried out; its answers are for the requester's connection alone, to be written there
+    /// by the gateway.
+    ToRequester(Vec<Answer>),
     /// No service takes it: refused.
     NotARequest,
 }
@@ -84,7 +104,13 @@ impl ReservedTopics {
     /// Carries out a device's request (its gateway has checked `iot:Publish` on the topic) and
     /// returns once its answers are published, so the gateway acknowledges the request after
     /// them.
-    pub async fn handle(&self, part: &Partition, topic: &str, payload: &[u8]) -> Result<Handled> {
+    pub async fn handle(
+        &self,
+        part: &Partition,
+        topic: &str,
+        payload: &[u8],
+        requester: Requester,
+    ) -> Result<Handled> {
         let Some(service) = self.services.iter().find(|s| s.owns(topic)) else {
             return Ok(Handled::NotARequest);
         };
@@ -92,6 +118,9 @@ impl ReservedTopics {
             return Ok(Handled::NotARequest);
         };
         let answers = work.await;
+        if requester == Requester::Connection && service.answers_requester_only() {
+            return Ok(Handled::ToRequester(answers));
+        }
         self.publish(part, answers).await?;
         Ok(Handled::Answered)
     }

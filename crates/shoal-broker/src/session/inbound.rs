@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::router::{SubOptions, Subscribed};
-use shoal_services::reserved::Handled;
+use shoal_services::reserved::{Handled, Requester};
 
 /// Stored retained messages read for one wildcard subscription (standard profile) before it is
 /// left at that: the read happens in the subscriber's task, so it is bounded.
@@ -227,11 +227,32 @@ impl Session {
             let handled = self
                 .gw
                 .reserved
-                .handle(&self.partition, &topic, &p.payload)
+                .handle(&self.partition, &topic, &p.payload, Requester::Connection)
                 .await
                 .map_err(|_| SessionError::server("service answer could not be published"))?;
-            if handled == Handled::NotARequest {
-                return self.refuse_publish(&p, &topic);
+            match handled {
+                Handled::NotARequest => return self.refuse_publish(&p, &topic),
+                Handled::Answered => {}
+                // Written on this connection only, whether or not it subscribed to them.
+                Handled::ToRequester(answers) => {
+                    for a in answers {
+                        let msg = crate::message::Msg {
+                            topic: Arc::from(a.topic.as_str()),
+                            payload: bytes::Bytes::from(a.payload),
+                            qos: shoal_mqtt::QoS::AtLeastOnce,
+                            props: None,
+                            from: None,
+                            published_at: self.now(),
+                        };
+                        let d = crate::router::Delivery {
+                            msg: Arc::new(msg),
+                            qos: shoal_mqtt::QoS::AtLeastOnce,
+                            retain: false,
+                            ids: None,
+                        };
+                        self.deliver(d, None)?;
+                    }
+                }
             }
         }
         self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;

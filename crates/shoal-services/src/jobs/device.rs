@@ -191,6 +191,12 @@ impl Jobs {
 }
 
 impl TopicService for Jobs {
+    /// https://docs.aws.amazon.com/iot/latest/developerguide/jobs-mqtt-api.html: the answers
+    /// reach the client that published the request, and no one else.
+    fn answers_requester_only(&self) -> bool {
+        true
+    }
+
     fn owns(&self, topic: &str) -> bool {
         topic
             .strip_prefix("$aws/things/")
