@@ -369,16 +369,28 @@ impl Jobs {
                 return Ok(());
             }
             // Counting every status is for abort criteria; completion only asks whether any
-            // execution is still open.
-            let details = match job.config.abort_config {
-                Some(_) => self.process_details(part, id)?,
-                None => self.open_counts(part, id)?,
+            // execution is still open. A large job's criteria are judged at most once a second
+            // from device updates (each judgment counts all its executions), and by its timer.
+            let mut judge = job.config.abort_config.is_some()
+                && (with_queries || self.abort_judgment_due(part, &job));
+            let mut details = if judge {
+                self.process_details(part, id)?
+            } else {
+                self.open_counts(part, id)?
             };
+            // A job never completes unjudged: its last update judges it whatever the throttle.
+            let open_now =
+                details.count(ExecutionStatus::Queued) + details.count(ExecutionStatus::InProgress);
+            if !judge && job.config.abort_config.is_some() && completes && open_now == 0 {
+                judge = true;
+                details = self.process_details(part, id)?;
+            }
             let mut aborted = None;
             for c in job
                 .config
                 .abort_config
                 .iter()
+                .filter(|_| judge)
                 .flat_map(|a| &a.criteria_list)
             {
                 let fires = match &c.query_string {
@@ -514,6 +526,25 @@ impl Jobs {
     }
 
     /// Whether any execution of the job is QUEUED or IN_PROGRESS (counts of at most one).
+    /// Whether a device update may judge `job`'s abort criteria now: always for a job of up to
+    /// `ABORT_EVERY_UPDATE` released executions, else once a second per job on this node.
+    fn abort_judgment_due(&self, part: &Partition, job: &Job) -> bool {
+        if job.notified <= ABORT_EVERY_UPDATE {
+            return true;
+        }
+        let now = self.clock.now().millis();
+        let key = format!("{}/{}", part.key(), job.job_id);
+        let mut last = self.abort_judged.lock().expect("abort_judged");
+        if last.get(&key).is_some_and(|t| now - *t < 1000) {
+            return false;
+        }
+        if last.len() >= 10_000 {
+            last.clear();
+        }
+        last.insert(key, now);
+        true
+    }
+
     fn open_counts(&self, part: &Partition, id: &str) -> Result<ProcessDetails> {
         let mut d = ProcessDetails::default();
         for s in [ExecutionStatus::Queued, ExecutionStatus::InProgress] {

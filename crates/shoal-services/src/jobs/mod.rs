@@ -89,6 +89,9 @@ pub struct Jobs {
     me: std::sync::Weak<Jobs>,
     /// The fleet index, for abort criteria with a fleet query (set once both exist).
     fleet: std::sync::OnceLock<crate::FleetIndexing>,
+    /// When each large job's abort criteria were last judged from a device update (a throttle:
+    /// the job's timer judges them every minute whatever happens here).
+    abort_judged: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     /// Object storage: documents from `documentSource`, and the presigned URLs that replace
     /// `${aws:iot:s3-presigned-url:...}` placeholders in what devices get.
     objects: std::sync::OnceLock<Arc<crate::Objects>>,
@@ -99,6 +102,12 @@ pub struct Jobs {
 
 /// Notifications sent at once.
 const NOTIFYING: u32 = 256;
+/// Jobs with up to this many released executions judge their abort criteria on every device
+/// update; larger ones at most once a second (a judgment counts every execution).
+#[cfg(not(test))]
+const ABORT_EVERY_UPDATE: u64 = 10_000;
+#[cfg(test)]
+const ABORT_EVERY_UPDATE: u64 = 1;
 /// DeleteJob removes a job with at most this many executions in one write; a larger one goes
 /// this many at a time on its timer.
 #[cfg(not(test))]
@@ -164,6 +173,7 @@ impl Jobs {
             me: me.clone(),
             fleet: std::sync::OnceLock::new(),
             objects: std::sync::OnceLock::new(),
+            abort_judged: Default::default(),
             notifying: Arc::new(tokio::sync::Semaphore::new(NOTIFYING as usize)),
         });
         rollout::register(&jobs, &scheduler);

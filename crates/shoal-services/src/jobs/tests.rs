@@ -393,3 +393,96 @@ async fn a_large_job_is_deleted_step_by_step() {
         "{told:?}"
     );
 }
+
+/// A large job's abort criteria are judged from device updates at most once a second; what an
+/// update in between leaves unjudged, the job's own timer judges within the minute, and the
+/// update that ends its last execution judges whatever the throttle.
+#[tokio::test]
+async fn a_large_jobs_abort_criteria_are_judged_once_a_second_and_by_its_timer() {
+    use shoal_domain::jobs::{AbortConfig, AbortCriteria, DeviceUpdate};
+    let f = fixture().await;
+    for t in ["s-3"] {
+        f.registry
+            .create_thing(
+                &f.part,
+                CreateThing {
+                    name: ThingName::parse(t).unwrap(),
+                    type_name: None,
+                    attributes: Default::default(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let abortable = |id: &str, things: &[&str]| CreateJob {
+        job_id: JobId::parse(id).unwrap(),
+        targets: things.iter().map(|t| f.part.arn("thing", t)).collect(),
+        document: Some("{}".into()),
+        document_source: None,
+        description: None,
+        target_selection: None,
+        config: JobConfig {
+            abort_config: Some(AbortConfig {
+                criteria_list: vec![AbortCriteria {
+                    failure_type: "FAILED".into(),
+                    action: "CANCEL".into(),
+                    threshold_percentage: 50.0,
+                    min_number_of_executed_things: 1,
+                    query_string: None,
+                }],
+            }),
+            ..Default::default()
+        },
+        job_template_arn: None,
+        document_parameters: BTreeMap::new(),
+    };
+    f.jobs
+        .create_job(&f.part, abortable("a", &["s-1", "s-2", "s-3"]))
+        .await
+        .unwrap();
+    f.scheduler.run_due().await.unwrap();
+    f.jobs.quiet().await;
+    let update = |status| DeviceUpdate {
+        status: Some(status),
+        ..Default::default()
+    };
+    let run = |thing: &'static str, status| {
+        let jobs = f.jobs.clone();
+        let part = f.part.clone();
+        async move {
+            jobs.update_execution(&part, thing, "a", &update(status), None)
+                .await
+                .unwrap();
+        }
+    };
+    // Judged at once: 0% failed. The failure in the same second is not judged...
+    run("s-1", ExecutionStatus::Succeeded).await;
+    run("s-2", ExecutionStatus::Failed).await;
+    assert_eq!(f.status("a").0, JobStatus::InProgress);
+    // ...until the job's timer runs: 50% of 2 executed things failed.
+    f.clock.advance_millis(61_000);
+    f.scheduler.run_due().await.unwrap();
+    let (j, _) = f.jobs.describe_job(&f.part, "a").unwrap();
+    assert_eq!(j.status, JobStatus::Canceled);
+    assert_eq!(j.reason_code.as_deref(), Some("FAILED_THRESHOLD_EXCEEDED"));
+
+    // The last execution ending within the throttled second still judges: CANCELED, not
+    // COMPLETED.
+    f.jobs
+        .create_job(&f.part, abortable("b", &["s-1", "s-2"]))
+        .await
+        .unwrap();
+    f.scheduler.run_due().await.unwrap();
+    f.jobs.quiet().await;
+    for (thing, status) in [
+        ("s-1", ExecutionStatus::Succeeded),
+        ("s-2", ExecutionStatus::Failed),
+    ] {
+        f.jobs
+            .update_execution(&f.part, thing, "b", &update(status), None)
+            .await
+            .unwrap();
+    }
+    let (j, _) = f.jobs.describe_job(&f.part, "b").unwrap();
+    assert_eq!(j.status, JobStatus::Canceled);
+}
