@@ -175,6 +175,10 @@ pub struct Job {
     /// Canceled, and its executions are still being canceled.
     #[serde(default)]
     pub canceling: bool,
+    /// Its schedule ended with STOP_ROLLOUT: no thing gets a new execution of it (a CONTINUOUS
+    /// job no longer follows its groups); the executions it has run to their end.
+    #[serde(default)]
+    pub rollout_stopped: bool,
 }
 
 impl Job {
@@ -211,6 +215,7 @@ impl Job {
             notified: 0,
             next_release_at: None,
             canceling: false,
+            rollout_stopped: false,
         }
     }
 

@@ -35,6 +35,7 @@ impl Jobs {
             let mut job = cur.value;
             if job.target_selection != TargetSelection::Continuous
                 || job.status != JobStatus::InProgress
+                || job.rollout_stopped
             {
                 return Err(ServiceError::invalid(format!(
                     "Targets can be added only to a CONTINUOUS job in progress; job {id} is {} and {}",
@@ -136,6 +137,7 @@ impl Jobs {
             if job.target_selection != TargetSelection::Continuous
                 || job.status != JobStatus::InProgress
                 || job.canceling
+                || job.rollout_stopped
             {
                 return Ok(false);
             }
@@ -275,6 +277,7 @@ impl Jobs {
             };
             if current.value.status != JobStatus::InProgress
                 || current.value.target_selection != TargetSelection::Continuous
+                || (wanted && current.value.rollout_stopped)
             {
                 return Ok(());
             }

@@ -121,7 +121,10 @@ fn job_not_found(id: &str) -> ServiceError {
 
 fn job_terms(job: &Job) -> Vec<Term> {
     let mut terms = vec![Term::new(TERM_STATUS, job.status.as_str())];
-    if job.target_selection == TargetSelection::Continuous && job.status == JobStatus::InProgress {
+    if job.target_selection == TargetSelection::Continuous
+        && job.status == JobStatus::InProgress
+        && !job.rollout_stopped
+    {
         terms.push(Term::new(continuous::TERM_CONTINUOUS, "1"));
     }
     for t in &job.targets {

@@ -275,6 +275,7 @@ impl Jobs {
                 next = Some((now, serde_json::Value::Null));
             }
             job.expanded = true;
+            job.rollout_stopped = true;
             job.status = JobStatus::InProgress;
         } else {
             job.status = JobStatus::Canceled;

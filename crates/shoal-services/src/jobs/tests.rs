@@ -486,3 +486,69 @@ async fn a_large_jobs_abort_criteria_are_judged_once_a_second_and_by_its_timer()
     let (j, _) = f.jobs.describe_job(&f.part, "b").unwrap();
     assert_eq!(j.status, JobStatus::Canceled);
 }
+
+/// A CONTINUOUS job whose schedule ends with STOP_ROLLOUT stops following its groups: a thing
+/// that joins later gets nothing, even from the catch-up walk.
+#[tokio::test]
+async fn stop_rollout_ends_a_continuous_jobs_following() {
+    use crate::registry::CreateThingGroup;
+    use shoal_domain::ThingGroupName;
+    let f = fixture().await;
+    let group = ThingGroupName::parse("late").unwrap();
+    f.registry
+        .create_thing_group(
+            &f.part,
+            CreateThingGroup {
+                name: group.clone(),
+                parent: None,
+                description: None,
+                attributes: Default::default(),
+                tags: vec![],
+                dynamic: None,
+            },
+        )
+        .await
+        .unwrap();
+    f.registry
+        .add_thing_to_thing_group(&f.part, &ThingName::parse("s-1").unwrap(), &group)
+        .await
+        .unwrap();
+    let config: JobConfig = serde_json::from_value(json!({
+        "schedulingConfig": {"startTime": "2026-12-07T11:00", "endTime": "2026-12-07T11:30"}
+    }))
+    .unwrap();
+    f.jobs
+        .create_job(
+            &f.part,
+            CreateJob {
+                job_id: JobId::parse("follow").unwrap(),
+                targets: vec![f.part.arn("thinggroup", "late")],
+                document: Some("{}".into()),
+                document_source: None,
+                description: None,
+                target_selection: Some(TargetSelection::Continuous),
+                config,
+                job_template_arn: None,
+                document_parameters: BTreeMap::new(),
+            },
+        )
+        .await
+        .unwrap();
+    f.advance_to("2026-12-07T11:00").await;
+    assert_eq!(f.pending(), 1);
+    f.advance_to("2026-12-07T11:30").await;
+    assert_eq!(f.status("follow").0, JobStatus::InProgress);
+    f.registry
+        .add_thing_to_thing_group(&f.part, &ThingName::parse("s-2").unwrap(), &group)
+        .await
+        .unwrap();
+    assert_eq!(f.jobs.reconcile_continuous().await.unwrap(), 0);
+    f.scheduler.run_due().await.unwrap();
+    assert_eq!(f.pending(), 1);
+    let refused = f
+        .jobs
+        .associate_targets(&f.part, "follow", vec![f.part.arn("thing", "s-2")], None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::InvalidRequest);
+}
