@@ -347,13 +347,14 @@ impl JobConfig {
         let Some(x) = &r.exponential_rate else {
             return max;
         };
-        // The rate compounds once per whole multiple of the criterion reached.
+        // The rate compounds once per whole multiple of the criterion reached; with both
+        // criteria, whichever is further along.
         let c = &x.rate_increase_criteria;
-        let steps = match (c.number_of_notified_things, c.number_of_succeeded_things) {
-            (Some(n), _) if n > 0 => notified / n as u64,
-            (_, Some(s)) if s > 0 => succeeded / s as u64,
-            _ => 0,
+        let per = |threshold: Option<i64>, count: u64| {
+            threshold.filter(|t| *t > 0).map_or(0, |t| count / t as u64)
         };
+        let steps = per(c.number_of_notified_things, notified)
+            .max(per(c.number_of_succeeded_things, succeeded));
         let mut rate = x.base_rate_per_minute.max(1) as f64;
         for _ in 0..steps.min(64) {
             rate *= x.increment_factor;

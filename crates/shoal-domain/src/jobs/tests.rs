@@ -176,6 +176,17 @@ fn the_seeds_exponential_rollout_doubles_per_five_successes() {
     .unwrap();
     assert_eq!(capped.rate_per_minute(100, 0), Some(30));
     assert_eq!(JobConfig::default().rate_per_minute(5, 5), None);
+    // Both criteria: whichever is further along raises the rate.
+    let both: JobConfig = serde_json::from_value(serde_json::json!({
+        "jobExecutionsRolloutConfig": {"exponentialRate": {
+            "baseRatePerMinute": 10, "incrementFactor": 2.0,
+            "rateIncreaseCriteria": {"numberOfNotifiedThings": 100,
+                                     "numberOfSucceededThings": 5}}}
+    }))
+    .unwrap();
+    assert_eq!(both.rate_per_minute(100, 0), Some(20));
+    assert_eq!(both.rate_per_minute(100, 10), Some(40));
+    assert_eq!(both.rate_per_minute(400, 10), Some(160));
 }
 
 #[test]
