@@ -324,19 +324,22 @@ impl JobConfig {
     }
 
     /// The retries an execution may still get after failing with `failure` (FAILED or
-    /// TIMED_OUT), having had `attempts` retries already: the criterion naming the failure
-    /// type, else `ALL`.
-    pub fn retries_left(&self, failure: &str, attempts: i64) -> i64 {
+    /// TIMED_OUT): the criterion naming that failure type counts the retries of that type,
+    /// else `ALL` counts every retry
+    /// (https://docs.aws.amazon.com/iot/latest/apireference/API_RetryCriteria.html: "how many
+    /// retries are allowed for each failure type").
+    pub fn retries_left(&self, failure: &str, e: &super::Execution) -> i64 {
         let Some(r) = &self.job_executions_retry_config else {
             return 0;
         };
-        let allowed = r
-            .criteria_list
+        if let Some(c) = r.criteria_list.iter().find(|c| c.failure_type == failure) {
+            let had = e.retries_by_type.get(failure).copied().unwrap_or(0);
+            return (c.number_of_retries - had).max(0);
+        }
+        r.criteria_list
             .iter()
-            .find(|c| c.failure_type == failure)
-            .or_else(|| r.criteria_list.iter().find(|c| c.failure_type == "ALL"))
-            .map_or(0, |c| c.number_of_retries);
-        (allowed - attempts).max(0)
+            .find(|c| c.failure_type == "ALL")
+            .map_or(0, |c| (c.number_of_retries - e.retry_attempt).max(0))
     }
 
     /// Executions started per minute under the rollout configuration, given how many things

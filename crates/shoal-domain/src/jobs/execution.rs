@@ -136,6 +136,10 @@ pub struct Execution {
     /// QUEUED for the job's owner only.
     #[serde(default)]
     pub released: bool,
+    /// The retries it had so far per failure type (FAILED, TIMED_OUT): each type's
+    /// `numberOfRetries` counts its own.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub retries_by_type: std::collections::BTreeMap<String, i64>,
 }
 
 impl Execution {
@@ -162,6 +166,7 @@ impl Execution {
             in_progress_deadline: None,
             step_deadline: None,
             released,
+            retries_by_type: Default::default(),
         }
     }
 
@@ -170,16 +175,19 @@ impl Execution {
         self.released && !self.status.is_terminal()
     }
 
-    /// The next attempt after a failure or a time-out, when retries are left.
-    pub fn retried(&self, now: Timestamp) -> Execution {
-        Execution::queued(
+    /// The next attempt after a `failure` (FAILED or TIMED_OUT), when retries are left.
+    pub fn retried(&self, failure: &str, now: Timestamp) -> Execution {
+        let mut next = Execution::queued(
             &self.job_id,
             &self.thing_name,
             self.execution_number + 1,
             self.retry_attempt + 1,
             true,
             now,
-        )
+        );
+        next.retries_by_type = self.retries_by_type.clone();
+        *next.retries_by_type.entry(failure.to_string()).or_default() += 1;
+        next
     }
 
     /// When it times out: the earlier of the step and in-progress timers.

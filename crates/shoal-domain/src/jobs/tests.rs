@@ -197,9 +197,28 @@ fn retries_and_aborts() {
             {"failureType": "ALL", "numberOfRetries": 1}]}
     }))
     .unwrap();
-    assert_eq!(c.retries_left("FAILED", 0), 2);
-    assert_eq!(c.retries_left("FAILED", 2), 0);
-    assert_eq!(c.retries_left("TIMED_OUT", 0), 1);
+    let first = Execution::queued("j", "t", 1, 0, true, Timestamp(0));
+    assert_eq!(c.retries_left("FAILED", &first), 2);
+    assert_eq!(c.retries_left("TIMED_OUT", &first), 1);
+    let twice = first
+        .retried("FAILED", Timestamp(1))
+        .retried("FAILED", Timestamp(2));
+    assert_eq!(c.retries_left("FAILED", &twice), 0);
+    // Each type counts its own: two FAILED retries leave TIMED_OUT's (under ALL, which counts
+    // every retry) spent, but a FAILED criterion is not spent by time-outs.
+    assert_eq!(c.retries_left("TIMED_OUT", &twice), 0);
+    let per_type: JobConfig = serde_json::from_value(serde_json::json!({
+        "jobExecutionsRetryConfig": {"criteriaList": [
+            {"failureType": "FAILED", "numberOfRetries": 1},
+            {"failureType": "TIMED_OUT", "numberOfRetries": 2}]}
+    }))
+    .unwrap();
+    let timed_out = first
+        .retried("TIMED_OUT", Timestamp(1))
+        .retried("TIMED_OUT", Timestamp(2));
+    assert_eq!(per_type.retries_left("TIMED_OUT", &timed_out), 0);
+    assert_eq!(per_type.retries_left("FAILED", &timed_out), 1);
+    assert_eq!(timed_out.retry_attempt, 2);
     let mut p = ProcessDetails::default();
     p.counts.insert(ExecutionStatus::Succeeded, 7);
     p.counts.insert(ExecutionStatus::Failed, 2);

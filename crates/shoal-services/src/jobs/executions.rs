@@ -196,9 +196,9 @@ impl Jobs {
                 return Err(Refusal { error, state });
             }
             let retry = (next.status == ExecutionStatus::Failed
-                && job.config.retries_left("FAILED", next.retry_attempt) > 0
+                && job.config.retries_left("FAILED", &next) > 0
                 && job.is_running())
-            .then(|| next.retried(now));
+            .then(|| next.retried("FAILED", now));
             // The last open execution of a SNAPSHOT job completes it in the same write, so a
             // crash right after cannot leave it IN_PROGRESS (a race between two last ones is
             // settled after the write, and by the job's periodic check).

@@ -510,10 +510,8 @@ impl Jobs {
         let mut next = cur.value.clone();
         next.end(ExecutionStatus::TimedOut, now);
         let retry = job
-            .filter(|j| {
-                j.is_running() && j.config.retries_left("TIMED_OUT", next.retry_attempt) > 0
-            })
-            .map(|_| next.retried(now));
+            .filter(|j| j.is_running() && j.config.retries_left("TIMED_OUT", &next) > 0)
+            .map(|_| next.retried("TIMED_OUT", now));
         let stored = retry.as_ref().unwrap_or(&next);
         let mut batch = Batch::new(part.key());
         if let (Some(_), Some(rev)) = (&retry, job_rev) {
