@@ -467,32 +467,8 @@ impl Jobs {
         let Some(fleet) = self.fleet.get() else {
             return Ok(0);
         };
-        let mut executed = std::collections::HashSet::new();
-        for s in ExecutionStatus::ALL.into_iter().filter(|s| s.is_terminal()) {
-            let mut after: Option<String> = None;
-            loop {
-                let recs = self
-                    .store()
-                    .list_by_term(
-                        &part.key(),
-                        KIND_EXECUTION,
-                        TERM_JOB_STATUS,
-                        TermMatch::Exact(&format!("{id}/{}", s.as_str())),
-                        after.as_deref(),
-                        1000,
-                    )
-                    .map_err(store_error)?;
-                for r in &recs {
-                    if let Some((_, thing)) = r.key.split_once('/') {
-                        executed.insert(thing.to_string());
-                    }
-                }
-                match recs.last() {
-                    Some(last) if recs.len() == 1000 => after = Some(last.key.clone()),
-                    _ => break,
-                }
-            }
-        }
+        // The things the query matches, a page at a time, each looked up in the job: memory
+        // stays one page whatever the size of the job or of the match.
         let mut matched = 0;
         let mut token: Option<String> = None;
         loop {
@@ -507,7 +483,11 @@ impl Jobs {
                 let name = serde_json::from_slice::<serde_json::Value>(doc)
                     .ok()
                     .and_then(|v| v["thingName"].as_str().map(str::to_string));
-                if name.is_some_and(|n| executed.contains(&n)) {
+                let Some(name) = name else { continue };
+                let executed = self
+                    .load_execution(part, id, &name)?
+                    .is_some_and(|e| e.value.status.is_terminal());
+                if executed {
                     matched += 1;
                 }
             }
