@@ -163,15 +163,20 @@ impl Jobs {
         }
         if !job.expanded {
             let (names, done) = self.next_targets(part, &mut job, CHUNK)?;
+            // A SNAPSHOT job of one target walks it once, in key order, its cursor committed
+            // with each step: no thing can already have an execution, so none is looked up.
+            let fresh =
+                job.target_selection == TargetSelection::Snapshot && job.targets.len() == 1;
             let mut seen = HashSet::new();
             for name in names {
                 let ek = execution_key(&job.job_id, &name);
                 if !seen.insert(name.clone())
-                    || self
-                        .store()
-                        .get(&key, KIND_EXECUTION, &ek)
-                        .map_err(store_error)?
-                        .is_some()
+                    || (!fresh
+                        && self
+                            .store()
+                            .get(&key, KIND_EXECUTION, &ek)
+                            .map_err(store_error)?
+                            .is_some())
                 {
                     continue;
                 }
