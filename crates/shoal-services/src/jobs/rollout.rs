@@ -165,8 +165,7 @@ impl Jobs {
             let (names, done) = self.next_targets(part, &mut job, CHUNK)?;
             // A SNAPSHOT job of one target walks it once, in key order, its cursor committed
             // with each step: no thing can already have an execution, so none is looked up.
-            let fresh =
-                job.target_selection == TargetSelection::Snapshot && job.targets.len() == 1;
+            let fresh = job.target_selection == TargetSelection::Snapshot && job.targets.len() == 1;
             let mut seen = HashSet::new();
             for name in names {
                 let ek = execution_key(&job.job_id, &name);
