@@ -23,12 +23,18 @@ const WRITE_CHUNK: usize = 5 * 1024 * 1024;
 const WRITE_CONCURRENCY: usize = 2;
 /// Bytes read from a local file per step while answering a GET.
 const READ_CHUNK: usize = 256 * 1024;
+/// Blobs written at once. Each holds up to `WRITE_CHUNK * (WRITE_CONCURRENCY + 1)` bytes
+/// (15 MiB): 32 bound the memory uploads take to about 480 MiB, whatever the clients open.
+const WRITERS: usize = 32;
+/// How long a new upload waits for a writer before it is told to slow down (503 SlowDown).
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 #[derive(Clone)]
 pub struct Blobs {
     backend: Arc<dyn ObjectStore>,
+    writers: Arc<tokio::sync::Semaphore>,
 }
 
 pub(crate) fn backend_error(e: object_store::Error) -> ServiceError {
@@ -38,7 +44,10 @@ pub(crate) fn backend_error(e: object_store::Error) -> ServiceError {
 
 impl Blobs {
     pub fn new(backend: Arc<dyn ObjectStore>) -> Blobs {
-        Blobs { backend }
+        Blobs {
+            backend,
+            writers: Arc::new(tokio::sync::Semaphore::new(WRITERS)),
+        }
     }
 
     /// A folder on the local disk (made if missing), written with fsync.
@@ -51,8 +60,19 @@ impl Blobs {
         Ok(Blobs::new(Arc::new(fs)))
     }
 
-    /// A new blob of `part`, written as the client sends it.
+    /// A new blob of `part`, written as the client sends it; waits while `WRITERS` others are
+    /// being written.
     pub async fn writer(&self, part: &Partition) -> Result<BlobWriter> {
+        let permit = tokio::time::timeout(WRITER_WAIT, self.writers.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(|p| p.ok())
+            .ok_or_else(|| {
+                ServiceError::new(
+                    shoal_domain::ErrorKind::Throttled,
+                    "Please reduce your request rate.",
+                )
+            })?;
         let path = Path::from_iter([
             part.account.as_str().to_string(),
             part.region.as_str().to_string(),
@@ -66,6 +86,7 @@ impl Blobs {
         Ok(BlobWriter {
             name: path.to_string(),
             inner: WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK),
+            _permit: permit,
         })
     }
 
@@ -182,6 +203,8 @@ fn file_stream(file: std::fs::File, first: u64, len: u64) -> ByteStream {
 pub struct BlobWriter {
     name: String,
     inner: WriteMultipart,
+    /// One of the `WRITERS`, given back when the writer ends.
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 impl BlobWriter {

@@ -253,3 +253,26 @@ async fn the_sweep_removes_only_unreferenced_blobs() {
     let listed: Vec<_> = f.objects.blobs().list(&f.part).collect().await;
     assert_eq!(listed.len(), 1);
 }
+
+/// At most 32 blobs are written at once: the next upload waits for one to end.
+#[tokio::test]
+async fn uploads_wait_for_a_free_writer() {
+    use futures_util::FutureExt;
+    let f = fixture();
+    let blobs = f.objects.blobs();
+    let mut writing = Vec::new();
+    for _ in 0..32 {
+        writing.push(blobs.writer(&f.part).await.unwrap());
+    }
+    let mut next = Box::pin(blobs.writer(&f.part));
+    assert!(
+        next.as_mut().now_or_never().is_none(),
+        "a 33rd writer started"
+    );
+    writing.pop().unwrap().abort().await;
+    let w = next.await.unwrap();
+    w.abort().await;
+    for w in writing {
+        w.abort().await;
+    }
+}
