@@ -123,6 +123,15 @@ def test_boto3_objects_listing_presign_and_errors(server, unique):
     assert [o["Key"] for o in inside["Contents"]] == keys[:2]
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, MaxKeys=1)
     assert [o["Key"] for p in pages for o in p.get("Contents", [])] == keys
+    # The original ListObjects, which older tools use: markers, and a marker that is a common
+    # prefix resumes after every key under it.
+    v1 = s3.list_objects(Bucket=bucket, Delimiter="/", MaxKeys=1)
+    assert [p["Prefix"] for p in v1["CommonPrefixes"]] == ["a b/"] and v1["IsTruncated"]
+    assert v1["NextMarker"] == "a b/"
+    rest = s3.list_objects(Bucket=bucket, Delimiter="/", Marker=v1["NextMarker"])
+    assert [o["Key"] for o in rest["Contents"]] == ["z.json"] and "CommonPrefixes" not in rest
+    pages = s3.get_paginator("list_objects").paginate(Bucket=bucket, PaginationConfig={"PageSize": 1})
+    assert [o["Key"] for p in pages for o in p.get("Contents", [])] == keys
 
     # A presigned GET (SigV4) needs no credentials.
     signer = s3_client(server, signature_version="s3v4")

@@ -7,6 +7,7 @@
 
 mod body;
 mod buckets;
+mod list;
 mod multipart;
 mod objects;
 pub(crate) mod sigv2;
@@ -30,6 +31,7 @@ pub enum Endpoint {
     HeadBucket(BucketName),
     GetBucketLocation(BucketName),
     ListObjectsV2(BucketName, Query),
+    ListObjects(BucketName, Query),
     PutObject(BucketName, ObjectKey),
     GetObject(BucketName, ObjectKey, Query),
     HeadObject(BucketName, ObjectKey, Query),
@@ -116,9 +118,7 @@ impl Api for S3 {
                         Ok(Endpoint::ListObjectsV2(bucket, q))
                     }
                     Method::GET if has("uploads") => Err(not_implemented("ListMultipartUploads")),
-                    Method::GET => Err(not_implemented(
-                        "ListObjects (version 1); use ListObjectsV2 (list-type=2)",
-                    )),
+                    Method::GET => Ok(Endpoint::ListObjects(bucket, q)),
                     Method::POST if has("delete") => Ok(Endpoint::DeleteObjects(bucket)),
                     _ => Err(method_not_allowed()),
                 };
@@ -163,7 +163,8 @@ impl Api for S3 {
             E::DeleteBucket(b) => buckets::delete(&call, &b).await,
             E::HeadBucket(b) => buckets::head(&call, &b),
             E::GetBucketLocation(b) => buckets::location(&call, &b),
-            E::ListObjectsV2(b, q) => objects::list(&call, &b, &q),
+            E::ListObjectsV2(b, q) => list::list(&call, &b, &q),
+            E::ListObjects(b, q) => list::list_v1(&call, &b, &q),
             E::PutObject(b, k) => objects::put(call, &b, &k).await,
             E::GetObject(b, k, q) => objects::get(&call, &b, &k, &q, false).await,
             E::HeadObject(b, k, q) => objects::get(&call, &b, &k, &q, true).await,

@@ -9,22 +9,9 @@ use crate::error::ApiError;
 use crate::request::Query;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::{BodyExt, StreamBody};
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use shoal_domain::objects::{bare_etag, parse_range, BucketName, ObjectKey, StorageError, MAX_PUT};
-use shoal_services::objects::{ListItem, ListRequest, ObjectInfo, WriteCondition};
+use shoal_services::objects::{ObjectInfo, WriteCondition};
 use std::time::{Duration, UNIX_EPOCH};
-
-/// What `encoding-type=url` leaves as it is (botocore decodes with `unquote_plus`, so `+` and
-/// spaces must be encoded).
-const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b'/');
-
-/// Keys per ListObjectsV2 page at most (and by default).
-const MAX_KEYS: usize = 1000;
 
 /// The precondition of a write (`If-None-Match: *`, `If-Match`).
 pub fn write_condition(h: &HeaderMap) -> Result<WriteCondition, ApiError> {
@@ -300,85 +287,4 @@ pub async fn delete_many(mut call: Call<'_>, bucket: &BucketName) -> Reply<Body>
         }
     }
     Ok(xml_reply(d.end("DeleteResult"), call.request_id))
-}
-
-pub fn list(call: &Call<'_>, bucket: &BucketName, q: &Query) -> Reply<Body> {
-    let invalid = |m: &str| ApiError::from(StorageError::InvalidArgument.error(m));
-    let max_keys = match q.get("max-keys") {
-        None => MAX_KEYS,
-        Some(v) => v
-            .parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(|n| (n as usize).min(MAX_KEYS))
-            .ok_or_else(|| invalid("Provided max-keys not an integer or within integer range"))?,
-    };
-    let url = match q.get("encoding-type") {
-        None => false,
-        Some("url") => true,
-        Some(_) => return Err(invalid("Invalid Encoding Method specified in Request")),
-    };
-    let req = ListRequest {
-        prefix: q.string("prefix").unwrap_or_default(),
-        delimiter: q.string("delimiter").unwrap_or_default(),
-        max_keys,
-        start_after: q.string("start-after"),
-        continuation: q.string("continuation-token"),
-    };
-    let page = call.state.objects.list(call.part, bucket, &req)?;
-    let enc = |s: &str| {
-        if url {
-            utf8_percent_encode(s, URL_ENCODE).to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    let mut d = Doc::new("ListBucketResult");
-    d.el("Name", bucket.as_str())
-        .el("Prefix", &enc(&req.prefix));
-    if !req.delimiter.is_empty() {
-        d.el("Delimiter", &enc(&req.delimiter));
-    }
-    if let Some(s) = &req.start_after {
-        d.el("StartAfter", &enc(s));
-    }
-    if let Some(t) = &req.continuation {
-        d.el("ContinuationToken", t);
-    }
-    if let Some(t) = &page.next {
-        d.el("NextContinuationToken", t);
-    }
-    d.el("KeyCount", &page.items.len().to_string())
-        .el("MaxKeys", &max_keys.to_string());
-    if url {
-        d.el("EncodingType", "url");
-    }
-    d.el("IsTruncated", if page.truncated { "true" } else { "false" });
-    let owner = q.get("fetch-owner") == Some("true");
-    let account = call.part.account.as_str();
-    for item in &page.items {
-        match item {
-            ListItem::Object(k, info) => {
-                d.open("Contents")
-                    .el("Key", &enc(k))
-                    .el("LastModified", &xml::timestamp(info.modified.millis()))
-                    .el("ETag", &format!("\"{}\"", info.etag))
-                    .el("Size", &info.size.to_string())
-                    .el("StorageClass", "STANDARD");
-                if owner {
-                    d.open("Owner")
-                        .el("ID", &super::buckets::owner_id(account))
-                        .el("DisplayName", account)
-                        .close("Owner");
-                }
-                d.close("Contents");
-            }
-            ListItem::CommonPrefix(p) => {
-                d.open("CommonPrefixes")
-                    .el("Prefix", &enc(p))
-                    .close("CommonPrefixes");
-            }
-        }
-    }
-    Ok(xml_reply(d.end("ListBucketResult"), call.request_id))
 }

@@ -37,7 +37,8 @@ fn routes() {
         ("DELETE", "/bkt/k", "uploadId=u", "AbortMultipartUpload"),
         ("GET", "/bkt/k", "uploadId=u", "ListParts"),
         // Refused.
-        ("GET", "/bkt", "", "NotImplemented"),
+        ("GET", "/bkt", "", "ListObjects"),
+        ("GET", "/bkt", "marker=a&prefix=b", "ListObjects"),
         ("GET", "/bkt", "acl", "NotImplemented"),
         ("PUT", "/bkt/k", "tagging", "NotImplemented"),
         ("POST", "/bkt", "delete", "DeleteObjects"),

@@ -47,6 +47,12 @@ fn token(item: &ListItem) -> String {
     }
 }
 
+/// A continuation token that resumes after every key under the common prefix `p` (ListObjects
+/// v1's marker when it names one).
+pub fn after_common_prefix(p: &str) -> String {
+    token(&ListItem::CommonPrefix(p.to_string()))
+}
+
 fn untoken(t: &str) -> Result<(String, bool)> {
     let bad =
         || StorageError::InvalidArgument.error("The continuation token provided is incorrect");

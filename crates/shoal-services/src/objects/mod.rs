@@ -13,7 +13,7 @@ mod multipart;
 mod tests;
 
 pub use blobs::{BlobWriter, Blobs, ByteStream};
-pub use list::{ListItem, ListPage, ListRequest};
+pub use list::{after_common_prefix, ListItem, ListPage, ListRequest};
 pub use multipart::{PartInfo, Upload};
 
 use crate::records::{decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
