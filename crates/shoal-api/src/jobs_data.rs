@@ -247,7 +247,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
                 expected_version: i.expected_version,
                 step_timeout_minutes: i.step_timeout_in_minutes,
             };
-            let (e, doc) = jobs
+            let (e, job) = jobs
                 .update_execution(
                     part,
                     thing.as_str(),
@@ -266,7 +266,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
                 });
             }
             if i.include_job_document.unwrap_or(false) {
-                out["jobDocument"] = doc.into();
+                out["jobDocument"] = jobs.device_document(part, &job).into();
             }
             out
         }

@@ -10,21 +10,6 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use common::TestServer;
 use std::time::Duration;
 
-fn s3_code<E, R>(r: Result<R, aws_sdk_s3::error::SdkError<E>>) -> String
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    match r {
-        Ok(v) => panic!("expected an error, got {v:?}"),
-        Err(e) => e
-            .as_service_error()
-            .and_then(|s| s.code())
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{e:?}")),
-    }
-}
-
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
     (0..n)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
@@ -41,11 +26,11 @@ async fn buckets_objects_ranges_and_errors() {
     let c = s.s3_client();
     c.create_bucket().bucket("firmware").send().await.unwrap();
     assert_eq!(
-        s3_code(c.create_bucket().bucket("firmware").send().await),
+        common::code(c.create_bucket().bucket("firmware").send().await),
         "BucketAlreadyOwnedByYou"
     );
     assert_eq!(
-        s3_code(c.create_bucket().bucket("Bad_Name").send().await),
+        common::code(c.create_bucket().bucket("Bad_Name").send().await),
         "InvalidBucketName"
     );
     let listed = c.list_buckets().send().await.unwrap();
@@ -107,7 +92,7 @@ async fn buckets_objects_ranges_and_errors() {
         .unwrap();
     assert_eq!(body(suffix).await, data[99_995..]);
     assert_eq!(
-        s3_code(
+        common::code(
             c.get_object()
                 .bucket("firmware")
                 .key("dir/v2 +~.bin")
@@ -129,7 +114,7 @@ async fn buckets_objects_ranges_and_errors() {
         .unwrap_err();
     assert_eq!(not_modified.raw_response().unwrap().status().as_u16(), 304);
     assert_eq!(
-        s3_code(
+        common::code(
             c.get_object()
                 .bucket("firmware")
                 .key("dir/v2 +~.bin")
@@ -141,7 +126,7 @@ async fn buckets_objects_ranges_and_errors() {
     );
     // A create-only put of an existing key is refused.
     assert_eq!(
-        s3_code(
+        common::code(
             c.put_object()
                 .bucket("firmware")
                 .key("dir/v2 +~.bin")
@@ -154,7 +139,7 @@ async fn buckets_objects_ranges_and_errors() {
     );
 
     assert_eq!(
-        s3_code(
+        common::code(
             c.get_object()
                 .bucket("firmware")
                 .key("missing")
@@ -164,7 +149,7 @@ async fn buckets_objects_ranges_and_errors() {
         "NoSuchKey"
     );
     assert_eq!(
-        s3_code(c.get_object().bucket("nobucket").key("k").send().await),
+        common::code(c.get_object().bucket("nobucket").key("k").send().await),
         "NoSuchBucket"
     );
     let head_missing = c
@@ -178,7 +163,7 @@ async fn buckets_objects_ranges_and_errors() {
         .into_service_error()
         .is_not_found());
     assert_eq!(
-        s3_code(c.delete_bucket().bucket("firmware").send().await),
+        common::code(c.delete_bucket().bucket("firmware").send().await),
         "BucketNotEmpty"
     );
     c.delete_object()
@@ -196,7 +181,7 @@ async fn buckets_objects_ranges_and_errors() {
         .unwrap();
     c.delete_bucket().bucket("firmware").send().await.unwrap();
     assert_eq!(
-        s3_code(c.delete_bucket().bucket("firmware").send().await),
+        common::code(c.delete_bucket().bucket("firmware").send().await),
         "NoSuchBucket"
     );
     s.stop().await;
@@ -363,7 +348,7 @@ async fn multipart_upload_out_of_order_and_its_rules() {
         .parts(part(1, e1.e_tag().unwrap()))
         .build();
     assert_eq!(
-        s3_code(
+        common::code(
             c.complete_multipart_upload()
                 .bucket("uploads")
                 .key("fw.bin")
@@ -379,7 +364,7 @@ async fn multipart_upload_out_of_order_and_its_rules() {
         .parts(part(2, e2.e_tag().unwrap()))
         .build();
     assert_eq!(
-        s3_code(
+        common::code(
             c.complete_multipart_upload()
                 .bucket("uploads")
                 .key("fw.bin")
@@ -421,7 +406,7 @@ async fn multipart_upload_out_of_order_and_its_rules() {
     assert_eq!(body(got).await, all);
     // Completed, the upload is gone.
     assert_eq!(
-        s3_code(
+        common::code(
             c.abort_multipart_upload()
                 .bucket("uploads")
                 .key("fw.bin")
@@ -455,7 +440,7 @@ async fn multipart_upload_out_of_order_and_its_rules() {
         etags.push(e.e_tag().unwrap().to_string());
     }
     assert_eq!(
-        s3_code(
+        common::code(
             c.complete_multipart_upload()
                 .bucket("uploads")
                 .key("small")

@@ -174,7 +174,7 @@ impl Jobs {
                 let include_state = body.bool("includeJobExecutionState", false)?;
                 let include_doc = body.bool("includeJobDocument", false)?;
                 let number = body.int("executionNumber")?;
-                let (e, doc) = self
+                let (e, job) = self
                     .update_execution(part, thing, job, &update, number)
                     .await?;
                 let mut out = json!({ "timestamp": ts });
@@ -182,7 +182,7 @@ impl Jobs {
                     out["executionState"] = execution_state(&e);
                 }
                 if include_doc {
-                    out["jobDocument"] = document_value(&doc);
+                    out["jobDocument"] = document_value(&self.device_document(part, &job));
                 }
                 out
             }

@@ -171,7 +171,7 @@ impl Jobs {
         job_id: &str,
         update: &DeviceUpdate,
         execution_number: Option<i64>,
-    ) -> std::result::Result<(Execution, String), Refusal> {
+    ) -> std::result::Result<(Execution, Job), Refusal> {
         for _ in 0..RETRIES {
             let cur = match self.load_execution(part, job_id, thing)? {
                 Some(l) if l.value.released => l,
@@ -228,7 +228,9 @@ impl Jobs {
                 }
                 self.after_change(part, &cur.value, &next, retry.is_some())
                     .await;
-                return Ok((next, self.device_document(part, &loaded_job.value)));
+                // The job, not its document: only an update that asks for the document
+                // pays for it (and its presigned URLs).
+                return Ok((next, loaded_job.value));
             }
         }
         Err(crate::records::contention().into())

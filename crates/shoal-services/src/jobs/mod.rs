@@ -219,7 +219,7 @@ impl Jobs {
     /// presigned GET of that object, valid `presignedUrlConfig.expiresInSec` (an hour unless
     /// set), made anew each time
     /// (https://docs.aws.amazon.com/iot/latest/developerguide/create-manage-jobs.html).
-    pub(crate) fn device_document(&self, part: &Partition, job: &Job) -> String {
+    pub fn device_document(&self, part: &Partition, job: &Job) -> String {
         let found = shoal_domain::objects::presigned_placeholders(&job.document);
         let Some(objects) = self.objects.get().filter(|_| !found.is_empty()) else {
             return job.document.clone();

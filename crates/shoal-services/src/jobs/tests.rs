@@ -116,6 +116,30 @@ impl Fixture {
         (j.status, d)
     }
 
+    /// A static group holding `things`.
+    async fn group(&self, group: &shoal_domain::ThingGroupName, things: &[&str]) {
+        self.registry
+            .create_thing_group(
+                &self.part,
+                crate::registry::CreateThingGroup {
+                    name: group.clone(),
+                    parent: None,
+                    description: None,
+                    attributes: Default::default(),
+                    tags: vec![],
+                    dynamic: None,
+                },
+            )
+            .await
+            .unwrap();
+        for t in things {
+            self.registry
+                .add_thing_to_thing_group(&self.part, &ThingName::parse(t).unwrap(), group)
+                .await
+                .unwrap();
+        }
+    }
+
     fn pending(&self) -> usize {
         ["s-1", "s-2"]
             .iter()
@@ -279,28 +303,10 @@ async fn starting_an_execution_that_becomes_the_head_is_told_once() {
 /// process stopped between the two) gets its execution from the walk at the next start.
 #[tokio::test]
 async fn a_missed_membership_change_is_caught_up_at_start() {
-    use crate::registry::CreateThingGroup;
     use shoal_domain::ThingGroupName;
     let f = fixture().await;
     let group = ThingGroupName::parse("fleet").unwrap();
-    f.registry
-        .create_thing_group(
-            &f.part,
-            CreateThingGroup {
-                name: group.clone(),
-                parent: None,
-                description: None,
-                attributes: Default::default(),
-                tags: vec![],
-                dynamic: None,
-            },
-        )
-        .await
-        .unwrap();
-    f.registry
-        .add_thing_to_thing_group(&f.part, &ThingName::parse("s-1").unwrap(), &group)
-        .await
-        .unwrap();
+    f.group(&group, &["s-1"]).await;
     f.jobs
         .create_job(
             &f.part,
@@ -491,28 +497,10 @@ async fn a_large_jobs_abort_criteria_are_judged_once_a_second_and_by_its_timer()
 /// that joins later gets nothing, even from the catch-up walk.
 #[tokio::test]
 async fn stop_rollout_ends_a_continuous_jobs_following() {
-    use crate::registry::CreateThingGroup;
     use shoal_domain::ThingGroupName;
     let f = fixture().await;
     let group = ThingGroupName::parse("late").unwrap();
-    f.registry
-        .create_thing_group(
-            &f.part,
-            CreateThingGroup {
-                name: group.clone(),
-                parent: None,
-                description: None,
-                attributes: Default::default(),
-                tags: vec![],
-                dynamic: None,
-            },
-        )
-        .await
-        .unwrap();
-    f.registry
-        .add_thing_to_thing_group(&f.part, &ThingName::parse("s-1").unwrap(), &group)
-        .await
-        .unwrap();
+    f.group(&group, &["s-1"]).await;
     let config: JobConfig = serde_json::from_value(json!({
         "schedulingConfig": {"startTime": "2026-12-07T11:00", "endTime": "2026-12-07T11:30"}
     }))

@@ -96,6 +96,10 @@ pub struct Objects {
     /// Signs presigned GETs (job documents' `${aws:iot:s3-presigned-url:...}`) with a key of
     /// the account, for the API endpoint devices reach (set once the listener is bound).
     presign: std::sync::OnceLock<(Arc<crate::Accounts>, String)>,
+    /// The key each account's URLs were last signed with, so a device's document does not
+    /// list every key of every account: checked against the accounts service (a deactivated
+    /// or deleted key is replaced) before each use.
+    signers: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// A key as it goes in a URL path: every byte but the unreserved ones and `/` encoded (S3
@@ -131,6 +135,7 @@ impl Objects {
             clock,
             blobs,
             presign: std::sync::OnceLock::new(),
+            signers: Default::default(),
         }
     }
 
@@ -152,15 +157,31 @@ impl Objects {
             .presign
             .get()
             .ok_or_else(|| shoal_domain::ServiceError::internal("presigning is not set up"))?;
-        let signer = accounts
-            .list_keys(Some(&part.account))?
-            .into_iter()
-            .find(|k| k.active)
-            .ok_or_else(|| {
-                shoal_domain::ServiceError::invalid(
-                    "The account has no active access key to sign presigned URLs with",
-                )
-            })?;
+        let account = part.account.as_str();
+        let cached = self.signers.lock().expect("signers").get(account).cloned();
+        let still = cached
+            .and_then(|id| accounts.lookup(&id).ok().flatten())
+            .filter(|k| k.active && k.account == account);
+        let signer = match still {
+            Some(k) => k,
+            None => {
+                let k = accounts
+                    .list_keys(Some(&part.account))?
+                    .into_iter()
+                    .find(|k| k.active)
+                    .ok_or_else(|| {
+                        shoal_domain::ServiceError::invalid(
+                            "The account has no active access key to sign presigned URLs with",
+                        )
+                    })?;
+                let mut signers = self.signers.lock().expect("signers");
+                if signers.len() >= 10_000 {
+                    signers.clear();
+                }
+                signers.insert(account.to_string(), k.access_key_id.clone());
+                k
+            }
+        };
         let host = endpoint
             .split_once("://")
             .map_or(endpoint.as_str(), |(_, h)| h);
