@@ -116,6 +116,11 @@ resource_name!(
     ThingGroupName,
     "thingGroupName"
 );
+resource_name!(
+    /// A billing group's name (its own namespace, apart from thing groups).
+    BillingGroupName,
+    "billingGroupName"
+);
 
 /// A 12-digit AWS account id.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,6 +4,7 @@
 //! It owns no state and does no I/O: no tokio, no HTTP, no database. Services (L3) load entities
 //! through the store, ask these functions what the new state is, and write it back.
 
+pub mod billing_group;
 pub mod clock;
 pub mod error;
 pub mod fleet;
@@ -20,4 +21,4 @@ pub mod thing_type;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{ErrorKind, ServiceError};
-pub use ids::{AccountId, Arn, Partition, Region, ThingGroupName, ThingName, ThingTypeName};
+pub use ids::{AccountId, Arn, BillingGroupName, Partition, Region, ThingGroupName, ThingName, ThingTypeName};

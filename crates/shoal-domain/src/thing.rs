@@ -35,6 +35,9 @@ pub struct Thing {
     /// Dynamic thing groups whose query the thing matches, kept by the fleet index.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dynamic_groups: Vec<String>,
+    /// The billing group the thing is in (at most one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub billing_group: Option<String>,
     pub created: Timestamp,
 }
 
@@ -140,6 +143,7 @@ impl Thing {
             groups: Vec::new(),
             group_tree: Vec::new(),
             dynamic_groups: Vec::new(),
+            billing_group: None,
             created: now,
         })
     }

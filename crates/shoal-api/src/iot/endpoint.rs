@@ -308,6 +308,8 @@ pub enum Endpoint {
         thing: String,
         query: Query,
     },
+    /// A billing-group operation (routes in `billing.rs`).
+    Billing(super::billing::Route),
 }
 
 impl Endpoint {
@@ -316,6 +318,9 @@ impl Endpoint {
         let segs = segments(path);
         let q = || Query::parse(raw_query);
         let m = method.as_str();
+        if let Some(r) = super::billing::Route::parse(m, &segs, raw_query) {
+            return r.map(E::Billing);
+        }
         let ep = match (m, segs.as_slice()) {
             ("GET", ["things"]) => E::ListThings { query: q()? },
             ("POST", ["things", n]) => E::CreateThing { name: decode(n)? },

@@ -1,6 +1,7 @@
 //! The `iot` control-plane API (restJson1): its routes (`endpoint.rs`), its one error mapping,
 //! and one handler per operation in a file per area.
 
+mod billing;
 mod certificates;
 mod endpoint;
 mod events;
@@ -94,6 +95,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
     let id = state.identity.as_ref();
     let fleet = &state.fleet;
     let value = match endpoint {
+        E::Billing(route) => billing::handle(reg, part, route, body).await?,
         E::CreateThing { name } => things::create(reg, part, &name, body).await?,
         E::DescribeThing { name } => things::describe(reg, part, &name)?,
         E::UpdateThing { name } => things::update(reg, part, &name, body).await?,

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use shoal_domain::ids::{check_attribute_name, check_attribute_value};
 use shoal_domain::page::max_results;
 use shoal_domain::thing::{Thing, ThingUpdate};
-use shoal_domain::{Partition, ServiceError, ThingName, ThingTypeName};
+use shoal_domain::{BillingGroupName, Partition, ThingName, ThingTypeName};
 use shoal_services::registry::{CreateThing, ListThings};
 use shoal_services::{Messaging, Registry};
 
@@ -18,10 +18,11 @@ type R = Result<Value, ApiError>;
 pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -> R {
     let name = ThingName::parse(name)?;
     let input: CreateThingIn = json::parse(body)?;
-    if let Some(b) = &input.billing_group_name {
-        // Billing groups cannot be created in Shoal yet, so any name is one that does not exist.
-        return Err(ServiceError::not_found(format!("Billing group {b} cannot be found.")).into());
-    }
+    let billing_group = input
+        .billing_group_name
+        .as_deref()
+        .map(BillingGroupName::parse)
+        .transpose()?;
     let type_name = input
         .thing_type_name
         .as_deref()
@@ -38,6 +39,7 @@ pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -
                 name,
                 type_name,
                 attributes,
+                billing_group,
             },
         )
         .await?;
@@ -67,6 +69,9 @@ pub fn describe(reg: &Registry, part: &Partition, name: &str) -> R {
     // AWS reports the thing name as the default MQTT client id.
     v["defaultClientId"] = t.name.as_str().into();
     v["thingId"] = t.id.as_str().into();
+    if let Some(b) = &t.billing_group {
+        v["billingGroupName"] = b.as_str().into();
+    }
     Ok(v)
 }
 

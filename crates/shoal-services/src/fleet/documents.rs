@@ -182,7 +182,14 @@ pub(crate) fn thing_doc(r: &ThingRecords, cfg: &IndexingConfig) -> IndexDoc {
         fields.push(("thingTypeName".into(), s(ty)));
         source.insert("thingTypeName".into(), json!(ty));
     }
-    let groups = t.all_groups();
+    // The model's ThingDocument: `thingGroupNames` holds "Thing group and billing group names".
+    let mut groups = t.all_groups();
+    if let Some(b) = &t.billing_group {
+        if !groups.contains(b) {
+            groups.push(b.clone());
+            groups.sort();
+        }
+    }
     for g in &groups {
         fields.push(("thingGroupNames".into(), s(g)));
     }

@@ -60,6 +60,7 @@ async fn thing(s: &Setup, name: &str) {
                 name: ThingName::parse(name).unwrap(),
                 type_name: None,
                 attributes: Default::default(),
+                billing_group: None,
             },
         )
         .await

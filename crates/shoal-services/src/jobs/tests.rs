@@ -62,6 +62,7 @@ async fn fixture() -> Fixture {
                     name: ThingName::parse(t).unwrap(),
                     type_name: None,
                     attributes: Default::default(),
+                    billing_group: None,
                 },
             )
             .await
@@ -415,6 +416,7 @@ async fn a_large_jobs_abort_criteria_are_judged_once_a_second_and_by_its_timer()
                     name: ThingName::parse(t).unwrap(),
                     type_name: None,
                     attributes: Default::default(),
+                    billing_group: None,
                 },
             )
             .await

@@ -1,6 +1,7 @@
 //! The registry service: things, thing types, static thing groups and their tags, each stored
 //! per (account, region) partition as on AWS.
 
+mod billing;
 mod dynamic;
 mod groups;
 mod membership;

@@ -1,5 +1,5 @@
-//! TagResource, UntagResource and ListTagsForResource for thing types and thing groups,
-//! addressed by ARN as on AWS.
+//! TagResource, UntagResource and ListTagsForResource for thing types, thing groups and billing
+//! groups, addressed by ARN as on AWS.
 
 use super::Registry;
 use shoal_domain::error::Result;
@@ -9,6 +9,7 @@ use shoal_domain::{Arn, Partition, ServiceError};
 enum Taggable {
     ThingType(String),
     ThingGroup(String),
+    BillingGroup(String),
 }
 
 fn resolve(part: &Partition, arn: &str) -> Result<Taggable> {
@@ -21,6 +22,7 @@ fn resolve(part: &Partition, arn: &str) -> Result<Taggable> {
     match a.resource_type.as_str() {
         "thingtype" => Ok(Taggable::ThingType(a.resource)),
         "thinggroup" => Ok(Taggable::ThingGroup(a.resource)),
+        "billinggroup" => Ok(Taggable::BillingGroup(a.resource)),
         other => Err(ServiceError::invalid(format!(
             "Tagging resources of type {other} is not yet supported by Shoal"
         ))),
@@ -37,6 +39,7 @@ impl Registry {
         match resolve(part, arn)? {
             Taggable::ThingType(n) => self.modify_type_tags(part, &n, |t| t.merge(tags)).await,
             Taggable::ThingGroup(n) => self.modify_group_tags(part, &n, |t| t.merge(tags)).await,
+            Taggable::BillingGroup(n) => self.modify_billing_tags(part, &n, |t| t.merge(tags)).await,
         }
     }
 
@@ -48,6 +51,7 @@ impl Registry {
         match resolve(part, arn)? {
             Taggable::ThingType(n) => self.modify_type_tags(part, &n, remove).await,
             Taggable::ThingGroup(n) => self.modify_group_tags(part, &n, remove).await,
+            Taggable::BillingGroup(n) => self.modify_billing_tags(part, &n, remove).await,
         }
     }
 
@@ -63,6 +67,10 @@ impl Registry {
             }
             Taggable::ThingGroup(n) => {
                 self.describe_thing_group(part, &shoal_domain::ThingGroupName::parse(&n)?)?
+                    .tags
+            }
+            Taggable::BillingGroup(n) => {
+                self.describe_billing_group(part, &shoal_domain::BillingGroupName::parse(&n)?)?
                     .tags
             }
         };

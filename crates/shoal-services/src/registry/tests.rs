@@ -123,6 +123,7 @@ async fn delete_thing_never_deletes_a_thing_a_principal_was_just_attached_to() {
                 name: name.clone(),
                 type_name: None,
                 attributes: Default::default(),
+                billing_group: None,
             },
         )
         .await

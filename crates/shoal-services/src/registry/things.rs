@@ -12,6 +12,8 @@ pub struct CreateThing {
     pub name: ThingName,
     pub type_name: Option<ThingTypeName>,
     pub attributes: Attributes,
+    /// CreateThing's `billingGroupName`: the thing starts in that billing group.
+    pub billing_group: Option<shoal_domain::BillingGroupName>,
 }
 
 #[derive(Default)]
@@ -40,6 +42,9 @@ pub(crate) fn thing_terms(t: &Thing) -> Vec<Term> {
     // A dynamic group has no parent, so it is its own tree.
     for g in t.group_tree.iter().chain(&t.dynamic_groups) {
         terms.push(Term::new("group-tree", g.as_str()));
+    }
+    if let Some(b) = &t.billing_group {
+        terms.push(Term::new("billing", b.as_str()));
     }
     terms
 }
@@ -87,14 +92,25 @@ impl Registry {
                 // The type must still be the one we checked when the thing is written.
                 batch = batch.check(KIND_TYPE, t.as_str(), Expect::Rev(rev));
             }
+            if let Some(b) = &req.billing_group {
+                let g = load::<shoal_domain::billing_group::BillingGroup>(
+                    self.store(),
+                    &key,
+                    super::billing::KIND_BILLING,
+                    b.as_str(),
+                )?
+                .ok_or_else(|| not_found("Billing Group", b.as_str()))?;
+                batch = batch.check(super::billing::KIND_BILLING, b.as_str(), Expect::Rev(g.rev));
+            }
             let id = uuid::Uuid::new_v4().to_string();
-            let thing = Thing::new(
+            let mut thing = Thing::new(
                 req.name.as_str(),
                 id,
                 type_name.clone(),
                 req.attributes.clone(),
                 self.clock.now(),
             )?;
+            thing.billing_group = req.billing_group.as_ref().map(|b| b.as_str().to_string());
             let batch = batch.put(
                 KIND_THING,
                 &thing.name,
