@@ -3,6 +3,7 @@ listings both ways (ListThingPrincipals, ListPrincipalThings), bad
 principals, and how attachments hold things and certificates in place."""
 
 import hashlib
+import json
 
 import pytest
 
@@ -175,3 +176,79 @@ def test_deleted_certificate_leaves_no_attachment(iot, unique):
     # The thing can go too.
     iot.delete_thing(thingName=thing)
 
+
+
+def test_exclusive_attachment_and_the_v2_listings(iot, unique, aws_error, aws_cli):
+    # https://docs.aws.amazon.com/iot/latest/developerguide/exclusive-thing.html: an exclusively
+    # attached certificate cannot go to another thing until it is detached.
+    a, b = unique("xa"), unique("xb")
+    for t in (a, b):
+        iot.create_thing(thingName=t)
+    cert = _cert(iot)
+    iot.attach_thing_principal(thingName=a, principal=cert, thingPrincipalType="EXCLUSIVE_THING")
+    with aws_error("InvalidRequestException", 400):
+        iot.attach_thing_principal(thingName=b, principal=cert)
+    with aws_error("InvalidRequestException", 400):
+        iot.attach_thing_principal(thingName=b, principal=cert,
+                                   thingPrincipalType="EXCLUSIVE_THING")
+    # Attaching again to the same thing is allowed.
+    iot.attach_thing_principal(thingName=a, principal=cert, thingPrincipalType="EXCLUSIVE_THING")
+    v2 = iot.list_thing_principals_v2(thingName=a)
+    assert v2["thingPrincipalObjects"] == [
+        {"principal": cert, "thingPrincipalType": "EXCLUSIVE_THING"}]
+    assert iot.list_thing_principals_v2(
+        thingName=a, thingPrincipalType="NON_EXCLUSIVE_THING")["thingPrincipalObjects"] == []
+    assert iot.list_principal_things_v2(principal=cert)["principalThingObjects"] == [
+        {"thingName": a, "thingPrincipalType": "EXCLUSIVE_THING"}]
+    # V1 listings are unchanged.
+    assert iot.list_thing_principals(thingName=a)["principals"] == [cert]
+
+    iot.detach_thing_principal(thingName=a, principal=cert)
+    iot.attach_thing_principal(thingName=b, principal=cert)
+    iot.attach_thing_principal(thingName=a, principal=cert,
+                               thingPrincipalType="NON_EXCLUSIVE_THING")
+    # Attached to two things: an exclusive attachment is refused.
+    with aws_error("InvalidRequestException", 400):
+        iot.attach_thing_principal(thingName=a, principal=cert,
+                                   thingPrincipalType="EXCLUSIVE_THING")
+    objs = aws_cli("iot", "list-principal-things-v2", "--principal", cert)["principalThingObjects"]
+    assert sorted(o["thingName"] for o in objs) == sorted([a, b])
+    assert {o["thingPrincipalType"] for o in objs} == {"NON_EXCLUSIVE_THING"}
+    for t in (a, b):
+        iot.detach_thing_principal(thingName=t, principal=cert)
+
+
+def test_unknown_principal_type_is_refused(iot, iot_raw, unique, aws_error):
+    t = unique("xt")
+    iot.create_thing(thingName=t)
+    cert = _cert(iot)
+    with aws_error("InvalidRequestException", 400):
+        iot_raw.attach_thing_principal(thingName=t, principal=cert, thingPrincipalType="BOTH")
+
+
+def test_an_exclusive_thing_names_the_connection_whatever_the_client_id(iot, unique, account_id):
+    # AWS: with an exclusive attachment the thing policy variables resolve to that thing even
+    # when the client id is not the thing name.
+    thing, policy = unique("xv"), unique("xvp")
+    iot.create_thing(thingName=thing)
+    cert = _cert(iot)
+    iot.create_policy(policyName=policy, policyDocument=json.dumps({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:Publish",
+                       "Resource": "arn:aws:iot:us-east-1:%s:topic/lamps/"
+                                   "${iot:Connection.Thing.ThingName}" % account_id}]}))
+    iot.attach_policy(policyName=policy, target=cert)
+    topic = "arn:aws:iot:us-east-1:%s:topic/lamps/%s" % (account_id, thing)
+
+    def decision():
+        out = iot.test_authorization(principal=cert, clientId="not-the-thing", authInfos=[
+            {"actionType": "PUBLISH", "resources": [topic]}])
+        return out["authResults"][0]["authDecision"]
+
+    iot.attach_thing_principal(thingName=thing, principal=cert)
+    assert decision() == "IMPLICIT_DENY"
+    iot.attach_thing_principal(thingName=thing, principal=cert,
+                               thingPrincipalType="EXCLUSIVE_THING")
+    assert decision() == "ALLOWED"
+    iot.detach_thing_principal(thingName=thing, principal=cert)
+    assert decision() == "IMPLICIT_DENY"

@@ -308,6 +308,13 @@ pub enum Endpoint {
         thing: String,
         query: Query,
     },
+    ListThingPrincipalsV2 {
+        thing: String,
+        query: Query,
+    },
+    ListPrincipalThingsV2 {
+        query: Query,
+    },
     /// A billing-group operation (routes in `billing.rs`).
     Billing(super::billing::Route),
 }
@@ -436,6 +443,11 @@ impl Endpoint {
                 query: q()?,
             },
             ("GET", ["principals", "things"]) => E::ListPrincipalThings { query: q()? },
+            ("GET", ["principals", "things-v2"]) => E::ListPrincipalThingsV2 { query: q()? },
+            ("GET", ["things", n, "principals-v2"]) => E::ListThingPrincipalsV2 {
+                thing: decode(n)?,
+                query: q()?,
+            },
             ("POST", ["dynamic-thing-groups", n]) => {
                 E::CreateDynamicThingGroup { name: decode(n)? }
             }
@@ -654,6 +666,8 @@ mod tests {
         ),
         ("GET", "/things/x1/principals", "", "ListThingPrincipals"),
         ("GET", "/principals/things", "", "ListPrincipalThings"),
+        ("GET", "/things/x1/principals-v2", "", "ListThingPrincipalsV2"),
+        ("GET", "/principals/things-v2", "", "ListPrincipalThingsV2"),
         (
             "POST",
             "/dynamic-thing-groups/x1",

@@ -181,9 +181,17 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         }
         E::DetachThingPrincipal { thing } => principals::detach(id, part, &thing, headers).await?,
         E::ListThingPrincipals { thing, query } => {
-            principals::list_for_thing(id, part, &thing, &query)?
+            principals::list_for_thing(id, part, &thing, &query, false)?
         }
-        E::ListPrincipalThings { query } => principals::list_things(id, part, &query, headers)?,
+        E::ListThingPrincipalsV2 { thing, query } => {
+            principals::list_for_thing(id, part, &thing, &query, true)?
+        }
+        E::ListPrincipalThings { query } => {
+            principals::list_things(id, part, &query, headers, false)?
+        }
+        E::ListPrincipalThingsV2 { query } => {
+            principals::list_things(id, part, &query, headers, true)?
+        }
         E::CreateDynamicThingGroup { name } => {
             groups::create_dynamic(fleet, part, &name, body).await?
         }

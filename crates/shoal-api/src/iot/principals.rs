@@ -8,6 +8,7 @@ use http::HeaderMap;
 use serde_json::{json, Value};
 use shoal_domain::page::max_results;
 use shoal_domain::{Partition, ThingName};
+use shoal_services::identity::ThingPrincipalType;
 use shoal_services::Identity;
 
 type R = Result<Value, ApiError>;
@@ -20,6 +21,13 @@ fn principal(headers: &HeaderMap) -> Result<&str, ApiError> {
         .ok_or_else(|| ApiError::invalid("The x-amzn-principal header (principal) is required"))
 }
 
+/// The optional `thingPrincipalType` of a request.
+fn principal_type(q: &Query) -> Result<Option<ThingPrincipalType>, ApiError> {
+    Ok(q.get("thingPrincipalType")
+        .map(ThingPrincipalType::parse)
+        .transpose()?)
+}
+
 pub async fn attach(
     id: &Identity,
     part: &Partition,
@@ -28,15 +36,9 @@ pub async fn attach(
     headers: &HeaderMap,
 ) -> R {
     let thing = ThingName::parse(thing)?;
-    match q.get("thingPrincipalType") {
-        None | Some("NON_EXCLUSIVE_THING") => {}
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "thingPrincipalType {other} is not yet supported by Shoal"
-            )))
-        }
-    }
-    id.attach_thing_principal(part, &thing, principal(headers)?)
+    // AWS's default is NON_EXCLUSIVE_THING.
+    let kind = principal_type(q)?.unwrap_or(ThingPrincipalType::NonExclusive);
+    id.attach_thing_principal(part, &thing, principal(headers)?, kind)
         .await?;
     Ok(json!({}))
 }
@@ -48,26 +50,51 @@ pub async fn detach(id: &Identity, part: &Partition, thing: &str, headers: &Head
     Ok(json!({}))
 }
 
-pub fn list_for_thing(id: &Identity, part: &Partition, thing: &str, q: &Query) -> R {
+/// ListThingPrincipals, and with `v2` ListThingPrincipalsV2 (each principal with its type).
+pub fn list_for_thing(id: &Identity, part: &Partition, thing: &str, q: &Query, v2: bool) -> R {
     let thing = ThingName::parse(thing)?;
+    let only = if v2 { principal_type(q)? } else { None };
     let page = id.list_thing_principals(
         part,
         &thing,
+        only,
         max_results("maxResults", q.int("maxResults")?, 250)?,
         q.get("nextToken"),
     )?;
-    Ok(with_token(
-        json!({ "principals": page.items }),
-        page.next_token,
-    ))
+    let body = if v2 {
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|a| json!({ "principal": a.principal, "thingPrincipalType": a.kind.as_str() }))
+            .collect();
+        json!({ "thingPrincipalObjects": items })
+    } else {
+        let items: Vec<&str> = page.items.iter().map(|a| a.principal.as_str()).collect();
+        json!({ "principals": items })
+    };
+    Ok(with_token(body, page.next_token))
 }
 
-pub fn list_things(id: &Identity, part: &Partition, q: &Query, headers: &HeaderMap) -> R {
+/// ListPrincipalThings, and with `v2` ListPrincipalThingsV2 (each thing with its type).
+pub fn list_things(id: &Identity, part: &Partition, q: &Query, headers: &HeaderMap, v2: bool) -> R {
+    let only = if v2 { principal_type(q)? } else { None };
     let page = id.list_principal_things(
         part,
         principal(headers)?,
+        only,
         max_results("maxResults", q.int("maxResults")?, 250)?,
         q.get("nextToken"),
     )?;
-    Ok(with_token(json!({ "things": page.items }), page.next_token))
+    let body = if v2 {
+        let items: Vec<Value> = page
+            .items
+            .iter()
+            .map(|a| json!({ "thingName": a.thing, "thingPrincipalType": a.kind.as_str() }))
+            .collect();
+        json!({ "principalThingObjects": items })
+    } else {
+        let items: Vec<&str> = page.items.iter().map(|a| a.thing.as_str()).collect();
+        json!({ "things": items })
+    };
+    Ok(with_token(body, page.next_token))
 }

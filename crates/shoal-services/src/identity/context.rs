@@ -177,13 +177,20 @@ impl Identity {
         if let Some(c) = client_id {
             ctx.set("iot:ClientId", c);
             if let (Some(p), true) = (principal, wants_family("iot:Connection.Thing.")) {
-                let attached = self.is_attached(part, c, p)?;
+                // The thing named by the client id when it is attached; otherwise the thing the
+                // certificate is exclusively attached to, whatever the client id
+                // (https://docs.aws.amazon.com/iot/latest/developerguide/exclusive-thing.html).
+                let thing = if self.is_attached(part, c, p)? {
+                    Some(c.to_string())
+                } else {
+                    self.exclusive_thing(part, p)?
+                };
                 ctx.set(
                     "iot:Connection.Thing.IsAttached",
-                    if attached { "true" } else { "false" },
+                    if thing.is_some() { "true" } else { "false" },
                 );
-                if attached {
-                    if let Some(t) = load::<Thing>(self.store(), &part.key(), KIND_THING, c)? {
+                if let Some(name) = &thing {
+                    if let Some(t) = load::<Thing>(self.store(), &part.key(), KIND_THING, name)? {
                         ctx.set("iot:Connection.Thing.ThingName", t.value.name.as_str());
                         if let Some(ty) = &t.value.type_name {
                             ctx.set("iot:Connection.Thing.ThingTypeName", ty.as_str());

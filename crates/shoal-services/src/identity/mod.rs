@@ -14,6 +14,7 @@ pub use ca::RegisterCa;
 pub use certificates::{CertPage, NewCertificate};
 pub use context::{ConnFacts, RequestContext};
 pub use devices::{Authorizer, Device};
+pub use principals::{Attachment, ThingPrincipalType};
 pub use test_authorization::{AuthCheck, AuthResult};
 
 use shoal_domain::error::Result;
