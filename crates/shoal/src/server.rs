@@ -120,11 +120,15 @@ impl Server {
         let authority = Arc::new(credentials::load_or_create_authority(&cfg.data)?);
         credentials::ensure_server_certificate(&cfg.data, &authority, &server_hosts(cfg))?;
         let epoch = shoal_services::AuthorizationEpoch::default();
-        let registry = Arc::new(Registry::new(
-            dyn_store.clone(),
-            clock.clone(),
-            epoch.clone(),
-        ));
+        let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
+        let scheduler = Scheduler::new(dyn_store.clone(), clock.clone());
+        // `$aws/events/...` messages are timers of the scheduler, staged with their changes.
+        let events = Arc::new(Events::new(dyn_store.clone(), clock.clone()));
+        events.publish_with(&scheduler, messaging.clone());
+        let registry = Arc::new(
+            Registry::new(dyn_store.clone(), clock.clone(), epoch.clone())
+                .with_events(events.clone()),
+        );
         let identity = Arc::new(Identity::new(
             dyn_store.clone(),
             clock.clone(),
@@ -140,10 +144,8 @@ impl Server {
             &read(&credentials::server_cert_path(&cfg.data))?,
             &read(&credentials::server_key_path(&cfg.data))?,
         )?;
-        let messaging = Arc::new(Messaging::new(dyn_store.clone(), clock.clone()));
         let shadows = Arc::new(Shadows::new(dyn_store.clone(), clock.clone()));
         // Derived data beside the store: deleting the folder only costs a rebuild.
-        let scheduler = Scheduler::new(dyn_store.clone(), clock.clone());
         let fleet = FleetIndexing::start(
             dyn_store.clone(),
             registry.clone(),
@@ -152,7 +154,6 @@ impl Server {
             &cfg.data.join("index"),
         )
         .map_err(|e| e.message)?;
-        let events = Arc::new(Events::new(dyn_store.clone(), clock.clone()));
         let blobs = crate::objects_backend::open(&cfg.objects, &cfg.data)?;
         let objects = Arc::new(Objects::new(dyn_store.clone(), clock.clone(), blobs));
         // Bytes a crash left without a record (written, never committed) go at start-up.

@@ -133,7 +133,7 @@ impl Registry {
                     "The version for thing group {name} does not match the expected version."
                 )));
             }
-            let batch = self.members_leave(
+            let (batch, _) = self.members_leave(
                 &key,
                 name.as_str(),
                 Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(rev)),

@@ -1,5 +1,6 @@
 //! Static thing groups: Create/Describe/Update/Delete/ListThingGroups.
 
+use super::events::{self, Change};
 use super::{not_found, page_of, Page, Registry, KIND_GROUP, KIND_THING};
 use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
 use shoal_domain::error::Result;
@@ -109,6 +110,11 @@ impl Registry {
                 self.check_dynamic_limit(&key)?;
                 group.dynamic = Some(d.clone());
             }
+            let mut events = vec![self.group_event(part, &group, Change::Created)?];
+            if let Some(p) = &parent {
+                events.push(events::hierarchy(part, p, &group, true));
+            }
+            let batch = self.stage(part, batch, events).await?;
             let batch = batch.put(
                 KIND_GROUP,
                 &group.name,
@@ -151,6 +157,8 @@ impl Registry {
                 group_terms(&next),
                 Expect::Rev(cur.rev),
             );
+            let updated = self.group_event(part, &next, Change::Updated)?;
+            let batch = self.stage(part, batch, vec![updated]).await?;
             if try_commit(self.store(), batch).await? {
                 return Ok(next.version);
             }
@@ -197,11 +205,22 @@ impl Registry {
                     "Cannot delete thing group {name} because it has child groups"
                 )));
             }
-            let batch = self.members_leave(
+            let (batch, left) = self.members_leave(
                 &key,
                 name.as_str(),
                 Batch::new(&key).delete(KIND_GROUP, name.as_str(), Expect::Rev(cur.rev)),
             )?;
+            let mut events = vec![self.group_event(part, &cur.value, Change::Deleted)?];
+            events.extend(
+                left.iter()
+                    .map(|t| events::membership(part, t, &cur.value, false)),
+            );
+            if let Some(p) = cur.value.parent() {
+                if let Some(p) = load::<ThingGroup>(store, &key, KIND_GROUP, p)? {
+                    events.push(events::hierarchy(part, &p.value, &cur.value, false));
+                }
+            }
+            let batch = self.stage(part, batch, events).await?;
             if try_commit(store, batch).await? {
                 self.epoch.bump(&key);
                 return Ok(());
@@ -210,8 +229,15 @@ impl Registry {
         Err(contention())
     }
 
-    /// Adds to `batch` every member of `group` leaving it, static or dynamic member alike.
-    pub(crate) fn members_leave(&self, key: &str, group: &str, mut batch: Batch) -> Result<Batch> {
+    /// Adds to `batch` every member of `group` leaving it, static or dynamic member alike;
+    /// returns the batch and the static members that left.
+    pub(crate) fn members_leave(
+        &self,
+        key: &str,
+        group: &str,
+        mut batch: Batch,
+    ) -> Result<(Batch, Vec<Thing>)> {
+        let mut left = Vec::new();
         let members = self
             .store()
             .list_by_term(
@@ -225,7 +251,8 @@ impl Registry {
             .map_err(store_error)?;
         for rec in members {
             let mut thing: Thing = decode(&rec)?;
-            if thing.groups.iter().any(|g| g == group) {
+            let member = thing.groups.iter().any(|g| g == group);
+            if member {
                 self.leave(key, &mut thing, group)?;
             }
             thing.dynamic_groups.retain(|g| g != group);
@@ -237,8 +264,11 @@ impl Registry {
                 super::things::thing_terms(&thing),
                 Expect::Rev(rec.rev),
             );
+            if member {
+                left.push(thing);
+            }
         }
-        Ok(batch)
+        Ok((batch, left))
     }
 
     pub fn list_thing_groups(

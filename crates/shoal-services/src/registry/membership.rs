@@ -46,6 +46,8 @@ impl Registry {
                 .ok_or_else(|| not_found("Thing", thing.as_str()))?;
             let mut next = cur.value.clone();
             let mut batch = Batch::new(&key);
+            // Groups left and joined, for their membership events.
+            let mut changed: Vec<(ThingGroup, bool)> = Vec::new();
             for g in remove {
                 let l = load::<ThingGroup>(self.store(), &key, KIND_GROUP, g.as_str())?
                     .ok_or_else(|| not_found("Thing Group", g.as_str()))?;
@@ -53,7 +55,10 @@ impl Registry {
                     return Err(not_for_dynamic(&part.arn("thinggroup", g.as_str())));
                 }
                 batch = batch.check(KIND_GROUP, g.as_str(), Expect::Rev(l.rev));
-                next.groups.retain(|x| x != g.as_str());
+                if next.groups.iter().any(|x| x == g.as_str()) {
+                    next.groups.retain(|x| x != g.as_str());
+                    changed.push((l.value, false));
+                }
             }
             // The roots of the hierarchies the thing stays in, to apply AWS's one-group-per-hierarchy rule.
             let mut roots: Vec<String> = Vec::with_capacity(next.groups.len() + add.len());
@@ -76,6 +81,7 @@ impl Registry {
                 batch = batch.check(KIND_GROUP, g.as_str(), Expect::Rev(l.rev));
                 roots.push(l.value.root().to_string());
                 next.groups.push(g.as_str().to_string());
+                changed.push((l.value, true));
             }
             if next.groups == cur.value.groups {
                 return Ok(());
@@ -83,6 +89,11 @@ impl Registry {
             next.groups.sort();
             next.group_tree = self.group_tree(&key, &next.groups)?;
             let terms = super::things::thing_terms(&next);
+            let events = changed
+                .iter()
+                .map(|(g, joined)| super::events::membership(part, &next, g, *joined))
+                .collect();
+            let batch = self.stage(part, batch, events).await?;
             let batch = batch.put(
                 KIND_THING,
                 thing.as_str(),

@@ -3,6 +3,7 @@
 
 mod billing;
 mod dynamic;
+mod events;
 mod groups;
 mod membership;
 mod tags;
@@ -29,6 +30,8 @@ pub struct Registry {
     /// Bumped when a thing's groups or attributes change: they feed thing-group policies and
     /// policy variables of live connections.
     epoch: crate::AuthorizationEpoch,
+    /// Registry events (`$aws/events/thing/...`), staged in the batch of each change.
+    events: Option<Arc<crate::Events>>,
 }
 
 /// One page of a listing and the token of the next, absent at the end (AWS omits it).
@@ -48,7 +51,14 @@ impl Registry {
             store,
             clock,
             epoch,
+            events: None,
         }
+    }
+
+    /// Publishes registry events through `events` (when the partition enables them).
+    pub fn with_events(mut self, events: Arc<crate::Events>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     fn store(&self) -> &dyn Store {

@@ -1,5 +1,6 @@
 //! CreateThing, DescribeThing, UpdateThing, DeleteThing and ListThings.
 
+use super::events::{self, Change};
 use super::{not_found, page_of, Page, Registry, KIND_THING, KIND_TYPE};
 use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
 use shoal_domain::error::Result;
@@ -111,6 +112,9 @@ impl Registry {
                 self.clock.now(),
             )?;
             thing.billing_group = req.billing_group.as_ref().map(|b| b.as_str().to_string());
+            let mut events = vec![events::thing(part, &thing, Change::Created)];
+            events.extend(events::type_changes(&thing, None, thing.type_name.as_deref()));
+            let batch = self.stage(part, batch, events).await?;
             let batch = batch.put(
                 KIND_THING,
                 &thing.name,
@@ -143,6 +147,13 @@ impl Registry {
                 batch = batch.check(KIND_TYPE, t.as_str(), Expect::Rev(rev));
             }
             let next = cur.value.updated(&upd)?;
+            let mut events = vec![events::thing(part, &next, Change::Updated)];
+            events.extend(events::type_changes(
+                &next,
+                cur.value.type_name.as_deref(),
+                next.type_name.as_deref(),
+            ));
+            let batch = self.stage(part, batch, events).await?;
             let batch = batch.put(
                 KIND_THING,
                 name.as_str(),
@@ -197,6 +208,8 @@ impl Registry {
                     shoal_store::Term::new("thing", name.as_str()),
                 )
                 .delete(KIND_THING, name.as_str(), Expect::Rev(cur.rev));
+            let deleted = events::thing(part, &cur.value, Change::Deleted);
+            let batch = self.stage(part, batch, vec![deleted]).await?;
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }

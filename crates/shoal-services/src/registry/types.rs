@@ -1,5 +1,6 @@
 //! Thing types: Create/Describe/List/Update/Deprecate/DeleteThingType.
 
+use super::events::{self, Change};
 use super::{not_found, page_of, Page, Registry, KIND_THING, KIND_TYPE};
 use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
 use shoal_domain::error::Result;
@@ -50,6 +51,8 @@ impl Registry {
                 vec![],
                 Expect::Absent,
             );
+            let created = events::thing_type(part, &ty, Change::Created);
+            let batch = self.stage(part, batch, vec![created]).await?;
             if try_commit(self.store(), batch).await? {
                 return Ok(ty);
             }
@@ -90,25 +93,38 @@ impl Registry {
         )
     }
 
-    /// Read-modify-write of one thing type under its revision.
+    /// Read-modify-write of one thing type under its revision; `emit` stages its `updated`
+    /// event (tags are not part of the event, so tagging emits none).
     async fn modify_type(
         &self,
         part: &Partition,
         name: &ThingTypeName,
-        change: impl FnMut(&mut ThingType) -> Result<()>,
+        emit: bool,
+        mut change: impl FnMut(&mut ThingType) -> Result<()>,
     ) -> Result<()> {
-        let missing = || not_found("Thing Type", name.as_str());
-        crate::records::modify(
-            self.store(),
-            &part.key(),
-            KIND_TYPE,
-            name.as_str(),
-            missing,
-            |_| vec![],
-            change,
-        )
-        .await?;
-        Ok(())
+        let key = part.key();
+        for _ in 0..RETRIES {
+            let cur = load::<ThingType>(self.store(), &key, KIND_TYPE, name.as_str())?
+                .ok_or_else(|| not_found("Thing Type", name.as_str()))?;
+            let mut next = cur.value.clone();
+            change(&mut next)?;
+            let mut batch = Batch::new(&key).put(
+                KIND_TYPE,
+                name.as_str(),
+                SCHEMA,
+                encode(&next)?,
+                vec![],
+                Expect::Rev(cur.rev),
+            );
+            if emit {
+                let event = events::thing_type(part, &next, Change::Updated);
+                batch = self.stage(part, batch, vec![event]).await?;
+            }
+            if try_commit(self.store(), batch).await? {
+                return Ok(());
+            }
+        }
+        Err(contention())
     }
 
     /// UpdateThingType: AWS lets only `mqtt5Configuration` change; the description and the
@@ -120,7 +136,7 @@ impl Registry {
         props: ThingTypeProperties,
     ) -> Result<()> {
         props.validate()?;
-        self.modify_type(part, name, |t| {
+        self.modify_type(part, name, true, |t| {
             let changes_fixed = (props.description.is_some()
                 && props.description != t.properties.description)
                 || (props.searchable_attributes.is_some()
@@ -145,7 +161,7 @@ impl Registry {
         undo: bool,
     ) -> Result<()> {
         let now = self.clock.now();
-        self.modify_type(part, name, |t| {
+        self.modify_type(part, name, true, |t| {
             t.deprecate(undo, now);
             Ok(())
         })
@@ -177,6 +193,8 @@ impl Registry {
                 )));
             }
             let batch = Batch::new(&key).delete(KIND_TYPE, name.as_str(), Expect::Rev(cur.rev));
+            let deleted = events::thing_type(part, &cur.value, Change::Deleted);
+            let batch = self.stage(part, batch, vec![deleted]).await?;
             if try_commit(self.store(), batch).await? {
                 return Ok(());
             }
@@ -192,6 +210,7 @@ impl Registry {
     ) -> Result<()> {
         let name = ThingTypeName::parse(name)?;
         let mut change = change;
-        self.modify_type(part, &name, |t| change(&mut t.tags)).await
+        self.modify_type(part, &name, false, |t| change(&mut t.tags))
+            .await
     }
 }

@@ -1,7 +1,12 @@
 //! Event configurations (Update/DescribeEventConfigurations): which kinds of `$aws/events/...`
 //! messages an account and region receive. One record per partition, read when a service is
 //! about to publish an event, so every node sees a change at once
-//! (https://docs.aws.amazon.com/iot/latest/developerguide/iot-events.html).
+//! (https://docs.aws.amazon.com/iot/latest/developerguide/iot-events.html). `outbox.rs` stages
+//! events in the batch of the change they report and publishes them once it is durable.
+
+mod outbox;
+
+pub use outbox::Event;
 
 use crate::records::{encode, load, try_commit, RETRIES, SCHEMA};
 use serde::{Deserialize, Serialize};
@@ -46,11 +51,17 @@ impl EventConfigurations {
 pub struct Events {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    /// Set by `publish_with`: staged events become timers of this scheduler.
+    scheduler: std::sync::OnceLock<Arc<crate::Scheduler>>,
 }
 
 impl Events {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Events {
-        Events { store, clock }
+        Events {
+            store,
+            clock,
+            scheduler: std::sync::OnceLock::new(),
+        }
     }
 
     pub fn describe(&self, part: &Partition) -> Result<EventConfigurations> {
