@@ -317,6 +317,8 @@ pub enum Endpoint {
     },
     /// A billing-group operation (routes in `billing.rs`).
     Billing(super::billing::Route),
+    /// A role-alias operation (routes in `role_aliases.rs`).
+    RoleAlias(super::role_aliases::Route),
 }
 
 impl Endpoint {
@@ -327,6 +329,9 @@ impl Endpoint {
         let m = method.as_str();
         if let Some(r) = super::billing::Route::parse(m, &segs, raw_query) {
             return r.map(E::Billing);
+        }
+        if let Some(r) = super::role_aliases::Route::parse(m, &segs, raw_query) {
+            return r.map(E::RoleAlias);
         }
         let ep = match (m, segs.as_slice()) {
             ("GET", ["things"]) => E::ListThings { query: q()? },

@@ -11,6 +11,7 @@ mod indexing;
 mod jobs;
 mod policies;
 mod principals;
+mod role_aliases;
 mod shapes;
 mod tags;
 mod things;
@@ -122,9 +123,10 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::AddThingToThingGroup => groups::add_thing(reg, part, body).await?,
         E::RemoveThingFromThingGroup => groups::remove_thing(reg, part, body).await?,
         E::UpdateThingGroupsForThing => groups::update_for_thing(reg, part, body).await?,
-        E::TagResource => tags::tag(reg, part, body).await?,
-        E::UntagResource => tags::untag(reg, part, body).await?,
-        E::ListTagsForResource { query } => tags::list(reg, part, &query)?,
+        E::TagResource => tags::tag(reg, id, part, body).await?,
+        E::UntagResource => tags::untag(reg, id, part, body).await?,
+        E::ListTagsForResource { query } => tags::list(reg, id, part, &query)?,
+        E::RoleAlias(route) => role_aliases::handle(id, part, route, body).await?,
         E::DescribeEndpoint { query } => describe_endpoint(state, part, &query)?,
         E::CreateKeysAndCertificate { query } => {
             certificates::create_keys_and_certificate(id, part, &query).await?

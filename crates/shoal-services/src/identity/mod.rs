@@ -8,6 +8,7 @@ mod devices;
 mod owners;
 mod policies;
 mod principals;
+mod role_aliases;
 mod test_authorization;
 
 pub use ca::RegisterCa;
@@ -15,6 +16,7 @@ pub use certificates::{CertPage, NewCertificate};
 pub use context::{ConnFacts, RequestContext};
 pub use devices::{Authorizer, Device};
 pub use principals::{Attachment, ThingPrincipalType};
+pub use role_aliases::RoleAlias;
 pub use test_authorization::{AuthCheck, AuthResult};
 
 use shoal_domain::error::Result;
