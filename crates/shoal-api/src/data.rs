@@ -17,7 +17,7 @@ use shoal_services::messaging::{MessageProps, StoredMessage};
 use shoal_services::reserved::Handled;
 
 /// AWS IoT's largest message payload.
-const MAX_PAYLOAD: usize = 128 * 1024;
+pub(crate) const MAX_PAYLOAD: usize = 128 * 1024;
 /// AWS's longest message expiry (7 days).
 const MAX_EXPIRY: i64 = 604_800;
 /// The largest PUBLISH the broker sends (its Maximum Packet Size): the payload and 1 KB of
@@ -30,11 +30,16 @@ pub enum Endpoint {
     GetRetainedMessage { topic: String },
     ListRetainedMessages { query: Query },
     Shadow(crate::shadow::Endpoint),
+    /// GetConnection, DeleteConnection, ListSubscriptions, SendDirectMessage.
+    Connection(crate::connections::Route),
 }
 
 impl Endpoint {
     pub fn parse(method: &Method, path: &str, raw_query: &str) -> Result<Endpoint, ApiError> {
         let segs = segments(path);
+        if let Some(r) = crate::connections::Route::parse(method.as_str(), &segs, raw_query) {
+            return r.map(Endpoint::Connection);
+        }
         Ok(match (method.as_str(), segs.as_slice()) {
             ("POST", ["topics", t]) => Endpoint::Publish {
                 topic: decode(t)?,
@@ -92,6 +97,8 @@ impl Api for Data {
         match kind {
             ErrorKind::NotFound => (S::NOT_FOUND, "ResourceNotFoundException"),
             ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
+            ErrorKind::Forbidden => (S::FORBIDDEN, "ForbiddenException"),
+            ErrorKind::Timeout => (S::GATEWAY_TIMEOUT, "GatewayTimeoutException"),
             ErrorKind::Throttled | ErrorKind::LimitExceeded => {
                 (S::TOO_MANY_REQUESTS, "ThrottlingException")
             }
@@ -133,6 +140,10 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         ..
     } = call;
     match endpoint {
+        Endpoint::Connection(route) => {
+            crate::connections::handle(state, part, &caller, route, body, headers, request_id)
+                .await
+        }
         Endpoint::Shadow(e) => {
             crate::shadow::handle(state, part, &caller, e, body, request_id).await
         }
@@ -242,6 +253,28 @@ async fn publish(
         Some(s) if s < 0 => return Err(invalid(format!("Invalid messageExpiry {s}"))),
         Some(s) => Some(now + s.clamp(1, MAX_EXPIRY) * 1000),
     };
+    let mut props = mqtt5_properties(&query, headers)?;
+    props.expires_at = expires_at;
+    let message = StoredMessage {
+        topic,
+        qos,
+        payload: body.to_vec(),
+        props,
+        published_at: now,
+    };
+    deliverable(&message)?;
+    state
+        .messaging
+        .publish(part.clone(), message, retain)
+        .await
+        .map_err(ApiError::from)
+}
+
+/// The MQTT 5 properties of Publish and SendDirectMessage: user properties (base64 of a JSON
+/// array of one-member objects), payload format and correlation data in headers; content type
+/// and response topic in the query.
+pub(crate) fn mqtt5_properties(query: &Query, headers: &HeaderMap) -> Result<MessageProps, ApiError> {
+    let invalid = |m: String| ApiError::from(ServiceError::invalid(m));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let user_properties = match header("x-amz-mqtt5-user-properties") {
         Some(v) => parse_user_properties(v).ok_or_else(|| {
@@ -268,26 +301,14 @@ async fn publish(
             return Err(invalid(format!("Invalid responseTopic: {r}")));
         }
     }
-    let message = StoredMessage {
-        topic,
-        qos,
-        payload: body.to_vec(),
-        props: MessageProps {
-            payload_format,
-            content_type: query.string("contentType"),
-            response_topic,
-            correlation_data,
-            user_properties,
-            expires_at,
-        },
-        published_at: now,
-    };
-    deliverable(&message)?;
-    state
-        .messaging
-        .publish(part.clone(), message, retain)
-        .await
-        .map_err(ApiError::from)
+    Ok(MessageProps {
+        payload_format,
+        content_type: query.string("contentType"),
+        response_topic,
+        correlation_data,
+        user_properties,
+        expires_at: None,
+    })
 }
 
 /// iot-data Publish on a service's request topic (a shadow's get, update or delete): handled
@@ -325,7 +346,7 @@ async fn publish_request(
 /// NUL character, a field over 65,535 bytes, MQTT 5 §1.5.4) or a PUBLISH larger than the
 /// broker's Maximum Packet Size. Checked with the encoder the broker uses, so a message stored
 /// as retained or queued can always be delivered later.
-fn deliverable(m: &StoredMessage) -> Result<(), ApiError> {
+pub(crate) fn deliverable(m: &StoredMessage) -> Result<(), ApiError> {
     let p = &m.props;
     let publish = shoal_mqtt::Packet::Publish(shoal_mqtt::Publish {
         topic: m.topic.clone(),

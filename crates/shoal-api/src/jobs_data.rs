@@ -102,8 +102,12 @@ impl Api for JobsData {
                 (S::BAD_REQUEST, "CertificateValidationException")
             }
             // Refused device callers get the same answer as iot-data's.
-            ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
-            ErrorKind::Internal => (S::SERVICE_UNAVAILABLE, "ServiceUnavailableException"),
+            ErrorKind::Unauthorized | ErrorKind::Forbidden => {
+                (S::UNAUTHORIZED, "UnauthorizedException")
+            }
+            ErrorKind::Internal | ErrorKind::Timeout => {
+                (S::SERVICE_UNAVAILABLE, "ServiceUnavailableException")
+            }
             ErrorKind::InvalidRequest
             | ErrorKind::RegistrationCodeValidation
             | ErrorKind::MalformedPolicy

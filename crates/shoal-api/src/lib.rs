@@ -9,6 +9,7 @@
 
 mod api;
 mod auth;
+mod connections;
 mod data;
 mod device;
 mod error;

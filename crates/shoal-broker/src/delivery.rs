@@ -226,6 +226,9 @@ impl Session {
             if let Some(seq) = seq {
                 self.out.dequeue(seq);
             }
+            if let Some(a) = &msg.ack {
+                a.fire(false);
+            }
             return Ok(());
         }
         let pkid = match qos {
@@ -301,6 +304,9 @@ impl Session {
         if let Some(f) = self.out.inflight.remove(&pkid) {
             if let Some(seq) = f.seq {
                 self.out.dequeue(seq);
+            }
+            if let Some(a) = &f.msg.ack {
+                a.fire(true);
             }
         }
         self.send_waiting()

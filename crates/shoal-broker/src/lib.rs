@@ -9,6 +9,7 @@
 mod connection;
 mod delivery;
 mod lifecycle;
+mod live;
 mod message;
 mod persister;
 mod principal;
@@ -76,7 +77,12 @@ impl Gateway {
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
         let persister = persister::Persister::spawn(messaging.clone());
-        let router = router::Router::new(persister.clone(), clock, restored);
+        let router = router::Router::new(persister.clone(), clock.clone(), restored);
+        messaging.set_live(Arc::new(live::Live {
+            router: router.clone(),
+            region: region.clone(),
+            clock,
+        }));
         let bus = messaging.take_bus();
         let gw = Arc::new(Gateway {
             identity,

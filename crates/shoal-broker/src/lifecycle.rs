@@ -22,6 +22,8 @@ pub enum EndReason {
     ClientError,
     Throttled,
     ServerInitiated,
+    /// iot-data DeleteConnection.
+    ApiInitiated,
 }
 
 impl EndReason {
@@ -38,6 +40,7 @@ impl EndReason {
             EndReason::ClientError => "CLIENT_ERROR",
             EndReason::Throttled => "THROTTLED",
             EndReason::ServerInitiated => "SERVER_INITIATED_DISCONNECT",
+            EndReason::ApiInitiated => "API_INITIATED_DISCONNECT",
         }
     }
 

@@ -18,6 +18,26 @@ pub struct Msg {
     pub from: Option<Arc<str>>,
     /// When it was published, epoch milliseconds.
     pub published_at: i64,
+    /// A direct message's caller, waiting for its one receiver's PUBACK (SendDirectMessage).
+    pub ack: Option<Arc<AckSignal>>,
+}
+
+/// Tells the sender of a direct message whether its receiver acknowledged it (`true`) or it
+/// was not delivered (`false`: not allowed, expired, or the connection ended first). Fires once.
+#[derive(Debug, Default)]
+pub struct AckSignal(std::sync::Mutex<Option<tokio::sync::oneshot::Sender<bool>>>);
+
+impl AckSignal {
+    pub fn new() -> (Arc<AckSignal>, tokio::sync::oneshot::Receiver<bool>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Arc::new(AckSignal(std::sync::Mutex::new(Some(tx)))), rx)
+    }
+
+    pub fn fire(&self, delivered: bool) {
+        if let Some(tx) = self.0.lock().ok().and_then(|mut s| s.take()) {
+            let _ = tx.send(delivered);
+        }
+    }
 }
 
 impl Msg {
@@ -70,6 +90,7 @@ impl Msg {
             },
             props: (!m.props.is_empty()).then(|| Arc::new(m.props)),
             from: None,
+            ack: None,
             published_at: m.published_at,
         }
     }
@@ -110,6 +131,7 @@ mod tests {
             qos: QoS::AtLeastOnce,
             props,
             from: None,
+            ack: None,
             published_at: 1_000,
         };
         assert_eq!(m.publish_properties(4_500).message_expiry_interval, Some(7));

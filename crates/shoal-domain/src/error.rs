@@ -30,6 +30,11 @@ pub enum ErrorKind {
     InvalidStateTransition,
     /// The caller may not do this.
     Unauthorized,
+    /// The request is understood but refused for the target's sake (iot-data's
+    /// ForbiddenException: a direct message its receiver may not receive).
+    Forbidden,
+    /// A wait the caller asked for ran out (iot-data's GatewayTimeoutException).
+    Timeout,
     /// An AWS quota would be exceeded.
     LimitExceeded,
     /// Too many requests.

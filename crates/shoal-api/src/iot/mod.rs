@@ -55,7 +55,10 @@ impl Api for Iot {
             ErrorKind::VersionConflict => (S::CONFLICT, "VersionConflictException"),
             ErrorKind::InvalidRequest => (S::BAD_REQUEST, "InvalidRequestException"),
             ErrorKind::InvalidStateTransition => (S::CONFLICT, "InvalidStateTransitionException"),
-            ErrorKind::Unauthorized => (S::UNAUTHORIZED, "UnauthorizedException"),
+            ErrorKind::Unauthorized | ErrorKind::Forbidden => {
+                (S::UNAUTHORIZED, "UnauthorizedException")
+            }
+            ErrorKind::Timeout => (S::SERVICE_UNAVAILABLE, "ServiceUnavailableException"),
             // The model gives LimitExceededException status 410 and ThrottlingException 400.
             ErrorKind::LimitExceeded => (S::GONE, "LimitExceededException"),
             ErrorKind::Throttled => (S::BAD_REQUEST, "ThrottlingException"),

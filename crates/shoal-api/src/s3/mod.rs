@@ -199,7 +199,8 @@ impl Api for S3 {
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidAggregation
             | ErrorKind::UnsupportedEncoding => (S::BAD_REQUEST, "InvalidRequest"),
-            ErrorKind::Unauthorized => (S::FORBIDDEN, "AccessDenied"),
+            ErrorKind::Unauthorized | ErrorKind::Forbidden => (S::FORBIDDEN, "AccessDenied"),
+            ErrorKind::Timeout => (S::SERVICE_UNAVAILABLE, "SlowDown"),
             ErrorKind::LimitExceeded | ErrorKind::VersionsLimitExceeded => {
                 (S::BAD_REQUEST, "TooManyBuckets")
             }

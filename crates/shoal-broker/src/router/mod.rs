@@ -20,7 +20,7 @@ use crate::persister::Persister;
 pub use control::Control;
 use shoal_domain::{Clock, Partition};
 use shoal_mqtt::QoS;
-use shoal_services::messaging::PersistentSession;
+use shoal_services::messaging::{Deleted, Direct, LiveSession, PersistentSession};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -109,6 +109,11 @@ pub enum Out {
     Overflowed,
     /// The server is shutting down: MQTT 5 clients are told so (DISCONNECT 0x8B).
     ServerShutdown,
+    /// iot-data DeleteConnection ends the connection.
+    Deleted {
+        clean_session: bool,
+        prevent_will: bool,
+    },
 }
 
 /// Deliveries waiting for a slow subscriber beyond this are dropped (QoS 0) or end the
@@ -204,6 +209,24 @@ enum Cmd {
     /// The server is stopping: every connection, and any that connects from now on, is told
     /// to end.
     Shutdown,
+    /// A client's session as the shard holds it (iot-data GetConnection, ListSubscriptions).
+    Inspect {
+        client_id: String,
+        done: oneshot::Sender<Option<LiveSession>>,
+    },
+    /// iot-data DeleteConnection.
+    Kick {
+        client_id: String,
+        clean_session: bool,
+        prevent_will: bool,
+        done: oneshot::Sender<Deleted>,
+    },
+    /// iot-data SendDirectMessage: one message to one connected client.
+    Direct {
+        client_id: String,
+        delivery: Delivery,
+        done: oneshot::Sender<Direct>,
+    },
 }
 
 /// Sends a control message without waiting. A connection whose control queue is full has
@@ -453,6 +476,45 @@ impl Shard {
 
     pub async fn disconnect(&self, d: Disconnect) {
         let _ = self.tx.send(Cmd::Disconnect(Box::new(d))).await;
+    }
+
+    /// The session of `client_id`, online or offline persistent, if the shard has one.
+    pub async fn inspect(&self, client_id: &str) -> Option<LiveSession> {
+        let (done, wait) = oneshot::channel();
+        let cmd = Cmd::Inspect {
+            client_id: client_id.to_string(),
+            done,
+        };
+        self.tx.send(cmd).await.ok()?;
+        wait.await.ok().flatten()
+    }
+
+    pub async fn kick(&self, client_id: &str, clean_session: bool, prevent_will: bool) -> Deleted {
+        let (done, wait) = oneshot::channel();
+        let cmd = Cmd::Kick {
+            client_id: client_id.to_string(),
+            clean_session,
+            prevent_will,
+            done,
+        };
+        if self.tx.send(cmd).await.is_err() {
+            return Deleted::NotFound;
+        }
+        wait.await.unwrap_or(Deleted::NotFound)
+    }
+
+    /// Hands `delivery` to the connection of `client_id`, if it is connected.
+    pub async fn direct(&self, client_id: &str, delivery: Delivery) -> Direct {
+        let (done, wait) = oneshot::channel();
+        let cmd = Cmd::Direct {
+            client_id: client_id.to_string(),
+            delivery,
+            done,
+        };
+        if self.tx.send(cmd).await.is_err() {
+            return Direct::NotConnected { persistent: false };
+        }
+        wait.await.unwrap_or(Direct::NotConnected { persistent: false })
     }
 
     /// Adds (or replaces) a subscription and returns once the shard has it and, for a

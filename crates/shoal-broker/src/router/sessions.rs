@@ -8,7 +8,7 @@ use super::{
     MAX_QUEUED, MAX_SUBSCRIPTIONS,
 };
 use crate::persister::Then;
-use shoal_services::messaging::Write;
+use shoal_services::messaging::{Deleted, Direct, LiveSession, Write};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -92,6 +92,86 @@ impl State {
                 self.closing = true;
                 self.control_where(|_| true, Out::ServerShutdown);
             }
+            Cmd::Inspect { client_id, done } => {
+                let _ = done.send(self.inspect(&client_id));
+            }
+            Cmd::Kick {
+                client_id,
+                clean_session,
+                prevent_will,
+                done,
+            } => {
+                let _ = done.send(self.kick(&client_id, clean_session, prevent_will).await);
+            }
+            Cmd::Direct {
+                client_id,
+                delivery,
+                done,
+            } => {
+                let _ = done.send(self.direct(&client_id, delivery));
+            }
+        }
+    }
+
+    fn inspect(&self, client: &str) -> Option<LiveSession> {
+        let s = self.table.sessions.get(client)?;
+        Some(LiveSession {
+            online: s.online.is_some(),
+            subscriptions: s
+                .subs
+                .iter()
+                .map(|(f, o)| (f.clone(), o.qos as u8))
+                .collect(),
+            expiry_secs: s.expiry,
+        })
+    }
+
+    /// DeleteConnection: a live connection is told to end (it applies `clean_session` and
+    /// `prevent_will` itself as it goes); an offline persistent session is removed when
+    /// `clean_session` asks for it.
+    async fn kick(&mut self, client: &str, clean_session: bool, prevent_will: bool) -> Deleted {
+        let Some(s) = self.table.sessions.get(client) else {
+            return Deleted::NotFound;
+        };
+        if let Some(o) = &s.online {
+            send_control(
+                &o.control,
+                Out::Deleted {
+                    clean_session,
+                    prevent_will,
+                },
+            );
+            return Deleted::Connected;
+        }
+        if clean_session {
+            if let Some((key, gone)) = self.table.sessions.remove_entry(client) {
+                drop_subscriptions(&mut self.table.subscriptions, &key, &gone.subs);
+                self.offline.fetch_sub(1, Ordering::Relaxed);
+                let write = Write::DeleteSession {
+                    client_id: client.to_string(),
+                };
+                self.persister
+                    .submit(vec![(self.part.clone(), write)], None)
+                    .await;
+                self.note_event_subscribers();
+            }
+        }
+        Deleted::Offline
+    }
+
+    /// SendDirectMessage: the delivery goes to the client's connection without waiting.
+    fn direct(&self, client: &str, d: Delivery) -> Direct {
+        match self.table.sessions.get(client) {
+            Some(Session {
+                online: Some(o), ..
+            }) if !o.stuck => match o.outbox.try_send(d) {
+                Ok(()) => Direct::Sent,
+                Err(_) => Direct::Busy,
+            },
+            Some(s) => Direct::NotConnected {
+                persistent: s.online.is_none() && s.expiry > 0,
+            },
+            None => Direct::NotConnected { persistent: false },
         }
     }
 

@@ -17,6 +17,7 @@ fn msg(topic: &str, payload: &'static str) -> Msg {
         qos: QoS::AtLeastOnce,
         props: None,
         from: None,
+        ack: None,
         published_at: 1,
     }
 }

@@ -84,6 +84,7 @@ mod tests {
                 qos: shoal_mqtt::QoS::AtMostOnce,
                 props: None,
                 from: None,
+                ack: None,
                 published_at: 0,
             },
             retain: false,

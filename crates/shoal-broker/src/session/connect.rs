@@ -121,6 +121,7 @@ impl Session {
                         self.now(),
                     ),
                     from: Some(self.client_id.clone()),
+                    ack: None,
                     published_at: self.now(),
                 },
                 retain: w.retain,

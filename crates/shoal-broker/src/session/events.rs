@@ -96,6 +96,7 @@ impl Session {
             qos: QoS::AtMostOnce,
             props: None,
             from: None,
+            ack: None,
             published_at: self.now(),
         }
     }

@@ -136,6 +136,7 @@ impl Session {
                 now,
             ),
             from: Some(self.client_id.clone()),
+            ack: None,
             published_at: now,
         };
         Ok(Inbound::Route {
@@ -242,6 +243,7 @@ impl Session {
                             qos: shoal_mqtt::QoS::AtLeastOnce,
                             props: None,
                             from: None,
+                            ack: None,
                             published_at: self.now(),
                         };
                         let d = crate::router::Delivery {

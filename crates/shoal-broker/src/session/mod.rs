@@ -286,6 +286,15 @@ impl Session {
                 leftovers.push((d.msg, d.qos));
             }
         }
+        // A direct message is never queued for an offline session (AWS: "not queued for
+        // offline devices"); its sender learns it was not delivered.
+        leftovers.retain(|(m, _)| match &m.ack {
+            Some(a) => {
+                a.fire(false);
+                false
+            }
+            None => true,
+        });
         let will = self.will.take().filter(|_| reason.publishes_will());
         self.write_dequeued().await;
         self.shard
@@ -411,6 +420,20 @@ impl Session {
             Out::Overflowed => (reason::QUOTA_EXCEEDED, EndReason::Throttled),
             // MQTT 5 §3.14.2.1: the server tells the client it is shutting down.
             Out::ServerShutdown => (reason::SERVER_SHUTTING_DOWN, EndReason::ServerInitiated),
+            // iot-data DeleteConnection: "Administrative action" (§3.14.2.1), the will unless
+            // the caller prevented it, and the session ends with the connection if asked.
+            Out::Deleted {
+                clean_session,
+                prevent_will,
+            } => {
+                if prevent_will {
+                    self.will = None;
+                }
+                if clean_session {
+                    self.disconnect_expiry = Some(0);
+                }
+                (reason::ADMINISTRATIVE_ACTION, EndReason::ApiInitiated)
+            }
             Out::Recheck => {
                 // Forget the authorizer: the next check rebuilds it, re-checking the
                 // certificate first; a certificate that may no longer connect ends here.

@@ -3,9 +3,11 @@
 //! the in-process bus that carries messages published over HTTP (iot-data Publish) to the broker.
 //! The broker owns the live state (who is connected, subscriptions) and writes through here.
 
+mod live;
 mod message;
 mod sessions;
 
+pub use live::{Deleted, Direct, DirectMessage, LiveConnections, LiveSession};
 pub use message::{MessageProps, StoredMessage};
 pub use sessions::{Connectivity, PersistentSession, SessionSubscription};
 
@@ -66,6 +68,8 @@ pub struct Messaging {
     clock: Arc<dyn Clock>,
     bus: mpsc::Sender<Inbound>,
     bus_rx: Mutex<Option<mpsc::Receiver<Inbound>>>,
+    /// The broker's live connections, once it runs.
+    live: std::sync::OnceLock<Arc<dyn LiveConnections>>,
 }
 
 fn queue_prefix(client_id: &str) -> String {
@@ -84,7 +88,23 @@ impl Messaging {
             clock,
             bus,
             bus_rx: Mutex::new(Some(rx)),
+            live: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The broker installs its live connections once, when it starts.
+    pub fn set_live(&self, live: Arc<dyn LiveConnections>) {
+        let _ = self.live.set(live);
+    }
+
+    /// The broker's live connections; refused on a node that runs no broker.
+    pub fn live(&self) -> Result<&dyn LiveConnections> {
+        self.live.get().map(|l| l.as_ref()).ok_or_else(|| {
+            ServiceError::new(
+                ErrorKind::Internal,
+                "The message broker is not running on this node",
+            )
+        })
     }
 
     pub fn now(&self) -> i64 {
