@@ -56,6 +56,9 @@ pub struct ApiState {
     pub metrics_token: Option<String>,
     /// The region of requests whose signature names none (S3's SigV2 presigned URLs).
     pub default_region: shoal_domain::Region,
+    /// How long fleet searches wait for the index to hold every acknowledged change (zero:
+    /// they do not wait).
+    pub index_wait: std::time::Duration,
     auth_cache: auth::KeyCache,
 }
 
@@ -102,6 +105,7 @@ impl ApiState {
             endpoint_host,
             metrics_token: None,
             default_region: shoal_domain::Region::parse("us-east-1").expect("a region"),
+            index_wait: std::time::Duration::ZERO,
             auth_cache: auth::KeyCache::default(),
         }
     }
@@ -109,6 +113,20 @@ impl ApiState {
     pub fn with_default_region(mut self, region: shoal_domain::Region) -> Self {
         self.default_region = region;
         self
+    }
+
+    pub fn with_index_wait(mut self, wait: std::time::Duration) -> Self {
+        self.index_wait = wait;
+        self
+    }
+
+    /// Read-your-writes for fleet queries (a Shoal extension): waits, up to `index_wait`, until
+    /// every change acknowledged before now is searchable. Past the bound the query answers
+    /// from the index as it is, as AWS's eventually consistent index would.
+    pub async fn index_caught_up(&self) {
+        if !self.index_wait.is_zero() {
+            let _ = tokio::time::timeout(self.index_wait, self.fleet.caught_up()).await;
+        }
     }
 
     pub fn with_metrics_token(mut self, token: Option<String>) -> Self {

@@ -12,7 +12,7 @@ pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be s
 # SHOAL_MQTT_LISTEN, SHOAL_MQTT_PLAIN_LISTEN, SHOAL_MQTT_MAX_CONNECTIONS, SHOAL_MQTT_PROFILE,
 # SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_DEVICE_ALPN_LISTEN,
 # SHOAL_METRICS_TOKEN, SHOAL_OBJECTS_URL, SHOAL_OBJECTS_ENDPOINT, SHOAL_OBJECTS_REGION,
-# SHOAL_OBJECTS_ACCESS_KEY_ID, SHOAL_OBJECTS_SECRET_ACCESS_KEY,
+# SHOAL_OBJECTS_ACCESS_KEY_ID, SHOAL_OBJECTS_SECRET_ACCESS_KEY, SHOAL_INDEXING_READ_YOUR_WRITES_MS,
 # SHOAL_LOG_LEVEL.
 version = 1
 
@@ -93,6 +93,13 @@ region = ""
 access_key_id = ""
 secret_access_key = ""
 
+[indexing]
+# Fleet searches and aggregations (SearchIndex, GetStatistics...) first wait, at most this many
+# milliseconds, until the index holds every change acknowledged before they arrived, so a
+# search right after CreateThing finds the thing (a Shoal extension: AWS's index is eventually
+# consistent). 0: answer at once from the index as it is, as AWS does.
+read_your_writes_ms = 2000
+
 [log]
 # A tracing filter: "info", "debug", "shoal_api=debug,info"...
 level = "info"
@@ -110,7 +117,14 @@ pub struct Config {
     pub device: DeviceConfig,
     pub metrics: MetricsConfig,
     pub objects: ObjectsConfig,
+    pub indexing: IndexingConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct IndexingConfig {
+    pub read_your_writes_ms: u64,
 }
 
 /// Where object bytes go (`crate::objects_backend`).
@@ -299,6 +313,11 @@ impl Config {
         }
         if let Some(v) = get("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS") {
             self.device_https.max_connections = count("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("SHOAL_INDEXING_READ_YOUR_WRITES_MS") {
+            self.indexing.read_your_writes_ms = v
+                .parse()
+                .map_err(|e| format!("SHOAL_INDEXING_READ_YOUR_WRITES_MS: {e}"))?;
         }
         if let Some(v) = get("SHOAL_METRICS_TOKEN") {
             self.metrics.token = v;

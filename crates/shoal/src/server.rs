@@ -212,7 +212,10 @@ impl Server {
                 cfg.api.public_host.clone(),
             )
             .with_metrics_token(Some(cfg.metrics.token.clone()))
-            .with_default_region(region.clone()),
+            .with_default_region(region.clone())
+            .with_index_wait(std::time::Duration::from_millis(
+                cfg.indexing.read_your_writes_ms,
+            )),
         );
 
         let mqtt = Listener::new(

@@ -98,6 +98,16 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
     let reg = state.registry.as_ref();
     let id = state.identity.as_ref();
     let fleet = &state.fleet;
+    if matches!(
+        endpoint,
+        E::SearchIndex
+            | E::GetStatistics
+            | E::GetPercentiles
+            | E::GetCardinality
+            | E::GetBucketsAggregation
+    ) {
+        state.index_caught_up().await;
+    }
     let value = match endpoint {
         E::Billing(route) => billing::handle(reg, part, route, body).await?,
         E::CreateThing { name } => things::create(reg, part, &name, body).await?,
