@@ -672,3 +672,15 @@ def test_register_certificate_with_cli(aws_cli, pki, iot, unique, tmp_path):
     d = aws_cli("iot", "describe-certificate", "--certificate-id", resp["certificateId"])
     assert d["certificateDescription"]["status"] == "ACTIVE"
     assert d["certificateDescription"]["caCertificateId"] == ca_id
+
+
+def test_list_certificates_default_page_is_25(server):
+    # "The results are paginated with a default page size of 25" (ListCertificates).
+    _, key, secret = server.create_account()
+    iot = server.client(access_key=key, secret_key=secret)
+    for _ in range(26):
+        iot.create_keys_and_certificate()
+    first = iot.list_certificates()
+    assert len(first["certificates"]) == 25 and first["nextMarker"]
+    rest = iot.list_certificates(marker=first["nextMarker"])
+    assert len(rest["certificates"]) == 1 and "nextMarker" not in rest

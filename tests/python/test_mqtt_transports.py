@@ -437,6 +437,19 @@ def test_device_https_publish_allowed_by_the_certificate_policy(server, make_dev
     assert sub.next_message() == (topic, b'{"via": "https"}', 1, False)
 
 
+def test_device_https_publish_with_the_topic_s_slashes_unencoded(server, make_device,
+                                                                  account_id, subscriber,
+                                                                  prefix):
+    # AWS's HTTPS sample (developer guide, "HTTPS", Python on port 8443) posts to
+    # `/topics/test/topic?qos=1` with the slashes as they are.
+    sub = subscriber("%s/#" % prefix)
+    creds, _ = make_device(publish_only_policy(account_id, "%s/http/*" % prefix))
+    topic = "%s/http/raw" % prefix
+    status, _, body = device_https_post(server, creds, "/topics/%s?qos=1" % topic, b"raw")
+    assert status == 200, body
+    assert sub.next_message() == (topic, b"raw", 1, False)
+
+
 def test_device_https_publish_denied_is_401(server, make_device, account_id, subscriber,
                                             prefix):
     sub = subscriber("%s/#" % prefix)

@@ -219,8 +219,8 @@ def test_accepts_cli_example_control_plane_action(iot, unique):
 MALFORMED = {
     "bad-json": '{"Version": "2012-10-17", "Statement": [',
     "not-an-object": '["iot:Connect"]',
-    "unknown-action": _doc(_allow("iot:Fly", "*")),
-    "unknown-action-in-list": _doc(_allow(["iot:Connect", "iot:Fly"], "*")),
+    "service-prefix-with-a-space": _doc(_allow(" iot:Connect", "*")),
+    "action-without-a-service": _doc(_allow(["iot:Connect", "Publish"], "*")),
     "resource-not-an-arn": _doc(_allow("iot:Publish", "topic/foo")),
     "unknown-condition-operator": json.dumps({"Version": "2012-10-17", "Statement": [{
         "Effect": "Allow", "Action": "iot:Connect", "Resource": "*",
@@ -854,3 +854,20 @@ def test_authorization_bad_input(iot_raw, arn, aws_error):
         iot_raw.test_authorization(principal=arn("cert/" + "ab" * 32), authInfos=[])
     with aws_error("ResourceNotFoundException", 404):
         iot_raw.test_authorization(principal=arn("cert/" + "ab" * 32), authInfos=info)
+
+
+def test_error_messages_read_as_aws_s(iot, unique, aws_error):
+    name = unique("msgpol")
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]})
+    iot.create_policy(policyName=name, policyDocument=doc)
+    with aws_error("ResourceAlreadyExistsException", 409) as e:
+        iot.create_policy(policyName=name, policyDocument=doc)
+    assert e.value.response["Error"]["Message"] == (
+        "Policy cannot be created - name already exists (name=%s)" % name)
+    missing = unique("nopol")
+    for call in (lambda: iot.get_policy(policyName=missing),
+                 lambda: iot.delete_policy(policyName=missing)):
+        with aws_error("ResourceNotFoundException", 404) as e:
+            call()
+        assert e.value.response["Error"]["Message"] == "Policy not found"

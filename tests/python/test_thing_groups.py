@@ -67,6 +67,11 @@ def test_create_and_describe_group(iot, unique, account_id):
     assert d["thingGroupProperties"]["attributePayload"]["attributes"] == {"floor": "1", "building": "b7"}
     meta = d["thingGroupMetadata"]
     assert "parentGroupName" not in meta
+    # A group without attributes has no attributePayload, as on AWS.
+    bare = unique("bare")
+    iot.create_thing_group(thingGroupName=bare)
+    assert "attributePayload" not in iot.describe_thing_group(
+        thingGroupName=bare)["thingGroupProperties"]
     assert meta.get("rootToParentThingGroups", []) == []
     assert isinstance(meta["creationDate"], datetime.datetime)
 

@@ -41,14 +41,18 @@ impl Endpoint {
             return r.map(Endpoint::Connection);
         }
         Ok(match (method.as_str(), segs.as_slice()) {
-            ("POST", ["topics", t]) => Endpoint::Publish {
-                topic: decode(t)?,
+            // The SDKs encode the topic's slashes (`%2F`); AWS's own HTTPS samples post to
+            // `/topics/test/topic` with them raw, which AWS accepts too.
+            ("POST", ["topics", first, rest @ ..]) => Endpoint::Publish {
+                topic: joined(first, rest)?,
                 query: Query::parse(raw_query)?,
             },
             ("GET", ["retainedMessage"]) => Endpoint::ListRetainedMessages {
                 query: Query::parse(raw_query)?,
             },
-            ("GET", ["retainedMessage", t]) => Endpoint::GetRetainedMessage { topic: decode(t)? },
+            ("GET", ["retainedMessage", first, rest @ ..]) => Endpoint::GetRetainedMessage {
+                topic: joined(first, rest)?,
+            },
             ("GET" | "POST" | "DELETE", ["things", thing, "shadow"]) => {
                 Endpoint::Shadow(crate::shadow::Endpoint::for_shadow(
                     method.as_str(),
@@ -69,6 +73,16 @@ impl Endpoint {
             }
         })
     }
+}
+
+/// A topic given as one encoded label or as several raw path segments.
+fn joined(first: &str, rest: &[&str]) -> Result<String, ApiError> {
+    let mut topic = decode(first)?;
+    for seg in rest {
+        topic.push('/');
+        topic.push_str(&decode(seg)?);
+    }
+    Ok(topic)
 }
 
 /// The `iot-data` API.
@@ -474,6 +488,10 @@ mod tests {
         };
         assert!(matches!(parse("POST", "/topics/a%2Fb", "qos=1").unwrap(),
             Endpoint::Publish { ref topic, .. } if topic == "a/b"));
+        assert!(matches!(parse("POST", "/topics/test/topic", "qos=1").unwrap(),
+            Endpoint::Publish { ref topic, .. } if topic == "test/topic"));
+        assert!(matches!(parse("POST", "/topics/a/b%2Fc/", "").unwrap(),
+            Endpoint::Publish { ref topic, .. } if topic == "a/b/c/"));
         assert!(matches!(
             parse("GET", "/retainedMessage", "").unwrap(),
             Endpoint::ListRetainedMessages { .. }

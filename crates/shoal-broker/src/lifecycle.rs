@@ -24,6 +24,9 @@ pub enum EndReason {
     ServerInitiated,
     /// iot-data DeleteConnection.
     ApiInitiated,
+    /// The admin reset emptied the account: the connection leaves no trace (no will, no
+    /// connectivity record, no lifecycle event) in the account it belonged to.
+    Reset,
 }
 
 impl EndReason {
@@ -41,12 +44,13 @@ impl EndReason {
             EndReason::Throttled => "THROTTLED",
             EndReason::ServerInitiated => "SERVER_INITIATED_DISCONNECT",
             EndReason::ApiInitiated => "API_INITIATED_DISCONNECT",
+            EndReason::Reset => "SERVER_INITIATED_DISCONNECT",
         }
     }
 
     /// MQTT 3.1.1 §3.1.2.5: the will is published unless the client sent DISCONNECT.
     pub fn publishes_will(self) -> bool {
-        self != EndReason::ClientInitiated
+        !matches!(self, EndReason::ClientInitiated | EndReason::Reset)
     }
 
     pub fn client_initiated(self) -> bool {

@@ -54,6 +54,14 @@ impl LiveConnections for Live {
         })
     }
 
+    fn reset<'a>(&'a self, part: &'a Partition) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if part.region == self.region {
+                self.router.shard(part).reset().await;
+            }
+        })
+    }
+
     fn send<'a>(
         &'a self,
         part: &'a Partition,

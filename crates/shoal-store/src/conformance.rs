@@ -13,6 +13,7 @@ pub async fn run_all<S: Store, F: FnMut() -> S>(mut make: F) {
     listing_and_prefixes(&make()).await;
     terms_follow_records(&make()).await;
     partitions_are_isolated(&make()).await;
+    a_partition_is_emptied_whole(&make()).await;
     ordered_by_term_value(&make()).await;
     concurrent_commits_all_land(&make()).await;
     committed_changes_are_announced(&make()).await;
@@ -332,6 +333,47 @@ async fn partitions_are_isolated<S: Store>(s: &S) {
         )
         .unwrap()
         .is_empty());
+}
+
+/// `delete_partition` removes every record and term of one partition and nothing of another,
+/// and is announced as `(ALL_KINDS, "")`.
+async fn a_partition_is_emptied_whole<S: Store>(s: &S) {
+    let mut changes = s.changes();
+    for p in ["p", "q"] {
+        s.commit(put(Batch::new(p), "a", "{}", vec![Term::new("n", "v")], Expect::Any))
+            .await
+            .unwrap();
+        s.commit(Batch::new(p).put("other", "b", 1, b"{}".to_vec(), vec![], Expect::Any))
+            .await
+            .unwrap();
+    }
+    assert_eq!(s.partitions().unwrap(), ["p", "q"]);
+    s.commit(Batch::new("p").delete_partition()).await.unwrap();
+    assert_eq!(s.partitions().unwrap(), ["q"]);
+    for kind in ["thing", "other"] {
+        assert!(s.list("p", kind, "", None, 10).unwrap().is_empty(), "{kind} is gone");
+        assert_eq!(s.list("q", kind, "", None, 10).unwrap().len(), 1, "q keeps {kind}");
+    }
+    let by_term = |p: &str| {
+        s.list_by_term(p, "thing", "n", TermMatch::Exact("v"), None, 10)
+            .unwrap()
+            .len()
+    };
+    assert_eq!((by_term("p"), by_term("q")), (0, 1));
+    // A record written again after the reset starts afresh.
+    s.commit(put(Batch::new("p"), "a", "2", vec![], Expect::Absent))
+        .await
+        .unwrap();
+    let mut last = None;
+    while let Ok(c) = changes.try_recv() {
+        last = Some(c);
+        if last.as_ref().is_some_and(|c| c.records.iter().any(|(k, _)| k == crate::model::ALL_KINDS)) {
+            break;
+        }
+    }
+    let c = last.expect("the reset was announced");
+    assert_eq!(c.partition, "p");
+    assert_eq!(c.records, vec![(crate::model::ALL_KINDS.to_string(), String::new())]);
 }
 
 async fn concurrent_commits_all_land<S: Store>(s: &S) {

@@ -13,7 +13,7 @@ pub mod conformance;
 mod model;
 pub mod sqlite;
 
-pub use model::{Batch, Changes, Expect, Op, Record, Term, TermMatch};
+pub use model::{Batch, Changes, Expect, Op, Record, Term, TermMatch, ALL_KINDS};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -61,6 +61,9 @@ pub trait Store: Send + Sync + 'static {
     /// The greatest key of a kind that starts with `prefix`, without reading its document:
     /// where a sequence numbered in keys continues after a restart.
     fn last_key(&self, partition: &str, kind: &str, prefix: &str) -> StoreResult<Option<String>>;
+
+    /// Every partition that holds a record, in order (the admin reset of every account).
+    fn partitions(&self) -> StoreResult<Vec<String>>;
 
     /// How many records of a kind have a key starting with `prefix`, counting at most `limit`,
     /// without reading their documents.

@@ -37,6 +37,9 @@ impl Term {
     }
 }
 
+/// The kind a change names when a whole partition was emptied (`Op::DeletePartition`).
+pub const ALL_KINDS: &str = "*";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
     /// Creates or replaces a record and replaces all of its terms.
@@ -64,6 +67,9 @@ pub enum Op {
     /// Removes every record of `kind` whose key starts with `prefix` (a session's whole message
     /// queue), with their terms, without reading them first. Announced as `(kind, prefix)`.
     DeletePrefix { kind: String, prefix: String },
+    /// Removes every record of the partition, of every kind, with their terms (an account's
+    /// region emptied by the admin reset). Announced as `("*", "")`.
+    DeletePartition,
     /// Writes nothing; holds only while no record of `kind` carries the term (e.g. "no
     /// principal is attached to this thing" when the thing is deleted), so that a check over
     /// a set of records and the write it guards are one atomic step.
@@ -126,6 +132,10 @@ impl Batch {
         });
         self
     }
+    pub fn delete_partition(mut self) -> Self {
+        self.ops.push(Op::DeletePartition);
+        self
+    }
     pub fn check_none(mut self, kind: &str, term: Term) -> Self {
         self.ops.push(Op::CheckNone {
             kind: kind.into(),
@@ -163,6 +173,7 @@ impl Changes {
                     Some((kind.clone(), key.clone()))
                 }
                 Op::DeletePrefix { kind, prefix } => Some((kind.clone(), prefix.clone())),
+                Op::DeletePartition => Some((ALL_KINDS.to_string(), String::new())),
                 Op::Check { .. } | Op::CheckNone { .. } => None,
             })
             .collect();

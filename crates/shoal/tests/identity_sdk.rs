@@ -201,7 +201,7 @@ async fn policies_versions_principals_and_test_authorization() {
         .send()
         .await;
     assert_eq!(code(bad), "MalformedPolicyException");
-    let unknown = POLICY.replace("iot:Connect", "iot:Fly");
+    let unknown = POLICY.replace("iot:Connect", "io t:Connect");
     assert_eq!(
         code(
             c.create_policy()

@@ -16,9 +16,16 @@ use shoal_services::Identity;
 
 type R = Result<Value, ApiError>;
 
+/// ListCertificates and ListCACertificates: "The results are paginated with a default page
+/// size of 25" (API reference).
+const DEFAULT_PAGE_SIZE: usize = 25;
+
 /// `pageSize` for the marker-style listings (1..=250).
 fn page_size(q: &Query) -> Result<usize, ApiError> {
-    Ok(max_results("pageSize", q.int("pageSize")?, 250)?)
+    match q.int("pageSize")? {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        v => Ok(max_results("pageSize", v, 250)?),
+    }
 }
 
 fn with_marker(mut v: Value, marker: Option<String>) -> Value {

@@ -63,7 +63,11 @@ pub async fn create(reg: &Registry, part: &Partition, name: &str, body: &[u8]) -
 
 pub fn describe(reg: &Registry, part: &Partition, name: &str) -> R {
     let g = reg.describe_thing_group(part, &ThingGroupName::parse(name)?)?;
-    let mut props = json!({ "attributePayload": { "attributes": g.attributes } });
+    // AWS leaves `attributePayload` out of a group that has no attributes.
+    let mut props = json!({});
+    if !g.attributes.is_empty() {
+        props["attributePayload"] = json!({ "attributes": g.attributes });
+    }
     if let Some(d) = &g.description {
         props["thingGroupDescription"] = d.as_str().into();
     }

@@ -114,6 +114,8 @@ pub enum Out {
         clean_session: bool,
         prevent_will: bool,
     },
+    /// The admin reset emptied the partition: the connection ends without a trace.
+    Reset,
 }
 
 /// Deliveries waiting for a slow subscriber beyond this are dropped (QoS 0) or end the
@@ -220,6 +222,11 @@ enum Cmd {
         clean_session: bool,
         prevent_will: bool,
         done: oneshot::Sender<Deleted>,
+    },
+    /// The admin reset: every connection ends, every session and pending will is forgotten,
+    /// and what the shard had submitted is durable before `done`.
+    Reset {
+        done: oneshot::Sender<()>,
     },
     /// iot-data SendDirectMessage: one message to one connected client.
     Direct {
@@ -501,6 +508,14 @@ impl Shard {
             return Deleted::NotFound;
         }
         wait.await.unwrap_or(Deleted::NotFound)
+    }
+
+    /// Forgets the partition's sessions (see `Cmd::Reset`); returns once the shard has.
+    pub async fn reset(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Cmd::Reset { done }).await.is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Hands `delivery` to the connection of `client_id`, if it is connected.

@@ -92,6 +92,14 @@ impl State {
                 self.closing = true;
                 self.control_where(|_| true, Out::ServerShutdown);
             }
+            Cmd::Reset { done } => {
+                self.control_where(|_| true, Out::Reset);
+                self.table = super::table::Table::default();
+                self.wills = super::wills::Pending::default();
+                self.offline.store(0, Ordering::Relaxed);
+                self.persister.flush().await;
+                let _ = done.send(());
+            }
             Cmd::Inspect { client_id, done } => {
                 let _ = done.send(self.inspect(&client_id));
             }

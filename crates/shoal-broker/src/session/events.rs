@@ -32,6 +32,9 @@ impl Session {
     }
 
     pub(super) async fn disconnected_event(&mut self, reason: EndReason) {
+        if reason == EndReason::Reset {
+            return;
+        }
         let now = self.now();
         let event = self
             .events_wanted()

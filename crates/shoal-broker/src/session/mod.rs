@@ -434,6 +434,11 @@ impl Session {
                 }
                 (reason::ADMINISTRATIVE_ACTION, EndReason::ApiInitiated)
             }
+            Out::Reset => {
+                self.will = None;
+                self.disconnect_expiry = Some(0);
+                (reason::ADMINISTRATIVE_ACTION, EndReason::Reset)
+            }
             Out::Recheck => {
                 // Forget the authorizer: the next check rebuilds it, re-checking the
                 // certificate first; a certificate that may no longer connect ends here.

@@ -203,6 +203,26 @@ impl FleetIndexing {
         Ok(())
     }
 
+    /// The admin reset: the partition's indexing configuration goes back to AWS's default
+    /// (off). Its documents go when the updater sees the partition emptied.
+    pub async fn reset(&self, part: &Partition) -> Result<()> {
+        let batch =
+            Batch::new(CONFIG_PARTITION).delete(KIND_CONFIG, &config_key(part), Expect::Any);
+        self.inner.store.commit(batch).await.map_err(store_error)?;
+        self.inner
+            .configs
+            .lock()
+            .expect("configs")
+            .remove(&config_key(part));
+        let key = part.key();
+        self.inner
+            .status
+            .lock()
+            .expect("status")
+            .retain(|k, _| !k.starts_with(&format!("{key}|")));
+        Ok(())
+    }
+
     /// The index's status and DescribeIndex's `schema`; 404 when it is off.
     pub fn describe_index(&self, part: &Partition, name: &str) -> Result<(IndexStatus, String)> {
         let cfg = self.config(part);

@@ -184,6 +184,10 @@ fn apply(inner: &Inner, burst: &[Arc<Changes>]) -> Vec<Moves> {
                 KIND_CONFIG if c.partition == CONFIG_PARTITION => {
                     reconfigured.insert(key.clone());
                 }
+                // The admin reset emptied the partition: its scopes are rebuilt (to nothing).
+                shoal_store::ALL_KINDS => {
+                    reconfigured.insert(c.partition.clone());
+                }
                 _ => {}
             }
         }

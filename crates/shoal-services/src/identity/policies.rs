@@ -13,6 +13,10 @@ use shoal_domain::identity::{check_policy_name, Policy};
 use shoal_domain::{Arn, ErrorKind, Partition, ServiceError};
 use shoal_store::{Batch, Expect, Term, TermMatch};
 
+/// AWS's answer for a policy that does not exist, as SDK users quote it
+/// (awslabs/aws-sdk-ios-samples#91).
+const POLICY_NOT_FOUND: &str = "Policy not found";
+
 /// An attachment record: which policy is attached to which target ARN.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Attachment {
@@ -35,7 +39,7 @@ impl Identity {
     fn require_policy(&self, part: &Partition, name: &str) -> Result<Loaded<Policy>> {
         check_policy_name(name)?;
         load::<Policy>(self.store(), &part.key(), KIND_POLICY, name)?
-            .ok_or_else(|| ServiceError::not_found(format!("Policy {name} cannot be found.")))
+            .ok_or_else(|| ServiceError::not_found(POLICY_NOT_FOUND))
     }
 
     pub async fn create_policy(
@@ -64,7 +68,8 @@ impl Identity {
             return Ok(policy);
         }
         Err(ServiceError::already_exists(
-            format!("Policy {name} already exists"),
+            // AWS's text, as the CLI shows it (getmoto/moto#5352).
+            format!("Policy cannot be created - name already exists (name={name})"),
             name,
             &part.arn("policy", name),
         ))
@@ -101,7 +106,7 @@ impl Identity {
         change: impl FnMut(&mut Policy) -> Result<T>,
     ) -> Result<(Policy, T)> {
         check_policy_name(name)?;
-        let missing = || ServiceError::not_found(format!("Policy {name} cannot be found."));
+        let missing = || ServiceError::not_found(POLICY_NOT_FOUND);
         crate::records::modify(
             self.store(),
             &part.key(),

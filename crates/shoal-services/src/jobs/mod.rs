@@ -159,6 +159,16 @@ pub(crate) fn parse_target(part: &Partition, arn: &str) -> Result<Target> {
 }
 
 impl Jobs {
+    /// The admin reset: forgets what this node remembers of the partition's jobs (their
+    /// records are gone with the partition).
+    pub fn reset(&self, part: &Partition) {
+        let prefix = format!("{}/", part.key());
+        self.abort_judged
+            .lock()
+            .expect("abort_judged")
+            .retain(|k, _| !k.starts_with(&prefix));
+    }
+
     pub fn new(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,

@@ -72,6 +72,11 @@ pub trait LiveConnections: Send + Sync {
         prevent_will: bool,
     ) -> BoxFuture<'a, Deleted>;
 
+    /// The admin reset: every connection of the partition ends (DISCONNECT 0x98) without a
+    /// will, a lifecycle event or a connectivity record, and every session is forgotten;
+    /// returns once what the broker wrote before is durable, so nothing lands after a wipe.
+    fn reset<'a>(&'a self, part: &'a Partition) -> BoxFuture<'a, ()>;
+
     fn send<'a>(
         &'a self,
         part: &'a Partition,

@@ -483,4 +483,17 @@ impl Objects {
         }
         Ok(removed)
     }
+
+    /// The admin reset: every blob of `part` goes, whatever its age (its records are already
+    /// gone). Returns how many went.
+    pub async fn reset(&self, part: &Partition) -> usize {
+        use futures_util::StreamExt;
+        let mut stream = self.blobs.list(part);
+        let mut removed = 0;
+        while let Some((name, _)) = stream.next().await {
+            self.blobs.delete(&name).await;
+            removed += 1;
+        }
+        removed
+    }
 }

@@ -36,6 +36,9 @@ impl Store for AttachDuringDelete {
     fn count(&self, p: &str, k: &str, prefix: &str, limit: usize) -> StoreResult<usize> {
         self.inner.count(p, k, prefix, limit)
     }
+    fn partitions(&self) -> StoreResult<Vec<String>> {
+        self.inner.partitions()
+    }
     fn count_by_term(
         &self,
         p: &str,

@@ -171,6 +171,14 @@ impl Store for SqliteStore {
         })
     }
 
+    fn partitions(&self) -> StoreResult<Vec<String>> {
+        self.with_reader(|c| {
+            let mut st = c.prepare_cached("SELECT DISTINCT part FROM records ORDER BY part")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     fn count(&self, partition: &str, kind: &str, prefix: &str, limit: usize) -> StoreResult<usize> {
         let hi = prefix_end(prefix);
         self.with_reader(|c| {

@@ -244,6 +244,17 @@ fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<
                 }
                 revs.push(0);
             }
+            Op::DeletePartition => {
+                for sql in [
+                    "DELETE FROM records WHERE part = ?1",
+                    "DELETE FROM terms WHERE part = ?1",
+                ] {
+                    c.prepare_cached(sql)
+                        .and_then(|mut s| s.execute(params![part]))
+                        .map_err(backend)?;
+                }
+                revs.push(0);
+            }
             Op::CheckNone { kind, term } => {
                 let found: Option<String> = c
                     .prepare_cached(
