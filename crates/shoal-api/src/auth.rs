@@ -27,6 +27,8 @@ pub struct KeyCache(Mutex<HashMap<ScopeKey, [u8; 32]>>);
 /// Who a request is from and which service it addresses.
 pub struct Caller {
     pub partition: Partition,
+    /// The access key the request was signed with.
+    pub access_key_id: String,
     pub service: String,
     /// For a header-signed request: what verifies the chunk signatures of a body that signs
     /// each chunk (S3's aws-chunked encoding), seeded with the request's signature.
@@ -118,6 +120,7 @@ pub fn authenticate_v2(
     }
     Ok(Caller {
         partition: Partition::new(account, state.default_region.clone()),
+        access_key_id: v2.access_key_id.clone(),
         service: "s3".into(),
         signer: None,
     })
@@ -186,6 +189,7 @@ pub fn authenticate(state: &crate::ApiState, req: &RequestParts<'_>) -> Result<C
     });
     Ok(Caller {
         partition: Partition::new(account, region),
+        access_key_id: parsed.access_key_id.to_string(),
         service: parsed.service.to_string(),
         signer,
     })

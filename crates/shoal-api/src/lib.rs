@@ -7,6 +7,7 @@
 //! errors go through the one mapping of that API (`error.rs`). This crate calls services and
 //! must not reach a store backend or the MQTT gateway.
 
+mod admin;
 mod api;
 mod auth;
 mod connections;
@@ -47,6 +48,9 @@ pub struct ApiState {
     /// Which `$aws/events` kinds each account receives.
     pub events: Arc<Events>,
     pub fleet: FleetIndexing,
+    pub reset: Arc<shoal_services::reset::Reset>,
+    /// The operator's admin access key id: the only key `/shoal/reset` takes.
+    pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
     /// The domain of the account endpoints DescribeEndpoint returns
     /// (`<prefix>-ats.iot.<region>.<endpoint_host>`).
@@ -74,6 +78,8 @@ pub struct Services {
     pub objects: Arc<Objects>,
     pub events: Arc<Events>,
     pub fleet: FleetIndexing,
+    /// The admin reset (a Shoal extension).
+    pub reset: Arc<shoal_services::reset::Reset>,
 }
 
 impl ApiState {
@@ -89,6 +95,7 @@ impl ApiState {
             objects,
             events,
             fleet,
+            reset,
         } = services;
         ApiState {
             registry,
@@ -101,6 +108,8 @@ impl ApiState {
             objects,
             events,
             fleet,
+            reset,
+            admin_key: None,
             clock,
             endpoint_host,
             metrics_token: None,
@@ -112,6 +121,11 @@ impl ApiState {
 
     pub fn with_default_region(mut self, region: shoal_domain::Region) -> Self {
         self.default_region = region;
+        self
+    }
+
+    pub fn with_admin_key(mut self, key: Option<String>) -> Self {
+        self.admin_key = key;
         self
     }
 

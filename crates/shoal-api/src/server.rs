@@ -207,6 +207,11 @@ async fn route(
     body: &Bytes,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
+    if parts.method == http::Method::POST && parts.uri.path() == "/shoal/reset" {
+        return crate::admin::reset(state, parts, body, request_id)
+            .await
+            .unwrap_or_else(|e| e.into_default_response(request_id));
+    }
     let caller = match crate::auth::authenticate_request(state, parts, body) {
         Ok(c) => c,
         Err(e) => return e.into_default_response(request_id),

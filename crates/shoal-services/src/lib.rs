@@ -14,6 +14,7 @@ pub mod objects;
 mod records;
 pub mod registry;
 pub mod reserved;
+pub mod reset;
 pub mod scheduler;
 pub mod shadows;
 

@@ -6,6 +6,7 @@ mod alpn;
 pub mod config;
 pub mod credentials;
 mod objects_backend;
+pub mod reset_cli;
 mod server;
 
 pub use server::{open_store, Server};

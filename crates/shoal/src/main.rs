@@ -66,6 +66,19 @@ enum Command {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Empty an account's region (or, with --all, every account's every region) on the running
+    /// server, keeping accounts and access keys: a clean account for the next test.
+    Reset {
+        /// The account to empty.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        account: Option<String>,
+        /// Its region (default: the configuration's).
+        #[arg(long, requires = "account")]
+        region: Option<String>,
+        /// Every account's every region.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -164,6 +177,11 @@ fn main() -> ExitCode {
             .map(|_| println!("{}: ok", file.display())),
         Some(Command::Account { action }) => run_admin(&cli.common, Admin::Account(action)),
         Some(Command::Key { action }) => run_admin(&cli.common, Admin::Key(action)),
+        Some(Command::Reset {
+            account,
+            region,
+            all,
+        }) => run_reset(&cli.common, account, region, all),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -255,6 +273,25 @@ async fn forget_keys_on_hangup(accounts: Arc<Accounts>) {
 
 /// Tells the server running on the data folder, if any, that keys changed. Only a process of
 /// this same program is signalled, so a stale pid file never reaches another process.
+fn run_reset(
+    common: &Common,
+    account: Option<String>,
+    region: Option<String>,
+    all: bool,
+) -> Result<(), String> {
+    let cfg = load_config(common)?;
+    let target = match (account, all) {
+        (Some(account), false) => shoal::reset_cli::Target::Account {
+            account,
+            region: region.unwrap_or_else(|| cfg.region.clone()),
+        },
+        _ => shoal::reset_cli::Target::All,
+    };
+    let answer = runtime()?.block_on(shoal::reset_cli::reset(&cfg.data, target))?;
+    println!("{answer}");
+    Ok(())
+}
+
 fn tell_server_keys_changed(data: &std::path::Path) {
     let Ok(text) = std::fs::read_to_string(credentials::pid_path(data)) else {
         return;

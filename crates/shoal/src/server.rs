@@ -194,6 +194,7 @@ impl Server {
             },
         )
         .map_err(|e| e.message)?;
+        let (messaging_for_reset, identity_for_reset) = (messaging.clone(), identity.clone());
         let state = Arc::new(
             ApiState::new(
                 shoal_api::Services {
@@ -207,12 +208,21 @@ impl Server {
                     objects: objects.clone(),
                     events,
                     fleet: fleet.clone(),
+                    reset: Arc::new(shoal_services::reset::Reset {
+                        store: dyn_store.clone(),
+                        messaging: messaging_for_reset,
+                        fleet: fleet.clone(),
+                        identity: identity_for_reset,
+                        jobs: jobs.clone(),
+                        objects: objects.clone(),
+                    }),
                 },
                 clock,
                 cfg.api.public_host.clone(),
             )
             .with_metrics_token(Some(cfg.metrics.token.clone()))
             .with_default_region(region.clone())
+            .with_admin_key(admin.as_ref().map(|(id, _)| id.clone()))
             .with_index_wait(std::time::Duration::from_millis(
                 cfg.indexing.read_your_writes_ms,
             )),

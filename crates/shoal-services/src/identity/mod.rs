@@ -110,6 +110,11 @@ impl Identity {
         });
     }
 
+    /// The admin reset emptied the partition: live connections re-check what they may do.
+    pub fn reset(&self, part: &Partition) {
+        self.authorization_changed(part);
+    }
+
     fn store(&self) -> &dyn Store {
         self.store.as_ref()
     }
