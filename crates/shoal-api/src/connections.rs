@@ -42,15 +42,15 @@ impl Route {
                 client_id,
                 query,
             }),
-            ("DELETE", ["connections", c]) => {
-                build(c, |client_id, query| Route::DeleteConnection { client_id, query })
-            }
-            ("GET", ["connections", c, "subscriptions"]) => {
-                build(c, |client_id, query| Route::ListSubscriptions { client_id, query })
-            }
-            ("POST", ["connections", c, "messages"]) => {
-                build(c, |client_id, query| Route::SendDirectMessage { client_id, query })
-            }
+            ("DELETE", ["connections", c]) => build(c, |client_id, query| {
+                Route::DeleteConnection { client_id, query }
+            }),
+            ("GET", ["connections", c, "subscriptions"]) => build(c, |client_id, query| {
+                Route::ListSubscriptions { client_id, query }
+            }),
+            ("POST", ["connections", c, "messages"]) => build(c, |client_id, query| {
+                Route::SendDirectMessage { client_id, query }
+            }),
             _ => return None,
         })
     }
@@ -106,7 +106,10 @@ pub async fn handle(
         }
         Route::SendDirectMessage { client_id, query } => {
             check_client_id(&client_id)?;
-            direct(state, part, caller, &client_id, &query, body, headers, request_id).await?
+            direct(
+                state, part, caller, &client_id, &query, body, headers, request_id,
+            )
+            .await?
         }
     };
     Ok(crate::json::ok(&value, request_id))
@@ -168,7 +171,9 @@ fn thing_of(
     principal: &str,
 ) -> Result<Option<String>, ApiError> {
     let arn = part.arn("cert", principal);
-    let page = state.identity.list_principal_things(part, &arn, None, 250, None)?;
+    let page = state
+        .identity
+        .list_principal_things(part, &arn, None, 250, None)?;
     if page.items.iter().any(|a| a.thing == client_id) {
         return Ok(Some(client_id.to_string()));
     }

@@ -437,6 +437,7 @@ mod tests {
             props: None,
             from: None,
             published_at: 0,
+            ack: None,
         })
     }
 

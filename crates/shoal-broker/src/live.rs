@@ -7,9 +7,7 @@ use crate::router::{Delivery, Router};
 use bytes::Bytes;
 use shoal_domain::{Clock, Partition, Region};
 use shoal_mqtt::QoS;
-use shoal_services::messaging::{
-    Deleted, Direct, DirectMessage, LiveConnections, LiveSession,
-};
+use shoal_services::messaging::{Deleted, Direct, DirectMessage, LiveConnections, LiveSession};
 use std::sync::Arc;
 
 /// The port's future type (`shoal_store::BoxFuture`, which this crate does not depend on).
@@ -99,14 +97,15 @@ impl LiveConnections for Live {
                 .direct(client_id, Delivery::new(Arc::new(msg), qos))
                 .await;
             match (sent, acked, message.confirm) {
-                (Direct::Sent, Some(rx), Some(wait)) => match tokio::time::timeout(wait, rx).await
-                {
-                    Ok(Ok(true)) => Direct::Sent,
-                    Ok(Ok(false)) => Direct::Denied,
-                    // The connection ended before it acknowledged.
-                    Ok(Err(_)) => Direct::NotConnected { persistent: false },
-                    Err(_) => Direct::TimedOut,
-                },
+                (Direct::Sent, Some(rx), Some(wait)) => {
+                    match tokio::time::timeout(wait, rx).await {
+                        Ok(Ok(true)) => Direct::Sent,
+                        Ok(Ok(false)) => Direct::Denied,
+                        // The connection ended before it acknowledged.
+                        Ok(Err(_)) => Direct::NotConnected { persistent: false },
+                        Err(_) => Direct::TimedOut,
+                    }
+                }
                 (other, _, _) => other,
             }
         })

@@ -21,4 +21,6 @@ pub mod thing_type;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{ErrorKind, ServiceError};
-pub use ids::{AccountId, Arn, BillingGroupName, Partition, Region, ThingGroupName, ThingName, ThingTypeName};
+pub use ids::{
+    AccountId, Arn, BillingGroupName, Partition, Region, ThingGroupName, ThingName, ThingTypeName,
+};

@@ -197,7 +197,14 @@ mod tests {
         ] {
             assert!(ActionSet::compile(&[ok], false).is_ok(), "{ok}");
         }
-        for bad in ["iot:", "Publish", " iot:Connect", "io t:Connect", "iot:a:b", ":x"] {
+        for bad in [
+            "iot:",
+            "Publish",
+            " iot:Connect",
+            "io t:Connect",
+            "iot:a:b",
+            ":x",
+        ] {
             assert!(ActionSet::compile(&[bad], false).is_err(), "{bad}");
         }
         // An unknown name matches nothing it does not name.

@@ -340,9 +340,15 @@ async fn partitions_are_isolated<S: Store>(s: &S) {
 async fn a_partition_is_emptied_whole<S: Store>(s: &S) {
     let mut changes = s.changes();
     for p in ["p", "q"] {
-        s.commit(put(Batch::new(p), "a", "{}", vec![Term::new("n", "v")], Expect::Any))
-            .await
-            .unwrap();
+        s.commit(put(
+            Batch::new(p),
+            "a",
+            "{}",
+            vec![Term::new("n", "v")],
+            Expect::Any,
+        ))
+        .await
+        .unwrap();
         s.commit(Batch::new(p).put("other", "b", 1, b"{}".to_vec(), vec![], Expect::Any))
             .await
             .unwrap();
@@ -351,8 +357,15 @@ async fn a_partition_is_emptied_whole<S: Store>(s: &S) {
     s.commit(Batch::new("p").delete_partition()).await.unwrap();
     assert_eq!(s.partitions().unwrap(), ["q"]);
     for kind in ["thing", "other"] {
-        assert!(s.list("p", kind, "", None, 10).unwrap().is_empty(), "{kind} is gone");
-        assert_eq!(s.list("q", kind, "", None, 10).unwrap().len(), 1, "q keeps {kind}");
+        assert!(
+            s.list("p", kind, "", None, 10).unwrap().is_empty(),
+            "{kind} is gone"
+        );
+        assert_eq!(
+            s.list("q", kind, "", None, 10).unwrap().len(),
+            1,
+            "q keeps {kind}"
+        );
     }
     let by_term = |p: &str| {
         s.list_by_term(p, "thing", "n", TermMatch::Exact("v"), None, 10)
@@ -367,13 +380,19 @@ async fn a_partition_is_emptied_whole<S: Store>(s: &S) {
     let mut last = None;
     while let Ok(c) = changes.try_recv() {
         last = Some(c);
-        if last.as_ref().is_some_and(|c| c.records.iter().any(|(k, _)| k == crate::model::ALL_KINDS)) {
+        if last
+            .as_ref()
+            .is_some_and(|c| c.records.iter().any(|(k, _)| k == crate::model::ALL_KINDS))
+        {
             break;
         }
     }
     let c = last.expect("the reset was announced");
     assert_eq!(c.partition, "p");
-    assert_eq!(c.records, vec![(crate::model::ALL_KINDS.to_string(), String::new())]);
+    assert_eq!(
+        c.records,
+        vec![(crate::model::ALL_KINDS.to_string(), String::new())]
+    );
 }
 
 async fn concurrent_commits_all_land<S: Store>(s: &S) {

@@ -18,10 +18,7 @@ pub async fn reset(data: &Path, target: Target) -> Result<String, String> {
         .map_err(|e| format!("no admin credentials in {}: {e}", data.display()))?;
     let addr = std::fs::read_to_string(credentials::api_addr_path(data))
         .map_err(|e| format!("no server is running on {} ({e})", data.display()))?;
-    let addr: std::net::SocketAddr = addr
-        .trim()
-        .parse()
-        .map_err(|e| format!("api.addr: {e}"))?;
+    let addr: std::net::SocketAddr = addr.trim().parse().map_err(|e| format!("api.addr: {e}"))?;
     let (body, region) = match target {
         Target::Account { account, region } => (
             serde_json::json!({ "accountId": account, "region": region }).to_string(),
@@ -79,9 +76,6 @@ pub async fn reset(data: &Path, target: Target) -> Result<String, String> {
     if head.starts_with("HTTP/1.1 200") {
         Ok(body.to_string())
     } else {
-        Err(format!(
-            "the server refused: {}",
-            head.lines().next().unwrap_or("")
-        ) + "\n" + body)
+        Err(format!("the server refused: {}", head.lines().next().unwrap_or("")) + "\n" + body)
     }
 }

@@ -111,7 +111,9 @@ fn named(
         || a.account != part.account.as_str()
         || a.region != part.region.as_str()
     {
-        return Err(ApiError::invalid(format!("{arn} is not a {kind} ARN of this account")));
+        return Err(ApiError::invalid(format!(
+            "{arn} is not a {kind} ARN of this account"
+        )));
     }
     Ok(a.resource)
 }
@@ -188,7 +190,10 @@ pub async fn handle(reg: &Registry, part: &Partition, route: Route, body: &[u8])
                 .iter()
                 .map(|n| json!({ "groupName": n, "groupArn": part.arn("billinggroup", n) }))
                 .collect();
-            Ok(with_token(json!({ "billingGroups": groups }), page.next_token))
+            Ok(with_token(
+                json!({ "billingGroups": groups }),
+                page.next_token,
+            ))
         }
         B::AddThingToBillingGroup | B::RemoveThingFromBillingGroup => {
             let join = matches!(route, B::AddThingToBillingGroup);
@@ -200,7 +205,13 @@ pub async fn handle(reg: &Registry, part: &Partition, route: Route, body: &[u8])
                 "billinggroup",
                 "billingGroupName",
             )?;
-            let thing = named(part, input.thing_name, input.thing_arn, "thing", "thingName")?;
+            let thing = named(
+                part,
+                input.thing_name,
+                input.thing_arn,
+                "thing",
+                "thingName",
+            )?;
             reg.set_thing_billing_group(
                 part,
                 &ThingName::parse(&thing)?,
@@ -234,9 +245,21 @@ mod tests {
             ("PATCH", "/billing-groups/b1", "UpdateBillingGroup"),
             ("DELETE", "/billing-groups/b1", "DeleteBillingGroup"),
             ("GET", "/billing-groups", "ListBillingGroups"),
-            ("PUT", "/billing-groups/addThingToBillingGroup", "AddThingToBillingGroup"),
-            ("PUT", "/billing-groups/removeThingFromBillingGroup", "RemoveThingFromBillingGroup"),
-            ("GET", "/billing-groups/b1/things", "ListThingsInBillingGroup"),
+            (
+                "PUT",
+                "/billing-groups/addThingToBillingGroup",
+                "AddThingToBillingGroup",
+            ),
+            (
+                "PUT",
+                "/billing-groups/removeThingFromBillingGroup",
+                "RemoveThingFromBillingGroup",
+            ),
+            (
+                "GET",
+                "/billing-groups/b1/things",
+                "ListThingsInBillingGroup",
+            ),
         ] {
             let segs = crate::request::segments(path);
             let r = Route::parse(m, &segs, "").unwrap().unwrap();

@@ -671,7 +671,12 @@ mod tests {
         ),
         ("GET", "/things/x1/principals", "", "ListThingPrincipals"),
         ("GET", "/principals/things", "", "ListPrincipalThings"),
-        ("GET", "/things/x1/principals-v2", "", "ListThingPrincipalsV2"),
+        (
+            "GET",
+            "/things/x1/principals-v2",
+            "",
+            "ListThingPrincipalsV2",
+        ),
         ("GET", "/principals/things-v2", "", "ListPrincipalThingsV2"),
         (
             "POST",

@@ -27,7 +27,9 @@ impl Route {
     pub fn parse(method: &str, segs: &[&str], raw_query: &str) -> Option<Result<Route, ApiError>> {
         use Route as A;
         Some(match (method, segs) {
-            ("GET", ["role-aliases"]) => Query::parse(raw_query).map(|query| A::ListRoleAliases { query }),
+            ("GET", ["role-aliases"]) => {
+                Query::parse(raw_query).map(|query| A::ListRoleAliases { query })
+            }
             ("POST", ["role-aliases", n]) => decode(n).map(|name| A::CreateRoleAlias { name }),
             ("GET", ["role-aliases", n]) => decode(n).map(|name| A::DescribeRoleAlias { name }),
             ("PUT", ["role-aliases", n]) => decode(n).map(|name| A::UpdateRoleAlias { name }),

@@ -529,7 +529,8 @@ impl Shard {
         if self.tx.send(cmd).await.is_err() {
             return Direct::NotConnected { persistent: false };
         }
-        wait.await.unwrap_or(Direct::NotConnected { persistent: false })
+        wait.await
+            .unwrap_or(Direct::NotConnected { persistent: false })
     }
 
     /// Adds (or replaces) a subscription and returns once the shard has it and, for a

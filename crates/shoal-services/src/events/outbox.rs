@@ -112,7 +112,8 @@ impl Events {
             };
             let id = uuid::Uuid::new_v4().to_string();
             obj.entry("eventId").or_insert_with(|| json!(id));
-            obj.entry("timestamp").or_insert_with(|| json!(now.millis()));
+            obj.entry("timestamp")
+                .or_insert_with(|| json!(now.millis()));
             // Timers due at the same moment fire in key order: the index keeps the events of
             // one change in the order given.
             let timer = TimerId::new(SERVICE, format!("{}-{i:03}-{id}", now.millis()));
@@ -138,8 +139,11 @@ mod tests {
     use std::collections::BTreeMap;
     use std::sync::{Arc, Mutex};
 
+    /// The (topic, payload) of each message a node published.
+    type Published = Arc<Mutex<Vec<(String, String)>>>;
+
     /// A node: registry, events and scheduler on `store`, its published messages in a list.
-    fn node(store: &Arc<dyn Store>) -> (Registry, Arc<Scheduler>, Arc<Mutex<Vec<(String, String)>>>) {
+    fn node(store: &Arc<dyn Store>) -> (Registry, Arc<Scheduler>, Published) {
         let clock = Arc::new(ManualClock::new(Timestamp(1_700_000_000_000)));
         let scheduler = Scheduler::new(store.clone(), clock.clone());
         let messaging = Arc::new(Messaging::new(store.clone(), clock.clone()));

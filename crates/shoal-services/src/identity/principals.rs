@@ -113,7 +113,11 @@ impl Identity {
                 Some(g) => (g.value, Expect::Rev(g.rev)),
                 None => (PrincipalGuard::default(), Expect::Absent),
             };
-            if let Some(other) = current.exclusive.as_deref().filter(|o| *o != thing.as_str()) {
+            if let Some(other) = current
+                .exclusive
+                .as_deref()
+                .filter(|o| *o != thing.as_str())
+            {
                 return Err(ServiceError::invalid(format!(
                     "The principal {principal} is exclusively attached to thing {other}; detach it from that thing first"
                 )));
@@ -181,7 +185,11 @@ impl Identity {
     }
 
     /// The thing `principal` is exclusively attached to, if any.
-    pub(crate) fn exclusive_thing(&self, part: &Partition, principal: &str) -> Result<Option<String>> {
+    pub(crate) fn exclusive_thing(
+        &self,
+        part: &Partition,
+        principal: &str,
+    ) -> Result<Option<String>> {
         Ok(crate::records::load::<PrincipalGuard>(
             self.store(),
             &part.key(),

@@ -32,7 +32,8 @@ impl Registry {
     ) -> Result<BillingGroup> {
         let key = part.key();
         for _ in 0..RETRIES {
-            if let Some(cur) = load::<BillingGroup>(self.store(), &key, KIND_BILLING, name.as_str())?
+            if let Some(cur) =
+                load::<BillingGroup>(self.store(), &key, KIND_BILLING, name.as_str())?
             {
                 if cur.value.description == description {
                     return Ok(cur.value);

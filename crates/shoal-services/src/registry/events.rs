@@ -152,7 +152,12 @@ pub(crate) fn membership(part: &Partition, t: &Thing, g: &ThingGroup, yes: bool)
     )
 }
 
-pub(crate) fn hierarchy(part: &Partition, parent: &ThingGroup, child: &ThingGroup, yes: bool) -> Event {
+pub(crate) fn hierarchy(
+    part: &Partition,
+    parent: &ThingGroup,
+    child: &ThingGroup,
+    yes: bool,
+) -> Event {
     let (op, suffix) = added(yes);
     Event::new(
         "THING_GROUP_HIERARCHY",

@@ -39,7 +39,9 @@ impl Registry {
         match resolve(part, arn)? {
             Taggable::ThingType(n) => self.modify_type_tags(part, &n, |t| t.merge(tags)).await,
             Taggable::ThingGroup(n) => self.modify_group_tags(part, &n, |t| t.merge(tags)).await,
-            Taggable::BillingGroup(n) => self.modify_billing_tags(part, &n, |t| t.merge(tags)).await,
+            Taggable::BillingGroup(n) => {
+                self.modify_billing_tags(part, &n, |t| t.merge(tags)).await
+            }
         }
     }
 

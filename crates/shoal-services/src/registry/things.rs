@@ -113,7 +113,11 @@ impl Registry {
             )?;
             thing.billing_group = req.billing_group.as_ref().map(|b| b.as_str().to_string());
             let mut events = vec![events::thing(part, &thing, Change::Created)];
-            events.extend(events::type_changes(&thing, None, thing.type_name.as_deref()));
+            events.extend(events::type_changes(
+                &thing,
+                None,
+                thing.type_name.as_deref(),
+            ));
             let batch = self.stage(part, batch, events).await?;
             let batch = batch.put(
                 KIND_THING,
