@@ -142,6 +142,7 @@ impl Api for Data {
             | ErrorKind::MalformedPolicy
             | ErrorKind::VersionsLimitExceeded
             | ErrorKind::InvalidQuery
+            | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::IndexNotReady
             | ErrorKind::Storage(_)

@@ -113,6 +113,7 @@ impl Api for JobsData {
             | ErrorKind::MalformedPolicy
             | ErrorKind::VersionsLimitExceeded
             | ErrorKind::InvalidQuery
+            | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::IndexNotReady
             | ErrorKind::NotSupported

@@ -49,6 +49,8 @@ pub struct ApiState {
     pub events: Arc<Events>,
     pub fleet: FleetIndexing,
     pub reset: Arc<shoal_services::reset::Reset>,
+    /// Custom authorizers (their control plane; devices use them through the gateways).
+    pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
     pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
@@ -80,6 +82,7 @@ pub struct Services {
     pub fleet: FleetIndexing,
     /// The admin reset (a Shoal extension).
     pub reset: Arc<shoal_services::reset::Reset>,
+    pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
 }
 
 impl ApiState {
@@ -96,6 +99,7 @@ impl ApiState {
             events,
             fleet,
             reset,
+            authorizers,
         } = services;
         ApiState {
             registry,
@@ -109,6 +113,7 @@ impl ApiState {
             events,
             fleet,
             reset,
+            authorizers,
             admin_key: None,
             clock,
             endpoint_host,

@@ -16,7 +16,7 @@ use bytes::BytesMut;
 use shoal_domain::{AccountId, Partition};
 use shoal_mqtt::{reason, return_code, ConnAck, Packet, Protocol};
 use std::sync::Arc;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Where a connection comes from and how, for policy conditions (`aws:SourceIp`,
@@ -59,7 +59,7 @@ pub async fn handle_established(
     };
     let authenticated = match tls.get_ref().1.peer_certificates().and_then(|c| c.first()) {
         Some(der) => gw.authenticate(der, transport.server_name.as_deref()),
-        None => return Box::pin(handle_websocket(gw, tls, conn, transport)).await,
+        None => return Box::pin(without_certificate(gw, tls, net, conn, transport)).await,
     };
     let device = match authenticated {
         Ok(d) => d,
@@ -69,6 +69,68 @@ pub async fn handle_established(
         .run(tls, None)
         .await;
     drop(net);
+}
+
+/// A TLS connection without a client certificate: a WebSocket upgrade (`GET`), or an MQTT
+/// CONNECT for a custom authorizer.
+async fn without_certificate(
+    gw: Arc<Gateway>,
+    mut tls: tokio_rustls::server::TlsStream<TcpStream>,
+    net: shoal_net::Conn,
+    conn: ConnId,
+    transport: Transport,
+) {
+    let mut rbuf = BytesMut::with_capacity(4096);
+    match tokio::time::timeout(session::CONNECT_TIMEOUT, tls.read_buf(&mut rbuf)).await {
+        Ok(Ok(n)) if n > 0 => {}
+        _ => return,
+    }
+    if rbuf.starts_with(b"G") {
+        let io = crate::rewind::Rewind::new(rbuf.freeze(), tls);
+        return handle_websocket(gw, io, conn, transport).await;
+    }
+    let connect = match session::read_connect(&mut tls, &mut rbuf).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(conn, error = %e, "no connect");
+            session::refuse_unreadable_connect(&mut tls, &e, &rbuf).await;
+            return;
+        }
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let principal = match gw
+        .custom_login(&connect, transport.server_name.as_deref(), id)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::info!(conn, reason = %e.message, "custom authentication refused");
+            // MQTT 3.1.1 §3.2.2.3 return code 5, MQTT 5 0x87: not authorized.
+            let code = match connect.protocol {
+                Protocol::V311 => return_code::NOT_AUTHORIZED,
+                Protocol::V5 => reason::NOT_AUTHORIZED,
+            };
+            refuse(&mut tls, connect.protocol, code).await;
+            return;
+        }
+    };
+    Session::new(gw, principal, conn, transport)
+        .run(tls, Some(Box::new((connect, rbuf))))
+        .await;
+    drop(net);
+}
+
+/// Answers a CONNECT with a refusing CONNACK.
+async fn refuse<W: tokio::io::AsyncWrite + Unpin>(w: &mut W, protocol: Protocol, code: u8) {
+    let mut out = BytesMut::new();
+    let ack = Packet::ConnAck(ConnAck {
+        code,
+        ..ConnAck::default()
+    });
+    if shoal_mqtt::encode(&ack, protocol, &mut out).is_ok() {
+        let _ = w.write_all(&out).await;
+        let _ = w.flush().await;
+    }
 }
 
 async fn handle_websocket<S>(gw: Arc<Gateway>, io: S, conn: ConnId, transport: Transport)
@@ -160,14 +222,7 @@ async fn plain_login(
             Protocol::V311 => return_code::BAD_USER_NAME_OR_PASSWORD,
             Protocol::V5 => reason::BAD_USER_NAME_OR_PASSWORD,
         };
-        let mut out = BytesMut::new();
-        let ack = Packet::ConnAck(ConnAck {
-            code,
-            ..ConnAck::default()
-        });
-        if shoal_mqtt::encode(&ack, connect.protocol, &mut out).is_ok() {
-            let _ = tcp.write_all(&out).await;
-        }
+        refuse(tcp, connect.protocol, code).await;
         return None;
     };
     Some((principal, Box::new((connect, rbuf))))

@@ -7,6 +7,7 @@
 //! gateway (messages published over HTTP arrive on the messaging service's bus).
 
 mod connection;
+mod custom_auth;
 mod delivery;
 mod lifecycle;
 mod live;
@@ -14,6 +15,7 @@ mod message;
 mod persister;
 mod principal;
 pub mod profile;
+mod rewind;
 mod router;
 mod session;
 mod subtree;
@@ -37,6 +39,8 @@ pub struct Endpoint {
     pub region: Region,
     pub tls: Arc<rustls::ServerConfig>,
     pub profile: Profile,
+    /// Custom authorizers, for devices that connect without a certificate.
+    pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
 }
 
 /// What the gateway needs from the rest of the process.
@@ -51,6 +55,7 @@ pub struct Gateway {
     /// AWS IoT Core's MQTT, or the standard one.
     profile: Profile,
     tls: tokio_rustls::TlsAcceptor,
+    authorizers: Arc<shoal_services::authorizers::Authorizers>,
     router: router::Router,
     persister: persister::Persister,
     next_conn: AtomicU64,
@@ -73,6 +78,7 @@ impl Gateway {
             region,
             tls,
             profile,
+            authorizers,
         } = endpoint;
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
@@ -92,6 +98,7 @@ impl Gateway {
             region,
             profile,
             tls: tokio_rustls::TlsAcceptor::from(tls),
+            authorizers,
             router,
             persister,
             next_conn: AtomicU64::new(1),

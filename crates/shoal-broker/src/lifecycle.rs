@@ -24,6 +24,8 @@ pub enum EndReason {
     ServerInitiated,
     /// iot-data DeleteConnection.
     ApiInitiated,
+    /// A custom authorizer's `disconnectAfterInSeconds` ran out.
+    CustomAuthTtl,
     /// The admin reset emptied the account: the connection leaves no trace (no will, no
     /// connectivity record, no lifecycle event) in the account it belonged to.
     Reset,
@@ -44,6 +46,7 @@ impl EndReason {
             EndReason::Throttled => "THROTTLED",
             EndReason::ServerInitiated => "SERVER_INITIATED_DISCONNECT",
             EndReason::ApiInitiated => "API_INITIATED_DISCONNECT",
+            EndReason::CustomAuthTtl => "CUSTOMAUTH_TTL_EXPIRATION",
             EndReason::Reset => "SERVER_INITIATED_DISCONNECT",
         }
     }

@@ -1,6 +1,7 @@
 //! Who is on the other end of a connection: a device with a registered client certificate
-//! (MQTT over mutual TLS), or a caller that signed with one of the account's access keys (MQTT
-//! over WebSocket with SigV4, or the plain-TCP listener with the key as user name and password).
+//! (MQTT over mutual TLS), a caller that signed with one of the account's access keys (MQTT
+//! over WebSocket with SigV4, or the plain-TCP listener with the key as user name and password),
+//! or a device a custom authorizer let in.
 
 use shoal_domain::error::Result;
 use shoal_domain::{ErrorKind, Partition, ServiceError};
@@ -13,6 +14,8 @@ pub enum Principal {
         partition: Partition,
         access_key_id: String,
     },
+    /// Let in by a custom authorizer's function (`custom_auth.rs`).
+    Custom(Box<crate::custom_auth::Custom>),
 }
 
 impl Principal {
@@ -20,6 +23,7 @@ impl Principal {
         match self {
             Principal::Device(d) => &d.partition,
             Principal::Account { partition, .. } => partition,
+            Principal::Custom(c) => &c.partition,
         }
     }
 
@@ -27,7 +31,7 @@ impl Principal {
     pub fn cert_id(&self) -> &str {
         match self {
             Principal::Device(d) => &d.certificate_id,
-            Principal::Account { .. } => "",
+            Principal::Account { .. } | Principal::Custom(_) => "",
         }
     }
 
@@ -36,6 +40,7 @@ impl Principal {
         match self {
             Principal::Device(d) => &d.certificate_id,
             Principal::Account { access_key_id, .. } => access_key_id,
+            Principal::Custom(c) => &c.principal_id,
         }
     }
 
@@ -48,6 +53,9 @@ impl Principal {
         match self {
             Principal::Device(d) => identity.authorizer(d, client_id, facts),
             Principal::Account { partition, .. } => identity.account_authorizer(partition),
+            Principal::Custom(c) => {
+                identity.documents_authorizer(&c.partition, &c.policies, client_id, facts)
+            }
         }
     }
 
@@ -63,6 +71,8 @@ impl Principal {
                     format!("access key {access_key_id} may no longer connect"),
                 )),
             },
+            // Its function's answer holds until the session's refresh or end (`custom_auth.rs`).
+            Principal::Custom(_) => Ok(()),
         }
     }
 }

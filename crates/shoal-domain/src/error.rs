@@ -35,6 +35,9 @@ pub enum ErrorKind {
     Forbidden,
     /// A wait the caller asked for ran out (iot-data's GatewayTimeoutException).
     Timeout,
+    /// A custom authorizer's function answered what the rules do not allow
+    /// (TestInvokeAuthorizer's InvalidResponseException).
+    InvalidResponse,
     /// An AWS quota would be exceeded.
     LimitExceeded,
     /// Too many requests.

@@ -4,6 +4,7 @@
 //! It owns no state and does no I/O: no tokio, no HTTP, no database. Services (L3) load entities
 //! through the store, ask these functions what the new state is, and write it back.
 
+pub mod authorizer;
 pub mod billing_group;
 pub mod clock;
 pub mod error;

@@ -4,6 +4,7 @@
 //! it talks only to the `Store` trait and a `Clock`, never to a concrete backend, HTTP or MQTT.
 
 pub mod accounts;
+pub mod authorizers;
 mod epoch;
 pub mod events;
 pub mod fleet;

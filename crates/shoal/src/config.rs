@@ -13,7 +13,7 @@ pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be s
 # SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_DEVICE_ALPN_LISTEN,
 # SHOAL_METRICS_TOKEN, SHOAL_OBJECTS_URL, SHOAL_OBJECTS_ENDPOINT, SHOAL_OBJECTS_REGION,
 # SHOAL_OBJECTS_ACCESS_KEY_ID, SHOAL_OBJECTS_SECRET_ACCESS_KEY, SHOAL_INDEXING_READ_YOUR_WRITES_MS,
-# SHOAL_LOG_LEVEL.
+# SHOAL_FUNCTIONS ("ARN=URL,ARN=URL"), SHOAL_LOG_LEVEL.
 version = 1
 
 # Folder of the embedded store and the admin credentials; created on first start.
@@ -100,6 +100,11 @@ secret_access_key = ""
 # consistent). 0: answer at once from the index as it is, as AWS does.
 read_your_writes_ms = 2000
 
+[functions]
+# Custom authorizers name a Lambda function by ARN; Shoal posts AWS's event to the HTTP(S)
+# endpoint given here for that ARN and reads the function's answer from the response, e.g.
+# "arn:aws:lambda:us-east-1:123456789012:function:my-authorizer" = "http://127.0.0.1:9000/"
+
 [log]
 # A tracing filter: "info", "debug", "shoal_api=debug,info"...
 level = "info"
@@ -118,6 +123,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub objects: ObjectsConfig,
     pub indexing: IndexingConfig,
+    /// Function ARN -> HTTP endpoint (custom authorizers).
+    #[serde(default)]
+    pub functions: std::collections::BTreeMap<String, String>,
     pub log: LogConfig,
 }
 
@@ -313,6 +321,16 @@ impl Config {
         }
         if let Some(v) = get("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS") {
             self.device_https.max_connections = count("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = get("SHOAL_FUNCTIONS") {
+            for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
+                // An ARN holds no '=', so the first one ends it.
+                let (arn, url) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("SHOAL_FUNCTIONS: {pair} is not ARN=URL"))?;
+                self.functions
+                    .insert(arn.trim().to_string(), url.trim().to_string());
+            }
         }
         if let Some(v) = get("SHOAL_INDEXING_READ_YOUR_WRITES_MS") {
             self.indexing.read_your_writes_ms = v

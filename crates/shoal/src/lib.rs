@@ -3,6 +3,8 @@
 //! start the same `Server` in process.
 
 mod alpn;
+mod functions;
+mod http_client;
 pub mod config;
 pub mod credentials;
 mod objects_backend;

@@ -181,6 +181,13 @@ impl Server {
             clock.clone(),
             vec![shadows.clone(), jobs.clone()],
         ));
+        let authorizers = Arc::new(shoal_services::authorizers::Authorizers::new(
+            dyn_store.clone(),
+            clock.clone(),
+        ));
+        authorizers.set_functions(Arc::new(crate::functions::Functions::new(
+            cfg.functions.clone(),
+        )?));
         let gateway = shoal_broker::Gateway::new(
             identity.clone(),
             accounts.clone(),
@@ -191,10 +198,12 @@ impl Server {
                 region: region.clone(),
                 tls: device_tls.clone(),
                 profile: cfg.mqtt.profile()?,
+                authorizers: authorizers.clone(),
             },
         )
         .map_err(|e| e.message)?;
         let (messaging_for_reset, identity_for_reset) = (messaging.clone(), identity.clone());
+
         let state = Arc::new(
             ApiState::new(
                 shoal_api::Services {
@@ -216,6 +225,7 @@ impl Server {
                         jobs: jobs.clone(),
                         objects: objects.clone(),
                     }),
+                    authorizers: authorizers.clone(),
                 },
                 clock,
                 cfg.api.public_host.clone(),

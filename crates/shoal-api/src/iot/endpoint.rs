@@ -319,6 +319,8 @@ pub enum Endpoint {
     Billing(super::billing::Route),
     /// A role-alias operation (routes in `role_aliases.rs`).
     RoleAlias(super::role_aliases::Route),
+    /// A custom-authorizer operation (routes in `authorizers.rs`).
+    Authorizer(super::authorizers::Route),
 }
 
 impl Endpoint {
@@ -332,6 +334,9 @@ impl Endpoint {
         }
         if let Some(r) = super::role_aliases::Route::parse(m, &segs, raw_query) {
             return r.map(E::RoleAlias);
+        }
+        if let Some(r) = super::authorizers::Route::parse(m, &segs, raw_query) {
+            return r.map(E::Authorizer);
         }
         let ep = match (m, segs.as_slice()) {
             ("GET", ["things"]) => E::ListThings { query: q()? },

@@ -1,6 +1,7 @@
 //! The `iot` control-plane API (restJson1): its routes (`endpoint.rs`), its one error mapping,
 //! and one handler per operation in a file per area.
 
+mod authorizers;
 mod billing;
 mod certificates;
 mod endpoint;
@@ -70,6 +71,7 @@ impl Api for Iot {
             ErrorKind::MalformedPolicy => (S::BAD_REQUEST, "MalformedPolicyException"),
             ErrorKind::VersionsLimitExceeded => (S::CONFLICT, "VersionsLimitExceededException"),
             ErrorKind::InvalidQuery => (S::BAD_REQUEST, "InvalidQueryException"),
+            ErrorKind::InvalidResponse => (S::BAD_REQUEST, "InvalidResponseException"),
             ErrorKind::InvalidAggregation => (S::BAD_REQUEST, "InvalidAggregationException"),
             ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
             ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
@@ -136,10 +138,13 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::AddThingToThingGroup => groups::add_thing(reg, part, body).await?,
         E::RemoveThingFromThingGroup => groups::remove_thing(reg, part, body).await?,
         E::UpdateThingGroupsForThing => groups::update_for_thing(reg, part, body).await?,
-        E::TagResource => tags::tag(reg, id, part, body).await?,
-        E::UntagResource => tags::untag(reg, id, part, body).await?,
-        E::ListTagsForResource { query } => tags::list(reg, id, part, &query)?,
+        E::TagResource => tags::tag(state, part, body).await?,
+        E::UntagResource => tags::untag(state, part, body).await?,
+        E::ListTagsForResource { query } => tags::list(state, part, &query)?,
         E::RoleAlias(route) => role_aliases::handle(id, part, route, body).await?,
+        E::Authorizer(route) => {
+            authorizers::handle(&state.authorizers, part, route, body).await?
+        }
         E::DescribeEndpoint { query } => describe_endpoint(state, part, &query)?,
         E::CreateKeysAndCertificate { query } => {
             certificates::create_keys_and_certificate(id, part, &query).await?

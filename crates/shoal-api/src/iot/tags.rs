@@ -1,50 +1,81 @@
 //! Handlers of TagResource, UntagResource and ListTagsForResource. Role aliases are the
-//! identity service's; every other taggable resource is the registry's.
+//! identity service's, authorizers the authorizer service's; every other taggable resource is
+//! the registry's.
 
 use super::shapes::{TagResourceIn, UntagResourceIn};
 use crate::error::ApiError;
 use crate::json;
 use crate::request::Query;
+use crate::ApiState;
 use serde_json::{json, Value};
+use shoal_domain::error::Result;
+use shoal_domain::tags::Tags;
 use shoal_domain::{Arn, Partition};
-use shoal_services::{Identity, Registry};
 
-type R = Result<Value, ApiError>;
+type R = std::result::Result<Value, ApiError>;
 
-/// The role alias an ARN names, if it names one of the caller's partition.
-fn role_alias(part: &Partition, arn: &str) -> Option<String> {
-    let a = Arn::parse(arn).ok()?;
-    (a.resource_type == "rolealias"
-        && a.account == part.account.as_str()
-        && a.region == part.region.as_str())
-    .then_some(a.resource)
+/// A resource whose tags live outside the registry.
+enum Owner {
+    RoleAlias(String),
+    Authorizer(String),
+    Registry,
 }
 
-pub async fn tag(reg: &Registry, id: &Identity, part: &Partition, body: &[u8]) -> R {
+fn owner(part: &Partition, arn: &str) -> Owner {
+    let Ok(a) = Arn::parse(arn) else {
+        return Owner::Registry;
+    };
+    if a.account != part.account.as_str() || a.region != part.region.as_str() {
+        return Owner::Registry;
+    }
+    match a.resource_type.as_str() {
+        "rolealias" => Owner::RoleAlias(a.resource),
+        "authorizer" => Owner::Authorizer(a.resource),
+        _ => Owner::Registry,
+    }
+}
+
+/// Changes the tags of a resource outside the registry; `None` when the registry owns it.
+async fn modify(
+    state: &ApiState,
+    part: &Partition,
+    arn: &str,
+    change: impl FnMut(&mut Tags) -> Result<()>,
+) -> Option<Result<()>> {
+    Some(match owner(part, arn) {
+        Owner::RoleAlias(n) => state.identity.modify_role_alias_tags(part, &n, change).await,
+        Owner::Authorizer(n) => state.authorizers.modify_tags(part, &n, change).await,
+        Owner::Registry => return None,
+    })
+}
+
+pub async fn tag(state: &ApiState, part: &Partition, body: &[u8]) -> R {
     let input: TagResourceIn = json::parse(body)?;
     let pairs = super::shapes::tag_pairs(Some(input.tags));
-    match role_alias(part, &input.resource_arn) {
-        Some(alias) => {
-            id.modify_role_alias_tags(part, &alias, |t| t.merge(&pairs))
+    match modify(state, part, &input.resource_arn, |t| t.merge(&pairs)).await {
+        Some(done) => done?,
+        None => {
+            state
+                .registry
+                .tag_resource(part, &input.resource_arn, &pairs)
                 .await?
         }
-        None => reg.tag_resource(part, &input.resource_arn, &pairs).await?,
     }
     Ok(json!({}))
 }
 
-pub async fn untag(reg: &Registry, id: &Identity, part: &Partition, body: &[u8]) -> R {
+pub async fn untag(state: &ApiState, part: &Partition, body: &[u8]) -> R {
     let input: UntagResourceIn = json::parse(body)?;
-    match role_alias(part, &input.resource_arn) {
-        Some(alias) => {
-            id.modify_role_alias_tags(part, &alias, |t| {
-                t.remove(&input.tag_keys);
-                Ok(())
-            })
-            .await?
-        }
+    let remove = |t: &mut Tags| {
+        t.remove(&input.tag_keys);
+        Ok(())
+    };
+    match modify(state, part, &input.resource_arn, remove).await {
+        Some(done) => done?,
         None => {
-            reg.untag_resource(part, &input.resource_arn, &input.tag_keys)
+            state
+                .registry
+                .untag_resource(part, &input.resource_arn, &input.tag_keys)
                 .await?
         }
     }
@@ -52,18 +83,14 @@ pub async fn untag(reg: &Registry, id: &Identity, part: &Partition, body: &[u8])
 }
 
 /// All tags fit in one page (at most 50 per resource), so no `nextToken` is ever returned.
-pub fn list(reg: &Registry, id: &Identity, part: &Partition, query: &Query) -> R {
+pub fn list(state: &ApiState, part: &Partition, query: &Query) -> R {
     let arn = query
         .get("resourceArn")
         .ok_or_else(|| ApiError::invalid("resourceArn is required"))?;
-    let pairs: Vec<(String, String)> = match role_alias(part, arn) {
-        Some(alias) => id
-            .describe_role_alias(part, &alias)?
-            .tags
-            .0
-            .into_iter()
-            .collect(),
-        None => reg.list_tags_for_resource(part, arn)?,
+    let pairs: Vec<(String, String)> = match owner(part, arn) {
+        Owner::RoleAlias(n) => state.identity.describe_role_alias(part, &n)?.tags.0.into_iter().collect(),
+        Owner::Authorizer(n) => state.authorizers.describe(part, &n)?.tags.0.into_iter().collect(),
+        Owner::Registry => state.registry.list_tags_for_resource(part, arn)?,
     };
     let tags: Vec<Value> = pairs
         .into_iter()

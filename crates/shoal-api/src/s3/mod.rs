@@ -197,6 +197,7 @@ impl Api for S3 {
             | ErrorKind::RegistrationCodeValidation
             | ErrorKind::MalformedPolicy
             | ErrorKind::InvalidQuery
+            | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::UnsupportedEncoding => (S::BAD_REQUEST, "InvalidRequest"),
             ErrorKind::Unauthorized | ErrorKind::Forbidden => (S::FORBIDDEN, "AccessDenied"),

@@ -5,6 +5,7 @@
 //! transport (TLS, WebSocket, plain TCP) is the caller's; this sees a byte stream.
 
 mod connect;
+mod custom;
 mod error;
 mod events;
 mod inbound;
@@ -358,6 +359,10 @@ impl Session {
                     return Ok(end);
                 }
             }
+            // A custom authorizer's answer runs out on the clock; a packet is a moment to look.
+            if let Some(end) = Box::pin(self.custom_due(wr)).await? {
+                return Ok(end);
+            }
             self.flush(wr).await?;
             if self.out.has_dequeued() {
                 // Boxed: only a persistent session's replay gets here.
@@ -368,7 +373,9 @@ impl Session {
             // left to fill: the router then drops QoS 0 and ends a connection that cannot keep
             // up with QoS 1, instead of this task buffering without bound.
             let room = self.out.has_room();
+            let auth_at = self.custom_wake();
             tokio::select! {
+                () = tokio::time::sleep_until(auth_at.unwrap_or(deadline)), if auth_at.is_some() => {}
                 n = rd.read_buf(rbuf) => {
                     last_read = n?;
                     if last_read == 0 {

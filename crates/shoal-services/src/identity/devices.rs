@@ -189,6 +189,30 @@ impl Identity {
         Ok(p)
     }
 
+    /// The authorizer of a connection a custom authorizer let in: the policy documents its
+    /// function returned, with the connection's facts (there is no certificate or thing).
+    pub fn documents_authorizer(
+        &self,
+        part: &Partition,
+        documents: &[String],
+        client_id: &str,
+        facts: &ConnFacts<'_>,
+    ) -> Result<Authorizer> {
+        let policies = documents
+            .iter()
+            .map(|d| self.compiled(d))
+            .collect::<Result<Vec<_>>>()?;
+        let client_id = (!client_id.is_empty()).then_some(client_id);
+        let wanted = super::context::wanted_by(&policies);
+        let context = self.context_for(part, None, client_id, facts, &wanted)?;
+        Ok(Authorizer {
+            clock: super::context::uses_time(&policies).then(|| self.clock.clone()),
+            policies,
+            context,
+            arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
+        })
+    }
+
     /// The authorizer of a connection signed with one of the account's access keys (MQTT over
     /// WebSocket with SigV4, or the plain-TCP listener). On AWS such a connection is governed
     /// by the caller's IAM policies; Shoal's access keys are the account's administrators, so

@@ -6,7 +6,7 @@ mod certificates;
 mod context;
 mod devices;
 mod owners;
-mod policies;
+pub(crate) mod policies;
 mod principals;
 mod role_aliases;
 mod test_authorization;
