@@ -19,6 +19,15 @@ impl Session {
         Some(Instant::now() + Duration::from_millis(wait))
     }
 
+    /// Whether a custom-authorized connection's end or refresh is due (cheap: no clock read
+    /// for other connections).
+    pub(super) fn custom_check_due(&self) -> bool {
+        match &self.principal {
+            Principal::Custom(c) => self.now() >= c.next_check(),
+            _ => false,
+        }
+    }
+
     /// Ends the connection (`Some`) when its time is up or a refresh is refused; refreshes its
     /// policies when due.
     pub(super) async fn custom_due<W: AsyncWrite + Unpin>(

@@ -340,6 +340,14 @@ impl Session {
         loop {
             while let Some(p) = shoal_mqtt::decode(rbuf, self.protocol, max_packet)? {
                 deadline = Instant::now() + idle_limit;
+                // A custom authorizer's answer runs out on the clock: a packet that arrives
+                // after that is not handled.
+                if self.custom_check_due() {
+                    if let Some(end) = Box::pin(self.custom_due(wr)).await? {
+                        self.flush(wr).await?;
+                        return Ok(end);
+                    }
+                }
                 // Publishes and acknowledgements, the traffic, are handled inline; the rest is
                 // rare and boxed, so the task every idle connection keeps stays small.
                 let end = match p {
@@ -359,10 +367,6 @@ impl Session {
                     return Ok(end);
                 }
             }
-            // A custom authorizer's answer runs out on the clock; a packet is a moment to look.
-            if let Some(end) = Box::pin(self.custom_due(wr)).await? {
-                return Ok(end);
-            }
             self.flush(wr).await?;
             if self.out.has_dequeued() {
                 // Boxed: only a persistent session's replay gets here.
@@ -375,7 +379,12 @@ impl Session {
             let room = self.out.has_room();
             let auth_at = self.custom_wake();
             tokio::select! {
-                () = tokio::time::sleep_until(auth_at.unwrap_or(deadline)), if auth_at.is_some() => {}
+                () = tokio::time::sleep_until(auth_at.unwrap_or(deadline)), if auth_at.is_some() => {
+                    if let Some(end) = Box::pin(self.custom_due(wr)).await? {
+                        self.flush(wr).await?;
+                        return Ok(end);
+                    }
+                }
                 n = rd.read_buf(rbuf) => {
                     last_read = n?;
                     if last_read == 0 {
