@@ -5,8 +5,10 @@ is a small HTTP server here (Shoal posts AWS's event to the endpoint `[functions
 function's ARN to; SHOAL_FUNCTIONS on the command line)."""
 
 import base64
+import http.client
 import http.server
 import json
+import ssl
 import threading
 
 import paho.mqtt.client as mqtt
@@ -36,7 +38,9 @@ class Function:
                 fn.events.append(event)
                 mqtt_data = event.get("protocolData", {}).get("mqtt", {})
                 password = base64.b64decode(mqtt_data.get("password", "")) or b""
-                ok = password == b"pw" or event.get("signatureVerified") is True
+                headers = event.get("protocolData", {}).get("http", {}).get("headers", {})
+                ok = (password == b"pw" or event.get("signatureVerified") is True
+                      or headers.get("x-secret") == "pw")
                 body = json.dumps({
                     "isAuthenticated": ok, "principalId": "dev1",
                     "disconnectAfterInSeconds": 3600, "refreshAfterInSeconds": 600,
@@ -199,3 +203,71 @@ def test_authorizers_with_the_cli(authsrv):
     out = cli("iot", "test-invoke-authorizer", "--authorizer-name", "cli-auth",
               "--mqtt-context", "username=u,password=pw,clientId=c")
     assert out["isAuthenticated"] is True
+
+
+def https_post(srv, path, headers):
+    """POST over TLS without a client certificate, ALPN `x-amzn-http-ca` -> (status, body)."""
+    ctx = ssl.create_default_context(cafile=str(srv.ca_file))
+    ctx.set_alpn_protocols(["x-amzn-http-ca"])
+    conn = http.client.HTTPSConnection("localhost", srv.device_https_port, context=ctx,
+                                       timeout=10)
+    try:
+        conn.request("POST", path, body=b"on", headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_https_publish_with_a_custom_authorizer(authsrv, function):
+    iot = authsrv.client()
+    authorizer(iot, "http-auth")
+    ok, body = https_post(authsrv, "/topics/lamps/1?qos=1&retain=true", {
+        "x-amz-customauthorizer-name": "http-auth", "x-secret": "pw"})
+    assert ok == 200, body
+    event = function.events[-1]
+    assert event["protocols"] == ["tls", "http"]
+    assert event["protocolData"]["http"]["queryString"] == "?qos=1&retain=true"
+    data = boto3_data(authsrv)
+    assert data.get_retained_message(topic="lamps/1")["payload"] == b"on"
+    refused, _ = https_post(authsrv, "/topics/lamps/2?qos=1", {
+        "x-amz-customauthorizer-name": "http-auth", "x-secret": "nope"})
+    assert refused == 401
+
+
+def boto3_data(srv):
+    import boto3
+    return boto3.session.Session(
+        aws_access_key_id=srv.access_key, aws_secret_access_key=srv.secret_key,
+        region_name="us-east-1").client("iot-data", endpoint_url=srv.endpoint)
+
+
+class WsPaho(Paho):
+    """paho over a TLS WebSocket without a certificate or SigV4, with upgrade headers."""
+
+    def __init__(self, server, client_id, headers):
+        self._setup(client_id, V311, server.mqtt_port, transport="websockets")
+        self.client.ws_set_options(path="/mqtt", headers=headers)
+        self.client.tls_set(ca_certs=str(server.ca_file))
+
+
+def test_websocket_with_a_custom_authorizer(authsrv, function):
+    iot = authsrv.client()
+    authorizer(iot, "ws-auth")
+    ok = WsPaho(authsrv, "ws-ok", {"x-amz-customauthorizer-name": "ws-auth", "x-secret": "pw"})
+    try:
+        ok.connect()
+        assert ok.subscribe(("ws/#", 1)) == [1]
+        ok.publish("ws/x", b"hi", qos=1)
+        assert ok.next_message()[:2] == ("ws/x", b"hi")
+    finally:
+        ok.stop()
+    assert function.events[-1]["protocolData"]["http"]["headers"]["x-secret"] == "pw"
+    # The function refuses: the connection ends before any CONNACK (AWS refuses the upgrade
+    # itself; Shoal asks the function once the upgrade is done).
+    no = WsPaho(authsrv, "ws-no", {"x-amz-customauthorizer-name": "ws-auth", "x-secret": "x"})
+    try:
+        no.start()
+        assert no.outcome() == "closed"
+    finally:
+        no.stop()

@@ -37,6 +37,11 @@ impl Query {
         Ok(Query(v))
     }
 
+    /// Every parameter, in order.
+    pub fn pairs(&self) -> impl Iterator<Item = &(String, String)> {
+        self.0.iter()
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
             .iter()

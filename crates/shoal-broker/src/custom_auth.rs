@@ -145,6 +145,65 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// Whether a WebSocket upgrade without SigV4 has a custom authorizer to ask: it names one,
+    /// or its account has a default.
+    pub(crate) fn custom_auth_possible(
+        &self,
+        up: &crate::websocket::Upgrade,
+        server_name: Option<&str>,
+    ) -> bool {
+        let named = up.headers.iter().any(|(n, _)| n == NAME_PARAM)
+            || split_username(&format!("?{}", up.query)).1.contains_key(NAME_PARAM);
+        named
+            || self
+                .custom_partition(server_name)
+                .and_then(|p| self.authorizers.default_name(&p))
+                .is_ok_and(|d| d.is_some())
+    }
+
+    /// Authenticates a WebSocket upgrade with a custom authorizer: the authorizer, token and
+    /// signature come from its headers or query string, and the function gets them as
+    /// `protocolData.http`.
+    pub(crate) async fn custom_login_websocket(
+        &self,
+        up: &crate::websocket::Upgrade,
+        server_name: Option<&str>,
+        connection_id: String,
+    ) -> Result<Principal, ServiceError> {
+        let partition = self.custom_partition(server_name)?;
+        let (_, params) = split_username(&format!("?{}", up.query));
+        let headers: BTreeMap<String, String> = up.headers.iter().cloned().collect();
+        let pick = |name: &str| headers.get(name).or_else(|| params.get(name)).cloned();
+        let request = AuthRequest {
+            authorizer: pick(NAME_PARAM),
+            token: None,
+            signature: pick(SIGNATURE_PARAM),
+            token_sources: headers
+                .iter()
+                .chain(params.iter())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            mqtt: None,
+            http: Some(shoal_services::authorizers::HttpAuth {
+                headers: headers.clone(),
+                query_string: if up.query.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", up.query)
+                },
+            }),
+            server_name: server_name.map(str::to_string),
+            connection_id,
+        };
+        let a = self.authorizers.authenticate(&partition, &request).await?;
+        let now = self.messaging.now();
+        Ok(Principal::Custom(Box::new(Custom::new(
+            partition, a, request, now,
+        ))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

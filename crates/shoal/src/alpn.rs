@@ -1,7 +1,9 @@
 //! The device TLS listener that tells protocols apart by ALPN, as AWS IoT's port 443 does
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/protocols.html): `x-amzn-mqtt-ca` is
 //! MQTT with a client certificate, `x-amzn-http-ca` HTTPS with one (iot-data Publish);
-//! `http/1.1` or none is HTTPS with a client certificate and MQTT over WebSocket without one.
+//! `mqtt` is MQTT with a custom authorizer (no certificate); `http/1.1` or none is HTTPS with a
+//! client certificate and MQTT over WebSocket (or with a custom authorizer) without one;
+//! `x-amzn-http-ca` without a certificate is HTTPS with a custom authorizer.
 //! The AWS IoT Device SDKs connect to port 443 with `x-amzn-mqtt-ca` when no port is given.
 //! The device HTTPS listener (AWS's 8443) is one of these too, so a machine where Shoal may
 //! not bind 443 still serves those clients on that port.
@@ -17,6 +19,8 @@ use std::time::Duration;
 pub const MQTT: &[u8] = b"x-amzn-mqtt-ca";
 pub const HTTPS: &[u8] = b"x-amzn-http-ca";
 pub const HTTP11: &[u8] = b"http/1.1";
+/// MQTT with custom authentication (the protocols page: port 443, ALPN `mqtt`).
+pub const CUSTOM_MQTT: &[u8] = b"mqtt";
 
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
@@ -24,7 +28,12 @@ const HANDSHAKE: Duration = Duration::from_secs(10);
 /// the handshake (no_application_protocol), as on AWS; one offering none is served as HTTPS.
 pub fn tls_config(device: &rustls::ServerConfig) -> Arc<rustls::ServerConfig> {
     let mut cfg = device.clone();
-    cfg.alpn_protocols = vec![MQTT.to_vec(), HTTPS.to_vec(), HTTP11.to_vec()];
+    cfg.alpn_protocols = vec![
+        MQTT.to_vec(),
+        HTTPS.to_vec(),
+        HTTP11.to_vec(),
+        CUSTOM_MQTT.to_vec(),
+    ];
     Arc::new(cfg)
 }
 
@@ -58,7 +67,9 @@ pub fn serve(
                 )
             };
             match alpn.as_deref() {
-                Some(MQTT) => shoal_broker::serve_tls_stream(s.gateway.clone(), tls, conn).await,
+                Some(MQTT | CUSTOM_MQTT) => {
+                    shoal_broker::serve_tls_stream(s.gateway.clone(), tls, conn).await
+                }
                 Some(HTTPS) => {
                     shoal_api::serve_device_stream(s.api.clone(), tls, &conn, &s.region).await
                 }
