@@ -174,7 +174,7 @@ def test_paho_with_a_user_name_and_password(authsrv, function):
         assert (got[0], got[1]) == ("cmd/x", b"hi")
     finally:
         ok.stop()
-    assert function.events[-1]["protocolData"]["mqtt"]["username"] == "device"
+    assert function.events[-1]["protocolData"]["mqtt"]["username"] == user
 
     refused = NoCertPaho(authsrv, "dev-no", user, "wrong")
     try:

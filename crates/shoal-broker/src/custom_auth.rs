@@ -113,12 +113,12 @@ impl Gateway {
         connection_id: String,
     ) -> Result<Principal, ServiceError> {
         let partition = self.custom_partition(server_name)?;
-        let (user, params) = match connect.username.as_deref() {
-            Some(u) => {
-                let (user, params) = split_username(u);
-                (Some(user), params)
-            }
-            None => (None, BTreeMap::new()),
+        // The function gets the whole user name, its query included, as AWS's sample
+        // functions expect (they parse it themselves).
+        let user = connect.username.clone();
+        let params = match user.as_deref() {
+            Some(u) => split_username(u).1,
+            None => BTreeMap::new(),
         };
         let request = AuthRequest {
             authorizer: params.get(NAME_PARAM).cloned(),

@@ -9,8 +9,9 @@ use crate::tags::Tags;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// At most two token-signing public keys per authorizer (the model's `PublicKeyMap` note).
-pub const MAX_SIGNING_KEYS: usize = 2;
+/// Token-signing public keys per authorizer: the model sets no bound; this one keeps a record
+/// small (a key rotation needs two).
+pub const MAX_SIGNING_KEYS: usize = 10;
 /// The lowest and highest `disconnectAfterInSeconds` / `refreshAfterInSeconds` a function may
 /// answer: five minutes to a day.
 pub const MIN_SECONDS: i64 = 300;

@@ -13,7 +13,7 @@ mod variables;
 pub use authority::Authority;
 pub use cert::{certificate_id, parse_pem, verify_signed_by, ParsedCert};
 pub use keys::{generate_rsa_key_pair, KeyPairPem};
-pub use token::{is_rsa_public_key, verify_token_signature};
+pub use token::{rsa_public_key_bits, verify_token_signature};
 pub use variables::{policy_variables, Variables};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

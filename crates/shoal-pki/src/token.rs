@@ -24,11 +24,14 @@ pub fn verify_token_signature(public_key_pem: &str, token: &[u8], signature: &[u
         .is_ok()
 }
 
-/// Whether a PEM text is an RSA public key this module can verify with.
-pub fn is_rsa_public_key(public_key_pem: &str) -> bool {
+/// The size in bits of an RSA public key in PEM, if the text is one.
+pub fn rsa_public_key_bits(public_key_pem: &str) -> Option<usize> {
+    use rsa::traits::PublicKeyParts;
     let pem = public_key_pem.trim();
-    rsa::RsaPublicKey::from_public_key_pem(pem).is_ok()
-        || rsa::RsaPublicKey::from_pkcs1_pem(pem).is_ok()
+    rsa::RsaPublicKey::from_public_key_pem(pem)
+        .or_else(|_| rsa::RsaPublicKey::from_pkcs1_pem(pem))
+        .ok()
+        .map(|k| k.size() * 8)
 }
 
 #[cfg(test)]
@@ -48,7 +51,10 @@ mod tests {
         assert!(!verify_token_signature(&pair.public_key_pem, b"token-2", &sig));
         assert!(!verify_token_signature(&other.public_key_pem, b"token-1", &sig));
         assert!(!verify_token_signature("not a key", b"token-1", &sig));
-        assert!(is_rsa_public_key(&pair.public_key_pem));
-        assert!(!is_rsa_public_key("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"));
+        assert_eq!(rsa_public_key_bits(&pair.public_key_pem), Some(2048));
+        assert_eq!(
+            rsa_public_key_bits("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----"),
+            None
+        );
     }
 }

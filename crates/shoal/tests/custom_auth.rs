@@ -178,7 +178,10 @@ async fn the_function_lets_devices_in_or_not() {
         .unwrap();
     assert!(matches!(got, rumqttc::Incoming::Publish(p) if p.topic == "t/1"));
     let event = f.events.lock().unwrap()[0].clone();
-    assert_eq!(event["protocolData"]["mqtt"]["username"], "device");
+    assert_eq!(
+        event["protocolData"]["mqtt"]["username"],
+        "device?x-amz-customauthorizer-name=auth"
+    );
     assert_eq!(event["protocolData"]["mqtt"]["clientId"], "dev-1");
     assert_eq!(event["signatureVerified"], false);
     assert!(event["connectionMetadata"]["id"].is_string());

@@ -50,7 +50,7 @@ pub struct AuthRequest {
 
 #[derive(Debug, Clone, Default)]
 pub struct MqttAuth {
-    /// The user name without Shoal's and AWS's query parameters.
+    /// The CONNECT's user name, its query parameters included.
     pub username: Option<String>,
     pub password: Option<Vec<u8>>,
     pub client_id: String,
@@ -90,7 +90,11 @@ fn event(req: &AuthRequest, verified: bool) -> Value {
     }
     if let Some(m) = &req.mqtt {
         protocols.push("mqtt");
-        let mut mqtt = json!({ "clientId": m.client_id });
+        // "clientId: Included in the event only when the device sends the value."
+        let mut mqtt = json!({});
+        if !m.client_id.is_empty() {
+            mqtt["clientId"] = m.client_id.as_str().into();
+        }
         if let Some(u) = &m.username {
             mqtt["username"] = u.as_str().into();
         }

@@ -58,10 +58,19 @@ fn check_input(input: &AuthorizerInput) -> Result<()> {
     if let Some(keys) = &input.token_signing_public_keys {
         check_signing_keys(keys)?;
         for (name, pem) in keys {
-            if !shoal_pki::is_rsa_public_key(pem) {
-                return Err(ServiceError::invalid(format!(
-                    "tokenSigningPublicKeys {name} is not an RSA public key in PEM"
-                )));
+            // "Its minimum length is 2,048 bits" (custom-auth.html, token signing).
+            match shoal_pki::rsa_public_key_bits(pem) {
+                Some(bits) if bits >= 2048 => {}
+                Some(bits) => {
+                    return Err(ServiceError::invalid(format!(
+                        "tokenSigningPublicKeys {name} has {bits} bits; at least 2048 are needed"
+                    )))
+                }
+                None => {
+                    return Err(ServiceError::invalid(format!(
+                        "tokenSigningPublicKeys {name} is not an RSA public key in PEM"
+                    )))
+                }
             }
         }
     }
