@@ -271,3 +271,51 @@ def test_websocket_with_a_custom_authorizer(authsrv, function):
         assert no.outcome() == "closed"
     finally:
         no.stop()
+
+
+def raw_connect(srv, server_name, username, password, client_id="raw-1"):
+    """MQTT 3.1.1 CONNECT over TLS (no certificate) to the MQTT port with `server_name` as SNI
+    -> the CONNACK return code, or None when the server closes without one."""
+    import socket
+    import struct
+
+    def utf8(s):
+        b = s.encode()
+        return struct.pack("!H", len(b)) + b
+
+    ctx = ssl.create_default_context(cafile=str(srv.ca_file))
+    ctx.check_hostname = False  # the SNI names a domain the test certificate does not cover
+    ctx.verify_mode = ssl.CERT_NONE
+    tcp = socket.create_connection(("127.0.0.1", srv.mqtt_port), timeout=10)
+    sock = ctx.wrap_socket(tcp, server_hostname=server_name)
+    try:
+        body = (utf8("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 30) + utf8(client_id)
+                + utf8(username) + utf8(password))
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        head = sock.recv(4)
+        return head[3] if len(head) == 4 and head[0] == 0x20 else None
+    except (ConnectionError, OSError):
+        return None
+    finally:
+        sock.close()
+
+
+def test_a_domain_configuration_picks_the_authorizer_and_can_be_disabled(authsrv, function):
+    iot = authsrv.client()
+    authorizer(iot, "dom-auth")
+    domain = "devices.plant-%d.example" % len(function.events)
+    iot.create_domain_configuration(
+        domainConfigurationName="plant", domainName=domain,
+        serverCertificateArns=["arn:aws:acm:us-east-1:123456789012:certificate/p"],
+        authorizerConfig={"defaultAuthorizerName": "dom-auth", "allowAuthorizerOverride": False})
+    # No authorizer named, no account default: the domain's default authorizer asks the
+    # function, which gets the server name.
+    assert raw_connect(authsrv, domain, "dev", "pw") == 0
+    assert function.events[-1]["protocolData"]["tls"]["serverName"] == domain
+    assert raw_connect(authsrv, domain, "dev", "wrong") == 5
+    # Override not allowed: a named authorizer that does not exist is ignored.
+    assert raw_connect(authsrv, domain, "dev?x-amz-customauthorizer-name=nope", "pw") == 0
+    # A DISABLED domain lets nobody in.
+    iot.update_domain_configuration(domainConfigurationName="plant",
+                                    domainConfigurationStatus="DISABLED")
+    assert raw_connect(authsrv, domain, "dev", "pw") == 5

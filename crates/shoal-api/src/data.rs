@@ -537,7 +537,10 @@ mod tests {
             ("POST", "/connections/c1/messages", "SendDirectMessage"),
         ] {
             let got = format!("{:?}", parse(m, p, "").unwrap());
-            assert!(got.starts_with(&format!("Connection({op}")), "{m} {p}: {got}");
+            assert!(
+                got.starts_with(&format!("Connection({op}")),
+                "{m} {p}: {got}"
+            );
         }
     }
 }

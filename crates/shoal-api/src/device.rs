@@ -20,8 +20,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use shoal_domain::{Partition, Region};
 use shoal_services::authorizers::{AuthRequest, HttpAuth};
-use std::collections::BTreeMap;
 use shoal_services::identity::{ConnFacts, Device};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -185,12 +185,9 @@ async fn custom_authorizer(
         .authorizers
         .authenticate(&client.partition, &request)
         .await?;
-    state.identity.documents_authorizer(
-        &client.partition,
-        &a.response.policy_documents,
-        "",
-        facts,
-    )
+    state
+        .identity
+        .documents_authorizer(&client.partition, &a.response.policy_documents, "", facts)
 }
 
 /// The headers (or query parameters) that name a custom authorizer and carry the token's

@@ -51,6 +51,8 @@ pub struct ApiState {
     pub reset: Arc<shoal_services::reset::Reset>,
     /// Custom authorizers (their control plane; devices use them through the gateways).
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
+    /// Domain configurations (their control plane; the device listeners apply them).
+    pub domains: Arc<shoal_services::domains::Domains>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
     pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
@@ -83,6 +85,7 @@ pub struct Services {
     /// The admin reset (a Shoal extension).
     pub reset: Arc<shoal_services::reset::Reset>,
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
+    pub domains: Arc<shoal_services::domains::Domains>,
 }
 
 impl ApiState {
@@ -100,6 +103,7 @@ impl ApiState {
             fleet,
             reset,
             authorizers,
+            domains,
         } = services;
         ApiState {
             registry,
@@ -114,6 +118,7 @@ impl ApiState {
             fleet,
             reset,
             authorizers,
+            domains,
             admin_key: None,
             clock,
             endpoint_host,

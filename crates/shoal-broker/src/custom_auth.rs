@@ -13,6 +13,7 @@ use crate::principal::Principal;
 use crate::Gateway;
 use shoal_domain::{Partition, ServiceError};
 use shoal_services::authorizers::{AuthRequest, Authenticated, MqttAuth};
+use shoal_services::domains::DomainConfiguration;
 use std::collections::BTreeMap;
 
 const NAME_PARAM: &str = "x-amz-customauthorizer-name";
@@ -73,7 +74,9 @@ fn decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
             if let Some(h) = hex {
                 let text = std::str::from_utf8(h).unwrap_or("00");
                 out.push(u8::from_str_radix(text, 16).unwrap_or(0));
@@ -88,9 +91,24 @@ fn decode(s: &str) -> String {
 }
 
 impl Gateway {
-    /// The account a connection without a certificate belongs to: its TLS server name's, else
-    /// the default account.
-    fn custom_partition(&self, server_name: Option<&str>) -> Result<Partition, ServiceError> {
+    /// The account a connection without a certificate belongs to and the domain
+    /// configuration its TLS server name picks: a created configuration's domain, or an
+    /// account endpoint (its `iot:Data-ATS`), else the default account's `iot:Data-ATS`. A
+    /// DISABLED configuration refuses the connection.
+    pub(crate) fn custom_partition(
+        &self,
+        server_name: Option<&str>,
+    ) -> Result<(Partition, DomainConfiguration), ServiceError> {
+        if let Some(host) = server_name {
+            if let Some((part, config)) = self.domains.resolve(host)? {
+                if part.region == self.region {
+                    if let Some(e) = config.refuses() {
+                        return Err(e);
+                    }
+                    return Ok((part, config));
+                }
+            }
+        }
         let named = match server_name {
             Some(host) => self.accounts.account_of_endpoint(host)?,
             None => None,
@@ -102,7 +120,12 @@ impl Gateway {
                 .default_account()?
                 .ok_or_else(|| ServiceError::internal("no default account"))?,
         };
-        Ok(Partition::new(account, self.region.clone()))
+        let part = Partition::new(account, self.region.clone());
+        let config = self.domains.data_endpoint(&part)?;
+        if let Some(e) = config.refuses() {
+            return Err(e);
+        }
+        Ok((part, config))
     }
 
     /// Authenticates a CONNECT with a custom authorizer.
@@ -112,7 +135,7 @@ impl Gateway {
         server_name: Option<&str>,
         connection_id: String,
     ) -> Result<Principal, ServiceError> {
-        let partition = self.custom_partition(server_name)?;
+        let (partition, domain) = self.custom_partition(server_name)?;
         // The function gets the whole user name, its query included, as AWS's sample
         // functions expect (they parse it themselves).
         let user = connect.username.clone();
@@ -121,7 +144,7 @@ impl Gateway {
             None => BTreeMap::new(),
         };
         let request = AuthRequest {
-            authorizer: params.get(NAME_PARAM).cloned(),
+            authorizer: domain.authorizer_for(params.get(NAME_PARAM).map(String::as_str)),
             token: None,
             signature: params.get(SIGNATURE_PARAM).cloned(),
             token_sources: params
@@ -154,11 +177,17 @@ impl Gateway {
         server_name: Option<&str>,
     ) -> bool {
         let named = up.headers.iter().any(|(n, _)| n == NAME_PARAM)
-            || split_username(&format!("?{}", up.query)).1.contains_key(NAME_PARAM);
+            || split_username(&format!("?{}", up.query))
+                .1
+                .contains_key(NAME_PARAM);
+        let Ok((part, domain)) = self.custom_partition(server_name) else {
+            return named;
+        };
         named
+            || domain.authorizer_for(None).is_some()
             || self
-                .custom_partition(server_name)
-                .and_then(|p| self.authorizers.default_name(&p))
+                .authorizers
+                .default_name(&part)
                 .is_ok_and(|d| d.is_some())
     }
 
@@ -171,12 +200,12 @@ impl Gateway {
         server_name: Option<&str>,
         connection_id: String,
     ) -> Result<Principal, ServiceError> {
-        let partition = self.custom_partition(server_name)?;
+        let (partition, domain) = self.custom_partition(server_name)?;
         let (_, params) = split_username(&format!("?{}", up.query));
         let headers: BTreeMap<String, String> = up.headers.iter().cloned().collect();
         let pick = |name: &str| headers.get(name).or_else(|| params.get(name)).cloned();
         let request = AuthRequest {
-            authorizer: pick(NAME_PARAM),
+            authorizer: domain.authorizer_for(pick(NAME_PARAM).as_deref()),
             token: None,
             signature: pick(SIGNATURE_PARAM),
             token_sources: headers

@@ -41,6 +41,8 @@ pub struct Endpoint {
     pub profile: Profile,
     /// Custom authorizers, for devices that connect without a certificate.
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
+    /// Domain configurations: what a TLS server name asks of a connection.
+    pub domains: Arc<shoal_services::domains::Domains>,
 }
 
 /// What the gateway needs from the rest of the process.
@@ -56,6 +58,7 @@ pub struct Gateway {
     profile: Profile,
     tls: tokio_rustls::TlsAcceptor,
     authorizers: Arc<shoal_services::authorizers::Authorizers>,
+    domains: Arc<shoal_services::domains::Domains>,
     router: router::Router,
     persister: persister::Persister,
     next_conn: AtomicU64,
@@ -79,6 +82,7 @@ impl Gateway {
             tls,
             profile,
             authorizers,
+            domains,
         } = endpoint;
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
@@ -99,6 +103,7 @@ impl Gateway {
             profile,
             tls: tokio_rustls::TlsAcceptor::from(tls),
             authorizers,
+            domains,
             router,
             persister,
             next_conn: AtomicU64::new(1),
@@ -118,9 +123,30 @@ impl Gateway {
 
     /// The device a client certificate is, in the account the TLS server name names (an
     /// account endpoint) or else the one account that holds it.
+    /// A server name that is a created domain configuration's names its account, and a
+    /// DISABLED configuration refuses the device ("devices connected to that domain receive an
+    /// authentication error").
     fn authenticate(&self, der: &[u8], server_name: Option<&str>) -> Result<Device, ServiceError> {
         let named = match server_name {
-            Some(host) => self.accounts.account_of_endpoint(host)?,
+            Some(host) => match self.domains.resolve(host)? {
+                Some((part, config)) => {
+                    if let Some(e) = config.refuses() {
+                        return Err(e);
+                    }
+                    Some(part.account)
+                }
+                // An account endpoint: its `iot:Data-ATS` configuration may be DISABLED.
+                None => {
+                    let account = self.accounts.account_of_endpoint(host)?;
+                    if let Some(a) = &account {
+                        let part = Partition::new(a.clone(), self.region.clone());
+                        if let Some(e) = self.domains.data_endpoint(&part)?.refuses() {
+                            return Err(e);
+                        }
+                    }
+                    account
+                }
+            },
             None => None,
         };
         self.identity

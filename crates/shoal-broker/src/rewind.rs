@@ -60,7 +60,9 @@ mod tests {
     #[tokio::test]
     async fn the_prefix_comes_first() {
         let (mut a, b) = tokio::io::duplex(64);
-        tokio::io::AsyncWriteExt::write_all(&mut a, b" world").await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut a, b" world")
+            .await
+            .unwrap();
         drop(a);
         let mut r = Rewind::new(Bytes::from_static(b"hello"), b);
         let mut out = String::new();

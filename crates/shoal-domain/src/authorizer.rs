@@ -67,9 +67,14 @@ pub fn check_signing_keys(keys: &BTreeMap<String, String>) -> Result<()> {
         )));
     }
     for (name, value) in keys {
-        check("tokenSigningPublicKeys.key", name, 1, 128, "[a-zA-Z0-9:_-]+", |c| {
-            c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-')
-        })?;
+        check(
+            "tokenSigningPublicKeys.key",
+            name,
+            1,
+            128,
+            "[a-zA-Z0-9:_-]+",
+            |c| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-'),
+        )?;
         if value.chars().count() > 5120 {
             return Err(validation_error(
                 "tokenSigningPublicKeys.value",

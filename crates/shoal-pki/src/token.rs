@@ -46,10 +46,24 @@ mod tests {
         let pair = crate::generate_rsa_key_pair().unwrap();
         let other = crate::generate_rsa_key_pair().unwrap();
         let key = rsa::RsaPrivateKey::from_pkcs8_der(&pair.private_key_pkcs8_der).unwrap();
-        let sig = SigningKey::<rsa::sha2::Sha256>::new(key).sign(b"token-1").to_vec();
-        assert!(verify_token_signature(&pair.public_key_pem, b"token-1", &sig));
-        assert!(!verify_token_signature(&pair.public_key_pem, b"token-2", &sig));
-        assert!(!verify_token_signature(&other.public_key_pem, b"token-1", &sig));
+        let sig = SigningKey::<rsa::sha2::Sha256>::new(key)
+            .sign(b"token-1")
+            .to_vec();
+        assert!(verify_token_signature(
+            &pair.public_key_pem,
+            b"token-1",
+            &sig
+        ));
+        assert!(!verify_token_signature(
+            &pair.public_key_pem,
+            b"token-2",
+            &sig
+        ));
+        assert!(!verify_token_signature(
+            &other.public_key_pem,
+            b"token-1",
+            &sig
+        ));
         assert!(!verify_token_signature("not a key", b"token-1", &sig));
         assert_eq!(rsa_public_key_bits(&pair.public_key_pem), Some(2048));
         assert_eq!(

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod authorizers;
+pub mod domains;
 mod epoch;
 pub mod events;
 pub mod fleet;

@@ -37,10 +37,9 @@ impl FunctionPort for Functions {
         event: Vec<u8>,
     ) -> Pin<Box<dyn Future<Output = Result<Vec<u8>, String>> + Send + 'a>> {
         Box::pin(async move {
-            let url = self
-                .urls
-                .get(function_arn)
-                .ok_or_else(|| format!("no endpoint is configured for {function_arn} ([functions])"))?;
+            let url = self.urls.get(function_arn).ok_or_else(|| {
+                format!("no endpoint is configured for {function_arn} ([functions])")
+            })?;
             let req = http::Request::post(url)
                 .header(http::header::CONTENT_TYPE, "application/json")
                 .body(Full::new(Bytes::from(event)))

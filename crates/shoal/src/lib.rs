@@ -3,10 +3,10 @@
 //! start the same `Server` in process.
 
 mod alpn;
-mod functions;
-mod http_client;
 pub mod config;
 pub mod credentials;
+mod functions;
+mod http_client;
 mod objects_backend;
 pub mod reset_cli;
 mod server;

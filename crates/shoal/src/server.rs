@@ -188,6 +188,11 @@ impl Server {
         authorizers.set_functions(Arc::new(crate::functions::Functions::new(
             cfg.functions.clone(),
         )?));
+        let domains = Arc::new(shoal_services::domains::Domains::new(
+            dyn_store.clone(),
+            clock.clone(),
+            cfg.api.public_host.clone(),
+        ));
         let gateway = shoal_broker::Gateway::new(
             identity.clone(),
             accounts.clone(),
@@ -199,6 +204,7 @@ impl Server {
                 tls: device_tls.clone(),
                 profile: cfg.mqtt.profile()?,
                 authorizers: authorizers.clone(),
+                domains: domains.clone(),
             },
         )
         .map_err(|e| e.message)?;
@@ -226,6 +232,7 @@ impl Server {
                         objects: objects.clone(),
                     }),
                     authorizers: authorizers.clone(),
+                    domains,
                 },
                 clock,
                 cfg.api.public_host.clone(),

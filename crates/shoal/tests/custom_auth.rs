@@ -165,10 +165,7 @@ async fn the_function_lets_devices_in_or_not() {
 
     let (client, mut ev) = AsyncClient::new(options(&s, "dev-1", "pw"), 10);
     connected(&mut ev).await.unwrap();
-    client
-        .subscribe("t/#", QoS::AtLeastOnce)
-        .await
-        .unwrap();
+    client.subscribe("t/#", QoS::AtLeastOnce).await.unwrap();
     client
         .publish("t/1", QoS::AtLeastOnce, false, "hello")
         .await

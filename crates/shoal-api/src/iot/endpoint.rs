@@ -321,6 +321,8 @@ pub enum Endpoint {
     RoleAlias(super::role_aliases::Route),
     /// A custom-authorizer operation (routes in `authorizers.rs`).
     Authorizer(super::authorizers::Route),
+    /// A domain-configuration operation (routes in `domains.rs`).
+    Domain(super::domains::Route),
 }
 
 impl Endpoint {
@@ -337,6 +339,9 @@ impl Endpoint {
         }
         if let Some(r) = super::authorizers::Route::parse(m, &segs, raw_query) {
             return r.map(E::Authorizer);
+        }
+        if let Some(r) = super::domains::Route::parse(m, &segs, raw_query) {
+            return r.map(E::Domain);
         }
         let ep = match (m, segs.as_slice()) {
             ("GET", ["things"]) => E::ListThings { query: q()? },

@@ -4,6 +4,7 @@
 mod authorizers;
 mod billing;
 mod certificates;
+mod domains;
 mod endpoint;
 mod events;
 mod fleet_metrics;
@@ -142,9 +143,8 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::UntagResource => tags::untag(state, part, body).await?,
         E::ListTagsForResource { query } => tags::list(state, part, &query)?,
         E::RoleAlias(route) => role_aliases::handle(id, part, route, body).await?,
-        E::Authorizer(route) => {
-            authorizers::handle(&state.authorizers, part, route, body).await?
-        }
+        E::Authorizer(route) => authorizers::handle(&state.authorizers, part, route, body).await?,
+        E::Domain(route) => domains::handle(&state.domains, part, route, body).await?,
         E::DescribeEndpoint { query } => describe_endpoint(state, part, &query)?,
         E::CreateKeysAndCertificate { query } => {
             certificates::create_keys_and_certificate(id, part, &query).await?

@@ -18,6 +18,8 @@ type R = std::result::Result<Value, ApiError>;
 enum Owner {
     RoleAlias(String),
     Authorizer(String),
+    /// `NAME/SUFFIX`: the name is the first part.
+    Domain(String),
     Registry,
 }
 
@@ -31,6 +33,9 @@ fn owner(part: &Partition, arn: &str) -> Owner {
     match a.resource_type.as_str() {
         "rolealias" => Owner::RoleAlias(a.resource),
         "authorizer" => Owner::Authorizer(a.resource),
+        "domainconfiguration" => {
+            Owner::Domain(a.resource.split('/').next().unwrap_or("").to_string())
+        }
         _ => Owner::Registry,
     }
 }
@@ -43,8 +48,14 @@ async fn modify(
     change: impl FnMut(&mut Tags) -> Result<()>,
 ) -> Option<Result<()>> {
     Some(match owner(part, arn) {
-        Owner::RoleAlias(n) => state.identity.modify_role_alias_tags(part, &n, change).await,
+        Owner::RoleAlias(n) => {
+            state
+                .identity
+                .modify_role_alias_tags(part, &n, change)
+                .await
+        }
         Owner::Authorizer(n) => state.authorizers.modify_tags(part, &n, change).await,
+        Owner::Domain(n) => state.domains.modify_tags(part, &n, change).await,
         Owner::Registry => return None,
     })
 }
@@ -88,8 +99,27 @@ pub fn list(state: &ApiState, part: &Partition, query: &Query) -> R {
         .get("resourceArn")
         .ok_or_else(|| ApiError::invalid("resourceArn is required"))?;
     let pairs: Vec<(String, String)> = match owner(part, arn) {
-        Owner::RoleAlias(n) => state.identity.describe_role_alias(part, &n)?.tags.0.into_iter().collect(),
-        Owner::Authorizer(n) => state.authorizers.describe(part, &n)?.tags.0.into_iter().collect(),
+        Owner::RoleAlias(n) => state
+            .identity
+            .describe_role_alias(part, &n)?
+            .tags
+            .0
+            .into_iter()
+            .collect(),
+        Owner::Authorizer(n) => state
+            .authorizers
+            .describe(part, &n)?
+            .tags
+            .0
+            .into_iter()
+            .collect(),
+        Owner::Domain(n) => state
+            .domains
+            .describe(part, &n)?
+            .tags
+            .0
+            .into_iter()
+            .collect(),
         Owner::Registry => state.registry.list_tags_for_resource(part, arn)?,
     };
     let tags: Vec<Value> = pairs

@@ -152,10 +152,16 @@ impl Authorizers {
             .ok_or_else(|| refused("No function endpoints are configured"))?;
         let body = serde_json::to_vec(&event(req, verified))
             .map_err(|e| ServiceError::internal(e.to_string()))?;
-        let answer = tokio::time::timeout(FUNCTION_TIMEOUT, functions.invoke(&a.function_arn, body))
-            .await
-            .map_err(|_| refused(format!("Function {} did not answer in time", a.function_arn)))?
-            .map_err(|e| refused(format!("Function {} failed: {e}", a.function_arn)))?;
+        let answer =
+            tokio::time::timeout(FUNCTION_TIMEOUT, functions.invoke(&a.function_arn, body))
+                .await
+                .map_err(|_| {
+                    refused(format!(
+                        "Function {} did not answer in time",
+                        a.function_arn
+                    ))
+                })?
+                .map_err(|e| refused(format!("Function {} failed: {e}", a.function_arn)))?;
         serde_json::from_slice(&answer)
             .map_err(|e| refused(format!("Function {} answered no JSON: {e}", a.function_arn)))
     }
@@ -204,11 +210,16 @@ impl Authorizers {
         let response = parse_response(&v)
             .map_err(|e| refused(format!("Function {} answered badly: {e}", a.function_arn)))?;
         if !response.is_authenticated {
-            return Err(refused("The authorizer's function did not authenticate the client"));
+            return Err(refused(
+                "The authorizer's function did not authenticate the client",
+            ));
         }
         for doc in &response.policy_documents {
             crate::identity::policies::validate_document(doc).map_err(|e| {
-                refused(format!("The function returned a policy that is not valid: {}", e.message))
+                refused(format!(
+                    "The function returned a policy that is not valid: {}",
+                    e.message
+                ))
             })?;
         }
         if let Some(k) = cache_key {
@@ -235,9 +246,10 @@ impl Authorizers {
                 "The token signature is missing or not valid",
             ));
         }
-        let v = self.call(&a, req, verified).await.map_err(|e| {
-            ServiceError::new(ErrorKind::InvalidResponse, e.message)
-        })?;
+        let v = self
+            .call(&a, req, verified)
+            .await
+            .map_err(|e| ServiceError::new(ErrorKind::InvalidResponse, e.message))?;
         parse_response(&v).map_err(|e| ServiceError::new(ErrorKind::InvalidResponse, e))
     }
 

@@ -300,7 +300,10 @@ impl Authorizers {
                 return Ok(a);
             }
             return Err(ServiceError::already_exists(
-                format!("Default authorizer {} is already set; clear it first", c.value),
+                format!(
+                    "Default authorizer {} is already set; clear it first",
+                    c.value
+                ),
                 &c.value,
                 &part.arn("authorizer", &c.value),
             ));
