@@ -148,3 +148,19 @@ def test_an_mqtt5_client_hears_administrative_action(make_device, raw5, data):  
     data.delete_connection(clientId=dev)
     ptype, _, body = c.read_packet()
     assert (ptype, body[0]) == (14, 0x98)
+
+
+def test_connection_operations_with_the_cli(make_device, mk, aws_cli):  # noqa: F811
+    creds, (dev,) = make_device(allow_all_policy())
+    c = mk(creds, dev, V5)
+    c.connect()
+    assert c.subscribe(("cli/#", 1)) == [1]
+    got = aws_cli("iot-data", "get-connection", "--client-id", dev)
+    assert got["connected"] is True and got["clientId"] == dev
+    subs = aws_cli("iot-data", "list-subscriptions", "--client-id", dev)["subscriptions"]
+    assert subs == [{"topicFilter": "cli/#", "qos": 1}]
+    # The payload is a blob: the CLI v1 sends the argument's bytes as they are.
+    sent = aws_cli("iot-data", "send-direct-message", "--client-id", dev, "--topic", "cli/x",
+                   "--payload", "hello", "--confirmation")
+    assert sent["message"]
+    assert c.next_message()[:2] == ("cli/x", b"hello")
