@@ -530,7 +530,7 @@ impl Domains {
         name: &str,
         mut change: impl FnMut(&mut Tags) -> Result<()>,
     ) -> Result<()> {
-        let (c, ()) = crate::records::modify(
+        crate::records::modify(
             self.store(),
             &part.key(),
             KIND_DOMAIN,
@@ -540,7 +540,6 @@ impl Domains {
             |c: &mut DomainConfiguration| change(&mut c.tags),
         )
         .await?;
-        let _ = c;
         Ok(())
     }
 }
