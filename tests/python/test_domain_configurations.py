@@ -101,3 +101,33 @@ def test_domain_configurations_with_the_cli(account):
     assert d["domainType"] == "AWS_MANAGED"
     listed = run_aws(endpoint, key, secret, "iot", "list-domain-configurations")
     assert "cli-domain" in [x["domainConfigurationName"] for x in listed["domainConfigurations"]]
+
+
+def tls_handshake(server, server_name, max_version):
+    """A TLS handshake with the MQTT port, `server_name` as SNI, at most `max_version` ->
+    the version agreed, or None when the server refuses."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context(cafile=str(server.ca_file))
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.maximum_version = max_version
+    tcp = socket.create_connection(("127.0.0.1", server.mqtt_port), timeout=10)
+    try:
+        with ctx.wrap_socket(tcp, server_hostname=server_name) as s:
+            return s.version()
+    except (ssl.SSLError, ConnectionError, OSError):
+        return None
+
+
+def test_a_tls13_only_policy_refuses_older_clients_of_that_name(server, account):
+    import ssl
+    iot, _ = account
+    host = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
+    assert tls_handshake(server, host, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    iot.update_domain_configuration(domainConfigurationName="iot:Data-ATS", tlsConfig={
+        "securityPolicy": "IoTSecurityPolicy_TLS13_1_3_2022_10"})
+    assert tls_handshake(server, host, ssl.TLSVersion.TLSv1_2) is None
+    assert tls_handshake(server, host, ssl.TLSVersion.TLSv1_3) == "TLSv1.3"
+    # Other names keep TLS 1.2.
+    assert tls_handshake(server, "localhost", ssl.TLSVersion.TLSv1_2) == "TLSv1.2"

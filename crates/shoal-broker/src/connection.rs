@@ -34,7 +34,7 @@ pub async fn handle_tls(gw: Arc<Gateway>, tcp: TcpStream, net: shoal_net::Conn, 
     // idle connection's task for their largest state.
     let handshake = Box::pin(tokio::time::timeout(
         session::CONNECT_TIMEOUT,
-        gw.tls.accept(tcp),
+        gw.accept_tls(tcp, &gw.tls),
     ));
     let tls = match handshake.await {
         Ok(Ok(s)) => s,

@@ -37,7 +37,7 @@ use std::sync::Arc;
 /// server configuration, and the MQTT it speaks.
 pub struct Endpoint {
     pub region: Region,
-    pub tls: Arc<rustls::ServerConfig>,
+    pub tls: tls::TlsConfigs,
     pub profile: Profile,
     /// Custom authorizers, for devices that connect without a certificate.
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
@@ -56,7 +56,7 @@ pub struct Gateway {
     region: Region,
     /// AWS IoT Core's MQTT, or the standard one.
     profile: Profile,
-    tls: tokio_rustls::TlsAcceptor,
+    tls: tls::TlsConfigs,
     authorizers: Arc<shoal_services::authorizers::Authorizers>,
     domains: Arc<shoal_services::domains::Domains>,
     router: router::Router,
@@ -101,7 +101,7 @@ impl Gateway {
             reserved,
             region,
             profile,
-            tls: tokio_rustls::TlsAcceptor::from(tls),
+            tls,
             authorizers,
             domains,
             router,
@@ -151,6 +151,36 @@ impl Gateway {
         };
         self.identity
             .authenticate_device(&self.region, der, named.as_ref())
+    }
+
+    /// The TLS handshake of a device connection: the ClientHello's server name picks the
+    /// configuration (a domain configuration's security policy may ask for TLS 1.3 only).
+    pub async fn accept_tls(
+        &self,
+        tcp: tokio::net::TcpStream,
+        configs: &tls::TlsConfigs,
+    ) -> std::io::Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+        let name = start.client_hello().server_name().map(str::to_string);
+        let policy = self.security_policy(name.as_deref());
+        tracing::debug!(server_name = ?name, policy = ?policy, "tls handshake");
+        let config = configs.for_policy(policy.as_deref());
+        start.into_stream(config).await
+    }
+
+    /// The TLS security policy of the domain configuration a server name picks, if any.
+    fn security_policy(&self, server_name: Option<&str>) -> Option<String> {
+        let host = server_name?;
+        if let Ok(Some((_, config))) = self.domains.resolve(host) {
+            return Some(config.security_policy);
+        }
+        let account = self.accounts.account_of_endpoint(host).ok()??;
+        let part = Partition::new(account, self.region.clone());
+        self.domains
+            .data_endpoint(&part)
+            .ok()
+            .map(|c| c.security_policy)
     }
 
     /// The `versionNumber` of a new connection: AWS says only that it increases with each

@@ -60,8 +60,62 @@ impl ClientCertVerifier for RegisteredCertificates {
     }
 }
 
+/// The TLS security policy that allows TLS 1.3 only (iot-endpoints-tls-config.html); every
+/// other policy is served with TLS 1.2 and 1.3 (the versions rustls speaks: the policies that
+/// also allow TLS 1.0 and 1.1 get 1.2 at least).
+pub const TLS13_ONLY_POLICY: &str = "IoTSecurityPolicy_TLS13_1_3_2022_10";
+
+/// A device listener's TLS configurations: the default one, and TLS 1.3 only for the server
+/// names whose domain configuration asks for it. The listener picks one after reading the
+/// ClientHello's server name.
+#[derive(Clone)]
+pub struct TlsConfigs {
+    pub default: Arc<ServerConfig>,
+    pub tls13_only: Arc<ServerConfig>,
+}
+
+impl TlsConfigs {
+    /// The same configurations offering the ALPN `protocols` (the port-443 listener).
+    pub fn with_alpn(&self, protocols: &[&[u8]]) -> TlsConfigs {
+        let alpn = |c: &Arc<ServerConfig>| {
+            let mut c = (**c).clone();
+            c.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+            Arc::new(c)
+        };
+        TlsConfigs {
+            default: alpn(&self.default),
+            tls13_only: alpn(&self.tls13_only),
+        }
+    }
+
+    /// The configuration for a domain configuration's security policy.
+    pub fn for_policy(&self, policy: Option<&str>) -> Arc<ServerConfig> {
+        if policy == Some(TLS13_ONLY_POLICY) {
+            self.tls13_only.clone()
+        } else {
+            self.default.clone()
+        }
+    }
+}
+
+/// Both configurations of a device listener from the server certificate and key (PEM).
+pub fn server_configs(cert_pem: &str, key_pem: &str) -> Result<TlsConfigs, String> {
+    Ok(TlsConfigs {
+        default: server_config(cert_pem, key_pem)?,
+        tls13_only: config_with(cert_pem, key_pem, &[&rustls::version::TLS13])?,
+    })
+}
+
 /// The device listener's TLS configuration from the server certificate and key (PEM).
 pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<ServerConfig>, String> {
+    config_with(cert_pem, key_pem, rustls::DEFAULT_VERSIONS)
+}
+
+fn config_with(
+    cert_pem: &str,
+    key_pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Result<Arc<ServerConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<_, _>>()
@@ -73,7 +127,7 @@ pub fn server_config(cert_pem: &str, key_pem: &str) -> Result<Arc<ServerConfig>,
         algorithms: provider.signature_verification_algorithms,
     });
     let cfg = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .map_err(|e| e.to_string())?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)

@@ -9,6 +9,7 @@
 //! not bind 443 still serves those clients on that port.
 
 use shoal_api::ApiState;
+use shoal_broker::tls::TlsConfigs;
 use shoal_broker::Gateway;
 use shoal_domain::Region;
 use shoal_net::{CancellationToken, Listener, Served};
@@ -24,17 +25,10 @@ pub const CUSTOM_MQTT: &[u8] = b"mqtt";
 
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
-/// The device TLS configuration offering the ALPN names. A client offering only others fails
+/// The device TLS configurations offering the ALPN names. A client offering only others fails
 /// the handshake (no_application_protocol), as on AWS; one offering none is served as HTTPS.
-pub fn tls_config(device: &rustls::ServerConfig) -> Arc<rustls::ServerConfig> {
-    let mut cfg = device.clone();
-    cfg.alpn_protocols = vec![
-        MQTT.to_vec(),
-        HTTPS.to_vec(),
-        HTTP11.to_vec(),
-        CUSTOM_MQTT.to_vec(),
-    ];
-    Arc::new(cfg)
+pub fn tls_config(device: &TlsConfigs) -> TlsConfigs {
+    device.with_alpn(&[MQTT, HTTPS, HTTP11, CUSTOM_MQTT])
 }
 
 pub struct Services {
@@ -46,15 +40,15 @@ pub struct Services {
 /// Serves devices on `listener` until `stop` is cancelled.
 pub fn serve(
     listener: Listener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: TlsConfigs,
     services: Arc<Services>,
     stop: CancellationToken,
 ) -> Served {
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     listener.serve(stop, move |tcp, conn| {
-        let (acceptor, s) = (acceptor.clone(), services.clone());
+        let (configs, s) = (tls.clone(), services.clone());
         async move {
-            let tls = match tokio::time::timeout(HANDSHAKE, acceptor.accept(tcp)).await {
+            let handshake = s.gateway.accept_tls(tcp, &configs);
+            let tls = match tokio::time::timeout(HANDSHAKE, handshake).await {
                 Ok(Ok(t)) => t,
                 Ok(Err(e)) => return tracing::debug!(error = %e, "device tls handshake failed"),
                 Err(_) => return tracing::debug!("device tls handshake timed out"),

@@ -140,7 +140,7 @@ impl Server {
             .index_certificates(&region, &accounts.list_accounts().map_err(|e| e.message)?)
             .await
             .map_err(|e| e.message)?;
-        let device_tls = shoal_broker::tls::server_config(
+        let device_tls = shoal_broker::tls::server_configs(
             &read(&credentials::server_cert_path(&cfg.data))?,
             &read(&credentials::server_key_path(&cfg.data))?,
         )?;

@@ -553,6 +553,8 @@ async fn job_documents_from_object_storage_with_presigned_urls() {
         .send()
         .await
         .unwrap();
+    // The rollout's timer creates the execution.
+    s.run_due().await;
     let described = iot
         .describe_job()
         .job_id("install-v2")
