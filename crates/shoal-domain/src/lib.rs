@@ -14,6 +14,7 @@ pub mod ids;
 pub mod jobs;
 pub mod objects;
 pub mod page;
+pub mod provisioning;
 pub mod shadow;
 pub mod tags;
 pub mod thing;

@@ -1,0 +1,15 @@
+//! Provisioning templates (https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html):
+//! parsing a template body and evaluating it with a set of parameters into a plan of the
+//! resources to register (`template.rs`), with the intrinsic functions AWS documents
+//! (`intrinsics.rs`). Pure: the provisioning service reads what exists and commits the plan.
+
+mod intrinsics;
+mod template;
+
+pub use template::{
+    CertificateSource, CertificateSpec, Override, Plan, PolicySpec, Template, ThingSpec,
+    MAX_TEMPLATE_CHARS,
+};
+
+#[cfg(test)]
+mod tests;
