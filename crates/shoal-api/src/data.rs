@@ -141,6 +141,7 @@ impl Api for Data {
             | ErrorKind::RegistrationCodeValidation
             | ErrorKind::MalformedPolicy
             | ErrorKind::VersionsLimitExceeded
+            | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation

@@ -112,6 +112,7 @@ impl Api for JobsData {
             | ErrorKind::RegistrationCodeValidation
             | ErrorKind::MalformedPolicy
             | ErrorKind::VersionsLimitExceeded
+            | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation

@@ -53,6 +53,8 @@ pub struct ApiState {
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
     /// Domain configurations (their control plane; the device listeners apply them).
     pub domains: Arc<shoal_services::domains::Domains>,
+    /// Provisioning templates and RegisterThing.
+    pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
     pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
@@ -86,6 +88,7 @@ pub struct Services {
     pub reset: Arc<shoal_services::reset::Reset>,
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
     pub domains: Arc<shoal_services::domains::Domains>,
+    pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
 }
 
 impl ApiState {
@@ -104,6 +107,7 @@ impl ApiState {
             reset,
             authorizers,
             domains,
+            provisioning,
         } = services;
         ApiState {
             registry,
@@ -119,6 +123,7 @@ impl ApiState {
             reset,
             authorizers,
             domains,
+            provisioning,
             admin_key: None,
             clock,
             endpoint_host,

@@ -56,6 +56,9 @@ pub enum ErrorKind {
     MalformedPolicy,
     /// A policy already has the most versions AWS allows (5).
     VersionsLimitExceeded,
+    /// A provisioning template's resources could not be registered (RegisterThing's
+    /// ResourceRegistrationFailureException).
+    RegistrationFailed,
     /// A fleet-indexing query that does not parse or names an unknown field.
     InvalidQuery,
     /// An aggregation over a field that cannot be aggregated that way.

@@ -98,6 +98,19 @@ pub struct Certificate {
     /// `certificateMode` SNI_ONLY: registered without an issuer CA.
     #[serde(default)]
     pub sni_only: bool,
+    /// A certificate made by the fleet-provisioning MQTT API waits for the RegisterThing that
+    /// presents its ownership token (once, before it expires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<Ownership>,
+}
+
+/// The proof a fleet-provisioning RegisterThing must give: the SHA-256 (hex) of the secret
+/// part of the `certificateOwnershipToken` handed out with the certificate, and when it
+/// stops counting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ownership {
+    pub secret_sha256: String,
+    pub expires: Timestamp,
 }
 
 impl Certificate {

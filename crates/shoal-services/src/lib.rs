@@ -13,6 +13,7 @@ pub mod identity;
 pub mod jobs;
 pub mod messaging;
 pub mod objects;
+pub mod provisioning;
 mod records;
 pub mod registry;
 pub mod reserved;

@@ -38,6 +38,7 @@ pub trait TopicService: Send + Sync + 'static {
         part: &'a Partition,
         topic: &'a str,
         payload: &'a [u8],
+        requester: &'a Requester,
     ) -> Option<BoxFuture<'a, Vec<Answer>>>;
 
     /// Whether the answers to a request go to the client that made it alone, subscribed or
@@ -51,9 +52,13 @@ pub trait TopicService: Send + Sync + 'static {
 
 /// Who made a request: a client that can take answers on its own connection (MQTT), or one
 /// that cannot (iot-data Publish over HTTP), whose answers go to the subscribers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requester {
-    Connection,
+    Connection {
+        client_id: String,
+        /// The certificate it connected with (none for other principals).
+        certificate_id: Option<String>,
+    },
     Http,
 }
 
@@ -114,11 +119,11 @@ impl ReservedTopics {
         let Some(service) = self.services.iter().find(|s| s.owns(topic)) else {
             return Ok(Handled::NotARequest);
         };
-        let Some(work) = service.request(part, topic, payload) else {
+        let Some(work) = service.request(part, topic, payload, &requester) else {
             return Ok(Handled::NotARequest);
         };
         let answers = work.await;
-        if requester == Requester::Connection && service.answers_requester_only() {
+        if matches!(requester, Requester::Connection { .. }) && service.answers_requester_only() {
             return Ok(Handled::ToRequester(answers));
         }
         self.publish(part, answers).await?;

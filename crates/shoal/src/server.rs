@@ -176,18 +176,25 @@ impl Server {
         )
         .with_fleet(fleet.clone())
         .with_objects(objects.clone());
+        let provisioning = Arc::new(shoal_services::provisioning::Provisioning::new(
+            dyn_store.clone(),
+            clock.clone(),
+            registry.clone(),
+            identity.clone(),
+        ));
+        let functions: Arc<dyn shoal_services::authorizers::FunctionPort> =
+            Arc::new(crate::functions::Functions::new(cfg.functions.clone())?);
+        provisioning.set_functions(functions.clone());
         let reserved = Arc::new(ReservedTopics::new(
             messaging.clone(),
             clock.clone(),
-            vec![shadows.clone(), jobs.clone()],
+            vec![shadows.clone(), jobs.clone(), provisioning.clone()],
         ));
         let authorizers = Arc::new(shoal_services::authorizers::Authorizers::new(
             dyn_store.clone(),
             clock.clone(),
         ));
-        authorizers.set_functions(Arc::new(crate::functions::Functions::new(
-            cfg.functions.clone(),
-        )?));
+        authorizers.set_functions(functions);
         let domains = Arc::new(shoal_services::domains::Domains::new(
             dyn_store.clone(),
             clock.clone(),
@@ -233,6 +240,7 @@ impl Server {
                     }),
                     authorizers: authorizers.clone(),
                     domains,
+                    provisioning,
                 },
                 clock,
                 cfg.api.public_host.clone(),

@@ -323,6 +323,8 @@ pub enum Endpoint {
     Authorizer(super::authorizers::Route),
     /// A domain-configuration operation (routes in `domains.rs`).
     Domain(super::domains::Route),
+    /// A provisioning-template operation or RegisterThing (routes in `provisioning.rs`).
+    Provisioning(super::provisioning::Route),
 }
 
 impl Endpoint {
@@ -339,6 +341,9 @@ impl Endpoint {
         }
         if let Some(r) = super::authorizers::Route::parse(m, &segs, raw_query) {
             return r.map(E::Authorizer);
+        }
+        if let Some(r) = super::provisioning::Route::parse(m, &segs, raw_query) {
+            return r.map(E::Provisioning);
         }
         if let Some(r) = super::domains::Route::parse(m, &segs, raw_query) {
             return r.map(E::Domain);

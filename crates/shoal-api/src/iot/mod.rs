@@ -13,6 +13,7 @@ mod indexing;
 mod jobs;
 mod policies;
 mod principals;
+mod provisioning;
 mod role_aliases;
 mod shapes;
 mod tags;
@@ -71,6 +72,9 @@ impl Api for Iot {
             }
             ErrorKind::MalformedPolicy => (S::BAD_REQUEST, "MalformedPolicyException"),
             ErrorKind::VersionsLimitExceeded => (S::CONFLICT, "VersionsLimitExceededException"),
+            ErrorKind::RegistrationFailed => {
+                (S::BAD_REQUEST, "ResourceRegistrationFailureException")
+            }
             ErrorKind::InvalidQuery => (S::BAD_REQUEST, "InvalidQueryException"),
             ErrorKind::InvalidResponse => (S::BAD_REQUEST, "InvalidResponseException"),
             ErrorKind::InvalidAggregation => (S::BAD_REQUEST, "InvalidAggregationException"),
@@ -145,6 +149,9 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::RoleAlias(route) => role_aliases::handle(id, part, route, body).await?,
         E::Authorizer(route) => authorizers::handle(&state.authorizers, part, route, body).await?,
         E::Domain(route) => domains::handle(&state.domains, part, route, body).await?,
+        E::Provisioning(route) => {
+            provisioning::handle(&state.provisioning, part, route, body).await?
+        }
         E::DescribeEndpoint { query } => describe_endpoint(state, part, &query)?,
         E::CreateKeysAndCertificate { query } => {
             certificates::create_keys_and_certificate(id, part, &query).await?

@@ -20,6 +20,7 @@ enum Owner {
     Authorizer(String),
     /// `NAME/SUFFIX`: the name is the first part.
     Domain(String),
+    ProvisioningTemplate(String),
     Registry,
 }
 
@@ -33,6 +34,7 @@ fn owner(part: &Partition, arn: &str) -> Owner {
     match a.resource_type.as_str() {
         "rolealias" => Owner::RoleAlias(a.resource),
         "authorizer" => Owner::Authorizer(a.resource),
+        "provisioningtemplate" => Owner::ProvisioningTemplate(a.resource),
         "domainconfiguration" => {
             Owner::Domain(a.resource.split('/').next().unwrap_or("").to_string())
         }
@@ -56,6 +58,12 @@ async fn modify(
         }
         Owner::Authorizer(n) => state.authorizers.modify_tags(part, &n, change).await,
         Owner::Domain(n) => state.domains.modify_tags(part, &n, change).await,
+        Owner::ProvisioningTemplate(n) => {
+            state
+                .provisioning
+                .modify_template_tags(part, &n, change)
+                .await
+        }
         Owner::Registry => return None,
     })
 }
@@ -116,6 +124,13 @@ pub fn list(state: &ApiState, part: &Partition, query: &Query) -> R {
         Owner::Domain(n) => state
             .domains
             .describe(part, &n)?
+            .tags
+            .0
+            .into_iter()
+            .collect(),
+        Owner::ProvisioningTemplate(n) => state
+            .provisioning
+            .describe_template(part, &n)?
             .tags
             .0
             .into_iter()

@@ -197,6 +197,7 @@ impl Api for S3 {
             | ErrorKind::RegistrationCodeValidation
             | ErrorKind::MalformedPolicy
             | ErrorKind::InvalidQuery
+            | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::UnsupportedEncoding => (S::BAD_REQUEST, "InvalidRequest"),

@@ -225,10 +225,15 @@ impl Session {
         }
         // A resent QoS 2 request that was already carried out is only acknowledged again.
         if self.first_receipt(p.qos, p.pkid)? {
+            let cert = self.principal.cert_id();
+            let requester = Requester::Connection {
+                client_id: self.client_id.to_string(),
+                certificate_id: (!cert.is_empty()).then(|| cert.to_string()),
+            };
             let handled = self
                 .gw
                 .reserved
-                .handle(&self.partition, &topic, &p.payload, Requester::Connection)
+                .handle(&self.partition, &topic, &p.payload, requester)
                 .await
                 .map_err(|_| SessionError::server("service answer could not be published"))?;
             match handled {

@@ -1,23 +1,82 @@
-//! The intrinsic functions of provisioning templates, as the developer guide lists them:
-//! `Ref`, `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::Sub` and `Fn::FindInMap`. Their argument
-//! shapes are CloudFormation's (the guide's text comes from there and gives none of its own).
-//! A value evaluates to a string, a list, or (unchanged) any other JSON.
+//! The intrinsic functions of provisioning templates. The developer guide lists `Ref`,
+//! `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::Sub` and `Fn::FindInMap`
+//! (https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html#intrinsic-functions);
+//! the condition functions with `Fn::If` (`conditions.rs`) and `Fn::GetAtt` (`attributes.rs`)
+//! are CloudFormation's, whose template language the guide borrows. The argument shapes are
+//! CloudFormation's too: the guide gives none of its own.
+//!
+//! A value evaluates to a string, a list, any other JSON unchanged, or to nothing:
+//! `{"Ref": "AWS::NoValue"}` removes the property or list element that holds it
+//! (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/pseudo-parameter-reference.html).
+
+mod attributes;
+mod conditions;
 
 use crate::error::{Result, ServiceError};
+use crate::ids::Partition;
 use serde_json::{Map, Value};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 /// Functions nest; a template that nests deeper than this is refused rather than recursed into.
+/// Conditions naming conditions and `Fn::GetAtt` reading another resource count as nesting.
 const MAX_DEPTH: usize = 32;
+
+/// The pseudo parameter that stands for no value.
+const NO_VALUE: &str = "AWS::NoValue";
 
 pub(super) fn invalid(why: impl std::fmt::Display) -> ServiceError {
     ServiceError::invalid(format!("Invalid registration template. {why}"))
 }
 
-/// What `Ref` and `${...}` resolve: the parameters (given or defaulted) and the mappings.
-pub(super) struct Scope<'a> {
-    pub values: &'a BTreeMap<String, String>,
+/// The sections of a template that functions read.
+pub(super) struct Sections<'a> {
     pub mappings: &'a Map<String, Value>,
+    pub conditions: &'a Map<String, Value>,
+    pub resources: &'a Map<String, Value>,
+}
+
+/// What one evaluation resolves: the parameters (given or defaulted), the template's sections,
+/// and what it has worked out so far. Conditions and resources are each evaluated once and
+/// remembered, so a chain of conditions that each name the previous one twice costs n, not 2^n.
+pub(super) struct Scope<'a> {
+    values: &'a BTreeMap<String, String>,
+    sections: Sections<'a>,
+    /// Where the resources are provisioned; only the `Arn` attributes need it.
+    partition: Option<&'a Partition>,
+    decided: RefCell<BTreeMap<String, bool>>,
+    /// The conditions being decided, outermost first: naming one of them again is a cycle.
+    deciding: RefCell<Vec<String>>,
+    /// Each resource's evaluated properties; `None` when its condition is false.
+    evaluated: RefCell<BTreeMap<String, Option<Map<String, Value>>>>,
+    /// The resources being evaluated, outermost first.
+    evaluating: RefCell<Vec<String>>,
+}
+
+/// `names` from the one equal to `name` on, then `name` again: how a cycle closes.
+fn cycle(names: &[String], name: &str) -> Option<String> {
+    let start = names.iter().position(|n| n == name)?;
+    let mut chain: Vec<&str> = names[start..].iter().map(String::as_str).collect();
+    chain.push(name);
+    Some(chain.join(" -> "))
+}
+
+impl<'a> Scope<'a> {
+    pub fn new(
+        values: &'a BTreeMap<String, String>,
+        sections: Sections<'a>,
+        partition: Option<&'a Partition>,
+    ) -> Scope<'a> {
+        Scope {
+            values,
+            sections,
+            partition,
+            decided: RefCell::default(),
+            deciding: RefCell::default(),
+            evaluated: RefCell::default(),
+            evaluating: RefCell::default(),
+        }
+    }
 }
 
 impl Scope<'_> {
@@ -28,50 +87,81 @@ impl Scope<'_> {
             .ok_or_else(|| invalid(format!("No value for the parameter {name}")))
     }
 
-    /// Evaluates every function in `v`.
-    pub fn eval(&self, v: &Value) -> Result<Value> {
-        self.eval_at(v, 0)
+    /// Evaluates every function in `v`; `None` when `v` is, or chooses, `AWS::NoValue`.
+    pub fn eval(&self, v: &Value) -> Result<Option<Value>> {
+        self.eval_opt(v, 0)
     }
 
+    /// A value that must be there: `AWS::NoValue` can only remove a property or list element.
     fn eval_at(&self, v: &Value, depth: usize) -> Result<Value> {
+        self.eval_opt(v, depth)?.ok_or_else(|| {
+            invalid(format!(
+                "{NO_VALUE} removes a property or a list element; it is not a value here"
+            ))
+        })
+    }
+
+    fn eval_opt(&self, v: &Value, depth: usize) -> Result<Option<Value>> {
         if depth > MAX_DEPTH {
             return Err(invalid("Functions nest too deep"));
         }
         match v {
             Value::Object(o) if o.len() == 1 => {
                 let (k, arg) = o.iter().next().expect("one entry");
-                match k.as_str() {
-                    "Ref" => Ok(Value::String(
-                        self.reference(self.string(arg, depth)?.as_str())?,
-                    )),
-                    "Fn::Join" => self.join(arg, depth),
-                    "Fn::Select" => self.select(arg, depth),
-                    "Fn::Split" => self.split(arg, depth),
-                    "Fn::Sub" => self.sub(arg, depth),
-                    "Fn::FindInMap" => self.find_in_map(arg, depth),
-                    f if f.starts_with("Fn::") => {
-                        Err(invalid(format!("The function {f} is not supported")))
+                let value = match k.as_str() {
+                    "Ref" => return self.ref_(arg, depth),
+                    "Fn::If" => return self.if_(arg, depth),
+                    "Fn::Join" => self.join(arg, depth)?,
+                    "Fn::Select" => self.select(arg, depth)?,
+                    "Fn::Split" => self.split(arg, depth)?,
+                    "Fn::Sub" => self.sub(arg, depth)?,
+                    "Fn::FindInMap" => self.find_in_map(arg, depth)?,
+                    "Fn::GetAtt" => self.get_att(arg, depth)?,
+                    f @ ("Fn::Equals" | "Fn::Not" | "Fn::And" | "Fn::Or") => {
+                        return Err(invalid(format!(
+                            "{f} is a condition function: declare the condition in the Conditions section and name it in Fn::If"
+                        )))
                     }
-                    _ => self.object(o, depth),
-                }
+                    f if f.starts_with("Fn::") => {
+                        return Err(invalid(format!("The function {f} is not supported")))
+                    }
+                    _ => self.object(o, depth)?,
+                };
+                Ok(Some(value))
             }
-            Value::Object(o) => self.object(o, depth),
-            Value::Array(items) => Ok(Value::Array(
-                items
-                    .iter()
-                    .map(|i| self.eval_at(i, depth + 1))
-                    .collect::<Result<_>>()?,
-            )),
-            other => Ok(other.clone()),
+            Value::Object(o) => self.object(o, depth).map(Some),
+            Value::Array(items) => self.items(items, depth).map(|i| Some(Value::Array(i))),
+            other => Ok(Some(other.clone())),
         }
     }
 
+    /// An object's members, less those that evaluate to `AWS::NoValue`.
     fn object(&self, o: &Map<String, Value>, depth: usize) -> Result<Value> {
         let mut out = Map::new();
         for (k, v) in o {
-            out.insert(k.clone(), self.eval_at(v, depth + 1)?);
+            if let Some(v) = self.eval_opt(v, depth + 1)? {
+                out.insert(k.clone(), v);
+            }
         }
         Ok(Value::Object(out))
+    }
+
+    /// A list's elements, less those that evaluate to `AWS::NoValue`.
+    fn items(&self, items: &[Value], depth: usize) -> Result<Vec<Value>> {
+        let mut out = Vec::with_capacity(items.len());
+        for i in items {
+            out.extend(self.eval_opt(i, depth + 1)?);
+        }
+        Ok(out)
+    }
+
+    /// `{"Ref": name}`: a parameter's value, or nothing for `AWS::NoValue`.
+    fn ref_(&self, arg: &Value, depth: usize) -> Result<Option<Value>> {
+        let name = self.string(arg, depth)?;
+        if name == NO_VALUE {
+            return Ok(None);
+        }
+        self.reference(&name).map(|v| Some(Value::String(v)))
     }
 
     /// An argument that must evaluate to a string.
@@ -147,7 +237,7 @@ impl Scope<'_> {
     }
 
     /// `{"Fn::Sub": "text ${Name}"}` or `{"Fn::Sub": ["text ${Name}", {"Name": value}]}`;
-    /// `${!Literal}` writes `${Literal}`.
+    /// `${!Literal}` writes `${Literal}`, and `${LogicalId.Attribute}` is `Fn::GetAtt`'s value.
     fn sub(&self, arg: &Value, depth: usize) -> Result<Value> {
         let (text, vars) = match arg {
             Value::String(s) => (s.clone(), BTreeMap::new()),
@@ -177,16 +267,27 @@ impl Scope<'_> {
                 out.push_str("${");
                 out.push_str(literal);
                 out.push('}');
+            } else if let Some(v) = vars.get(name) {
+                out.push_str(v);
             } else {
-                match vars.get(name) {
-                    Some(v) => out.push_str(v),
-                    None => out.push_str(&self.reference(name)?),
-                }
+                out.push_str(&self.variable(name, depth)?);
             }
             rest = &after[end + 1..];
         }
         out.push_str(rest);
         Ok(Value::String(out))
+    }
+
+    /// A `${name}` of `Fn::Sub`: a parameter, else a resource's attribute.
+    fn variable(&self, name: &str, depth: usize) -> Result<String> {
+        if !self.values.contains_key(name) {
+            if let Some((id, attribute)) = name.split_once('.') {
+                if self.sections.resources.contains_key(id) {
+                    return self.attribute(id, attribute, depth);
+                }
+            }
+        }
+        self.reference(name)
     }
 
     /// `{"Fn::FindInMap": [map, top key, second key]}` over the `Mappings` section.
@@ -197,7 +298,8 @@ impl Scope<'_> {
             self.string(&a[1], depth)?,
             self.string(&a[2], depth)?,
         );
-        self.mappings
+        self.sections
+            .mappings
             .get(&map)
             .and_then(|m| m.get(&top))
             .and_then(|m| m.get(&key))

@@ -1,11 +1,13 @@
 //! A provisioning template: `Parameters` (type String, an optional `Default`), `Resources`
-//! (`AWS::IoT::Thing`, `AWS::IoT::Certificate`, `AWS::IoT::Policy`, each with `Properties`
-//! and, for things and certificates, `OverrideSettings`), `Mappings` and `DeviceConfiguration`
-//! (https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html).
+//! (`AWS::IoT::Thing`, `AWS::IoT::Certificate`, `AWS::IoT::Policy`, each with `Properties`,
+//! for things and certificates `OverrideSettings`, and an optional `Condition`), `Mappings` and
+//! `DeviceConfiguration` (https://docs.aws.amazon.com/iot/latest/developerguide/provision-template.html),
+//! and CloudFormation's `Conditions` section (`intrinsics/conditions.rs`).
 //! `Template::evaluate` turns it and a device's parameters into a `Plan`.
 
-use super::intrinsics::{invalid, Scope};
+use super::intrinsics::{invalid, Scope, Sections};
 use crate::error::Result;
+use crate::ids::Partition;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -70,9 +72,11 @@ pub struct CertificateSpec {
 pub enum PolicySpec {
     /// An existing policy, by name.
     Named { logical_id: String, name: String },
-    /// A document; the policy is named after a hash of it unless a name is given.
+    /// A document; the policy is named after a hash of it unless a name is given ("PolicyName
+    /// ... Defaults to a hash of the policy document"), and made unless it exists.
     Document {
         logical_id: String,
+        name: Option<String>,
         document: String,
     },
 }
@@ -93,6 +97,7 @@ pub struct Template {
     parameters: BTreeMap<String, Option<String>>,
     resources: Map<String, Value>,
     mappings: Map<String, Value>,
+    conditions: Map<String, Value>,
     device_configuration: Map<String, Value>,
 }
 
@@ -114,7 +119,7 @@ impl Template {
         for k in top.keys() {
             if !matches!(
                 k.as_str(),
-                "Parameters" | "Resources" | "Mappings" | "DeviceConfiguration"
+                "Parameters" | "Resources" | "Mappings" | "Conditions" | "DeviceConfiguration"
             ) {
                 return Err(invalid(format!("Unknown template section {k}")));
             }
@@ -147,6 +152,13 @@ impl Template {
             Some(m) => object(m, "Mappings")?.clone(),
             None => Map::new(),
         };
+        let mut conditions = Map::new();
+        if let Some(c) = top.get("Conditions") {
+            for (name, declaration) in object(c, "Conditions")? {
+                object(declaration, &format!("Condition {name}"))?;
+                conditions.insert(name.clone(), declaration.clone());
+            }
+        }
         let device_configuration = match top.get("DeviceConfiguration") {
             Some(d) => object(d, "DeviceConfiguration")?.clone(),
             None => Map::new(),
@@ -155,6 +167,7 @@ impl Template {
             parameters,
             resources,
             mappings,
+            conditions,
             device_configuration,
         })
     }
@@ -166,9 +179,30 @@ impl Template {
 
     /// Evaluates the template: `given` are the device's parameters, `system` the ones the
     /// service supplies (`AWS::IoT::Certificate::Id`, a certificate's subject fields), which
-    /// count whether or not the template declares them.
+    /// count whether or not the template declares them. `Fn::GetAtt`'s `Arn` attributes need
+    /// `evaluate_in`.
     pub fn evaluate(
         &self,
+        given: &BTreeMap<String, String>,
+        system: &BTreeMap<String, String>,
+    ) -> Result<Plan> {
+        self.evaluate_with(None, given, system)
+    }
+
+    /// `evaluate`, for resources provisioned in `partition`: the account and region that
+    /// `{"Fn::GetAtt": [resource, "Arn"]}` names.
+    pub fn evaluate_in(
+        &self,
+        partition: &Partition,
+        given: &BTreeMap<String, String>,
+        system: &BTreeMap<String, String>,
+    ) -> Result<Plan> {
+        self.evaluate_with(Some(partition), given, system)
+    }
+
+    fn evaluate_with(
+        &self,
+        partition: Option<&Partition>,
         given: &BTreeMap<String, String>,
         system: &BTreeMap<String, String>,
     ) -> Result<Plan> {
@@ -189,18 +223,20 @@ impl Template {
                 None => {}
             }
         }
-        let scope = Scope {
-            values: &values,
+        let sections = Sections {
             mappings: &self.mappings,
+            conditions: &self.conditions,
+            resources: &self.resources,
         };
+        let scope = Scope::new(&values, sections, partition);
+        scope.decide_all()?;
         let mut plan = Plan::default();
         for (logical_id, resource) in &self.resources {
             let r = object(resource, &format!("Resource {logical_id}"))?;
-            let props = match r.get("Properties") {
-                Some(p) => scope.eval(p)?,
-                None => Value::Object(Map::new()),
+            // A resource whose `Condition` is false is not provisioned.
+            let Some(props) = scope.properties(logical_id)? else {
+                continue;
             };
-            let props = object(&props, &format!("{logical_id}.Properties"))?;
             let overrides = match r.get("OverrideSettings") {
                 Some(o) => object(o, &format!("{logical_id}.OverrideSettings"))?.clone(),
                 None => Map::new(),
@@ -210,19 +246,19 @@ impl Template {
                     if plan.thing.is_some() {
                         return Err(invalid("A template declares at most one thing"));
                     }
-                    plan.thing = Some(thing(logical_id, props, &overrides)?);
+                    plan.thing = Some(thing(logical_id, &props, &overrides)?);
                 }
                 Some("AWS::IoT::Certificate") => {
                     if plan.certificate.is_some() {
                         return Err(invalid("A template declares at most one certificate"));
                     }
-                    plan.certificate = Some(certificate(logical_id, props, &overrides)?);
+                    plan.certificate = Some(certificate(logical_id, &props, &overrides)?);
                 }
                 Some("AWS::IoT::Policy") => {
                     if !overrides.is_empty() {
                         return Err(invalid("OverrideSettings are not available for policies"));
                     }
-                    plan.policies.push(policy(logical_id, props)?);
+                    plan.policies.push(policy(logical_id, &props)?);
                 }
                 other => {
                     return Err(invalid(format!(
@@ -233,13 +269,15 @@ impl Template {
         }
         for (k, v) in &self.device_configuration {
             match scope.eval(v)? {
-                Value::String(s) => {
+                // `AWS::NoValue` leaves the key out.
+                None => {}
+                Some(Value::String(s)) => {
                     plan.device_configuration.insert(k.clone(), s);
                 }
-                Value::Number(n) => {
+                Some(Value::Number(n)) => {
                     plan.device_configuration.insert(k.clone(), n.to_string());
                 }
-                Value::Bool(b) => {
+                Some(Value::Bool(b)) => {
                     plan.device_configuration.insert(k.clone(), b.to_string());
                 }
                 _ => {
@@ -389,13 +427,11 @@ fn policy(logical_id: &str, props: &Map<String, Value>) -> Result<PolicySpec> {
             logical_id: logical_id.to_string(),
             name,
         }),
-        (None, Some(document)) => Ok(PolicySpec::Document {
+        (name, Some(document)) => Ok(PolicySpec::Document {
             logical_id: logical_id.to_string(),
+            name,
             document,
         }),
-        (Some(_), Some(_)) => Err(invalid(
-            "A policy gives PolicyName or PolicyDocument, not both",
-        )),
         (None, None) => Err(invalid(
             "Neither policyName nor policyDocument is present in the Template.",
         )),

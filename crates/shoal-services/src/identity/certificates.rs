@@ -25,7 +25,7 @@ pub type CertPage = Page<Certificate>;
 
 /// A certificate's secondary keys: its CA, and its creation time (alone and under its CA) so
 /// that listings come in creation order, as AWS's `isAscendingOrder` describes.
-fn cert_terms(c: &Certificate) -> Vec<Term> {
+pub(super) fn cert_terms(c: &Certificate) -> Vec<Term> {
     let created = format!("{:016}", c.created.millis());
     let ca = c.ca_id.as_deref().unwrap_or("");
     vec![
@@ -36,7 +36,7 @@ fn cert_terms(c: &Certificate) -> Vec<Term> {
 }
 
 impl Identity {
-    fn new_certificate(
+    pub(super) fn new_certificate(
         &self,
         parsed: &ParsedCert,
         pem: String,
@@ -58,6 +58,7 @@ impl Identity {
             subject: parsed.subject.clone(),
             issuer: parsed.issuer.clone(),
             sni_only: false,
+            ownership: None,
         }
     }
 
@@ -110,6 +111,18 @@ impl Identity {
         part: &Partition,
         set_as_active: bool,
     ) -> Result<NewCertificate> {
+        self.issue_with_keys(part, Self::initial_status(set_as_active), None)
+            .await
+    }
+
+    /// A new key pair and a certificate for it, in `status`, with its ownership proof when
+    /// fleet provisioning made it.
+    pub(super) async fn issue_with_keys(
+        &self,
+        part: &Partition,
+        status: CertificateStatus,
+        ownership: Option<shoal_domain::identity::Ownership>,
+    ) -> Result<NewCertificate> {
         let authority = self.authority.clone();
         let (keys, pem, parsed) = tokio::task::spawn_blocking(move || {
             let keys = shoal_pki::generate_rsa_key_pair()?;
@@ -119,7 +132,8 @@ impl Identity {
         .await
         .map_err(|e| ServiceError::internal(format!("key generation task: {e}")))?
         .map_err(pki_error)?;
-        let cert = self.new_certificate(&parsed, pem, Self::initial_status(set_as_active), None);
+        let mut cert = self.new_certificate(&parsed, pem, status, None);
+        cert.ownership = ownership;
         self.insert_certificate(part, &cert).await?;
         Ok(NewCertificate {
             certificate: cert,
@@ -134,11 +148,25 @@ impl Identity {
         csr_pem: &str,
         set_as_active: bool,
     ) -> Result<NewCertificate> {
+        self.issue_from_csr(part, csr_pem, Self::initial_status(set_as_active), None)
+            .await
+    }
+
+    /// A certificate for a CSR, in `status`, with its ownership proof when fleet provisioning
+    /// made it.
+    pub(super) async fn issue_from_csr(
+        &self,
+        part: &Partition,
+        csr_pem: &str,
+        status: CertificateStatus,
+        ownership: Option<shoal_domain::identity::Ownership>,
+    ) -> Result<NewCertificate> {
         let (pem, parsed) = self
             .authority
             .issue_from_csr(csr_pem)
             .map_err(|e| ServiceError::invalid(e.to_string()))?;
-        let cert = self.new_certificate(&parsed, pem, Self::initial_status(set_as_active), None);
+        let mut cert = self.new_certificate(&parsed, pem, status, None);
+        cert.ownership = ownership;
         self.insert_certificate(part, &cert).await?;
         Ok(NewCertificate {
             certificate: cert,
@@ -146,7 +174,7 @@ impl Identity {
         })
     }
 
-    fn check_validity(&self, parsed: &ParsedCert) -> Result<()> {
+    pub(super) fn check_validity(&self, parsed: &ParsedCert) -> Result<()> {
         let now = self.clock.now().secs();
         if now < parsed.not_before || now > parsed.not_after {
             return Err(ServiceError::new(
@@ -168,9 +196,25 @@ impl Identity {
     ) -> Result<Certificate> {
         let parsed = shoal_pki::parse_pem(pem).map_err(pki_error)?;
         self.check_validity(&parsed)?;
+        let (ca_id, sni_only) = self.registration_ca(part, &parsed, ca_pem)?;
+        let mut cert = self.new_certificate(&parsed, pem.to_string(), status, ca_id);
+        cert.sni_only = sni_only;
+        self.insert_certificate(part, &cert).await?;
+        Ok(cert)
+    }
+
+    /// The CA a certificate being registered is signed by, and its mode: the one `ca_pem`
+    /// names (registered and ACTIVE in this account), or else one found among the registered
+    /// CAs or Shoal's root.
+    pub(crate) fn registration_ca(
+        &self,
+        part: &Partition,
+        parsed: &ParsedCert,
+        ca_pem: Option<&str>,
+    ) -> Result<(Option<String>, bool)> {
         // "All the device certificates that are registered using this CA will be registered in
         // the same certificate mode as the CA" (RegisterCACertificate).
-        let (ca_id, sni_only) = match ca_pem {
+        match ca_pem {
             Some(ca_pem) => {
                 let ca = shoal_pki::parse_pem(ca_pem).map_err(pki_error)?;
                 let registered = load::<CaCertificate>(self.store(), &part.key(), KIND_CA, &ca.id)?
@@ -186,20 +230,16 @@ impl Identity {
                         "The CA certificate is not ACTIVE",
                     ));
                 }
-                if !shoal_pki::verify_signed_by(&parsed, &ca) {
+                if !shoal_pki::verify_signed_by(parsed, &ca) {
                     return Err(ServiceError::new(
                         ErrorKind::CertificateValidation,
                         "The certificate is not signed by the given CA certificate",
                     ));
                 }
-                (Some(ca.id), registered.value.sni_only)
+                Ok((Some(ca.id), registered.value.sni_only))
             }
-            None => self.find_signing_ca(part, &parsed)?,
-        };
-        let mut cert = self.new_certificate(&parsed, pem.to_string(), status, ca_id);
-        cert.sni_only = sni_only;
-        self.insert_certificate(part, &cert).await?;
-        Ok(cert)
+            None => self.find_signing_ca(part, parsed),
+        }
     }
 
     /// The registered, active CA (or Shoal's root, reported as no CA) that signed `cert`, and

@@ -8,6 +8,7 @@ mod devices;
 mod owners;
 pub(crate) mod policies;
 mod principals;
+mod provisioned;
 mod role_aliases;
 mod test_authorization;
 
@@ -16,6 +17,7 @@ pub use certificates::{CertPage, NewCertificate};
 pub use context::{ConnFacts, RequestContext};
 pub use devices::{Authorizer, Device};
 pub use principals::{Attachment, ThingPrincipalType};
+pub use provisioned::StagedCertificate;
 pub use role_aliases::RoleAlias;
 pub use test_authorization::{AuthCheck, AuthResult};
 

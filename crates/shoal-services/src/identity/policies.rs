@@ -24,6 +24,24 @@ struct Attachment {
     target: String,
 }
 
+/// Adds the attachment of policy `name` to `target` to `batch`; the caller checks that both
+/// exist (or writes them in the same batch).
+pub(crate) fn stage_policy_attachment(batch: Batch, name: &str, target: &str) -> Result<Batch> {
+    let doc = Attachment {
+        policy: name.to_string(),
+        target: target.to_string(),
+    };
+    let terms = vec![Term::new("policy", name), Term::new("target", target)];
+    Ok(batch.put(
+        KIND_ATTACHMENT,
+        &pair_key(name, target),
+        SCHEMA,
+        encode(&doc)?,
+        terms,
+        Expect::Any,
+    ))
+}
+
 /// Parses and validates a policy document, as AWS does on every create.
 pub(crate) fn validate_document(doc: &str) -> Result<shoal_policy::Policy> {
     shoal_policy::parse(doc).map_err(|e| ServiceError::new(ErrorKind::MalformedPolicy, e.message))
@@ -31,12 +49,12 @@ pub(crate) fn validate_document(doc: &str) -> Result<shoal_policy::Policy> {
 
 /// A new document (CreatePolicy, CreatePolicyVersion): valid, and testing only condition keys
 /// Shoal gives values to.
-fn validate_new_document(doc: &str) -> Result<()> {
+pub(crate) fn validate_new_document(doc: &str) -> Result<()> {
     super::context::check_condition_keys(&validate_document(doc)?)
 }
 
 impl Identity {
-    fn require_policy(&self, part: &Partition, name: &str) -> Result<Loaded<Policy>> {
+    pub(crate) fn require_policy(&self, part: &Partition, name: &str) -> Result<Loaded<Policy>> {
         check_policy_name(name)?;
         load::<Policy>(self.store(), &part.key(), KIND_POLICY, name)?
             .ok_or_else(|| ServiceError::not_found(POLICY_NOT_FOUND))
@@ -233,22 +251,10 @@ impl Identity {
                     "Target {target} cannot be found."
                 )));
             }
-            let doc = Attachment {
-                policy: name.to_string(),
-                target: target.to_string(),
-            };
-            let terms = vec![Term::new("policy", name), Term::new("target", target)];
             let batch = Batch::new(&key)
                 .check(KIND_POLICY, name, Expect::Rev(policy.rev))
-                .check(kind, &id, Expect::Present)
-                .put(
-                    KIND_ATTACHMENT,
-                    &pair_key(name, target),
-                    SCHEMA,
-                    encode(&doc)?,
-                    terms,
-                    Expect::Any,
-                );
+                .check(kind, &id, Expect::Present);
+            let batch = stage_policy_attachment(batch, name, target)?;
             if try_commit(self.store(), batch).await? {
                 self.authorization_changed(part);
                 return Ok(());

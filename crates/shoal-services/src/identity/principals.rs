@@ -103,85 +103,94 @@ impl Identity {
                 )));
             }
             self.require_certificate(part, &cert_id)?;
-            let guard = crate::records::load::<PrincipalGuard>(
-                self.store(),
-                &key,
-                KIND_PRINCIPAL_GUARD,
-                principal,
-            )?;
-            let (current, guard_expect) = match guard {
-                Some(g) => (g.value, Expect::Rev(g.rev)),
-                None => (PrincipalGuard::default(), Expect::Absent),
-            };
-            if let Some(other) = current
-                .exclusive
-                .as_deref()
-                .filter(|o| *o != thing.as_str())
-            {
-                return Err(ServiceError::invalid(format!(
-                    "The principal {principal} is exclusively attached to thing {other}; detach it from that thing first"
-                )));
-            }
-            if kind == ThingPrincipalType::Exclusive {
-                let others = self
-                    .store()
-                    .list_by_term(
-                        &key,
-                        KIND_THING_PRINCIPAL,
-                        "principal",
-                        TermMatch::Exact(principal),
-                        None,
-                        2,
-                    )
-                    .map_err(store_error)?;
-                for rec in &others {
-                    let tp: ThingPrincipal = decode(rec)?;
-                    if tp.thing != thing.as_str() {
-                        return Err(ServiceError::invalid(format!(
-                            "The principal {principal} is attached to thing {}; an exclusive attachment needs it attached to no other thing",
-                            tp.thing
-                        )));
-                    }
-                }
-            }
-            let exclusive = kind == ThingPrincipalType::Exclusive;
-            let next_guard = PrincipalGuard {
-                exclusive: exclusive.then(|| thing.as_str().to_string()),
-            };
-            let doc = ThingPrincipal {
-                thing: thing.as_str().to_string(),
-                principal: principal.to_string(),
-                exclusive,
-            };
-            let terms = vec![
-                Term::new("thing", thing.as_str()),
-                Term::new("principal", principal),
-            ];
             let batch = Batch::new(&key)
                 .check(KIND_THING, thing.as_str(), Expect::Present)
-                .check(super::KIND_CERT, &cert_id, Expect::Present)
-                .put(
-                    KIND_PRINCIPAL_GUARD,
-                    principal,
-                    SCHEMA,
-                    encode(&next_guard)?,
-                    vec![],
-                    guard_expect,
-                )
-                .put(
-                    KIND_THING_PRINCIPAL,
-                    &pair_key(thing.as_str(), principal),
-                    SCHEMA,
-                    encode(&doc)?,
-                    terms,
-                    Expect::Any,
-                );
+                .check(super::KIND_CERT, &cert_id, Expect::Present);
+            let batch = self.stage_thing_principal(part, batch, thing.as_str(), principal, kind)?;
             if try_commit(self.store(), batch).await? {
                 self.authorization_changed(part);
                 return Ok(());
             }
         }
         Err(crate::records::contention())
+    }
+
+    /// Adds the attachment of `principal` to `thing` to `batch`, after AWS's rules for
+    /// exclusive attachments; the caller checks that the thing and the certificate exist (or
+    /// writes them in the same batch).
+    pub(crate) fn stage_thing_principal(
+        &self,
+        part: &Partition,
+        batch: Batch,
+        thing: &str,
+        principal: &str,
+        kind: ThingPrincipalType,
+    ) -> Result<Batch> {
+        let key = part.key();
+        let guard = crate::records::load::<PrincipalGuard>(
+            self.store(),
+            &key,
+            KIND_PRINCIPAL_GUARD,
+            principal,
+        )?;
+        let (current, guard_expect) = match guard {
+            Some(g) => (g.value, Expect::Rev(g.rev)),
+            None => (PrincipalGuard::default(), Expect::Absent),
+        };
+        if let Some(other) = current.exclusive.as_deref().filter(|o| *o != thing) {
+            return Err(ServiceError::invalid(format!(
+                "The principal {principal} is exclusively attached to thing {other}; detach it from that thing first"
+            )));
+        }
+        if kind == ThingPrincipalType::Exclusive {
+            let others = self
+                .store()
+                .list_by_term(
+                    &key,
+                    KIND_THING_PRINCIPAL,
+                    "principal",
+                    TermMatch::Exact(principal),
+                    None,
+                    2,
+                )
+                .map_err(store_error)?;
+            for rec in &others {
+                let tp: ThingPrincipal = decode(rec)?;
+                if tp.thing != thing {
+                    return Err(ServiceError::invalid(format!(
+                        "The principal {principal} is attached to thing {}; an exclusive attachment needs it attached to no other thing",
+                        tp.thing
+                    )));
+                }
+            }
+        }
+        let exclusive = kind == ThingPrincipalType::Exclusive;
+        let next_guard = PrincipalGuard {
+            exclusive: exclusive.then(|| thing.to_string()),
+        };
+        let doc = ThingPrincipal {
+            thing: thing.to_string(),
+            principal: principal.to_string(),
+            exclusive,
+        };
+        let terms = vec![Term::new("thing", thing), Term::new("principal", principal)];
+        Ok(batch
+            .put(
+                KIND_PRINCIPAL_GUARD,
+                principal,
+                SCHEMA,
+                encode(&next_guard)?,
+                vec![],
+                guard_expect,
+            )
+            .put(
+                KIND_THING_PRINCIPAL,
+                &pair_key(thing, principal),
+                SCHEMA,
+                encode(&doc)?,
+                terms,
+                Expect::Any,
+            ))
     }
 
     /// The thing `principal` is exclusively attached to, if any.

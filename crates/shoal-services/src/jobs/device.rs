@@ -213,6 +213,7 @@ impl TopicService for Jobs {
         part: &'a Partition,
         topic: &'a str,
         payload: &'a [u8],
+        _requester: &'a crate::reserved::Requester,
     ) -> Option<BoxFuture<'a, Vec<Answer>>> {
         let (thing, req) = parse(topic)?;
         Some(Box::pin(async move {

@@ -12,7 +12,7 @@ use shoal_store::{Batch, Expect, TermMatch};
 
 impl Registry {
     /// The direct groups plus all their ancestors, sorted.
-    fn group_tree(&self, key: &str, groups: &[String]) -> Result<Vec<String>> {
+    pub(super) fn group_tree(&self, key: &str, groups: &[String]) -> Result<Vec<String>> {
         let mut tree = Vec::new();
         for g in groups {
             if let Some(l) = load::<ThingGroup>(self.store(), key, KIND_GROUP, g)? {

@@ -6,12 +6,14 @@ mod dynamic;
 mod events;
 mod groups;
 mod membership;
+mod provisioned;
 mod tags;
 mod things;
 mod types;
 
 pub use dynamic::DynamicUpdate;
 pub use groups::{CreateThingGroup, ListThingGroups};
+pub use provisioned::StagedThing;
 pub use things::{CreateThing, ListThings};
 
 use shoal_domain::error::Result;

@@ -52,7 +52,7 @@ pub(crate) fn thing_terms(t: &Thing) -> Vec<Term> {
 
 impl Registry {
     /// Loads a type that a thing is about to use; it must exist and not be deprecated.
-    fn usable_type(&self, part: &Partition, name: &ThingTypeName) -> Result<u64> {
+    pub(super) fn usable_type(&self, part: &Partition, name: &ThingTypeName) -> Result<u64> {
         let ty = load::<ThingType>(self.store(), &part.key(), KIND_TYPE, name.as_str())?
             .ok_or_else(|| not_found("Thing Type", name.as_str()))?;
         ty.value.check_usable()?;

@@ -138,6 +138,7 @@ impl TopicService for Shadows {
         part: &'a Partition,
         topic: &'a str,
         payload: &'a [u8],
+        _requester: &'a crate::reserved::Requester,
     ) -> Option<BoxFuture<'a, Vec<Answer>>> {
         let (id, op) = request(topic)?;
         Some(Box::pin(async move {

@@ -1,0 +1,49 @@
+//! Provisioning (https://docs.aws.amazon.com/iot/latest/developerguide/iot-provision.html): the
+//! provisioning templates and their versions (`templates.rs`), one provisioning as a unit of
+//! work (`register.rs`), and fleet provisioning by claim: the MQTT API on the reserved-topic
+//! port (`device.rs`) and RegisterThing with an ownership token and the pre-provisioning hook
+//! (`fleet.rs`). The template language itself is
+//! the domain's (`shoal_domain::provisioning`).
+
+mod device;
+mod fleet;
+mod register;
+mod templates;
+
+pub use register::Provisioned;
+pub use templates::{ProvisioningTemplate, TemplateInput, TemplateVersion};
+
+use crate::{Identity, Registry};
+use shoal_domain::Clock;
+use shoal_store::Store;
+use std::sync::Arc;
+
+pub struct Provisioning {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    registry: Arc<Registry>,
+    identity: Arc<Identity>,
+    /// Calls pre-provisioning hooks (set at start-up).
+    functions: std::sync::OnceLock<Arc<dyn crate::authorizers::FunctionPort>>,
+}
+
+impl Provisioning {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        registry: Arc<Registry>,
+        identity: Arc<Identity>,
+    ) -> Provisioning {
+        Provisioning {
+            store,
+            clock,
+            registry,
+            identity,
+            functions: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+}
