@@ -178,12 +178,15 @@ impl Profile {
     }
 
     /// Filters a client may subscribe to: its own topics, and the reserved families AWS lets
-    /// clients subscribe to (lifecycle events; thing topics such as shadow responses).
+    /// clients subscribe to (lifecycle events; thing topics such as shadow responses; the
+    /// fleet-provisioning answers).
     /// https://docs.aws.amazon.com/iot/latest/developerguide/reserved-topics.html
     pub fn filter_subscribable(&self, filter: &str) -> bool {
         !filter.starts_with('$')
             || filter.starts_with("$aws/events/")
             || filter.starts_with("$aws/things/")
+            || filter.starts_with("$aws/certificates/")
+            || filter.starts_with("$aws/provisioning-templates/")
             || (self.dollar_topics() && !reserved(filter))
     }
 }
@@ -229,6 +232,8 @@ mod tests {
         assert!(p.topic_publishable("a/b/c/d/e/f/g/h/i"));
         assert!(p.filter_subscribable("$SYS/#"));
         assert!(p.filter_subscribable("$aws/things/x/shadow/#"));
+        assert!(p.filter_subscribable("$aws/certificates/create/json/+"));
+        assert!(p.filter_subscribable("$aws/provisioning-templates/t/provision/json/+"));
         assert!(!p.filter_subscribable("$aws/rules/x"));
         let capped = Profile::standard(Limits {
             max_keep_alive: 600,
