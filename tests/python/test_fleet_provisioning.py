@@ -210,6 +210,36 @@ def test_create_from_csr_and_refusals_with_paho(server, iot, fleet, unique, pki,
         dev.stop()
 
 
+def test_the_cbor_payload_format(server, iot, fleet, unique):
+    """The same API with CBOR bodies: the answers come back in CBOR."""
+    cbor2 = pytest.importorskip("cbor2")
+    template, policy, claim = fleet
+    dev = Paho(server, claim, unique("claim"), protocol=V311)
+    dev.connect()
+    try:
+        provision = "$aws/provisioning-templates/%s/provision/cbor" % template
+        dev.subscribe(("$aws/certificates/create/cbor/+", 1), (provision + "/+", 1))
+        dev.publish("$aws/certificates/create/cbor", cbor2.dumps({}), qos=1)
+        topic, body, _, _ = dev.messages.get(timeout=WAIT)
+        made = cbor2.loads(body)
+        assert topic == "$aws/certificates/create/cbor/accepted"
+        assert "PRIVATE KEY" in made["privateKey"]
+        serial = unique("sn")
+        dev.publish(provision, cbor2.dumps({
+            "certificateOwnershipToken": made["certificateOwnershipToken"],
+            "parameters": {"SerialNumber": serial}}), qos=1)
+        topic, body, _, _ = dev.messages.get(timeout=WAIT)
+        assert topic == provision + "/accepted"
+        assert cbor2.loads(body)["thingName"] == "sensor-" + serial
+        dev.publish(provision, b"\xff\xff", qos=1)
+        topic, body, _, _ = dev.messages.get(timeout=WAIT)
+        assert topic == provision + "/rejected" and cbor2.loads(body)["statusCode"] == 400
+    finally:
+        dev.stop()
+    assert iot.describe_certificate(certificateId=made["certificateId"])[
+        "certificateDescription"]["status"] == "ACTIVE"
+
+
 class Hook:
     """The pre-provisioning hook: allows serial numbers starting with "ok", and overrides
     the SerialNumber parameter to upper case."""

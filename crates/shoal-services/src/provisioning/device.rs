@@ -2,7 +2,8 @@
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/fleet-provision-api.html):
 //! CreateKeysAndCertificate (`$aws/certificates/create/json`), CreateCertificateFromCsr
 //! (`$aws/certificates/create-from-csr/json`) and RegisterThing
-//! (`$aws/provisioning-templates/{templateName}/provision/json`). The answers go back on the
+//! (`$aws/provisioning-templates/{templateName}/provision/json`), each in JSON or CBOR as the
+//! topic's last level says (the answers in the same format). The answers go back on the
 //! requesting connection only ("returns the device provisioning MQTT API results through the
 //! same MQTT connection used to publish the API request").
 
@@ -27,19 +28,59 @@ enum Request<'t> {
     RegisterThing { template: &'t str },
 }
 
-/// The request a topic names; only the JSON payload format is served (`cbor` topics are
-/// refused as not requests, so a device learns it at once rather than waiting).
-fn parse(topic: &str) -> Option<Request<'_>> {
-    if topic == "$aws/certificates/create/json" {
-        return Some(Request::CreateKeysAndCertificate);
+/// The topic's payload format, which the answers use too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Cbor,
+}
+
+impl Format {
+    fn parse(s: &str) -> Option<Format> {
+        match s {
+            "json" => Some(Format::Json),
+            "cbor" => Some(Format::Cbor),
+            _ => None,
+        }
     }
-    if topic == "$aws/certificates/create-from-csr/json" {
-        return Some(Request::CreateCertificateFromCsr);
+
+    /// A request body: JSON or CBOR, into the request's shape (empty: all defaults).
+    fn decode<T: Default + for<'de> Deserialize<'de>>(self, payload: &[u8]) -> Result<T> {
+        if payload.iter().all(u8::is_ascii_whitespace) {
+            return Ok(T::default());
+        }
+        let bad = |e: String| ServiceError::invalid(format!("The request payload is not valid: {e}"));
+        match self {
+            Format::Json => serde_json::from_slice(payload).map_err(|e| bad(e.to_string())),
+            Format::Cbor => ciborium::from_reader(payload).map_err(|e| bad(e.to_string())),
+        }
+    }
+
+    fn encode(self, v: &Value) -> Vec<u8> {
+        match self {
+            Format::Json => v.to_string().into_bytes(),
+            Format::Cbor => {
+                let mut out = Vec::new();
+                // Writing a JSON value into a Vec cannot fail.
+                let _ = ciborium::into_writer(v, &mut out);
+                out
+            }
+        }
+    }
+}
+
+/// The request a topic names, and its payload format.
+fn parse(topic: &str) -> Option<(Request<'_>, Format)> {
+    if let Some(f) = topic.strip_prefix(CREATE).and_then(Format::parse) {
+        return Some((Request::CreateKeysAndCertificate, f));
+    }
+    if let Some(f) = topic.strip_prefix(CREATE_FROM_CSR).and_then(Format::parse) {
+        return Some((Request::CreateCertificateFromCsr, f));
     }
     let rest = topic.strip_prefix(TEMPLATES)?;
     let (template, tail) = rest.split_once('/')?;
-    (tail == "provision/json" && !template.is_empty())
-        .then_some(Request::RegisterThing { template })
+    let format = Format::parse(tail.strip_prefix("provision/")?)?;
+    (!template.is_empty()).then_some((Request::RegisterThing { template }, format))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -72,19 +113,12 @@ fn rejected(e: &ServiceError) -> Value {
     json!({ "statusCode": status, "errorCode": code, "errorMessage": e.message })
 }
 
-fn body<T: Default + for<'de> Deserialize<'de>>(payload: &[u8]) -> Result<T> {
-    if payload.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(payload)
-        .map_err(|e| ServiceError::invalid(format!("The request payload is not valid JSON: {e}")))
-}
-
 impl Provisioning {
     async fn device_request(
         &self,
         part: &Partition,
         req: &Request<'_>,
+        format: Format,
         payload: &[u8],
         requester: &Requester,
     ) -> Result<Value> {
@@ -102,7 +136,7 @@ impl Provisioning {
                 }))
             }
             Request::CreateCertificateFromCsr => {
-                let input: CsrIn = body(payload)?;
+                let input: CsrIn = format.decode(payload)?;
                 let csr = input.certificate_signing_request.ok_or_else(|| {
                     ServiceError::invalid("certificateSigningRequest is required")
                 })?;
@@ -117,7 +151,7 @@ impl Provisioning {
                 }))
             }
             Request::RegisterThing { template } => {
-                let input: RegisterIn = body(payload)?;
+                let input: RegisterIn = format.decode(payload)?;
                 let token = input.certificate_ownership_token.ok_or_else(|| {
                     ServiceError::invalid("certificateOwnershipToken is required")
                 })?;
@@ -156,15 +190,18 @@ impl TopicService for Provisioning {
         payload: &'a [u8],
         requester: &'a Requester,
     ) -> Option<BoxFuture<'a, Vec<Answer>>> {
-        let req = parse(topic)?;
+        let (req, format) = parse(topic)?;
         Some(Box::pin(async move {
-            let (suffix, v) = match self.device_request(part, &req, payload, requester).await {
+            let done = self
+                .device_request(part, &req, format, payload, requester)
+                .await;
+            let (suffix, v) = match done {
                 Ok(v) => ("accepted", v),
                 Err(e) => ("rejected", rejected(&e)),
             };
             vec![Answer {
                 topic: format!("{topic}/{suffix}"),
-                payload: v.to_string().into_bytes(),
+                payload: format.encode(&v),
             }]
         }))
     }
@@ -175,24 +212,48 @@ mod tests {
     use super::*;
 
     #[test]
+    fn cbor_bodies_decode_and_answers_encode() {
+        let mut body = Vec::new();
+        ciborium::into_writer(
+            &json!({"certificateOwnershipToken": "t", "parameters": {"A": "1"}}),
+            &mut body,
+        )
+        .unwrap();
+        let r: RegisterIn = Format::Cbor.decode(&body).unwrap();
+        assert_eq!(r.certificate_ownership_token.as_deref(), Some("t"));
+        assert_eq!(r.parameters["A"], "1");
+        assert!(Format::Cbor.decode::<RegisterIn>(b"\xff\x00").is_err());
+        let v = json!({"thingName": "x", "deviceConfiguration": {}});
+        let back: Value = ciborium::from_reader(&Format::Cbor.encode(&v)[..]).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
     fn topics_name_their_requests() {
         assert_eq!(
             parse("$aws/certificates/create/json"),
-            Some(Request::CreateKeysAndCertificate)
+            Some((Request::CreateKeysAndCertificate, Format::Json))
+        );
+        assert_eq!(
+            parse("$aws/certificates/create/cbor"),
+            Some((Request::CreateKeysAndCertificate, Format::Cbor))
         );
         assert_eq!(
             parse("$aws/certificates/create-from-csr/json"),
-            Some(Request::CreateCertificateFromCsr)
+            Some((Request::CreateCertificateFromCsr, Format::Json))
         );
         assert_eq!(
-            parse("$aws/provisioning-templates/fleet-1/provision/json"),
-            Some(Request::RegisterThing {
-                template: "fleet-1"
-            })
+            parse("$aws/provisioning-templates/fleet-1/provision/cbor"),
+            Some((
+                Request::RegisterThing {
+                    template: "fleet-1"
+                },
+                Format::Cbor
+            ))
         );
         for not in [
             "$aws/certificates/create/json/accepted",
-            "$aws/certificates/create/cbor",
+            "$aws/certificates/create/xml",
             "$aws/provisioning-templates//provision/json",
             "$aws/provisioning-templates/t/provision/json/rejected",
             "$aws/provisioning-templates/t/provision",
