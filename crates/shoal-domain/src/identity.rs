@@ -102,6 +102,17 @@ pub struct Certificate {
     /// presents its ownership token (once, before it expires).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ownership: Option<Ownership>,
+    /// A temporary claim certificate from CreateProvisioningClaim: it may only use the fleet
+    /// provisioning MQTT API of its template, until it expires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ProvisioningClaim>,
+}
+
+/// What a CreateProvisioningClaim certificate is for, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisioningClaim {
+    pub template: String,
+    pub expires: Timestamp,
 }
 
 /// The proof a fleet-provisioning RegisterThing must give: the SHA-256 (hex) of the secret

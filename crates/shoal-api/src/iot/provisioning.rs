@@ -27,6 +27,7 @@ pub enum Route {
     DeleteProvisioningTemplateVersion { name: String, version: String },
     ListProvisioningTemplateVersions { name: String, query: Query },
     RegisterThing,
+    CreateProvisioningClaim { name: String },
 }
 
 impl Route {
@@ -51,6 +52,9 @@ impl Route {
             ("POST", ["provisioning-templates", n, "versions"]) => decode(n).and_then(|name| {
                 q().map(|query| P::CreateProvisioningTemplateVersion { name, query })
             }),
+            ("POST", ["provisioning-templates", n, "provisioning-claim"]) => {
+                decode(n).map(|name| P::CreateProvisioningClaim { name })
+            }
             ("GET", ["provisioning-templates", n, "versions"]) => decode(n).and_then(|name| {
                 q().map(|query| P::ListProvisioningTemplateVersions { name, query })
             }),
@@ -262,6 +266,20 @@ pub async fn handle(p: &Provisioning, part: &Partition, route: Route, body: &[u8
             let next = (start + max < t.versions.len()).then(|| (start + max).to_string());
             Ok(with_token(json!({ "versions": versions }), next))
         }
+        P::CreateProvisioningClaim { name } => {
+            let (made, expires) = p.create_provisioning_claim(part, &name).await?;
+            let keys = made.keys.ok_or_else(|| {
+                ApiError::from(shoal_domain::ServiceError::internal(
+                    "no key pair was generated",
+                ))
+            })?;
+            Ok(json!({
+                "certificateId": made.certificate.id,
+                "certificatePem": made.certificate.pem,
+                "keyPair": { "PublicKey": keys.public_key_pem, "PrivateKey": keys.private_key_pem },
+                "expiration": epoch(expires),
+            }))
+        }
         P::RegisterThing => {
             let input: RegisterThingIn = json::parse(body)?;
             let template = input
@@ -287,6 +305,11 @@ mod tests {
     fn every_route_parses_and_others_pass() {
         for (m, path, op) in [
             ("POST", "/things", "RegisterThing"),
+            (
+                "POST",
+                "/provisioning-templates/t1/provisioning-claim",
+                "CreateProvisioningClaim",
+            ),
             (
                 "POST",
                 "/provisioning-templates",

@@ -59,6 +59,7 @@ impl Identity {
             issuer: parsed.issuer.clone(),
             sni_only: false,
             ownership: None,
+            claim: None,
         }
     }
 
@@ -111,17 +112,17 @@ impl Identity {
         part: &Partition,
         set_as_active: bool,
     ) -> Result<NewCertificate> {
-        self.issue_with_keys(part, Self::initial_status(set_as_active), None)
+        self.issue_with_keys(part, Self::initial_status(set_as_active), |_| {})
             .await
     }
 
-    /// A new key pair and a certificate for it, in `status`, with its ownership proof when
-    /// fleet provisioning made it.
+    /// A new key pair and a certificate for it, in `status`, finished by `prepare` (fleet
+    /// provisioning's ownership proof or claim scope) before it is written.
     pub(super) async fn issue_with_keys(
         &self,
         part: &Partition,
         status: CertificateStatus,
-        ownership: Option<shoal_domain::identity::Ownership>,
+        prepare: impl FnOnce(&mut Certificate),
     ) -> Result<NewCertificate> {
         let authority = self.authority.clone();
         let (keys, pem, parsed) = tokio::task::spawn_blocking(move || {
@@ -133,7 +134,7 @@ impl Identity {
         .map_err(|e| ServiceError::internal(format!("key generation task: {e}")))?
         .map_err(pki_error)?;
         let mut cert = self.new_certificate(&parsed, pem, status, None);
-        cert.ownership = ownership;
+        prepare(&mut cert);
         self.insert_certificate(part, &cert).await?;
         Ok(NewCertificate {
             certificate: cert,

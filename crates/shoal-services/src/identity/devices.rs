@@ -69,6 +69,34 @@ impl Authorizer {
     }
 }
 
+/// What a provisioning-claim certificate may do without any attached policy: connect, and
+/// the fleet provisioning MQTT API of its template (its certificate topics and its template's
+/// `provision` topics).
+fn claim_document(part: &Partition, template: &str) -> String {
+    let arn = |kind: &str, rest: &str| {
+        format!("arn:aws:iot:{}:{}:{kind}/{rest}", part.region, part.account)
+    };
+    let topics = |kind: &str| {
+        serde_json::json!([
+            arn(kind, "$aws/certificates/create/*"),
+            arn(kind, "$aws/certificates/create-from-csr/*"),
+            arn(
+                kind,
+                &format!("$aws/provisioning-templates/{template}/provision/*")
+            ),
+        ])
+    };
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
+            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": topics("topic")},
+            {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": topics("topicfilter")},
+        ],
+    })
+    .to_string()
+}
+
 impl Identity {
     /// The registered, ACTIVE certificate with this DER in `region`, in the account that holds
     /// it: the one the connection's TLS server name names (`named`, from the account's
@@ -122,6 +150,11 @@ impl Identity {
         if now < cert.not_before || now > cert.not_after {
             return Err(refused(format!("certificate {id} is not valid now")));
         }
+        if let Some(claim) = &cert.claim {
+            if self.clock.now() >= claim.expires {
+                return Err(refused(format!("provisioning claim {id} has expired")));
+            }
+        }
         let principal = part.arn("cert", &id);
         Ok(Device {
             partition: part,
@@ -156,11 +189,14 @@ impl Identity {
         } else {
             None
         };
-        let policies = self
+        let mut policies = self
             .effective_policies(part, Some(&device.principal), thing)?
             .iter()
             .map(|p| self.compiled(p.default_document()))
             .collect::<Result<Vec<_>>>()?;
+        if let Some(claim) = self.claim_of(device)? {
+            policies.push(self.compiled(&claim_document(part, &claim.template))?);
+        }
         // Over HTTP there is no client id: policies see the certificate alone.
         let client_id = (!client_id.is_empty()).then_some(client_id);
         let wanted = super::context::wanted_by(&policies);
@@ -171,6 +207,20 @@ impl Identity {
             context,
             arn_prefix: format!("arn:aws:iot:{}:{}:", part.region, part.account),
         })
+    }
+
+    /// The claim scope of a CreateProvisioningClaim certificate.
+    fn claim_of(
+        &self,
+        device: &Device,
+    ) -> Result<Option<shoal_domain::identity::ProvisioningClaim>> {
+        Ok(load::<Certificate>(
+            self.store(),
+            &device.partition.key(),
+            KIND_CERT,
+            &device.certificate_id,
+        )?
+        .and_then(|c| c.value.claim))
     }
 
     /// A policy document compiled, from the cache when another connection compiled the same

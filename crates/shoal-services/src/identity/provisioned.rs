@@ -11,7 +11,7 @@ use super::{pair_key, pki_error, Identity, ThingPrincipalType, KIND_CA, KIND_CER
 use crate::records::{encode, load, SCHEMA};
 use shoal_domain::error::Result;
 use shoal_domain::identity::{
-    check_policy_name, Certificate, CertificateStatus, Ownership, Policy,
+    check_policy_name, Certificate, CertificateStatus, Ownership, Policy, ProvisioningClaim,
 };
 use shoal_domain::provisioning::{CertificateSource, CertificateSpec, Override};
 use shoal_domain::{ErrorKind, Partition, ServiceError};
@@ -31,6 +31,8 @@ pub struct StagedCertificate {
 /// How long a `certificateOwnershipToken` counts. AWS documents no figure; an hour is ample
 /// for a device that asks for its certificate and registers straight after.
 pub const OWNERSHIP_TOKEN_TTL_MS: i64 = 3_600_000;
+/// How long a CreateProvisioningClaim certificate may connect: "valid for five minutes".
+pub const CLAIM_TTL_MS: i64 = 300_000;
 
 fn registration_failed(why: impl Into<String>) -> ServiceError {
     ServiceError::new(ErrorKind::RegistrationFailed, why)
@@ -305,8 +307,10 @@ impl Identity {
                 .await?
             }
             None => {
-                self.issue_with_keys(part, CertificateStatus::PendingActivation, Some(ownership))
-                    .await?
+                self.issue_with_keys(part, CertificateStatus::PendingActivation, |c| {
+                    c.ownership = Some(ownership)
+                })
+                .await?
             }
         };
         let token = format!("{}.{secret}", made.certificate.id);
@@ -341,6 +345,23 @@ impl Identity {
             return Err(refused());
         }
         Ok(cert.id)
+    }
+
+    /// CreateProvisioningClaim: a key pair and an ACTIVE certificate that may, for five
+    /// minutes, connect and use the fleet provisioning MQTT API of `template` and nothing else
+    /// (https://docs.aws.amazon.com/iot/latest/developerguide/provision-wo-cert.html, "Provisioning
+    /// by trusted user").
+    pub async fn create_provisioning_claim(
+        &self,
+        part: &Partition,
+        template: &str,
+    ) -> Result<super::NewCertificate> {
+        let claim = ProvisioningClaim {
+            template: template.to_string(),
+            expires: self.clock.now().plus_millis(CLAIM_TTL_MS),
+        };
+        self.issue_with_keys(part, CertificateStatus::Active, |c| c.claim = Some(claim))
+            .await
     }
 
     /// After a provisioning did not commit: the ownership claim it made is given back.

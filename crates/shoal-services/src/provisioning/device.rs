@@ -49,7 +49,8 @@ impl Format {
         if payload.iter().all(u8::is_ascii_whitespace) {
             return Ok(T::default());
         }
-        let bad = |e: String| ServiceError::invalid(format!("The request payload is not valid: {e}"));
+        let bad =
+            |e: String| ServiceError::invalid(format!("The request payload is not valid: {e}"));
         match self {
             Format::Json => serde_json::from_slice(payload).map_err(|e| bad(e.to_string())),
             Format::Cbor => ciborium::from_reader(payload).map_err(|e| bad(e.to_string())),

@@ -41,6 +41,32 @@ impl Provisioning {
         let _ = self.functions.set(functions);
     }
 
+    /// CreateProvisioningClaim: a temporary claim certificate for a fleet provisioning
+    /// template, and when it stops working.
+    pub async fn create_provisioning_claim(
+        &self,
+        part: &Partition,
+        template_name: &str,
+    ) -> Result<(crate::identity::NewCertificate, shoal_domain::Timestamp)> {
+        let t = self.describe_template(part, template_name)?;
+        if t.kind != "FLEET_PROVISIONING" {
+            return Err(ServiceError::invalid(format!(
+                "The provisioning template {template_name} is not a fleet provisioning template"
+            )));
+        }
+        let made = self
+            .identity
+            .create_provisioning_claim(part, template_name)
+            .await?;
+        let expires = made
+            .certificate
+            .claim
+            .as_ref()
+            .map(|c| c.expires)
+            .unwrap_or_default();
+        Ok((made, expires))
+    }
+
     /// RegisterThing over MQTT with a certificate ownership token.
     pub(crate) async fn provision_by_claim(
         &self,
