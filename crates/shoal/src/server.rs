@@ -182,6 +182,7 @@ impl Server {
             registry.clone(),
             identity.clone(),
         ));
+        provisioning.enable_bulk(scheduler.clone(), objects.clone());
         let functions: Arc<dyn shoal_services::authorizers::FunctionPort> =
             Arc::new(crate::functions::Functions::new(cfg.functions.clone())?);
         provisioning.set_functions(functions.clone());

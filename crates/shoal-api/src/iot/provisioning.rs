@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use shoal_domain::page::max_results;
 use shoal_domain::Partition;
-use shoal_services::provisioning::{Provisioning, ProvisioningTemplate, TemplateInput};
+use shoal_services::provisioning::{
+    Provisioning, ProvisioningTemplate, StartTask, TaskStatus, TemplateInput,
+};
 use std::collections::BTreeMap;
 
 type R = Result<Value, ApiError>;
@@ -28,6 +30,11 @@ pub enum Route {
     ListProvisioningTemplateVersions { name: String, query: Query },
     RegisterThing,
     CreateProvisioningClaim { name: String },
+    StartThingRegistrationTask,
+    DescribeThingRegistrationTask { id: String },
+    ListThingRegistrationTasks { query: Query },
+    StopThingRegistrationTask { id: String },
+    ListThingRegistrationTaskReports { id: String, query: Query },
 }
 
 impl Route {
@@ -52,6 +59,18 @@ impl Route {
             ("POST", ["provisioning-templates", n, "versions"]) => decode(n).and_then(|name| {
                 q().map(|query| P::CreateProvisioningTemplateVersion { name, query })
             }),
+            ("POST", ["thing-registration-tasks"]) => Ok(P::StartThingRegistrationTask),
+            ("GET", ["thing-registration-tasks"]) => {
+                q().map(|query| P::ListThingRegistrationTasks { query })
+            }
+            ("GET", ["thing-registration-tasks", t]) => {
+                decode(t).map(|id| P::DescribeThingRegistrationTask { id })
+            }
+            ("PUT", ["thing-registration-tasks", t, "cancel"]) => {
+                decode(t).map(|id| P::StopThingRegistrationTask { id })
+            }
+            ("GET", ["thing-registration-tasks", t, "reports"]) => decode(t)
+                .and_then(|id| q().map(|query| P::ListThingRegistrationTaskReports { id, query })),
             ("POST", ["provisioning-templates", n, "provisioning-claim"]) => {
                 decode(n).map(|name| P::CreateProvisioningClaim { name })
             }
@@ -125,6 +144,33 @@ impl TemplateIn {
 #[serde(rename_all = "camelCase")]
 struct VersionIn {
     template_body: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StartTaskIn {
+    template_body: Option<String>,
+    input_file_bucket: Option<String>,
+    input_file_key: Option<String>,
+    role_arn: Option<String>,
+}
+
+fn required(v: Option<String>, name: &str) -> Result<String, ApiError> {
+    v.ok_or_else(|| ApiError::invalid(format!("{name} is required")))
+}
+
+/// A list page whose token is an offset into `items`.
+fn offset_page<T: Clone>(items: &[T], query: &Query) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let max = max_results("maxResults", query.int("maxResults")?, 250)?;
+    let start: usize = match query.get("nextToken") {
+        Some(tok) => tok
+            .parse()
+            .map_err(|_| ApiError::invalid("The nextToken is not valid"))?,
+        None => 0,
+    };
+    let page = items.iter().skip(start).take(max).cloned().collect();
+    let next = (start + max < items.len()).then(|| (start + max).to_string());
+    Ok((page, next))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,20 +287,11 @@ pub async fn handle(p: &Provisioning, part: &Partition, route: Route, body: &[u8
             Ok(json!({}))
         }
         P::ListProvisioningTemplateVersions { name, query } => {
-            let max = max_results("maxResults", query.int("maxResults")?, 250)?;
             let t = p.describe_template(part, &name)?;
-            // At most five versions: one page, in version order, the token an offset.
-            let start: usize = match query.get("nextToken") {
-                Some(tok) => tok
-                    .parse()
-                    .map_err(|_| ApiError::invalid("The nextToken is not valid"))?,
-                None => 0,
-            };
-            let versions: Vec<Value> = t
-                .versions
+            // At most five versions: in version order, the token an offset.
+            let (page, next) = offset_page(&t.versions, &query)?;
+            let versions: Vec<Value> = page
                 .iter()
-                .skip(start)
-                .take(max)
                 .map(|v| {
                     json!({
                         "versionId": v.id,
@@ -263,8 +300,79 @@ pub async fn handle(p: &Provisioning, part: &Partition, route: Route, body: &[u8
                     })
                 })
                 .collect();
-            let next = (start + max < t.versions.len()).then(|| (start + max).to_string());
             Ok(with_token(json!({ "versions": versions }), next))
+        }
+        P::StartThingRegistrationTask => {
+            let input: StartTaskIn = json::parse(body)?;
+            let task = p
+                .start_registration_task(
+                    part,
+                    StartTask {
+                        template_body: required(input.template_body, "templateBody")?,
+                        bucket: required(input.input_file_bucket, "inputFileBucket")?,
+                        key: required(input.input_file_key, "inputFileKey")?,
+                        role_arn: required(input.role_arn, "roleArn")?,
+                    },
+                )
+                .await?;
+            Ok(json!({ "taskId": task.id }))
+        }
+        P::DescribeThingRegistrationTask { id } => {
+            let t = p.describe_registration_task(part, &id)?;
+            let mut v = json!({
+                "taskId": t.id,
+                "creationDate": epoch(t.created),
+                "lastModifiedDate": epoch(t.modified),
+                "templateBody": t.template_body,
+                "inputFileBucket": t.bucket,
+                "inputFileKey": t.key,
+                "roleArn": t.role_arn,
+                "status": t.status.as_str(),
+                "successCount": t.success,
+                "failureCount": t.failure,
+                "percentageProgress": t.percentage(),
+            });
+            if let Some(m) = &t.message {
+                v["message"] = m.clone().into();
+            }
+            Ok(v)
+        }
+        P::ListThingRegistrationTasks { query } => {
+            let status = query.get("status").map(TaskStatus::parse).transpose()?;
+            let page = p.list_registration_tasks(
+                part,
+                status,
+                max_results("maxResults", query.int("maxResults")?, 250)?,
+                query.get("nextToken"),
+            )?;
+            Ok(with_token(
+                json!({ "taskIds": page.items }),
+                page.next_token,
+            ))
+        }
+        P::StopThingRegistrationTask { id } => {
+            p.stop_registration_task(part, &id).await?;
+            Ok(json!({}))
+        }
+        P::ListThingRegistrationTaskReports { id, query } => {
+            let kind = query
+                .get("reportType")
+                .ok_or_else(|| ApiError::invalid("reportType is required"))?;
+            let errors = match kind {
+                "ERRORS" => true,
+                "RESULTS" => false,
+                other => {
+                    return Err(ApiError::invalid(format!(
+                        "reportType {other} is not ERRORS or RESULTS"
+                    )))
+                }
+            };
+            let links = p.registration_task_reports(part, &id, errors)?;
+            let (page, next) = offset_page(&links, &query)?;
+            Ok(with_token(
+                json!({ "resourceLinks": page, "reportType": kind }),
+                next,
+            ))
         }
         P::CreateProvisioningClaim { name } => {
             let (made, expires) = p.create_provisioning_claim(part, &name).await?;
@@ -309,6 +417,31 @@ mod tests {
                 "POST",
                 "/provisioning-templates/t1/provisioning-claim",
                 "CreateProvisioningClaim",
+            ),
+            (
+                "POST",
+                "/thing-registration-tasks",
+                "StartThingRegistrationTask",
+            ),
+            (
+                "GET",
+                "/thing-registration-tasks",
+                "ListThingRegistrationTasks",
+            ),
+            (
+                "GET",
+                "/thing-registration-tasks/t1",
+                "DescribeThingRegistrationTask",
+            ),
+            (
+                "PUT",
+                "/thing-registration-tasks/t1/cancel",
+                "StopThingRegistrationTask",
+            ),
+            (
+                "GET",
+                "/thing-registration-tasks/t1/reports",
+                "ListThingRegistrationTaskReports",
             ),
             (
                 "POST",

@@ -17,6 +17,7 @@ pub use list::{after_common_prefix, ListItem, ListPage, ListRequest};
 pub use multipart::{PartInfo, Upload};
 
 use crate::records::{decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use shoal_domain::error::Result;
 use shoal_domain::objects::{bare_etag, BucketName, ByteRange, ObjectKey, StorageError};
@@ -366,6 +367,38 @@ impl Objects {
             self.blobs.delete(&blob).await;
         }
         result
+    }
+
+    /// Writes `bytes` as an object (a bulk registration task's report): the same path as a
+    /// PutObject whose body was received.
+    pub async fn put_bytes(
+        &self,
+        part: &Partition,
+        bucket: &BucketName,
+        key: &ObjectKey,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<()> {
+        use md5::Digest;
+        let etag = hex::encode(md5::Md5::digest(&bytes));
+        let size = bytes.len() as u64;
+        let mut w = self.blobs.writer(part).await?;
+        if let Err(e) = w.write(Bytes::from(bytes)).await {
+            w.abort().await;
+            return Err(e);
+        }
+        let blob = w.finish().await?;
+        let info = ObjectInfo {
+            blob,
+            size,
+            etag,
+            modified: self.clock.now(),
+            headers: BTreeMap::from([("content-type".to_string(), content_type.to_string())]),
+            metadata: BTreeMap::new(),
+            checksum: None,
+        };
+        self.put(part, bucket, key, info, &WriteCondition::None)
+            .await
     }
 
     /// Writes an object record (with `extra` operations in the same batch), retried while

@@ -2,14 +2,16 @@
 //! provisioning templates and their versions (`templates.rs`), one provisioning as a unit of
 //! work (`register.rs`), and fleet provisioning by claim: the MQTT API on the reserved-topic
 //! port (`device.rs`) and RegisterThing with an ownership token and the pre-provisioning hook
-//! (`fleet.rs`). The template language itself is
+//! (`fleet.rs`); bulk registration tasks on the durable scheduler (`bulk.rs`). The template language itself is
 //! the domain's (`shoal_domain::provisioning`).
 
+mod bulk;
 mod device;
 mod fleet;
 mod register;
 mod templates;
 
+pub use bulk::{RegistrationTask, StartTask, TaskStatus};
 pub use register::Provisioned;
 pub use templates::{ProvisioningTemplate, TemplateInput, TemplateVersion};
 
@@ -25,6 +27,8 @@ pub struct Provisioning {
     identity: Arc<Identity>,
     /// Calls pre-provisioning hooks (set at start-up).
     functions: std::sync::OnceLock<Arc<dyn crate::authorizers::FunctionPort>>,
+    /// Bulk registration's scheduler and object storage (set at start-up).
+    bulk: std::sync::OnceLock<(Arc<crate::Scheduler>, Arc<crate::Objects>)>,
 }
 
 impl Provisioning {
@@ -40,7 +44,19 @@ impl Provisioning {
             registry,
             identity,
             functions: std::sync::OnceLock::new(),
+            bulk: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Lets bulk registration tasks run: their steps on `scheduler`, their input files and
+    /// reports in `objects`.
+    pub fn enable_bulk(
+        self: &Arc<Self>,
+        scheduler: Arc<crate::Scheduler>,
+        objects: Arc<crate::Objects>,
+    ) {
+        scheduler.register(bulk::SERVICE, Arc::new(bulk::Steps(self.clone())));
+        let _ = self.bulk.set((scheduler, objects));
     }
 
     fn store(&self) -> &dyn Store {

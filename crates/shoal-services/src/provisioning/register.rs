@@ -62,9 +62,23 @@ impl Provisioning {
 
     /// Registers every resource of `plan` in one commit.
     pub async fn provision(&self, part: &Partition, plan: &Plan) -> Result<Provisioned> {
+        self.provision_with(part, plan, |_, b| Ok(b)).await
+    }
+
+    /// `provision`, with what `extra` adds (knowing what is registered) in the same commit: a
+    /// bulk task's record of the line and its report.
+    pub(crate) async fn provision_with(
+        &self,
+        part: &Partition,
+        plan: &Plan,
+        extra: impl Fn(&Provisioned, Batch) -> Result<Batch>,
+    ) -> Result<Provisioned> {
         for _ in 0..RETRIES {
             let mut cert: Option<StagedCertificate> = None;
-            let staged = self.stage(part, plan, &mut cert).await;
+            let staged = match self.stage(part, plan, &mut cert).await {
+                Ok((b, done)) => extra(&done, b).map(|b| (b, done)),
+                Err(e) => Err(e),
+            };
             let outcome = match staged {
                 Ok((batch, done)) => match try_commit(self.store(), batch).await {
                     Ok(true) => {
