@@ -58,7 +58,22 @@ pub async fn serve_device_stream(
             .authenticate_device(region, der, named.as_ref())
         {
             Ok(d) => Some(d),
-            Err(e) => return tracing::info!(reason = %e.message, "device certificate refused"),
+            Err(e) => {
+                tracing::info!(reason = %e.message, "device certificate refused");
+                // A certificate an auto-registering CA signed is registered (JITR) or
+                // provisioned (JITP) by this first, refused, connection.
+                if let Some(chain) = tls.get_ref().1.peer_certificates() {
+                    let chain: Vec<Vec<u8>> = chain.iter().take(4).map(|c| c.to_vec()).collect();
+                    if let Err(e) = state
+                        .provisioning
+                        .just_in_time(region, &chain, named.as_ref())
+                        .await
+                    {
+                        tracing::info!(reason = %e.message, "just-in-time registration refused");
+                    }
+                }
+                return;
+            }
         },
         None => None,
     };

@@ -63,7 +63,14 @@ pub async fn handle_established(
     };
     let device = match authenticated {
         Ok(d) => d,
-        Err(e) => return tracing::info!(conn, reason = %e.message, "device certificate refused"),
+        Err(e) => {
+            tracing::info!(conn, reason = %e.message, "device certificate refused");
+            if let Some(chain) = tls.get_ref().1.peer_certificates() {
+                gw.just_in_time(chain, transport.server_name.as_deref())
+                    .await;
+            }
+            return;
+        }
     };
     Session::new(gw, Principal::Device(device), conn, transport)
         .run(tls, None)

@@ -43,6 +43,8 @@ pub struct Endpoint {
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
     /// Domain configurations: what a TLS server name asks of a connection.
     pub domains: Arc<shoal_services::domains::Domains>,
+    /// Just-in-time registration and provisioning of unknown device certificates.
+    pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
 }
 
 /// What the gateway needs from the rest of the process.
@@ -59,6 +61,7 @@ pub struct Gateway {
     tls: tls::TlsConfigs,
     authorizers: Arc<shoal_services::authorizers::Authorizers>,
     domains: Arc<shoal_services::domains::Domains>,
+    provisioning: Arc<shoal_services::provisioning::Provisioning>,
     router: router::Router,
     persister: persister::Persister,
     next_conn: AtomicU64,
@@ -83,6 +86,7 @@ impl Gateway {
             profile,
             authorizers,
             domains,
+            provisioning,
         } = endpoint;
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
@@ -104,6 +108,7 @@ impl Gateway {
             tls,
             authorizers,
             domains,
+            provisioning,
             router,
             persister,
             next_conn: AtomicU64::new(1),
@@ -127,7 +132,18 @@ impl Gateway {
     /// DISABLED configuration refuses the device ("devices connected to that domain receive an
     /// authentication error").
     fn authenticate(&self, der: &[u8], server_name: Option<&str>) -> Result<Device, ServiceError> {
-        let named = match server_name {
+        let named = self.named_account(server_name)?;
+        self.identity
+            .authenticate_device(&self.region, der, named.as_ref())
+    }
+
+    /// The account a TLS server name names (an account endpoint or a domain configuration's
+    /// name), refusing a DISABLED configuration.
+    fn named_account(
+        &self,
+        server_name: Option<&str>,
+    ) -> Result<Option<shoal_domain::AccountId>, ServiceError> {
+        Ok(match server_name {
             Some(host) => match self.domains.resolve(host)? {
                 Some((part, config)) => {
                     if let Some(e) = config.refuses() {
@@ -148,9 +164,30 @@ impl Gateway {
                 }
             },
             None => None,
+        })
+    }
+
+    /// A refused device certificate may be one a registered CA signed for just-in-time
+    /// registration or provisioning: the device's first connection registers it (and is still
+    /// refused, as on AWS). At most the first few certificates of the chain are looked at.
+    pub(crate) async fn just_in_time(
+        &self,
+        chain: &[rustls_pki_types::CertificateDer<'_>],
+        server_name: Option<&str>,
+    ) {
+        let Ok(named) = self.named_account(server_name) else {
+            return;
         };
-        self.identity
-            .authenticate_device(&self.region, der, named.as_ref())
+        let chain: Vec<Vec<u8>> = chain.iter().take(4).map(|c| c.to_vec()).collect();
+        match self
+            .provisioning
+            .just_in_time(&self.region, &chain, named.as_ref())
+            .await
+        {
+            Ok(shoal_services::provisioning::JustInTime::Nothing) => {}
+            Ok(done) => tracing::info!(outcome = ?done, "just-in-time registration"),
+            Err(e) => tracing::info!(reason = %e.message, "just-in-time registration refused"),
+        }
     }
 
     /// The TLS handshake of a device connection: the ClientHello's server name picks the

@@ -19,6 +19,55 @@ struct RegisteredCertificates {
     algorithms: WebPkiSupportedAlgorithms,
 }
 
+/// The signature schemes TLS 1.3 allows in CertificateVerify (RFC 8446 §4.4.3: no PKCS#1 v1.5,
+/// no SHA-1).
+fn tls13_scheme(scheme: SignatureScheme) -> bool {
+    use SignatureScheme as S;
+    matches!(
+        scheme,
+        S::ECDSA_NISTP256_SHA256
+            | S::ECDSA_NISTP384_SHA384
+            | S::ECDSA_NISTP521_SHA512
+            | S::RSA_PSS_SHA256
+            | S::RSA_PSS_SHA384
+            | S::RSA_PSS_SHA512
+            | S::ED25519
+            | S::ED448
+    )
+}
+
+impl RegisteredCertificates {
+    /// The handshake signature checked against the certificate's public key alone, for a
+    /// certificate WebPKI does not parse (X.509 v1): any algorithm of the signature scheme
+    /// that verifies it with that key proves possession.
+    fn verify_with_key(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, Error> {
+        let key = shoal_pki::subject_public_key(cert).ok_or(Error::InvalidCertificate(
+            rustls::CertificateError::BadEncoding,
+        ))?;
+        let algs = self
+            .algorithms
+            .mapping
+            .iter()
+            .find(|(scheme, _)| *scheme == dss.scheme)
+            .map(|(_, algs)| *algs)
+            .unwrap_or(&[]);
+        if algs
+            .iter()
+            .any(|alg| alg.verify_signature(&key, message, dss.signature()).is_ok())
+        {
+            return Ok(HandshakeSignatureValid::assertion());
+        }
+        Err(Error::InvalidCertificate(
+            rustls::CertificateError::BadSignature,
+        ))
+    }
+}
+
 impl ClientCertVerifier for RegisteredCertificates {
     fn root_hint_subjects(&self) -> &[DistinguishedName] {
         &[]
@@ -43,7 +92,10 @@ impl ClientCertVerifier for RegisteredCertificates {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls12_signature(message, cert, dss, &self.algorithms)
+        match verify_tls12_signature(message, cert, dss, &self.algorithms) {
+            Err(Error::InvalidCertificate(_)) => self.verify_with_key(message, cert, dss),
+            other => other,
+        }
     }
 
     fn verify_tls13_signature(
@@ -52,7 +104,12 @@ impl ClientCertVerifier for RegisteredCertificates {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(message, cert, dss, &self.algorithms)
+        match verify_tls13_signature(message, cert, dss, &self.algorithms) {
+            Err(Error::InvalidCertificate(_)) if tls13_scheme(dss.scheme) => {
+                self.verify_with_key(message, cert, dss)
+            }
+            other => other,
+        }
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -62,6 +62,15 @@ pub fn parse_der(der: &[u8]) -> Result<ParsedCert> {
     })
 }
 
+/// The subject public key (the BIT STRING's bytes) of a certificate of any X.509 version:
+/// what a TLS handshake signature is checked against when the certificate is an X.509 v1 one,
+/// which WebPKI does not parse (AWS's own JITR guide makes v1 device certificates with
+/// `openssl x509 -req`).
+pub fn subject_public_key(der: &[u8]) -> Option<Vec<u8>> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(cert.public_key().subject_public_key.data.to_vec())
+}
+
 /// True when `cert` carries a valid signature by the key of `issuer`.
 pub fn verify_signed_by(cert: &ParsedCert, issuer: &ParsedCert) -> bool {
     let Ok((_, c)) = X509Certificate::from_der(&cert.der) else {

@@ -11,7 +11,9 @@ mod token;
 mod variables;
 
 pub use authority::Authority;
-pub use cert::{certificate_id, parse_pem, verify_signed_by, ParsedCert};
+pub use cert::{
+    certificate_id, parse_der, parse_pem, subject_public_key, verify_signed_by, ParsedCert,
+};
 pub use keys::{generate_rsa_key_pair, KeyPairPem};
 pub use token::{rsa_public_key_bits, verify_token_signature};
 pub use variables::{policy_variables, Variables};

@@ -183,6 +183,7 @@ impl Server {
             identity.clone(),
         ));
         provisioning.enable_bulk(scheduler.clone(), objects.clone());
+        provisioning.set_events(events.clone());
         let functions: Arc<dyn shoal_services::authorizers::FunctionPort> =
             Arc::new(crate::functions::Functions::new(cfg.functions.clone())?);
         provisioning.set_functions(functions.clone());
@@ -213,6 +214,7 @@ impl Server {
                 profile: cfg.mqtt.profile()?,
                 authorizers: authorizers.clone(),
                 domains: domains.clone(),
+                provisioning: provisioning.clone(),
             },
         )
         .map_err(|e| e.message)?;

@@ -6,7 +6,7 @@
 
 mod outbox;
 
-pub use outbox::Event;
+pub use outbox::{Event, ALWAYS};
 
 use crate::records::{encode, load, try_commit, RETRIES, SCHEMA};
 use serde::{Deserialize, Serialize};

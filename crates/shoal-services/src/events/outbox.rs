@@ -16,6 +16,10 @@ use shoal_domain::{Clock, Partition, ServiceError};
 use shoal_store::{Batch, BoxFuture};
 use std::sync::{Arc, Weak};
 
+/// The kind of an event every account gets, whatever its event configurations (JITR's
+/// `$aws/events/certificates/registered/...`).
+pub const ALWAYS: &str = "ALWAYS";
+
 /// The scheduler's service name of staged events.
 const SERVICE: &str = "event";
 
@@ -98,7 +102,7 @@ impl Events {
         let config = self.describe(part)?;
         let wanted: Vec<Event> = events
             .into_iter()
-            .filter(|e| config.is_enabled(e.kind))
+            .filter(|e| e.kind == ALWAYS || config.is_enabled(e.kind))
             .collect();
         if wanted.is_empty() {
             return Ok(batch);

@@ -16,6 +16,7 @@ pub use ca::RegisterCa;
 pub use certificates::{CertPage, NewCertificate};
 pub use context::{ConnFacts, RequestContext};
 pub use devices::{Authorizer, Device};
+pub(crate) use owners::Owned;
 pub use principals::{Attachment, ThingPrincipalType};
 pub use provisioned::StagedCertificate;
 pub use role_aliases::RoleAlias;

@@ -116,6 +116,28 @@ impl Identity {
         ))
     }
 
+    /// JITR: a device certificate signed by the auto-registering CA `ca_pem`, registered
+    /// PENDING_ACTIVATION (staged into `batch`).
+    pub(crate) async fn stage_pending_certificate(
+        &self,
+        part: &Partition,
+        batch: Batch,
+        pem: &str,
+        ca_pem: &str,
+    ) -> Result<(Batch, StagedCertificate)> {
+        let parsed = shoal_pki::parse_pem(pem).map_err(pki_error)?;
+        self.check_validity(&parsed)?;
+        let (ca_id, sni_only) = self.registration_ca(part, &parsed, Some(ca_pem))?;
+        let mut cert = self.new_certificate(
+            &parsed,
+            pem.to_string(),
+            CertificateStatus::PendingActivation,
+            ca_id,
+        );
+        cert.sni_only = sni_only;
+        self.stage_new_certificate(part, batch, cert).await
+    }
+
     /// An existing certificate, with the template's status where it applies.
     fn restage_certificate(
         &self,

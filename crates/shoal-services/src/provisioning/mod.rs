@@ -8,10 +8,12 @@
 mod bulk;
 mod device;
 mod fleet;
+mod jit;
 mod register;
 mod templates;
 
 pub use bulk::{RegistrationTask, StartTask, TaskStatus};
+pub use jit::JustInTime;
 pub use register::Provisioned;
 pub use templates::{ProvisioningTemplate, TemplateInput, TemplateVersion};
 
@@ -29,6 +31,8 @@ pub struct Provisioning {
     functions: std::sync::OnceLock<Arc<dyn crate::authorizers::FunctionPort>>,
     /// Bulk registration's scheduler and object storage (set at start-up).
     bulk: std::sync::OnceLock<(Arc<crate::Scheduler>, Arc<crate::Objects>)>,
+    /// Publishes JITR's registration event once the certificate is durable (set at start-up).
+    events: std::sync::OnceLock<Arc<crate::Events>>,
 }
 
 impl Provisioning {
@@ -45,7 +49,13 @@ impl Provisioning {
             identity,
             functions: std::sync::OnceLock::new(),
             bulk: std::sync::OnceLock::new(),
+            events: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Lets JITR publish its events through the events outbox.
+    pub fn set_events(&self, events: Arc<crate::Events>) {
+        let _ = self.events.set(events);
     }
 
     /// Lets bulk registration tasks run: their steps on `scheduler`, their input files and
