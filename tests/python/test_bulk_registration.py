@@ -229,10 +229,14 @@ def test_a_sigkill_in_the_middle_registers_no_line_twice(shoal_factory, tmp_path
         templateBody=json.dumps(seed_template(account_id)), inputFileBucket="crash",
         inputFileKey="p.json", roleArn=ROLE)["taskId"]
     deadline = time.monotonic() + 120
-    while iot.describe_thing_registration_task(taskId=task)["successCount"] < 200:
+    while True:
+        seen = iot.describe_thing_registration_task(taskId=task)["successCount"]
+        if seen >= 200:
+            break
         assert time.monotonic() < deadline, "the task did not start"
         time.sleep(0.01)
     os.kill(srv.pid, signal.SIGKILL)
+    assert seen < n, "the task ended before the kill: nothing was interrupted"
     assert srv.proc.wait(timeout=10) == -signal.SIGKILL
 
     srv2 = shoal_factory(data)
@@ -249,3 +253,30 @@ def test_a_sigkill_in_the_middle_registers_no_line_twice(shoal_factory, tmp_path
     assert len(certs) == n, "a line was registered twice: %d certificates" % len(certs)
     results = report_lines(iot, task, "RESULTS")
     assert sorted(r["offset"] for r in results) == list(range(n))
+
+
+def test_registering_existing_things_again_rotates_their_certificates(server, iot, account_id,
+                                                                     unique):
+    """A second task over the same things (a certificate rotation): the things stay as they
+    are (OverrideSettings DO_NOTHING by default) and each gets its new certificate beside the
+    old one, which stays ACTIVE until the user retires it."""
+    bucket = unique("rot").lower().replace("_", "-")
+    s3 = s3_client(server)
+    s3.create_bucket(Bucket=bucket)
+    names = [unique("rot") for _ in range(3)]
+    for round_ in range(2):
+        body = "\n".join(json.dumps({"ThingName": n, "SerialNumber": str(round_),
+                                     "CSR": csr_for(n)[1]}) for n in names)
+        s3.put_object(Bucket=bucket, Key="p%d.json" % round_, Body=body.encode())
+        task = iot.start_thing_registration_task(
+            templateBody=json.dumps(seed_template(account_id)), inputFileBucket=bucket,
+            inputFileKey="p%d.json" % round_, roleArn=ROLE)["taskId"]
+        d = wait_for(iot, task)
+        assert (d["status"], d["successCount"], d["failureCount"]) == ("Completed", 3, 0)
+    for n in names:
+        assert iot.describe_thing(thingName=n)["attributes"]["serialNumber"] == "0"
+        principals = iot.list_thing_principals(thingName=n)["principals"]
+        assert len(principals) == 2
+        for p in principals:
+            assert iot.describe_certificate(certificateId=p.rsplit("/", 1)[1])[
+                "certificateDescription"]["status"] == "ACTIVE"

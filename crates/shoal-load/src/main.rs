@@ -8,6 +8,7 @@ mod fleet;
 mod jobs;
 mod mqtt;
 mod objects;
+mod provision;
 mod report;
 mod startup;
 
@@ -32,6 +33,8 @@ enum Command {
     Jobs(jobs::JobsArgs),
     /// Object storage: PutObject and GetObject of a large object beside a file copy.
     Objects(objects::ObjectsArgs),
+    /// Fleet provisioning by claim: devices getting their certificates over MQTT at once.
+    Provision(provision::ProvisionArgs),
 }
 
 fn main() {
@@ -47,6 +50,7 @@ fn main() {
             Command::Mqtt(a) => mqtt::run(a).await,
             Command::Jobs(a) => jobs::run(a).await,
             Command::Objects(a) => objects::run(a).await,
+            Command::Provision(a) => provision::run(a).await,
         }
     });
     if let Err(e) = result {
