@@ -33,7 +33,7 @@ def start(data):
     exports, mqtt = None, None
     for line in p.stdout:
         if line.strip().startswith("mqtt "):
-            mqtt = line.split()[1]
+            mqtt = line.split()[1].split("://")[-1]
         if line.startswith("export AWS_ENDPOINT_URL="):
             exports = dict(kv.split("=", 1) for kv in line.split()[1:])
             break

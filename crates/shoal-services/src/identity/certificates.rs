@@ -6,7 +6,7 @@ use super::owners::Owned;
 use super::{
     pair_key, pki_error, Identity, KIND_ATTACHMENT, KIND_CA, KIND_CERT, KIND_THING_PRINCIPAL,
 };
-use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
+use crate::records::{contention, decode, load, store_error, try_commit, RETRIES};
 use crate::registry::Page;
 use shoal_domain::error::Result;
 use shoal_domain::identity::{CaCertificate, CaStatus, Certificate, CertificateStatus};
@@ -68,24 +68,12 @@ impl Identity {
     /// (`owners.rs`). A CA's signature is checked again in the batch: the CA must still be
     /// there, so DeleteCACertificate cannot leave a certificate without its CA.
     async fn insert_certificate(&self, part: &Partition, cert: &Certificate) -> Result<()> {
-        let claimed = self
-            .claim(Owned::Device, part, &cert.id, cert.sni_only)
+        let (batch, staged) = self
+            .stage_new_certificate(part, Batch::new(part.key()), cert.clone())
             .await?;
-        let mut batch = Batch::new(part.key());
-        if let Some(ca) = &cert.ca_id {
-            batch = batch.check(KIND_CA, ca, Expect::Present);
-        }
-        let batch = batch.put(
-            KIND_CERT,
-            &cert.id,
-            SCHEMA,
-            encode(cert)?,
-            cert_terms(cert),
-            Expect::Absent,
-        );
         let written = try_commit(self.store(), batch).await;
-        if !matches!(written, Ok(true)) && claimed {
-            self.release(Owned::Device, part, &cert.id).await?;
+        if !matches!(written, Ok(true)) {
+            self.abandon(part, &staged).await?;
         }
         if written? {
             return Ok(());

@@ -85,8 +85,11 @@ impl Identity {
         self.stage_new_certificate(part, batch, cert).await
     }
 
-    /// A new certificate record, after claiming its id for the account (`owners.rs`).
-    async fn stage_new_certificate(
+    /// A new certificate record, after claiming its id for the account: a certificate id has
+    /// one owning account per region unless every holder registered it SNI_ONLY (`owners.rs`).
+    /// A CA's signature is checked again in the batch: the CA must still be there, so
+    /// DeleteCACertificate cannot leave a certificate without its CA.
+    pub(super) async fn stage_new_certificate(
         &self,
         part: &Partition,
         mut batch: Batch,

@@ -31,9 +31,9 @@ const KIND_LINE: &str = "registration-line";
 const KIND_ACTIVE: &str = "registration-active";
 pub(super) const SERVICE: &str = "registration";
 /// Lines one step registers: a step holds the scheduler, so it stays short.
-const STEP_LINES: usize = 200;
+const STEP_LINES: usize = 500;
 /// Lines of a step provisioned at once.
-const LINES_AT_ONCE: usize = 16;
+const LINES_AT_ONCE: usize = 64;
 /// Bytes one step reads; a line longer than this fails the task.
 const STEP_BYTES: u64 = 512 * 1024;
 /// Where a task's reports go, in the input file's bucket.
