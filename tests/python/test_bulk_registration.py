@@ -219,7 +219,7 @@ def test_a_sigkill_in_the_middle_registers_no_line_twice(shoal_factory, tmp_path
     iot = srv.client()
     account_id = iot.create_thing(thingName="probe")["thingArn"].split(":")[4]
     iot.delete_thing(thingName="probe")
-    n = 2000
+    n = 3000
     lines = [json.dumps({"ThingName": "k-%05d" % i, "SerialNumber": str(i),
                          "CSR": csr_for("k-%05d" % i)[1]}) for i in range(n)]
     s3 = s3_client(srv)

@@ -31,9 +31,9 @@ const KIND_LINE: &str = "registration-line";
 const KIND_ACTIVE: &str = "registration-active";
 pub(super) const SERVICE: &str = "registration";
 /// Lines one step registers: a step holds the scheduler, so it stays short.
-const STEP_LINES: usize = 500;
+const STEP_LINES: usize = 1000;
 /// Lines of a step provisioned at once.
-const LINES_AT_ONCE: usize = 64;
+const LINES_AT_ONCE: usize = 256;
 /// Bytes one step reads; a line longer than this fails the task.
 const STEP_BYTES: u64 = 512 * 1024;
 /// Where a task's reports go, in the input file's bucket.
@@ -354,7 +354,7 @@ impl Provisioning {
     }
 
     /// One step of a task: up to `STEP_LINES` lines.
-    async fn step(&self, due: &Due) -> Result<()> {
+    async fn step(self: &Arc<Self>, due: &Due) -> Result<()> {
         let (scheduler, objects) = self.bulk()?;
         let part = &due.part;
         let key = part.key();
@@ -413,7 +413,7 @@ impl Provisioning {
     /// Registers the next lines of `task` (advancing it) and writes their report parts;
     /// returns the lines done, none at the end of the file.
     async fn run_lines(
-        &self,
+        self: &Arc<Self>,
         part: &Partition,
         objects: &Objects,
         task: &mut RegistrationTask,
@@ -470,14 +470,25 @@ impl Provisioning {
         let numbers: Vec<u64> = work.iter().map(|(n, _)| *n).collect();
         // Lines run side by side so that their commits share the store's fsyncs; the reports
         // keep the file's order.
-        let (template, id) = (&template, task.id.as_str());
-        let done: Vec<Result<LineDone>> = futures_util::stream::iter(work)
-            .map(|(n, text)| async move { self.run_line(part, template, id, n, &text).await })
+        // Each line is a task of its own, so that the runtime's threads share the signing and
+        // the store's reads.
+        let template = Arc::new(template);
+        let done: Vec<_> = futures_util::stream::iter(work)
+            .map(|(n, text)| {
+                let (me, part, template, id) = (
+                    self.clone(),
+                    part.clone(),
+                    template.clone(),
+                    task.id.clone(),
+                );
+                tokio::spawn(async move { me.run_line(&part, &template, &id, n, &text).await })
+            })
             .buffered(LINES_AT_ONCE)
             .collect()
             .await;
         for d in done {
-            let d = d?;
+            let d =
+                d.map_err(|e| ServiceError::internal(format!("a line's task failed: {e}")))??;
             if d.ok {
                 task.success += 1;
                 results.push_str(&d.report);
