@@ -23,6 +23,9 @@ pub struct NewCertificate {
 
 pub type CertPage = Page<Certificate>;
 
+/// How long a key generation waits for a core before the request is throttled.
+const KEYGEN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A certificate's secondary keys: its CA, and its creation time (alone and under its CA) so
 /// that listings come in creation order, as AWS's `isAscendingOrder` describes.
 pub(super) fn cert_terms(c: &Certificate) -> Vec<Term> {
@@ -113,7 +116,18 @@ impl Identity {
         prepare: impl FnOnce(&mut Certificate),
     ) -> Result<NewCertificate> {
         let authority = self.authority.clone();
+        let permit = tokio::time::timeout(KEYGEN_WAIT, self.keygen.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(|p| p.ok())
+            .ok_or_else(|| {
+                ServiceError::new(
+                    ErrorKind::Throttled,
+                    "Too many key pairs are being generated",
+                )
+            })?;
         let (keys, pem, parsed) = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let keys = shoal_pki::generate_rsa_key_pair()?;
             let (pem, parsed) = authority.issue_device(&keys.public_key_der, None)?;
             Ok::<_, shoal_pki::PkiError>((keys, pem, parsed))

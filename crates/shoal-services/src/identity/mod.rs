@@ -48,6 +48,10 @@ pub struct Identity {
     epoch: crate::AuthorizationEpoch,
     /// Compiled policy documents by their text (see `devices.rs`).
     compiled: std::sync::Mutex<std::collections::HashMap<String, Arc<shoal_policy::Policy>>>,
+    /// RSA key generations running at once (one per core): each takes tens of milliseconds of
+    /// a core, and CreateKeysAndCertificate is open to every claim certificate over MQTT, so
+    /// a flood of them waits here instead of filling the blocking pool.
+    keygen: Arc<tokio::sync::Semaphore>,
 }
 
 /// A committed change that live device connections must react to (DESIGN.md §3: revoking a
@@ -83,6 +87,9 @@ impl Identity {
             events,
             epoch,
             compiled: Default::default(),
+            keygen: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
         }
     }
 
