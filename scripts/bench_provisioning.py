@@ -28,7 +28,8 @@ ROLE = "arn:aws:iam::123456789012:role/bench"
 
 def start(data):
     p = subprocess.Popen([BIN, "serve", "--data", data, "--api", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
-                          "--device-https", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                          "--device-https", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                         stderr=open(os.path.join(data, "shoal.log"), "ab"),
                          text=True, env={**os.environ, "SHOAL_DEVICE_ALPN_LISTEN": ""})
     exports, mqtt = None, None
     for line in p.stdout:
@@ -46,6 +47,12 @@ def peak_rss_mb(pid):
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return 0
+
+
+def cpu_seconds(pid):
+    """The user and system CPU time the process has used."""
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def csr(i):
@@ -93,6 +100,8 @@ t0 = time.monotonic()
 task = iot.start_thing_registration_task(templateBody=json.dumps(TEMPLATE), inputFileBucket="bulk",
                                          inputFileKey="params.json", roleArn=ROLE)["taskId"]
 while True:
+    if p.poll() is not None:
+        sys.exit("shoal exited with %s during the bulk task" % p.returncode)
     d = iot.describe_thing_registration_task(taskId=task)
     if d["status"] != "InProgress":
         break
@@ -121,6 +130,7 @@ open(os.path.join(cdir, "claim.crt"), "w").write(claim["certificatePem"])
 open(os.path.join(cdir, "claim.key"), "w").write(claim["keyPair"]["PrivateKey"])
 for mode in ([], ["--keys"]):
     count = CLAIMS if not mode else max(CLAIMS // 10, DEVICES)
+    cpu0 = cpu_seconds(p.pid)
     out = subprocess.run([LOAD, "provision", "--mqtt", mqtt, "--ca", os.path.join(data, "ca.pem"),
                           "--claim-cert", os.path.join(cdir, "claim.crt"),
                           "--claim-key", os.path.join(cdir, "claim.key"), "--template", "claim-bench",
@@ -128,6 +138,8 @@ for mode in ([], ["--keys"]):
                           "--prefix", "m%s" % ("k" if mode else "c"), *mode],
                          capture_output=True, text=True, timeout=1800)
     res["shoal-load provision %s" % (mode or "")] = (out.stdout + out.stderr).strip()
+    res["server CPU per provisioning %s(ms)" % (mode or "")] = round(
+        (cpu_seconds(p.pid) - cpu0) * 1000 / count, 2)
 p.send_signal(2)
 p.wait(timeout=60)
 for k, v in res.items():

@@ -26,6 +26,8 @@ pub struct StagedCertificate {
     /// Shoal made its id's ownership claim for this provisioning: a failed commit gives it
     /// back (`Identity::abandon`).
     pub claimed: bool,
+    /// It was ACTIVE before this provisioning, so live connections may be using it.
+    pub was_active: bool,
 }
 
 /// How long a `certificateOwnershipToken` counts. AWS documents no figure; an hour is ample
@@ -115,6 +117,7 @@ impl Identity {
                 certificate: cert,
                 status_changed: false,
                 claimed,
+                was_active: false,
             },
         ))
     }
@@ -150,6 +153,7 @@ impl Identity {
         on_status: Override,
     ) -> Result<(Batch, StagedCertificate)> {
         let mut cert = cur.value;
+        let was_active = cert.status == CertificateStatus::Active;
         let apply = cert.status != wanted
             && (cert.status == CertificateStatus::PendingActivation
                 || on_status == Override::Replace);
@@ -170,6 +174,7 @@ impl Identity {
                     certificate: cert,
                     status_changed: false,
                     claimed: false,
+                    was_active,
                 },
             ));
         }
@@ -199,6 +204,7 @@ impl Identity {
                 certificate: cert,
                 status_changed: true,
                 claimed: false,
+                was_active,
             },
         ))
     }
@@ -288,9 +294,20 @@ impl Identity {
         Ok(batch)
     }
 
-    /// After a provisioning committed: live connections hear of the new authorization and
-    /// of a certificate whose status changed.
-    pub(crate) fn provisioned(&self, part: &Partition, cert: Option<&StagedCertificate>) {
+    /// After a provisioning committed: when it changed what a live connection may be using
+    /// (`live`), connections hear of the new authorization and of a certificate whose status
+    /// changed. A provisioning of a new device changes only records no connection uses yet (a
+    /// new or PENDING_ACTIVATION certificate, a new thing, a policy attached only to them), and
+    /// must not make every connection of the account rebuild its authorizer.
+    pub(crate) fn provisioned(
+        &self,
+        part: &Partition,
+        cert: Option<&StagedCertificate>,
+        live: bool,
+    ) {
+        if !live {
+            return;
+        }
         self.authorization_changed(part);
         if let Some(c) = cert.filter(|c| c.status_changed) {
             self.emit(super::IdentityEvent::Certificate {

@@ -33,9 +33,10 @@ pub(super) const SERVICE: &str = "registration";
 /// Lines one step registers: a step holds the scheduler, so it stays short.
 const STEP_LINES: usize = 1000;
 /// Lines of a step provisioned at once.
-const LINES_AT_ONCE: usize = 256;
-/// Bytes one step reads; a line longer than this fails the task.
-const STEP_BYTES: u64 = 512 * 1024;
+const LINES_AT_ONCE: usize = 512;
+/// Bytes one step reads (a thousand lines with a CSR each fit); a line longer than this fails
+/// the task.
+const STEP_BYTES: u64 = 1024 * 1024;
 /// Where a task's reports go, in the input file's bucket.
 const REPORTS: &str = "thing-registration-tasks";
 /// How long a report link stays valid.
@@ -472,8 +473,10 @@ impl Provisioning {
         // keep the file's order.
         // Each line is a task of its own, so that the runtime's threads share the signing and
         // the store's reads.
+        // They finish in any order (a slow line does not hold back the ones behind it) and are
+        // put back in the file's order for the reports.
         let template = Arc::new(template);
-        let done: Vec<_> = futures_util::stream::iter(work)
+        let mut done: Vec<(u64, Result<LineDone>)> = futures_util::stream::iter(work)
             .map(|(n, text)| {
                 let (me, part, template, id) = (
                     self.clone(),
@@ -481,14 +484,23 @@ impl Provisioning {
                     template.clone(),
                     task.id.clone(),
                 );
-                tokio::spawn(async move { me.run_line(&part, &template, &id, n, &text).await })
+                async move {
+                    let run =
+                        tokio::spawn(
+                            async move { me.run_line(&part, &template, &id, n, &text).await },
+                        );
+                    let outcome = run.await.unwrap_or_else(|e| {
+                        Err(ServiceError::internal(format!("a line's task failed: {e}")))
+                    });
+                    (n, outcome)
+                }
             })
-            .buffered(LINES_AT_ONCE)
+            .buffer_unordered(LINES_AT_ONCE)
             .collect()
             .await;
-        for d in done {
-            let d =
-                d.map_err(|e| ServiceError::internal(format!("a line's task failed: {e}")))??;
+        done.sort_by_key(|(n, _)| *n);
+        for (_, d) in done {
+            let d = d?;
             if d.ok {
                 task.success += 1;
                 results.push_str(&d.report);

@@ -76,19 +76,27 @@ impl Provisioning {
         for _ in 0..RETRIES {
             let mut cert: Option<StagedCertificate> = None;
             let staged = match self.stage(part, plan, &mut cert).await {
-                Ok((b, done)) => extra(&done, b).map(|b| (b, done)),
+                Ok((b, existing, done)) => extra(&done, b).map(|b| ((b, existing), done)),
                 Err(e) => Err(e),
             };
             let outcome = match staged {
-                Ok((batch, done)) => match try_commit(self.store(), batch).await {
-                    Ok(true) => {
-                        self.registry.provisioned(part);
-                        self.identity.provisioned(part, cert.as_ref());
-                        return Ok(done);
+                Ok(((batch, existing_thing), done)) => {
+                    match try_commit(self.store(), batch).await {
+                        Ok(true) => {
+                            // Only a thing or an ACTIVE certificate that existed before can be in
+                            // use by a live connection.
+                            let live =
+                                existing_thing || cert.as_ref().is_some_and(|c| c.was_active);
+                            if existing_thing {
+                                self.registry.provisioned(part);
+                            }
+                            self.identity.provisioned(part, cert.as_ref(), live);
+                            return Ok(done);
+                        }
+                        Ok(false) => None,
+                        Err(e) => Some(e),
                     }
-                    Ok(false) => None,
-                    Err(e) => Some(e),
-                },
+                }
                 Err(e) => Some(as_registration_failure(e)),
             };
             if let Some(c) = &cert {
@@ -102,24 +110,27 @@ impl Provisioning {
     }
 
     /// Stages the plan's records into one batch; `cert` receives the staged certificate as
-    /// soon as it exists, so that a failure after it can give back its ownership claim.
+    /// soon as it exists, so that a failure after it can give back its ownership claim. Also
+    /// says whether the thing existed before.
     async fn stage(
         &self,
         part: &Partition,
         plan: &Plan,
         cert: &mut Option<StagedCertificate>,
-    ) -> Result<(Batch, Provisioned)> {
+    ) -> Result<(Batch, bool, Provisioned)> {
         let mut out = Provisioned {
             device_configuration: plan.device_configuration.clone(),
             ..Provisioned::default()
         };
         let mut batch = Batch::new(part.key());
+        let mut existing_thing = false;
         if let Some(spec) = &plan.thing {
             let (b, t) = self
                 .registry
                 .stage_provisioned_thing(part, batch, spec)
                 .await?;
             batch = b;
+            existing_thing = !t.created;
             out.resource_arns
                 .insert(spec.logical_id.clone(), part.arn("thing", &t.thing.name));
             out.thing = Some(t.thing);
@@ -168,6 +179,6 @@ impl Provisioning {
                 &out.policies,
             )?;
         }
-        Ok((batch, out))
+        Ok((batch, existing_thing, out))
     }
 }

@@ -234,7 +234,8 @@ impl Registry {
         ))
     }
 
-    /// After a provisioning committed: listings of group members see the change.
+    /// After a provisioning committed that changed a thing live connections may be using
+    /// (its attributes and groups matter to their policies).
     pub(crate) fn provisioned(&self, part: &Partition) {
         self.epoch.bump(&part.key());
     }

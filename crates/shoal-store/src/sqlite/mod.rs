@@ -4,6 +4,7 @@
 //! a thread of its own checkpoints the WAL.
 
 mod checkpoint;
+mod expectations;
 mod schema;
 mod writer;
 

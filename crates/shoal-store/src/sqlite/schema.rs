@@ -12,13 +12,19 @@ pub fn prepare_writer(c: &Connection) -> StoreResult<()> {
     // WAL lets readers run beside the single writer; synchronous=FULL makes every commit
     // durable (fsynced) before the writer reports it, which is what acknowledgements rely on.
     // The checkpoint thread (`checkpoint.rs`) keeps the WAL short; the automatic checkpoint
-    // (256 MB) is only a bound. A 64 MB cache keeps the pages small commits rewrite.
+    // (256 MB) is only a bound. A 64 MB cache keeps the pages small commits rewrite (not more:
+    // every commit walks the cache's hash table, pcache1TruncateUnsafe, so a larger cache slows
+    // small commits); the first gigabyte of the file is read through a memory map, as the
+    // readers do, rather than copied by a pread per page. The savepoints of batches the writer
+    // cannot check first keep their journal in memory.
     c.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 10000;
          PRAGMA foreign_keys = OFF;
          PRAGMA cache_size = -65536;
+         PRAGMA mmap_size = 1073741824;
+         PRAGMA temp_store = MEMORY;
          PRAGMA wal_autocheckpoint = 65536;",
     )
     .map_err(backend)?;

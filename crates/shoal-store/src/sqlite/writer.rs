@@ -1,9 +1,11 @@
-//! The single writer. It drains every batch already queued, applies each inside its own
-//! savepoint (a failed expectation rolls back only that batch), commits once, and only then
-//! answers each caller: group commit, so a thousand concurrent creates cost a few fsyncs.
+//! The single writer. It drains every batch already queued, applies each whose expectations
+//! hold (checked first, `expectations.rs`; a batch the check cannot judge goes inside a
+//! savepoint, so that a failed expectation rolls back only that batch), commits once, and only
+//! then answers each caller: group commit, so a thousand concurrent creates cost a few fsyncs.
 
 use super::backend;
-use crate::model::{Batch, Changes, Expect, Op};
+use super::expectations::{self, holds, Verdict};
+use crate::model::{Batch, Changes, Op};
 use crate::{StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -117,8 +119,43 @@ fn commit_group(
     let outcome = (|| -> rusqlite::Result<()> {
         let mut txn = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for (batch, reply) in jobs {
+            let verdict = expectations::check(
+                &batch,
+                |kind, key| current_rev(&txn, &batch.partition, kind, key),
+                |kind, name, value| term_taken(&txn, &batch.partition, kind, name, value),
+            );
+            match verdict {
+                Ok(Verdict::Conflict(op)) => {
+                    results.push((Err(StoreError::Conflict { op }), reply));
+                    continue;
+                }
+                Ok(Verdict::Holds(found)) => {
+                    // Nothing can refuse it now but the backend, and a backend error ends
+                    // the whole group's transaction.
+                    match apply(&txn, &batch, revs, Some(&found)) {
+                        Ok(revs) => {
+                            committed.extend(Changes::of(&batch));
+                            results.push((Ok(revs), reply));
+                            continue;
+                        }
+                        Err(StoreError::Backend(e)) => {
+                            results.push((Err(StoreError::Backend(e.clone())), reply));
+                            return Err(group_failure(e));
+                        }
+                        Err(e) => {
+                            // A check that passed and then failed: never expected; fail the
+                            // group rather than keep part of the batch.
+                            results.push((Err(e), reply));
+                            return Err(group_failure(
+                                "a batch's expectations changed while it was applied".into(),
+                            ));
+                        }
+                    }
+                }
+                Ok(Verdict::Unsure) | Err(_) => {}
+            }
             let mut sp = txn.savepoint()?;
-            let r = apply(&sp, &batch, revs);
+            let r = apply(&sp, &batch, revs, None);
             match r {
                 Ok(revs) => {
                     sp.commit()?;
@@ -156,6 +193,14 @@ fn commit_group(
     }
 }
 
+/// What ends a group's transaction when a batch applied without a savepoint fails.
+fn group_failure(why: String) -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+        Some(why),
+    )
+}
+
 fn current_rev(c: &Connection, part: &str, kind: &str, key: &str) -> StoreResult<Option<u64>> {
     c.prepare_cached("SELECT rev FROM records WHERE part = ?1 AND kind = ?2 AND key = ?3")
         .and_then(|mut s| {
@@ -166,18 +211,38 @@ fn current_rev(c: &Connection, part: &str, kind: &str, key: &str) -> StoreResult
         .map_err(backend)
 }
 
-fn holds(expect: Expect, rev: Option<u64>) -> bool {
-    match expect {
-        Expect::Any => true,
-        Expect::Absent => rev.is_none(),
-        Expect::Present => rev.is_some(),
-        Expect::Rev(r) => rev == Some(r),
-    }
+fn term_taken(
+    c: &Connection,
+    part: &str,
+    kind: &str,
+    name: &str,
+    value: &str,
+) -> StoreResult<bool> {
+    c.prepare_cached(
+        "SELECT 1 FROM terms WHERE part = ?1 AND kind = ?2 AND name = ?3 AND value = ?4 LIMIT 1",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![part, kind, name, value], |_| Ok(()))
+            .optional()
+    })
+    .map(|f| f.is_some())
+    .map_err(backend)
 }
 
-fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<Vec<u64>> {
+/// Applies `batch`; `found` holds each operation's current revision when the expectations
+/// were checked already (`expectations.rs`), otherwise each is read here.
+fn apply(
+    c: &Connection,
+    batch: &Batch,
+    counter: &mut Revisions,
+    found: Option<&[Option<u64>]>,
+) -> StoreResult<Vec<u64>> {
     let part = batch.partition.as_str();
     let mut revs = Vec::with_capacity(batch.ops.len());
+    let rev_of = |i: usize, kind: &str, key: &str| match found.and_then(|f| f.get(i)) {
+        Some(r) => Ok(*r),
+        None => current_rev(c, part, kind, key),
+    };
     for (i, op) in batch.ops.iter().enumerate() {
         match op {
             Op::Put {
@@ -188,7 +253,7 @@ fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<
                 terms,
                 expect,
             } => {
-                let rev = current_rev(c, part, kind, key)?;
+                let rev = rev_of(i, kind, key)?;
                 if !holds(*expect, rev) {
                     return Err(StoreError::Conflict { op: i });
                 }
@@ -212,7 +277,7 @@ fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<
                 revs.push(next);
             }
             Op::Delete { kind, key, expect } => {
-                let rev = current_rev(c, part, kind, key)?;
+                let rev = rev_of(i, kind, key)?;
                 if !holds(*expect, rev) {
                     return Err(StoreError::Conflict { op: i });
                 }
@@ -227,7 +292,7 @@ fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<
                 revs.push(0);
             }
             Op::Check { kind, key, expect } => {
-                if !holds(*expect, current_rev(c, part, kind, key)?) {
+                if !holds(*expect, rev_of(i, kind, key)?) {
                     return Err(StoreError::Conflict { op: i });
                 }
                 revs.push(0);
@@ -256,16 +321,7 @@ fn apply(c: &Connection, batch: &Batch, counter: &mut Revisions) -> StoreResult<
                 revs.push(0);
             }
             Op::CheckNone { kind, term } => {
-                let found: Option<String> = c
-                    .prepare_cached(
-                        "SELECT key FROM terms WHERE part = ?1 AND kind = ?2 AND name = ?3 AND value = ?4 LIMIT 1",
-                    )
-                    .and_then(|mut s| {
-                        s.query_row(params![part, kind, term.name, term.value], |r| r.get(0))
-                            .optional()
-                    })
-                    .map_err(backend)?;
-                if found.is_some() {
+                if term_taken(c, part, kind, &term.name, &term.value)? {
                     return Err(StoreError::Conflict { op: i });
                 }
                 revs.push(0);
