@@ -1066,6 +1066,37 @@ def test_detaching_and_attaching_policy_applies_to_a_live_mqtt5_connection(
     _publish_until(c, topic, 0)
 
 
+def test_register_thing_for_a_live_certificate_applies_to_its_connection(
+        make_device, iot, account_id, paho):
+    """A provisioning that changes what a live connection uses (here: a policy attached to the
+    certificate it connected with) reaches it at its next publish, like AttachPolicy; one that
+    only adds a new device changes nothing a connection uses."""
+    creds, (thing,) = make_device(thing_policy(account_id))
+    c = paho(creds, thing, V5)
+    c.connect()
+    other = "other/%s" % thing
+    assert c.publish_acked(other, b"before") == NOT_AUTHORIZED
+    template = {
+        "Parameters": {"ThingName": {"Type": "String"}, "CertificateId": {"Type": "String"}},
+        "Resources": {
+            "thing": {"Type": "AWS::IoT::Thing",
+                      "Properties": {"ThingName": {"Ref": "ThingName"}}},
+            "certificate": {"Type": "AWS::IoT::Certificate",
+                            "Properties": {"CertificateId": {"Ref": "CertificateId"},
+                                           "Status": "ACTIVE"}},
+            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iot:Publish",
+                               "Resource": arn(account_id, "topic", "other/*")}]})}},
+        },
+    }
+    iot.register_thing(templateBody=json.dumps(template),
+                       parameters={"ThingName": thing, "CertificateId": creds.cert_id})
+    tries = _publish_until(c, other, 0)
+    assert tries == 1, "the provisioning took %d publishes to apply" % tries
+    assert not c.closed.is_set()
+
+
 def test_new_default_policy_version_applies_to_a_live_mqtt5_connection(
         make_device, iot, account_id, paho, unique):
     creds, (thing,) = make_device(thing_policy(account_id))
