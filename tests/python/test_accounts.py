@@ -2,6 +2,7 @@
 the account and the SigV4 credential scope names the region."""
 
 import re
+import threading
 
 import pytest
 from botocore.exceptions import ClientError
@@ -136,3 +137,38 @@ def test_cli_with_new_account_key(shoal_factory, aws_cli_for, unique):
     created = aws_cli_for(srv, "iot", "create-thing", "--thing-name", name,
                           access_key=key, secret_key=secret, region="ap-southeast-2")
     assert created["thingArn"] == "arn:aws:iot:ap-southeast-2:%s:thing/%s" % (account, name)
+
+
+def test_accounts_created_beside_a_busy_server_leave_it_running(shoal_factory):
+    """`shoal account create` opens the store in a second process while the server writes. It
+    must find the server's locks in place: a server that had dropped them (by opening and
+    closing one of SQLite's files itself) let the new process reset the shared-memory file
+    under the server's mapped pages, and the server died of SIGBUS within a few dozen runs."""
+    srv = shoal_factory()
+    iot = srv.client()
+    stop = threading.Event()
+    errors = []
+
+    def write():
+        i = 0
+        while not stop.is_set():
+            try:
+                iot.create_thing(thingName="busy-%d" % i,
+                                 attributePayload={"attributes": {"pad": "x" * 200}})
+            except Exception as e:  # the server is gone: the assertion below says so
+                errors.append(e)
+                return
+            i += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        for _ in range(40):
+            srv.create_account()
+            assert srv.proc.poll() is None, "the server died: exit %s" % srv.proc.returncode
+    finally:
+        stop.set()
+        writer.join()
+    assert not errors, errors[0]
+    assert srv.proc.poll() is None
+    assert iot.describe_thing(thingName="busy-0")["thingName"] == "busy-0"

@@ -62,6 +62,11 @@ pub fn private_file(path: &Path) -> std::io::Result<()> {
     set_mode(path, 0o600)
 }
 
+/// Makes an existing file readable by its owner only (0600) by its path, without opening it.
+pub fn restrict_file(path: &Path) -> std::io::Result<()> {
+    set_mode(path, 0o600)
+}
+
 fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     #[cfg(unix)]
     {

@@ -34,11 +34,15 @@ pub fn open_store(cfg: &Config) -> Result<Arc<SqliteStore>, String> {
         .map(Arc::new)
         .map_err(|e| format!("cannot open the store in {}: {e}", cfg.data.display()))?;
     // SQLite gives the WAL and shared-memory files the database's mode; files made by an
-    // older version keep theirs until fixed here.
+    // older version keep theirs until fixed here, by path: opening and closing one of them in
+    // this process would drop every POSIX lock SQLite holds on it (fcntl locks belong to the
+    // process and go with any close), and the next process to open the store (`shoal account
+    // create`) would then think itself alone, reset the shared-memory file under the mapped
+    // pages, and kill the server with SIGBUS.
     for suffix in ["-wal", "-shm"] {
         let f = cfg.data.join(format!("shoal.db{suffix}"));
         if f.exists() {
-            credentials::private_file(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+            credentials::restrict_file(&f).map_err(|e| format!("{}: {e}", f.display()))?;
         }
     }
     Ok(store)
