@@ -14,4 +14,6 @@ pub use template::{
 };
 
 #[cfg(test)]
+mod condition_tests;
+#[cfg(test)]
 mod tests;
