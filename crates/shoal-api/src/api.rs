@@ -19,7 +19,6 @@ pub enum Protocol {
     /// restJson1: `x-amzn-ErrorType` and `{"message": ...}`.
     RestJson,
     /// awsJson1.x: `{"__type": CODE, "message": ...}` (CloudWatch Logs and metrics).
-    #[allow(dead_code)] // its first API, `logs`, lands with the logging issue
     AwsJson,
     /// restXml (S3): `<Error><Code>...</Code><Message>...</Message>...</Error>`.
     RestXml,
@@ -104,8 +103,14 @@ pub trait Api {
     /// The body of its answers.
     type Output: ReplyBody;
 
-    /// The operation a request names; an unknown one is UnknownOperationException.
-    fn parse(method: &Method, path: &str, query: &str) -> Result<Self::Endpoint, ApiError>;
+    /// The operation a request names (from its method and path, or for awsJson APIs from its
+    /// `X-Amz-Target` header); an unknown one is UnknownOperationException.
+    fn parse(
+        method: &Method,
+        path: &str,
+        query: &str,
+        headers: &HeaderMap,
+    ) -> Result<Self::Endpoint, ApiError>;
 
     fn handle(
         call: Call<'_>,
@@ -125,7 +130,7 @@ pub async fn serve<A: Api>(
     query: &str,
 ) -> Response<A::Output> {
     let request_id = call.request_id;
-    let result = match A::parse(method, path, query) {
+    let result = match A::parse(method, path, query, call.headers) {
         Ok(endpoint) => {
             tracing::debug!(api = A::NAME, ?endpoint, request_id, "request");
             A::handle(call, endpoint).await

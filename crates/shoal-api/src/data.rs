@@ -101,7 +101,12 @@ impl Api for Data {
     const PROTOCOL: Protocol = Protocol::RestJson;
     type Output = http_body_util::Full<bytes::Bytes>;
 
-    fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
+    fn parse(
+        method: &Method,
+        path: &str,
+        query: &str,
+        _headers: &HeaderMap,
+    ) -> Result<Endpoint, ApiError> {
         Endpoint::parse(method, path, query)
     }
 
@@ -143,6 +148,8 @@ impl Api for Data {
             | ErrorKind::VersionsLimitExceeded
             | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidQuery
+            | ErrorKind::NotConfigured
+            | ErrorKind::MalformedQuery { .. }
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::IndexNotReady
@@ -361,7 +368,7 @@ async fn publish_request(
         .handle(part, topic, body, shoal_services::reserved::Requester::Http)
         .await
     {
-        Ok(Handled::Answered | Handled::ToRequester(_)) => Ok(()),
+        Ok(Handled::Answered { .. } | Handled::ToRequester(_)) => Ok(()),
         Ok(Handled::NotARequest) => Err(refused()),
         Err(e) => Err(e.into()),
     }

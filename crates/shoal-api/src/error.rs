@@ -42,7 +42,7 @@ impl ApiError {
         &self,
         protocol: Protocol,
         code: fn(&ErrorKind) -> (StatusCode, &'static str),
-    ) -> (StatusCode, &'static str, String, Option<(String, String)>) {
+    ) -> (StatusCode, &'static str, String, Option<serde_json::Value>) {
         use StatusCode as S;
         match self {
             // S3 (the only restXml API) names request failures its own way
@@ -76,7 +76,17 @@ impl ApiError {
                     ErrorKind::AlreadyExists {
                         resource_id,
                         resource_arn,
-                    } => Some((resource_id.clone(), resource_arn.clone())),
+                    } => Some(serde_json::json!({
+                        "resourceId": resource_id,
+                        "resourceArn": resource_arn,
+                    })),
+                    // CloudWatch Logs says where a query stopped parsing.
+                    ErrorKind::MalformedQuery { start, end } => Some(serde_json::json!({
+                        "queryCompileError": {
+                            "location": { "startCharOffset": start, "endCharOffset": end },
+                            "message": e.message,
+                        }
+                    })),
                     _ => None,
                 };
                 (status, code, e.message.clone(), extra)
@@ -97,6 +107,13 @@ impl ApiError {
                 "The security token included in the request is invalid.".into(),
                 None,
             ),
+            // awsJson answers request failures with 400 and its own codes.
+            ApiError::UnknownOperation(m) if protocol == Protocol::AwsJson => {
+                (S::BAD_REQUEST, "UnknownOperationException", m.clone(), None)
+            }
+            ApiError::Serialization(m) if protocol == Protocol::AwsJson => {
+                (S::BAD_REQUEST, "SerializationException", m.clone(), None)
+            }
             ApiError::UnknownOperation(m) => {
                 (S::NOT_FOUND, "UnknownOperationException", m.clone(), None)
             }
@@ -125,9 +142,10 @@ impl ApiError {
                 if protocol == Protocol::AwsJson {
                     body["__type"] = code.into();
                 }
-                if let Some((id, arn)) = extra {
-                    body["resourceId"] = id.into();
-                    body["resourceArn"] = arn.into();
+                if let Some(serde_json::Value::Object(extra)) = extra {
+                    for (k, v) in extra {
+                        body[k] = v;
+                    }
                 }
                 let mut resp = crate::json::response(status, &body, request_id);
                 if let Ok(v) = HeaderValue::from_str(code) {

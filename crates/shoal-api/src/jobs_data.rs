@@ -8,7 +8,7 @@
 use crate::api::{Api, Call, Caller, Protocol, Reply};
 use crate::error::ApiError;
 use crate::request::{decode, segments, Query};
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use shoal_domain::jobs::{DeviceUpdate, Execution, ExecutionStatus, JobId, StatusDetails};
@@ -46,7 +46,12 @@ impl Api for JobsData {
     const PROTOCOL: Protocol = Protocol::RestJson;
     type Output = http_body_util::Full<bytes::Bytes>;
 
-    fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
+    fn parse(
+        method: &Method,
+        path: &str,
+        query: &str,
+        _headers: &HeaderMap,
+    ) -> Result<Endpoint, ApiError> {
         let segs = segments(path);
         Ok(match (method.as_str(), segs.as_slice()) {
             ("GET", ["things", t, "jobs"]) => {
@@ -114,6 +119,8 @@ impl Api for JobsData {
             | ErrorKind::VersionsLimitExceeded
             | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidQuery
+            | ErrorKind::NotConfigured
+            | ErrorKind::MalformedQuery { .. }
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::IndexNotReady
@@ -293,7 +300,12 @@ mod tests {
     #[test]
     fn routes() {
         let parse = |m: &str, p: &str| {
-            let ep = JobsData::parse(&Method::from_bytes(m.as_bytes()).unwrap(), p, "");
+            let ep = JobsData::parse(
+                &Method::from_bytes(m.as_bytes()).unwrap(),
+                p,
+                "",
+                &HeaderMap::new(),
+            );
             ep.map(|e| format!("{e:?}"))
         };
         for (m, p, op) in [

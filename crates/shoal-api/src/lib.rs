@@ -17,6 +17,7 @@ mod error;
 mod iot;
 mod jobs_data;
 mod json;
+mod logs;
 mod metrics;
 mod request;
 mod s3;
@@ -55,6 +56,8 @@ pub struct ApiState {
     pub domains: Arc<shoal_services::domains::Domains>,
     /// Provisioning templates and RegisterThing.
     pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
+    /// Device logs: their levels (iot) and reading them (the CloudWatch Logs subset).
+    pub logs: Arc<shoal_services::DeviceLogs>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
     pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
@@ -89,6 +92,7 @@ pub struct Services {
     pub authorizers: Arc<shoal_services::authorizers::Authorizers>,
     pub domains: Arc<shoal_services::domains::Domains>,
     pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
+    pub logs: Arc<shoal_services::DeviceLogs>,
 }
 
 impl ApiState {
@@ -108,6 +112,7 @@ impl ApiState {
             authorizers,
             domains,
             provisioning,
+            logs,
         } = services;
         ApiState {
             registry,
@@ -124,6 +129,7 @@ impl ApiState {
             authorizers,
             domains,
             provisioning,
+            logs,
             admin_key: None,
             clock,
             endpoint_host,

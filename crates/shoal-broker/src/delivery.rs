@@ -12,6 +12,7 @@
 use crate::message::Msg;
 use crate::router::Delivery;
 use crate::session::{Session, SessionError, SessionResult};
+use shoal_domain::logging::{EventType, LogLevel};
 use shoal_mqtt::{Packet, PubRel, QoS};
 use shoal_services::messaging::Write;
 use std::collections::{HashMap, VecDeque};
@@ -230,6 +231,15 @@ impl Session {
                 a.fire(false);
             }
             return Ok(());
+        }
+        if self.logs_want(EventType::PublishOut, LogLevel::Info) {
+            self.write_log(
+                EventType::PublishOut,
+                LogLevel::Info,
+                Some(&msg.topic),
+                None,
+                Vec::new(),
+            );
         }
         let pkid = match qos {
             QoS::AtMostOnce => 0,

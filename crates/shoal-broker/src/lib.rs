@@ -45,6 +45,8 @@ pub struct Endpoint {
     pub domains: Arc<shoal_services::domains::Domains>,
     /// Just-in-time registration and provisioning of unknown device certificates.
     pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
+    /// Device logs: each connection's gate and the records it writes.
+    pub logs: Arc<shoal_services::DeviceLogs>,
 }
 
 /// What the gateway needs from the rest of the process.
@@ -62,6 +64,7 @@ pub struct Gateway {
     authorizers: Arc<shoal_services::authorizers::Authorizers>,
     domains: Arc<shoal_services::domains::Domains>,
     provisioning: Arc<shoal_services::provisioning::Provisioning>,
+    logs: Arc<shoal_services::DeviceLogs>,
     router: router::Router,
     persister: persister::Persister,
     next_conn: AtomicU64,
@@ -87,6 +90,7 @@ impl Gateway {
             authorizers,
             domains,
             provisioning,
+            logs,
         } = endpoint;
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
@@ -109,6 +113,7 @@ impl Gateway {
             authorizers,
             domains,
             provisioning,
+            logs,
             router,
             persister,
             next_conn: AtomicU64::new(1),

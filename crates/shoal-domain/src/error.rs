@@ -67,6 +67,12 @@ pub enum ErrorKind {
     IndexNotReady,
     /// The operation exists on AWS but Shoal does not implement it yet.
     NotSupported,
+    /// A setting the operation needs was never made (GetV2LoggingOptions before
+    /// SetV2LoggingOptions: NotConfiguredException).
+    NotConfigured,
+    /// A Logs Insights query that does not parse: where (character offsets) and why
+    /// (CloudWatch Logs' MalformedQueryException with its queryCompileError).
+    MalformedQuery { start: usize, end: usize },
     /// An object-storage failure S3 names with a code of its own.
     Storage(crate::objects::StorageError),
     /// A bug or a failed backend; details are logged, not returned.

@@ -12,6 +12,7 @@ pub mod fleet;
 pub mod identity;
 pub mod ids;
 pub mod jobs;
+pub mod logging;
 pub mod objects;
 pub mod page;
 pub mod provisioning;

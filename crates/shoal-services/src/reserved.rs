@@ -65,8 +65,9 @@ pub enum Requester {
 /// What the port made of a publish on a reserved topic.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Handled {
-    /// Carried out; its answers are published.
-    Answered,
+    /// Carried out; its answers are published. `rejection`: the reason and text of a
+    /// `rejected` answer, for the device's log record.
+    Answered { rejection: Option<(String, String)> },
     /// Carried out; its answers are for the requester's connection alone, to be written there
     /// by the gateway.
     ToRequester(Vec<Answer>),
@@ -126,8 +127,9 @@ impl ReservedTopics {
         if matches!(requester, Requester::Connection { .. }) && service.answers_requester_only() {
             return Ok(Handled::ToRequester(answers));
         }
+        let rejection = rejection(&answers);
         self.publish(part, answers).await?;
-        Ok(Handled::Answered)
+        Ok(Handled::Answered { rejection })
     }
 
     /// Publishes answers or notifications of a service (a REST shadow update, a job's
@@ -135,6 +137,25 @@ impl ReservedTopics {
     pub async fn publish(&self, part: &Partition, answers: Vec<Answer>) -> Result<()> {
         publish(&self.messaging, self.clock.as_ref(), part, answers).await
     }
+}
+
+/// The reason and text of the first `rejected` answer (a shadow's `code`/`message`, a job's,
+/// or fleet provisioning's `errorCode`/`errorMessage`).
+pub fn rejection(answers: &[Answer]) -> Option<(String, String)> {
+    let a = answers.iter().find(|a| a.topic.contains("/rejected"))?;
+    let doc: serde_json::Value = serde_json::from_slice(&a.payload).unwrap_or_default();
+    let text = |k: &str| match &doc[k] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let reason = text("code")
+        .or_else(|| text("errorCode"))
+        .unwrap_or_else(|| "Rejected".into());
+    let details = text("message")
+        .or_else(|| text("errorMessage"))
+        .unwrap_or_default();
+    Some((reason, details))
 }
 
 /// Publishes a service's answers or notifications, in order, at QoS 1 and not retained (the

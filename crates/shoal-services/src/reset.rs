@@ -23,6 +23,7 @@ pub struct Reset {
     pub identity: Arc<Identity>,
     pub jobs: Arc<Jobs>,
     pub objects: Arc<Objects>,
+    pub logs: Arc<crate::DeviceLogs>,
 }
 
 impl Reset {
@@ -50,6 +51,7 @@ impl Reset {
         self.identity.reset(part);
         self.jobs.reset(part);
         let blobs = self.objects.reset(part).await;
+        self.logs.reset(part).await;
         tracing::info!(partition = %part.key(), blobs, "partition reset");
         Ok(())
     }

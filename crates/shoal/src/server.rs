@@ -149,6 +149,16 @@ impl Server {
             &read(&credentials::server_key_path(&cfg.data))?,
         )?;
         let shadows = Arc::new(Shadows::new(dyn_store.clone(), clock.clone()));
+        // Device log records: files of this node beside the store (see shoal-logstore).
+        let log_store = shoal_logstore::LogStore::open(&cfg.data.join("logs"), 64 << 20)
+            .map_err(|e| format!("cannot open the device logs: {e}"))?;
+        let logs = shoal_services::DeviceLogs::new(
+            dyn_store.clone(),
+            registry.clone(),
+            Arc::new(log_store),
+            clock.clone(),
+        );
+        logs.follow();
         // Derived data beside the store: deleting the folder only costs a rebuild.
         let fleet = FleetIndexing::start(
             dyn_store.clone(),
@@ -219,6 +229,7 @@ impl Server {
                 authorizers: authorizers.clone(),
                 domains: domains.clone(),
                 provisioning: provisioning.clone(),
+                logs: logs.clone(),
             },
         )
         .map_err(|e| e.message)?;
@@ -244,10 +255,12 @@ impl Server {
                         identity: identity_for_reset,
                         jobs: jobs.clone(),
                         objects: objects.clone(),
+                        logs: logs.clone(),
                     }),
                     authorizers: authorizers.clone(),
                     domains,
                     provisioning,
+                    logs: logs.clone(),
                 },
                 clock,
                 cfg.api.public_host.clone(),

@@ -325,6 +325,8 @@ pub enum Endpoint {
     Domain(super::domains::Route),
     /// A provisioning-template operation or RegisterThing (routes in `provisioning.rs`).
     Provisioning(super::provisioning::Route),
+    /// A logging-settings operation (routes in `logging.rs`).
+    Logging(super::logging::Route),
 }
 
 impl Endpoint {
@@ -347,6 +349,9 @@ impl Endpoint {
         }
         if let Some(r) = super::domains::Route::parse(m, &segs, raw_query) {
             return r.map(E::Domain);
+        }
+        if let Some(r) = super::logging::Route::parse(m, &segs, raw_query) {
+            return r.map(E::Logging);
         }
         let ep = match (m, segs.as_slice()) {
             ("GET", ["things"]) => E::ListThings { query: q()? },

@@ -11,6 +11,7 @@ mod fleet_metrics;
 mod groups;
 mod indexing;
 mod jobs;
+mod logging;
 mod policies;
 mod principals;
 mod provisioning;
@@ -24,7 +25,7 @@ use crate::api::{Api, Call, Protocol, Reply};
 use crate::error::ApiError;
 use crate::request::Query;
 use crate::ApiState;
-use http::{Method, StatusCode};
+use http::{HeaderMap, Method, StatusCode};
 
 pub use endpoint::Endpoint;
 use shoal_domain::{ErrorKind, Partition};
@@ -38,7 +39,12 @@ impl Api for Iot {
     const PROTOCOL: Protocol = Protocol::RestJson;
     type Output = http_body_util::Full<bytes::Bytes>;
 
-    fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
+    fn parse(
+        method: &Method,
+        path: &str,
+        query: &str,
+        _headers: &HeaderMap,
+    ) -> Result<Endpoint, ApiError> {
         Endpoint::parse(method, path, query)
     }
 
@@ -80,6 +86,8 @@ impl Api for Iot {
             ErrorKind::InvalidAggregation => (S::BAD_REQUEST, "InvalidAggregationException"),
             ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
             ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
+            ErrorKind::NotConfigured => (S::NOT_FOUND, "NotConfiguredException"),
+            ErrorKind::MalformedQuery { .. } => (S::BAD_REQUEST, "InvalidRequestException"),
             // A job document in object storage that cannot be read (CreateJob documentSource).
             ErrorKind::Storage(_) => (S::BAD_REQUEST, "InvalidRequestException"),
             ErrorKind::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException"),
@@ -147,6 +155,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::UntagResource => tags::untag(state, part, body).await?,
         E::ListTagsForResource { query } => tags::list(state, part, &query)?,
         E::RoleAlias(route) => role_aliases::handle(id, part, route, body).await?,
+        E::Logging(route) => logging::handle(&state.logs.levels, part, route, body).await?,
         E::Authorizer(route) => authorizers::handle(&state.authorizers, part, route, body).await?,
         E::Domain(route) => domains::handle(&state.domains, part, route, body).await?,
         E::Provisioning(route) => {

@@ -88,7 +88,12 @@ impl Api for S3 {
     const PROTOCOL: Protocol = Protocol::RestXml;
     type Output = Body;
 
-    fn parse(method: &Method, path: &str, query: &str) -> Result<Endpoint, ApiError> {
+    fn parse(
+        method: &Method,
+        path: &str,
+        query: &str,
+        _headers: &HeaderMap,
+    ) -> Result<Endpoint, ApiError> {
         let q = Query::parse(query)?;
         let has = |name: &str| q.get(name).is_some();
         if let Some(sub) = SUBRESOURCES.iter().find(|s| has(s)) {
@@ -197,6 +202,8 @@ impl Api for S3 {
             | ErrorKind::RegistrationCodeValidation
             | ErrorKind::MalformedPolicy
             | ErrorKind::InvalidQuery
+            | ErrorKind::NotConfigured
+            | ErrorKind::MalformedQuery { .. }
             | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation

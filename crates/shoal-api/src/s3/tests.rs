@@ -4,7 +4,7 @@ use super::*;
 
 fn route(method: &str, path: &str, query: &str) -> String {
     let m = Method::from_bytes(method.as_bytes()).unwrap();
-    match S3::parse(&m, path, query) {
+    match S3::parse(&m, path, query, &http::HeaderMap::new()) {
         Ok(e) => format!("{e:?}")
             .split(['(', ' '])
             .next()
@@ -68,7 +68,13 @@ fn routes() {
 
 #[test]
 fn keys_are_decoded_not_normalised() {
-    let e = S3::parse(&Method::GET, "/bkt/a%2F..//b%2Bc%20", "").unwrap();
+    let e = S3::parse(
+        &Method::GET,
+        "/bkt/a%2F..//b%2Bc%20",
+        "",
+        &http::HeaderMap::new(),
+    )
+    .unwrap();
     match e {
         Endpoint::GetObject(_, k, _) => assert_eq!(k.as_str(), "a/..//b+c "),
         other => panic!("{other:?}"),

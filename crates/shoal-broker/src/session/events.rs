@@ -22,6 +22,10 @@ impl Session {
     /// Records the connection and publishes `connected`.
     pub(super) async fn connected_event(&mut self, keep_alive: Option<Duration>) {
         self.keep_alive_secs = keep_alive.map_or(0, |k| k.as_secs() as u16);
+        self.log_client();
+        if self.logs_want(EventType::Connect, LogLevel::Info) {
+            self.write_log(EventType::Connect, LogLevel::Info, None, None, Vec::new());
+        }
         let now = self.now();
         self.version = self.gw.next_version(now);
         let event = self.events_wanted().then(|| {
@@ -34,6 +38,10 @@ impl Session {
     pub(super) async fn disconnected_event(&mut self, reason: EndReason) {
         if reason == EndReason::Reset {
             return;
+        }
+        if self.logs_want(EventType::Disconnect, LogLevel::Info) {
+            let why = vec![("disconnectReason", reason.as_str().to_string())];
+            self.write_log(EventType::Disconnect, LogLevel::Info, None, None, why);
         }
         let now = self.now();
         let event = self

@@ -103,6 +103,20 @@ impl Session {
         if !allowed {
             return self.refuse_publish(&p, &topic).map(Inbound::Done);
         }
+        if self.logs_want(EventType::PublishIn, LogLevel::Info) {
+            let retain = if p.retain {
+                vec![("retain", "True".to_string())]
+            } else {
+                Vec::new()
+            };
+            self.write_log(
+                EventType::PublishIn,
+                LogLevel::Info,
+                Some(&topic),
+                None,
+                retain,
+            );
+        }
         if !self.first_receipt(p.qos, p.pkid)? {
             // A resent QoS 2 publish already routed is only acknowledged again.
             self.acknowledge(p.qos, p.pkid, reason::SUCCESS)?;
@@ -195,6 +209,16 @@ impl Session {
         topic: &str,
     ) -> SessionResult<Option<EndReason>> {
         tracing::info!(conn = self.conn, topic = %topic, "publish denied");
+        if self.logs_want(EventType::PublishIn, LogLevel::Error) {
+            let failure = Some(super::logs::AUTHORIZATION_FAILURE);
+            self.write_log(
+                EventType::PublishIn,
+                LogLevel::Error,
+                Some(topic),
+                failure,
+                Vec::new(),
+            );
+        }
         if self.protocol == Protocol::V311 {
             return Ok(Some(EndReason::ForbiddenAccess));
         }
@@ -238,9 +262,11 @@ impl Session {
                 .map_err(|_| SessionError::server("service answer could not be published"))?;
             match handled {
                 Handled::NotARequest => return self.refuse_publish(&p, &topic),
-                Handled::Answered => {}
+                Handled::Answered { rejection } => self.log_request(&topic, rejection),
                 // Written on this connection only, whether or not it subscribed to them.
                 Handled::ToRequester(answers) => {
+                    let rejection = shoal_services::reserved::rejection(&answers);
+                    self.log_request(&topic, rejection);
                     for a in answers {
                         let msg = crate::message::Msg {
                             topic: Arc::from(a.topic.as_str()),
@@ -304,6 +330,7 @@ impl Session {
                     .allows("iot:Subscribe", "topicfilter", &f.filter);
             if !allowed {
                 tracing::info!(conn = self.conn, filter = %f.filter, "subscribe denied");
+                self.log_filters(EventType::Subscribe, std::slice::from_ref(&f.filter), true);
                 codes.push(match self.protocol {
                     Protocol::V311 => return_code::SUBACK_FAILURE,
                     Protocol::V5 if !valid => reason::TOPIC_FILTER_INVALID,
@@ -355,6 +382,7 @@ impl Session {
             self.send_retained(&filter, qos, id)?;
         }
         if !granted_filters.is_empty() {
+            self.log_filters(EventType::Subscribe, &granted_filters, false);
             self.subscription_event("subscribed", granted_filters);
         }
         Ok(())

@@ -9,6 +9,7 @@ mod custom;
 mod error;
 mod events;
 mod inbound;
+mod logs;
 
 pub(crate) use error::{SessionError, SessionResult};
 
@@ -19,6 +20,7 @@ use crate::principal::Principal;
 use crate::router::{self, ConnId, Control, Delivery, Out, Shard, OUTBOX};
 use crate::Gateway;
 use bytes::{Bytes, BytesMut};
+use shoal_domain::logging::{EventType, LogLevel};
 use shoal_mqtt::{
     reason, return_code, ConnAck, Connect, Packet, Protocol, PubAck, PubComp, PubRec, QoS, SubAck,
     UnsubAck,
@@ -89,6 +91,8 @@ pub(crate) struct Session {
     version: u64,
     /// The keep-alive in force, for the connectivity record.
     keep_alive_secs: u16,
+    /// What this device's log records are checked against (`logs.rs`).
+    log_gate: shoal_services::logging::LogGate,
 }
 
 impl Session {
@@ -100,7 +104,11 @@ impl Session {
     ) -> Session {
         let partition = principal.partition().clone();
         let inflight = usize::from(gw.profile.limits.inflight);
+        let log_gate = gw
+            .logs
+            .gate(&partition, Self::log_origin(&principal, &transport));
         Session {
+            log_gate,
             shard: gw.router.shard(&partition),
             epoch: gw.identity.epoch_of(&partition),
             partition: Arc::new(partition),
@@ -522,6 +530,7 @@ impl Session {
             // Rare and deep: boxed, so every idle connection's task stays small.
             Packet::Subscribe(s) => Box::pin(self.on_subscribe(s)).await?,
             Packet::Unsubscribe(u) => {
+                self.log_filters(EventType::Unsubscribe, &u.filters, false);
                 for f in &u.filters {
                     Box::pin(self.shard.unsubscribe(&self.client_id, self.conn, f)).await;
                 }

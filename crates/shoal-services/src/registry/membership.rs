@@ -188,3 +188,22 @@ impl Registry {
         })
     }
 }
+
+impl Registry {
+    /// The groups a thing is in (static, their ancestors, and dynamic), each with its depth in
+    /// its hierarchy (0 for a root group): what a THING_GROUP logging level is matched against.
+    /// Empty when the thing does not exist.
+    pub fn group_depths(&self, part: &Partition, thing: &str) -> Result<Vec<(usize, String)>> {
+        let key = part.key();
+        let Some(t) = load::<Thing>(self.store(), &key, KIND_THING, thing)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for g in t.value.group_tree.iter().chain(&t.value.dynamic_groups) {
+            if let Some(l) = load::<ThingGroup>(self.store(), &key, KIND_GROUP, g)? {
+                out.push((l.value.root_to_parent.len(), g.clone()));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,114 @@
+//! Device logs (AWS IoT's v2 logging, read back through Shoal's CloudWatch Logs subset):
+//! - `levels.rs`: the account's settings (options, per-target levels) and their copy in memory;
+//! - `gate.rs`: what a connection asks before it builds a record (one atomic load and one
+//!   comparison when its level excludes the record);
+//! - `writer.rs`: records handed over on a bounded queue (never waiting: a full queue drops and
+//!   counts) to one thread that batches them into the log store and fsyncs;
+//! - `groups.rs`, `events.rs`, `queries.rs`: log groups and their retention, GetLogEvents and
+//!   FilterLogEvents, Logs Insights queries.
+//!
+//! The records themselves are files of this node (`shoal-logstore`), not store records: they
+//! are written once, never changed, and read in bulk by time. Log group settings (retention)
+//! are store records, so every node applies them.
+
+mod events;
+mod gate;
+mod groups;
+mod levels;
+mod queries;
+mod writer;
+
+pub use events::{FilterRequest, GetRequest, LogEvent, LogEventsPage};
+pub use gate::LogGate;
+pub use groups::{LogGroup, RETENTION_DAYS};
+pub use levels::{LogLevels, PartitionLogging, TargetLevel};
+pub use queries::{QueryResults, QueryStatus};
+
+use shoal_domain::logging::{LogRecord, Origin};
+use shoal_domain::{Clock, Partition};
+use shoal_logstore::LogStore;
+use shoal_store::Store;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The log group AWS IoT writes v2 records to, one per account and region.
+pub const V2_GROUP: &str = "AWSIotLogsV2";
+
+/// The device logs service: emission, storage, reading.
+pub struct DeviceLogs {
+    pub levels: Arc<LogLevels>,
+    registry: Arc<crate::Registry>,
+    store: Arc<dyn Store>,
+    logs: Arc<LogStore>,
+    clock: Arc<dyn Clock>,
+    writer: writer::Handle,
+    query_state: queries::QueryState,
+    /// Records handed to the writer, and records dropped because its queue was full.
+    pub emitted: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+impl DeviceLogs {
+    pub fn new(
+        store: Arc<dyn Store>,
+        registry: Arc<crate::Registry>,
+        logs: Arc<LogStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<DeviceLogs> {
+        let levels = LogLevels::new(store.clone());
+        let writer = writer::start(logs.clone(), store.clone(), clock.clone());
+        Arc::new(DeviceLogs {
+            levels,
+            registry,
+            store,
+            logs,
+            clock,
+            writer,
+            query_state: Default::default(),
+            emitted: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        })
+    }
+
+    /// Starts following the store's changes (logging settings of other requests and nodes).
+    pub fn follow(&self) {
+        self.levels.follow();
+    }
+
+    /// A connection's gate: what its records are checked against.
+    pub fn gate(&self, part: &Partition, origin: Origin) -> LogGate {
+        LogGate::new(self.levels.partition(part), part.clone(), origin)
+    }
+
+    /// Writes a record the gate allowed (call `LogGate::wants` first).
+    pub fn emit(&self, gate: &LogGate, record: &LogRecord) {
+        let message = record.to_json(gate.origin());
+        let scope = gate.scope();
+        if self
+            .writer
+            .send(scope, V2_GROUP, record.timestamp.millis(), message)
+        {
+            self.emitted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Waits until every record emitted before the call is readable (reads call it, so a
+    /// device's record is found by the next request).
+    pub async fn flush(&self) {
+        self.writer.flush().await;
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Deletes every log group of a partition (the admin reset).
+    pub async fn reset(&self, part: &Partition) {
+        self.flush().await;
+        if let Err(e) = self.logs.delete_scope(&part.key()) {
+            tracing::warn!(error = %e, "deleting a partition's logs");
+        }
+    }
+}
