@@ -459,3 +459,28 @@ def test_shadow_requests_are_logged_with_their_outcome(srv, iot, logs, tmp_path)
                                                           ("Failure", "ERROR")]
     assert got[0]["topicName"] == "$aws/things/%s/shadow/update" % dev
     assert got[1]["reason"] == "400"
+
+
+def test_operational_counters_on_metrics_per_account(srv, iot, tmp_path):
+    from conftest import send_signed
+
+    def counts():
+        status, _, body = send_signed(srv.endpoint, "GET", "/metrics", service="monitoring",
+                                      access_key=srv.access_key, secret_key=srv.secret_key)
+        assert status == 200, body
+        out = {}
+        for line in body.decode().splitlines():
+            if line.startswith("iot_operations_total{"):
+                labels, value = line.rsplit(" ", 1)
+                name = labels.split('metric_name="')[1].split('"')[0]
+                assert 'region="%s"' % DEFAULT_REGION in labels
+                out[name] = float(value)
+        return out
+
+    before = counts()
+    dev = "dev-count-" + uuid.uuid4().hex[:6]
+    session(srv, make_device(iot, tmp_path, dev, ["telemetry/*"]), dev).stop()
+    after = counts()
+    assert after["Connect.Success"] == before.get("Connect.Success", 0) + 1
+    assert after["PublishIn.Success"] == before.get("PublishIn.Success", 0) + 1
+    assert after["PublishIn.AuthError"] == before.get("PublishIn.AuthError", 0) + 1

@@ -1,4 +1,6 @@
-//! `GET /metrics` on the API port: the fleet metrics' last values as Prometheus gauges. They
+//! `GET /metrics` on the API port: the fleet metrics' last values as Prometheus gauges, the
+//! operational counts of `AWS/IoT` per account and region, and (for the operator) the device
+//! log writer's counts and the fleet index's lag behind the store. They
 //! are tenants' data, so the endpoint needs credentials: the operator's scrape token (a bearer
 //! token from the configuration, what Prometheus' `authorization` setting sends) sees every
 //! account; a request signed with SigV4 (any service name) sees its own account and region
@@ -17,8 +19,17 @@ pub fn handle(
     request_id: &str,
 ) -> Response<Full<Bytes>> {
     let text = match who(state, parts) {
-        Ok(Scope::All) => state.fleet.prometheus(None),
-        Ok(Scope::Partition(p)) => state.fleet.prometheus(Some(&p)),
+        Ok(Scope::All) => {
+            let mut t = state.fleet.prometheus(None);
+            state.logs.prometheus(None, &mut t);
+            t.push_str(&state.fleet.store_prometheus());
+            t
+        }
+        Ok(Scope::Partition(p)) => {
+            let mut t = state.fleet.prometheus(Some(&p));
+            state.logs.prometheus(Some(&p), &mut t);
+            t
+        }
         Err(e) => return e.into_default_response(request_id),
     };
     let mut r = Response::new(Full::new(Bytes::from(text)));

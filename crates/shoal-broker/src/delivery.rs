@@ -232,6 +232,7 @@ impl Session {
             }
             return Ok(());
         }
+        self.count(shoal_services::logging::Op::PublishOutSuccess);
         if self.logs_want(EventType::PublishOut, LogLevel::Info) {
             self.write_log(
                 EventType::PublishOut,

@@ -117,4 +117,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Finishes queued writes and releases the backend; later calls fail with `Closed`.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+
+    /// How the backend's commits have gone since it opened (for `/metrics`).
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+/// Commit counts and time: group commits (one transaction and fsync each), the batches they
+/// carried, and the seconds they took, from the writer's start to its answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StoreStats {
+    pub group_commits: u64,
+    pub batches: u64,
+    pub commit_seconds: f64,
 }

@@ -23,6 +23,7 @@ impl Session {
     pub(super) async fn connected_event(&mut self, keep_alive: Option<Duration>) {
         self.keep_alive_secs = keep_alive.map_or(0, |k| k.as_secs() as u16);
         self.log_client();
+        self.count(shoal_services::logging::Op::ConnectSuccess);
         if self.logs_want(EventType::Connect, LogLevel::Info) {
             self.write_log(EventType::Connect, LogLevel::Info, None, None, Vec::new());
         }

@@ -103,6 +103,7 @@ impl Session {
         if !allowed {
             return self.refuse_publish(&p, &topic).map(Inbound::Done);
         }
+        self.count(shoal_services::logging::Op::PublishInSuccess);
         if self.logs_want(EventType::PublishIn, LogLevel::Info) {
             let retain = if p.retain {
                 vec![("retain", "True".to_string())]
@@ -209,6 +210,7 @@ impl Session {
         topic: &str,
     ) -> SessionResult<Option<EndReason>> {
         tracing::info!(conn = self.conn, topic = %topic, "publish denied");
+        self.count(shoal_services::logging::Op::PublishInAuthError);
         if self.logs_want(EventType::PublishIn, LogLevel::Error) {
             let failure = Some(super::logs::AUTHORIZATION_FAILURE);
             self.write_log(

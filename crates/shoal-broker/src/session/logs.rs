@@ -6,6 +6,7 @@
 
 use super::*;
 use shoal_domain::logging::{EventType, LogLevel, LogRecord, Origin, Transport as LogTransport};
+use shoal_services::logging::Op;
 
 /// AWS's reason for a refused request in a `Failure` record.
 pub(super) const AUTHORIZATION_FAILURE: (&str, &str) =
@@ -29,6 +30,12 @@ impl Session {
         let mut origin = Self::log_origin(&self.principal, &self.transport);
         origin.client_id = Some(self.client_id.to_string());
         self.log_gate.set_origin(origin);
+    }
+
+    /// Counts one `AWS/IoT` operation of this connection's partition.
+    #[inline]
+    pub(crate) fn count(&self, op: Op) {
+        self.log_gate.counters.add(op);
     }
 
     #[inline]
@@ -61,6 +68,14 @@ impl Session {
     /// A record of `event` for each filter (Subscribe, Unsubscribe), at INFO when granted
     /// and ERROR when refused.
     pub(super) fn log_filters(&mut self, event: EventType, filters: &[String], refused: bool) {
+        let op = match (event, refused) {
+            (EventType::Unsubscribe, _) => Op::UnsubscribeSuccess,
+            (_, false) => Op::SubscribeSuccess,
+            (_, true) => Op::SubscribeAuthError,
+        };
+        for _ in filters {
+            self.count(op);
+        }
         let level = if refused {
             LogLevel::Error
         } else {
@@ -85,6 +100,16 @@ impl Session {
         } else {
             ok_level
         };
+        self.count(match (event, &rejection) {
+            (_, Some(_)) => Op::RequestRejected,
+            (EventType::GetThingShadow, None) => Op::GetThingShadowAccepted,
+            (EventType::UpdateThingShadow, None) => Op::UpdateThingShadowAccepted,
+            (EventType::DeleteThingShadow, None) => Op::DeleteThingShadowAccepted,
+            (EventType::GetDeviceCredentials | EventType::ProvisionDevice, None) => {
+                Op::ProvisioningRequestSuccess
+            }
+            (_, None) => Op::JobsRequestSuccess,
+        });
         if self.logs_want(event, level) {
             let failure = rejection.as_ref().map(|(r, d)| (r.as_str(), d.as_str()));
             self.write_log(event, level, Some(topic), failure, extra);

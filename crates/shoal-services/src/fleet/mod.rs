@@ -150,6 +150,21 @@ impl FleetIndexing {
         updater::caught_up(&self.inner).await
     }
 
+    /// `/metrics` (operator): the store's commits (count and time, so a scraper derives the
+    /// latency) and how many committed batches the index has not applied yet.
+    pub fn store_prometheus(&self) -> String {
+        let announced = self.inner.store.announced();
+        let applied = *self.inner.applied.borrow();
+        let s = self.inner.store.stats();
+        format!(
+            "# HELP shoal_fleet_index_lag_batches Committed store batches the fleet index has not applied yet.\n# TYPE shoal_fleet_index_lag_batches gauge\nshoal_fleet_index_lag_batches {}\n# HELP shoal_store_commit_seconds Time the store's writer spent in group commits (one transaction and fsync each).\n# TYPE shoal_store_commit_seconds summary\nshoal_store_commit_seconds_sum {}\nshoal_store_commit_seconds_count {}\n# HELP shoal_store_batches_total Batches committed (several per group commit).\n# TYPE shoal_store_batches_total counter\nshoal_store_batches_total {}\n",
+            announced.saturating_sub(applied),
+            s.commit_seconds,
+            s.group_commits,
+            s.batches
+        )
+    }
+
     pub fn config(&self, part: &Partition) -> IndexingConfig {
         self.inner
             .configs

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 pub struct LogGate {
     settings: Arc<PartitionLogging>,
+    /// The partition's operational counters (`AWS/IoT` metrics).
+    pub counters: Arc<super::Counters>,
     part: Partition,
     origin: Origin,
     scope: Arc<str>,
@@ -21,9 +23,15 @@ pub struct LogGate {
 }
 
 impl LogGate {
-    pub(super) fn new(settings: Arc<PartitionLogging>, part: Partition, origin: Origin) -> Self {
+    pub(super) fn new(
+        settings: Arc<PartitionLogging>,
+        counters: Arc<super::Counters>,
+        part: Partition,
+        origin: Origin,
+    ) -> Self {
         LogGate {
             settings,
+            counters,
             scope: Arc::from(part.key()),
             part,
             origin,

@@ -11,6 +11,7 @@
 //! are written once, never changed, and read in bulk by time. Log group settings (retention)
 //! are store records, so every node applies them.
 
+mod counters;
 mod events;
 mod gate;
 mod groups;
@@ -18,6 +19,7 @@ mod levels;
 mod queries;
 mod writer;
 
+pub use counters::{Counters, Op};
 pub use events::{FilterRequest, GetRequest, LogEvent, LogEventsPage};
 pub use gate::LogGate;
 pub use groups::{LogGroup, RETENTION_DAYS};
@@ -43,6 +45,7 @@ pub struct DeviceLogs {
     clock: Arc<dyn Clock>,
     writer: writer::Handle,
     query_state: queries::QueryState,
+    counters: counters::AllCounters,
     /// Records handed to the writer, and records dropped because its queue was full.
     pub emitted: AtomicU64,
     pub dropped: AtomicU64,
@@ -65,6 +68,7 @@ impl DeviceLogs {
             clock,
             writer,
             query_state: Default::default(),
+            counters: Default::default(),
             emitted: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
         })
@@ -77,7 +81,28 @@ impl DeviceLogs {
 
     /// A connection's gate: what its records are checked against.
     pub fn gate(&self, part: &Partition, origin: Origin) -> LogGate {
-        LogGate::new(self.levels.partition(part), part.clone(), origin)
+        let counters = self.counters.of(&part.key());
+        LogGate::new(self.levels.partition(part), counters, part.clone(), origin)
+    }
+
+    /// The partition's operational counters (for gateways without a connection's gate).
+    pub fn counters(&self, part: &Partition) -> Arc<Counters> {
+        self.counters.of(&part.key())
+    }
+
+    /// `/metrics`: the operational counters of one partition or all, and the writer's own.
+    pub fn prometheus(&self, only: Option<&Partition>, out: &mut String) {
+        let key = only.map(|p| p.key());
+        self.counters.prometheus(key.as_deref(), out);
+        if only.is_none() {
+            use std::fmt::Write;
+            let _ = write!(
+                out,
+                "# HELP shoal_log_records_total Device log records handed to the writer, and dropped because its queue was full.\n# TYPE shoal_log_records_total counter\nshoal_log_records_total{{outcome=\"written\"}} {}\nshoal_log_records_total{{outcome=\"dropped\"}} {}\n",
+                self.emitted.load(Ordering::Relaxed),
+                self.dropped.load(Ordering::Relaxed)
+            );
+        }
     }
 
     /// Writes a record the gate allowed (call `LogGate::wants` first).

@@ -38,6 +38,7 @@ pub struct SqliteStore {
     readers: Mutex<Vec<Connection>>,
     changes: broadcast::Sender<Arc<Changes>>,
     announced: Arc<AtomicU64>,
+    stats: Arc<writer::Stats>,
 }
 
 impl SqliteStore {
@@ -48,9 +49,11 @@ impl SqliteStore {
         let (tx, rx) = mpsc::channel();
         let (changes, _) = broadcast::channel(CHANGES_BACKLOG);
         let announced = Arc::new(AtomicU64::new(0));
+        let stats = Arc::new(writer::Stats::default());
         let announce = writer::Announce {
             stream: changes.clone(),
             seq: announced.clone(),
+            stats: stats.clone(),
         };
         let thread = std::thread::Builder::new()
             .name("shoal-store-writer".into())
@@ -65,6 +68,7 @@ impl SqliteStore {
             readers: Mutex::new(Vec::new()),
             changes,
             announced,
+            stats,
         })
     }
 
@@ -318,6 +322,15 @@ impl Store for SqliteStore {
 
     fn announced(&self) -> u64 {
         self.announced.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn stats(&self) -> crate::StoreStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        crate::StoreStats {
+            group_commits: self.stats.groups.load(Relaxed),
+            batches: self.stats.batches.load(Relaxed),
+            commit_seconds: self.stats.micros.load(Relaxed) as f64 / 1e6,
+        }
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

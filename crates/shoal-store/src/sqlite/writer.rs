@@ -25,6 +25,15 @@ pub enum Job {
 pub struct Announce {
     pub stream: broadcast::Sender<Arc<Changes>>,
     pub seq: Arc<AtomicU64>,
+    pub stats: Arc<Stats>,
+}
+
+/// The writer's counts (`Store::stats`): group commits, batches, and microseconds spent.
+#[derive(Default)]
+pub struct Stats {
+    pub groups: AtomicU64,
+    pub batches: AtomicU64,
+    pub micros: AtomicU64,
 }
 
 /// The store-wide revision counter: the last revision given out, persisted in `meta` by the
@@ -88,7 +97,14 @@ pub fn run(mut conn: Connection, rx: mpsc::Receiver<Job>, changes: Announce) {
             }
         }
         if !jobs.is_empty() {
+            let started = std::time::Instant::now();
+            let n = jobs.len() as u64;
             commit_group(&mut conn, jobs, &changes, &mut revs);
+            let s = &changes.stats;
+            s.groups.fetch_add(1, Ordering::Relaxed);
+            s.batches.fetch_add(n, Ordering::Relaxed);
+            s.micros
+                .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
         }
     }
     // Drain what was queued behind the shutdown request: those callers get `Closed`.
