@@ -87,72 +87,77 @@ TEMPLATE = {
     },
 }
 
-data = tempfile.mkdtemp(prefix="bench18-")
-p, e, mqtt = start(data)
-iot = make_client(e["AWS_ENDPOINT_URL"], e["AWS_ACCESS_KEY_ID"], e["AWS_SECRET_ACCESS_KEY"])
-s3 = boto3.session.Session(aws_access_key_id=e["AWS_ACCESS_KEY_ID"],
-                           aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"],
-                           region_name="us-east-1").client(
-    "s3", endpoint_url=e["AWS_ENDPOINT_URL"], config=Config(retries={"mode": "standard"}))
-res = {}
+def main():
+    data = tempfile.mkdtemp(prefix="bench18-")
+    p, e, mqtt = start(data)
+    iot = make_client(e["AWS_ENDPOINT_URL"], e["AWS_ACCESS_KEY_ID"], e["AWS_SECRET_ACCESS_KEY"])
+    s3 = boto3.session.Session(aws_access_key_id=e["AWS_ACCESS_KEY_ID"],
+                               aws_secret_access_key=e["AWS_SECRET_ACCESS_KEY"],
+                               region_name="us-east-1").client(
+        "s3", endpoint_url=e["AWS_ENDPOINT_URL"], config=Config(retries={"mode": "standard"}))
+    res = {}
 
-# 1. Bulk registration.
-csrs = [json.dumps(csr(i))[1:-1] for i in range(DISTINCT)]
-path = os.path.join(data, "..", "bench18-params.json")
-with open(path, "w") as f:
-    for i in range(LINES):
-        f.write('{"ThingName": "b-%07d", "SerialNumber": "%d", "CSR": "%s"}\n' % (i, i, csrs[i % DISTINCT]))
-s3.create_bucket(Bucket="bulk")
-s3.upload_file(path, "bulk", "params.json")
-os.remove(path)
-t0 = time.monotonic()
-task = iot.start_thing_registration_task(templateBody=json.dumps(TEMPLATE), inputFileBucket="bulk",
-                                         inputFileKey="params.json", roleArn=ROLE)["taskId"]
-while True:
-    if p.poll() is not None:
-        sys.exit("shoal exited with %s during the bulk task" % p.returncode)
-    d = iot.describe_thing_registration_task(taskId=task)
-    if d["status"] != "InProgress":
-        break
-    time.sleep(1)
-took = time.monotonic() - t0
-res["bulk task: lines, status, ok, failed"] = (LINES, d["status"], d["successCount"], d["failureCount"])
-res["bulk task: seconds, things/s"] = (round(took, 1), round(d["successCount"] / took))
-res["server peak RSS after the bulk task (MB)"] = round(peak_rss_mb(p.pid))
-# The peak counts the database pages the store reads through its memory map (file-backed,
-# reclaimable); what the process itself holds is the anonymous part.
-res["server RSS after the bulk task: anonymous, file-backed (MB)"] = rss_parts_mb(p.pid)
-res["data folder after the bulk task (MB)"] = round(sum(
-    os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(data) for fn in fns) / 1e6)
+    # 1. Bulk registration.
+    csrs = [json.dumps(csr(i))[1:-1] for i in range(DISTINCT)]
+    path = os.path.join(data, "..", "bench18-params.json")
+    with open(path, "w") as f:
+        for i in range(LINES):
+            f.write('{"ThingName": "b-%07d", "SerialNumber": "%d", "CSR": "%s"}\n' % (i, i, csrs[i % DISTINCT]))
+    s3.create_bucket(Bucket="bulk")
+    s3.upload_file(path, "bulk", "params.json")
+    os.remove(path)
+    t0 = time.monotonic()
+    task = iot.start_thing_registration_task(templateBody=json.dumps(TEMPLATE), inputFileBucket="bulk",
+                                             inputFileKey="params.json", roleArn=ROLE)["taskId"]
+    while True:
+        if p.poll() is not None:
+            sys.exit("shoal exited with %s during the bulk task" % p.returncode)
+        d = iot.describe_thing_registration_task(taskId=task)
+        if d["status"] != "InProgress":
+            break
+        time.sleep(1)
+    took = time.monotonic() - t0
+    res["bulk task: lines, status, ok, failed"] = (LINES, d["status"], d["successCount"], d["failureCount"])
+    res["bulk task: seconds, things/s"] = (round(took, 1), round(d["successCount"] / took))
+    res["server peak RSS after the bulk task (MB)"] = round(peak_rss_mb(p.pid))
+    # The peak counts the database pages the store reads through its memory map (file-backed,
+    # reclaimable); what the process itself holds is the anonymous part.
+    res["server RSS after the bulk task: anonymous, file-backed (MB)"] = rss_parts_mb(p.pid)
+    res["data folder after the bulk task (MB)"] = round(sum(
+        os.path.getsize(os.path.join(dp, fn)) for dp, _, fns in os.walk(data) for fn in fns) / 1e6)
 
-# 2. Fleet provisioning by claim over MQTT.
-iot.create_provisioning_template(templateName="claim-bench", provisioningRoleArn=ROLE, enabled=True,
-    templateBody=json.dumps({
-        "Parameters": {"SerialNumber": {"Type": "String"}, "AWS::IoT::Certificate::Id": {"Type": "String"}},
-        "Resources": {
-            "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "SerialNumber"}}},
-            "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
-                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
-            "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "bench-device"}}}}))
-iot.create_policy(policyName="bench-device", policyDocument=json.dumps({"Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
-claim = iot.create_provisioning_claim(templateName="claim-bench")
-cdir = tempfile.mkdtemp(prefix="bench18c-")
-open(os.path.join(cdir, "claim.crt"), "w").write(claim["certificatePem"])
-open(os.path.join(cdir, "claim.key"), "w").write(claim["keyPair"]["PrivateKey"])
-for mode in ([], ["--keys"]) if os.environ.get("KEYS", "1") != "0" else ([],):
-    count = CLAIMS if not mode else max(CLAIMS // 10, DEVICES)
-    cpu0 = cpu_seconds(p.pid)
-    out = subprocess.run([LOAD, "provision", "--mqtt", mqtt, "--ca", os.path.join(data, "ca.pem"),
-                          "--claim-cert", os.path.join(cdir, "claim.crt"),
-                          "--claim-key", os.path.join(cdir, "claim.key"), "--template", "claim-bench",
-                          "--devices", str(DEVICES), "--count", str(count),
-                          "--prefix", "m%s" % ("k" if mode else "c"), *mode],
-                         capture_output=True, text=True, timeout=1800)
-    res["shoal-load provision %s" % (mode or "")] = (out.stdout + out.stderr).strip()
-    res["server CPU per provisioning %s(ms)" % (mode or "")] = round(
-        (cpu_seconds(p.pid) - cpu0) * 1000 / count, 2)
-p.send_signal(2)
-p.wait(timeout=60)
-for k, v in res.items():
-    print("%s: %s" % (k, v))
+    # 2. Fleet provisioning by claim over MQTT.
+    iot.create_provisioning_template(templateName="claim-bench", provisioningRoleArn=ROLE, enabled=True,
+        templateBody=json.dumps({
+            "Parameters": {"SerialNumber": {"Type": "String"}, "AWS::IoT::Certificate::Id": {"Type": "String"}},
+            "Resources": {
+                "thing": {"Type": "AWS::IoT::Thing", "Properties": {"ThingName": {"Ref": "SerialNumber"}}},
+                "certificate": {"Type": "AWS::IoT::Certificate", "Properties": {
+                    "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"}, "Status": "ACTIVE"}},
+                "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": "bench-device"}}}}))
+    iot.create_policy(policyName="bench-device", policyDocument=json.dumps({"Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}]}))
+    claim = iot.create_provisioning_claim(templateName="claim-bench")
+    cdir = tempfile.mkdtemp(prefix="bench18c-")
+    open(os.path.join(cdir, "claim.crt"), "w").write(claim["certificatePem"])
+    open(os.path.join(cdir, "claim.key"), "w").write(claim["keyPair"]["PrivateKey"])
+    for mode in ([], ["--keys"]) if os.environ.get("KEYS", "1") != "0" else ([],):
+        count = CLAIMS if not mode else max(CLAIMS // 10, DEVICES)
+        cpu0 = cpu_seconds(p.pid)
+        out = subprocess.run([LOAD, "provision", "--mqtt", mqtt, "--ca", os.path.join(data, "ca.pem"),
+                              "--claim-cert", os.path.join(cdir, "claim.crt"),
+                              "--claim-key", os.path.join(cdir, "claim.key"), "--template", "claim-bench",
+                              "--devices", str(DEVICES), "--count", str(count),
+                              "--prefix", "m%s" % ("k" if mode else "c"), *mode],
+                             capture_output=True, text=True, timeout=1800)
+        res["shoal-load provision %s" % (mode or "")] = (out.stdout + out.stderr).strip()
+        res["server CPU per provisioning %s(ms)" % (mode or "")] = round(
+            (cpu_seconds(p.pid) - cpu0) * 1000 / count, 2)
+    p.send_signal(2)
+    p.wait(timeout=60)
+    for k, v in res.items():
+        print("%s: %s" % (k, v))
+
+
+if __name__ == "__main__":
+    main()

@@ -77,15 +77,34 @@ impl Timestamp {
     /// `YYYY-MM-DD HH:MM:SS.mmm` in UTC: how AWS IoT's log records and CloudWatch Logs Insights
     /// write a time.
     pub fn log_format(self) -> String {
+        let mut s = String::with_capacity(23);
+        self.write_log_format(&mut s);
+        s
+    }
+
+    /// `log_format` appended to `out` (a record is written without a string per field).
+    pub fn write_log_format(self, out: &mut String) {
         let (y, m, d) = civil_from_days(self.0.div_euclid(86_400_000));
         let ms = self.0.rem_euclid(86_400_000);
-        format!(
-            "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{:03}",
-            ms / 3_600_000,
-            ms / 60_000 % 60,
-            ms / 1000 % 60,
-            ms % 1000
-        )
+        let two = |out: &mut String, v: i64| {
+            out.push(char::from(b'0' + (v / 10 % 10) as u8));
+            out.push(char::from(b'0' + (v % 10) as u8));
+        };
+        two(out, y / 100);
+        two(out, y % 100);
+        out.push('-');
+        two(out, m);
+        out.push('-');
+        two(out, d);
+        out.push(' ');
+        two(out, ms / 3_600_000);
+        out.push(':');
+        two(out, ms / 60_000 % 60);
+        out.push(':');
+        two(out, ms / 1000 % 60);
+        out.push('.');
+        out.push(char::from(b'0' + (ms % 1000 / 100) as u8));
+        two(out, ms % 100);
     }
 }
 

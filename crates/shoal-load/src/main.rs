@@ -6,6 +6,7 @@
 mod api;
 mod fleet;
 mod jobs;
+mod logs;
 mod mqtt;
 mod objects;
 mod provision;
@@ -35,6 +36,8 @@ enum Command {
     Objects(objects::ObjectsArgs),
     /// Fleet provisioning by claim: devices getting their certificates over MQTT at once.
     Provision(provision::ProvisionArgs),
+    /// Device log records written straight into a stopped server's log store.
+    LogsFill(logs::LogsArgs),
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn main() {
             Command::Jobs(a) => jobs::run(a).await,
             Command::Objects(a) => objects::run(a).await,
             Command::Provision(a) => provision::run(a).await,
+            Command::LogsFill(a) => logs::run(a).await,
         }
     });
     if let Err(e) = result {

@@ -250,12 +250,24 @@ impl LogStore {
                 j += 1;
             }
             let stream = self.stream_mut(&mut groups, first, now)?;
+            // One write per segment touched, not one per record.
+            let mut sizes: Vec<(u64, i64)> = Vec::new();
+            buf.clear();
             for &k in &order[i..j] {
                 let e = &entries[k];
-                buf.clear();
+                let before = buf.len();
                 segment::encode(&mut buf, e.timestamp, now, e.message);
-                self.write_record(stream, &buf, e.timestamp, now)?;
+                let len = (buf.len() - before) as u64;
+                let first = sizes.first().map(|x| x.1);
+                if self.needs_roll(stream, before as u64, first, len, e.timestamp) {
+                    let record = buf.split_off(before);
+                    self.write_pending(stream, &mut buf, &mut sizes, now)?;
+                    self.roll(stream)?;
+                    buf = record;
+                }
+                sizes.push((len, e.timestamp));
             }
+            self.write_pending(stream, &mut buf, &mut sizes, now)?;
             if let Some(w) = stream.writer.as_mut() {
                 w.sync_data()?;
             }
@@ -304,42 +316,66 @@ impl LogStore {
         Ok(group.streams.get_mut(e.stream).expect("inserted above"))
     }
 
-    fn write_record(&self, s: &mut Stream, bytes: &[u8], ts: i64, now: i64) -> io::Result<()> {
-        // A segment holds one UTC day at most, so retention can drop whole days.
-        let full = !s.open
-            || s.segments.last().is_none_or(|seg| {
-                let other_day = seg
-                    .summary
-                    .first_timestamp
-                    .is_some_and(|f| f.div_euclid(DAY_MS) != ts.div_euclid(DAY_MS));
-                seg.summary.records > 0
-                    && (other_day || seg.summary.bytes + bytes.len() as u64 > self.segment_bytes)
-            });
-        if full {
-            if let (true, Some(last)) = (s.open, s.segments.last()) {
-                // Seal: its summary lets the next start skip reading it.
-                if let Some(w) = s.writer.take() {
-                    w.sync_data()?;
-                }
-                let sum = SealedSummary {
-                    records: last.summary.records,
-                    bytes: last.summary.bytes,
-                    first: last.summary.first_timestamp,
-                    last: last.summary.last_timestamp,
-                    ingestion: last.summary.last_ingestion,
-                };
-                fs::write(summary_path(&s.dir, last.seq), serde_json::to_vec(&sum)?)?;
+    /// Whether a record of `len` bytes at `ts` must start a new segment, `pending` bytes (from
+    /// `pending_first`) being queued for the current one. A segment holds one UTC day at most,
+    /// so retention can drop whole days.
+    fn needs_roll(
+        &self,
+        s: &Stream,
+        pending: u64,
+        pending_first: Option<i64>,
+        len: u64,
+        ts: i64,
+    ) -> bool {
+        let Some(seg) = s.segments.last().filter(|_| s.open) else {
+            return true;
+        };
+        let first = seg.summary.first_timestamp.or(pending_first);
+        let other_day = first.is_some_and(|f| f.div_euclid(DAY_MS) != ts.div_euclid(DAY_MS));
+        let used = seg.summary.bytes + pending;
+        used > 0 && (other_day || used + len > self.segment_bytes)
+    }
+
+    /// Seals the current segment (its summary lets the next start skip reading it) and opens
+    /// the next.
+    fn roll(&self, s: &mut Stream) -> io::Result<()> {
+        if let (true, Some(last)) = (s.open, s.segments.last()) {
+            if let Some(w) = s.writer.take() {
+                w.sync_data()?;
             }
-            let seq = s.next_seq;
-            s.next_seq += 1;
-            s.open = true;
-            s.segments.push(Segment {
-                seq,
-                path: segment_path(&s.dir, seq),
-                summary: Summary::default(),
-            });
+            let sum = SealedSummary {
+                records: last.summary.records,
+                bytes: last.summary.bytes,
+                first: last.summary.first_timestamp,
+                last: last.summary.last_timestamp,
+                ingestion: last.summary.last_ingestion,
+            };
+            fs::write(summary_path(&s.dir, last.seq), serde_json::to_vec(&sum)?)?;
         }
-        let seg = s.segments.last_mut().expect("one segment at least");
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        s.open = true;
+        s.segments.push(Segment {
+            seq,
+            path: segment_path(&s.dir, seq),
+            summary: Summary::default(),
+        });
+        Ok(())
+    }
+
+    /// Writes the queued records (`sizes`: each one's length and timestamp) to the current
+    /// segment in one write, and counts them in its summary.
+    fn write_pending(
+        &self,
+        s: &mut Stream,
+        bytes: &mut Vec<u8>,
+        sizes: &mut Vec<(u64, i64)>,
+        now: i64,
+    ) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let seg = s.segments.last_mut().expect("a segment is open");
         if s.writer.is_none() {
             s.writer = Some(segment::open_append(&seg.path)?);
         }
@@ -353,14 +389,18 @@ impl LogStore {
                 .and_then(|f| f.set_len(seg.summary.bytes));
             return Err(e);
         }
-        let end = seg.summary.bytes + bytes.len() as u64;
-        let raw = Raw {
-            offset: seg.summary.bytes,
-            timestamp: ts,
-            ingestion_time: now,
-            message: "",
-        };
-        seg.summary.add(&raw, end);
+        for &(len, ts) in sizes.iter() {
+            let raw = Raw {
+                offset: seg.summary.bytes,
+                timestamp: ts,
+                ingestion_time: now,
+                message: "",
+            };
+            let end = seg.summary.bytes + len;
+            seg.summary.add(&raw, end);
+        }
+        bytes.clear();
+        sizes.clear();
         Ok(())
     }
 

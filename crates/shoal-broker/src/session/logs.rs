@@ -8,6 +8,26 @@ use super::*;
 use shoal_domain::logging::{EventType, LogLevel, LogRecord, Origin, Transport as LogTransport};
 use shoal_services::logging::Op;
 
+thread_local! {
+    /// The state of each thread's trace-id generator, seeded once from the OS.
+    static TRACE: std::cell::Cell<u64> = std::cell::Cell::new(uuid::Uuid::new_v4().as_u64_pair().0 | 1);
+}
+
+/// A record's trace id: 128 bits from a per-thread wyrand generator. Trace ids only tell
+/// records apart; an OS random call per record would cost a busy connection more than the
+/// record itself.
+fn trace_id() -> u128 {
+    TRACE.with(|s| {
+        let next = || {
+            let x = s.get().wrapping_add(0xa076_1d64_78bd_642f);
+            s.set(x);
+            let t = u128::from(x) * u128::from(x ^ 0xe703_7ed1_a0b4_28db);
+            (t as u64) ^ ((t >> 64) as u64)
+        };
+        (u128::from(next()) << 64) | u128::from(next())
+    })
+}
+
 /// AWS's reason for a refused request in a `Failure` record.
 pub(super) const AUTHORIZATION_FAILURE: (&str, &str) =
     ("AUTHORIZATION_FAILURE", "Authorization Failure");
@@ -55,7 +75,7 @@ impl Session {
         let record = LogRecord {
             timestamp: shoal_domain::Timestamp(self.now()),
             level,
-            trace_id: uuid::Uuid::new_v4().to_string(),
+            trace_id: trace_id(),
             event,
             transport: LogTransport::Mqtt,
             failure: failure.map(|(r, d)| (r.to_string(), d.to_string())),

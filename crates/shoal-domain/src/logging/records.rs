@@ -4,7 +4,6 @@
 
 use super::levels::{EventType, LogLevel};
 use crate::clock::Timestamp;
-use serde::Serialize;
 
 /// How the device reached Shoal (the record's `protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +36,8 @@ pub struct Origin {
 pub struct LogRecord {
     pub timestamp: Timestamp,
     pub level: LogLevel,
-    pub trace_id: String,
+    /// 128 random bits, written as a version-4 UUID.
+    pub trace_id: u128,
     pub event: EventType,
     pub transport: Transport,
     /// None: `Success`; Some((reason, details)): `Failure` with AWS's reason code and its text.
@@ -47,59 +47,89 @@ pub struct LogRecord {
     pub extra: Extra,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Wire<'a> {
-    timestamp: String,
-    log_level: &'static str,
-    trace_id: &'a str,
-    account_id: &'a str,
-    status: &'static str,
-    event_type: &'static str,
-    protocol: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    topic_name: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    principal_id: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source_ip: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    source_port: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    details: Option<&'a str>,
-    #[serde(flatten)]
-    extra: std::collections::BTreeMap<&'static str, &'a str>,
+impl LogRecord {
+    /// The record as the JSON message CloudWatch Logs would hold, written by hand: a busy
+    /// connection writes one per message, so no map and no string per field.
+    pub fn to_json(&self, origin: &Origin) -> String {
+        let mut o = String::with_capacity(320);
+        o.push_str("{\"timestamp\":\"");
+        self.timestamp.write_log_format(&mut o);
+        o.push_str("\",\"logLevel\":\"");
+        o.push_str(self.level.as_str());
+        o.push_str("\",\"traceId\":\"");
+        write_uuid(&mut o, self.trace_id);
+        o.push('"');
+        field(&mut o, "accountId", &origin.account_id);
+        let status = if self.failure.is_some() {
+            "Failure"
+        } else {
+            "Success"
+        };
+        field(&mut o, "status", status);
+        field(&mut o, "eventType", self.event.as_str());
+        field(&mut o, "protocol", self.transport.as_str());
+        if let Some(t) = &self.topic {
+            field(&mut o, "topicName", t);
+        }
+        if let Some(c) = &origin.client_id {
+            field(&mut o, "clientId", c);
+        }
+        if let Some(p) = &origin.principal_id {
+            field(&mut o, "principalId", p);
+        }
+        if let Some(ip) = &origin.source_ip {
+            field(&mut o, "sourceIp", ip);
+        }
+        if let Some(port) = origin.source_port {
+            use std::fmt::Write;
+            let _ = write!(o, ",\"sourcePort\":{port}");
+        }
+        if let Some((reason, details)) = &self.failure {
+            field(&mut o, "reason", reason);
+            field(&mut o, "details", details);
+        }
+        for (k, v) in &self.extra {
+            field(&mut o, k, v);
+        }
+        o.push('}');
+        o
+    }
 }
 
-impl LogRecord {
-    /// The record as the JSON message CloudWatch Logs would hold.
-    pub fn to_json(&self, origin: &Origin) -> String {
-        let w = Wire {
-            timestamp: self.timestamp.log_format(),
-            log_level: self.level.as_str(),
-            trace_id: &self.trace_id,
-            account_id: &origin.account_id,
-            status: if self.failure.is_some() {
-                "Failure"
-            } else {
-                "Success"
-            },
-            event_type: self.event.as_str(),
-            protocol: self.transport.as_str(),
-            topic_name: self.topic.as_deref(),
-            client_id: origin.client_id.as_deref(),
-            principal_id: origin.principal_id.as_deref(),
-            source_ip: origin.source_ip.as_deref(),
-            source_port: origin.source_port,
-            reason: self.failure.as_ref().map(|f| f.0.as_str()),
-            details: self.failure.as_ref().map(|f| f.1.as_str()),
-            extra: self.extra.iter().map(|(k, v)| (*k, v.as_str())).collect(),
-        };
-        serde_json::to_string(&w).unwrap_or_default()
+/// `,"key":"value"` with the value escaped as JSON requires (runs without anything to escape,
+/// nearly every value, are copied whole).
+fn field(o: &mut String, key: &str, value: &str) {
+    o.push_str(",\"");
+    o.push_str(key);
+    o.push_str("\":\"");
+    let mut start = 0;
+    for (i, b) in value.bytes().enumerate() {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            o.push_str(&value[start..i]);
+            match b {
+                b'"' => o.push_str("\\\""),
+                b'\\' => o.push_str("\\\\"),
+                _ => {
+                    use std::fmt::Write;
+                    let _ = write!(o, "\\u{b:04x}");
+                }
+            }
+            start = i + 1;
+        }
+    }
+    o.push_str(&value[start..]);
+    o.push('"');
+}
+
+/// 128 bits as a lowercase version-4 UUID (8-4-4-4-12).
+fn write_uuid(o: &mut String, bits: u128) {
+    let b = (bits & !(0xf << 76) | (0x4 << 76)) & !(0x3 << 62) | (0x2 << 62);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for i in 0..32 {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            o.push('-');
+        }
+        o.push(char::from(HEX[((b >> (124 - 4 * i)) & 0xf) as usize]));
     }
 }
 

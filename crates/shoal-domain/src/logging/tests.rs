@@ -132,7 +132,7 @@ fn a_record_is_written_as_aws_writes_it() {
     let r = LogRecord {
         timestamp: Timestamp(1_502_379_443_476),
         level: LogLevel::Info,
-        trace_id: "20b23f3f-d7f1-feae-169f-82263394fbdb".into(),
+        trace_id: 0x20b23f3f_d7f1_4eae_969f_82263394fbdb,
         event: EventType::Connect,
         transport: Transport::Mqtt,
         failure: None,
@@ -150,7 +150,7 @@ fn a_record_is_written_as_aws_writes_it() {
     };
     assert_eq!(
         r.to_json(&o),
-        r#"{"timestamp":"2017-08-10 15:37:23.476","logLevel":"INFO","traceId":"20b23f3f-d7f1-feae-169f-82263394fbdb","accountId":"123456789012","status":"Success","eventType":"Connect","protocol":"MQTT","clientId":"abf27092886e49a8a5c1922749736453","principalId":"145179c40e2219e18a909d896a5340b74cf97a39641beec2fc3eeafc5a932167","sourceIp":"205.251.233.181","sourcePort":13490}"#
+        r#"{"timestamp":"2017-08-10 15:37:23.476","logLevel":"INFO","traceId":"20b23f3f-d7f1-4eae-969f-82263394fbdb","accountId":"123456789012","status":"Success","eventType":"Connect","protocol":"MQTT","clientId":"abf27092886e49a8a5c1922749736453","principalId":"145179c40e2219e18a909d896a5340b74cf97a39641beec2fc3eeafc5a932167","sourceIp":"205.251.233.181","sourcePort":13490}"#
     );
 }
 
@@ -190,4 +190,29 @@ fn reserved_requests_are_named_as_aws_logs_them() {
         Some(vec![("provisioningTemplateName", "tpl".into())])
     );
     assert_eq!(kind("$aws/things/t/shadow/update/accepted"), None);
+}
+
+#[test]
+fn values_are_escaped_and_attributes_follow_in_order() {
+    let r = LogRecord {
+        timestamp: Timestamp(0),
+        level: LogLevel::Error,
+        trace_id: 0,
+        event: EventType::PublishIn,
+        transport: Transport::Mqtt,
+        failure: Some((
+            "AUTHORIZATION_FAILURE".into(),
+            "Authorization Failure".into(),
+        )),
+        topic: Some("a/\"b\"\\\n".into()),
+        extra: vec![("retain", "True".into())],
+    };
+    let json = r.to_json(&Origin::default());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["topicName"], "a/\"b\"\\\n");
+    assert_eq!(v["traceId"], "00000000-0000-4000-8000-000000000000");
+    assert_eq!(v["timestamp"], "1970-01-01 00:00:00.000");
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    assert!(keys.contains(&"retain") && keys.contains(&"reason"));
+    assert!(json.ends_with(r#""retain":"True"}"#), "{json}");
 }

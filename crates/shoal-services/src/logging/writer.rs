@@ -20,6 +20,10 @@ const QUEUE: usize = 65_536;
 /// Records written in one batch at most.
 const BATCH: usize = 8_192;
 const SWEEP_MS: i64 = 3_600_000;
+/// How long the writer rests after a batch. While it rests it is not waiting on the queue, so
+/// senders hand records over without waking it (a wake-up per record, a context switch on a
+/// busy core, cost more than building the record); a flush waits at most this long more.
+const REST: std::time::Duration = std::time::Duration::from_millis(20);
 
 enum Msg {
     Record {
@@ -77,6 +81,9 @@ pub(super) fn start(logs: Arc<LogStore>, store: Arc<dyn Store>, clock: Arc<dyn C
     Handle { tx }
 }
 
+/// A record taken from the queue: scope, group, stream, timestamp, message.
+type Queued = (Arc<str>, &'static str, Arc<str>, i64, String);
+
 fn stream_name(scope: &str, node: &str) -> String {
     let account = scope.split('/').next().unwrap_or(scope);
     format!("{node}_{account}_0")
@@ -84,7 +91,9 @@ fn stream_name(scope: &str, node: &str) -> String {
 
 fn run(rx: Receiver<Msg>, logs: &LogStore, store: &dyn Store, clock: &dyn Clock, node: &str) {
     let mut last_sweep: Option<i64> = None;
-    let mut records: Vec<(Arc<str>, &'static str, String, i64, String)> = Vec::new();
+    let mut records: Vec<Queued> = Vec::new();
+    // Each scope's stream name, made once.
+    let mut streams: std::collections::HashMap<Arc<str>, Arc<str>> = Default::default();
     let mut flushes = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
@@ -96,7 +105,10 @@ fn run(rx: Receiver<Msg>, logs: &LogStore, store: &dyn Store, clock: &dyn Clock,
                     timestamp,
                     message,
                 } => {
-                    let stream = stream_name(&scope, node);
+                    let stream = streams
+                        .entry(scope.clone())
+                        .or_insert_with(|| Arc::from(stream_name(&scope, node).as_str()))
+                        .clone();
                     records.push((scope, group, stream, timestamp, message));
                 }
                 Msg::Flush(done) => flushes.push(done),
@@ -126,6 +138,7 @@ fn run(rx: Receiver<Msg>, logs: &LogStore, store: &dyn Store, clock: &dyn Clock,
         for f in flushes.drain(..) {
             let _ = f.send(());
         }
+        std::thread::sleep(REST);
         let now = clock.now().millis();
         if last_sweep.is_none_or(|t| now.saturating_sub(t) >= SWEEP_MS) {
             last_sweep = Some(now);
