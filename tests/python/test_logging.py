@@ -484,3 +484,71 @@ def test_operational_counters_on_metrics_per_account(srv, iot, tmp_path):
     assert after["Connect.Success"] == before.get("Connect.Success", 0) + 1
     assert after["PublishIn.Success"] == before.get("PublishIn.Success", 0) + 1
     assert after["PublishIn.AuthError"] == before.get("PublishIn.AuthError", 0) + 1
+
+
+def test_http_requests_and_a_job_that_completes_are_logged(srv, iot, logs):
+    iot.set_v2_logging_options(roleArn=ROLE, defaultLogLevel="DEBUG")
+    session = boto3.session.Session(aws_access_key_id=srv.access_key,
+                                    aws_secret_access_key=srv.secret_key,
+                                    region_name=DEFAULT_REGION)
+    cfg = Config(retries={"total_max_attempts": 1})
+    data = session.client("iot-data", endpoint_url=srv.endpoint, config=cfg)
+    jobs_data = session.client("iot-jobs-data", endpoint_url=srv.endpoint, config=cfg)
+    thing = "http-" + uuid.uuid4().hex[:6]
+    iot.create_thing(thingName=thing)
+    data.publish(topic="telemetry/%s" % thing, qos=1, payload=b"{}")
+    data.update_thing_shadow(thingName=thing, payload=json.dumps({"state": {"reported": {"a": 1}}}))
+    with pytest.raises(ClientError):
+        data.update_thing_shadow(thingName=thing, payload=b"not json")
+    job = "job-" + uuid.uuid4().hex[:6]
+    iot.create_job(jobId=job, targets=[iot.describe_thing(thingName=thing)["thingArn"]],
+                   document=json.dumps({"op": "noop"}))
+    jobs_data.start_next_pending_job_execution(thingName=thing)
+    jobs_data.update_job_execution(thingName=thing, jobId=job, status="SUCCEEDED")
+
+    got = records(logs, filterPattern='{ $.protocol = "HTTP" }')
+    publish = [r for r in got if r["eventType"] == "Publish-In"
+               and r["topicName"] == "telemetry/%s" % thing]
+    assert len(publish) == 1
+    assert publish[0]["principalId"] == srv.access_key
+    assert publish[0]["sourceIp"] == "127.0.0.1"
+    shadow = [(r["status"], r["logLevel"]) for r in got
+              if r["eventType"] == "UpdateThingShadow" and r.get("deviceShadowName") == thing]
+    assert shadow == [("Success", "INFO"), ("Failure", "ERROR")]
+    update = [r for r in got if r["eventType"] == "UpdateJobExecution" and r.get("jobId") == job]
+    assert [(r["status"], r["logLevel"]) for r in update] == [("Success", "DEBUG")]
+    assert update[0]["topicName"] == "$aws/things/%s/jobs/%s/update" % (thing, job)
+    final = [r for r in records(logs, filterPattern='{ $.eventType = "ReportFinalJobExecutionCount" }')
+             if r.get("jobId") == job]
+    assert len(final) == 1 and "protocol" not in final[0]
+    assert final[0]["details"].startswith("Job %s completed. QUEUED job execution count: 0" % job)
+    assert "SUCCEEDED job execution count: 1" in final[0]["details"]
+
+
+def test_another_account_sees_none_of_it_and_the_reset_empties_it(srv, iot, logs, tmp_path):
+    iot.set_v2_logging_options(roleArn=ROLE, defaultLogLevel="INFO")
+    dev = "dev-tenant-" + uuid.uuid4().hex[:6]
+    session(srv, make_device(iot, tmp_path, dev, ["telemetry/*"]), dev).stop()
+    assert any(r.get("clientId") == dev for r in records(logs))
+    account, key, secret = srv.create_account()
+    other = boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                  region_name=DEFAULT_REGION).client(
+        "logs", endpoint_url=srv.endpoint, config=Config(retries={"total_max_attempts": 1}))
+    assert other.describe_log_groups()["logGroups"] == []
+    with pytest.raises(ClientError) as e:
+        other.filter_log_events(logGroupName=GROUP)
+    assert error_code(e)[0] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as e:
+        srv.client(access_key=key, secret_key=secret).get_v2_logging_options()
+    assert error_code(e)[0] == "NotConfiguredException"
+    # The admin reset takes the account's logs and settings with the rest.
+    from conftest import send_signed
+    mine = iot.create_thing(thingName="probe-" + uuid.uuid4().hex[:6])["thingArn"].split(":")[4]
+    status, _, body = send_signed(srv.endpoint, "POST", "/shoal/reset",
+                                  body=json.dumps({"accountId": mine}).encode(),
+                                  access_key=srv.access_key, secret_key=srv.secret_key)
+    assert status == 200, body
+    assert logs.describe_log_groups()["logGroups"] == []
+    with pytest.raises(ClientError) as e:
+        iot.get_v2_logging_options()
+    assert error_code(e)[0] == "NotConfiguredException"

@@ -56,6 +56,27 @@ pub struct Call<'a> {
     pub stream: Option<Streamed>,
     pub headers: &'a HeaderMap,
     pub request_id: &'a str,
+    /// Who the request is from, as device log records name it (account, principal, address).
+    pub origin: shoal_domain::logging::Origin,
+}
+
+/// The remote address of an HTTP connection, set on each of its requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+/// What log records say of an HTTP caller.
+pub fn origin_of(
+    part: &Partition,
+    principal: &str,
+    peer: Option<std::net::SocketAddr>,
+) -> shoal_domain::logging::Origin {
+    shoal_domain::logging::Origin {
+        account_id: part.account.as_str().to_string(),
+        client_id: None,
+        principal_id: Some(principal.to_string()),
+        source_ip: peer.map(|p| p.ip().to_string()),
+        source_port: peer.map(|p| p.port()),
+    }
 }
 
 /// A request body not yet read, and what verifies its chunk signatures when the client signs

@@ -12,6 +12,7 @@ use base64::Engine;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use serde_json::json;
+use shoal_domain::logging::{reserved_request, EventType, LogLevel, Origin};
 use shoal_domain::{ErrorKind, Partition, ServiceError};
 use shoal_services::messaging::{MessageProps, StoredMessage};
 use shoal_services::reserved::Handled;
@@ -167,6 +168,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         body,
         headers,
         request_id,
+        origin,
         ..
     } = call;
     match endpoint {
@@ -174,10 +176,27 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
             crate::connections::handle(state, part, &caller, route, body, headers, request_id).await
         }
         Endpoint::Shadow(e) => {
-            crate::shadow::handle(state, part, &caller, e, body, request_id).await
+            let logged = crate::shadow::logged(&e);
+            let out = crate::shadow::handle(state, part, &caller, e, body, request_id).await;
+            if let Some((event, thing, topic)) = logged {
+                let extra = vec![("deviceShadowName", thing)];
+                let (ok, code) = (LogLevel::Info, Data::code as fn(&ErrorKind) -> _);
+                crate::http_logs::record(
+                    state,
+                    part,
+                    &origin,
+                    event,
+                    ok,
+                    Some(&topic),
+                    extra,
+                    &out,
+                    code,
+                );
+            }
+            out
         }
         Endpoint::Publish { topic, query } => {
-            publish(state, part, &caller, topic, query, body, headers).await?;
+            publish(state, part, &caller, &origin, topic, query, body, headers).await?;
             Ok(crate::json::ok(
                 &json!({"message": "OK", "traceId": request_id}),
                 request_id,
@@ -240,10 +259,12 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
 /// Publish: the query carries qos, retain and the MQTT 5 properties; headers carry user
 /// properties (base64 of a JSON array of one-member objects), payload format and correlation
 /// data (https://docs.aws.amazon.com/iot/latest/apireference/API_iotdata_Publish.html).
+#[allow(clippy::too_many_arguments)]
 async fn publish(
     state: &ApiState,
     part: &Partition,
     caller: &Caller<'_>,
+    origin: &Origin,
     topic: String,
     query: Query,
     body: &Bytes,
@@ -265,17 +286,38 @@ async fn publish(
     };
     let retain = query.bool("retain")?.unwrap_or(false);
     if state.reserved.owns(&topic) && !retain {
-        return publish_request(state, part, caller, &topic, body).await;
+        return publish_request(state, part, caller, origin, &topic, body).await;
     }
     if topic.starts_with('$') {
         return Err(invalid(format!(
             "Publishing to the reserved topic {topic} is not supported"
         )));
     }
-    caller.check("iot:Publish", "topic", &topic)?;
-    if retain {
-        caller.check("iot:RetainPublish", "topic", &topic)?;
-    }
+    let allowed = caller
+        .check("iot:Publish", "topic", &topic)
+        .and_then(|()| match retain {
+            true => caller.check("iot:RetainPublish", "topic", &topic),
+            false => Ok(()),
+        });
+    let extra = if retain {
+        vec![("retain", "True".to_string())]
+    } else {
+        Vec::new()
+    };
+    let code = Data::code as fn(&ErrorKind) -> _;
+    let (event, ok) = (EventType::PublishIn, LogLevel::Info);
+    crate::http_logs::record(
+        state,
+        part,
+        origin,
+        event,
+        ok,
+        Some(&topic),
+        extra,
+        &allowed,
+        code,
+    );
+    allowed?;
     let now = state.clock.now().millis();
     let expires_at = match query.int("messageExpiry")? {
         None => None,
@@ -351,6 +393,7 @@ async fn publish_request(
     state: &ApiState,
     part: &Partition,
     caller: &Caller<'_>,
+    origin: &Origin,
     topic: &str,
     body: &Bytes,
 ) -> Result<(), ApiError> {
@@ -363,11 +406,20 @@ async fn publish_request(
         return Err(refused());
     }
     caller.check("iot:Publish", "topic", topic)?;
-    match state
+    let handled = state
         .reserved
         .handle(part, topic, body, shoal_services::reserved::Requester::Http)
-        .await
-    {
+        .await;
+    // The request's record, with the rejection the service answered if it refused.
+    if let (Some((event, ok, extra)), Ok(h)) = (reserved_request(topic), &handled) {
+        let failure = match h {
+            Handled::Answered { rejection } => rejection.clone(),
+            Handled::ToRequester(answers) => shoal_services::reserved::rejection(answers),
+            Handled::NotARequest => None,
+        };
+        crate::http_logs::write(state, part, origin, event, ok, Some(topic), extra, failure);
+    }
+    match handled {
         Ok(Handled::Answered { .. } | Handled::ToRequester(_)) => Ok(()),
         Ok(Handled::NotARequest) => Err(refused()),
         Err(e) => Err(e.into()),

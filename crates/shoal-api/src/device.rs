@@ -144,6 +144,14 @@ async fn handle(
         stream: None,
         headers: &parts.headers,
         request_id: &request_id,
+        origin: crate::api::origin_of(
+            &client.partition,
+            client
+                .device
+                .as_ref()
+                .map_or("", |d| d.certificate_id.as_str()),
+            Some(client.peer),
+        ),
     };
     let (method, path) = (&parts.method, parts.uri.path());
     let query = parts.uri.query().unwrap_or("");

@@ -33,6 +33,24 @@ pub enum Endpoint {
     },
 }
 
+impl Endpoint {
+    /// The MQTT topic of the same request (`$aws/things/THING/jobs/...`).
+    fn topic(&self) -> String {
+        match self {
+            Endpoint::DescribeJobExecution { thing, job, .. } => {
+                format!("$aws/things/{thing}/jobs/{job}/get")
+            }
+            Endpoint::GetPendingJobExecutions { thing } => format!("$aws/things/{thing}/jobs/get"),
+            Endpoint::StartNextPendingJobExecution { thing } => {
+                format!("$aws/things/{thing}/jobs/start-next")
+            }
+            Endpoint::UpdateJobExecution { thing, job } => {
+                format!("$aws/things/{thing}/jobs/{job}/update")
+            }
+        }
+    }
+}
+
 /// The `iot-jobs-data` API.
 pub struct JobsData;
 
@@ -84,7 +102,25 @@ impl Api for JobsData {
     }
 
     async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
-        handle(call, endpoint).await
+        // The device's log record: the request named as its MQTT topic would name it.
+        let topic = endpoint.topic();
+        let (state, part, origin) = (call.state, call.part, call.origin.clone());
+        let out = handle(call, endpoint).await;
+        if let Some((event, ok, extra)) = shoal_domain::logging::reserved_request(&topic) {
+            let code = JobsData::code as fn(&ErrorKind) -> _;
+            crate::http_logs::record(
+                state,
+                part,
+                &origin,
+                event,
+                ok,
+                Some(&topic),
+                extra,
+                &out,
+                code,
+            );
+        }
+        out
     }
 
     /// The `iot-jobs-data` model's error shapes: a version that does not match is an

@@ -14,6 +14,7 @@ mod connections;
 mod data;
 mod device;
 mod error;
+mod http_logs;
 mod iot;
 mod jobs_data;
 mod json;

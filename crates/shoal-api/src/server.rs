@@ -35,9 +35,11 @@ pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn serve(listener: Listener, state: Arc<ApiState>, stop: CancellationToken) -> Served {
     listener.serve(stop, move |tcp, conn| {
         let state = state.clone();
+        let peer = crate::api::Peer(conn.peer());
         async move {
-            let svc = service_fn(move |req| {
+            let svc = service_fn(move |mut req: Request<Incoming>| {
                 let state = state.clone();
+                req.extensions_mut().insert(peer);
                 async move { Ok::<_, std::convert::Infallible>(handle(&state, req).await) }
             });
             serve_connection(TokioIo::new(tcp), svc, conn.stop()).await;
@@ -170,6 +172,7 @@ async fn route_s3(
         }),
         headers: &parts.headers,
         request_id,
+        origin: crate::api::origin_of(&caller.partition, &caller.access_key_id, peer_of(&parts)),
     };
     let query = parts.uri.query().unwrap_or("");
     api::serve::<S3>(call, &parts.method, parts.uri.path(), query).await
@@ -200,6 +203,10 @@ async fn buffered(
     route(state, &parts, &body, request_id).await
 }
 
+fn peer_of(parts: &http::request::Parts) -> Option<std::net::SocketAddr> {
+    parts.extensions.get::<crate::api::Peer>().map(|p| p.0)
+}
+
 /// Authenticates the request and hands it to the API its credential scope names.
 async fn route(
     state: &ApiState,
@@ -224,6 +231,7 @@ async fn route(
         stream: None,
         headers: &parts.headers,
         request_id,
+        origin: crate::api::origin_of(&caller.partition, &caller.access_key_id, peer_of(parts)),
     };
     let (method, path) = (&parts.method, parts.uri.path());
     let query = parts.uri.query().unwrap_or("");

@@ -61,6 +61,23 @@ fn document(doc: &Value, request_id: &str) -> Response<Full<Bytes>> {
     crate::json::ok(doc, request_id)
 }
 
+/// The log record a shadow operation makes (MQTT's names, with the topic the same request
+/// would have on MQTT): event type, thing, topic.
+pub fn logged(e: &Endpoint) -> Option<(shoal_domain::logging::EventType, String, String)> {
+    use shoal_domain::logging::EventType as E;
+    let (event, id, op) = match e {
+        Endpoint::Get(id) => (E::GetThingShadow, id, "get"),
+        Endpoint::Update(id) => (E::UpdateThingShadow, id, "update"),
+        Endpoint::Delete(id) => (E::DeleteThingShadow, id, "delete"),
+        Endpoint::ListNamed { .. } => return None,
+    };
+    Some((
+        event,
+        id.thing.to_string(),
+        format!("{}/{op}", id.topic_prefix()),
+    ))
+}
+
 pub async fn handle(
     state: &ApiState,
     part: &Partition,

@@ -189,7 +189,8 @@ impl Server {
             events.clone(),
         )
         .with_fleet(fleet.clone())
-        .with_objects(objects.clone());
+        .with_objects(objects.clone())
+        .with_logs(logs.clone());
         let provisioning = Arc::new(shoal_services::provisioning::Provisioning::new(
             dyn_store.clone(),
             clock.clone(),

@@ -150,6 +150,7 @@ impl Session {
         }
         if !allowed {
             tracing::info!(conn = self.conn, client_id = %self.client_id, "connect denied by policy");
+            self.log_connect_refused();
             if self.events_wanted() {
                 let ip = self.transport.peer.ip().to_string();
                 let (topic, body) = lifecycle::connect_failed(&self.who(), self.now(), &ip);

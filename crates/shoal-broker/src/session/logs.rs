@@ -77,7 +77,7 @@ impl Session {
             level,
             trace_id: trace_id(),
             event,
-            transport: LogTransport::Mqtt,
+            transport: Some(LogTransport::Mqtt),
             failure: failure.map(|(r, d)| (r.to_string(), d.to_string())),
             topic: topic.map(str::to_string),
             extra,
@@ -133,6 +133,22 @@ impl Session {
         if self.logs_want(event, level) {
             let failure = rejection.as_ref().map(|(r, d)| (r.as_str(), d.as_str()));
             self.write_log(event, level, Some(topic), failure, extra);
+        }
+    }
+
+    /// A CONNECT its policy refused: a `Connect` failure at ERROR, the client named.
+    pub(super) fn log_connect_refused(&mut self) {
+        self.log_client();
+        self.count(Op::ConnectAuthError);
+        if self.logs_want(EventType::Connect, LogLevel::Error) {
+            let failure = Some(AUTHORIZATION_FAILURE);
+            self.write_log(
+                EventType::Connect,
+                LogLevel::Error,
+                None,
+                failure,
+                Vec::new(),
+            );
         }
     }
 }

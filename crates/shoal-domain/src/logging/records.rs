@@ -39,7 +39,8 @@ pub struct LogRecord {
     /// 128 random bits, written as a version-4 UUID.
     pub trace_id: u128,
     pub event: EventType,
-    pub transport: Transport,
+    /// None for an account's own event (a job's final count), which has no protocol.
+    pub transport: Option<Transport>,
     /// None: `Success`; Some((reason, details)): `Failure` with AWS's reason code and its text.
     pub failure: Option<(String, String)>,
     pub topic: Option<String>,
@@ -67,7 +68,9 @@ impl LogRecord {
         };
         field(&mut o, "status", status);
         field(&mut o, "eventType", self.event.as_str());
-        field(&mut o, "protocol", self.transport.as_str());
+        if let Some(t) = self.transport {
+            field(&mut o, "protocol", t.as_str());
+        }
         if let Some(t) = &self.topic {
             field(&mut o, "topicName", t);
         }

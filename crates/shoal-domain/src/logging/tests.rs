@@ -134,7 +134,7 @@ fn a_record_is_written_as_aws_writes_it() {
         level: LogLevel::Info,
         trace_id: 0x20b23f3f_d7f1_4eae_969f_82263394fbdb,
         event: EventType::Connect,
-        transport: Transport::Mqtt,
+        transport: Some(Transport::Mqtt),
         failure: None,
         topic: None,
         extra: vec![],
@@ -199,7 +199,7 @@ fn values_are_escaped_and_attributes_follow_in_order() {
         level: LogLevel::Error,
         trace_id: 0,
         event: EventType::PublishIn,
-        transport: Transport::Mqtt,
+        transport: Some(Transport::Mqtt),
         failure: Some((
             "AUTHORIZATION_FAILURE".into(),
             "Authorization Failure".into(),

@@ -44,6 +44,9 @@ impl Jobs {
         operation: &str,
         details: Option<&ProcessDetails>,
     ) {
+        if let (Some(logs), Some(d), "completed") = (self.logs.get(), details, operation) {
+            logs.report_final_count(part, &job.job_id, &final_count_details(&job.job_id, d));
+        }
         if !self.events_on(part, "JOB") {
             return;
         }
@@ -122,4 +125,22 @@ impl Jobs {
             .collect();
         self.publish_events(part, answers).await;
     }
+}
+
+/// ReportFinalJobExecutionCount's `details`, as AWS words it.
+fn final_count_details(job: &str, d: &ProcessDetails) -> String {
+    use shoal_domain::jobs::ExecutionStatus as S;
+    let mut out = format!("Job {job} completed.");
+    for (name, s) in [
+        ("QUEUED", S::Queued),
+        ("IN_PROGRESS", S::InProgress),
+        ("FAILED", S::Failed),
+        ("SUCCEEDED", S::Succeeded),
+        ("CANCELED", S::Canceled),
+        ("REJECTED", S::Rejected),
+        ("REMOVED", S::Removed),
+    ] {
+        out.push_str(&format!(" {name} job execution count: {}", d.count(s)));
+    }
+    out
 }

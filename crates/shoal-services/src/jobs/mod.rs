@@ -95,6 +95,8 @@ pub struct Jobs {
     /// Object storage: documents from `documentSource`, and the presigned URLs that replace
     /// `${aws:iot:s3-presigned-url:...}` placeholders in what devices get.
     objects: std::sync::OnceLock<Arc<crate::Objects>>,
+    /// Device logs, for ReportFinalJobExecutionCount when a job completes.
+    logs: std::sync::OnceLock<Arc<crate::DeviceLogs>>,
     /// Notifications being sent in the background: a bound, so a rollout of a million waits
     /// for its devices to be told rather than growing the process.
     notifying: Arc<tokio::sync::Semaphore>,
@@ -186,6 +188,7 @@ impl Jobs {
             me: me.clone(),
             fleet: std::sync::OnceLock::new(),
             objects: std::sync::OnceLock::new(),
+            logs: std::sync::OnceLock::new(),
             abort_judged: Default::default(),
             notifying: Arc::new(tokio::sync::Semaphore::new(NOTIFYING as usize)),
         });
@@ -262,6 +265,11 @@ impl Jobs {
     }
 
     /// Lets abort criteria name fleet queries.
+    pub fn with_logs(self: Arc<Self>, logs: Arc<crate::DeviceLogs>) -> Arc<Self> {
+        let _ = self.logs.set(logs);
+        self
+    }
+
     pub fn with_fleet(self: Arc<Self>, fleet: crate::FleetIndexing) -> Arc<Self> {
         let _ = self.fleet.set(fleet);
         self

@@ -12,6 +12,7 @@ use std::sync::{Arc, RwLock};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
     ConnectSuccess,
+    ConnectAuthError,
     PublishInSuccess,
     PublishInAuthError,
     PublishOutSuccess,
@@ -27,9 +28,10 @@ pub enum Op {
 }
 
 impl Op {
-    const COUNT: usize = 13;
+    const COUNT: usize = 14;
     const ALL: [Op; Op::COUNT] = [
         Op::ConnectSuccess,
+        Op::ConnectAuthError,
         Op::PublishInSuccess,
         Op::PublishInAuthError,
         Op::PublishOutSuccess,
@@ -48,6 +50,7 @@ impl Op {
     pub fn name(self) -> &'static str {
         match self {
             Op::ConnectSuccess => "Connect.Success",
+            Op::ConnectAuthError => "Connect.AuthError",
             Op::PublishInSuccess => "PublishIn.Success",
             Op::PublishInAuthError => "PublishIn.AuthError",
             Op::PublishOutSuccess => "PublishOut.Success",

@@ -19,6 +19,9 @@ mod levels;
 mod queries;
 mod writer;
 
+#[cfg(test)]
+mod tests;
+
 pub use counters::{Counters, Op};
 pub use events::{FilterRequest, GetRequest, LogEvent, LogEventsPage};
 pub use gate::LogGate;
@@ -117,6 +120,35 @@ impl DeviceLogs {
         } else {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// ReportFinalJobExecutionCount (INFO) when a job completes: an account's record, kept at
+    /// the account's default level.
+    pub fn report_final_count(&self, part: &Partition, job: &str, details: &str) {
+        use shoal_domain::logging::{EventType, LogLevel};
+        let origin = Origin {
+            account_id: part.account.as_str().to_string(),
+            ..Origin::default()
+        };
+        let mut gate = self.gate(part, origin);
+        if !gate.wants(
+            self,
+            EventType::ReportFinalJobExecutionCount,
+            LogLevel::Info,
+        ) {
+            return;
+        }
+        let record = LogRecord {
+            timestamp: self.clock.now(),
+            level: LogLevel::Info,
+            trace_id: uuid::Uuid::new_v4().as_u128(),
+            event: EventType::ReportFinalJobExecutionCount,
+            transport: None,
+            failure: None,
+            topic: None,
+            extra: vec![("jobId", job.to_string()), ("details", details.to_string())],
+        };
+        self.emit(&gate, &record);
     }
 
     /// Waits until every record emitted before the call is readable (reads call it, so a
