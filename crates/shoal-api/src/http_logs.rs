@@ -68,8 +68,8 @@ pub(crate) fn write(
         trace_id: uuid::Uuid::new_v4().as_u128(),
         event,
         transport: Some(Transport::Http),
-        failure,
-        topic: topic.map(str::to_string),
+        failure: failure.as_ref().map(|(r, d)| (r.as_str(), d.as_str())),
+        topic,
         extra,
     };
     state.logs.emit(&gate, &r);

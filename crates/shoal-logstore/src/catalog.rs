@@ -251,8 +251,14 @@ impl LogStore {
             }
             let stream = self.stream_mut(&mut groups, first, now)?;
             // One write per segment touched, not one per record.
-            let mut sizes: Vec<(u64, i64)> = Vec::new();
+            let mut sizes: Vec<(u64, i64)> = Vec::with_capacity(j - i);
             buf.clear();
+            buf.reserve(
+                order[i..j]
+                    .iter()
+                    .map(|&k| segment::HEADER + entries[k].message.len())
+                    .sum(),
+            );
             for &k in &order[i..j] {
                 let e = &entries[k];
                 let before = buf.len();

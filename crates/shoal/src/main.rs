@@ -227,7 +227,7 @@ fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
         let server = Server::start(&cfg, Arc::new(SystemClock)).await?;
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
-        println!("  api      {:<26}iot, iot-data, iot-jobs-data, s3", server.endpoint());
+        println!("  api      {:<26}iot, iot-data, iot-jobs-data, s3, logs", server.endpoint());
         println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5; WebSocket /mqtt (SigV4)", server.mqtt_addr);
         println!("  https    https://{:<18}device HTTPS (client certificates): iot-data, iot-jobs-data; MQTT by ALPN x-amzn-mqtt-ca", server.device_https_addr);
         if let Some(a) = server.alpn_addr {

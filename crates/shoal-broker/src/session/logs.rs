@@ -78,8 +78,8 @@ impl Session {
             trace_id: trace_id(),
             event,
             transport: Some(LogTransport::Mqtt),
-            failure: failure.map(|(r, d)| (r.to_string(), d.to_string())),
-            topic: topic.map(str::to_string),
+            failure,
+            topic,
             extra,
         };
         self.gw.logs.emit(&self.log_gate, &record);

@@ -31,9 +31,10 @@ pub struct Origin {
     pub source_port: Option<u16>,
 }
 
-/// One log record before it is written.
+/// One log record before it is written; it borrows what it says (a busy connection makes one
+/// per message, so nothing is copied until the JSON is written).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogRecord {
+pub struct LogRecord<'a> {
     pub timestamp: Timestamp,
     pub level: LogLevel,
     /// 128 random bits, written as a version-4 UUID.
@@ -42,17 +43,17 @@ pub struct LogRecord {
     /// None for an account's own event (a job's final count), which has no protocol.
     pub transport: Option<Transport>,
     /// None: `Success`; Some((reason, details)): `Failure` with AWS's reason code and its text.
-    pub failure: Option<(String, String)>,
-    pub topic: Option<String>,
+    pub failure: Option<(&'a str, &'a str)>,
+    pub topic: Option<&'a str>,
     /// The event's own attributes (`disconnectReason`, `thingName`, `jobId`...), in order.
     pub extra: Extra,
 }
 
-impl LogRecord {
+impl LogRecord<'_> {
     /// The record as the JSON message CloudWatch Logs would hold, written by hand: a busy
     /// connection writes one per message, so no map and no string per field.
     pub fn to_json(&self, origin: &Origin) -> String {
-        let mut o = String::with_capacity(320);
+        let mut o = String::with_capacity(512);
         o.push_str("{\"timestamp\":\"");
         self.timestamp.write_log_format(&mut o);
         o.push_str("\",\"logLevel\":\"");

@@ -200,11 +200,8 @@ fn values_are_escaped_and_attributes_follow_in_order() {
         trace_id: 0,
         event: EventType::PublishIn,
         transport: Some(Transport::Mqtt),
-        failure: Some((
-            "AUTHORIZATION_FAILURE".into(),
-            "Authorization Failure".into(),
-        )),
-        topic: Some("a/\"b\"\\\n".into()),
+        failure: Some(("AUTHORIZATION_FAILURE", "Authorization Failure")),
+        topic: Some("a/\"b\"\\\n"),
         extra: vec![("retain", "True".into())],
     };
     let json = r.to_json(&Origin::default());

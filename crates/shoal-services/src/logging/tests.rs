@@ -50,7 +50,7 @@ fn origin(client: &str) -> Origin {
     }
 }
 
-fn record(f: &Fixture, event: EventType) -> LogRecord {
+fn record(f: &Fixture, event: EventType) -> LogRecord<'static> {
     LogRecord {
         timestamp: f.clock.now(),
         level: LogLevel::Info,
