@@ -5,6 +5,7 @@
 
 use crate::api::{Api, Call, Caller, Protocol, Reply};
 use crate::error::ApiError;
+use crate::http_logs::{HttpLog, What};
 use crate::request::{decode, segments, Query};
 use crate::ApiState;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -180,18 +181,14 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
             let out = crate::shadow::handle(state, part, &caller, e, body, request_id).await;
             if let Some((event, thing, topic)) = logged {
                 let extra = vec![("deviceShadowName", thing)];
-                let (ok, code) = (LogLevel::Info, Data::code as fn(&ErrorKind) -> _);
-                crate::http_logs::record(
-                    state,
-                    part,
-                    &origin,
+                let (ok_level, topic) = (LogLevel::Info, Some(topic.as_str()));
+                let what = What {
                     event,
-                    ok,
-                    Some(&topic),
+                    ok_level,
+                    topic,
                     extra,
-                    &out,
-                    code,
-                );
+                };
+                http_log(state, part, &origin).outcome(what, &out);
             }
             out
         }
@@ -304,19 +301,13 @@ async fn publish(
     } else {
         Vec::new()
     };
-    let code = Data::code as fn(&ErrorKind) -> _;
-    let (event, ok) = (EventType::PublishIn, LogLevel::Info);
-    crate::http_logs::record(
-        state,
-        part,
-        origin,
-        event,
-        ok,
-        Some(&topic),
+    let what = What {
+        event: EventType::PublishIn,
+        ok_level: LogLevel::Info,
+        topic: Some(&topic),
         extra,
-        &allowed,
-        code,
-    );
+    };
+    http_log(state, part, origin).outcome(what, &allowed);
     allowed?;
     let now = state.clock.now().millis();
     let expires_at = match query.int("messageExpiry")? {
@@ -389,6 +380,15 @@ pub(crate) fn mqtt5_properties(
 /// by the reserved-topic port as the same publish over MQTT would be, its answers (a refusal
 /// included) published on the answer topics
 /// (https://docs.aws.amazon.com/iot/latest/developerguide/device-shadow-rest-api.html).
+fn http_log<'a>(state: &'a ApiState, part: &'a Partition, origin: &'a Origin) -> HttpLog<'a> {
+    HttpLog {
+        state,
+        part,
+        origin,
+        code: Data::code,
+    }
+}
+
 async fn publish_request(
     state: &ApiState,
     part: &Partition,
@@ -417,7 +417,13 @@ async fn publish_request(
             Handled::ToRequester(answers) => shoal_services::reserved::rejection(answers),
             Handled::NotARequest => None,
         };
-        crate::http_logs::write(state, part, origin, event, ok, Some(topic), extra, failure);
+        let what = What {
+            event,
+            ok_level: ok,
+            topic: Some(topic),
+            extra,
+        };
+        http_log(state, part, origin).failure(what, failure);
     }
     match handled {
         Ok(Handled::Answered { .. } | Handled::ToRequester(_)) => Ok(()),

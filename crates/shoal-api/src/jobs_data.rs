@@ -106,19 +106,21 @@ impl Api for JobsData {
         let topic = endpoint.topic();
         let (state, part, origin) = (call.state, call.part, call.origin.clone());
         let out = handle(call, endpoint).await;
-        if let Some((event, ok, extra)) = shoal_domain::logging::reserved_request(&topic) {
-            let code = JobsData::code as fn(&ErrorKind) -> _;
-            crate::http_logs::record(
+        if let Some((event, ok_level, extra)) = shoal_domain::logging::reserved_request(&topic) {
+            let log = crate::http_logs::HttpLog {
                 state,
                 part,
-                &origin,
+                origin: &origin,
+                code: JobsData::code,
+            };
+            let topic = Some(topic.as_str());
+            let what = crate::http_logs::What {
                 event,
-                ok,
-                Some(&topic),
+                ok_level,
+                topic,
                 extra,
-                &out,
-                code,
-            );
+            };
+            log.outcome(what, &out);
         }
         out
     }
