@@ -220,14 +220,24 @@ def test_levels_list_page_and_delete_and_stay_within_the_quota(iot):
                                  logLevel="INFO")
     assert error_code(e)[0] == "InvalidRequestException"
     with pytest.raises(ClientError) as e:
-        iot.set_v2_logging_level(logTarget={"targetType": "DEFAULT"}, logLevel="INFO")
+        iot.delete_v2_logging_level(targetType="DEFAULT", targetName="x")
     assert error_code(e)[0] == "InvalidRequestException"
     for n in names:
         iot.delete_v2_logging_level(targetType="SOURCE_IP", targetName=n)
     left = iot.list_v2_logging_levels(targetType="SOURCE_IP")["logTargetConfigurations"]
     assert left == []
+    # The DEFAULT target is the options' default level, first in the list, and set like the
+    # others (AWS CLI's own example lists it so).
+    iot.set_v2_logging_level(logTarget={"targetType": "DEFAULT"}, logLevel="ERROR")
+    assert iot.get_v2_logging_options()["defaultLogLevel"] == "ERROR"
+    first = iot.list_v2_logging_levels(maxResults=1)
+    assert first["logTargetConfigurations"] == [
+        {"logTarget": {"targetType": "DEFAULT"}, "logLevel": "ERROR"}]
+    assert iot.list_v2_logging_levels(targetType="DEFAULT")["logTargetConfigurations"] == [
+        {"logTarget": {"targetType": "DEFAULT"}, "logLevel": "ERROR"}]
     # AWS's quota: 1,000 targets; the next is LimitExceededException (410).
-    have = len(iot.list_v2_logging_levels()["logTargetConfigurations"])
+    have = len([c for c in iot.list_v2_logging_levels()["logTargetConfigurations"]
+                if c["logTarget"]["targetType"] != "DEFAULT"])
     for i in range(1000 - have):
         iot.set_v2_logging_level(logTarget={"targetType": "CLIENT_ID", "targetName": "q-%d" % i},
                                  logLevel="DEBUG")
@@ -258,6 +268,21 @@ def test_options_verbose_event_configurations_and_legacy_options(iot):
     iot.set_logging_options(loggingOptionsPayload={"roleArn": ROLE, "logLevel": "WARN"})
     got = iot.get_logging_options()
     assert (got["roleArn"], got["logLevel"]) == (ROLE, "WARN")
+    iot.set_v2_logging_options(roleArn=ROLE, defaultLogLevel="ERROR")
+
+
+def test_an_event_configuration_sends_its_records_to_its_log_group(srv, iot, logs, tmp_path):
+    iot.set_v2_logging_options(roleArn=ROLE, defaultLogLevel="INFO", eventConfigurations=[
+        {"eventType": "Publish-In", "logLevel": "INFO", "logDestination": "telemetry-logs"}])
+    dev = "dev-dest-" + uuid.uuid4().hex[:6]
+    session(srv, make_device(iot, tmp_path, dev, ["telemetry/*"]), dev).stop()
+    moved = [json.loads(e["message"])
+             for e in logs.filter_log_events(logGroupName="telemetry-logs")["events"]]
+    assert {(r["clientId"], r["eventType"]) for r in moved} == {(dev, "Publish-In")}
+    mine = {r["eventType"] for r in records(logs) if r.get("clientId") == dev}
+    assert "Connect" in mine and "Publish-In" not in mine
+    names = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
+    assert names == sorted(names) and {"AWSIotLogsV2", "telemetry-logs"} <= set(names)
     iot.set_v2_logging_options(roleArn=ROLE, defaultLogLevel="ERROR")
 
 
@@ -314,12 +339,12 @@ def test_groups_streams_events_and_retention(srv, iot, logs, cli, tmp_path):
     assert conn["events"] and all(dev in e["message"] for e in conn["events"])
     # Retention: AWS's values only.
     logs.put_retention_policy(logGroupName=GROUP, retentionInDays=7)
-    assert logs.describe_log_groups()["logGroups"][0]["retentionInDays"] == 7
+    assert logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"][0]["retentionInDays"] == 7
     with pytest.raises(ClientError) as e:
         logs.put_retention_policy(logGroupName=GROUP, retentionInDays=2)
     assert error_code(e) == ("InvalidParameterException", 400)
     logs.delete_retention_policy(logGroupName=GROUP)
-    assert "retentionInDays" not in logs.describe_log_groups()["logGroups"][0]
+    assert "retentionInDays" not in logs.describe_log_groups(logGroupNamePrefix=GROUP)["logGroups"][0]
     with pytest.raises(ClientError) as e:
         logs.filter_log_events(logGroupName="no-such-group")
     assert error_code(e) == ("ResourceNotFoundException", 400)

@@ -183,9 +183,16 @@ pub async fn handle(levels: &LogLevels, part: &Partition, route: Route, body: &[
             )?;
             let l = level("logLevel", i.log_level.as_deref())?
                 .ok_or_else(|| ApiError::invalid("logLevel is required"))?;
-            let target = LogTarget::new(kind, t.target_name)?;
             // AWS answers NotConfiguredException until SetV2LoggingOptions was called.
-            levels.options(part)?;
+            let mut options = levels.options(part)?;
+            if kind == TargetType::Default {
+                // The DEFAULT target is the options' default level (ListV2LoggingLevels shows
+                // it as such).
+                options.default_level = Some(l);
+                levels.set_options(part, options).await?;
+                return Ok(json!({}));
+            }
+            let target = LogTarget::new(kind, t.target_name)?;
             levels.set_level(part, target, l).await?;
             Ok(json!({}))
         }
@@ -203,14 +210,32 @@ pub async fn handle(levels: &LogLevels, part: &Partition, route: Route, body: &[
                     )))
                 }
             };
-            if levels.options(part).is_err() {
+            let Ok(options) = levels.options(part) else {
                 return Err(not_configured().into());
+            };
+            // The first page starts with the DEFAULT target: the options' default level, as
+            // AWS lists it.
+            let token = query.get("nextToken");
+            let default = options
+                .default_level
+                .filter(|_| token.is_none() && kind.is_none_or(|k| k == TargetType::Default));
+            let named = kind.filter(|k| *k == TargetType::Default).is_none();
+            let room = max - usize::from(default.is_some());
+            let (items, next) = match (named, room) {
+                (true, 1..) => levels.list_levels(part, kind, room, token)?,
+                // A page the DEFAULT entry fills: the named targets follow on the next one.
+                (true, 0) => (Vec::new(), Some(shoal_domain::page::encode_token("\0"))),
+                (false, _) => (Vec::new(), None),
+            };
+            let mut configs: Vec<Value> = Vec::with_capacity(items.len() + 1);
+            if let Some(l) = default {
+                configs.push(
+                    json!({ "logTarget": { "targetType": "DEFAULT" }, "logLevel": l.as_str() }),
+                );
             }
-            let (items, next) = levels.list_levels(part, kind, max, query.get("nextToken"))?;
-            let configs: Vec<Value> = items
-                .iter()
-                .map(|t| json!({ "logTarget": target_json(&t.target), "logLevel": t.level.as_str() }))
-                .collect();
+            configs.extend(items.iter().map(
+                |t| json!({ "logTarget": target_json(&t.target), "logLevel": t.level.as_str() }),
+            ));
             let mut v = json!({ "logTargetConfigurations": configs });
             if let Some(n) = next {
                 v["nextToken"] = n.into();

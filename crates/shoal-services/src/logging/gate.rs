@@ -20,6 +20,15 @@ pub struct LogGate {
     /// The generation `levels` were worked out at; u64::MAX: not yet.
     seen: u64,
     levels: Levels,
+    /// The log group of each event type: AWSIotLogsV2, or an event configuration's
+    /// `logDestination`.
+    groups: Arc<[Arc<str>; EventType::COUNT]>,
+}
+
+/// Every event type's records in AWSIotLogsV2.
+fn default_groups() -> Arc<[Arc<str>; EventType::COUNT]> {
+    let g: Arc<str> = Arc::from(super::V2_GROUP);
+    Arc::new(std::array::from_fn(|_| g.clone()))
 }
 
 impl LogGate {
@@ -37,6 +46,7 @@ impl LogGate {
             origin,
             seen: u64::MAX,
             levels: Levels::OFF,
+            groups: default_groups(),
         }
     }
 
@@ -46,6 +56,11 @@ impl LogGate {
 
     pub(super) fn scope(&self) -> &Arc<str> {
         &self.scope
+    }
+
+    /// The log group records of `event` go to.
+    pub(super) fn group(&self, event: EventType) -> &Arc<str> {
+        &self.groups[event as usize]
     }
 
     /// Sets what the gate knows of the device once it is known (the client id after CONNECT).
@@ -82,6 +97,20 @@ impl LogGate {
             groups: &groups,
         };
         self.levels = config.levels(&facts);
+        self.groups = match &config.options {
+            Some(o) if o.events.iter().any(|e| e.log_destination.is_some()) => {
+                let mut groups = (*default_groups()).clone();
+                for e in &o.events {
+                    if let (Some(t), Some(d)) =
+                        (EventType::parse(&e.event_type), &e.log_destination)
+                    {
+                        groups[t as usize] = Arc::from(d.as_str());
+                    }
+                }
+                Arc::new(groups)
+            }
+            _ => default_groups(),
+        };
         self.seen = generation;
     }
 }

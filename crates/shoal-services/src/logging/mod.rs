@@ -112,10 +112,12 @@ impl DeviceLogs {
     pub fn emit(&self, gate: &LogGate, record: &LogRecord) {
         let message = record.to_json(gate.origin());
         let scope = gate.scope();
-        if self
-            .writer
-            .send(scope, V2_GROUP, record.timestamp.millis(), message)
-        {
+        if self.writer.send(
+            scope,
+            gate.group(record.event),
+            record.timestamp.millis(),
+            message,
+        ) {
             self.emitted.fetch_add(1, Ordering::Relaxed);
         } else {
             self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -28,7 +28,7 @@ const REST: std::time::Duration = std::time::Duration::from_millis(20);
 enum Msg {
     Record {
         scope: Arc<str>,
-        group: &'static str,
+        group: Arc<str>,
         timestamp: i64,
         message: String,
     },
@@ -45,13 +45,13 @@ impl Handle {
     pub fn send(
         &self,
         scope: &Arc<str>,
-        group: &'static str,
+        group: &Arc<str>,
         timestamp: i64,
         message: String,
     ) -> bool {
         match self.tx.try_send(Msg::Record {
             scope: scope.clone(),
-            group,
+            group: group.clone(),
             timestamp,
             message,
         }) {
@@ -82,7 +82,7 @@ pub(super) fn start(logs: Arc<LogStore>, store: Arc<dyn Store>, clock: Arc<dyn C
 }
 
 /// A record taken from the queue: scope, group, stream, timestamp, message.
-type Queued = (Arc<str>, &'static str, Arc<str>, i64, String);
+type Queued = (Arc<str>, Arc<str>, Arc<str>, i64, String);
 
 fn stream_name(scope: &str, node: &str) -> String {
     let account = scope.split('/').next().unwrap_or(scope);
