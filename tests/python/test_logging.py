@@ -531,9 +531,19 @@ def test_http_requests_and_a_job_that_completes_are_logged(srv, iot, logs):
     jobs_data.start_next_pending_job_execution(thingName=thing)
     jobs_data.update_job_execution(thingName=thing, jobId=job, status="SUCCEEDED")
 
+    data.publish(topic="retained/%s" % thing, qos=1, retain=True, payload=b"{}")
+    data.get_retained_message(topic="retained/%s" % thing)
+    data.list_retained_messages()
+
     got = records(logs, filterPattern='{ $.protocol = "HTTP" }')
     publish = [r for r in got if r["eventType"] == "Publish-In"
                and r["topicName"] == "telemetry/%s" % thing]
+    retained = [r for r in got if r["eventType"] == "GetRetainedMessage"
+                and r["topicName"] == "retained/%s" % thing]
+    assert len(retained) == 1 and retained[0]["qos"] == "1", retained
+    assert len(retained[0]["lastModifiedDate"]) == len("2017-08-07 18:47:56.664")
+    assert any(r["eventType"] == "ListRetainedMessage" for r in got)
+    assert any(r.get("retain") == "True" for r in got if r["eventType"] == "Publish-In")
     assert len(publish) == 1
     assert publish[0]["principalId"] == srv.access_key
     assert publish[0]["sourceIp"] == "127.0.0.1"

@@ -200,57 +200,102 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
             ))
         }
         Endpoint::GetRetainedMessage { topic } => {
-            caller.check("iot:GetRetainedMessage", "topic", &topic)?;
-            let m = state.messaging.retained(part, &topic)?.ok_or_else(|| {
-                ApiError::from(ServiceError::not_found(format!(
-                    "No retained message found for topic {topic}"
-                )))
-            })?;
-            let mut out = json!({
-                "topic": m.topic,
-                "payload": B64.encode(&m.payload),
-                "qos": m.qos,
-                "lastModifiedTime": m.published_at,
-            });
-            if !m.props.user_properties.is_empty() {
-                out["userProperties"] = B64.encode(user_properties_json(&m.props)).into();
-            }
-            Ok(crate::json::ok(&out, request_id))
+            let got = get_retained(state, part, &caller, &topic);
+            let extra = match &got {
+                Ok((_, qos, at)) => vec![
+                    ("qos", qos.to_string()),
+                    (
+                        "lastModifiedDate",
+                        shoal_domain::Timestamp(*at).log_format(),
+                    ),
+                ],
+                Err(_) => Vec::new(),
+            };
+            let what = What {
+                event: EventType::GetRetainedMessage,
+                ok_level: LogLevel::Info,
+                topic: Some(&topic),
+                extra,
+            };
+            http_log(state, part, &origin).outcome(what, &got);
+            Ok(crate::json::ok(&got?.0, request_id))
         }
         Endpoint::ListRetainedMessages { query } => {
-            // AWS: the resource of iot:ListRetainedMessages must be `*`.
-            caller.check("iot:ListRetainedMessages", "topic", "*")?;
-            let limit =
-                shoal_domain::page::max_results("maxResults", query.int("maxResults")?, 200)?;
-            let after = query
-                .get("nextToken")
-                .map(shoal_domain::page::decode_token)
-                .transpose()?;
-            let mut page = state
-                .messaging
-                .list_retained(part, "", after.as_deref(), limit + 1)?;
-            let more = page.len() > limit;
-            page.truncate(limit);
-            let topics: Vec<_> = page
-                .iter()
-                .map(|m| {
-                    json!({
-                        "topic": m.topic,
-                        "payloadSize": m.payload.len(),
-                        "qos": m.qos,
-                        "lastModifiedTime": m.published_at,
-                    })
-                })
-                .collect();
-            let mut out = json!({ "retainedTopics": topics });
-            if more {
-                if let Some(last) = page.last() {
-                    out["nextToken"] = shoal_domain::page::encode_token(&last.topic).into();
-                }
-            }
-            Ok(crate::json::ok(&out, request_id))
+            let listed = list_retained(state, part, &caller, &query);
+            let what = What {
+                event: EventType::ListRetainedMessage,
+                ok_level: LogLevel::Info,
+                topic: None,
+                extra: Vec::new(),
+            };
+            http_log(state, part, &origin).outcome(what, &listed);
+            Ok(crate::json::ok(&listed?, request_id))
         }
     }
+}
+
+/// GetRetainedMessage: the answer, and the message's QoS and time for its log record.
+fn get_retained(
+    state: &ApiState,
+    part: &Partition,
+    caller: &Caller<'_>,
+    topic: &str,
+) -> Result<(serde_json::Value, u8, i64), ApiError> {
+    caller.check("iot:GetRetainedMessage", "topic", topic)?;
+    let m = state.messaging.retained(part, topic)?.ok_or_else(|| {
+        ApiError::from(ServiceError::not_found(format!(
+            "No retained message found for topic {topic}"
+        )))
+    })?;
+    let mut out = json!({
+        "topic": m.topic,
+        "payload": B64.encode(&m.payload),
+        "qos": m.qos,
+        "lastModifiedTime": m.published_at,
+    });
+    if !m.props.user_properties.is_empty() {
+        out["userProperties"] = B64.encode(user_properties_json(&m.props)).into();
+    }
+    Ok((out, m.qos, m.published_at))
+}
+
+/// ListRetainedMessages.
+fn list_retained(
+    state: &ApiState,
+    part: &Partition,
+    caller: &Caller<'_>,
+    query: &Query,
+) -> Result<serde_json::Value, ApiError> {
+    // AWS: the resource of iot:ListRetainedMessages must be `*`.
+    caller.check("iot:ListRetainedMessages", "topic", "*")?;
+    let limit = shoal_domain::page::max_results("maxResults", query.int("maxResults")?, 200)?;
+    let after = query
+        .get("nextToken")
+        .map(shoal_domain::page::decode_token)
+        .transpose()?;
+    let mut page = state
+        .messaging
+        .list_retained(part, "", after.as_deref(), limit + 1)?;
+    let more = page.len() > limit;
+    page.truncate(limit);
+    let topics: Vec<_> = page
+        .iter()
+        .map(|m| {
+            json!({
+                "topic": m.topic,
+                "payloadSize": m.payload.len(),
+                "qos": m.qos,
+                "lastModifiedTime": m.published_at,
+            })
+        })
+        .collect();
+    let mut out = json!({ "retainedTopics": topics });
+    if more {
+        if let Some(last) = page.last() {
+            out["nextToken"] = shoal_domain::page::encode_token(&last.topic).into();
+        }
+    }
+    Ok(out)
 }
 
 /// Publish: the query carries qos, retain and the MQTT 5 properties; headers carry user

@@ -158,6 +158,8 @@ pub enum EventType {
     GetThingShadow,
     UpdateThingShadow,
     DeleteThingShadow,
+    GetRetainedMessage,
+    ListRetainedMessage,
     DescribeJobExecution,
     GetPendingJobExecution,
     StartNextPendingJobExecution,
@@ -168,7 +170,7 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 18;
     pub const ALL: [EventType; Self::COUNT] = [
         EventType::Connect,
         EventType::Disconnect,
@@ -179,6 +181,8 @@ impl EventType {
         EventType::GetThingShadow,
         EventType::UpdateThingShadow,
         EventType::DeleteThingShadow,
+        EventType::GetRetainedMessage,
+        EventType::ListRetainedMessage,
         EventType::DescribeJobExecution,
         EventType::GetPendingJobExecution,
         EventType::StartNextPendingJobExecution,
@@ -199,6 +203,8 @@ impl EventType {
             EventType::GetThingShadow => "GetThingShadow",
             EventType::UpdateThingShadow => "UpdateThingShadow",
             EventType::DeleteThingShadow => "DeleteThingShadow",
+            EventType::GetRetainedMessage => "GetRetainedMessage",
+            EventType::ListRetainedMessage => "ListRetainedMessage",
             EventType::DescribeJobExecution => "DescribeJobExecution",
             EventType::GetPendingJobExecution => "GetPendingJobExecution",
             EventType::StartNextPendingJobExecution => "StartNextPendingJobExecution",
