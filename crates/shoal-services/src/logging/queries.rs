@@ -2,7 +2,7 @@
 //! runs it on a blocking thread, the group's segments split between two scanners whose partial
 //! answers merge; GetQueryResults reads the state, StopQuery cancels. Queries are this node's
 //! memory only, as AWS keeps results for a while only: at most 100 running per partition
-//! (LimitExceededException) and the last 1,000 kept
+//! (LimitExceededException) and the last 200 kept
 //! (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_StartQuery.html).
 
 use super::groups::cutoff;
@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 const RUNNING_MAX: usize = 100;
-const KEPT: usize = 1000;
+/// Queries kept per partition (each holds at most 10,000 rows): a bound on what a tenant
+/// can make this node hold.
+const KEPT: usize = 200;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueryStatus {
