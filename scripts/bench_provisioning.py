@@ -29,7 +29,7 @@ ROLE = "arn:aws:iam::123456789012:role/bench"
 
 def start(data):
     p = subprocess.Popen([BIN, "serve", "--data", data, "--api", "127.0.0.1:0", "--mqtt", "127.0.0.1:0",
-                          "--device-https", "127.0.0.1:0"], stdout=subprocess.PIPE,
+                          "--device-https", "127.0.0.1:0", "--tunnel", "127.0.0.1:0"], stdout=subprocess.PIPE,
                          stderr=open(os.path.join(data, "shoal.log"), "ab"),
                          text=True, env={**os.environ, "SHOAL_DEVICE_ALPN_LISTEN": ""})
     exports, mqtt = None, None

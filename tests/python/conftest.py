@@ -180,6 +180,7 @@ class ShoalServer:
         self.mqtt_line = None
         self.mqtt_plain_line = None
         self.https_line = None
+        self.tunnel_line = None
 
     # -- lifecycle --------------------------------------------------------
 
@@ -192,7 +193,7 @@ class ShoalServer:
         stderr_file = os.fdopen(fd, "w")
         self.proc = subprocess.Popen(
             [find_shoal_bin(), "serve", "--data", str(self.data_dir), "--api", "127.0.0.1:0",
-             "--mqtt", "127.0.0.1:0", "--device-https", "127.0.0.1:0",
+             "--mqtt", "127.0.0.1:0", "--device-https", "127.0.0.1:0", "--tunnel", "127.0.0.1:0",
              "--mqtt-plain", "127.0.0.1:0"],
             stdout=subprocess.PIPE,
             stderr=stderr_file,
@@ -236,6 +237,8 @@ class ShoalServer:
                 self.mqtt_plain_line = line
             if line.strip().startswith("https "):
                 self.https_line = line
+            if line.strip().startswith("tunnel "):
+                self.tunnel_line = line
             if line.strip().startswith("export AWS_ENDPOINT_URL="):
                 self.exports = parse_export_line(line)
                 return self
@@ -305,6 +308,11 @@ class ShoalServer:
     def device_https_port(self):
         """The device HTTPS listener."""
         return self._port(self.https_line, "https", "https")
+
+    @property
+    def tunnel_port(self):
+        """The secure-tunneling proxy endpoint (wss)."""
+        return self._port(self.tunnel_line, "wss", "tunnel")
 
     @property
     def ca_file(self):

@@ -113,7 +113,7 @@ def test_ready_output(shoal_factory):
     # The api line announces the same URL as the export line.
     assert srv.api_line is not None, srv.stdout_lines
     fields = srv.api_line.split()
-    assert fields[0] == "api" and fields[2:] == ["iot,", "iot-data,", "iot-jobs-data,", "s3,", "logs"]
+    assert fields[0] == "api" and fields[2:] == ["iot,", "iot-data,", "iot-jobs-data,", "s3,", "logs,", "iotsecuretunneling"]
     assert fields[1] == srv.endpoint
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", srv.endpoint)
     assert srv.endpoint != "http://127.0.0.1:0"

@@ -24,6 +24,7 @@ mod request;
 mod s3;
 mod server;
 mod shadow;
+mod tunneling;
 
 pub use device::serve_device_stream;
 pub use server::serve;
@@ -59,6 +60,8 @@ pub struct ApiState {
     pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
     /// Device logs: their levels (iot) and reading them (the CloudWatch Logs subset).
     pub logs: Arc<shoal_services::DeviceLogs>,
+    /// Secure tunnels (their control plane; the tunnel gateway relays their traffic).
+    pub tunnels: Arc<shoal_services::Tunnels>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
     pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
@@ -94,6 +97,7 @@ pub struct Services {
     pub domains: Arc<shoal_services::domains::Domains>,
     pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
     pub logs: Arc<shoal_services::DeviceLogs>,
+    pub tunnels: Arc<shoal_services::Tunnels>,
 }
 
 impl ApiState {
@@ -114,6 +118,7 @@ impl ApiState {
             domains,
             provisioning,
             logs,
+            tunnels,
         } = services;
         ApiState {
             registry,
@@ -131,6 +136,7 @@ impl ApiState {
             domains,
             provisioning,
             logs,
+            tunnels,
             admin_key: None,
             clock,
             endpoint_host,

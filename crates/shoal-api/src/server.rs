@@ -240,6 +240,9 @@ async fn route(
         "iotdata" | "iotdevicegateway" => api::serve::<Data>(call, method, path, query).await,
         "iot-jobs-data" => api::serve::<JobsData>(call, method, path, query).await,
         "logs" => api::serve::<crate::logs::Logs>(call, method, path, query).await,
+        "IoTSecuredTunneling" => {
+            api::serve::<crate::tunneling::Tunneling>(call, method, path, query).await
+        }
         other => ApiError::UnknownOperation(format!(
             "The service '{other}' is not yet supported by Shoal on this endpoint"
         ))

@@ -21,6 +21,7 @@ pub mod tags;
 pub mod thing;
 pub mod thing_group;
 pub mod thing_type;
+pub mod tunnels;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{ErrorKind, ServiceError};

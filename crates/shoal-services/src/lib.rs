@@ -21,6 +21,7 @@ pub mod reserved;
 pub mod reset;
 pub mod scheduler;
 pub mod shadows;
+pub mod tunnels;
 
 pub use accounts::{AccessKey, Accounts};
 pub use epoch::{AuthorizationEpoch, EpochCounter};
@@ -35,3 +36,4 @@ pub use registry::Registry;
 pub use reserved::ReservedTopics;
 pub use scheduler::Scheduler;
 pub use shadows::Shadows;
+pub use tunnels::Tunnels;

@@ -75,6 +75,17 @@ max_connections = 4096
 # serves those clients. Empty: off. It takes [device_https] max_connections.
 alpn_listen = "127.0.0.1:443"
 
+[tunnels]
+# Secure tunneling's proxy endpoint (wss://HOST:PORT/tunnel, TLS with the server certificate):
+# where AWS's local proxy (-e HOST:PORT) and other tunnel clients connect. Port 0 picks a free
+# port; `shoal env` prints it as SHOAL_TUNNEL_ENDPOINT.
+listen = "127.0.0.1:8444"
+# Proxy connections open at once (two per tunnel in use); more are closed as they arrive.
+max_connections = 20000
+# Tunnels open at once per account and region (AWS's default quota); OpenTunnel past it is
+# LimitExceededException.
+max_open = 300
+
 [metrics]
 # GET /metrics on the API port (Prometheus) needs credentials: this bearer token (Prometheus'
 # `authorization: {credentials: ...}`) shows every account's metrics; a SigV4-signed request
@@ -120,6 +131,7 @@ pub struct Config {
     pub mqtt: MqttConfig,
     pub device_https: DeviceHttpsConfig,
     pub device: DeviceConfig,
+    pub tunnels: TunnelsConfig,
     pub metrics: MetricsConfig,
     pub objects: ObjectsConfig,
     pub indexing: IndexingConfig,
@@ -212,6 +224,14 @@ pub struct DeviceHttpsConfig {
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
+pub struct TunnelsConfig {
+    pub listen: SocketAddr,
+    pub max_connections: usize,
+    pub max_open: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
     pub alpn_listen: String,
 }
@@ -289,6 +309,11 @@ impl Config {
         if let Some(v) = get("SHOAL_API_PUBLIC_HOST") {
             self.api.public_host = v;
         }
+        if let Some(v) = get("SHOAL_TUNNELS_LISTEN") {
+            self.tunnels.listen = v
+                .parse()
+                .map_err(|e| format!("SHOAL_TUNNELS_LISTEN: {e}"))?;
+        }
         if let Some(v) = get("SHOAL_MQTT_LISTEN") {
             self.mqtt.listen = v.parse().map_err(|e| format!("SHOAL_MQTT_LISTEN: {e}"))?;
         }
@@ -310,6 +335,12 @@ impl Config {
             self.log.level = v;
         }
         let count = |name: &str, v: String| v.parse::<usize>().map_err(|e| format!("{name}: {e}"));
+        if let Some(v) = get("SHOAL_TUNNELS_MAX_OPEN") {
+            self.tunnels.max_open = count("SHOAL_TUNNELS_MAX_OPEN", v)?;
+        }
+        if let Some(v) = get("SHOAL_TUNNELS_MAX_CONNECTIONS") {
+            self.tunnels.max_connections = count("SHOAL_TUNNELS_MAX_CONNECTIONS", v)?;
+        }
         if let Some(v) = get("SHOAL_API_MAX_CONNECTIONS") {
             self.api.max_connections = count("SHOAL_API_MAX_CONNECTIONS", v)?;
         }
@@ -378,6 +409,8 @@ impl Config {
                 "device_https.max_connections",
                 self.device_https.max_connections,
             ),
+            ("tunnels.max_connections", self.tunnels.max_connections),
+            ("tunnels.max_open", self.tunnels.max_open),
         ] {
             if n == 0 {
                 return Err(format!("{name} must be at least 1"));

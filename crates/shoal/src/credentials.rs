@@ -38,6 +38,11 @@ pub fn pid_path(data: &Path) -> PathBuf {
     data.join("shoal.pid")
 }
 
+/// Where the tunnel proxy endpoint's address is written (for `shoal env`).
+pub fn tunnel_addr_path(data: &Path) -> PathBuf {
+    data.join("tunnel.addr")
+}
+
 pub fn api_addr_path(data: &Path) -> PathBuf {
     data.join("api.addr")
 }

@@ -49,6 +49,9 @@ enum Command {
         /// Device HTTPS (client certificates) listener address, HOST:PORT; port 0 picks one.
         #[arg(long)]
         device_https: Option<std::net::SocketAddr>,
+        /// Secure-tunneling proxy endpoint (wss) address, HOST:PORT; port 0 picks one.
+        #[arg(long)]
+        tunnel: Option<std::net::SocketAddr>,
     },
     /// Print the export lines for the admin credentials again.
     Env,
@@ -157,6 +160,7 @@ fn main() -> ExitCode {
             mqtt,
             mqtt_plain,
             device_https,
+            tunnel,
         }) => run_serve(
             &cli.common,
             Listeners {
@@ -164,6 +168,7 @@ fn main() -> ExitCode {
                 mqtt,
                 mqtt_plain,
                 device_https,
+                tunnel,
             },
         ),
         Some(Command::Env) => run_env(&cli.common),
@@ -206,6 +211,7 @@ struct Listeners {
     mqtt: Option<std::net::SocketAddr>,
     mqtt_plain: Option<std::net::SocketAddr>,
     device_https: Option<std::net::SocketAddr>,
+    tunnel: Option<std::net::SocketAddr>,
 }
 
 fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
@@ -222,14 +228,18 @@ fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
     if let Some(d) = l.device_https {
         cfg.device_https.listen = d;
     }
+    if let Some(t) = l.tunnel {
+        cfg.tunnels.listen = t;
+    }
     init_tracing(&cfg.log.level);
     runtime()?.block_on(async {
         let server = Server::start(&cfg, Arc::new(SystemClock)).await?;
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
-        println!("  api      {:<26}iot, iot-data, iot-jobs-data, s3, logs", server.endpoint());
+        println!("  api      {:<26}iot, iot-data, iot-jobs-data, s3, logs, iotsecuretunneling", server.endpoint());
         println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5; WebSocket /mqtt (SigV4)", server.mqtt_addr);
         println!("  https    https://{:<18}device HTTPS (client certificates): iot-data, iot-jobs-data; MQTT by ALPN x-amzn-mqtt-ca", server.device_https_addr);
+        println!("  tunnel   wss://{:<20}secure tunneling: local proxies (-e HOST:PORT), /tunnel", server.tunnel_addr);
         if let Some(a) = server.alpn_addr {
             println!("  alpn     {a:<26}AWS's 443: MQTT (x-amzn-mqtt-ca) and HTTPS (x-amzn-http-ca) by ALPN");
         }
@@ -370,6 +380,10 @@ fn run_env(common: &Common) -> Result<(), String> {
         .map(|a| a.trim().to_string())
         .unwrap_or(https);
     println!("export SHOAL_ALPN_ENDPOINT={alpn}");
+    let tunnel = std::fs::read_to_string(credentials::tunnel_addr_path(&cfg.data))
+        .map(|a| a.trim().to_string())
+        .unwrap_or_else(|_| cfg.tunnels.listen.to_string());
+    println!("export SHOAL_TUNNEL_ENDPOINT={tunnel}");
     // The AWS IoT Device SDK samples take no CA file: they trust the system's store.
     println!("# To trust Shoal's CA system-wide (AWS IoT Device SDK samples need it), as root:");
     println!(

@@ -74,6 +74,8 @@ pub struct Server {
     pub device_https_addr: SocketAddr,
     /// The ALPN listener (AWS's 443), when configured and the process could bind it.
     pub alpn_addr: Option<SocketAddr>,
+    /// The secure-tunneling proxy endpoint.
+    pub tunnel_addr: SocketAddr,
     /// The admin key, read from the data folder (created there on first start).
     pub admin: Option<(String, String)>,
     /// Set on the first start only.
@@ -97,6 +99,7 @@ pub struct Server {
     alpn: Option<Served>,
     mqtt: Served,
     mqtt_plain: Option<Served>,
+    tunnel: Served,
 }
 
 fn read(path: &std::path::Path) -> Result<String, String> {
@@ -202,10 +205,22 @@ impl Server {
         let functions: Arc<dyn shoal_services::authorizers::FunctionPort> =
             Arc::new(crate::functions::Functions::new(cfg.functions.clone())?);
         provisioning.set_functions(functions.clone());
+        let tunnels = shoal_services::Tunnels::new(
+            dyn_store.clone(),
+            clock.clone(),
+            scheduler.clone(),
+            messaging.clone(),
+            cfg.tunnels.max_open,
+        );
         let reserved = Arc::new(ReservedTopics::new(
             messaging.clone(),
             clock.clone(),
-            vec![shadows.clone(), jobs.clone(), provisioning.clone()],
+            vec![
+                shadows.clone(),
+                jobs.clone(),
+                provisioning.clone(),
+                tunnels.clone(),
+            ],
         ));
         let authorizers = Arc::new(shoal_services::authorizers::Authorizers::new(
             dyn_store.clone(),
@@ -262,6 +277,7 @@ impl Server {
                     domains,
                     provisioning,
                     logs: logs.clone(),
+                    tunnels: tunnels.clone(),
                 },
                 clock,
                 cfg.api.public_host.clone(),
@@ -316,6 +332,12 @@ impl Server {
             Some(l) => Some(l.local_addr().map_err(|e| e.to_string())?),
             None => None,
         };
+        let tunnel = Listener::new(
+            "tunnel",
+            bind(cfg.tunnels.listen).await?,
+            cfg.tunnels.max_connections,
+        );
+        let tunnel_addr = tunnel.local_addr().map_err(|e| e.to_string())?;
         let mqtt_plain = match cfg.mqtt.plain_listen {
             Some(addr) => Some(Listener::new(
                 "mqtt-plain",
@@ -339,6 +361,7 @@ impl Server {
                 credentials::alpn_addr_path(&cfg.data),
                 alpn_addr.unwrap_or(device_https_addr),
             ),
+            (credentials::tunnel_addr_path(&cfg.data), tunnel_addr),
         ] {
             let _ = std::fs::write(path, addr.to_string());
         }
@@ -364,6 +387,15 @@ impl Server {
         let mqtt_plain =
             mqtt_plain.map(|l| shoal_broker::serve_plain(l, gateway.clone(), stop.child_token()));
         let mqtt = shoal_broker::serve(mqtt, gateway.clone(), stop.child_token());
+        let tunnel_tls = shoal_tunnel::tls_config(
+            &read(&credentials::server_cert_path(&cfg.data))?,
+            &read(&credentials::server_key_path(&cfg.data))?,
+        )?;
+        let tunnel = shoal_tunnel::serve(
+            tunnel,
+            shoal_tunnel::Gateway::new(tunnels, tunnel_tls),
+            stop.child_token(),
+        );
         Ok(Server {
             api_addr,
             mqtt_addr,
@@ -387,6 +419,8 @@ impl Server {
             alpn,
             mqtt,
             mqtt_plain,
+            tunnel_addr,
+            tunnel,
         })
     }
 
@@ -408,11 +442,12 @@ impl Server {
                 None => true,
             };
         let mqtt = self.mqtt.drain(DRAIN).await;
+        let tunnel = self.tunnel.drain(DRAIN).await;
         let plain = match self.mqtt_plain {
             Some(p) => p.drain(DRAIN).await,
             None => true,
         };
-        if !(api && devices && mqtt && plain) {
+        if !(api && devices && mqtt && plain && tunnel) {
             tracing::warn!("some connections did not end in time; what they held may be lost");
         }
         self.gateway.flush().await;

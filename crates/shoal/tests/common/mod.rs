@@ -39,6 +39,7 @@ impl TestServer {
         cfg.api.listen = "127.0.0.1:0".parse().unwrap();
         cfg.mqtt.listen = "127.0.0.1:0".parse().unwrap();
         cfg.device_https.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.tunnels.listen = "127.0.0.1:0".parse().unwrap();
         // Tests run side by side: none takes port 443 (a test that wants it sets it).
         cfg.device.alpn_listen = String::new();
         cfg.metrics.token = METRICS_TOKEN.to_string();
@@ -175,6 +176,34 @@ impl TestServer {
             .http_client(aws_smithy_http_client::Builder::new().build_http())
             .build();
         aws_sdk_iotjobsdataplane::Client::from_conf(conf)
+    }
+
+    /// An `aws-sdk-iotsecuretunneling` client on the same endpoint (signing name
+    /// `IoTSecuredTunneling`).
+    pub fn tunneling_client(&self) -> aws_sdk_iotsecuretunneling::Client {
+        use aws_sdk_iotsecuretunneling::config;
+        let conf = config::Config::builder()
+            .behavior_version(config::BehaviorVersion::latest())
+            .region(config::Region::new("us-east-1"))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(config::Credentials::new(
+                &self.key.0,
+                &self.key.1,
+                None,
+                None,
+                "test",
+            ))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        aws_sdk_iotsecuretunneling::Client::from_conf(conf)
+    }
+
+    /// The tunnel proxy endpoint as a client of it sees it (`localhost:PORT`, the name the
+    /// server certificate covers) and trusting Shoal's CA.
+    pub fn tunnel_endpoint(&self) -> shoal_localproxy::client::Endpoint {
+        let port = self.server.as_ref().unwrap().tunnel_addr.port();
+        shoal_localproxy::client::Endpoint::new(&format!("localhost:{port}"), &self.ca_pem())
+            .unwrap()
     }
 
     /// An `aws-sdk-s3` client on the same endpoint, path-style (the endpoint is an IP literal,
