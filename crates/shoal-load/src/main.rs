@@ -12,6 +12,7 @@ mod objects;
 mod provision;
 mod report;
 mod startup;
+mod tunnel;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +39,9 @@ enum Command {
     Provision(provision::ProvisionArgs),
     /// Device log records written straight into a stopped server's log store.
     LogsFill(logs::LogsArgs),
+    /// Secure tunneling: bulk copy and round trips through a tunnel beside direct TCP, and
+    /// idle tunnels held open.
+    Tunnel(tunnel::TunnelArgs),
 }
 
 fn main() {
@@ -55,6 +59,7 @@ fn main() {
             Command::Objects(a) => objects::run(a).await,
             Command::Provision(a) => provision::run(a).await,
             Command::LogsFill(a) => logs::run(a).await,
+            Command::Tunnel(a) => tunnel::run(a).await,
         }
     });
     if let Err(e) = result {

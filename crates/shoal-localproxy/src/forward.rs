@@ -56,7 +56,24 @@ pub async fn run(conn: Conn, service: &str, side: Side) -> Result<(), String> {
     let (mut sink, mut stream) = ws.split();
     let (to_ws, mut frames) = mpsc::channel::<Vec<u8>>(64);
     let writer = tokio::spawn(async move {
-        while let Some(f) = frames.recv().await {
+        while let Some(mut f) = frames.recv().await {
+            // Frames queued meanwhile go in the same WebSocket message (at most 131,076 bytes).
+            while let Ok(more) = frames.try_recv() {
+                let full = f.len() + more.len() > 131_076;
+                if full
+                    && sink
+                        .send(WsMessage::Binary(std::mem::take(&mut f).into()))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                if f.is_empty() {
+                    f = more;
+                } else {
+                    f.extend_from_slice(&more);
+                }
+            }
             if sink.send(WsMessage::Binary(f.into())).await.is_err() {
                 return;
             }
@@ -221,20 +238,14 @@ fn link(
     });
     let (to_ws, ended, service) = (to_ws.clone(), ended.clone(), service.to_string());
     let reader = tokio::spawn(async move {
-        let mut buf = vec![0u8; MAX_PAYLOAD];
         loop {
-            match rd.read(&mut buf).await {
+            // Read straight behind room for the header: the frame is built around the bytes.
+            let mut buf = vec![0u8; DATA_HEADROOM + MAX_PAYLOAD];
+            match rd.read(&mut buf[DATA_HEADROOM..]).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    let m = Msg {
-                        kind: DATA,
-                        stream_id,
-                        payload: buf[..n].to_vec(),
-                        service_id: service.clone(),
-                        connection_id: conn_id,
-                        ..Default::default()
-                    };
-                    if to_ws.send(m.frame()).await.is_err() {
+                    let f = data_frame_in_place(buf, n, stream_id, &service, conn_id);
+                    if to_ws.send(f).await.is_err() {
                         return;
                     }
                 }

@@ -138,6 +138,42 @@ impl Msg {
     }
 }
 
+/// A DATA frame built around bytes already read into `buf[DATA_HEADROOM..DATA_HEADROOM + n]`:
+/// the header goes in front, so the payload is not copied again.
+pub const DATA_HEADROOM: usize = 32;
+
+pub fn data_frame_in_place(
+    mut buf: Vec<u8>,
+    n: usize,
+    stream_id: i32,
+    service_id: &str,
+    connection_id: u32,
+) -> Vec<u8> {
+    let mut head = Vec::with_capacity(DATA_HEADROOM);
+    varint(&mut head, 1 << 3);
+    varint(&mut head, DATA as u64);
+    varint(&mut head, 2 << 3);
+    varint(&mut head, stream_id as i64 as u64);
+    varint(&mut head, (4 << 3) | 2);
+    varint(&mut head, n as u64);
+    let mut tail = Vec::new();
+    if !service_id.is_empty() {
+        field_bytes(&mut tail, 5, service_id.as_bytes());
+    }
+    if connection_id != 0 {
+        varint(&mut tail, 7 << 3);
+        varint(&mut tail, connection_id as u64);
+    }
+    let len = head.len() + n + tail.len();
+    let start = DATA_HEADROOM - head.len() - 2;
+    buf[start..start + 2].copy_from_slice(&(len as u16).to_be_bytes());
+    buf[start + 2..DATA_HEADROOM].copy_from_slice(&head);
+    buf.truncate(DATA_HEADROOM + n);
+    buf.extend_from_slice(&tail);
+    buf.drain(..start);
+    buf
+}
+
 /// Cuts messages out of a byte stream of WebSocket payloads.
 #[derive(Default)]
 pub struct Reader {

@@ -95,6 +95,9 @@ impl State {
     }
 }
 
+/// Frames for the other side's queue (service-made resets).
+pub(crate) type ToPeer = Option<(mpsc::Sender<Out>, Vec<Bytes>)>;
+
 /// Where the frames of one WebSocket message go.
 #[derive(Default)]
 pub(crate) struct Routed {
@@ -116,7 +119,7 @@ impl Relay {
     /// A connection takes its side; a connection it replaces is told to close, and the other
     /// side hears STREAM_RESET for the streams that ended with it. Returns what the newcomer
     /// is sent first (SERVICE_IDS for V2 and V3).
-    pub fn attach(&self, slot: Slot) -> (Vec<Bytes>, Option<(mpsc::Sender<Out>, Vec<Bytes>)>) {
+    pub fn attach(&self, slot: Slot) -> (Vec<Bytes>, ToPeer) {
         let side = slot.claim.side;
         let services = slot.claim.services.clone();
         let version = slot.version;
@@ -146,11 +149,7 @@ impl Relay {
     /// Connection `connection` of `side` ended. If it still held the side, the other side
     /// hears STREAM_RESET for the active streams (returned with its queue). The bool: whether
     /// the relay is now empty.
-    pub fn detach(
-        &self,
-        side: Side,
-        connection: u64,
-    ) -> (Option<(mpsc::Sender<Out>, Vec<Bytes>)>, bool) {
+    pub fn detach(&self, side: Side, connection: u64) -> (ToPeer, bool) {
         let mut st = self.lock();
         let holds = st
             .slot(side)
@@ -194,10 +193,10 @@ impl Relay {
     pub fn route(&self, side: Side, connection: u64, frames: Vec<(Bytes, Message)>) -> Routed {
         let mut st = self.lock();
         let mut r = Routed::default();
-        if !st
+        if st
             .slot(side)
             .as_ref()
-            .is_some_and(|s| s.claim.connection == connection)
+            .is_none_or(|s| s.claim.connection != connection)
         {
             return r;
         }
@@ -230,13 +229,11 @@ impl Relay {
                         false
                     }
                 }
-                Type::StreamReset => {
-                    if st.streams.get(service).is_some_and(|s| s.id == m.stream_id) {
-                        st.streams.remove(service);
-                        true
-                    } else {
-                        false
-                    }
+                Type::StreamReset
+                    if st.streams.get(service).is_some_and(|s| s.id == m.stream_id) =>
+                {
+                    st.streams.remove(service);
+                    true
                 }
                 Type::ConnectionStart if side == Side::Source => {
                     match st.streams.get_mut(service) {

@@ -57,8 +57,12 @@ pub(crate) async fn run<S>(
     let reading = async {
         let why = read(stream, &relay, &claim, &tx, &kick, stop).await;
         let (to_peer, _) = relay.detach(claim.side, claim.connection);
+        // A tunnel that ended closes the other side too: a STREAM_RESET before that close
+        // would make AWS's local proxy (source mode) stop reading and miss the close frame.
         if let Some((peer, frames)) = to_peer {
-            let _ = peer.send(Out::Frames(frames)).await;
+            if gw.tunnels.is_open(&claim) {
+                let _ = peer.send(Out::Frames(frames)).await;
+            }
         }
         if let Some((code, reason)) = why {
             let _ = tx.send(Out::Close(code, reason)).await;

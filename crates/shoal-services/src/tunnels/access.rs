@@ -184,6 +184,15 @@ impl Tunnels {
         }
     }
 
+    /// Whether the claim's tunnel is still open (a read error says yes).
+    pub fn is_open(&self, claim: &Claim) -> bool {
+        match load::<Tunnel>(self.store.as_ref(), &claim.part.key(), KIND, &claim.tunnel) {
+            Ok(Some(t)) => t.value.status == TunnelStatus::Open,
+            Ok(None) => false,
+            Err(_) => true,
+        }
+    }
+
     pub fn holds(&self, claim: &Claim) -> bool {
         self.standing(claim) == Standing::Holds
     }
