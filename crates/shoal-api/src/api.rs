@@ -143,6 +143,35 @@ pub trait Api {
     fn code(kind: &ErrorKind) -> (StatusCode, &'static str);
 }
 
+/// The operation an awsJson API's request names: every call is `POST /` with the operation in
+/// `X-Amz-Target` (`service` names the API in the refusal).
+pub fn aws_json_target<'a>(
+    method: &Method,
+    path: &str,
+    headers: &'a HeaderMap,
+    service: &str,
+) -> Result<&'a str, ApiError> {
+    if method != Method::POST || path != "/" {
+        return Err(ApiError::UnknownOperation(format!(
+            "{method} {path} is not a {service} operation"
+        )));
+    }
+    Ok(headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(""))
+}
+
+/// An awsJson 1.1 answer.
+pub fn aws_json_ok(v: &serde_json::Value, request_id: &str) -> Response<Full<Bytes>> {
+    let mut r = crate::json::ok(v, request_id);
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    r
+}
+
 /// Parses, handles, and writes any error the API's way.
 pub async fn serve<A: Api>(
     call: Call<'_>,

@@ -66,26 +66,17 @@ impl Api for Logs {
         _query: &str,
         headers: &HeaderMap,
     ) -> Result<Endpoint, ApiError> {
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        if method != Method::POST || path != "/" {
-            return Err(ApiError::UnknownOperation(format!(
-                "{method} {path} is not a CloudWatch Logs operation"
-            )));
-        }
-        Endpoint::from_target(target)
+        Endpoint::from_target(crate::api::aws_json_target(
+            method,
+            path,
+            headers,
+            "CloudWatch Logs",
+        )?)
     }
 
     async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         let v = handle(&call, endpoint).await?;
-        let mut r = json::ok(&v, call.request_id);
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
-        Ok(r)
+        Ok(crate::api::aws_json_ok(&v, call.request_id))
     }
 
     /// The `logs` model's errors: all 400 but ServiceUnavailableException.

@@ -64,26 +64,17 @@ impl Api for Tunneling {
         _query: &str,
         headers: &HeaderMap,
     ) -> Result<Endpoint, ApiError> {
-        if method != Method::POST || path != "/" {
-            return Err(ApiError::UnknownOperation(format!(
-                "{method} {path} is not an AWS IoT secure tunneling operation"
-            )));
-        }
-        let target = headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        Endpoint::from_target(target)
+        Endpoint::from_target(crate::api::aws_json_target(
+            method,
+            path,
+            headers,
+            "AWS IoT secure tunneling",
+        )?)
     }
 
     async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         let v = handle(&call, endpoint).await?;
-        let mut r = json::ok(&v, call.request_id);
-        r.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/x-amz-json-1.1"),
-        );
-        Ok(r)
+        Ok(crate::api::aws_json_ok(&v, call.request_id))
     }
 
     /// The model's two errors, and the awsJson generic ones for the rest (all 400 but the

@@ -363,3 +363,85 @@ async fn tcp_connections_are_forwarded_intact_several_at_once() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn both_sides_reconnect_with_their_client_tokens_and_a_new_stream_flows() {
+    let s = TestServer::start().await;
+    let t = open(&s, &["SSH"], None).await;
+    let (cs, cd) = ("a".repeat(32), "b".repeat(32));
+    let mut src = proxy(&s, Mode::Source, &t.source, Some(&cs)).await;
+    forward::service_ids(&mut src).await.unwrap();
+    let mut dst = proxy(&s, Mode::Destination, &t.destination, Some(&cd)).await;
+    forward::service_ids(&mut dst).await.unwrap();
+    src.send(&Msg::control(STREAM_START, 1, "SSH", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        dst.recv().await.unwrap(),
+        Msg::control(STREAM_START, 1, "SSH", 1)
+    );
+    // The source's TCP connection drops without a close frame: the stream ended with it.
+    drop(src);
+    assert_eq!(
+        dst.recv().await.unwrap(),
+        Msg::control(STREAM_RESET, 1, "SSH", 0)
+    );
+    let mut src = proxy(&s, Mode::Source, &t.source, Some(&cs)).await;
+    forward::service_ids(&mut src).await.unwrap();
+    // Now the destination drops and comes back with its client token.
+    drop(dst);
+    let mut dst = proxy(&s, Mode::Destination, &t.destination, Some(&cd)).await;
+    forward::service_ids(&mut dst).await.unwrap();
+    src.send(&Msg::control(STREAM_START, 2, "SSH", 1))
+        .await
+        .unwrap();
+    src.send(&data(2, "SSH", 1, b"again")).await.unwrap();
+    assert_eq!(
+        dst.recv().await.unwrap(),
+        Msg::control(STREAM_START, 2, "SSH", 1)
+    );
+    assert_eq!(dst.recv().await.unwrap(), data(2, "SSH", 1, b"again"));
+    dst.send(&data(2, "SSH", 1, b"back")).await.unwrap();
+    assert_eq!(src.recv().await.unwrap(), data(2, "SSH", 1, b"back"));
+    assert_eq!(
+        states(&s, &t.id).await,
+        ("OPEN".into(), "CONNECTED".into(), "CONNECTED".into())
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn pings_are_answered_with_their_payload_and_v1_proxies_get_no_service_ids() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let s = TestServer::start().await;
+    let t = open(&s, &["SSH"], None).await;
+    let mut src = proxy(&s, Mode::Source, &t.source, None).await;
+    forward::service_ids(&mut src).await.unwrap();
+    // AWS's local proxy pings with the time in milliseconds as ASCII digits.
+    src.ws
+        .send(Ws::Ping(b"1733130869380".to_vec().into()))
+        .await
+        .unwrap();
+    match src.ws.next().await.unwrap().unwrap() {
+        Ws::Pong(p) => assert_eq!(&p[..], b"1733130869380"),
+        other => panic!("expected a pong, got {other:?}"),
+    }
+    // A proxy offering only the 1.0 subprotocol speaks V1: no SERVICE_IDS, streams without a
+    // service id.
+    let mut o = Options::new(Mode::Destination, &t.destination);
+    o.subprotocols = vec!["aws.iot.securetunneling-1.0".into()];
+    let mut dst = connect(&s.tunnel_endpoint(), &o).await.unwrap();
+    assert_eq!(
+        dst.subprotocol.as_deref(),
+        Some("aws.iot.securetunneling-1.0")
+    );
+    src.send(&Msg::control(STREAM_START, 1, "", 0))
+        .await
+        .unwrap();
+    assert_eq!(
+        dst.recv().await.unwrap(),
+        Msg::control(STREAM_START, 1, "", 0)
+    );
+    s.stop().await;
+}

@@ -6,8 +6,8 @@
 //! still says so (`holds`): a close, a delete, a rotation or a newer connection with the same
 //! client token ends it on whichever node it is.
 
-use super::{terms, Tunnels, KIND};
-use crate::records::{encode, load, try_commit, RETRIES, SCHEMA};
+use super::{put, Tunnels, KIND};
+use crate::records::{load, try_commit, RETRIES};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -104,14 +104,8 @@ impl Tunnels {
                     return Err(AccessError::InvalidToken)
                 }
             };
-            let batch = Batch::new(&pk).put(
-                KIND,
-                &id,
-                SCHEMA,
-                encode(&tunnel).map_err(|_| AccessError::Unavailable)?,
-                terms(&tunnel),
-                Expect::Rev(found.rev),
-            );
+            let batch = put(Batch::new(&pk), &tunnel, Expect::Rev(found.rev))
+                .map_err(|_| AccessError::Unavailable)?;
             match try_commit(self.store.as_ref(), batch).await {
                 Ok(true) => {
                     return Ok(Claim {
@@ -142,15 +136,9 @@ impl Tunnels {
             if !tunnel.disconnect(claim.side, claim.connection, self.now()) {
                 return;
             }
-            let Ok(doc) = encode(&tunnel) else { return };
-            let batch = Batch::new(&pk).put(
-                KIND,
-                &claim.tunnel,
-                SCHEMA,
-                doc,
-                terms(&tunnel),
-                Expect::Rev(found.rev),
-            );
+            let Ok(batch) = put(Batch::new(&pk), &tunnel, Expect::Rev(found.rev)) else {
+                return;
+            };
             match try_commit(self.store.as_ref(), batch).await {
                 Ok(false) => continue,
                 Ok(true) => return,

@@ -2,8 +2,8 @@
 //! it closes, and a closed tunnel's record goes `CLOSED_RETENTION_MS` later. Each step commits
 //! with the timer's completion, so a restart or a second node does it exactly once.
 
-use super::{terms, Tunnels, CLOSED_RETENTION_MS, KIND};
-use crate::records::{encode, load, SCHEMA};
+use super::{put, Tunnels, CLOSED_RETENTION_MS, KIND};
+use crate::records::load;
 use crate::scheduler::{Due, TimerHandler};
 use shoal_domain::error::Result;
 use shoal_domain::tunnels::Tunnel;
@@ -38,14 +38,7 @@ impl TimerHandler for Lifetime {
             }
             let now = due.at.millis().max(tunnels.now());
             tunnel.close(now);
-            let batch = Batch::new(&pk).put(
-                KIND,
-                &due.name,
-                SCHEMA,
-                encode(&tunnel)?,
-                terms(&tunnel),
-                Expect::Rev(found.rev),
-            );
+            let batch = put(Batch::new(&pk), &tunnel, Expect::Rev(found.rev))?;
             let next = (Timestamp(now + CLOSED_RETENTION_MS), DELETE.clone());
             tunnels.scheduler.commit(due, batch, Some(next)).await?;
             Ok(())

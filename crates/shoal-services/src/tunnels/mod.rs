@@ -139,14 +139,7 @@ impl Tunnels {
             destination: SideState::new(destination_hash, now),
         };
         self.scheduler.track(part).await?;
-        let batch = Batch::new(&pk).put(
-            KIND,
-            &id,
-            SCHEMA,
-            encode(&tunnel)?,
-            terms(&tunnel),
-            Expect::Absent,
-        );
+        let batch = put(Batch::new(&pk), &tunnel, Expect::Absent)?;
         let batch = Scheduler::set(
             batch,
             &TimerId::new(TIMER, id.clone()),
@@ -193,14 +186,7 @@ impl Tunnels {
                 if !tunnel.close(self.now()) {
                     return Ok(());
                 }
-                let batch = batch.put(
-                    KIND,
-                    id,
-                    SCHEMA,
-                    encode(&tunnel)?,
-                    terms(&tunnel),
-                    Expect::Rev(rev),
-                );
+                let batch = put(batch, &tunnel, Expect::Rev(rev))?;
                 Scheduler::set(
                     batch,
                     &timer,
@@ -303,14 +289,7 @@ impl Tunnels {
             if let Some(d) = &destination {
                 tunnel.destination_config = Some(d.clone());
             }
-            let batch = Batch::new(part.key()).put(
-                KIND,
-                id,
-                SCHEMA,
-                encode(&tunnel)?,
-                terms(&tunnel),
-                Expect::Rev(rev),
-            );
+            let batch = put(Batch::new(part.key()), &tunnel, Expect::Rev(rev))?;
             if try_commit(self.store.as_ref(), batch).await? {
                 if let Some(t) = &tokens.destination {
                     self.notify(part, &tunnel, t).await;
@@ -366,14 +345,7 @@ impl Tunnels {
         for _ in 0..RETRIES {
             let (mut tunnel, rev) = self.by_arn(part, arn)?;
             change(&mut tunnel)?;
-            let batch = Batch::new(part.key()).put(
-                KIND,
-                &tunnel.id,
-                SCHEMA,
-                encode(&tunnel)?,
-                terms(&tunnel),
-                Expect::Rev(rev),
-            );
+            let batch = put(Batch::new(part.key()), &tunnel, Expect::Rev(rev))?;
             if try_commit(self.store.as_ref(), batch).await? {
                 return Ok(());
             }
@@ -384,6 +356,11 @@ impl Tunnels {
 
 fn not_found(what: &str) -> ServiceError {
     ServiceError::not_found(format!("Tunnel {what} not found"))
+}
+
+/// `batch` with the tunnel's record written (under `expect`) with its terms.
+fn put(batch: Batch, t: &Tunnel, expect: Expect) -> Result<Batch> {
+    Ok(batch.put(KIND, &t.id, SCHEMA, encode(t)?, terms(t), expect))
 }
 
 fn terms(t: &Tunnel) -> Vec<Term> {
