@@ -107,6 +107,25 @@ async fn echo() -> Result<String, String> {
     Ok(addr)
 }
 
+/// A plain TCP relay to `to` (no TLS, no WebSocket): the floor of any relay's cost.
+async fn plain_relay(to: String) -> Result<String, String> {
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = l.local_addr().map_err(|e| e.to_string())?.to_string();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = l.accept().await {
+            let to = to.clone();
+            tokio::spawn(async move {
+                if let Ok(mut out) = TcpStream::connect(&to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut c, &mut out).await;
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
 /// Sends `bytes` to the sink at `addr` and waits for its count: bytes per second.
 async fn send_all(addr: &str, bytes: u64) -> Result<f64, String> {
     let mut c = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
@@ -181,15 +200,41 @@ async fn copy(a: &TunnelArgs, ep: &Endpoint) -> Result<(), String> {
     let echo = echo().await?;
     // A tunnel into the sink; another (ECHO) to the echo application for round trips.
     let bulk = tunnel(a, ep, "BULK", sink.clone()).await?;
-    let direct = send_all(&sink, a.bytes).await?;
-    let through = send_all(&bulk, a.bytes).await?;
+    // The same four loopback crossings a tunnel makes (application, source proxy, endpoint,
+    // destination proxy, application) through three plain TCP relays: what any relay costs on
+    // this machine before TLS, WebSocket and the protocol.
+    let r3 = plain_relay(sink.clone()).await?;
+    let r2 = plain_relay(r3).await?;
+    let chain_addr = plain_relay(r2).await?;
+    // Three rounds, interleaved, so that the machine's drift hits all three alike: medians.
+    let (mut direct, mut through, mut chain) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..3 {
+        direct.push(send_all(&sink, a.bytes).await?);
+        through.push(send_all(&bulk, a.bytes).await?);
+        chain.push(send_all(&chain_addr, a.bytes).await?);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (direct, through, chain) = (
+        median(&mut direct),
+        median(&mut through),
+        median(&mut chain),
+    );
     let mb = |b: f64| b / 1e6;
     println!(
-        "bulk copy of {} MB: direct TCP {:.0} MB/s, through the tunnel {:.0} MB/s ({:.0} % of direct)",
+        "bulk copy of {} MB (median of 3): direct TCP {:.0} MB/s, through the tunnel {:.0} MB/s ({:.0} % of direct)",
         a.bytes / 1_000_000,
         mb(direct),
         mb(through),
         100.0 * through / direct
+    );
+    println!(
+        "the same four loopback crossings through three plain TCP relays: {:.0} MB/s ({:.0} % of direct); the tunnel reaches {:.0} % of that floor",
+        mb(chain),
+        100.0 * chain / direct,
+        100.0 * through / chain
     );
     let direct_rt = round_trips(&echo, a.round_trips).await?;
     direct_rt.print_latency("round trip, direct");
