@@ -456,36 +456,52 @@ def test_ssh_with_awss_localproxy_as_source_and_shoal_localproxy_as_destination(
 @pytest.mark.timeout(120)
 def test_an_acknowledged_tunnel_and_its_tokens_survive_sigkill(shoal_factory, tmp_path, children):
     """OpenTunnel was answered: after kill -9 and a restart on the same data folder the tunnel
-    is there, OPEN, with its settings and lifetime, and both tokens still connect (once)."""
+    is there, OPEN, with its settings; the destination connected before the kill shows
+    DISCONNECTED (nothing is connected to a new process) and comes back with its client token;
+    the unused source token still connects."""
     data_dir = tmp_path / "tunnel-crash"
     srv = shoal_factory(data_dir)
     t = tunnels_client(srv).open_tunnel(
         description="before the crash",
         destinationConfig={"thingName": "crash-device", "services": ["SSH"]},
         timeoutConfig={"maxLifetimeTimeoutMinutes": 30})
-    os.kill(srv.pid, signal.SIGKILL)
-    assert srv.proc.wait(timeout=10) == -signal.SIGKILL
-
-    srv2 = shoal_factory(data_dir)
-    api = tunnels_client(srv2)
-    d = api.describe_tunnel(tunnelId=t["tunnelId"])["tunnel"]
-    assert d["status"] == "OPEN"
-    assert d["description"] == "before the crash"
-    assert d["destinationConfig"] == {"thingName": "crash-device", "services": ["SSH"]}
-    assert d["timeoutConfig"] == {"maxLifetimeTimeoutMinutes": 30}
     app = socket.socket()
     app.bind(("127.0.0.1", 0))
     app.listen(1)
+    client_token = "crash-" + "0" * 30
+
+    def destination(server):
+        return children("shoal-localproxy (destination)", [
+            shoal_localproxy_bin(), "-e", "localhost:%d" % server.tunnel_port,
+            "-c", server.ca_file, "-t", t["destinationAccessToken"], "-i", client_token,
+            "-d", "SSH=127.0.0.1:%d" % app.getsockname()[1]])
+
     try:
-        dst = shoal_destination(children, srv2, t["destinationAccessToken"], app.getsockname()[1])
+        dst = destination(srv)
         dst.wait_for(r"^connected$")
+        d = tunnels_client(srv).describe_tunnel(tunnelId=t["tunnelId"])["tunnel"]
+        assert d["destinationConnectionState"]["status"] == "CONNECTED", d
+        os.kill(srv.pid, signal.SIGKILL)
+        assert srv.proc.wait(timeout=10) == -signal.SIGKILL
+        dst.wait_exit()
+
+        srv2 = shoal_factory(data_dir)
+        api = tunnels_client(srv2)
+        d = api.describe_tunnel(tunnelId=t["tunnelId"])["tunnel"]
+        assert d["status"] == "OPEN"
+        assert d["description"] == "before the crash"
+        assert d["destinationConfig"] == {"thingName": "crash-device", "services": ["SSH"]}
+        assert d["timeoutConfig"] == {"maxLifetimeTimeoutMinutes": 30}
+        assert d["destinationConnectionState"]["status"] == "DISCONNECTED", d
+        dst2 = destination(srv2)
+        dst2.wait_for(r"^connected$")
         src = shoal_source(children, srv2, t["sourceAccessToken"])
-        src.wait_for(r"^listening on 127\.0\.0\.1:\d+$", context=(dst,))
+        src.wait_for(r"^listening on 127\.0\.0\.1:\d+$", context=(dst2,))
         d = api.describe_tunnel(tunnelId=t["tunnelId"])["tunnel"]
         assert d["sourceConnectionState"]["status"] == "CONNECTED", d
         assert d["destinationConnectionState"]["status"] == "CONNECTED", d
         api.close_tunnel(tunnelId=t["tunnelId"], delete=True)
         assert src.wait_exit() == 0, src.output()
-        assert dst.wait_exit() == 0, dst.output()
+        assert dst2.wait_exit() == 0, dst2.output()
     finally:
         app.close()

@@ -81,7 +81,7 @@ alpn_listen = "127.0.0.1:443"
 # port; `shoal env` prints it as SHOAL_TUNNEL_ENDPOINT.
 listen = "127.0.0.1:8444"
 # Proxy connections open at once (two per tunnel in use); more are closed as they arrive.
-max_connections = 20000
+max_connections = 10000
 # Tunnels open at once per account and region (AWS's default quota); OpenTunnel past it is
 # LimitExceededException.
 max_open = 300

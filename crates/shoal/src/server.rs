@@ -387,6 +387,10 @@ impl Server {
         let mqtt_plain =
             mqtt_plain.map(|l| shoal_broker::serve_plain(l, gateway.clone(), stop.child_token()));
         let mqtt = shoal_broker::serve(mqtt, gateway.clone(), stop.child_token());
+        // No tunnel connection is live before the endpoint listens.
+        if let Err(e) = tunnels.forget_connections().await {
+            tracing::warn!(error = %e.message, "tunnel connection states not cleared");
+        }
         let tunnel_tls = shoal_tunnel::tls_config(
             &read(&credentials::server_cert_path(&cfg.data))?,
             &read(&credentials::server_key_path(&cfg.data))?,

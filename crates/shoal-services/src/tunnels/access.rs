@@ -172,6 +172,55 @@ impl Tunnels {
         }
     }
 
+    /// At start-up, before the proxy endpoint listens: no connection of this node is live, so
+    /// a side the records still show CONNECTED (the process was killed, or stopped during a
+    /// handshake) is DISCONNECTED. With several nodes each would need to clear only its own
+    /// connections; Shoal's store is one node's today.
+    pub async fn forget_connections(&self) -> shoal_domain::error::Result<usize> {
+        let mut fixed = 0;
+        let parts = self
+            .store
+            .partitions()
+            .map_err(crate::records::store_error)?;
+        for pk in parts {
+            let mut after: Option<String> = None;
+            loop {
+                let recs = self
+                    .store
+                    .list_by_term(
+                        &pk,
+                        KIND,
+                        super::TERM_OPEN,
+                        shoal_store::TermMatch::Exact("1"),
+                        after.as_deref(),
+                        256,
+                    )
+                    .map_err(crate::records::store_error)?;
+                let Some(last) = recs.last() else { break };
+                after = Some(last.key.clone());
+                for r in &recs {
+                    let mut t: Tunnel = crate::records::decode(r)?;
+                    let now = self.now();
+                    let mut changed = false;
+                    for side in [Side::Source, Side::Destination] {
+                        let n = t.side(side).connection;
+                        changed |= t.disconnect(side, n, now);
+                    }
+                    if changed
+                        && try_commit(
+                            self.store.as_ref(),
+                            put(Batch::new(&pk), &t, Expect::Rev(r.rev))?,
+                        )
+                        .await?
+                    {
+                        fixed += 1;
+                    }
+                }
+            }
+        }
+        Ok(fixed)
+    }
+
     /// Whether the claim's tunnel is still open (a read error says yes).
     pub fn is_open(&self, claim: &Claim) -> bool {
         match load::<Tunnel>(self.store.as_ref(), &claim.part.key(), KIND, &claim.tunnel) {
