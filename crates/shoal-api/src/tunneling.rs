@@ -247,6 +247,9 @@ async fn handle(call: &Call<'_>, endpoint: Endpoint) -> Result<Value, ApiError> 
     use Endpoint as E;
     Ok(match endpoint {
         E::OpenTunnel => {
+            if i.tags.as_ref().is_some_and(Vec::is_empty) {
+                return Err(ApiError::invalid("1 validation error detected: Value '[]' at 'tags' failed to satisfy constraint: Member must have length greater than or equal to 1"));
+            }
             let req = OpenRequest {
                 description: i.description,
                 tags: tags_in(i.tags),
@@ -274,6 +277,13 @@ async fn handle(call: &Call<'_>, endpoint: Endpoint) -> Result<Value, ApiError> 
             json!({ "tunnel": tunnel_json(&tunnels.describe(part, id)?, true) })
         }
         E::ListTunnels => {
+            if let Some(t) = &i.thing_name {
+                shoal_domain::tunnels::DestinationConfig {
+                    thing_name: Some(t.clone()),
+                    services: vec!["-".into()],
+                }
+                .validate()?;
+            }
             let (page, next) = tunnels.list(
                 part,
                 i.thing_name.as_deref(),
@@ -316,9 +326,10 @@ async fn handle(call: &Call<'_>, endpoint: Endpoint) -> Result<Value, ApiError> 
         }
         E::UntagResource => {
             let arn = required(&i.resource_arn, "resourceArn")?;
-            tunnels
-                .untag(part, arn, &i.tag_keys.unwrap_or_default())
-                .await?;
+            let keys = i.tag_keys.ok_or_else(|| {
+                ApiError::invalid("1 validation error detected: Value null at 'tagKeys' failed to satisfy constraint: Member must not be null")
+            })?;
+            tunnels.untag(part, arn, &keys).await?;
             json!({})
         }
         E::ListTagsForResource => {

@@ -56,7 +56,24 @@ pub async fn run(conn: Conn, service: &str, side: Side) -> Result<(), String> {
     let (mut sink, mut stream) = ws.split();
     let (to_ws, mut frames) = mpsc::channel::<Vec<u8>>(64);
     let writer = tokio::spawn(async move {
-        while let Some(mut f) = frames.recv().await {
+        // Pings every 20 s with the time in milliseconds, as AWS's local proxy sends them: the
+        // endpoint lets a silent connection go.
+        let mut ping = tokio::time::interval(std::time::Duration::from_secs(20));
+        loop {
+            let next = tokio::select! {
+                f = frames.recv() => f,
+                _ = ping.tick() => {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_millis())
+                        .unwrap_or_default();
+                    if sink.send(WsMessage::Ping(now.to_string().into_bytes().into())).await.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let Some(mut f) = next else { break };
             // Frames queued meanwhile go in the same WebSocket message (at most 131,076 bytes).
             while let Ok(more) = frames.try_recv() {
                 let full = f.len() + more.len() > 131_076;

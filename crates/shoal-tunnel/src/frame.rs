@@ -131,7 +131,10 @@ impl Frames {
             }
             let frame = data.split_to(total);
             let m = decode(&frame)?;
-            out.push((frame, m));
+            // Nothing routes an unknown type (an empty frame is one): no entry for it.
+            if m.kind() != Type::Unknown {
+                out.push((frame, m));
+            }
         }
         if !data.is_empty() {
             self.partial.extend_from_slice(&data);

@@ -99,14 +99,28 @@ pub fn serve(listener: Listener, gw: Arc<Gateway>, stop: CancellationToken) -> S
     })
 }
 
-/// What the request handler hands the connection's task when it answers 101.
-struct Accepted {
-    claim: Claim,
-    version: u8,
-    upgrade: hyper::upgrade::OnUpgrade,
+/// What the request handler hands the connection's task: the side it claimed (written by the
+/// claim's own task, so it lands even if hyper drops the handler because the client hung up)
+/// and, once the 101 is answered, the upgrade.
+#[derive(Default)]
+struct Pending {
+    claim: Option<(Claim, u8)>,
+    upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
-type Pending = Arc<Mutex<Option<Accepted>>>;
+#[derive(Default)]
+struct Handshake {
+    pending: Mutex<Pending>,
+    /// Held while a claim is being committed: the connection's task waits for it before it
+    /// looks at `pending`.
+    claiming: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Handshake {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 async fn connection(gw: Arc<Gateway>, tcp: TcpStream, conn: Conn) {
     let acceptor = tokio_rustls::TlsAcceptor::from(gw.tls.clone());
@@ -114,32 +128,42 @@ async fn connection(gw: Arc<Gateway>, tcp: TcpStream, conn: Conn) {
         Ok(Ok(s)) => s,
         _ => return,
     };
-    let pending: Pending = Arc::default();
+    let hs = Arc::new(Handshake::default());
     let service = {
-        let (gw, pending) = (gw.clone(), pending.clone());
+        let (gw, hs) = (gw.clone(), hs.clone());
         hyper::service::service_fn(move |req| {
-            let (gw, pending) = (gw.clone(), pending.clone());
-            async move { Ok::<_, std::convert::Infallible>(answer(&gw, req, &pending).await) }
+            let (gw, hs) = (gw.clone(), hs.clone());
+            async move { Ok::<_, std::convert::Infallible>(answer(gw, req, hs).await) }
         })
     };
+    // One request per connection (a refusal says `Connection: close`) and one deadline for all
+    // of it, so no client holds a slot by sending requests slowly or one after another.
     let http = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HANDSHAKE_TIMEOUT)
         .max_buf_size(8192)
         .serve_connection(TokioIo::new(tls), service)
         .with_upgrades();
-    tokio::select! {
-        _ = http => {}
-        () = conn.stop().cancelled() => return,
-    }
-    let accepted = pending.lock().unwrap_or_else(|p| p.into_inner()).take();
-    let Some(accepted) = accepted else { return };
-    let upgraded = match accepted.upgrade.await {
-        Ok(u) => u,
-        Err(_) => {
-            gw.tunnels.disconnect(&accepted.claim).await;
-            return;
-        }
+    let stopped = tokio::select! {
+        _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, http) => false,
+        () = conn.stop().cancelled() => true,
+    };
+    let _claimed = hs.claiming.lock().await;
+    let (claim, upgrade) = {
+        let mut p = hs.pending();
+        (p.claim.take(), p.upgrade.take())
+    };
+    let Some((claim, version)) = claim else {
+        return;
+    };
+    let upgraded = match upgrade {
+        Some(u) if !stopped => u.await.ok(),
+        _ => None,
+    };
+    let Some(upgraded) = upgraded else {
+        // Claimed, but the proxy never got (or took) the 101: the side is let go.
+        gw.tunnels.disconnect(&claim).await;
+        return;
     };
     let config = WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
@@ -148,19 +172,23 @@ async fn connection(gw: Arc<Gateway>, tcp: TcpStream, conn: Conn) {
         .max_frame_size(Some(session::MAX_WS_MESSAGE));
     let ws =
         WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-    session::run(&gw, ws, accepted.claim, accepted.version, conn.stop()).await;
+    session::run(&gw, ws, claim, version, conn.stop()).await;
 }
 
 fn refuse(status: StatusCode, message: &str) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(message.to_string())));
     *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
     r
 }
 
 async fn answer(
-    gw: &Gateway,
+    gw: Arc<Gateway>,
     mut req: Request<Incoming>,
-    pending: &Pending,
+    hs: Arc<Handshake>,
 ) -> Response<Full<Bytes>> {
     let asked = match handshake::check(
         req.method(),
@@ -171,45 +199,57 @@ async fn answer(
         Ok(a) => a,
         Err((status, message)) => return refuse(status, message),
     };
-    let claim = match gw
-        .tunnels
-        .connect(&asked.token, asked.mode, asked.client_token.as_deref())
-        .await
-    {
-        Ok(c) => c,
-        Err(AccessError::InvalidToken) => {
+    let held = hs.claiming.clone().lock_owned().await;
+    let claimed = tokio::spawn({
+        let (gw, hs) = (gw.clone(), hs.clone());
+        let (token, mode, client_token, version) = (
+            asked.token.clone(),
+            asked.mode,
+            asked.client_token.clone(),
+            asked.version,
+        );
+        async move {
+            let r = gw
+                .tunnels
+                .connect(&token, mode, client_token.as_deref())
+                .await;
+            if let Ok(c) = &r {
+                hs.pending().claim = Some((c.clone(), version));
+            }
+            drop(held);
+            r
+        }
+    })
+    .await;
+    let claim = match claimed {
+        Ok(Ok(c)) => c,
+        Ok(Err(AccessError::InvalidToken)) => {
             return refuse(StatusCode::UNAUTHORIZED, "Invalid access token")
         }
         // AWS's texts (iot-secure-tunneling-troubleshooting.html).
-        Err(AccessError::TokenUsed) if asked.client_token.is_some() => {
+        Ok(Err(AccessError::TokenUsed)) if asked.client_token.is_some() => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "Invalid client token: The provided client token does not match the client token that was previously set.",
             )
         }
-        Err(AccessError::WrongMode) => {
-            return refuse(
-                StatusCode::BAD_REQUEST,
-                "The access token is not for this local-proxy-mode",
-            )
-        }
-        Err(AccessError::TokenUsed) => {
+        Ok(Err(AccessError::TokenUsed)) => {
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 "Invalid access token: The access token was previously used and cannot be used again",
             )
         }
-        Err(AccessError::Unavailable) => {
+        Ok(Err(AccessError::WrongMode)) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                "The access token is not for this local-proxy-mode",
+            )
+        }
+        Ok(Err(AccessError::Unavailable)) | Err(_) => {
             return refuse(StatusCode::SERVICE_UNAVAILABLE, "Try again")
         }
     };
-    let upgrade = hyper::upgrade::on(&mut req);
-    let tunnel = claim.tunnel.clone();
-    *pending.lock().unwrap_or_else(|p| p.into_inner()) = Some(Accepted {
-        claim,
-        version: asked.version,
-        upgrade,
-    });
+    hs.pending().upgrade = Some(hyper::upgrade::on(&mut req));
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(asked.key.as_bytes());
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -229,7 +269,7 @@ async fn answer(
         http::header::SEC_WEBSOCKET_PROTOCOL,
         http::HeaderValue::from_static(asked.subprotocol),
     );
-    if let Ok(v) = http::HeaderValue::from_str(&tunnel) {
+    if let Ok(v) = http::HeaderValue::from_str(&claim.tunnel) {
         h.insert("channel-id", v);
     }
     r
@@ -252,6 +292,9 @@ async fn watch(gw: Weak<Gateway>, mut w: shoal_services::tunnels::TunnelWatch) {
                     r.kick(&claim, why);
                 }
             }
+            let key = r.key.clone();
+            drop(r);
+            gw.relays.forget(&key);
         }
     }
 }

@@ -23,11 +23,16 @@ use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
-/// What a connection's writer is told to do.
+/// What a connection's writer is told to do. Frames carry the connection that sent them (none
+/// for the service's own): the writer drops a batch whose sender no longer holds its side, so
+/// frames routed just before a replacement never follow the newcomer's.
 pub(crate) enum Out {
-    Frames(Vec<Bytes>),
+    Frames(Vec<Bytes>, Option<(Side, u64)>),
     Close(CloseCode, &'static str),
 }
+
+/// Connections of one stream at once (AWS's local proxy's own limit per service).
+const MAX_CONNECTIONS_PER_STREAM: usize = 128;
 
 /// How a connection another connection of the same proxy replaced is closed.
 pub(crate) const REPLACED: (CloseCode, &str) = (CloseCode::Policy, "Replaced by a new connection");
@@ -47,8 +52,9 @@ pub(crate) fn close_for(s: shoal_services::tunnels::Standing) -> Option<(CloseCo
     }
 }
 
-/// The queue of frames waiting for one connection's writer (a bound in messages).
-pub(crate) const QUEUE: usize = 32;
+/// The queue of frames waiting for one connection's writer, in WebSocket messages' worth
+/// (each at most 131 KB): about 1 MB per direction of a tunnel.
+pub(crate) const QUEUE: usize = 8;
 
 pub(crate) struct Slot {
     pub claim: Claim,
@@ -117,13 +123,26 @@ impl Relay {
     }
 
     /// A connection takes its side; a connection it replaces is told to close, and the other
-    /// side hears STREAM_RESET for the streams that ended with it. Returns what the newcomer
-    /// is sent first (SERVICE_IDS for V2 and V3).
-    pub fn attach(&self, slot: Slot) -> (Vec<Bytes>, ToPeer) {
+    /// side hears STREAM_RESET for the streams that ended with it. SERVICE_IDS (V2 and V3) is
+    /// queued for the newcomer before anything can be routed to it (AWS's local proxy fails on
+    /// any other message first). `None`: a newer connection already holds the side.
+    pub fn attach(&self, slot: Slot) -> Option<ToPeer> {
         let side = slot.claim.side;
-        let services = slot.claim.services.clone();
-        let version = slot.version;
         let mut st = self.lock();
+        if let Some(cur) = st.slot(side) {
+            if cur.claim.connection > slot.claim.connection {
+                return None;
+            }
+        }
+        if slot.version >= 2 {
+            let ids = encode(&Message {
+                r#type: Type::ServiceIds as i32,
+                available_service_ids: slot.claim.services.clone(),
+                ..Default::default()
+            });
+            // The queue is new and empty: there is room.
+            let _ = slot.tx.try_send(Out::Frames(vec![ids], None));
+        }
         let mut to_peer = None;
         if let Some(old) = st.slot_mut(side).take() {
             old.kick.kick(REPLACED.0, REPLACED.1);
@@ -133,17 +152,15 @@ impl Relay {
             }
         }
         *st.slot_mut(side) = Some(slot);
-        drop(st);
-        let first = if version >= 2 {
-            vec![encode(&Message {
-                r#type: Type::ServiceIds as i32,
-                available_service_ids: services,
-                ..Default::default()
-            })]
-        } else {
-            vec![]
-        };
-        (first, to_peer)
+        Some(to_peer)
+    }
+
+    /// Whether connection `connection` still holds `side`.
+    pub fn holds(&self, side: Side, connection: u64) -> bool {
+        self.lock()
+            .slot(side)
+            .as_ref()
+            .is_some_and(|s| s.claim.connection == connection)
     }
 
     /// Connection `connection` of `side` ended. If it still held the side, the other side
@@ -201,8 +218,17 @@ impl Relay {
             return r;
         }
         let peer_here = st.slot(side.other()).is_some();
+        let services = st
+            .slot(side)
+            .as_ref()
+            .map(|s| s.claim.services.clone())
+            .unwrap_or_default();
         for (bytes, m) in frames {
             let service = m.service_id.as_str();
+            // A stream names one of the tunnel's services, or none (V1).
+            if !service.is_empty() && !services.iter().any(|s| s == service) {
+                continue;
+            }
             let pass = match m.kind() {
                 Type::Data => st.streams.get(service).is_some_and(|s| {
                     s.id == m.stream_id
@@ -237,7 +263,11 @@ impl Relay {
                 }
                 Type::ConnectionStart if side == Side::Source => {
                     match st.streams.get_mut(service) {
-                        Some(s) if s.id == m.stream_id && m.connection_id != 0 => {
+                        Some(s)
+                            if s.id == m.stream_id
+                                && m.connection_id != 0
+                                && s.connections.len() < MAX_CONNECTIONS_PER_STREAM =>
+                        {
                             s.connections.insert(m.connection_id);
                             true
                         }
@@ -292,11 +322,12 @@ impl Relays {
         r
     }
 
-    /// Forgets a relay no connection holds.
-    pub fn forget(&self, relay: &Relay) {
+    /// Forgets the relay of `key` once nobody holds it (called by each holder after it
+    /// dropped its `Arc`, so whichever lets go last removes the entry).
+    pub fn forget(&self, key: &(String, String)) {
         let mut map = self.lock();
-        if map.get(&relay.key).is_some_and(|w| w.strong_count() <= 1) {
-            map.remove(&relay.key);
+        if map.get(key).is_some_and(|w| w.strong_count() == 0) {
+            map.remove(key);
         }
     }
 
@@ -311,6 +342,9 @@ impl Relays {
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock()
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
     }
 }

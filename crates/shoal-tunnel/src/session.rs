@@ -11,6 +11,7 @@ use crate::relay::{Out, Relay, Slot, QUEUE};
 use crate::Gateway;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use shoal_domain::tunnels::Side;
 use shoal_services::tunnels::Claim;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,9 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 pub(crate) const MAX_WS_MESSAGE: usize = 2 * (2 + crate::frame::MAX_MESSAGE) + 2;
 /// A proxy that takes nothing of what it is sent for this long is let go.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// A proxy that sends nothing, not even a ping, for this long is gone (AWS's local proxy and
+/// the AWS IoT Device SDK ping every 20 s).
+const READ_IDLE: Duration = Duration::from_secs(90);
 
 pub(crate) async fn run<S>(
     gw: &Gateway,
@@ -34,19 +38,22 @@ pub(crate) async fn run<S>(
     S: Stream<Item = Result<WsMessage, WsError>> + Sink<WsMessage, Error = WsError> + Unpin,
 {
     let relay = gw.relays.get(&claim.part.key(), &claim.tunnel);
+    let key = relay.key.clone();
     let (tx, rx) = mpsc::channel(QUEUE);
     let kick = Kick::default();
-    let (first, to_peer) = relay.attach(Slot {
+    let attached = relay.attach(Slot {
         claim: claim.clone(),
         tx: tx.clone(),
         version,
         kick: kick.clone(),
     });
-    if let Some((peer, frames)) = to_peer {
-        let _ = peer.send(Out::Frames(frames)).await;
-    }
-    if !first.is_empty() {
-        let _ = tx.send(Out::Frames(first)).await;
+    match attached {
+        Some(Some((peer, frames))) => {
+            send_or_quit(&peer, Out::Frames(frames, None), &kick, stop).await
+        }
+        Some(None) => {}
+        // A newer connection of the same proxy got here first.
+        None => kick.kick(crate::relay::REPLACED.0, crate::relay::REPLACED.1),
     }
     // A close or a newer connection committed before this relay was attached would have
     // found nothing to end: the record is read again now.
@@ -61,18 +68,37 @@ pub(crate) async fn run<S>(
         // would make AWS's local proxy (source mode) stop reading and miss the close frame.
         if let Some((peer, frames)) = to_peer {
             if gw.tunnels.is_open(&claim) {
-                let _ = peer.send(Out::Frames(frames)).await;
+                send_or_quit(&peer, Out::Frames(frames, None), &kick, stop).await;
             }
         }
         if let Some((code, reason)) = why {
-            let _ = tx.send(Out::Close(code, reason)).await;
+            let _ = tx.try_send(Out::Close(code, reason));
         }
         drop(tx);
     };
-    tokio::join!(reading, write(sink, rx));
+    let writing = async {
+        write(sink, rx, &relay).await;
+        // A proxy that takes nothing (or whose socket failed) is read no longer either.
+        kick.kick(CloseCode::Away, "The connection stopped taking data");
+    };
+    tokio::join!(reading, writing);
     gw.tunnels.disconnect(&claim).await;
-    gw.relays.forget(&relay);
     drop(relay);
+    gw.relays.forget(&key);
+}
+
+/// Queues `out` for another connection unless this one is told to stop meanwhile.
+async fn send_or_quit(
+    to: &mpsc::Sender<Out>,
+    out: Out,
+    kick: &Kick,
+    stop: &shoal_net::CancellationToken,
+) {
+    tokio::select! {
+        _ = to.send(out) => {}
+        _ = kick.kicked() => {}
+        () = stop.cancelled() => {}
+    }
 }
 
 /// Reads until the proxy leaves (`None`) or must be closed (the code and reason).
@@ -90,7 +116,10 @@ where
     let mut frames = Frames::default();
     loop {
         let msg = tokio::select! {
-            m = stream.next() => m,
+            m = tokio::time::timeout(READ_IDLE, stream.next()) => match m {
+                Ok(m) => m,
+                Err(_) => return Some((CloseCode::Away, "Nothing received for 90 s")),
+            },
             why = kick.kicked() => return Some(why),
             () = stop.cancelled() => return Some((CloseCode::Away, "Shoal is shutting down")),
         };
@@ -120,27 +149,28 @@ where
         }
         let routed = relay.route(claim.side, claim.connection, parsed);
         if !routed.back.is_empty() {
-            let _ = tx.send(Out::Frames(routed.back)).await;
+            send_or_quit(tx, Out::Frames(routed.back, None), kick, stop).await;
         }
         if let Some(peer) = routed.peer {
             // Waiting for room is the backpressure on this proxy; a kick still ends it.
-            tokio::select! {
-                _ = peer.send(Out::Frames(routed.forward)) => {}
-                why = kick.kicked() => return Some(why),
-                () = stop.cancelled() => return Some((CloseCode::Away, "Shoal is shutting down")),
-            }
+            let origin = Some((claim.side, claim.connection));
+            send_or_quit(&peer, Out::Frames(routed.forward, origin), kick, stop).await;
         }
     }
 }
 
-async fn write<S>(mut sink: S, mut rx: mpsc::Receiver<Out>)
+async fn write<S>(mut sink: S, mut rx: mpsc::Receiver<Out>, relay: &Relay)
 where
     S: Sink<WsMessage, Error = WsError> + Unpin,
 {
     loop {
         let out = rx.recv().await;
+        // Frames of a connection that no longer holds its side are stale: dropped.
+        let live =
+            |origin: Option<(Side, u64)>| origin.is_none_or(|(side, n)| relay.holds(side, n));
         let (mut frames, mut close) = match out {
-            Some(Out::Frames(f)) => (f, None),
+            Some(Out::Frames(f, origin)) if live(origin) => (f, None),
+            Some(Out::Frames(..)) => continue,
             Some(Out::Close(code, reason)) => (Vec::new(), Some((code, reason))),
             None => (Vec::new(), Some((CloseCode::Normal, ""))),
         };
@@ -148,9 +178,11 @@ where
         let mut size: usize = frames.iter().map(Bytes::len).sum();
         while close.is_none() && size < MAX_WS_MESSAGE {
             match rx.try_recv() {
-                Ok(Out::Frames(more)) => {
-                    size += more.iter().map(Bytes::len).sum::<usize>();
-                    frames.extend(more);
+                Ok(Out::Frames(more, origin)) => {
+                    if live(origin) {
+                        size += more.iter().map(Bytes::len).sum::<usize>();
+                        frames.extend(more);
+                    }
                 }
                 Ok(Out::Close(code, reason)) => close = Some((code, reason)),
                 Err(_) => break,
