@@ -121,6 +121,10 @@ async fn streams_of_several_services_relay_both_ways_and_stale_ones_are_dropped(
         states(&s, &t.id).await,
         ("OPEN".into(), "CONNECTED".into(), "CONNECTED".into())
     );
+    // A service the tunnel does not have starts nothing.
+    src.send(&Msg::control(STREAM_START, 3, "RDP", 1))
+        .await
+        .unwrap();
     src.send(&Msg::control(STREAM_START, 1, "SSH", 1))
         .await
         .unwrap();
