@@ -60,70 +60,66 @@ pub async fn run(a: TunnelArgs) -> Result<(), String> {
     }
 }
 
-/// A sink: each connection announces a length (8 bytes), sends that many bytes, and gets the
-/// count back (no half-close: a tunnel's CONNECTION_RESET ends both directions at once).
-async fn sink() -> Result<String, String> {
+/// A loopback listener on a free port running `handle` on a task per connection: its address.
+async fn serve_each<F, Fut>(handle: F) -> Result<String, String>
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let l = TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| e.to_string())?;
     let addr = l.local_addr().map_err(|e| e.to_string())?.to_string();
     tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            tokio::spawn(async move {
-                let mut len = [0u8; 8];
-                if c.read_exact(&mut len).await.is_err() {
-                    return;
-                }
-                let want = u64::from_be_bytes(len);
-                let mut buf = vec![0u8; 256 * 1024];
-                let mut n = 0u64;
-                while n < want {
-                    match c.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(k) => n += k as u64,
-                    }
-                }
-                let _ = c.write_all(&n.to_be_bytes()).await;
-            });
+        while let Ok((c, _)) = l.accept().await {
+            let _ = c.set_nodelay(true);
+            tokio::spawn(handle(c));
         }
     });
     Ok(addr)
 }
 
-async fn echo() -> Result<String, String> {
-    let l = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = l.local_addr().map_err(|e| e.to_string())?.to_string();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            let _ = c.set_nodelay(true);
-            tokio::spawn(async move {
-                let (mut r, mut w) = c.split();
-                let _ = tokio::io::copy(&mut r, &mut w).await;
-            });
+/// A sink: each connection announces a length (8 bytes), sends that many bytes, and gets the
+/// count back (no half-close: a tunnel's CONNECTION_RESET ends both directions at once).
+async fn sink() -> Result<String, String> {
+    serve_each(|mut c| async move {
+        let mut len = [0u8; 8];
+        if c.read_exact(&mut len).await.is_err() {
+            return;
         }
-    });
-    Ok(addr)
+        let want = u64::from_be_bytes(len);
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut n = 0u64;
+        while n < want {
+            match c.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(k) => n += k as u64,
+            }
+        }
+        let _ = c.write_all(&n.to_be_bytes()).await;
+    })
+    .await
+}
+
+async fn echo() -> Result<String, String> {
+    serve_each(|mut c| async move {
+        let (mut r, mut w) = c.split();
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+    })
+    .await
 }
 
 /// A plain TCP relay to `to` (no TLS, no WebSocket): the floor of any relay's cost.
 async fn plain_relay(to: String) -> Result<String, String> {
-    let l = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = l.local_addr().map_err(|e| e.to_string())?.to_string();
-    tokio::spawn(async move {
-        while let Ok((mut c, _)) = l.accept().await {
-            let to = to.clone();
-            tokio::spawn(async move {
-                if let Ok(mut out) = TcpStream::connect(&to).await {
-                    let _ = tokio::io::copy_bidirectional(&mut c, &mut out).await;
-                }
-            });
+    serve_each(move |mut c| {
+        let to = to.clone();
+        async move {
+            if let Ok(mut out) = TcpStream::connect(&to).await {
+                let _ = tokio::io::copy_bidirectional(&mut c, &mut out).await;
+            }
         }
-    });
-    Ok(addr)
+    })
+    .await
 }
 
 /// Sends `bytes` to the sink at `addr` and waits for its count: bytes per second.

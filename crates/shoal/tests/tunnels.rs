@@ -449,3 +449,38 @@ async fn pings_are_answered_with_their_payload_and_v1_proxies_get_no_service_ids
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_stream_takes_at_most_128_connections() {
+    let s = TestServer::start().await;
+    let t = open(&s, &["SSH"], None).await;
+    let mut src = proxy(&s, Mode::Source, &t.source, None).await;
+    forward::service_ids(&mut src).await.unwrap();
+    let mut dst = proxy(&s, Mode::Destination, &t.destination, None).await;
+    forward::service_ids(&mut dst).await.unwrap();
+    src.send(&Msg::control(STREAM_START, 1, "SSH", 1))
+        .await
+        .unwrap();
+    for c in 2..=130 {
+        src.send(&Msg::control(CONNECTION_START, 1, "SSH", c))
+            .await
+            .unwrap();
+    }
+    // A marker after them: everything relayed before it has arrived when it does.
+    src.send(&data(1, "SSH", 1, b"end")).await.unwrap();
+    let mut started = 0;
+    loop {
+        let m = dst.recv().await.unwrap();
+        if m.kind == DATA {
+            break;
+        }
+        started += 1;
+        assert!(
+            m.connection_id <= 128,
+            "connection {} was relayed",
+            m.connection_id
+        );
+    }
+    assert_eq!(started, 128);
+    s.stop().await;
+}
