@@ -200,7 +200,10 @@ class ShoalServer:
             stdin=subprocess.DEVNULL,
             text=True,
             bufsize=1,
-            env={**os.environ, "SHOAL_METRICS_TOKEN": METRICS_TOKEN, **self.env},
+            # Rule actions may reach receivers the tests run on 127.0.0.1, and no other
+            # non-public address (the SSRF guard's tests use 127.0.0.2).
+            env={**os.environ, "SHOAL_METRICS_TOKEN": METRICS_TOKEN,
+                 "SHOAL_RULES_ALLOW_NETWORKS": "127.0.0.1/32", **self.env},
         )
         stderr_file.close()
         _STARTED.append(self)

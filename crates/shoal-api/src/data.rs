@@ -154,6 +154,7 @@ impl Api for Data {
             | ErrorKind::MalformedQuery { .. }
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
+            | ErrorKind::SqlParse
             | ErrorKind::IndexNotReady
             | ErrorKind::Storage(_)
             | ErrorKind::NotSupported => INVALID,

@@ -161,6 +161,7 @@ impl Api for JobsData {
             | ErrorKind::MalformedQuery { .. }
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
+            | ErrorKind::SqlParse
             | ErrorKind::IndexNotReady
             | ErrorKind::NotSupported
             | ErrorKind::Storage(_)

@@ -62,6 +62,8 @@ pub struct ApiState {
     pub logs: Arc<shoal_services::DeviceLogs>,
     /// Secure tunnels (their control plane; the tunnel gateway relays their traffic).
     pub tunnels: Arc<shoal_services::Tunnels>,
+    /// The rules engine's topic rules and destinations.
+    pub rules: Arc<shoal_services::Rules>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
     pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
@@ -98,6 +100,7 @@ pub struct Services {
     pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
     pub logs: Arc<shoal_services::DeviceLogs>,
     pub tunnels: Arc<shoal_services::Tunnels>,
+    pub rules: Arc<shoal_services::Rules>,
 }
 
 impl ApiState {
@@ -119,6 +122,7 @@ impl ApiState {
             provisioning,
             logs,
             tunnels,
+            rules,
         } = services;
         ApiState {
             registry,
@@ -137,6 +141,7 @@ impl ApiState {
             provisioning,
             logs,
             tunnels,
+            rules,
             admin_key: None,
             clock,
             endpoint_host,

@@ -114,6 +114,7 @@ impl Api for Logs {
             | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidAggregation
+            | ErrorKind::SqlParse
             | ErrorKind::NotConfigured
             | ErrorKind::Storage(_) => (S::BAD_REQUEST, "InvalidParameterException"),
         }

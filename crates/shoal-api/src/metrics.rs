@@ -22,12 +22,14 @@ pub fn handle(
         Ok(Scope::All) => {
             let mut t = state.fleet.prometheus(None);
             state.logs.prometheus(None, &mut t);
+            state.rules.prometheus(None, &mut t);
             t.push_str(&state.fleet.store_prometheus());
             t
         }
         Ok(Scope::Partition(p)) => {
             let mut t = state.fleet.prometheus(Some(&p));
             state.logs.prometheus(Some(&p), &mut t);
+            state.rules.prometheus(Some(&p), &mut t);
             t
         }
         Err(e) => return e.into_default_response(request_id),

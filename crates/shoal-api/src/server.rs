@@ -116,6 +116,12 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
     if parts.method == http::Method::GET && parts.uri.path() == "/metrics" {
         return crate::metrics::handle(state, &parts, &request_id).map(boxed);
     }
+    // A destination's `enableUrl`: an unsigned GET whose token is the credential.
+    if let Some(token) = crate::iot::enable_url_token(&parts) {
+        return crate::iot::enable_destination(state, &token, &request_id)
+            .await
+            .map(boxed);
+    }
     // S3's legacy presigned reads (SigV2 query strings) carry no SigV4 scope.
     if matches!(parts.method, http::Method::GET | http::Method::HEAD) {
         if let Some(v2) = crate::s3::sigv2::parse(parts.uri.query().unwrap_or("")) {

@@ -111,6 +111,7 @@ impl Api for Tunneling {
             | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidAggregation
+            | ErrorKind::SqlParse
             | ErrorKind::NotConfigured
             | ErrorKind::MalformedQuery { .. }
             | ErrorKind::Storage(_) => (S::BAD_REQUEST, "ValidationException"),

@@ -449,6 +449,8 @@ mod tests {
             from: None,
             published_at: 0,
             ack: None,
+            principal: None,
+            hops: 0,
         })
     }
 

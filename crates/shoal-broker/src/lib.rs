@@ -47,6 +47,8 @@ pub struct Endpoint {
     pub provisioning: Arc<shoal_services::provisioning::Provisioning>,
     /// Device logs: each connection's gate and the records it writes.
     pub logs: Arc<shoal_services::DeviceLogs>,
+    /// The rules engine, which sees every message routed.
+    pub rules: Option<Arc<shoal_services::Rules>>,
 }
 
 /// What the gateway needs from the rest of the process.
@@ -91,11 +93,12 @@ impl Gateway {
             domains,
             provisioning,
             logs,
+            rules,
         } = endpoint;
         let events = identity.events();
         let restored = restore(&messaging, &accounts, &region)?;
         let persister = persister::Persister::spawn(messaging.clone());
-        let router = router::Router::new(persister.clone(), clock.clone(), restored);
+        let router = router::Router::new(persister.clone(), clock.clone(), restored, rules);
         messaging.set_live(Arc::new(live::Live {
             router: router.clone(),
             region: region.clone(),
@@ -334,6 +337,7 @@ async fn follow_bus(
         message,
         retain,
         done,
+        hops,
     }) = bus.recv().await
     {
         if partition.region != region {
@@ -351,7 +355,8 @@ async fn follow_bus(
             continue;
         }
         let durable = retain || message.qos > 0;
-        let msg = Msg::from_stored(message);
+        let mut msg = Msg::from_stored(message);
+        msg.hops = hops;
         let sent = router.shard(&partition).publish(msg, retain, durable);
         tokio::spawn(async move {
             if sent.await {

@@ -90,6 +90,9 @@ impl LiveConnections for Live {
                 from: None,
                 published_at: self.clock.now().millis(),
                 ack,
+                // A direct message goes to one client, not through the rules.
+                principal: None,
+                hops: 0,
             };
             let sent = self
                 .router

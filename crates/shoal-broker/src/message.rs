@@ -20,6 +20,10 @@ pub struct Msg {
     pub published_at: i64,
     /// A direct message's caller, waiting for its one receiver's PUBACK (SendDirectMessage).
     pub ack: Option<Arc<AckSignal>>,
+    /// The publisher's principal for the rules' `principal()`: a device's certificate id.
+    pub principal: Option<Arc<str>>,
+    /// Republish actions that led to it (the rules engine stops loops with it).
+    pub hops: u8,
 }
 
 /// Tells the sender of a direct message whether its receiver acknowledged it (`true`) or it
@@ -69,6 +73,19 @@ impl Msg {
         }
     }
 
+    /// The message as the rules engine sees it.
+    pub fn rule_message(&self) -> shoal_services::rules::Message<'_> {
+        shoal_services::rules::Message {
+            topic: &self.topic,
+            payload: &self.payload,
+            client_id: self.from.as_deref(),
+            principal: self.principal.as_deref(),
+            // 0: not stamped yet; the engine takes its clock's time.
+            timestamp_ms: self.published_at,
+            hops: self.hops,
+        }
+    }
+
     pub fn stored(&self) -> StoredMessage {
         StoredMessage {
             topic: self.topic.to_string(),
@@ -91,6 +108,8 @@ impl Msg {
             props: (!m.props.is_empty()).then(|| Arc::new(m.props)),
             from: None,
             ack: None,
+            principal: None,
+            hops: 0,
             published_at: m.published_at,
         }
     }
@@ -132,6 +151,8 @@ mod tests {
             props,
             from: None,
             ack: None,
+            principal: None,
+            hops: 0,
             published_at: 1_000,
         };
         assert_eq!(m.publish_properties(4_500).message_expiry_interval, Some(7));

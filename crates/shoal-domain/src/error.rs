@@ -63,6 +63,8 @@ pub enum ErrorKind {
     InvalidQuery,
     /// An aggregation over a field that cannot be aggregated that way.
     InvalidAggregation,
+    /// A topic rule's SQL that does not parse (SqlParseException).
+    SqlParse,
     /// The fleet index is still being built.
     IndexNotReady,
     /// The operation exists on AWS but Shoal does not implement it yet.

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod objects;
 pub mod page;
 pub mod provisioning;
+pub mod rules;
 pub mod shadow;
 pub mod tags;
 pub mod thing;

@@ -79,6 +79,9 @@ pub struct ReservedTopics {
     messaging: Arc<Messaging>,
     clock: Arc<dyn Clock>,
     services: Vec<Arc<dyn TopicService>>,
+    /// Requests are messages too: the rules engine sees them (`SELECT * FROM
+    /// '$aws/things/+/shadow/update'`), their answers reach it through the broker.
+    rules: std::sync::OnceLock<Arc<crate::Rules>>,
 }
 
 impl ReservedTopics {
@@ -91,7 +94,12 @@ impl ReservedTopics {
             messaging,
             clock,
             services,
+            rules: std::sync::OnceLock::new(),
         }
+    }
+
+    pub fn set_rules(&self, rules: Arc<crate::Rules>) {
+        let _ = self.rules.set(rules);
     }
 
     /// Whether a service owns `topic`.
@@ -123,6 +131,23 @@ impl ReservedTopics {
         let Some(work) = service.request(part, topic, payload, &requester) else {
             return Ok(Handled::NotARequest);
         };
+        if let Some(rules) = self.rules.get() {
+            let (client_id, principal) = match &requester {
+                Requester::Connection {
+                    client_id,
+                    certificate_id,
+                } => (Some(client_id.as_str()), certificate_id.as_deref()),
+                Requester::Http => (None, None),
+            };
+            rules.partition(part).evaluate(&crate::rules::Message {
+                topic,
+                payload,
+                client_id,
+                principal,
+                timestamp_ms: self.clock.now().millis(),
+                hops: 0,
+            });
+        }
         let answers = work.await;
         if matches!(requester, Requester::Connection { .. }) && service.answers_requester_only() {
             return Ok(Handled::ToRequester(answers));

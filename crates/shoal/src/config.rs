@@ -86,6 +86,13 @@ max_connections = 10000
 # LimitExceededException.
 max_open = 300
 
+[rules]
+# Outbound HTTP of the rules engine (HTTP actions, destination confirmations) never reaches
+# loopback, private, link-local, multicast or other non-public addresses, whatever a URL's
+# host name resolves to, unless one of these networks holds the address: for example
+# ["127.0.0.1/32"] for a receiver on this machine, ["10.0.0.0/8"] for a plant network.
+allow_networks = []
+
 [metrics]
 # GET /metrics on the API port (Prometheus) needs credentials: this bearer token (Prometheus'
 # `authorization: {credentials: ...}`) shows every account's metrics; a SigV4-signed request
@@ -132,6 +139,8 @@ pub struct Config {
     pub device_https: DeviceHttpsConfig,
     pub device: DeviceConfig,
     pub tunnels: TunnelsConfig,
+    #[serde(default)]
+    pub rules: RulesConfig,
     pub metrics: MetricsConfig,
     pub objects: ObjectsConfig,
     pub indexing: IndexingConfig,
@@ -228,6 +237,13 @@ pub struct TunnelsConfig {
     pub listen: SocketAddr,
     pub max_connections: usize,
     pub max_open: usize,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// CIDR networks outbound rule HTTP may reach although they are not public.
+    pub allow_networks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -330,6 +346,14 @@ impl Config {
         }
         if let Some(v) = get("SHOAL_DEVICE_ALPN_LISTEN") {
             self.device.alpn_listen = v;
+        }
+        if let Some(v) = get("SHOAL_RULES_ALLOW_NETWORKS") {
+            self.rules.allow_networks = v
+                .split(',')
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .collect();
         }
         if let Some(v) = get("SHOAL_LOG_LEVEL") {
             self.log.level = v;

@@ -36,6 +36,13 @@ pub(crate) struct TlsConnector {
     tls: tokio_rustls::TlsConnector,
 }
 
+impl TlsConnector {
+    /// The TLS half alone (the rules engine connects its own checked TCP streams).
+    pub(crate) fn tls(&self) -> &tokio_rustls::TlsConnector {
+        &self.tls
+    }
+}
+
 impl std::fmt::Debug for TlsConnector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TlsConnector")

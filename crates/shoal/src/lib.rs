@@ -9,6 +9,7 @@ mod functions;
 mod http_client;
 mod objects_backend;
 pub mod reset_cli;
+mod rules_http;
 mod server;
 
 pub use server::{open_store, Server};

@@ -212,6 +212,10 @@ impl Server {
             messaging.clone(),
             cfg.tunnels.max_open,
         );
+        // The rules engine: rules compiled per partition from the store (and its change
+        // stream), evaluated by every gateway's messages; Basic Ingest is a reserved topic.
+        let rules = shoal_services::Rules::new(dyn_store.clone(), clock.clone());
+        rules.follow();
         let reserved = Arc::new(ReservedTopics::new(
             messaging.clone(),
             clock.clone(),
@@ -220,8 +224,13 @@ impl Server {
                 jobs.clone(),
                 provisioning.clone(),
                 tunnels.clone(),
+                shoal_services::rules::BasicIngest::new(rules.clone()),
             ],
         ));
+        reserved.set_rules(rules.clone());
+        let rules_http: Arc<dyn shoal_services::rules::HttpPort> = Arc::new(
+            crate::rules_http::RulesHttp::new(&cfg.rules.allow_networks)?,
+        );
         let authorizers = Arc::new(shoal_services::authorizers::Authorizers::new(
             dyn_store.clone(),
             clock.clone(),
@@ -246,10 +255,13 @@ impl Server {
                 domains: domains.clone(),
                 provisioning: provisioning.clone(),
                 logs: logs.clone(),
+                rules: Some(rules.clone()),
             },
         )
         .map_err(|e| e.message)?;
         let (messaging_for_reset, identity_for_reset) = (messaging.clone(), identity.clone());
+        let (messaging_for_rules, shadows_for_rules, reserved_for_rules) =
+            (messaging.clone(), shadows.clone(), reserved.clone());
 
         let state = Arc::new(
             ApiState::new(
@@ -278,6 +290,7 @@ impl Server {
                     provisioning,
                     logs: logs.clone(),
                     tunnels: tunnels.clone(),
+                    rules: rules.clone(),
                 },
                 clock,
                 cfg.api.public_host.clone(),
@@ -306,6 +319,15 @@ impl Server {
             api_addr.to_string()
         };
         objects.set_presigning(accounts.clone(), format!("http://{presign_host}"));
+        rules.set_ports(shoal_services::rules::Ports {
+            messaging: messaging_for_rules,
+            objects: objects.clone(),
+            logs: logs.clone(),
+            shadows: shadows_for_rules,
+            reserved: reserved_for_rules,
+            http: rules_http,
+            api_base: format!("http://{presign_host}"),
+        });
         let device_https = Listener::new(
             "device-https",
             bind(cfg.device_https.listen).await?,

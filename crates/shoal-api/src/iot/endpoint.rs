@@ -327,6 +327,8 @@ pub enum Endpoint {
     Provisioning(super::provisioning::Route),
     /// A logging-settings operation (routes in `logging.rs`).
     Logging(super::logging::Route),
+    /// A topic rule or destination operation, or the rule tester (routes in `rules.rs`).
+    Rules(super::rules::Route),
 }
 
 impl Endpoint {
@@ -337,6 +339,9 @@ impl Endpoint {
         let m = method.as_str();
         if let Some(r) = super::billing::Route::parse(m, &segs, raw_query) {
             return r.map(E::Billing);
+        }
+        if let Some(r) = super::rules::Route::parse(m, &segs, raw_query) {
+            return r.map(E::Rules);
         }
         if let Some(r) = super::role_aliases::Route::parse(m, &segs, raw_query) {
             return r.map(E::RoleAlias);

@@ -16,6 +16,7 @@ mod policies;
 mod principals;
 mod provisioning;
 mod role_aliases;
+mod rules;
 mod shapes;
 mod tags;
 mod things;
@@ -84,6 +85,7 @@ impl Api for Iot {
             ErrorKind::InvalidQuery => (S::BAD_REQUEST, "InvalidQueryException"),
             ErrorKind::InvalidResponse => (S::BAD_REQUEST, "InvalidResponseException"),
             ErrorKind::InvalidAggregation => (S::BAD_REQUEST, "InvalidAggregationException"),
+            ErrorKind::SqlParse => (S::BAD_REQUEST, "SqlParseException"),
             ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
             ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
             ErrorKind::NotConfigured => (S::NOT_FOUND, "NotConfiguredException"),
@@ -156,6 +158,7 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         E::ListTagsForResource { query } => tags::list(state, part, &query)?,
         E::RoleAlias(route) => role_aliases::handle(id, part, route, body).await?,
         E::Logging(route) => logging::handle(&state.logs.levels, part, route, body).await?,
+        E::Rules(route) => rules::handle(&state.rules, part, route, body).await?,
         E::Authorizer(route) => authorizers::handle(&state.authorizers, part, route, body).await?,
         E::Domain(route) => domains::handle(&state.domains, part, route, body).await?,
         E::Provisioning(route) => {
@@ -294,6 +297,34 @@ async fn handle(call: Call<'_>, endpoint: Endpoint) -> Reply {
         } => jobs::delete_execution(&state.jobs, part, &thing, &id, &number, &query).await?,
     };
     Ok(crate::json::ok(&value, request_id))
+}
+
+/// The token of an unsigned GET of a destination's `enableUrl` (`/confirmdestination/TOKEN`
+/// with no signature): AWS's confirmation link works from a browser or `curl`.
+pub(crate) fn enable_url_token(parts: &http::request::Parts) -> Option<String> {
+    if parts.method != Method::GET
+        || parts.headers.contains_key(http::header::AUTHORIZATION)
+        || parts
+            .uri
+            .query()
+            .is_some_and(|q| q.contains("X-Amz-Signature"))
+    {
+        return None;
+    }
+    let token = parts.uri.path().strip_prefix("/confirmdestination/")?;
+    crate::request::decode(token).ok().filter(|t| !t.is_empty())
+}
+
+/// ConfirmTopicRuleDestination through the `enableUrl`.
+pub(crate) async fn enable_destination(
+    state: &ApiState,
+    token: &str,
+    request_id: &str,
+) -> http::Response<http_body_util::Full<bytes::Bytes>> {
+    match state.rules.confirm_destination(None, token).await {
+        Ok(()) => crate::json::ok(&serde_json::json!({}), request_id),
+        Err(e) => ApiError::from(e).into_response(Iot::PROTOCOL, Iot::code, request_id),
+    }
 }
 
 /// DescribeEndpoint: the account's own host names, shaped as AWS's

@@ -207,6 +207,7 @@ impl Api for S3 {
             | ErrorKind::RegistrationFailed
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
+            | ErrorKind::SqlParse
             | ErrorKind::UnsupportedEncoding => (S::BAD_REQUEST, "InvalidRequest"),
             ErrorKind::Unauthorized | ErrorKind::Forbidden => (S::FORBIDDEN, "AccessDenied"),
             ErrorKind::Timeout => (S::SERVICE_UNAVAILABLE, "SlowDown"),

@@ -21,6 +21,8 @@ pub use control::Control;
 use shoal_domain::{Clock, Partition};
 use shoal_mqtt::QoS;
 use shoal_services::messaging::{Deleted, Direct, LiveSession, PersistentSession};
+use shoal_services::rules::PartitionRules;
+use shoal_services::Rules;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
@@ -266,6 +268,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     /// Set once the server is shutting down; shards started after it start closing.
     closing: std::sync::atomic::AtomicBool,
+    /// The rules engine: each shard holds its partition's rules.
+    rules: Option<Arc<Rules>>,
 }
 
 /// A cheap handle to one partition's shard.
@@ -278,6 +282,9 @@ pub struct Shard {
     /// Whether some subscription may match a lifecycle event (`$aws/events/...`): while none
     /// does, connections do not build and route events nobody can receive.
     events: Arc<std::sync::atomic::AtomicBool>,
+    /// The partition's topic rules: every message routed through this handle is evaluated
+    /// against them first, in the publisher's task.
+    rules: Option<Arc<PartitionRules>>,
 }
 
 struct State {
@@ -294,6 +301,8 @@ struct State {
     closing: bool,
     /// Wills waiting for their delay (MQTT 5 §3.1.3.2.2).
     wills: wills::Pending,
+    /// The partition's topic rules, which see every will too.
+    rules: Option<Arc<PartitionRules>>,
 }
 
 impl Router {
@@ -302,6 +311,7 @@ impl Router {
         persister: Persister,
         clock: Arc<dyn Clock>,
         restored: HashMap<Partition, Restored>,
+        rules: Option<Arc<Rules>>,
     ) -> Router {
         let router = Router {
             inner: Arc::new(Inner {
@@ -309,6 +319,7 @@ impl Router {
                 persister,
                 clock,
                 closing: std::sync::atomic::AtomicBool::new(false),
+                rules,
             }),
         };
         if let Ok(mut shards) = router.inner.shards.write() {
@@ -383,6 +394,7 @@ impl Router {
         let events = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let clock = self.inner.clock.clone();
         let now = clock.now().millis();
+        let rules = self.inner.rules.as_ref().map(|r| r.partition(part));
         let mut state = State {
             part: part.key(),
             table: Table::default(),
@@ -393,6 +405,7 @@ impl Router {
             seq: 0,
             closing: self.inner.closing.load(Ordering::SeqCst),
             wills: wills::Pending::default(),
+            rules: rules.clone(),
         };
         if let Some(r) = restored {
             state.seq = r.last_seq;
@@ -427,6 +440,7 @@ impl Router {
             tx,
             offline,
             events,
+            rules,
         }
     }
 }
@@ -578,6 +592,11 @@ impl Shard {
         retain: bool,
         durable: bool,
     ) -> impl std::future::Future<Output = bool> + 'static {
+        if let Some(rules) = &self.rules {
+            if !rules.is_empty() {
+                rules.evaluate(&msg.rule_message());
+            }
+        }
         let (ack, wait) = if durable {
             let (tx, rx) = oneshot::channel();
             (Some(tx), Some(rx))

@@ -18,6 +18,8 @@ fn msg(topic: &str, payload: &'static str) -> Msg {
         props: None,
         from: None,
         ack: None,
+        principal: None,
+        hops: 0,
         published_at: 1,
     }
 }
@@ -28,7 +30,7 @@ fn router() -> (tempfile::TempDir, Router) {
     let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
     let messaging = Arc::new(Messaging::new(store, clock.clone()));
     let persister = Persister::spawn(messaging);
-    (dir, Router::new(persister, clock, HashMap::new()))
+    (dir, Router::new(persister, clock, HashMap::new(), None))
 }
 
 /// Connects `client` to the shard with an outbox of `room` deliveries and a session expiry of
@@ -130,7 +132,12 @@ async fn an_offline_session_queues_at_most_max_queued_messages() {
     let store = Arc::new(shoal_store::sqlite::SqliteStore::open(&dir.path().join("s.db")).unwrap());
     let clock = Arc::new(ManualClock::new(Timestamp(1_000)));
     let messaging = Arc::new(Messaging::new(store, clock.clone()));
-    let router = Router::new(Persister::spawn(messaging.clone()), clock, HashMap::new());
+    let router = Router::new(
+        Persister::spawn(messaging.clone()),
+        clock,
+        HashMap::new(),
+        None,
+    );
     let p = part("111111111111");
     let shard = router.shard(&p);
     let id: Arc<str> = Arc::from("sleeper");

@@ -5,6 +5,7 @@
 //! server would not.
 
 use super::{State, Will};
+use crate::message::Msg;
 use std::sync::Arc;
 use tokio::time::{Duration, Instant};
 
@@ -53,8 +54,16 @@ pub(super) async fn sleep_until(at: Option<Instant>) {
 }
 
 impl State {
+    /// A will is a message like any other for the rules (wills do not pass `Shard::publish`).
+    fn evaluate_rules(&self, msg: &Msg) {
+        if let Some(r) = self.rules.as_ref().filter(|r| !r.is_empty()) {
+            r.evaluate(&msg.rule_message());
+        }
+    }
+
     pub(super) async fn publish_due_wills(&mut self) {
         for w in self.wills.take_due(Instant::now()) {
+            self.evaluate_rules(&w.msg);
             self.publish(w.msg, w.retain, None).await;
         }
     }
@@ -64,6 +73,7 @@ impl State {
     pub(super) async fn will(&mut self, client: &Arc<str>, will: Will, expiry: u32) {
         let delay = will.delay.min(expiry);
         if delay == 0 {
+            self.evaluate_rules(&will.msg);
             self.publish(will.msg, will.retain, None).await;
         } else {
             self.wills.hold(client.clone(), will, delay);
@@ -85,6 +95,8 @@ mod tests {
                 props: None,
                 from: None,
                 ack: None,
+                principal: None,
+                hops: 0,
                 published_at: 0,
             },
             retain: false,

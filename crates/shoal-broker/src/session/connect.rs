@@ -122,6 +122,8 @@ impl Session {
                     ),
                     from: Some(self.client_id.clone()),
                     ack: None,
+                    principal: None,
+                    hops: 0,
                     published_at: self.now(),
                 },
                 retain: w.retain,

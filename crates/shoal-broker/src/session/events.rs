@@ -109,6 +109,8 @@ impl Session {
             props: None,
             from: None,
             ack: None,
+            principal: None,
+            hops: 0,
             published_at: self.now(),
         }
     }

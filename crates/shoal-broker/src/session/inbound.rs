@@ -152,6 +152,8 @@ impl Session {
             ),
             from: Some(self.client_id.clone()),
             ack: None,
+            principal: self.rule_principal.clone(),
+            hops: 0,
             published_at: now,
         };
         Ok(Inbound::Route {
@@ -277,6 +279,8 @@ impl Session {
                             props: None,
                             from: None,
                             ack: None,
+                            principal: None,
+                            hops: 0,
                             published_at: self.now(),
                         };
                         let d = crate::router::Delivery {

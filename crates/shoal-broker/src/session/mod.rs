@@ -68,6 +68,8 @@ pub(crate) struct Session {
     pub(crate) transport: Transport,
     pub(crate) protocol: Protocol,
     pub(crate) client_id: Arc<str>,
+    /// `principal()` of the rules for this connection's messages: its certificate id.
+    pub(crate) rule_principal: Option<Arc<str>>,
     authorizer: Option<Authorizer>,
     /// The partition's authorization epoch when `authorizer` was built.
     authorizer_epoch: u64,
@@ -103,6 +105,8 @@ impl Session {
         transport: Transport,
     ) -> Session {
         let partition = principal.partition().clone();
+        let rule_principal =
+            (!principal.cert_id().is_empty()).then(|| Arc::from(principal.cert_id()));
         let inflight = usize::from(gw.profile.limits.inflight);
         let log_gate = gw
             .logs
@@ -118,6 +122,7 @@ impl Session {
             transport,
             protocol: Protocol::V311,
             client_id: Arc::from(""),
+            rule_principal,
             authorizer: None,
             authorizer_epoch: 0,
             requested_keep_alive: 0,

@@ -124,6 +124,29 @@ impl DeviceLogs {
         }
     }
 
+    /// Writes one log event into any log group of the partition (the rules engine's CloudWatch
+    /// Logs action); false when the writer's queue is full. Same writer, same stream naming.
+    pub fn put_event(
+        &self,
+        part: &Partition,
+        group: &str,
+        timestamp: i64,
+        message: String,
+    ) -> bool {
+        let ok = self.writer.send(
+            &Arc::from(part.key()),
+            &Arc::from(group),
+            timestamp,
+            message,
+        );
+        if ok {
+            self.emitted.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+
     /// ReportFinalJobExecutionCount (INFO) when a job completes: an account's record, kept at
     /// the account's default level.
     pub fn report_final_count(&self, part: &Partition, job: &str, details: &str) {

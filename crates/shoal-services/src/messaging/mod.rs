@@ -58,6 +58,8 @@ pub struct Inbound {
     pub message: StoredMessage,
     pub retain: bool,
     pub done: oneshot::Sender<()>,
+    /// Republish actions that led to it (0: a client's or service's own message).
+    pub hops: u8,
 }
 
 /// HTTP publishes waiting for the broker; a full bus makes callers wait.
@@ -137,10 +139,37 @@ impl Messaging {
                 message,
                 retain,
                 done,
+                hops: 0,
             })
             .await
             .map_err(|_| unavailable())?;
         wait.await.map_err(|_| unavailable())
+    }
+
+    /// A rule's republish: handed to the broker (waiting for room on the bus, not for the
+    /// routing), `hops` republishes deep.
+    pub async fn forward(
+        &self,
+        partition: Partition,
+        message: StoredMessage,
+        hops: u8,
+    ) -> Result<()> {
+        let (done, _) = oneshot::channel();
+        self.bus
+            .send(Inbound {
+                partition,
+                message,
+                retain: false,
+                done,
+                hops,
+            })
+            .await
+            .map_err(|_| {
+                ServiceError::new(
+                    ErrorKind::Internal,
+                    "The message broker is not running on this node",
+                )
+            })
     }
 
     /// Applies writes to several partitions; each partition's writes commit atomically, and

@@ -1,0 +1,147 @@
+//! Topic rule destinations for HTTP actions: a confirmation URL that must prove it wants the
+//! traffic before any rule sends it some. AWS posts a confirmation token to the URL; the
+//! owner confirms it (ConfirmTopicRuleDestination, or a GET of the enable URL) and the
+//! destination is ENABLED (https://docs.aws.amazon.com/iot/latest/developerguide/rule-destination.html).
+
+use crate::error::{ErrorKind, Result, ServiceError};
+use serde::{Deserialize, Serialize};
+
+/// Destinations per account: AWS's quota of topic rule destinations is 5,000
+/// (https://docs.aws.amazon.com/general/latest/gr/iot-core.html#rules-limits).
+pub const MAX_DESTINATIONS: usize = 5000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DestinationStatus {
+    Enabled,
+    InProgress,
+    Disabled,
+    Error,
+    Deleting,
+}
+
+impl DestinationStatus {
+    pub fn parse(s: &str) -> Result<DestinationStatus> {
+        Ok(match s {
+            "ENABLED" => DestinationStatus::Enabled,
+            "IN_PROGRESS" => DestinationStatus::InProgress,
+            "DISABLED" => DestinationStatus::Disabled,
+            "ERROR" => DestinationStatus::Error,
+            "DELETING" => DestinationStatus::Deleting,
+            other => {
+                return Err(ServiceError::invalid(format!(
+                    "Invalid destination status {other}"
+                )))
+            }
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationStatus::Enabled => "ENABLED",
+            DestinationStatus::InProgress => "IN_PROGRESS",
+            DestinationStatus::Disabled => "DISABLED",
+            DestinationStatus::Error => "ERROR",
+            DestinationStatus::Deleting => "DELETING",
+        }
+    }
+}
+
+/// An HTTP destination as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Destination {
+    pub arn: String,
+    pub confirmation_url: String,
+    pub status: DestinationStatus,
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    /// The token of the confirmation last sent; confirming with it enables the destination.
+    pub token: String,
+    /// Epoch milliseconds.
+    pub created_at: i64,
+    pub last_updated_at: i64,
+}
+
+impl Destination {
+    pub fn new(arn: String, confirmation_url: String, token: String, now: i64) -> Destination {
+        Destination {
+            arn,
+            confirmation_url,
+            status: DestinationStatus::InProgress,
+            status_reason: None,
+            token,
+            created_at: now,
+            last_updated_at: now,
+        }
+    }
+
+    /// ConfirmTopicRuleDestination with `token`: IN_PROGRESS becomes ENABLED.
+    pub fn confirm(&mut self, token: &str, now: i64) -> Result<()> {
+        if token != self.token {
+            return Err(ServiceError::invalid("The confirmation token is not valid"));
+        }
+        match self.status {
+            DestinationStatus::InProgress | DestinationStatus::Error => {
+                self.status = DestinationStatus::Enabled;
+                self.status_reason = None;
+                self.last_updated_at = now;
+                Ok(())
+            }
+            DestinationStatus::Enabled => Ok(()),
+            s => Err(ServiceError::new(
+                ErrorKind::Conflict,
+                format!("The destination is {} and cannot be confirmed", s.as_str()),
+            )),
+        }
+    }
+
+    /// UpdateTopicRuleDestination: "You can only enable a destination in DISABLED status
+    /// [and] only disable one in ENABLED"; IN_PROGRESS (from IN_PROGRESS or ERROR) starts a
+    /// new confirmation, which the caller sends with the new token
+    /// (https://docs.aws.amazon.com/iot/latest/apireference/API_UpdateTopicRuleDestination.html).
+    /// Returns whether a confirmation must be sent.
+    pub fn update(&mut self, to: DestinationStatus, new_token: String, now: i64) -> Result<bool> {
+        use DestinationStatus as S;
+        let resend = match (self.status, to) {
+            (S::Disabled, S::Enabled) | (S::Enabled, S::Disabled) => false,
+            (S::Enabled, S::Enabled) | (S::Disabled, S::Disabled) => false,
+            (S::InProgress | S::Error, S::InProgress) => true,
+            (S::InProgress, S::Enabled) => {
+                return Err(ServiceError::invalid(
+                    "The destination has not been confirmed: confirm it with the token sent to its confirmation URL",
+                ))
+            }
+            (from, to) => {
+                return Err(ServiceError::invalid(format!(
+                    "A destination cannot go from {} to {}",
+                    from.as_str(),
+                    to.as_str()
+                )))
+            }
+        };
+        if resend {
+            self.token = new_token;
+            self.status_reason = None;
+        }
+        self.status = to;
+        self.last_updated_at = now;
+        Ok(resend)
+    }
+
+    /// Whether HTTP actions may send to `url` through this destination.
+    pub fn admits(&self, url: &str) -> bool {
+        self.status == DestinationStatus::Enabled && url.starts_with(&self.confirmation_url)
+    }
+}
+
+/// The destination an HTTP action's URL goes through: the enabled one whose confirmation URL
+/// is the longest prefix of it.
+pub fn confirmation_url_for<'a>(
+    destinations: &'a [Destination],
+    url: &str,
+) -> Option<&'a Destination> {
+    destinations
+        .iter()
+        .filter(|d| url.starts_with(&d.confirmation_url))
+        .max_by_key(|d| d.confirmation_url.len())
+}

@@ -1,0 +1,675 @@
+//! The actions: what a matching rule hands over (its templates already rendered against the
+//! message), the bounded queue of each action with its counters, the worker that carries the
+//! work out (republish through the broker or a service's reserved topic, HTTP to a confirmed
+//! destination with AWS's retries, S3 into the object store, CloudWatch Logs into the log
+//! store), and the error action, which gets AWS's error message when an action fails
+//! (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html).
+
+use super::engine::{Message, PartitionRules, MAX_HOPS};
+use super::Ports;
+use crate::messaging::{MessageProps, StoredMessage};
+use base64::Engine;
+use bytes::Bytes;
+use shoal_domain::error::Result;
+use shoal_domain::rules::{Action, Destination, MqttHeaders, PayloadFormat};
+use shoal_domain::{Partition, ServiceError};
+use shoal_iotsql::{Context, SqlVersion, Template};
+use shoal_store::BoxFuture;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Work waiting for one action at most; beyond it new work is dropped and counted, so an
+/// action that cannot keep up (a slow HTTP endpoint) never holds message routing up.
+pub const QUEUE: usize = 1024;
+/// HTTP requests of one action in flight at once.
+const HTTP_IN_FLIGHT: usize = 8;
+/// "The HTTPS rule action ... retries up to a maximum of three times" on 429 and 5xx
+/// (https://docs.aws.amazon.com/iot/latest/developerguide/https-rule-action.html).
+const HTTP_TRIES: usize = 3;
+/// How long one HTTP action may take in all, tries included (AWS's quota: 3,000 ms).
+pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(3000);
+
+/// An outbound HTTP POST of the HTTP action or a destination's confirmation.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+}
+
+/// Outbound HTTP, installed by the binary (which owns the client and the guard that keeps
+/// requests away from private networks).
+pub trait HttpPort: Send + Sync {
+    /// Posts the request within `timeout`; the response status, or why there is none (refused
+    /// by the guard, unreachable, timed out).
+    fn post(
+        &self,
+        req: HttpRequest,
+        timeout: std::time::Duration,
+    ) -> BoxFuture<'_, std::result::Result<u16, String>>;
+}
+
+/// One action's counts, kept across recompilations of its rule.
+#[derive(Debug, Default)]
+pub struct ActionCounters {
+    pub queued: AtomicU64,
+    pub dropped: AtomicU64,
+    pub succeeded: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+pub(super) struct Compiled {
+    pub name: String,
+    pub statement: shoal_iotsql::Statement,
+    pub actions: Vec<CompiledAction>,
+    pub error_action: Option<CompiledAction>,
+}
+
+/// An action's templates, parsed once.
+enum Templates {
+    Republish {
+        topic: Template,
+        headers: Vec<(Header, Template)>,
+        user_properties: Vec<(Template, Template)>,
+    },
+    Http {
+        url: Template,
+        headers: Vec<(String, Template)>,
+    },
+    S3 {
+        key: Template,
+    },
+    Logs {
+        group: Template,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Header {
+    ContentType,
+    ResponseTopic,
+    CorrelationData,
+    MessageExpiry,
+}
+
+pub(super) struct CompiledAction {
+    pub action: Action,
+    templates: Templates,
+    queue: Option<mpsc::Sender<Work>>,
+    pub counters: Arc<ActionCounters>,
+}
+
+/// What an action is to do for one message.
+#[derive(Debug, Clone)]
+pub(super) enum Job {
+    Republish {
+        topic: String,
+        qos: u8,
+        payload: Bytes,
+        props: MessageProps,
+        hops: u8,
+    },
+    Http {
+        url: String,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    },
+    S3 {
+        bucket: String,
+        key: String,
+        body: Bytes,
+    },
+    Logs {
+        group: String,
+        batch: bool,
+        timestamp: i64,
+        body: Bytes,
+    },
+    /// A template could not be rendered: the action fails without running.
+    Failed { resource: String, reason: String },
+}
+
+pub(super) struct Work {
+    pub job: Job,
+    pub destinations: Arc<Vec<Destination>>,
+    pub failure: Option<Arc<ErrorShell>>,
+}
+
+/// The error action of a rule, rendered for one message, waiting for a failure to report.
+pub(super) struct ErrorShell {
+    job: Job,
+    queue: Option<mpsc::Sender<Work>>,
+    counters: Arc<ActionCounters>,
+    rule: String,
+    topic: String,
+    client_id: String,
+    original: Bytes,
+}
+
+fn template(text: &str, version: SqlVersion) -> Result<Template> {
+    Template::parse(text, version).map_err(|e| ServiceError::invalid(e.reason))
+}
+
+impl CompiledAction {
+    pub fn new(
+        action: Action,
+        version: SqlVersion,
+        counters: Arc<ActionCounters>,
+        p: &Arc<PartitionRules>,
+        ports: Option<Arc<Ports>>,
+    ) -> Result<CompiledAction> {
+        let templates = match &action {
+            Action::Republish(r) => {
+                let mut headers = Vec::new();
+                let mut user_properties = Vec::new();
+                if let Some(h) = &r.headers {
+                    for (which, t) in [
+                        (Header::ContentType, &h.content_type),
+                        (Header::ResponseTopic, &h.response_topic),
+                        (Header::CorrelationData, &h.correlation_data),
+                        (Header::MessageExpiry, &h.message_expiry),
+                    ] {
+                        if let Some(t) = t {
+                            headers.push((which, template(t, version)?));
+                        }
+                    }
+                    for (k, v) in &h.user_properties {
+                        user_properties.push((template(k, version)?, template(v, version)?));
+                    }
+                }
+                Templates::Republish {
+                    topic: template(&r.topic, version)?,
+                    headers,
+                    user_properties,
+                }
+            }
+            Action::Http(h) => Templates::Http {
+                url: template(&h.url, version)?,
+                headers: h
+                    .headers
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), template(v, version)?)))
+                    .collect::<Result<_>>()?,
+            },
+            Action::S3(s) => Templates::S3 {
+                key: template(&s.key, version)?,
+            },
+            Action::CloudwatchLogs(l) => Templates::Logs {
+                group: template(&l.log_group_name, version)?,
+            },
+        };
+        let queue = match (ports, tokio::runtime::Handle::try_current()) {
+            (Some(ports), Ok(rt)) => {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                let w = Worker {
+                    part: p.part.clone(),
+                    ports,
+                    counters: counters.clone(),
+                    kind: action.kind(),
+                };
+                let in_flight = if matches!(action, Action::Http(_)) {
+                    HTTP_IN_FLIGHT
+                } else {
+                    1
+                };
+                rt.spawn(w.run(rx, in_flight));
+                Some(tx)
+            }
+            _ => None,
+        };
+        Ok(CompiledAction {
+            action,
+            templates,
+            queue,
+            counters,
+        })
+    }
+
+    /// Renders the action's templates against the message.
+    pub fn prepare(&self, ctx: &Context, payload: &Bytes, m: &Message) -> Job {
+        let failed = |what: &str, e: shoal_iotsql::EvalError| Job::Failed {
+            resource: what.to_string(),
+            reason: format!("A substitution template could not be evaluated: {e}"),
+        };
+        match (&self.action, &self.templates) {
+            (
+                Action::Republish(r),
+                Templates::Republish {
+                    topic,
+                    headers,
+                    user_properties,
+                },
+            ) => {
+                let topic = match topic.render(ctx) {
+                    Ok(t) => t,
+                    Err(e) => return failed(&r.topic, e),
+                };
+                let mut props = MessageProps::default();
+                if let Some(h) = &r.headers {
+                    if let Err(reason) =
+                        fill_headers(&mut props, h, headers, user_properties, ctx, m)
+                    {
+                        return Job::Failed {
+                            resource: topic,
+                            reason,
+                        };
+                    }
+                }
+                Job::Republish {
+                    topic,
+                    qos: r.qos,
+                    payload: payload.clone(),
+                    props,
+                    hops: m.hops,
+                }
+            }
+            (Action::Http(h), Templates::Http { url, headers }) => {
+                let url = match url.render(ctx) {
+                    Ok(u) => u,
+                    Err(e) => return failed(&h.url, e),
+                };
+                let mut rendered = Vec::with_capacity(headers.len());
+                for (k, t) in headers {
+                    match t.render(ctx) {
+                        Ok(v) => rendered.push((k.clone(), v)),
+                        Err(e) => return failed(&url, e),
+                    }
+                }
+                Job::Http {
+                    url,
+                    headers: rendered,
+                    body: payload.clone(),
+                }
+            }
+            (Action::S3(s), Templates::S3 { key }) => match key.render(ctx) {
+                Ok(key) => Job::S3 {
+                    bucket: s.bucket_name.clone(),
+                    key,
+                    body: payload.clone(),
+                },
+                Err(e) => failed(&s.bucket_name, e),
+            },
+            (Action::CloudwatchLogs(l), Templates::Logs { group }) => match group.render(ctx) {
+                Ok(group) => Job::Logs {
+                    group,
+                    batch: l.batch_mode,
+                    timestamp: m.timestamp_ms,
+                    body: payload.clone(),
+                },
+                Err(e) => failed(&l.log_group_name, e),
+            },
+            _ => Job::Failed {
+                resource: String::new(),
+                reason: "internal: action and templates differ".into(),
+            },
+        }
+    }
+
+    /// Hands work to the action's queue; full (or no worker): dropped and counted.
+    pub fn offer(&self, work: Work) {
+        offer(&self.queue, &self.counters, work);
+    }
+}
+
+fn offer(queue: &Option<mpsc::Sender<Work>>, counters: &ActionCounters, work: Work) {
+    let sent = queue.as_ref().is_some_and(|q| q.try_send(work).is_ok());
+    let c = if sent {
+        &counters.queued
+    } else {
+        &counters.dropped
+    };
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+fn fill_headers(
+    props: &mut MessageProps,
+    h: &MqttHeaders,
+    headers: &[(Header, Template)],
+    user_properties: &[(Template, Template)],
+    ctx: &Context,
+    m: &Message,
+) -> std::result::Result<(), String> {
+    let bad = |e: shoal_iotsql::EvalError| format!("A header template could not be evaluated: {e}");
+    props.payload_format = h.payload_format_indicator.map(|f| match f {
+        PayloadFormat::Bytes => 0,
+        PayloadFormat::Utf8 => 1,
+    });
+    for (which, t) in headers {
+        let v = t.render(ctx).map_err(bad)?;
+        match which {
+            Header::ContentType => props.content_type = Some(v),
+            Header::ResponseTopic => props.response_topic = Some(v),
+            Header::CorrelationData => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(v.as_bytes())
+                    .map_err(|_| "correlationData is not base64".to_string())?;
+                props.correlation_data = Some(bytes);
+            }
+            Header::MessageExpiry => {
+                let secs: u32 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("messageExpiry {v:?} is not a number of seconds"))?;
+                props.expires_at = Some(m.timestamp_ms + i64::from(secs) * 1000);
+            }
+        }
+    }
+    for (k, v) in user_properties {
+        props
+            .user_properties
+            .push((k.render(ctx).map_err(bad)?, v.render(ctx).map_err(bad)?));
+    }
+    Ok(())
+}
+
+/// Renders a rule's error action for a message; its payload is made when an action fails.
+pub(super) fn prepare_error(
+    e: &CompiledAction,
+    r: &Compiled,
+    ctx: &Context,
+    m: &Message,
+) -> Arc<ErrorShell> {
+    Arc::new(ErrorShell {
+        job: e.prepare(ctx, &Bytes::new(), m),
+        queue: e.queue.clone(),
+        counters: e.counters.clone(),
+        rule: r.name.clone(),
+        topic: m.topic.to_string(),
+        client_id: m.client_id.unwrap_or("n/a").to_string(),
+        original: Bytes::copy_from_slice(m.payload),
+    })
+}
+
+impl ErrorShell {
+    /// Sends AWS's error message through the error action: `failedAction` is the action's
+    /// shape name (`RepublishAction`, `HttpAction`, `S3Action`, `CloudwatchLogsAction`).
+    fn fire(&self, kind: &str, resource: &str, reason: &str) {
+        let failed_action = match kind {
+            "republish" => "RepublishAction",
+            "http" => "HttpAction",
+            "s3" => "S3Action",
+            _ => "CloudwatchLogsAction",
+        };
+        let message = serde_json::json!({
+            "ruleName": self.rule,
+            "topic": self.topic,
+            "cloudwatchTraceId": uuid::Uuid::new_v4().to_string(),
+            "clientId": self.client_id,
+            "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(&self.original),
+            "failures": [{
+                "failedAction": failed_action,
+                "failedResource": resource,
+                "errorMessage": reason,
+            }],
+        });
+        let payload = Bytes::from(message.to_string());
+        let job = match self.job.clone() {
+            Job::Republish {
+                topic,
+                qos,
+                props,
+                hops,
+                ..
+            } => Job::Republish {
+                topic,
+                qos,
+                payload,
+                props,
+                hops,
+            },
+            Job::Http { url, headers, .. } => Job::Http {
+                url,
+                headers,
+                body: payload,
+            },
+            Job::S3 { bucket, key, .. } => Job::S3 {
+                bucket,
+                key,
+                body: payload,
+            },
+            Job::Logs {
+                group, timestamp, ..
+            } => Job::Logs {
+                group,
+                batch: false,
+                timestamp,
+                body: payload,
+            },
+            f @ Job::Failed { .. } => f,
+        };
+        // The error action's own failure is counted, never reported again.
+        let work = Work {
+            job,
+            destinations: Arc::new(Vec::new()),
+            failure: None,
+        };
+        offer(&self.queue, &self.counters, work);
+    }
+}
+
+/// Carries out one action's work, in order (HTTP: a few requests at once).
+struct Worker {
+    part: Partition,
+    ports: Arc<Ports>,
+    counters: Arc<ActionCounters>,
+    kind: &'static str,
+}
+
+impl Worker {
+    async fn run(self, mut rx: mpsc::Receiver<Work>, in_flight: usize) {
+        let me = Arc::new(self);
+        let permits = Arc::new(tokio::sync::Semaphore::new(in_flight));
+        while let Some(work) = rx.recv().await {
+            if in_flight == 1 {
+                me.carry_out(work).await;
+                continue;
+            }
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                return;
+            };
+            let me = me.clone();
+            tokio::spawn(async move {
+                me.carry_out(work).await;
+                drop(permit);
+            });
+        }
+    }
+
+    async fn carry_out(&self, work: Work) {
+        let destinations = work.destinations.clone();
+        match self.execute(work.job, &destinations).await {
+            Ok(()) => {
+                self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
+            }
+            Err((resource, reason)) => {
+                self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(action = self.kind, %resource, %reason, "rule action failed");
+                if let Some(f) = &work.failure {
+                    f.fire(self.kind, &resource, &reason);
+                }
+            }
+        }
+    }
+
+    async fn execute(
+        &self,
+        job: Job,
+        destinations: &[Destination],
+    ) -> std::result::Result<(), (String, String)> {
+        let p = &self.ports;
+        match job {
+            Job::Failed { resource, reason } => Err((resource, reason)),
+            Job::Republish {
+                topic,
+                qos,
+                payload,
+                props,
+                hops,
+            } => {
+                if hops >= MAX_HOPS {
+                    return Err((
+                        topic,
+                        format!("Republished {MAX_HOPS} times in a row: a rule loop was stopped"),
+                    ));
+                }
+                if !shoal_mqtt::topic::valid_topic_name(&topic) {
+                    return Err((
+                        topic,
+                        "The republish topic is not a valid topic name".into(),
+                    ));
+                }
+                if p.reserved.is_request(&topic) {
+                    // A service's request (`$$aws/things/T/shadow/update`): carried out by the
+                    // service, as an iot-data Publish would be.
+                    let requester = crate::reserved::Requester::Http;
+                    return match p
+                        .reserved
+                        .handle(&self.part, &topic, &payload, requester)
+                        .await
+                    {
+                        Ok(_) => Ok(()),
+                        Err(e) => Err((topic, e.message)),
+                    };
+                }
+                if p.reserved.owns(&topic) {
+                    return Err((topic, "The topic is reserved".into()));
+                }
+                let message = StoredMessage {
+                    topic: topic.clone(),
+                    qos,
+                    payload: payload.to_vec(),
+                    props,
+                    published_at: 0,
+                };
+                p.messaging
+                    .forward(self.part.clone(), message, hops + 1)
+                    .await
+                    .map_err(|e| (topic, e.message))
+            }
+            Job::Http { url, headers, body } => {
+                let Some(d) = shoal_domain::rules::confirmation_url_for(destinations, &url) else {
+                    return Err((url, "No topic rule destination for this URL".into()));
+                };
+                if !d.admits(&url) {
+                    return Err((
+                        url,
+                        format!(
+                            "The topic rule destination {} is {}",
+                            d.arn,
+                            d.status.as_str()
+                        ),
+                    ));
+                }
+                self.post(url, headers, body).await
+            }
+            Job::S3 { bucket, key, body } => {
+                let b = shoal_domain::objects::BucketName::parse(&bucket)
+                    .map_err(|e| (bucket.clone(), e.message))?;
+                let k = shoal_domain::objects::ObjectKey::parse(&key)
+                    .map_err(|e| (bucket.clone(), e.message))?;
+                p.objects
+                    .put_bytes(
+                        &self.part,
+                        &b,
+                        &k,
+                        body.to_vec(),
+                        "application/octet-stream",
+                    )
+                    .await
+                    .map_err(|e| (bucket, e.message))
+            }
+            Job::Logs {
+                group,
+                batch,
+                timestamp,
+                body,
+            } => {
+                if !valid_log_group(&group) {
+                    return Err((group, "The log group name is not valid".into()));
+                }
+                let events = if batch {
+                    batch_events(&body).map_err(|r| (group.clone(), r))?
+                } else {
+                    vec![(timestamp, String::from_utf8_lossy(&body).into_owned())]
+                };
+                for (ts, message) in events {
+                    if !p.logs.put_event(&self.part, &group, ts, message) {
+                        return Err((group, "The log writer's queue is full".into()));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// POST with AWS's retries: up to three tries, again only after 429 or 5xx (or no
+    /// answer), all within `HTTP_TIMEOUT`.
+    async fn post(
+        &self,
+        url: String,
+        mut headers: Vec<(String, String)>,
+        body: Bytes,
+    ) -> std::result::Result<(), (String, String)> {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        {
+            let json = serde_json::from_slice::<serde_json::Value>(&body).is_ok();
+            let ct = if json {
+                "application/json"
+            } else {
+                "application/octet-stream"
+            };
+            headers.push(("content-type".into(), ct.into()));
+        }
+        let deadline = tokio::time::Instant::now() + HTTP_TIMEOUT;
+        let mut last = String::new();
+        for _ in 0..HTTP_TRIES {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let req = HttpRequest {
+                url: url.clone(),
+                headers: headers.clone(),
+                body: body.clone(),
+            };
+            match self.ports.http.post(req, left).await {
+                Ok(s) if (200..300).contains(&s) => return Ok(()),
+                Ok(s) if s == 429 || s >= 500 => last = format!("The endpoint answered {s}"),
+                Ok(s) => return Err((url, format!("The endpoint answered {s}"))),
+                Err(e) => last = e,
+            }
+        }
+        Err((url, last))
+    }
+}
+
+/// CloudWatch Logs' LogGroupName: 1 to 512 of `[\.\-_/#A-Za-z0-9]`.
+fn valid_log_group(g: &str) -> bool {
+    !g.is_empty()
+        && g.len() <= 512
+        && g.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#'))
+}
+
+/// `batchMode`: the output must be a JSON array of `{"timestamp": ms, "message": "..."}`.
+fn batch_events(body: &[u8]) -> std::result::Result<Vec<(i64, String)>, String> {
+    let bad = || {
+        "In batch mode the payload must be a JSON array of {\"timestamp\", \"message\"} objects"
+            .to_string()
+    };
+    let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| bad())?;
+    let list = v.as_array().ok_or_else(bad)?;
+    list.iter()
+        .map(|e| {
+            let ts = e.get("timestamp").and_then(serde_json::Value::as_i64);
+            let msg = e.get("message").and_then(serde_json::Value::as_str);
+            match (ts, msg) {
+                (Some(t), Some(m)) => Ok((t, m.to_string())),
+                _ => Err(bad()),
+            }
+        })
+        .collect()
+}
