@@ -58,6 +58,9 @@ pub struct Context<'a> {
     pub shadows: &'a dyn ShadowSource,
     /// The payload parsed once, if it is JSON.
     json: Option<serde_json::Value>,
+    /// The payload as SQL values, made on first use per kind of version (2015-10-08 types
+    /// whole-number decimals differently) and shared by every rule that evaluates it.
+    roots: [std::cell::OnceCell<Value>; 2],
 }
 
 impl<'a> Context<'a> {
@@ -75,6 +78,7 @@ impl<'a> Context<'a> {
             new_uuid: &nil_uuid,
             shadows: &NoShadows,
             json: serde_json::from_slice(payload).ok(),
+            roots: Default::default(),
         }
     }
 
@@ -103,17 +107,22 @@ impl<'a> Context<'a> {
         self
     }
 
+    /// The payload as parsed JSON, if it is JSON.
+    pub(crate) fn json(&self) -> Option<&serde_json::Value> {
+        self.json.as_ref()
+    }
+
     /// Whether the payload is JSON (else the binary payload rules apply).
     pub fn is_json(&self) -> bool {
         self.json.is_some()
     }
 
     /// The payload as SQL values: the JSON document, or the raw bytes.
-    pub(crate) fn root(&self, version: SqlVersion) -> Value {
-        match &self.json {
+    pub(crate) fn root(&self, version: SqlVersion) -> &Value {
+        self.roots[usize::from(version.is_v2())].get_or_init(|| match &self.json {
             Some(j) => Value::from_json(j, version),
             None => Value::Bytes(self.payload.to_vec()),
-        }
+        })
     }
 }
 
@@ -156,13 +165,13 @@ impl Statement {
     /// Like [`Statement::evaluate`], with every kind of payload a rule can produce.
     pub fn evaluate_output(&self, ctx: &Context) -> Result<Option<Output>, EvalError> {
         let root = ctx.root(self.version);
-        let ev = Evaluator::new(ctx, self.version, &root);
+        let ev = Evaluator::new(ctx, self.version, root);
         if let Some(w) = &self.where_ {
-            if ev.eval(w, &root)?.to_bool() != Some(true) {
+            if ev.eval(w, root)?.to_bool() != Some(true) {
                 return Ok(None);
             }
         }
-        let out = ev.select(&self.select, &root)?;
+        let out = ev.select(&self.select, root)?;
         Ok(Some(match out {
             Value::Bytes(b) => Output::Bytes(b),
             v => v.to_json().map_or(Output::Empty, Output::Json),

@@ -31,6 +31,7 @@ mod ast;
 mod error;
 mod eval;
 mod functions;
+mod index;
 mod lexer;
 mod ops;
 mod parser;
@@ -43,6 +44,7 @@ pub use ast::{
 };
 pub use error::{EvalError, ParseError};
 pub use eval::{Context, NoShadows, Output, ShadowSource, MAX_EVAL_STEPS};
+pub use index::RuleIndex;
 pub use parser::{parse, MAX_DEPTH, MAX_STATEMENT_BYTES};
 pub use template::{Part, Template, MAX_TEMPLATE_BYTES, MAX_TEMPLATE_EXPRESSIONS};
 

@@ -89,13 +89,13 @@ impl Template {
     /// (AWS: Undefined "is converted to an empty string when serialized by itself").
     pub fn render(&self, ctx: &Context) -> Result<String, EvalError> {
         let root = ctx.root(self.version);
-        let ev = Evaluator::new(ctx, self.version, &root);
+        let ev = Evaluator::new(ctx, self.version, root);
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(s) => out.push_str(s),
                 Part::Expr(e) => {
-                    let v = ev.eval(e, &root)?;
+                    let v = ev.eval(e, root)?;
                     match v.to_sql_string() {
                         Some(s) => out.push_str(&s),
                         None if v == crate::value::Value::Null => out.push_str("null"),

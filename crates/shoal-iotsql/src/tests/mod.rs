@@ -42,5 +42,6 @@ pub(super) fn err_at(sql: &str, version: SqlVersion) -> (usize, String) {
 }
 
 mod functions;
+mod index;
 mod props;
 mod select;

@@ -78,6 +78,14 @@ pub struct MqttArgs {
     /// Topic and client-id prefix.
     #[arg(long, default_value = "load")]
     pub prefix: String,
+    /// Message scenarios: JSON payloads (`{"t": send time, "n": 0..9999, "p": padding}`, `n`
+    /// cycling per publisher) for brokers that look into them (the rules engine).
+    #[arg(long)]
+    pub json: bool,
+    /// Message scenarios: the subscribers' filter instead of the scenario's own (to count
+    /// the messages a rule republishes elsewhere).
+    #[arg(long)]
+    pub subscribe: Option<String>,
     /// Connect scenario: each worker cycles through this many client ids (a fleet of devices
     /// that come and go); 0 gives every connection a new client id.
     #[arg(long, default_value_t = 0)]

@@ -31,6 +31,35 @@ fn payload(base: Instant, size: usize) -> Bytes {
     b.freeze()
 }
 
+/// `{"t":NANOS,"n":N,"p":"xx.."}` padded to `size` (at least its fields).
+fn json_payload(base: Instant, n: u64, size: usize) -> Bytes {
+    let head = format!(
+        "{{\"t\":{},\"n\":{},\"p\":\"",
+        base.elapsed().as_nanos() as u64,
+        n % 10_000
+    );
+    let pad = size.saturating_sub(head.len() + 2);
+    let mut b = BytesMut::with_capacity(head.len() + pad + 2);
+    b.extend_from_slice(head.as_bytes());
+    b.resize(head.len() + pad, b'x');
+    b.extend_from_slice(b"\"}");
+    b.freeze()
+}
+
+/// The send time a payload carries: the first 8 bytes, or a JSON payload's `"t"`.
+fn sent_ns(payload: &[u8]) -> Option<u64> {
+    if payload.first() == Some(&b'{') {
+        let at = payload.windows(4).position(|w| w == b"\"t\":")? + 4;
+        let digits: Vec<u8> = payload[at..]
+            .iter()
+            .copied()
+            .take_while(u8::is_ascii_digit)
+            .collect();
+        return std::str::from_utf8(&digits).ok()?.parse().ok();
+    }
+    Some(u64::from_be_bytes(payload.get(..8)?.try_into().ok()?))
+}
+
 /// (publisher topics, subscriber filters, deliveries per message) of a message scenario.
 fn topology(a: &MqttArgs) -> (Vec<String>, Vec<String>, u64) {
     let p = &a.prefix;
@@ -54,7 +83,10 @@ fn topology(a: &MqttArgs) -> (Vec<String>, Vec<String>, u64) {
 
 pub async fn messages(a: &MqttArgs, target: &Target) -> Result<(), String> {
     let qos = qos(a)?;
-    let (pubs, subs, fanout) = topology(a);
+    let (pubs, mut subs, fanout) = topology(a);
+    if let Some(f) = &a.subscribe {
+        subs = vec![f.clone(); subs.len()];
+    }
     let base = Instant::now();
     let sent = Arc::new(AtomicU64::new(0));
     // The closed loop: a permit per delivery on its way.
@@ -151,8 +183,7 @@ async fn subscriber(
         };
         match p {
             Some(Packet::Publish(p)) => {
-                if p.payload.len() >= 8 {
-                    let sent_ns = u64::from_be_bytes(p.payload[..8].try_into().unwrap_or_default());
+                if let Some(sent_ns) = sent_ns(&p.payload) {
                     let now = base.elapsed();
                     lat.push((now, (now.as_nanos() as u64).saturating_sub(sent_ns) / 1000));
                 }
@@ -234,6 +265,8 @@ async fn publisher(
     });
     let mut wbuf = BytesMut::with_capacity(64 * 1024);
     let mut pkid: u16 = 0;
+    // JSON payloads' `n`: each publisher starts elsewhere in the cycle.
+    let mut n: u64 = topic.bytes().map(u64::from).sum::<u64>() * 7919;
     while Instant::now() < deadline {
         // Batch writes when sending flat out; one message per tick at a fixed rate.
         let batch = if interval.is_some() { 1 } else { 32 };
@@ -266,7 +299,13 @@ async fn publisher(
                 }
                 pkid = pkid.wrapping_add(1).max(1);
             }
-            let p = conn::publish(topic, qos, pkid, payload(base, a.payload));
+            let body = if a.json {
+                json_payload(base, n, a.payload)
+            } else {
+                payload(base, a.payload)
+            };
+            n += 1;
+            let p = conn::publish(topic, qos, pkid, body);
             shoal_mqtt::encode(&p, shoal_mqtt::Protocol::V311, &mut wbuf)
                 .map_err(|e| e.to_string())?;
             sent.fetch_add(1, Ordering::Relaxed);

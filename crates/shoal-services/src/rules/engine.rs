@@ -53,10 +53,46 @@ pub struct PartitionRules {
 pub(super) struct RuleSet {
     /// The enabled rules.
     pub rules: Vec<Arc<Compiled>>,
+    /// The rules by FROM filter: one topic match per filter, then the filter's WHERE index
+    /// picks the rules to evaluate in full.
+    pub filters: Vec<FilterGroup>,
     /// Basic Ingest looks rules up by name.
     pub by_name: HashMap<String, usize>,
     /// The partition's destinations (the HTTP actions check them when they send).
     pub destinations: Arc<Vec<Destination>>,
+}
+
+/// The rules sharing one FROM filter.
+pub(super) struct FilterGroup {
+    pub filter: String,
+    /// Indexed by their place in `RuleSet::rules`.
+    pub index: shoal_iotsql::RuleIndex,
+}
+
+impl RuleSet {
+    fn group(&mut self) {
+        let mut filters: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            match filters.iter_mut().find(|(f, _)| *f == r.statement.from) {
+                Some((_, ids)) => ids.push(i),
+                None => filters.push((r.statement.from.clone(), vec![i])),
+            }
+        }
+        self.filters = filters
+            .into_iter()
+            .map(|(filter, ids)| FilterGroup {
+                index: shoal_iotsql::RuleIndex::new(
+                    ids.iter().map(|&i| (i, &self.rules[i].statement)),
+                ),
+                filter,
+            })
+            .collect();
+    }
+}
+
+thread_local! {
+    /// Candidate rules of the message being evaluated (reused: no allocation per message).
+    static CANDIDATES: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl PartitionRules {
@@ -80,12 +116,12 @@ impl PartitionRules {
         if set.rules.is_empty() || m.topic.starts_with("$aws/rules/") {
             return;
         }
-        let mut matching = set
-            .rules
+        let mut groups = set
+            .filters
             .iter()
-            .filter(|r| shoal_mqtt::topic::matches(&r.statement.from, m.topic))
+            .filter(|g| shoal_mqtt::topic::matches(&g.filter, m.topic))
             .peekable();
-        if matching.peek().is_none() {
+        if groups.peek().is_none() {
             return;
         }
         let Some(rules) = self.rules.upgrade() else {
@@ -93,9 +129,16 @@ impl PartitionRules {
         };
         self.evaluated.fetch_add(1, Ordering::Relaxed);
         rules.with_context(&self.part, m, |ctx| {
-            for r in matching {
-                self.run(r, ctx, m, &set);
-            }
+            CANDIDATES.with(|c| {
+                let mut ids = c.take();
+                for g in groups {
+                    g.index.candidates(ctx, &mut ids);
+                    for &i in &ids {
+                        self.run(&set.rules[i], ctx, m, &set);
+                    }
+                }
+                c.replace(ids);
+            });
         });
     }
 
@@ -279,6 +322,7 @@ impl Rules {
                 }
             }
         }
+        set.group();
         Ok(set)
     }
 
@@ -342,7 +386,7 @@ fn compile_rule(
 }
 
 impl PartitionRules {
-    fn counters_of(&self, rule: &str, index: usize) -> Arc<ActionCounters> {
+    pub(super) fn counters_of(&self, rule: &str, index: usize) -> Arc<ActionCounters> {
         let key = (rule.to_string(), index);
         if let Some(c) = self
             .counters

@@ -1,0 +1,143 @@
+//! The rule index keeps every statement whose WHERE is true, for any payload: checked on AWS
+//! shaped thresholds by hand, and by property against the evaluator itself.
+
+use proptest::prelude::*;
+
+use crate::{parse, Context, RuleIndex, SqlVersion, Statement};
+
+fn statements(wheres: &[&str], version: SqlVersion) -> Vec<Statement> {
+    wheres
+        .iter()
+        .map(|w| parse(&format!("SELECT * FROM 'a/#' WHERE {w}"), version).unwrap())
+        .collect()
+}
+
+fn matching(stmts: &[Statement], ctx: &Context) -> Vec<usize> {
+    stmts
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s.evaluate_output(ctx), Ok(Some(_))))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn candidates(stmts: &[Statement], ctx: &Context) -> Vec<usize> {
+    let index = RuleIndex::new(stmts.iter().enumerate());
+    let mut out = Vec::new();
+    index.candidates(ctx, &mut out);
+    out
+}
+
+#[test]
+fn thresholds_keep_only_the_rules_a_value_can_pass() {
+    let wheres = [
+        "temperature > 30",
+        "temperature >= 50 AND humidity < 20",
+        "40 < temperature",
+        "temperature < -5",
+        "device = 'pump-7'",
+        "reading.value = 12.5",
+        "upper(device) = 'X'",
+        "temperature <> 3",
+    ];
+    let stmts = statements(&wheres, SqlVersion::V2016_03_23);
+    let ctx = Context::new(
+        "a/b",
+        br#"{"temperature": 45, "device": "pump-7", "reading": {"value": 12.5}}"#,
+        0,
+    );
+    // 0, 2 (45 > 30, 45 > 40), 4, 5 by the index; 6 and 7 always; 1 and 3 left out.
+    assert_eq!(candidates(&stmts, &ctx), vec![0, 2, 4, 5, 6, 7]);
+    assert!(matching(&stmts, &ctx)
+        .iter()
+        .all(|i| candidates(&stmts, &ctx).contains(i)));
+    // A payload without the fields keeps only what is always evaluated.
+    let ctx = Context::new("a/b", br#"{"other": 1}"#, 0);
+    assert_eq!(candidates(&stmts, &ctx), vec![6, 7]);
+    // Numeric strings are numbers to `<` and `>`, never to `=`.
+    let ctx = Context::new(
+        "a/b",
+        br#"{"temperature": "35", "reading": {"value": "12.5"}}"#,
+        0,
+    );
+    assert_eq!(candidates(&stmts, &ctx), vec![0, 6, 7]);
+    // Binary payloads have no fields.
+    let ctx = Context::new("a/b", &[0xff, 0x00, 0x10], 0);
+    assert_eq!(candidates(&stmts, &ctx), vec![6, 7]);
+}
+
+fn where_clause() -> impl Strategy<Value = String> {
+    let field = prop::sample::select(vec!["a", "b", "c.d", "e"]);
+    let op = prop::sample::select(vec!["=", "<", "<=", ">", ">=", "<>"]);
+    let lit = prop_oneof![
+        (-5i64..5).prop_map(|i| i.to_string()),
+        (-5.0f64..5.0).prop_map(|d| format!("{d:.1}")),
+        prop::sample::select(vec!["'x'", "'1'", "'true'", "true", "null"]).prop_map(str::to_string),
+    ];
+    let cmp = (field, op, lit, any::<bool>()).prop_map(|(f, o, l, flip)| {
+        if flip {
+            format!("{l} {o} {f}")
+        } else {
+            format!("{f} {o} {l}")
+        }
+    });
+    prop::collection::vec(cmp, 1..4).prop_flat_map(|cs| {
+        let n = cs.len();
+        (Just(cs), prop::collection::vec(any::<bool>(), n)).prop_map(|(cs, ors)| {
+            let mut w = cs[0].clone();
+            for (c, or) in cs.iter().zip(ors).skip(1) {
+                w = format!("{w} {} {c}", if or { "OR" } else { "AND" });
+            }
+            w
+        })
+    })
+}
+
+fn json_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        (-6i64..6).prop_map(|i| i.to_string()),
+        (-6.0f64..6.0).prop_map(|d| format!("{d:.1}")),
+        prop::sample::select(vec![
+            "\"x\"",
+            "\"1\"",
+            "\"2.0\"",
+            "true",
+            "null",
+            "[1]",
+            "{\"d\": 1}"
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+fn payload() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (prop::sample::select(vec!["a", "b", "c", "e"]), json_value()),
+        0..4,
+    )
+    .prop_map(|fields| {
+        let body: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("\"{k}\": {v}"))
+            .collect();
+        format!("{{{}}}", body.join(", "))
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_index_never_leaves_out_a_match(
+        wheres in prop::collection::vec(where_clause(), 1..12),
+        body in payload(),
+        v2 in any::<bool>(),
+    ) {
+        let version = if v2 { SqlVersion::V2016_03_23 } else { SqlVersion::V2015_10_08 };
+        let refs: Vec<&str> = wheres.iter().map(String::as_str).collect();
+        let stmts = statements(&refs, version);
+        let ctx = Context::new("a/b", body.as_bytes(), 0);
+        let kept = candidates(&stmts, &ctx);
+        for m in matching(&stmts, &ctx) {
+            prop_assert!(kept.contains(&m), "{} matches {} but was left out", wheres[m], body);
+        }
+    }
+}
