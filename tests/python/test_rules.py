@@ -24,6 +24,7 @@ after it, in order, so once the marker arrives the forbidden one would have arri
 
 import base64
 import json
+import re
 import uuid
 
 import pytest
@@ -43,7 +44,7 @@ from rules_support import (  # noqa: F401  (fixtures are used by name)
     tester,
     topic_of,
 )
-from test_mqtt_gateway import V5, V311, WAIT, make_device, paho  # noqa: F401
+from test_mqtt_gateway import V5, WAIT, make_device, paho  # noqa: F401
 from test_mqtt_sessions import collect_until, mk  # noqa: F401
 from fleet_support import until
 
@@ -122,15 +123,37 @@ def test_a_duplicate_name_is_refused(iot, rules):
     "SELECT temp FROM 'a/b' WHERE",
     "SELECT (temp FROM 'a/b'",
 ])
-def test_bad_sql_is_a_sql_parse_exception(iot, sql):
+def test_bad_sql_is_a_sql_parse_exception(iot, rules, sql):
     name = rule_name()
     with pytest.raises(ClientError) as e:
         iot.create_topic_rule(ruleName=name, topicRulePayload={"sql": sql, "actions": []})
     code, status, message = error_code(e)
     assert (code, status) == ("SqlParseException", 400)
-    assert "1:" in message, message  # the position in the statement
+    assert re.search(r"\b1:\d+", message), message  # line:column in the statement
     with pytest.raises(ClientError):
         iot.get_topic_rule(ruleName=name)
+    # ReplaceTopicRule checks the same way and keeps the rule as it was.
+    good = rules("SELECT * FROM 'a/b'")
+    with pytest.raises(ClientError) as e:
+        iot.replace_topic_rule(ruleName=good, topicRulePayload={"sql": sql, "actions": []})
+    assert error_code(e)[:2] == ("SqlParseException", 400)
+    assert iot.get_topic_rule(ruleName=good)["rule"]["sql"] == "SELECT * FROM 'a/b'"
+
+
+def test_sql_versions(iot, rules):
+    for v in ("2015-10-08", "2016-03-23", "beta"):
+        name = rules("SELECT * FROM 'a/b'", awsIotSqlVersion=v)
+        assert iot.get_topic_rule(ruleName=name)["rule"]["awsIotSqlVersion"] == v
+    with pytest.raises(ClientError) as e:
+        iot.create_topic_rule(ruleName=rule_name(), topicRulePayload={
+            "sql": "SELECT * FROM 'a/b'", "actions": [], "awsIotSqlVersion": "2099-01-01"})
+    assert error_code(e)[:2] == ("InvalidRequestException", 400)
+    # Nested queries are 2016-03-23 only
+    # (https://docs.aws.amazon.com/iot/latest/developerguide/iot-sql-nested-queries.html).
+    with pytest.raises(ClientError) as e:
+        iot.create_topic_rule(ruleName=rule_name(), topicRulePayload={
+            "sql": "SELECT (SELECT VALUE n FROM e) AS s FROM 'a/b'", "actions": []})
+    assert error_code(e)[:2] == ("SqlParseException", 400)
 
 
 UNSUPPORTED = {
@@ -302,10 +325,6 @@ def test_republish_carries_mqtt5_headers(rules, dev):
     assert not hasattr(p, "MessageExpiryInterval")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "republish headers.messageExpiry: a device's message is dropped as already expired "
-    "(expiry counted from timestamp 0) while the account has no offline persistent session; "
-    "see /tmp/notes/rules_bugs.md"))
 def test_republish_message_expiry_header(fresh):
     # Its own server: the bug shows only while the account has no offline persistent session.
     srv, iot, connect = fresh()
@@ -377,19 +396,17 @@ def test_wills_are_evaluated(rules, dev):
     assert json.loads(got[1]) == {"bye": True, "t": will_topic}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "lifecycle events are not built while no MQTT subscription matches $aws/events/..., so "
-    "rules on them never fire; see /tmp/notes/rules_bugs.md"))
 def test_lifecycle_events_reach_rules_without_subscribers(fresh):
     # Its own server: on the shared one another test's $aws/events subscription may exist.
     srv, iot, connect = fresh()
     out = topic_of("life")
+    # The watcher connects before the rules exist, so the first event they see is c's.
+    watcher = connect()
+    assert watcher.subscribe((out + "/+", 1)) == [1]
     for kind in ("connected", "disconnected"):
         iot.create_topic_rule(ruleName=rule_name(), topicRulePayload={
             "sql": "SELECT clientId, eventType FROM '$aws/events/presence/%s/+'" % kind,
             "actions": [republish(out + "/" + kind)]})
-    watcher = connect()
-    assert watcher.subscribe((out + "/+", 1)) == [1]
     c = connect()
     m = first_on(watcher, out + "/connected", timeout=3)
     assert json.loads(m[1]) == {"clientId": c.client_id, "eventType": "connected"}
@@ -717,31 +734,3 @@ def test_the_aws_cli_manages_a_rule(aws_cli, tmp_path, iot):
             iot.delete_topic_rule(ruleName=name)
         except ClientError:
             pass
-
-
-# --------------------------------------------------------------------------
-# 7. /metrics
-# --------------------------------------------------------------------------
-
-
-def test_metrics_count_each_actions_work(server, rules, dev):
-    t = topic_of("metrics")
-    name = rules("SELECT * FROM '%s'" % t, [
-        republish("out/" + t),
-        {"s3": {"roleArn": ROLE, "bucketName": "no-such-bucket-" + uuid.uuid4().hex[:12],
-                "key": "k"}},
-    ], error_action=republish("errors/" + t))
-    c = dev()
-    c.subscribe(("out/" + t, 1), ("errors/" + t, 1))
-    for i in range(3):
-        c.publish(t, json.dumps({"i": i}), qos=1)
-    got = [c.next_message() for _ in range(6)]
-    assert sorted(m[0] for m in got) == sorted(["out/" + t] * 3 + ["errors/" + t] * 3)
-    want = {
-        ("0", "queued"): 3, ("0", "succeeded"): 3, ("0", "failed"): 0, ("0", "dropped"): 0,
-        ("1", "queued"): 3, ("1", "succeeded"): 0, ("1", "failed"): 3, ("1", "dropped"): 0,
-        ("error", "queued"): 3, ("error", "succeeded"): 3, ("error", "failed"): 0,
-        ("error", "dropped"): 0,
-    }
-    # The worker counts a success after the broker took the message: poll briefly.
-    until(lambda: action_counts(server, name) == want, what="action counters %r" % want)

@@ -55,7 +55,7 @@ from rules_support import (  # noqa: F401  (fixtures are used by name)
     service_client,
     topic_of,
 )
-from test_mqtt_gateway import V311, WAIT, make_device, paho  # noqa: F401
+from test_mqtt_gateway import make_device, paho  # noqa: F401
 from test_mqtt_sessions import mk  # noqa: F401
 
 
@@ -314,9 +314,6 @@ def test_an_endpoint_that_does_not_answer_fails_the_action(iot, rules, dev, rece
     assert f["errorMessage"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the HTTP action uses the destination with the longest matching URL, not the one of its "
-    "confirmationUrl; see /tmp/notes/rules_bugs.md"))
 def test_the_http_action_uses_the_destination_of_its_confirmation_url(
         iot, rules, dev, receiver):
     rcv = receiver()
@@ -342,28 +339,40 @@ def test_the_http_action_uses_the_destination_of_its_confirmation_url(
     assert json.loads(req["body"]) == {"a": 1}
 
 
-def test_the_ssrf_guard_refuses_an_action_url_that_resolves_inside(iot, rules, dev, receiver):
-    """A confirmed destination `http://127.0.0.1:PORT` is a string prefix of
-    `http://127.0.0.1:PORT@127.0.0.2:PORT/x`, whose host is 127.0.0.2: the guard refuses it
-    when the action runs."""
+def test_an_action_url_with_user_information_is_refused(iot, rules, aws_error, receiver):
+    """`http://127.0.0.1:PORT@127.0.0.2:PORT/x` starts with the confirmed
+    `http://127.0.0.1:PORT` as a string, but its host is 127.0.0.2: a URL with user
+    information is refused when the rule is written."""
     rcv = receiver()
     prefix = "http://127.0.0.1:%d" % rcv.port
-    d = create_destination(iot, prefix)
-    iot.confirm_topic_rule_destination(
-        confirmationToken=rcv.confirmation()["query"]["confirmationToken"])
-    t = topic_of("ssrf")
-    errors = "errors/" + t
     sneaky = "%s@127.0.0.2:%d/x" % (prefix, rcv.port)
-    rules("SELECT * FROM '%s'" % t, [http_action(sneaky, confirmationUrl=prefix)],
-          error_action=republish(errors))
+    with aws_error("InvalidRequestException", 400):
+        rules("SELECT * FROM '%s'" % topic_of("ssrf"),
+              [http_action(sneaky, confirmationUrl=prefix)])
+    with aws_error("InvalidRequestException", 400):
+        create_destination(iot, "http://user@127.0.0.1:%d/" % rcv.port)
+
+
+def test_a_confirmed_destination_does_not_admit_another_host(iot, rules, dev, receiver):
+    confirmed, other = receiver(), receiver()
+    prefix = "http://127.0.0.1:%d" % confirmed.port
+    create_destination(iot, prefix)
+    iot.confirm_topic_rule_destination(
+        confirmationToken=confirmed.confirmation()["query"]["confirmationToken"])
+    t = topic_of("userinfo")
+    errors = "errors/" + t
+    try:
+        rules("SELECT * FROM '%s'" % t, [http_action(
+            "%s@127.0.0.1:%d/x" % (prefix, other.port), confirmationUrl=prefix)],
+            error_action=republish(errors))
+    except ClientError as e:  # refusing the URL outright is as good
+        assert e.response["Error"]["Code"] == "InvalidRequestException"
+        return
     c = dev()
     c.subscribe((errors, 1))
-    c.publish(t, b'{"a":1}', qos=1)
-    err = error_message(c, errors)
-    assert err["failures"][0]["failedAction"] == "HttpAction"
-    assert "not a public address" in err["failures"][0]["errorMessage"], err
-    assert not [r for r in rcv.seen if r["path"] == "/x"]
-    assert status_of(iot, d["arn"]) == "ENABLED"
+    c.publish(t, b'{"a": 1}', qos=1)
+    until(lambda: other.seen or not c.no_message_pending(), what="a POST or an error")
+    assert not other.seen, "posted to %s, which no destination confirmed" % other.url("/x")
 
 
 # --------------------------------------------------------------------------
@@ -421,9 +430,6 @@ def test_a_missing_bucket_fires_the_error_action_with_awss_message(rules, dev):
     assert f["errorMessage"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "two failed actions give two error messages; AWS: one message per rule and message "
-    "with both failures; see /tmp/notes/rules_bugs.md"))
 def test_two_failures_make_one_error_message(rules, dev):
     t = topic_of("twofail")
     errors = "errors/" + t
@@ -461,9 +467,6 @@ def test_cloudwatch_logs_writes_one_event_per_message(rules, dev, logs):
     assert all(json.loads(e["message"])["t"] == t for e in got)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "cloudwatchLogs events of device messages are timestamped 0 (1970) while the account "
-    "has no offline persistent session; see /tmp/notes/rules_bugs.md"))
 def test_cloudwatch_log_events_are_timestamped_now(fresh):
     # Its own server: the bug shows only while the account has no offline persistent session.
     srv, iot, connect = fresh()
@@ -556,9 +559,6 @@ def test_a_republish_loop_is_stopped(server, rules, dev):
     assert c.no_message_pending()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the error action of a republish stopped by the loop guard inherits the hop count and "
-    "is stopped too; see /tmp/notes/rules_bugs.md"))
 def test_a_stopped_loop_reaches_the_error_action(server, rules, dev):
     t = topic_of("loop")
     errors = "errors/" + t
@@ -576,3 +576,31 @@ def test_a_stopped_loop_reaches_the_error_action(server, rules, dev):
     assert err != "marker", "the error action's message was not delivered"
     f = err["failures"][0]
     assert f["failedAction"] == "RepublishAction" and "loop" in f["errorMessage"]
+
+
+# --------------------------------------------------------------------------
+# 5. /metrics
+# --------------------------------------------------------------------------
+
+
+def test_metrics_count_each_actions_work(server, rules, dev):
+    t = topic_of("metrics")
+    name = rules("SELECT * FROM '%s'" % t, [
+        republish("out/" + t),
+        {"s3": {"roleArn": ROLE, "bucketName": "no-such-bucket-" + uuid.uuid4().hex[:12],
+                "key": "k"}},
+    ], error_action=republish("errors/" + t))
+    c = dev()
+    c.subscribe(("out/" + t, 1), ("errors/" + t, 1))
+    for i in range(3):
+        c.publish(t, json.dumps({"i": i}), qos=1)
+    got = [c.next_message() for _ in range(6)]
+    assert sorted(m[0] for m in got) == sorted(["out/" + t] * 3 + ["errors/" + t] * 3)
+    want = {
+        ("0", "queued"): 3, ("0", "succeeded"): 3, ("0", "failed"): 0, ("0", "dropped"): 0,
+        ("1", "queued"): 3, ("1", "succeeded"): 0, ("1", "failed"): 3, ("1", "dropped"): 0,
+        ("error", "queued"): 3, ("error", "succeeded"): 3, ("error", "failed"): 0,
+        ("error", "dropped"): 0,
+    }
+    # The worker counts a success after the broker took the message: poll briefly.
+    until(lambda: action_counts(server, name) == want, what="action counters %r" % want)

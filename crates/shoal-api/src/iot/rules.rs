@@ -1,6 +1,6 @@
 //! The rules engine's operations: topic rules, topic rule destinations and their confirmation
 //! (https://docs.aws.amazon.com/iot/latest/apireference/API_CreateTopicRule.html and siblings),
-//! and the rule tester, Shoal's extension (`POST /shoal/rules/test`, docs/rules.md).
+//! and the rule tester, Shoal's extension (`POST /shoal/rules/test`, docs/compatibility.md).
 
 use super::shapes::{epoch, with_token};
 use crate::error::ApiError;

@@ -450,9 +450,10 @@ impl Shard {
         self.offline.load(Ordering::Relaxed) > 0
     }
 
-    /// Whether a lifecycle event published now could reach a subscriber.
+    /// Whether a lifecycle event published now could reach a subscriber or a rule.
     pub fn wants_events(&self) -> bool {
-        self.events.load(Ordering::Relaxed)
+        // A topic rule may select them too (`FROM '$aws/events/presence/+/+'`).
+        self.events.load(Ordering::Relaxed) || self.rules.as_ref().is_some_and(|r| !r.is_empty())
     }
 
     /// Registers a connection under its client id, taking the id over from any older one, and

@@ -184,14 +184,24 @@ impl Action {
                     ));
                 }
                 let confirmation_url = optional(b, kind, "confirmationUrl")?.unwrap_or_else(|| url.clone());
-                check_url(&confirmation_url, "http.confirmationUrl")?;
+                if !confirmation_url.contains("${") {
+                    check_url(&confirmation_url, "http.confirmationUrl")?;
+                }
                 if !url.contains("${") {
                     check_url(&url, "http.url")?;
-                    if !url.starts_with(&confirmation_url) {
+                    if !confirmation_url.contains("${")
+                        && !super::destination::under(&url, &confirmation_url)
+                    {
                         return Err(invalid(
                             "http.url must start with http.confirmationUrl",
                         ));
                     }
+                } else if b.get("confirmationUrl").is_none_or(|c| c.is_null()) {
+                    // AWS: with a substitution template in the URL the confirmation URL must
+                    // be given (https-rule-action.html).
+                    return Err(invalid(
+                        "http.confirmationUrl is required when http.url has a substitution template",
+                    ));
                 }
                 let headers = pairs(b.get("headers"), "http.headers", 100)?;
                 Ok(Action::Http(HttpAction {
@@ -296,15 +306,12 @@ fn headers(h: &Value) -> Result<MqttHeaders> {
     })
 }
 
-/// An `http://` or `https://` URL with a host (Url: at most 2,000 characters).
+/// An `http://` or `https://` URL with a host and no user information (Url: at most 2,000
+/// characters).
 pub fn check_url(url: &str, field: &str) -> Result<()> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-    if url.len() > 2000 || host.is_none_or(|h| h.is_empty()) {
+    if url.len() > 2000 || super::destination::url_parts(url).is_none() {
         return Err(invalid(format!(
-            "{field} must be an http(s) URL with a host"
+            "{field} must be an http(s) URL with a host (and no user information)"
         )));
     }
     Ok(())

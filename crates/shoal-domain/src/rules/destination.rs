@@ -128,20 +128,47 @@ impl Destination {
         Ok(resend)
     }
 
-    /// Whether HTTP actions may send to `url` through this destination.
+    /// Whether HTTP actions may send to `url` through this destination: it is ENABLED and
+    /// `url` is under its confirmation URL.
     pub fn admits(&self, url: &str) -> bool {
-        self.status == DestinationStatus::Enabled && url.starts_with(&self.confirmation_url)
+        self.status == DestinationStatus::Enabled && under(url, &self.confirmation_url)
     }
 }
 
-/// The destination an HTTP action's URL goes through: the enabled one whose confirmation URL
-/// is the longest prefix of it.
-pub fn confirmation_url_for<'a>(
-    destinations: &'a [Destination],
-    url: &str,
-) -> Option<&'a Destination> {
-    destinations
-        .iter()
-        .filter(|d| url.starts_with(&d.confirmation_url))
-        .max_by_key(|d| d.confirmation_url.len())
+/// A URL's scheme, authority (host and port, lower-cased) and the rest; `None` for anything
+/// but an `http(s)` URL with a host and no user information (`user@host` would let a URL that
+/// starts with a confirmed one reach another host).
+pub fn url_parts(url: &str) -> Option<(&'static str, String, &str)> {
+    let (scheme, rest) = if let Some(r) = url.strip_prefix("https://") {
+        ("https", r)
+    } else {
+        ("http", url.strip_prefix("http://")?)
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    if authority.is_empty() || authority.contains('@') || authority.contains('\\') {
+        return None;
+    }
+    let authority = authority.to_ascii_lowercase();
+    // The default port written or not is the same origin.
+    let authority = match (
+        scheme,
+        authority.strip_suffix(":443"),
+        authority.strip_suffix(":80"),
+    ) {
+        ("https", Some(a), _) | ("http", _, Some(a)) => a.to_string(),
+        _ => authority,
+    };
+    Some((scheme, authority, tail))
+}
+
+/// Whether `url` is under `base`: the same scheme and authority, and a path that starts with
+/// the base's (the whole URL when it has one).
+pub fn under(url: &str, base: &str) -> bool {
+    match (url_parts(url), url_parts(base)) {
+        (Some((s1, a1, t1)), Some((s2, a2, t2))) => {
+            s1 == s2 && a1 == a2 && (t2.is_empty() || t2 == "/" || t1.starts_with(t2))
+        }
+        _ => false,
+    }
 }

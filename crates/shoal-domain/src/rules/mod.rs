@@ -11,7 +11,7 @@ pub use action::{
     check_url, Action, HttpAction, LogsAction, MqttHeaders, PayloadFormat, Republish, S3Action,
     SUPPORTED_ACTIONS,
 };
-pub use destination::{confirmation_url_for, Destination, DestinationStatus, MAX_DESTINATIONS};
+pub use destination::{under, url_parts, Destination, DestinationStatus, MAX_DESTINATIONS};
 
 use crate::error::{Result, ServiceError};
 use crate::ids::check;

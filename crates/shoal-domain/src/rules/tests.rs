@@ -106,12 +106,39 @@ fn destinations_are_enabled_only_by_their_token() {
         .update(DestinationStatus::InProgress, "t3".into(), 6)
         .unwrap());
     assert_eq!(d.token, "t3");
-    let list = [
-        d.clone(),
-        Destination::new("a2".into(), "https://h/".into(), "x".into(), 0),
-    ];
-    assert_eq!(
-        confirmation_url_for(&list, "https://h/in/y").unwrap().arn,
-        "arn"
-    );
+}
+
+#[test]
+fn a_destination_admits_only_urls_under_its_own_origin() {
+    assert!(under(
+        "https://h.example.com/in/x",
+        "https://h.example.com/in"
+    ));
+    assert!(under(
+        "https://H.example.com:443/in",
+        "https://h.example.com"
+    ));
+    assert!(!under(
+        "https://h.example.com.evil.net/",
+        "https://h.example.com"
+    ));
+    assert!(!under(
+        "https://h.example.com@evil.net/",
+        "https://h.example.com"
+    ));
+    assert!(!under("http://127.0.0.1:80801/", "http://127.0.0.1:8080"));
+    assert!(!under(
+        "http://h.example.com/in",
+        "https://h.example.com/in"
+    ));
+    assert!(!under(
+        "https://h.example.com/other",
+        "https://h.example.com/in"
+    ));
+    assert!(Action::from_json(&json!({"http": {"url": "https://a@b/x"}})).is_err());
+    assert!(Action::from_json(&json!({"http": {"url": "https://b/${topic()}"}})).is_err());
+    assert!(Action::from_json(
+        &json!({"http": {"url": "https://b/${topic()}", "confirmationUrl": "https://b/"}})
+    )
+    .is_ok());
 }

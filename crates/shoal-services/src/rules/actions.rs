@@ -75,6 +75,7 @@ enum Templates {
     },
     Http {
         url: Template,
+        confirmation_url: Template,
         headers: Vec<(String, Template)>,
     },
     S3 {
@@ -109,9 +110,14 @@ pub(super) enum Job {
         payload: Bytes,
         props: MessageProps,
         hops: u8,
+        /// Hops past which it is not sent: MAX_HOPS, one more for an error action's report
+        /// (so a loop's failure is still reported, and a report cannot loop either).
+        limit: u8,
     },
     Http {
         url: String,
+        /// The destination it goes through (rendered when it is a template).
+        confirmation_url: String,
         headers: Vec<(String, String)>,
         body: Bytes,
     },
@@ -136,7 +142,10 @@ pub(super) struct Work {
     pub failure: Option<Arc<ErrorShell>>,
 }
 
-/// The error action of a rule, rendered for one message, waiting for a failure to report.
+/// The error action of a rule, rendered for one message: each of the message's actions that
+/// fails adds its failure, and when the last of them is done (every `Work` holding it carried
+/// out or dropped) one error message goes with them all, as AWS sends "a single message ...
+/// per rule and message" (rule-error-handling.html).
 pub(super) struct ErrorShell {
     job: Job,
     queue: Option<mpsc::Sender<Work>>,
@@ -145,6 +154,9 @@ pub(super) struct ErrorShell {
     topic: String,
     client_id: String,
     original: Bytes,
+    failures: std::sync::Mutex<Vec<serde_json::Value>>,
+    /// For an HTTP error action.
+    destinations: Arc<Vec<Destination>>,
 }
 
 fn template(text: &str, version: SqlVersion) -> Result<Template> {
@@ -186,6 +198,7 @@ impl CompiledAction {
             }
             Action::Http(h) => Templates::Http {
                 url: template(&h.url, version)?,
+                confirmation_url: template(&h.confirmation_url, version)?,
                 headers: h
                     .headers
                     .iter()
@@ -262,12 +275,24 @@ impl CompiledAction {
                     payload: payload.clone(),
                     props,
                     hops: m.hops,
+                    limit: MAX_HOPS,
                 }
             }
-            (Action::Http(h), Templates::Http { url, headers }) => {
+            (
+                Action::Http(h),
+                Templates::Http {
+                    url,
+                    confirmation_url,
+                    headers,
+                },
+            ) => {
                 let url = match url.render(ctx) {
                     Ok(u) => u,
                     Err(e) => return failed(&h.url, e),
+                };
+                let confirmation_url = match confirmation_url.render(ctx) {
+                    Ok(u) => u,
+                    Err(e) => return failed(&h.confirmation_url, e),
                 };
                 let mut rendered = Vec::with_capacity(headers.len());
                 for (k, t) in headers {
@@ -278,6 +303,7 @@ impl CompiledAction {
                 }
                 Job::Http {
                     url,
+                    confirmation_url,
                     headers: rendered,
                     body: payload.clone(),
                 }
@@ -369,47 +395,74 @@ pub(super) fn prepare_error(
     r: &Compiled,
     ctx: &Context,
     m: &Message,
+    destinations: Arc<Vec<Destination>>,
 ) -> Arc<ErrorShell> {
+    let mut job = e.prepare(ctx, &Bytes::new(), m);
+    if let Job::Republish { limit, .. } = &mut job {
+        *limit = MAX_HOPS + 1;
+    }
     Arc::new(ErrorShell {
-        job: e.prepare(ctx, &Bytes::new(), m),
+        job,
         queue: e.queue.clone(),
         counters: e.counters.clone(),
         rule: r.name.clone(),
         topic: m.topic.to_string(),
         client_id: m.client_id.unwrap_or("n/a").to_string(),
         original: Bytes::copy_from_slice(m.payload),
+        failures: std::sync::Mutex::default(),
+        destinations,
     })
 }
 
 impl ErrorShell {
-    /// Sends AWS's error message through the error action: `failedAction` is the action's
-    /// shape name (`RepublishAction`, `HttpAction`, `S3Action`, `CloudwatchLogsAction`).
-    fn fire(&self, kind: &str, resource: &str, reason: &str) {
+    /// Adds a failure: `failedAction` is the action's shape name (`RepublishAction`,
+    /// `HttpAction`, `S3Action`, `CloudwatchLogsAction`).
+    fn record(&self, kind: &str, resource: &str, reason: &str) {
         let failed_action = match kind {
             "republish" => "RepublishAction",
             "http" => "HttpAction",
             "s3" => "S3Action",
             _ => "CloudwatchLogsAction",
         };
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(serde_json::json!({
+                "failedAction": failed_action,
+                "failedResource": resource,
+                "errorMessage": reason,
+            }));
+    }
+}
+
+impl Drop for ErrorShell {
+    fn drop(&mut self) {
+        let failures = std::mem::take(self.failures.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if failures.is_empty() {
+            return;
+        }
         let message = serde_json::json!({
             "ruleName": self.rule,
             "topic": self.topic,
             "cloudwatchTraceId": uuid::Uuid::new_v4().to_string(),
             "clientId": self.client_id,
             "base64OriginalPayload": base64::engine::general_purpose::STANDARD.encode(&self.original),
-            "failures": [{
-                "failedAction": failed_action,
-                "failedResource": resource,
-                "errorMessage": reason,
-            }],
+            "failures": failures,
         });
         let payload = Bytes::from(message.to_string());
-        let job = match self.job.clone() {
+        let job = match std::mem::replace(
+            &mut self.job,
+            Job::Failed {
+                resource: String::new(),
+                reason: String::new(),
+            },
+        ) {
             Job::Republish {
                 topic,
                 qos,
                 props,
                 hops,
+                limit,
                 ..
             } => Job::Republish {
                 topic,
@@ -417,9 +470,16 @@ impl ErrorShell {
                 payload,
                 props,
                 hops,
+                limit,
             },
-            Job::Http { url, headers, .. } => Job::Http {
+            Job::Http {
                 url,
+                confirmation_url,
+                headers,
+                ..
+            } => Job::Http {
+                url,
+                confirmation_url,
                 headers,
                 body: payload,
             },
@@ -441,7 +501,7 @@ impl ErrorShell {
         // The error action's own failure is counted, never reported again.
         let work = Work {
             job,
-            destinations: Arc::new(Vec::new()),
+            destinations: self.destinations.clone(),
             failure: None,
         };
         offer(&self.queue, &self.counters, work);
@@ -486,7 +546,7 @@ impl Worker {
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(action = self.kind, %resource, %reason, "rule action failed");
                 if let Some(f) = &work.failure {
-                    f.fire(self.kind, &resource, &reason);
+                    f.record(self.kind, &resource, &reason);
                 }
             }
         }
@@ -506,8 +566,9 @@ impl Worker {
                 payload,
                 props,
                 hops,
+                limit,
             } => {
-                if hops >= MAX_HOPS {
+                if hops >= limit {
                     return Err((
                         topic,
                         format!("Republished {MAX_HOPS} times in a row: a rule loop was stopped"),
@@ -547,9 +608,20 @@ impl Worker {
                     .await
                     .map_err(|e| (topic, e.message))
             }
-            Job::Http { url, headers, body } => {
-                let Some(d) = shoal_domain::rules::confirmation_url_for(destinations, &url) else {
-                    return Err((url, "No topic rule destination for this URL".into()));
+            Job::Http {
+                url,
+                confirmation_url,
+                headers,
+                body,
+            } => {
+                let Some(d) = destinations
+                    .iter()
+                    .find(|d| d.confirmation_url == confirmation_url)
+                else {
+                    return Err((
+                        url,
+                        format!("No topic rule destination for {confirmation_url}"),
+                    ));
                 };
                 if !d.admits(&url) {
                     return Err((

@@ -119,7 +119,7 @@ impl PartitionRules {
         let mut groups = set
             .filters
             .iter()
-            .filter(|g| shoal_mqtt::topic::matches(&g.filter, m.topic))
+            .filter(|g| filter_matches(&g.filter, m.topic))
             .peekable();
         if groups.peek().is_none() {
             return;
@@ -127,6 +127,7 @@ impl PartitionRules {
         let Some(rules) = self.rules.upgrade() else {
             return;
         };
+        let m = &rules.stamped(m);
         self.evaluated.fetch_add(1, Ordering::Relaxed);
         rules.with_context(&self.part, m, |ctx| {
             CANDIDATES.with(|c| {
@@ -152,6 +153,7 @@ impl PartitionRules {
         let Some(rules) = self.rules.upgrade() else {
             return false;
         };
+        let m = &rules.stamped(m);
         self.evaluated.fetch_add(1, Ordering::Relaxed);
         rules.with_context(&self.part, m, |ctx| self.run(&r, ctx, m, &set));
         true
@@ -165,7 +167,7 @@ impl PartitionRules {
                 let failure = r
                     .error_action
                     .as_ref()
-                    .map(|e| actions::prepare_error(e, r, ctx, m));
+                    .map(|e| actions::prepare_error(e, r, ctx, m, set.destinations.clone()));
                 for a in &r.actions {
                     let work = Work {
                         job: a.prepare(ctx, &payload, m),
@@ -211,15 +213,33 @@ impl ShadowSource for ShadowReader<'_> {
     }
 }
 
+/// A rule's FROM filter matches as the broker's subscriptions do: MQTT §4.7, except that
+/// `a/#` does not match `a` (AWS IoT's difference,
+/// https://docs.aws.amazon.com/iot/latest/developerguide/mqtt.html#mqtt-differences).
+fn filter_matches(filter: &str, topic: &str) -> bool {
+    if let Some(parent) = filter.strip_suffix("/#") {
+        if topic == parent {
+            return false;
+        }
+    }
+    shoal_mqtt::topic::matches(filter, topic)
+}
+
 impl Rules {
+    /// The message with its time: one the gateway did not stamp is stamped now, once, so the
+    /// SQL's `timestamp()`, a republish's expiry and a log event's time agree.
+    fn stamped<'a>(&self, m: &Message<'a>) -> Message<'a> {
+        let mut m = *m;
+        if m.timestamp_ms == 0 {
+            m.timestamp_ms = self.clock.now().millis();
+        }
+        m
+    }
+
     /// Runs `f` with the evaluation context of `m`.
     fn with_context(&self, part: &Partition, m: &Message, f: impl FnOnce(&Context)) {
         let uuid = || uuid::Uuid::new_v4().to_string();
-        let now = if m.timestamp_ms == 0 {
-            self.clock.now().millis()
-        } else {
-            m.timestamp_ms
-        };
+        let now = m.timestamp_ms;
         let reader = self.ports().map(|p| ShadowReader {
             shadows: &p.shadows,
             part,
@@ -323,6 +343,11 @@ impl Rules {
             }
         }
         set.group();
+        // A deleted rule's counts go with it (metrics keep no series of rules long gone).
+        p.counters
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(name, _), _| rules.iter().any(|r| r.name.as_str() == name));
         Ok(set)
     }
 

@@ -1,4 +1,4 @@
-//! The rule tester, Shoal's extension (docs/rules.md): a statement (or a stored rule) and a
+//! The rule tester, Shoal's extension (docs/compatibility.md, Rules engine): a statement (or a stored rule) and a
 //! sample message in; whether WHERE matched, the output SELECT built and what each action
 //! would do with its templates rendered, out. Nothing is published, sent or written.
 
