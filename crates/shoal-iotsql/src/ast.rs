@@ -40,14 +40,26 @@ impl SqlVersion {
     }
 }
 
-/// `SELECT ... FROM 'topic/filter' [WHERE ...]`.
+/// `[SET @v = expr, ...] SELECT ... FROM 'topic/filter' [WHERE ...]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     pub version: SqlVersion,
+    /// The SET clause's assignments, in the order they are evaluated (iot-sql-set.html); empty
+    /// when the statement has no SET.
+    pub set: Vec<Assignment>,
     pub select: Select,
     /// The MQTT topic filter of the FROM clause, unquoted.
     pub from: String,
     pub where_: Option<Expr>,
+}
+
+/// `@name = expr` in a SET clause. Each variable is assigned once, and its expression sees
+/// only the variables assigned before it (iot-sql-set.html, "Syntax rules").
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assignment {
+    /// The variable's name without its `@`.
+    pub name: String,
+    pub expr: Expr,
 }
 
 /// What a SELECT produces.
@@ -100,11 +112,18 @@ pub enum BinaryOp {
     Mul,
     Div,
     Mod,
+    /// `item IN array` (iot-sql-operators.html).
+    In,
+    /// `array CONTAINS item`, `string CONTAINS substring` (iot-sql-operators.html).
+    Contains,
 }
 
 impl BinaryOp {
     /// Binding strength: OR < AND < comparisons < + - < * / %. NOT sits between AND and the
-    /// comparisons (`NOT a = b` is `NOT (a = b)`), unary minus above `*`.
+    /// comparisons (`NOT a = b` is `NOT (a = b)`), unary minus above `*`. AWS's operator page
+    /// gives IN and CONTAINS no precedence of their own: like `=` they compare two values and
+    /// give a Boolean, so they bind as the comparisons do (`NOT 3 IN arr` is `NOT (3 IN arr)`,
+    /// `a + 1 IN arr` is `(a + 1) IN arr`).
     pub(crate) fn precedence(self) -> u8 {
         match self {
             BinaryOp::Or => 1,
@@ -114,7 +133,9 @@ impl BinaryOp {
             | BinaryOp::Lt
             | BinaryOp::Le
             | BinaryOp::Gt
-            | BinaryOp::Ge => 4,
+            | BinaryOp::Ge
+            | BinaryOp::In
+            | BinaryOp::Contains => 4,
             BinaryOp::Add | BinaryOp::Sub => 5,
             BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 6,
         }
@@ -135,6 +156,8 @@ impl BinaryOp {
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
             BinaryOp::Mod => "%",
+            BinaryOp::In => "IN",
+            BinaryOp::Contains => "CONTAINS",
         }
     }
 }
@@ -206,6 +229,9 @@ pub enum Expr {
     String(String),
     /// A top-level name: a field of the payload (or of the element a nested query visits).
     Field(String),
+    /// `@name`: a variable of the SET clause (iot-sql-set.html), named without its `@`. It is
+    /// never a payload path, whatever its name.
+    Variable(String),
     /// `*` as a value: the whole payload (`encode(*, 'base64')`, `aws_lambda(arn, *)`).
     Wildcard,
     /// `expr.name`.
@@ -241,47 +267,65 @@ impl Expr {
     /// Height of the tree (a leaf is 1). The parser bounds it so evaluation, printing and
     /// dropping a tree cannot exhaust the stack.
     pub(crate) fn depth(&self) -> usize {
-        let children = match self {
+        let mut children = 0;
+        self.for_each_child(&mut |c| children = children.max(c.depth()));
+        children + 1
+    }
+
+    /// Whether the tree reads a SET variable anywhere.
+    pub(crate) fn reads_variable(&self) -> bool {
+        if matches!(self, Expr::Variable(_)) {
+            return true;
+        }
+        let mut found = false;
+        self.for_each_child(&mut |c| found = found || c.reads_variable());
+        found
+    }
+
+    /// Calls `f` on each expression directly inside this one.
+    fn for_each_child<'e>(&'e self, f: &mut dyn FnMut(&'e Expr)) {
+        match self {
             Expr::Null
             | Expr::Bool(_)
             | Expr::Int(_)
             | Expr::Decimal(_)
             | Expr::String(_)
             | Expr::Field(_)
-            | Expr::Wildcard => 0,
-            Expr::Member(e, _) | Expr::Unary(_, e) => e.depth(),
-            Expr::Cast { expr, .. } => expr.depth(),
-            Expr::Index(a, b) | Expr::Binary(_, a, b) => a.depth().max(b.depth()),
-            Expr::Call { args, .. } | Expr::Array(args) => {
-                args.iter().map(Expr::depth).max().unwrap_or(0)
+            | Expr::Variable(_)
+            | Expr::Wildcard => {}
+            Expr::Member(e, _) | Expr::Unary(_, e) | Expr::Cast { expr: e, .. } => f(e),
+            Expr::Index(a, b) | Expr::Binary(_, a, b) => {
+                f(a);
+                f(b);
             }
-            Expr::Object(fields) => fields.iter().map(|(_, e)| e.depth()).max().unwrap_or(0),
+            Expr::Call { args, .. } | Expr::Array(args) => args.iter().for_each(f),
+            Expr::Object(fields) => fields.iter().for_each(|(_, e)| f(e)),
             Expr::Case {
                 operand,
                 whens,
                 else_,
             } => {
-                let mut d = operand.as_ref().map_or(0, |e| e.depth());
+                operand.iter().for_each(|e| f(e));
                 for (w, t) in whens {
-                    d = d.max(w.depth()).max(t.depth());
+                    f(w);
+                    f(t);
                 }
-                d.max(else_.as_ref().map_or(0, |e| e.depth()))
+                else_.iter().for_each(|e| f(e));
             }
             Expr::SubQuery(q) => {
-                let mut d = q.from.depth();
-                d = d.max(q.where_.as_ref().map_or(0, Expr::depth));
+                f(&q.from);
+                q.where_.iter().for_each(&mut *f);
                 match &q.select {
-                    Select::Value(e) => d.max(e.depth()),
-                    Select::Items(items) => items
-                        .iter()
-                        .map(|i| match i {
-                            SelectItem::Wildcard => 0,
-                            SelectItem::Expr { expr, .. } => expr.depth(),
-                        })
-                        .fold(d, usize::max),
+                    Select::Value(e) => f(e),
+                    Select::Items(items) => {
+                        for item in items {
+                            if let SelectItem::Expr { expr, .. } = item {
+                                f(expr);
+                            }
+                        }
+                    }
                 }
             }
-        };
-        children + 1
+        }
     }
 }

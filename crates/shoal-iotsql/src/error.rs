@@ -45,6 +45,13 @@ pub enum EvalError {
     UndefinedOutput,
     /// The evaluation needed more than [`crate::MAX_EVAL_STEPS`] steps.
     TooComplex,
+    /// A SET variable (named without its `@`) was given the binary payload itself:
+    /// "non-JSON payloads must first be encoded/decoded" (iot-sql-set.html, "SET clause
+    /// limits").
+    BinaryPayloadVariable(String),
+    /// A SET variable's value, or all of them together, is larger than
+    /// [`crate::MAX_VARIABLE_BYTES`] as minified JSON (iot-sql-set.html, "SET clause limits").
+    VariableTooLarge(String),
 }
 
 impl fmt::Display for EvalError {
@@ -64,6 +71,15 @@ impl fmt::Display for EvalError {
             EvalError::TooComplex => {
                 f.write_str("the statement needs too much work for this message")
             }
+            EvalError::BinaryPayloadVariable(name) => write!(
+                f,
+                "the payload is not JSON: variable `@{name}` needs it encoded or decoded first"
+            ),
+            EvalError::VariableTooLarge(name) => write!(
+                f,
+                "variable `@{name}` takes the SET variables past {} bytes of JSON",
+                crate::MAX_VARIABLE_BYTES
+            ),
         }
     }
 }

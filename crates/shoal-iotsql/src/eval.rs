@@ -1,15 +1,17 @@
-//! Evaluating a statement for one message (iot-sql-reference.html): WHERE first (anything but
-//! true, Undefined included, does not match), then SELECT, which leaves out the items that are
-//! Undefined. The message and everything the functions ask of the outside world (the clock,
-//! UUIDs, shadows) come from the caller's [`Context`], so evaluation is deterministic and pure.
+//! Evaluating a statement for one message (iot-sql-reference.html): the SET clause's variables
+//! first, in order (iot-sql-set.html), then WHERE (anything but true, Undefined included, does
+//! not match), then SELECT, which leaves out the items that are Undefined. The message and
+//! everything the functions ask of the outside world (the clock, UUIDs, shadows) come from the
+//! caller's [`Context`], so evaluation is deterministic and pure.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use crate::ast::{Expr, Select, SelectItem, SqlVersion, Statement, UnaryOp};
 use crate::error::EvalError;
 use crate::functions;
 use crate::ops;
+use crate::set::Variables;
 use crate::value::{self, Value};
 
 /// Where `get_thing_shadow(thingName, [shadowName,] roleArn)` reads shadows from.
@@ -150,7 +152,8 @@ impl Output {
 
 impl Statement {
     /// Evaluates the statement for one message: `Ok(None)` when WHERE does not match, else
-    /// the JSON the SELECT builds. The two results that are not JSON are errors here
+    /// the JSON the SELECT builds. The SET variables are evaluated first, so one that cannot
+    /// be ([`EvalError::VariableTooLarge`], ...) is an error even when WHERE would not match. The two results that are not JSON are errors here
     /// ([`EvalError::BinaryOutput`], [`EvalError::UndefinedOutput`]); use
     /// [`Statement::evaluate_output`] to get them as payloads.
     pub fn evaluate(&self, ctx: &Context) -> Result<Option<serde_json::Value>, EvalError> {
@@ -166,6 +169,7 @@ impl Statement {
     pub fn evaluate_output(&self, ctx: &Context) -> Result<Option<Output>, EvalError> {
         let root = ctx.root(self.version);
         let ev = Evaluator::new(ctx, self.version, root);
+        ev.assign(&self.set)?;
         if let Some(w) = &self.where_ {
             if ev.eval(w, root)?.to_bool() != Some(true) {
                 return Ok(None);
@@ -192,6 +196,8 @@ pub(crate) struct Evaluator<'c, 'a> {
     pub(crate) root: &'c Value,
     /// Steps left of [`MAX_EVAL_STEPS`].
     budget: Cell<u64>,
+    /// The SET clause's variables, once assigned.
+    pub(crate) vars: RefCell<Variables>,
 }
 
 impl<'c, 'a> Evaluator<'c, 'a> {
@@ -201,10 +207,11 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             version,
             root,
             budget: Cell::new(MAX_EVAL_STEPS),
+            vars: RefCell::default(),
         }
     }
 
-    fn charge(&self, steps: u64) -> Result<(), EvalError> {
+    pub(crate) fn charge(&self, steps: u64) -> Result<(), EvalError> {
         let left = self.budget.get();
         if steps > left {
             return Err(EvalError::TooComplex);
@@ -273,6 +280,7 @@ impl<'c, 'a> Evaluator<'c, 'a> {
             Expr::Decimal(d) => value::decimal(*d, self.version),
             Expr::String(s) => Value::String(s.clone()),
             Expr::Field(name) => self.produced(member(scope, name)?)?,
+            Expr::Variable(name) => self.variable(name)?,
             Expr::Wildcard => self.produced(scope.clone())?,
             Expr::Member(base, name) => self.produced(member(&self.eval(base, scope)?, name)?)?,
             Expr::Index(base, index) => {
@@ -404,11 +412,12 @@ fn member(base: &Value, name: &str) -> Result<Value, EvalError> {
     })
 }
 
-/// The key of a SELECT item without AS: a field's (last) name, a function's name, else
-/// `_N` for the N-th item.
+/// The key of a SELECT item without AS: a field's (last) name, a variable's name without its
+/// `@`, a function's name, else `_N` for the N-th item. (iot-sql-set.html only shows variables
+/// with AS, or with a member after them; the bare name is Shoal's choice.)
 fn default_name(e: &Expr, index: usize) -> String {
     match e {
-        Expr::Field(name) | Expr::Member(_, name) => name.clone(),
+        Expr::Field(name) | Expr::Variable(name) | Expr::Member(_, name) => name.clone(),
         Expr::Index(base, _) => default_name(base, index),
         Expr::Call { name, .. } => name.clone(),
         _ => format!("_{}", index + 1),

@@ -6,7 +6,9 @@
 //! ever leaves out a statement whose WHERE cannot be true (the operators' tables: an Undefined
 //! field, or one of another type, makes the conjunct Undefined or false); what it keeps is
 //! evaluated in full, so its answers are exactly the evaluator's. Statements without such a
-//! conjunct are always candidates.
+//! conjunct are always candidates. A statement's SET clause changes nothing here: its variables
+//! are evaluated before WHERE, but a conjunct on a payload path is still false or Undefined
+//! whatever they hold, and a conjunct on a variable is not indexed.
 
 use crate::ast::{BinaryOp, Expr, Statement, UnaryOp};
 use crate::eval::Context;
@@ -214,10 +216,13 @@ fn conjunct(e: &Expr) -> Option<(Vec<String>, Test)> {
     Some((path, test))
 }
 
-/// `a`, `a.b.c`: a path into the payload.
+/// `a`, `a.b.c`: a path into the payload. A SET variable (`@t`, `@t.b`) is not one, whatever
+/// its name: its value is whatever its expression made of the message, so a conjunct on it is
+/// never the one a statement is indexed by.
 fn path_of(e: &Expr) -> Option<Vec<String>> {
     match e {
         Expr::Field(name) => Some(vec![name.clone()]),
+        Expr::Variable(_) => None,
         Expr::Member(base, name) => {
             let mut p = path_of(base)?;
             p.push(name.clone());

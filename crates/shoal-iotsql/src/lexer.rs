@@ -5,6 +5,7 @@
 //! "Comments are not currently supported").
 
 use crate::error::ParseError;
+use crate::set::MAX_VARIABLE_NAME_CHARS;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok {
@@ -18,6 +19,8 @@ pub(crate) enum Tok {
     /// A string literal in single or double quotes (AWS's examples use both:
     /// `decode(encoded_temp, "base64")`), escapes resolved.
     Str(String),
+    /// `@name`, a SET variable (iot-sql-set.html), without its `@`.
+    Variable(String),
     Comma,
     Dot,
     Colon,
@@ -47,6 +50,7 @@ impl Tok {
             Tok::Word(w) => format!("`{w}`"),
             Tok::Number { text, .. } => format!("number `{text}`"),
             Tok::Str(_) => "a string".to_string(),
+            Tok::Variable(name) => format!("variable `@{name}`"),
             Tok::Eof => "the end of the statement".to_string(),
             other => format!("`{}`", other.symbol()),
         }
@@ -134,6 +138,7 @@ impl<'a> Lexer<'a> {
             // `!=` is not on AWS's operator page, but SQL users write it; it means `<>`.
             '!' if self.peek_char(1) == Some('=') => (Tok::Ne, 2),
             '\'' | '"' => return self.string(c).map(|s| (Tok::Str(s), start)),
+            '@' => return self.variable().map(|name| (Tok::Variable(name), start)),
             '.' if !self.peek_char(1).is_some_and(|d| d.is_ascii_digit()) => single(Tok::Dot),
             c if c.is_ascii_digit() || c == '.' => return self.number().map(|t| (t, start)),
             c if c.is_alphabetic() || c == '_' || c == '$' => {
@@ -245,6 +250,39 @@ impl<'a> Lexer<'a> {
             };
             out.push(resolved);
         }
+    }
+
+    /// `@name`. "Variable names can contain letters, numbers, and underscores" and "can be up
+    /// to 64 characters long" (iot-sql-set.html); letters are taken to be ASCII ones.
+    fn variable(&mut self) -> Result<String, ParseError> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut end = self.pos;
+        while self
+            .chars
+            .get(end)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == '_')
+        {
+            end += 1;
+        }
+        if self.chars.get(end).is_some_and(|&c| is_word_char(c)) {
+            return Err(ParseError::new(
+                end,
+                "a variable name holds only letters, digits and underscores",
+            ));
+        }
+        if end == self.pos {
+            return Err(ParseError::new(start, "a variable needs a name after `@`"));
+        }
+        if end - self.pos > MAX_VARIABLE_NAME_CHARS {
+            return Err(ParseError::new(
+                start,
+                format!("a variable name is at most {MAX_VARIABLE_NAME_CHARS} characters long"),
+            ));
+        }
+        let name = self.chars[self.pos..end].iter().collect();
+        self.pos = end;
+        Ok(name)
     }
 
     /// The FROM clause's topic filter, which "you must enclose in single quotes"

@@ -21,6 +21,8 @@ pub(crate) fn binary(op: BinaryOp, l: &Value, r: &Value) -> Value {
         BinaryOp::Gt => compare(l, r, |o| o.is_gt()),
         BinaryOp::Ge => compare(l, r, |o| o.is_ge()),
         BinaryOp::Add => add(l, r),
+        BinaryOp::In => member_of(l, r),
+        BinaryOp::Contains => contains(l, r),
         BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => {
             match (l.to_number(), r.to_number()) {
                 (Some(a), Some(b)) => arithmetic(op, a, b),
@@ -90,6 +92,37 @@ fn same(l: &Value, r: &Value) -> bool {
         }
         (Value::Bytes(a), Value::Bytes(b)) => a == b,
         _ => false,
+    }
+}
+
+/// `item IN array`: whether an element of the array equals the item, as `=` compares
+/// (`3 IN [3.0]` is true; the array may mix types: AWS's example finds 3 in
+/// `[1, 2, 3, "three", 5.7, null]`). The table lists an Int, Decimal, String, Array or Object
+/// on the left and an Array on the right; any other pair, Undefined on either side included,
+/// is one the table does not list and gives Undefined, as everywhere on the page.
+fn member_of(item: &Value, array: &Value) -> Value {
+    match array {
+        Value::Array(items) if in_operand(item) => Value::Bool(items.iter().any(|x| same(item, x))),
+        _ => Value::Undefined,
+    }
+}
+
+/// The left operands the IN table lists, which are the right operands CONTAINS looks for in
+/// an array.
+fn in_operand(v: &Value) -> bool {
+    matches!(
+        v,
+        Value::Int(_) | Value::Decimal(_) | Value::String(_) | Value::Array(_) | Value::Object(_)
+    )
+}
+
+/// `string CONTAINS substring` (case-sensitive, as `=` is) or `array CONTAINS item` (IN read
+/// the other way round). Any pair the table does not list gives Undefined.
+fn contains(l: &Value, r: &Value) -> Value {
+    match (l, r) {
+        (Value::String(s), Value::String(sub)) => Value::Bool(s.contains(sub.as_str())),
+        (Value::Array(_), _) => member_of(r, l),
+        _ => Value::Undefined,
     }
 }
 

@@ -1,14 +1,17 @@
 //! A recursive-descent parser from statement text to [`Statement`], with AWS's precedence
-//! (OR < AND < NOT < comparisons < `+ -` < `* / %` < unary minus < `.`/`[]`), errors at
-//! their character position, and bounds on length and nesting so a hostile statement cannot
-//! exhaust memory or the stack.
+//! (OR < AND < NOT < comparisons, IN and CONTAINS < `+ -` < `* / %` < unary minus < `.`/`[]`),
+//! errors at their character position, and bounds on length and nesting so a hostile statement
+//! cannot exhaust memory or the stack. The SET clause's rules (iot-sql-set.html) are checked
+//! here: at most [`MAX_VARIABLES`] variables, each set once, each read only after it is set.
 
 use crate::ast::{
-    BinaryOp, CastType, Expr, Select, SelectItem, SqlVersion, Statement, SubQuery, UnaryOp,
+    Assignment, BinaryOp, CastType, Expr, Select, SelectItem, SqlVersion, Statement, SubQuery,
+    UnaryOp,
 };
 use crate::error::ParseError;
 use crate::functions;
 use crate::lexer::{Lexer, Tok};
+use crate::set::{self, MAX_VARIABLES};
 
 /// Longest statement accepted, in bytes. AWS's quota page gives no figure for the SQL text of
 /// a rule, so Shoal bounds it at 64 KiB, far above any real rule.
@@ -18,11 +21,15 @@ pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 pub const MAX_DEPTH: usize = 64;
 
 /// Words that cannot name a field. `VALUE` is a keyword only right after `SELECT`, since
-/// `value` is a common payload key.
+/// `value` is a common payload key, and `SET` only at the start of a statement, where no field
+/// can stand. `IN` and `CONTAINS` are operators (iot-sql-operators.html).
 const RESERVED: &[&str] = &[
     "select", "from", "where", "as", "case", "when", "then", "else", "end", "and", "or", "not",
-    "true", "false", "null",
+    "true", "false", "null", "in", "contains",
 ];
+
+/// The reserved words an expression can start with.
+const STARTS_EXPR: &[&str] = &["case", "not", "true", "false", "null"];
 
 pub(crate) fn is_reserved(word: &str) -> bool {
     RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
@@ -50,6 +57,7 @@ pub(crate) fn parse_embedded(
     version: SqlVersion,
 ) -> Result<(Expr, usize), ParseError> {
     let mut p = Parser::new(chars, start, version)?;
+    p.in_template = true;
     let e = p.expr()?;
     if p.tok != Tok::RBrace {
         return Err(p.unexpected("`}`"));
@@ -63,6 +71,10 @@ pub(crate) struct Parser<'a> {
     pos: usize,
     version: SqlVersion,
     nesting: usize,
+    /// The SET variables assigned so far: the only ones an expression may read.
+    variables: Vec<String>,
+    /// Parsing a substitution template's `${...}`, which is parsed apart from its statement.
+    in_template: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -75,6 +87,8 @@ impl<'a> Parser<'a> {
             pos,
             version,
             nesting: 0,
+            variables: Vec::new(),
+            in_template: false,
         })
     }
 
@@ -144,6 +158,19 @@ impl<'a> Parser<'a> {
     }
 
     fn statement(&mut self) -> Result<Statement, ParseError> {
+        let set = if self.is_word("set") {
+            self.advance()?;
+            self.set_clause()?
+        } else {
+            Vec::new()
+        };
+        if self.is_word("set") {
+            // "The SET keyword can only be used once per SQL statement" (iot-sql-set.html).
+            return Err(ParseError::new(
+                self.pos,
+                "SET can only be used once per statement",
+            ));
+        }
         self.expect_word("select")?;
         let select = self.select_body()?;
         if !self.is_word("from") {
@@ -164,10 +191,47 @@ impl<'a> Parser<'a> {
         }
         Ok(Statement {
             version: self.version,
+            set,
             select,
             from,
             where_,
         })
+    }
+
+    /// After `SET`: `@a = expr [, @b = expr ...]`, up to (not including) `SELECT`.
+    fn set_clause(&mut self) -> Result<Vec<Assignment>, ParseError> {
+        let mut set = Vec::new();
+        loop {
+            let pos = self.pos;
+            let Tok::Variable(name) = &self.tok else {
+                return Err(self.unexpected("a variable such as `@name`"));
+            };
+            let name = name.clone();
+            // "Each variable can only be assigned once (variables are immutable)" and
+            // "Maximum of 10 unique variables per SQL statement".
+            if self.variables.contains(&name) {
+                return Err(ParseError::new(
+                    pos,
+                    format!("variable `@{name}` is already set: a variable is set only once"),
+                ));
+            }
+            if set.len() == MAX_VARIABLES {
+                return Err(ParseError::new(
+                    pos,
+                    format!("a statement sets at most {MAX_VARIABLES} variables"),
+                ));
+            }
+            self.advance()?;
+            self.expect(Tok::Eq)?;
+            let expr = self.expr()?;
+            // Only now: its own expression cannot read it.
+            self.variables.push(name.clone());
+            set.push(Assignment { name, expr });
+            if self.tok != Tok::Comma {
+                return Ok(set);
+            }
+            self.advance()?;
+        }
     }
 
     fn select_body(&mut self) -> Result<Select, ParseError> {
@@ -181,6 +245,7 @@ impl<'a> Parser<'a> {
                 self.tok,
                 Tok::Number { .. }
                     | Tok::Str(_)
+                    | Tok::Variable(_)
                     | Tok::Word(_)
                     | Tok::LParen
                     | Tok::LBracket
@@ -188,7 +253,11 @@ impl<'a> Parser<'a> {
                     | Tok::Star
                     | Tok::Minus
             );
-            let field = !starts_expr || self.is_word("from") || self.is_word("as");
+            // A reserved word that cannot start an expression (`FROM`, `AS`, `IN`, `AND`, ...)
+            // means `value` is the field.
+            let keyword_after = matches!(&self.tok, Tok::Word(w)
+                if is_reserved(w) && !STARTS_EXPR.iter().any(|k| k.eq_ignore_ascii_case(w)));
+            let field = !starts_expr || keyword_after;
             if !field {
                 return Ok(Select::Value(self.expr()?));
             }
@@ -273,6 +342,8 @@ impl<'a> Parser<'a> {
             Tok::Star => BinaryOp::Mul,
             Tok::Slash => BinaryOp::Div,
             Tok::Percent => BinaryOp::Mod,
+            Tok::Word(w) if w.eq_ignore_ascii_case("in") => BinaryOp::In,
+            Tok::Word(w) if w.eq_ignore_ascii_case("contains") => BinaryOp::Contains,
             _ => return None,
         })
     }
@@ -341,6 +412,31 @@ impl<'a> Parser<'a> {
             Tok::Star => {
                 self.advance()?;
                 Ok(Expr::Wildcard)
+            }
+            Tok::Variable(name) => {
+                // Variables are usable in SELECT, WHERE and "Other SET variable assignments"
+                // (iot-sql-set.html), once set: reading one that is not is an error here, not
+                // an Undefined at run time.
+                if self.in_template {
+                    // iot-sql-set.html lets action templates read the statement's variables;
+                    // a template does not know its statement here, so Shoal refuses them
+                    // rather than render them empty.
+                    return Err(ParseError::new(
+                        start,
+                        format!(
+                            "variable `@{name}`: Shoal's substitution templates cannot read SET \
+                             variables yet"
+                        ),
+                    ));
+                }
+                if !self.variables.contains(&name) {
+                    return Err(ParseError::new(
+                        start,
+                        format!("variable `@{name}` is not set: SET must assign it first"),
+                    ));
+                }
+                self.advance()?;
+                Ok(Expr::Variable(name))
             }
             Tok::LParen => {
                 self.advance()?;
@@ -454,6 +550,12 @@ impl<'a> Parser<'a> {
         }
         functions::check_name(&lower, self.version).map_err(|r| ParseError::new(start, r))?;
         let args = self.list(Tok::RParen)?;
+        if let Some(what) = set::fixed_argument_reading_variable(&lower, &args) {
+            return Err(ParseError::new(
+                start,
+                format!("the {what} argument of `{lower}` cannot read a variable"),
+            ));
+        }
         self.bound(Expr::Call { name: lower, args }, start)
     }
 

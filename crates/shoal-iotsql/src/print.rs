@@ -7,6 +7,13 @@ use crate::ast::{Expr, Select, SelectItem, Statement, UnaryOp};
 
 impl Display for Statement {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        for (i, a) in self.set.iter().enumerate() {
+            f.write_str(if i == 0 { "SET " } else { ", " })?;
+            write!(f, "@{} = {}", a.name, a.expr)?;
+        }
+        if !self.set.is_empty() {
+            f.write_str(" ")?;
+        }
         f.write_str("SELECT ")?;
         select(f, &self.select)?;
         f.write_str(" FROM ")?;
@@ -93,6 +100,7 @@ fn expr(f: &mut Formatter<'_>, e: &Expr) -> fmt::Result {
         }
         Expr::String(s) => string(f, s),
         Expr::Field(name) => f.write_str(name),
+        Expr::Variable(name) => write!(f, "@{name}"),
         Expr::Wildcard => f.write_str("*"),
         Expr::Member(base, name) => {
             wrapped(f, base, precedence(base) < 8)?;

@@ -12,6 +12,9 @@ fn statements(wheres: &[&str], version: SqlVersion) -> Vec<Statement> {
         .collect()
 }
 
+/// The variables the WHEREs below may read, one named like a payload field it is not.
+const SET: &str = "SET @a = a, @cd = c.d, @b = 1, @e = e + 1, @temperature = 0";
+
 fn matching(stmts: &[Statement], ctx: &Context) -> Vec<usize> {
     stmts
         .iter()
@@ -66,8 +69,44 @@ fn thresholds_keep_only_the_rules_a_value_can_pass() {
     assert_eq!(candidates(&stmts, &ctx), vec![6, 7]);
 }
 
+#[test]
+fn variables_are_never_taken_for_payload_paths() {
+    let wheres = [
+        // `@temperature` is 0 whatever the payload's temperature: indexed on `temperature`
+        // this would be left out of a message it matches.
+        "@temperature = 0",
+        "@temperature.x = 1 OR @temperature < 1",
+        // The payload path of a conjunct still indexes a statement that has variables.
+        "@b = 1 AND temperature > 50",
+        "temperature = @b",
+    ];
+    let stmts: Vec<Statement> = wheres
+        .iter()
+        .map(|w| {
+            let sql = format!("{SET} SELECT * FROM 'a/#' WHERE {w}");
+            parse(&sql, SqlVersion::V2016_03_23).unwrap()
+        })
+        .collect();
+    let ctx = Context::new("a/b", br#"{"temperature": 45}"#, 0);
+    assert_eq!(matching(&stmts, &ctx), vec![0, 1]);
+    assert_eq!(candidates(&stmts, &ctx), vec![0, 1, 3]);
+    let ctx = Context::new("a/b", br#"{"temperature": 60}"#, 0);
+    assert_eq!(matching(&stmts, &ctx), vec![0, 1, 2]);
+    assert_eq!(candidates(&stmts, &ctx), vec![0, 1, 2, 3]);
+}
+
 fn where_clause() -> impl Strategy<Value = String> {
-    let field = prop::sample::select(vec!["a", "b", "c.d", "e"]);
+    let field = prop::sample::select(vec![
+        "a",
+        "b",
+        "c.d",
+        "e",
+        "@a",
+        "@b",
+        "@cd",
+        "@e",
+        "@temperature",
+    ]);
     let op = prop::sample::select(vec!["=", "<", "<=", ">", ">=", "<>"]);
     let lit = prop_oneof![
         (-5i64..5).prop_map(|i| i.to_string()),
@@ -132,8 +171,17 @@ proptest! {
         v2 in any::<bool>(),
     ) {
         let version = if v2 { SqlVersion::V2016_03_23 } else { SqlVersion::V2015_10_08 };
-        let refs: Vec<&str> = wheres.iter().map(String::as_str).collect();
-        let stmts = statements(&refs, version);
+        // Half the statements set variables, and those whose WHERE reads one.
+        let wheres: Vec<String> = wheres
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let set = if i % 2 == 0 || w.contains('@') { SET } else { "" };
+                format!("{set} SELECT * FROM 'a/#' WHERE {w}")
+            })
+            .collect();
+        let stmts: Vec<Statement> =
+            wheres.iter().map(|sql| parse(sql, version).unwrap()).collect();
         let ctx = Context::new("a/b", body.as_bytes(), 0);
         let kept = candidates(&stmts, &ctx);
         for m in matching(&stmts, &ctx) {

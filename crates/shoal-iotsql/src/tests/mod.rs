@@ -1,4 +1,6 @@
-//! The crate's tests: AWS's documented examples with their documented outputs, the Undefined/Null rules, the
+//! The crate's tests: AWS's documented examples with their documented outputs (or, where the
+//! page's output disagrees with AWS's own operator tables, the tables' and a comment saying
+//! so), the SET clause, the IN and CONTAINS operators, the Undefined/Null rules, the
 //! operators' tables, errors at their positions, the bounds, and a property test that printing
 //! then parsing gives the same tree.
 
@@ -42,6 +44,8 @@ pub(super) fn err_at(sql: &str, version: SqlVersion) -> (usize, String) {
 }
 
 mod functions;
+mod in_contains;
 mod index;
 mod props;
 mod select;
+mod set;

@@ -1,9 +1,12 @@
-//! Printing then parsing gives the same tree; nothing panics on any input.
+//! Printing then parsing gives the same tree, SET clauses and variables included; nothing
+//! panics on any input.
 
 use proptest::prelude::*;
 
 use super::*;
-use crate::ast::{BinaryOp, CastType, Expr, Select, SelectItem, Statement, SubQuery, UnaryOp};
+use crate::ast::{
+    Assignment, BinaryOp, CastType, Expr, Select, SelectItem, Statement, SubQuery, UnaryOp,
+};
 use crate::{parse, Context, Template};
 // ---- print then parse ----
 
@@ -27,6 +30,10 @@ fn printing_examples() {
             "SELECT VALUE cast(x AS Int) FROM 'a'",
         ),
         ("SELECT VALUE 1e3 FROM 'a'", "SELECT VALUE 1000.0 FROM 'a'"),
+        (
+            "set @a = -b, @c = @a.x[0] select value @c from 'a' where @a contains 1",
+            "SET @a = -b, @c = @a.x[0] SELECT VALUE @c FROM 'a' WHERE @a CONTAINS 1",
+        ),
     ];
     for (input, printed) in cases {
         let stmt = parse(input, V2).unwrap();
@@ -54,6 +61,9 @@ fn leaf() -> impl Strategy<Value = Expr> {
         "[a-z '\"\\\\\n\t\u{1}é{}$]{0,6}".prop_map(Expr::String),
         ident().prop_map(Expr::Field),
         Just(Expr::Wildcard),
+        // A placeholder `@vN`, made the statement's N-th variable (mod how many it may read)
+        // by `variables_in_scope`.
+        (0..3usize).prop_map(|n| Expr::Variable(format!("v{n}"))),
     ]
 }
 
@@ -92,6 +102,8 @@ const OPS: &[BinaryOp] = &[
     BinaryOp::Mul,
     BinaryOp::Div,
     BinaryOp::Mod,
+    BinaryOp::In,
+    BinaryOp::Contains,
 ];
 
 fn select_of(e: BoxedStrategy<Expr>) -> impl Strategy<Value = Select> {
@@ -172,14 +184,108 @@ fn statement() -> impl Strategy<Value = Statement> {
             }
             t
         });
-    (select_of(expr()), topic, proptest::option::of(expr())).prop_map(|(select, from, where_)| {
-        Statement {
-            version: V2,
-            select,
-            from,
-            where_,
+    let set = proptest::collection::vec((ident(), expr()), 0..4);
+    (set, select_of(expr()), topic, proptest::option::of(expr())).prop_map(
+        |(set, mut select, from, mut where_)| {
+            // Each variable once, each expression reading only those set before it.
+            let mut names: Vec<String> = Vec::new();
+            let mut assignments = Vec::new();
+            for (name, mut expr) in set {
+                if names.contains(&name) {
+                    continue;
+                }
+                variables_in_scope(&mut expr, &names);
+                names.push(name.clone());
+                assignments.push(Assignment { name, expr });
+            }
+            match &mut select {
+                Select::Value(e) => variables_in_scope(e, &names),
+                Select::Items(items) => {
+                    for item in items {
+                        if let SelectItem::Expr { expr, .. } = item {
+                            variables_in_scope(expr, &names);
+                        }
+                    }
+                }
+            }
+            if let Some(w) = &mut where_ {
+                variables_in_scope(w, &names);
+            }
+            Statement {
+                version: V2,
+                set: assignments,
+                select,
+                from,
+                where_,
+            }
+        },
+    )
+}
+
+/// Turns each placeholder `@vN` into the N-th name of `names` (mod its length), or into a
+/// field when there is none, so the statement reads only variables it has set.
+fn variables_in_scope(e: &mut Expr, names: &[String]) {
+    walk_mut(e, &mut |e| {
+        if let Expr::Variable(placeholder) = e {
+            let n: usize = placeholder[1..].parse().unwrap_or(0);
+            *e = match names.len() {
+                0 => Expr::Field(placeholder.clone()),
+                len => Expr::Variable(names[n % len].clone()),
+            };
         }
-    })
+    });
+}
+
+/// Calls `f` on `e` and on every expression inside it.
+fn walk_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    f(e);
+    match e {
+        Expr::Null
+        | Expr::Bool(_)
+        | Expr::Int(_)
+        | Expr::Decimal(_)
+        | Expr::String(_)
+        | Expr::Field(_)
+        | Expr::Variable(_)
+        | Expr::Wildcard => {}
+        Expr::Member(inner, _) | Expr::Unary(_, inner) | Expr::Cast { expr: inner, .. } => {
+            walk_mut(inner, f)
+        }
+        Expr::Index(a, b) | Expr::Binary(_, a, b) => {
+            walk_mut(a, f);
+            walk_mut(b, f);
+        }
+        Expr::Call { args: items, .. } | Expr::Array(items) => {
+            items.iter_mut().for_each(|i| walk_mut(i, f));
+        }
+        Expr::Object(fields) => fields.iter_mut().for_each(|(_, v)| walk_mut(v, f)),
+        Expr::Case {
+            operand,
+            whens,
+            else_,
+        } => {
+            operand.iter_mut().for_each(|o| walk_mut(o, f));
+            for (w, t) in whens {
+                walk_mut(w, f);
+                walk_mut(t, f);
+            }
+            else_.iter_mut().for_each(|o| walk_mut(o, f));
+        }
+        Expr::SubQuery(q) => {
+            walk_mut(&mut q.from, f);
+            q.where_.iter_mut().for_each(|w| walk_mut(w, f));
+            match &mut q.select {
+                Select::Value(v) => walk_mut(v, f),
+                Select::Items(items) => {
+                    for item in items {
+                        if let SelectItem::Expr { expr, .. } = item {
+                            walk_mut(expr, f);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 proptest! {

@@ -24,6 +24,67 @@ use tokio::sync::mpsc;
 pub const QUEUE: usize = 1024;
 /// HTTP requests of one action in flight at once.
 const HTTP_IN_FLIGHT: usize = 8;
+/// Bytes of work (payloads, rendered targets, error actions' copies of the message) one
+/// account and region may have waiting in all its actions' queues: 1,000 rules of 10 actions
+/// with full queues of 128 KB messages would otherwise hold terabytes.
+pub const BYTES_PER_PARTITION: usize = 64 << 20;
+/// Outbound HTTP requests (actions and confirmations) of one account and region at once, so
+/// one tenant's slow endpoints cannot take every socket of the process.
+pub const HTTP_PER_PARTITION: usize = 32;
+
+/// What one account and region's actions may hold at once.
+pub struct Budget {
+    bytes: std::sync::atomic::AtomicUsize,
+    pub(super) http: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            bytes: std::sync::atomic::AtomicUsize::new(0),
+            http: Arc::new(tokio::sync::Semaphore::new(HTTP_PER_PARTITION)),
+        }
+    }
+}
+
+impl Budget {
+    /// Takes `bytes` of the partition's budget until the reservation is dropped; `None` when
+    /// that would pass `BYTES_PER_PARTITION`.
+    pub(super) fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
+        let mut held = self.bytes.load(Ordering::Relaxed);
+        loop {
+            if held + bytes > BYTES_PER_PARTITION {
+                return None;
+            }
+            match self.bytes.compare_exchange_weak(
+                held,
+                held + bytes,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    return Some(Reservation {
+                        budget: self.clone(),
+                        bytes,
+                    })
+                }
+                Err(now) => held = now,
+            }
+        }
+    }
+}
+
+/// Bytes of a partition's budget, given back when dropped.
+pub(super) struct Reservation {
+    budget: Arc<Budget>,
+    bytes: usize,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.budget.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
 /// "The HTTPS rule action ... retries up to a maximum of three times" on 429 and 5xx
 /// (https://docs.aws.amazon.com/iot/latest/developerguide/https-rule-action.html).
 const HTTP_TRIES: usize = 3;
@@ -99,6 +160,7 @@ pub(super) struct CompiledAction {
     templates: Templates,
     queue: Option<mpsc::Sender<Work>>,
     pub counters: Arc<ActionCounters>,
+    budget: Arc<Budget>,
 }
 
 /// What an action is to do for one message.
@@ -140,6 +202,43 @@ pub(super) struct Work {
     pub job: Job,
     pub destinations: Arc<Vec<Destination>>,
     pub failure: Option<Arc<ErrorShell>>,
+    /// Its bytes of the partition's budget, taken by `offer`.
+    held: Option<Reservation>,
+}
+
+impl Work {
+    pub fn new(
+        job: Job,
+        destinations: Arc<Vec<Destination>>,
+        failure: Option<Arc<ErrorShell>>,
+    ) -> Work {
+        Work {
+            job,
+            destinations,
+            failure,
+            held: None,
+        }
+    }
+
+    /// Roughly what it holds: the payload and what was rendered for it.
+    fn size(&self) -> usize {
+        256 + match &self.job {
+            Job::Republish { topic, payload, .. } => topic.len() + payload.len(),
+            Job::Http {
+                url, headers, body, ..
+            } => {
+                url.len()
+                    + body.len()
+                    + headers
+                        .iter()
+                        .map(|(k, v)| k.len() + v.len())
+                        .sum::<usize>()
+            }
+            Job::S3 { key, body, .. } => key.len() + body.len(),
+            Job::Logs { group, body, .. } => group.len() + body.len(),
+            Job::Failed { resource, reason } => resource.len() + reason.len(),
+        }
+    }
 }
 
 /// The error action of a rule, rendered for one message: each of the message's actions that
@@ -157,6 +256,9 @@ pub(super) struct ErrorShell {
     failures: std::sync::Mutex<Vec<serde_json::Value>>,
     /// For an HTTP error action.
     destinations: Arc<Vec<Destination>>,
+    budget: Arc<Budget>,
+    /// The copy of the message it keeps, counted in the partition's budget.
+    _held: Reservation,
 }
 
 fn template(text: &str, version: SqlVersion) -> Result<Template> {
@@ -220,6 +322,7 @@ impl CompiledAction {
                     ports,
                     counters: counters.clone(),
                     kind: action.kind(),
+                    http: p.budget.http.clone(),
                 };
                 let in_flight = if matches!(action, Action::Http(_)) {
                     HTTP_IN_FLIGHT
@@ -236,6 +339,7 @@ impl CompiledAction {
             templates,
             queue,
             counters,
+            budget: p.budget.clone(),
         })
     }
 
@@ -332,14 +436,21 @@ impl CompiledAction {
         }
     }
 
-    /// Hands work to the action's queue; full (or no worker): dropped and counted.
+    /// Hands work to the action's queue; full, past the partition's budget (or no worker):
+    /// dropped and counted.
     pub fn offer(&self, work: Work) {
-        offer(&self.queue, &self.counters, work);
+        offer(&self.queue, &self.counters, &self.budget, work);
     }
 }
 
-fn offer(queue: &Option<mpsc::Sender<Work>>, counters: &ActionCounters, work: Work) {
-    let sent = queue.as_ref().is_some_and(|q| q.try_send(work).is_ok());
+fn offer(
+    queue: &Option<mpsc::Sender<Work>>,
+    counters: &ActionCounters,
+    budget: &Arc<Budget>,
+    mut work: Work,
+) {
+    work.held = budget.reserve(work.size());
+    let sent = work.held.is_some() && queue.as_ref().is_some_and(|q| q.try_send(work).is_ok());
     let c = if sent {
         &counters.queued
     } else {
@@ -396,12 +507,14 @@ pub(super) fn prepare_error(
     ctx: &Context,
     m: &Message,
     destinations: Arc<Vec<Destination>>,
-) -> Arc<ErrorShell> {
+) -> Option<Arc<ErrorShell>> {
+    // Past the partition's budget the message's failures go unreported (and are counted).
+    let held = e.budget.reserve(256 + m.payload.len())?;
     let mut job = e.prepare(ctx, &Bytes::new(), m);
     if let Job::Republish { limit, .. } = &mut job {
         *limit = MAX_HOPS + 1;
     }
-    Arc::new(ErrorShell {
+    Some(Arc::new(ErrorShell {
         job,
         queue: e.queue.clone(),
         counters: e.counters.clone(),
@@ -411,7 +524,9 @@ pub(super) fn prepare_error(
         original: Bytes::copy_from_slice(m.payload),
         failures: std::sync::Mutex::default(),
         destinations,
-    })
+        budget: e.budget.clone(),
+        _held: held,
+    }))
 }
 
 impl ErrorShell {
@@ -499,12 +614,8 @@ impl Drop for ErrorShell {
             f @ Job::Failed { .. } => f,
         };
         // The error action's own failure is counted, never reported again.
-        let work = Work {
-            job,
-            destinations: self.destinations.clone(),
-            failure: None,
-        };
-        offer(&self.queue, &self.counters, work);
+        let work = Work::new(job, self.destinations.clone(), None);
+        offer(&self.queue, &self.counters, &self.budget, work);
     }
 }
 
@@ -514,6 +625,8 @@ struct Worker {
     ports: Arc<Ports>,
     counters: Arc<ActionCounters>,
     kind: &'static str,
+    /// The partition's outbound HTTP permits.
+    http: Arc<tokio::sync::Semaphore>,
 }
 
 impl Worker {
@@ -695,6 +808,10 @@ impl Worker {
             };
             headers.push(("content-type".into(), ct.into()));
         }
+        // One of the partition's permits for all the tries (waiting for it is not AWS's 3 s).
+        let Ok(_permit) = self.http.acquire().await else {
+            return Err((url, "The server is shutting down".into()));
+        };
         let deadline = tokio::time::Instant::now() + HTTP_TIMEOUT;
         let mut last = String::new();
         for _ in 0..HTTP_TRIES {

@@ -286,8 +286,13 @@ impl Rules {
             body: Bytes::from(body.to_string()),
         };
         let (store, clock) = (self.store.clone(), self.clock.clone());
+        let http = self.budget(part).http.clone();
         let (part, key, token) = (part.clone(), key.to_string(), d.token.clone());
         rt.spawn(async move {
+            // One of the partition's outbound permits, as the HTTP actions take.
+            let Ok(_permit) = http.acquire().await else {
+                return;
+            };
             let reason = match ports.http.post(req, super::actions::HTTP_TIMEOUT).await {
                 Ok(s) if (200..300).contains(&s) => return,
                 Ok(s) => format!("The confirmation URL answered {s}"),

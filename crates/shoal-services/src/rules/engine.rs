@@ -47,6 +47,8 @@ pub struct PartitionRules {
     pub evaluated: AtomicU64,
     /// Statements that failed while evaluating (a function's error, the step bound).
     pub errors: AtomicU64,
+    /// What its actions may hold at once.
+    pub(super) budget: Arc<actions::Budget>,
 }
 
 #[derive(Default)]
@@ -167,14 +169,10 @@ impl PartitionRules {
                 let failure = r
                     .error_action
                     .as_ref()
-                    .map(|e| actions::prepare_error(e, r, ctx, m, set.destinations.clone()));
+                    .and_then(|e| actions::prepare_error(e, r, ctx, m, set.destinations.clone()));
                 for a in &r.actions {
-                    let work = Work {
-                        job: a.prepare(ctx, &payload, m),
-                        destinations: set.destinations.clone(),
-                        failure: failure.clone(),
-                    };
-                    a.offer(work);
+                    let job = a.prepare(ctx, &payload, m);
+                    a.offer(Work::new(job, set.destinations.clone(), failure.clone()));
                 }
             }
             Err(e) => {
@@ -272,12 +270,23 @@ impl Rules {
             counters: RwLock::default(),
             evaluated: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            budget: self.budget(part),
         });
         let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
         let p = parts.entry(key).or_insert(p).clone();
         drop(parts);
         self.compile(&p);
         p
+    }
+
+    /// The partition's budget, shared by its actions and its destinations' confirmations.
+    pub(super) fn budget(&self, part: &Partition) -> Arc<actions::Budget> {
+        self.budgets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(part.key())
+            .or_default()
+            .clone()
     }
 
     fn read_parts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<PartitionRules>>> {

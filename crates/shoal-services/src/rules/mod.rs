@@ -53,6 +53,7 @@ pub struct Rules {
     clock: Arc<dyn Clock>,
     ports: OnceLock<Arc<Ports>>,
     parts: RwLock<HashMap<String, Arc<PartitionRules>>>,
+    budgets: std::sync::Mutex<HashMap<String, Arc<actions::Budget>>>,
 }
 
 /// A rule's listing entry (TopicRuleListItem).
@@ -96,6 +97,7 @@ impl Rules {
             clock,
             ports: OnceLock::new(),
             parts: RwLock::default(),
+            budgets: std::sync::Mutex::default(),
         })
     }
 

@@ -302,3 +302,14 @@ async fn basic_ingest_runs_the_named_rule_with_the_rest_of_the_topic() {
     let (topic, body, _) = next(&mut f.bus).await;
     assert_eq!((topic.as_str(), body.as_str()), ("out", r#"{"t":"a/b"}"#));
 }
+
+#[test]
+fn a_partitions_budget_bounds_what_its_actions_hold() {
+    let b = Arc::new(actions::Budget::default());
+    let most = b.reserve(actions::BYTES_PER_PARTITION - 10).unwrap();
+    assert!(b.reserve(11).is_none());
+    let rest = b.reserve(10).unwrap();
+    drop(most);
+    assert!(b.reserve(actions::BYTES_PER_PARTITION - 10).is_some());
+    drop(rest);
+}
