@@ -14,6 +14,9 @@ use std::net::{IpAddr, SocketAddr};
 
 /// Response bytes read at most (AWS retries only when the answer is at most 16 KB).
 const MAX_ANSWER: usize = 16 * 1024;
+/// Outbound requests of the whole process at once (each account and region has its own
+/// smaller share, `HTTP_PER_PARTITION`): sockets stay well inside the open-files limit.
+const MAX_IN_FLIGHT: usize = 1024;
 
 /// A CIDR network.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -95,6 +98,7 @@ pub fn is_public(ip: IpAddr) -> bool {
 pub struct RulesHttp {
     allow: Vec<Network>,
     tls: tokio_rustls::TlsConnector,
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl RulesHttp {
@@ -108,7 +112,11 @@ impl RulesHttp {
             .map_err(|e| e.to_string())?
             .tls()
             .clone();
-        Ok(RulesHttp { allow, tls })
+        Ok(RulesHttp {
+            allow,
+            tls,
+            in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+        })
     }
 
     fn allowed(&self, ip: IpAddr) -> bool {
@@ -206,7 +214,15 @@ impl HttpPort for RulesHttp {
         timeout: std::time::Duration,
     ) -> shoal_store::BoxFuture<'_, Result<u16, String>> {
         Box::pin(async move {
-            match tokio::time::timeout(timeout, self.send(req)).await {
+            let send = async {
+                let _permit = self
+                    .in_flight
+                    .acquire()
+                    .await
+                    .map_err(|_| "shutting down".to_string())?;
+                self.send(req).await
+            };
+            match tokio::time::timeout(timeout, send).await {
                 Ok(r) => r,
                 Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
             }
