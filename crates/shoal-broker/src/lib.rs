@@ -357,12 +357,24 @@ async fn follow_bus(
         let durable = retain || message.qos > 0;
         let mut msg = Msg::from_stored(message);
         msg.hops = hops;
-        let sent = router.shard(&partition).publish(msg, retain, durable);
-        tokio::spawn(async move {
-            if sent.await {
-                let _ = done.send(());
+        let mut sent = Box::pin(router.shard(&partition).publish(msg, retain, durable));
+        // Most publishes are handed over at once (a rule's republish, whose sender does not
+        // wait, nearly always): only one that must wait for room or for the store gets a task.
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match std::future::Future::poll(sent.as_mut(), &mut cx) {
+            std::task::Poll::Ready(ok) => {
+                if ok {
+                    let _ = done.send(());
+                }
             }
-        });
+            std::task::Poll::Pending => {
+                tokio::spawn(async move {
+                    if sent.await {
+                        let _ = done.send(());
+                    }
+                });
+            }
+        }
     }
 }
 

@@ -109,11 +109,6 @@ impl<'a> Context<'a> {
         self
     }
 
-    /// The payload as parsed JSON, if it is JSON.
-    pub(crate) fn json(&self) -> Option<&serde_json::Value> {
-        self.json.as_ref()
-    }
-
     /// Whether the payload is JSON (else the binary payload rules apply).
     pub fn is_json(&self) -> bool {
         self.json.is_some()

@@ -11,7 +11,6 @@
 //! whatever they hold, and a conjunct on a variable is not indexed.
 
 use crate::ast::{BinaryOp, Expr, Statement, UnaryOp};
-use crate::eval::Context;
 use std::collections::HashMap;
 
 /// Candidate statements for one message, by the ids they were indexed under.
@@ -20,6 +19,8 @@ pub struct RuleIndex {
     /// Evaluated for every message.
     always: Vec<usize>,
     paths: Vec<PathIndex>,
+    /// The paths' fields, read from a payload together (slot i is `paths[i]`).
+    fields: crate::scan::PathSet,
 }
 
 /// The statements with an indexed conjunct on one path. The SQL version does not matter
@@ -35,6 +36,49 @@ struct PathIndex {
     above: Vec<(f64, usize)>,
     /// `path < c` / `path <= c`: (c, id), by c ascending; a value v keeps those with c >= v.
     below: Vec<(f64, usize)>,
+    /// Both: (lower, upper, id), by lower ascending; a value v keeps those with lower <= v
+    /// (a binary search) and upper >= v (a scan of those).
+    between: Vec<(f64, f64, usize)>,
+}
+
+thread_local! {
+    /// The fields read from the message being indexed (reused: no allocation per message).
+    static FIELDS: std::cell::RefCell<Vec<Option<serde_json::Value>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl PathIndex {
+    /// Adds the statements a value at this path may satisfy: for `=` the evaluator's `same`
+    /// (numbers as numbers, Int and Decimal alike; strings exactly; other pairs unequal), for
+    /// ranges both sides converted to Decimal, numeric strings included.
+    fn keep(&self, v: &serde_json::Value, out: &mut Vec<usize>) {
+        let decimal = match v {
+            serde_json::Value::Number(n) => {
+                let d = n.as_f64().unwrap_or(f64::NAN);
+                out.extend(self.eq_num.get(&key(d)).into_iter().flatten());
+                Some(d)
+            }
+            serde_json::Value::String(s) => {
+                out.extend(self.eq_str.get(s.as_str()).into_iter().flatten());
+                crate::value::parse_decimal(s)
+            }
+            _ => None,
+        };
+        if let Some(d) = decimal.filter(|d| !d.is_nan()) {
+            let m = margin(d);
+            let upto = self.above.partition_point(|(c, _)| *c <= d + m);
+            out.extend(self.above[..upto].iter().map(|(_, id)| *id));
+            let from = self.below.partition_point(|(c, _)| *c < d - m);
+            out.extend(self.below[from..].iter().map(|(_, id)| *id));
+            let upto = self.between.partition_point(|(lo, _, _)| *lo <= d + m);
+            out.extend(
+                self.between[..upto]
+                    .iter()
+                    .filter(|(_, hi, _)| *hi >= d - m)
+                    .map(|(_, _, id)| *id),
+            );
+        }
+    }
 }
 
 /// What a conjunct asks of its path.
@@ -43,6 +87,8 @@ enum Test {
     EqStr(String),
     Above(f64),
     Below(f64),
+    /// Both bounds on one path (`n >= a AND n < b`): kept only when both hold.
+    Between(f64, f64),
 }
 
 fn key(d: f64) -> u64 {
@@ -73,6 +119,11 @@ impl RuleIndex {
         for p in &mut index.paths {
             p.above.sort_by(|a, b| a.0.total_cmp(&b.0));
             p.below.sort_by(|a, b| a.0.total_cmp(&b.0));
+            p.between.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        for (i, p) in index.paths.iter().enumerate() {
+            let slot = index.fields.add(&p.path);
+            debug_assert_eq!(slot, i, "each indexed path is distinct");
         }
         index
     }
@@ -87,6 +138,7 @@ impl RuleIndex {
                     eq_str: HashMap::new(),
                     above: Vec::new(),
                     below: Vec::new(),
+                    between: Vec::new(),
                 });
                 self.paths.last_mut().expect("just pushed")
             }
@@ -96,6 +148,7 @@ impl RuleIndex {
             Test::EqStr(s) => p.eq_str.entry(s).or_default().push(id),
             Test::Above(c) => p.above.push((c, id)),
             Test::Below(c) => p.below.push((c, id)),
+            Test::Between(lo, hi) => p.between.push((lo, hi, id)),
         }
     }
 
@@ -104,49 +157,33 @@ impl RuleIndex {
         self.always.is_empty() && self.paths.is_empty()
     }
 
-    /// The ids of the statements whose WHERE may be true for the message, ascending and
-    /// without repeats, into `out` (cleared first).
-    pub fn candidates(&self, ctx: &Context, out: &mut Vec<usize>) {
+    /// Whether some statement is a candidate for every message (its WHERE has no indexed
+    /// conjunct): the payload must then be parsed in full anyway.
+    pub fn has_unindexed(&self) -> bool {
+        !self.always.is_empty()
+    }
+
+    /// The ids of the statements whose WHERE may be true for a message with `payload`,
+    /// ascending and without repeats, into `out` (cleared first). Only the indexed fields are
+    /// read from the payload.
+    pub fn candidates(&self, payload: &[u8], out: &mut Vec<usize>) {
         out.clear();
         out.extend_from_slice(&self.always);
-        for p in &self.paths {
-            // The evaluator's member access on the parsed payload (no SQL values are made for
-            // a message no statement keeps): a missing field, or a field of something that is
-            // not an object, is Undefined, and so is the conjunct; so is any field of a binary
-            // payload.
-            let mut found = ctx.json();
-            for name in &p.path {
-                found = match found {
-                    Some(serde_json::Value::Object(fields)) => fields.get(name),
-                    _ => None,
-                };
-            }
-            let Some(v) = found else {
-                continue;
-            };
-            // `=`: the evaluator's `same`: numbers as numbers (Int and Decimal alike), strings
-            // exactly, other pairs unequal. Ranges: both sides converted to Decimal, numeric
-            // strings included.
-            let decimal = match v {
-                serde_json::Value::Number(n) => {
-                    let d = n.as_f64().unwrap_or(f64::NAN);
-                    out.extend(p.eq_num.get(&key(d)).into_iter().flatten());
-                    Some(d)
-                }
-                serde_json::Value::String(s) => {
-                    out.extend(p.eq_str.get(s.as_str()).into_iter().flatten());
-                    crate::value::parse_decimal(s)
-                }
-                _ => None,
-            };
-            if let Some(d) = decimal.filter(|d| !d.is_nan()) {
-                let m = margin(d);
-                let upto = p.above.partition_point(|(c, _)| *c <= d + m);
-                out.extend(p.above[..upto].iter().map(|(_, id)| *id));
-                let from = p.below.partition_point(|(c, _)| *c < d - m);
-                out.extend(p.below[from..].iter().map(|(_, id)| *id));
-            }
+        if self.paths.is_empty() {
+            return;
         }
+        // The evaluator's member access: a missing field, or a field of something that is not
+        // an object, is Undefined, and so is the conjunct; so is any field of a payload that
+        // is not JSON.
+        FIELDS.with(|f| {
+            let mut fields = f.take();
+            self.fields.read(payload, &mut fields);
+            for (p, v) in self.paths.iter().zip(&fields) {
+                let Some(v) = v else { continue };
+                p.keep(v, out);
+            }
+            f.replace(fields);
+        });
         out.sort_unstable();
         out.dedup();
     }
@@ -156,24 +193,30 @@ impl RuleIndex {
 fn indexable(w: &Expr) -> Option<(Vec<String>, Test)> {
     let mut conjuncts = Vec::new();
     flatten(w, &mut conjuncts);
-    let mut best: Option<(Vec<String>, Test)> = None;
-    for c in conjuncts {
-        let Some((path, test)) = conjunct(c) else {
-            continue;
-        };
-        let better = matches!(
-            (&best, &test),
-            (None, _)
-                | (
-                    Some((_, Test::Above(_) | Test::Below(_))),
-                    Test::EqNum(_) | Test::EqStr(_)
-                )
-        );
-        if better {
-            best = Some((path, test));
+    let tests: Vec<(Vec<String>, Test)> = conjuncts.into_iter().filter_map(conjunct).collect();
+    // An equality is the most selective; then both bounds on one path; then any bound.
+    if let Some(i) = tests
+        .iter()
+        .position(|(_, t)| matches!(t, Test::EqNum(_) | Test::EqStr(_)))
+    {
+        return tests.into_iter().nth(i);
+    }
+    for (path, t) in &tests {
+        let Test::Above(lo) = t else { continue };
+        // The tightest upper bound on the same path, if any.
+        let hi = tests
+            .iter()
+            .filter(|(p, _)| p == path)
+            .filter_map(|(_, t)| match t {
+                Test::Below(c) => Some(*c),
+                _ => None,
+            })
+            .reduce(f64::min);
+        if let Some(hi) = hi {
+            return Some((path.clone(), Test::Between(*lo, hi)));
         }
     }
-    best
+    tests.into_iter().next()
 }
 
 fn flatten<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {

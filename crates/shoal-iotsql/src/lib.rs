@@ -37,6 +37,7 @@ mod lexer;
 mod ops;
 mod parser;
 mod print;
+mod scan;
 mod set;
 mod template;
 mod value;

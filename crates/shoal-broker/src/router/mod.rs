@@ -594,9 +594,7 @@ impl Shard {
         durable: bool,
     ) -> impl std::future::Future<Output = bool> + 'static {
         if let Some(rules) = &self.rules {
-            if !rules.is_empty() {
-                rules.evaluate(&msg.rule_message());
-            }
+            rules.evaluate(&msg.rule_message());
         }
         let (ack, wait) = if durable {
             let (tx, rx) = oneshot::channel();

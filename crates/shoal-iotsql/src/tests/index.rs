@@ -27,7 +27,7 @@ fn matching(stmts: &[Statement], ctx: &Context) -> Vec<usize> {
 fn candidates(stmts: &[Statement], ctx: &Context) -> Vec<usize> {
     let index = RuleIndex::new(stmts.iter().enumerate());
     let mut out = Vec::new();
-    index.candidates(ctx, &mut out);
+    index.candidates(ctx.payload, &mut out);
     out
 }
 
@@ -93,6 +93,41 @@ fn variables_are_never_taken_for_payload_paths() {
     let ctx = Context::new("a/b", br#"{"temperature": 60}"#, 0);
     assert_eq!(matching(&stmts, &ctx), vec![0, 1, 2]);
     assert_eq!(candidates(&stmts, &ctx), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn both_bounds_on_a_path_keep_only_the_rules_whose_range_holds_the_value() {
+    let wheres: Vec<String> = (0..100)
+        .map(|k| format!("n >= {} AND n < {}", 9900 + k, 9901 + k))
+        .collect();
+    let refs: Vec<&str> = wheres.iter().map(String::as_str).collect();
+    let stmts = statements(&refs, SqlVersion::V2016_03_23);
+    let ctx = Context::new("a/b", br#"{"n": 9950}"#, 0);
+    assert_eq!(candidates(&stmts, &ctx), vec![49, 50]);
+    assert_eq!(matching(&stmts, &ctx), vec![50]);
+    let ctx = Context::new("a/b", br#"{"n": 12}"#, 0);
+    assert!(candidates(&stmts, &ctx).is_empty());
+}
+
+#[test]
+fn only_the_indexed_fields_are_read_and_duplicates_never_lose_a_match() {
+    let stmts = statements(&["c.d = 1", "c > 2", "e = 'x'"], SqlVersion::V2016_03_23);
+    // The last duplicate wins in the document; the index keeps at least what it keeps.
+    for body in [
+        r#"{"c": {"d": 2}, "c": {"d": 1}}"#,
+        r#"{"c": 5, "c": {"d": 1}}"#,
+        r#"{"c": {"d": 1}, "c": 3}"#,
+        r#"{"e": "y", "e": "x", "pad": [1, {"e": "x"}]}"#,
+    ] {
+        let ctx = Context::new("a/b", body.as_bytes(), 0);
+        let kept = candidates(&stmts, &ctx);
+        for m in matching(&stmts, &ctx) {
+            assert!(kept.contains(&m), "{body}: {m} left out of {kept:?}");
+        }
+    }
+    // Not JSON after a valid start: no fields at all.
+    let ctx = Context::new("a/b", br#"{"e": "x"} trailing"#, 0);
+    assert!(candidates(&stmts, &ctx).is_empty());
 }
 
 fn where_clause() -> impl Strategy<Value = String> {

@@ -49,6 +49,8 @@ pub struct PartitionRules {
     pub errors: AtomicU64,
     /// What its actions may hold at once.
     pub(super) budget: Arc<actions::Budget>,
+    /// Whether any rule is enabled, for the one check every message makes.
+    active: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -102,18 +104,17 @@ impl PartitionRules {
         self.set.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Whether any rule is enabled: the gateways' one check per message when none is.
+    /// Whether no rule is enabled: the gateways' one check per message when none is.
     pub fn is_empty(&self) -> bool {
-        self.set
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .rules
-            .is_empty()
+        !self.active.load(Ordering::Relaxed)
     }
 
     /// Evaluates `m` against every enabled rule whose FROM filter matches its topic. Basic
     /// Ingest topics are not evaluated here (their port calls `ingest`).
     pub fn evaluate(&self, m: &Message) {
+        if self.is_empty() {
+            return;
+        }
         let set = self.current();
         if set.rules.is_empty() || m.topic.starts_with("$aws/rules/") {
             return;
@@ -129,19 +130,26 @@ impl PartitionRules {
         let Some(rules) = self.rules.upgrade() else {
             return;
         };
-        let m = &rules.stamped(m);
         self.evaluated.fetch_add(1, Ordering::Relaxed);
-        rules.with_context(&self.part, m, |ctx| {
-            CANDIDATES.with(|c| {
-                let mut ids = c.take();
-                for g in groups {
-                    g.index.candidates(ctx, &mut ids);
+        // The index reads only the fields its rules name; the payload is parsed in full, and
+        // the evaluation context made, only for a message some rule may match.
+        CANDIDATES.with(|c| {
+            let mut ids = c.take();
+            ids.clear();
+            let mut one = Vec::new();
+            for g in groups {
+                g.index.candidates(m.payload, &mut one);
+                ids.extend_from_slice(&one);
+            }
+            if !ids.is_empty() {
+                let m = &rules.stamped(m);
+                rules.with_context(&self.part, m, |ctx| {
                     for &i in &ids {
                         self.run(&set.rules[i], ctx, m, &set);
                     }
-                }
-                c.replace(ids);
-            });
+                });
+            }
+            c.replace(ids);
         });
     }
 
@@ -183,7 +191,9 @@ impl PartitionRules {
     }
 
     pub(super) fn replace(&self, set: RuleSet) {
+        let active = !set.rules.is_empty();
         *self.set.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
+        self.active.store(active, Ordering::Relaxed);
     }
 }
 
@@ -271,6 +281,7 @@ impl Rules {
             evaluated: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             budget: self.budget(part),
+            active: std::sync::atomic::AtomicBool::new(false),
         });
         let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
         let p = parts.entry(key).or_insert(p).clone();
