@@ -354,7 +354,8 @@ async fn follow_bus(
             persister.submit(writes, Some(then)).await;
             continue;
         }
-        let durable = retain || message.qos > 0;
+        // A sender that does not wait (a rule's republish) needs no word of the write.
+        let durable = (retain || message.qos > 0) && !done.is_closed();
         let mut msg = Msg::from_stored(message);
         msg.hops = hops;
         let mut sent = Box::pin(router.shard(&partition).publish(msg, retain, durable));

@@ -113,4 +113,19 @@ impl LiveConnections for Live {
             }
         })
     }
+
+    fn route(
+        &self,
+        part: &Partition,
+        message: shoal_services::messaging::StoredMessage,
+        hops: u8,
+    ) -> bool {
+        // Clients of other regions never connect here: nothing to route to.
+        if part.region != self.region {
+            return false;
+        }
+        let mut msg = Msg::from_stored(message);
+        msg.hops = hops;
+        self.router.shard(part).try_publish(msg)
+    }
 }

@@ -584,6 +584,20 @@ impl Shard {
             .await;
     }
 
+    /// Routes a message if the shard has room now (never waits, never waits for the store);
+    /// false when it was not taken.
+    pub fn try_publish(&self, msg: Msg) -> bool {
+        if let Some(rules) = &self.rules {
+            rules.evaluate(&msg.rule_message());
+        }
+        let cmd = Cmd::Publish {
+            msg,
+            retain: false,
+            ack: None,
+        };
+        self.tx.try_send(cmd).is_ok()
+    }
+
     /// Routes a message. With `durable`, returns once whatever it changed in the store (the
     /// retained message, copies queued for offline sessions) is durable: `false` if that
     /// failed. Without, returns as soon as the shard has it.

@@ -83,4 +83,9 @@ pub trait LiveConnections: Send + Sync {
         client_id: &'a str,
         message: DirectMessage,
     ) -> BoxFuture<'a, Direct>;
+
+    /// Routes a message to the partition's subscribers now if its shard has room, without
+    /// waiting (a rule's republish, `hops` republishes deep); false when it was not taken.
+    /// What it stores for offline sessions is written, but not waited for.
+    fn route(&self, part: &Partition, message: crate::messaging::StoredMessage, hops: u8) -> bool;
 }

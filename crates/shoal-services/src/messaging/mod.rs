@@ -146,6 +146,12 @@ impl Messaging {
         wait.await.map_err(|_| unavailable())
     }
 
+    /// A rule's republish routed at once by the broker's shard: `Some(taken)` (false: the
+    /// shard had no room), `None` when no broker runs on this node (then the bus, `forward`).
+    pub fn route(&self, partition: &Partition, message: StoredMessage, hops: u8) -> Option<bool> {
+        self.live.get().map(|l| l.route(partition, message, hops))
+    }
+
     /// A rule's republish: handed to the broker (waiting for room on the bus, not for the
     /// routing), `hops` republishes deep.
     pub async fn forward(

@@ -161,6 +161,9 @@ pub(super) struct CompiledAction {
     queue: Option<mpsc::Sender<Work>>,
     pub counters: Arc<ActionCounters>,
     budget: Arc<Budget>,
+    /// A republish routes at once through these (no queue, no task between): the shard's
+    /// own bounded queue is where it waits.
+    direct: Option<(Partition, Arc<Ports>)>,
 }
 
 /// What an action is to do for one message.
@@ -314,6 +317,10 @@ impl CompiledAction {
                 group: template(&l.log_group_name, version)?,
             },
         };
+        let direct = match (&action, &ports) {
+            (Action::Republish(_), Some(ports)) => Some((p.part.clone(), ports.clone())),
+            _ => None,
+        };
         let queue = match (ports, tokio::runtime::Handle::try_current()) {
             (Some(ports), Ok(rt)) => {
                 let (tx, rx) = mpsc::channel(QUEUE);
@@ -340,6 +347,7 @@ impl CompiledAction {
             queue,
             counters,
             budget: p.budget.clone(),
+            direct,
         })
     }
 
@@ -439,8 +447,59 @@ impl CompiledAction {
     /// Hands work to the action's queue; full, past the partition's budget (or no worker):
     /// dropped and counted.
     pub fn offer(&self, work: Work) {
+        if let Some((part, ports)) = &self.direct {
+            match republish_at_once(part, ports, &work.job) {
+                // Handed over and done at once: queued and succeeded alike.
+                Some(true) => {
+                    self.counters.queued.fetch_add(1, Ordering::Relaxed);
+                    self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                // A full shard queue drops it, as a full action queue would.
+                Some(false) => {
+                    self.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                    if let (Some(f), Job::Republish { topic, .. }) = (&work.failure, &work.job) {
+                        f.record(
+                            "republish",
+                            topic,
+                            "The broker's queue for the account is full",
+                        );
+                    }
+                    return;
+                }
+                None => {}
+            }
+        }
         offer(&self.queue, &self.counters, &self.budget, work);
     }
+}
+
+/// A republish onto an ordinary topic, within the hop limit, handed to this node's broker
+/// now: whether it was taken; `None` when it goes the worker's way (a reserved topic, a bad
+/// topic, the loop limit: the worker fails it and the error action hears; or no broker here).
+fn republish_at_once(part: &Partition, ports: &Ports, job: &Job) -> Option<bool> {
+    let Job::Republish {
+        topic,
+        qos,
+        payload,
+        props,
+        hops,
+        limit,
+    } = job
+    else {
+        return None;
+    };
+    if hops >= limit || ports.reserved.owns(topic) || !shoal_mqtt::topic::valid_topic_name(topic) {
+        return None;
+    }
+    let message = StoredMessage {
+        topic: topic.clone(),
+        qos: *qos,
+        payload: payload.to_vec(),
+        props: props.clone(),
+        published_at: 0,
+    };
+    ports.messaging.route(part, message, hops + 1)
 }
 
 fn offer(
