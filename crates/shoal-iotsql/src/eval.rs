@@ -58,9 +58,7 @@ pub struct Context<'a> {
     pub new_uuid: &'a dyn Fn() -> String,
     /// `get_thing_shadow(...)`.
     pub shadows: &'a dyn ShadowSource,
-    /// The payload parsed once, if it is JSON.
-    json: Option<serde_json::Value>,
-    /// The payload as SQL values, made on first use per kind of version (2015-10-08 types
+    /// The payload as SQL values, read on first use per kind of version (2015-10-08 types
     /// whole-number decimals differently) and shared by every rule that evaluates it.
     roots: [std::cell::OnceCell<Value>; 2],
 }
@@ -79,7 +77,6 @@ impl<'a> Context<'a> {
             timestamp_ms,
             new_uuid: &nil_uuid,
             shadows: &NoShadows,
-            json: serde_json::from_slice(payload).ok(),
             roots: Default::default(),
         }
     }
@@ -111,14 +108,14 @@ impl<'a> Context<'a> {
 
     /// Whether the payload is JSON (else the binary payload rules apply).
     pub fn is_json(&self) -> bool {
-        self.json.is_some()
+        !matches!(self.root(SqlVersion::default()), Value::Bytes(_))
     }
 
     /// The payload as SQL values: the JSON document, or the raw bytes.
     pub(crate) fn root(&self, version: SqlVersion) -> &Value {
-        self.roots[usize::from(version.is_v2())].get_or_init(|| match &self.json {
-            Some(j) => Value::from_json(j, version),
-            None => Value::Bytes(self.payload.to_vec()),
+        self.roots[usize::from(version.is_v2())].get_or_init(|| {
+            crate::json::parse(self.payload, version)
+                .unwrap_or_else(|| Value::Bytes(self.payload.to_vec()))
         })
     }
 }
@@ -162,6 +159,28 @@ impl Statement {
 
     /// Like [`Statement::evaluate`], with every kind of payload a rule can produce.
     pub fn evaluate_output(&self, ctx: &Context) -> Result<Option<Output>, EvalError> {
+        Ok(self.evaluate_value(ctx)?.map(|out| match out {
+            Value::Bytes(b) => Output::Bytes(b),
+            v => v.to_json().map_or(Output::Empty, Output::Json),
+        }))
+    }
+
+    /// The payload a rule's actions send (what [`Output::to_bytes`] of
+    /// [`Statement::evaluate_output`] gives), written straight from the SQL values.
+    pub fn evaluate_payload(&self, ctx: &Context) -> Result<Option<Vec<u8>>, EvalError> {
+        Ok(self.evaluate_value(ctx)?.map(|out| match out {
+            Value::Bytes(b) => b,
+            v => {
+                let mut bytes = Vec::with_capacity(ctx.payload.len() + 16);
+                if !crate::json::write(&v, &mut bytes) {
+                    bytes.clear();
+                }
+                bytes
+            }
+        }))
+    }
+
+    fn evaluate_value(&self, ctx: &Context) -> Result<Option<Value>, EvalError> {
         let root = ctx.root(self.version);
         let ev = Evaluator::new(ctx, self.version, root);
         ev.assign(&self.set)?;
@@ -170,11 +189,7 @@ impl Statement {
                 return Ok(None);
             }
         }
-        let out = ev.select(&self.select, root)?;
-        Ok(Some(match out {
-            Value::Bytes(b) => Output::Bytes(b),
-            v => v.to_json().map_or(Output::Empty, Output::Json),
-        }))
+        ev.select(&self.select, root).map(Some)
     }
 }
 
@@ -235,7 +250,8 @@ impl<'c, 'a> Evaluator<'c, 'a> {
         let wildcard = items.iter().any(|i| matches!(i, SelectItem::Wildcard));
         // A lone `*` gives the payload as it is: the raw bytes of a binary payload, or a JSON
         // payload that is not an object (an array, a number) unchanged.
-        if wildcard && items.len() == 1 && !matches!(scope, Value::Object(_)) {
+        // An object's lone `*` is the object itself, copied whole.
+        if wildcard && items.len() == 1 {
             return Ok(scope.clone());
         }
         if wildcard && matches!(scope, Value::Bytes(_)) {

@@ -33,6 +33,7 @@ mod error;
 mod eval;
 mod functions;
 mod index;
+mod json;
 mod lexer;
 mod ops;
 mod parser;

@@ -46,6 +46,7 @@ pub(super) fn err_at(sql: &str, version: SqlVersion) -> (usize, String) {
 mod functions;
 mod in_contains;
 mod index;
+mod json;
 mod props;
 mod select;
 mod set;

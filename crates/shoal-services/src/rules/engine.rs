@@ -170,10 +170,10 @@ impl PartitionRules {
     }
 
     fn run(&self, r: &Compiled, ctx: &Context, m: &Message, set: &RuleSet) {
-        match r.statement.evaluate_output(ctx) {
+        match r.statement.evaluate_payload(ctx) {
             Ok(None) => {}
             Ok(Some(out)) => {
-                let payload = bytes::Bytes::from(out.to_bytes());
+                let payload = bytes::Bytes::from(out);
                 let failure = r
                     .error_action
                     .as_ref()
