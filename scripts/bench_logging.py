@@ -15,7 +15,7 @@
 
 import json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_provisioning import BIN, LOAD, cpu_seconds, make_client, start  # noqa: E402
+from bench_provisioning import BIN, LOAD, cpu_seconds, load_device, make_client, pin, start  # noqa: E402
 
 CLIENTS = int(os.environ.get("CLIENTS", "100"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
@@ -25,11 +25,6 @@ TOKEN = "bench-metrics-token"
 ROLE = "arn:aws:iam::123456789012:role/bench"
 SEED_QUERY = ("fields @timestamp, @message, @logStream, @log, status | filter @message like /ERROR/"
               " | sort @timestamp desc | limit 10000")
-
-
-def pin(pid, core):
-    if shutil.which("taskset"):
-        subprocess.run(["taskset", "-a", "-cp", str(core), str(pid)], capture_output=True)
 
 
 def writer_count(endpoint):
@@ -63,18 +58,7 @@ def main():
         pin(p.pid, 0)
         endpoint = env["AWS_ENDPOINT_URL"]
         iot = make_client(endpoint, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
-        c = iot.create_keys_and_certificate(setAsActive=True)
-        cert, key = os.path.join(work, "device.pem"), os.path.join(work, "device.key")
-        open(cert, "w").write(c["certificatePem"])
-        open(key, "w").write(c["keyPair"]["PrivateKey"])
-        account = c["certificateArn"].split(":")[4]
-        r = "arn:aws:iot:us-east-1:%s" % account
-        iot.create_policy(policyName="load", policyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "iot:Connect", "Resource": r + ":client/load-*"},
-                {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": r + ":topic/load/*"},
-                {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": r + ":topicfilter/load/*"}]}))
-        iot.attach_policy(policyName="load", target=c["certificateArn"])
+        cert, key, account = load_device(iot, work)
         print("== fan-in %d -> 1, QoS 1, mutual TLS, %d s per run, %d cores, %s" % (
             CLIENTS, SECONDS, os.cpu_count(), time.strftime("%Y-%m-%d")))
         def off():

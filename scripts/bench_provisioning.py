@@ -8,7 +8,7 @@ the file does not take longer than registering it. CLAIMS devices are provisione
 (default 2,000), then a tenth as many with keys made by Shoal unless KEYS=0.
 """
 
-import json, os, subprocess, sys, time, tempfile, threading
+import json, os, shutil, subprocess, sys, time, tempfile, threading
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "python"))
 import boto3
 from botocore.config import Config
@@ -56,6 +56,30 @@ def rss_parts_mb(pid):
         if line.startswith(("RssAnon:", "RssFile:")):
             parts[line.split(":")[0]] = round(int(line.split()[1]) / 1024)
     return parts.get("RssAnon"), parts.get("RssFile")
+
+
+def pin(pid, core):
+    """Pins every thread of a process to one core (when taskset is there)."""
+    if shutil.which("taskset"):
+        subprocess.run(["taskset", "-a", "-cp", str(core), str(pid)], capture_output=True)
+
+
+def load_device(iot, work):
+    """A device certificate (files in `work`) with the `load` policy shoal-load's MQTT scenarios
+    need (client ids load-*, topics load/*) -> (cert path, key path, account id)."""
+    c = iot.create_keys_and_certificate(setAsActive=True)
+    cert, key = os.path.join(work, "device.pem"), os.path.join(work, "device.key")
+    open(cert, "w").write(c["certificatePem"])
+    open(key, "w").write(c["keyPair"]["PrivateKey"])
+    account = c["certificateArn"].split(":")[4]
+    r = "arn:aws:iot:us-east-1:%s" % account
+    iot.create_policy(policyName="load", policyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": r + ":client/load-*"},
+            {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": r + ":topic/load/*"},
+            {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": r + ":topicfilter/load/*"}]}))
+    iot.attach_policy(policyName="load", target=c["certificateArn"])
+    return cert, key, account
 
 
 def cpu_seconds(pid):

@@ -16,18 +16,13 @@ rules engine's own count of messages evaluated comes from /metrics.
 
 import json, os, re, shutil, subprocess, sys, tempfile, time, urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_provisioning import LOAD, cpu_seconds, make_client, start  # noqa: E402
+from bench_provisioning import LOAD, cpu_seconds, load_device, make_client, pin, start  # noqa: E402
 
 CLIENTS = int(os.environ.get("CLIENTS", "50"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 SECONDS = int(os.environ.get("SECONDS", "10"))
 TOKEN = "bench-metrics-token"
 ROLE = "arn:aws:iam::123456789012:role/bench"
-
-
-def pin(pid, core):
-    if shutil.which("taskset"):
-        subprocess.run(["taskset", "-a", "-cp", str(core), str(pid)], capture_output=True)
 
 
 def evaluated(endpoint):
@@ -61,17 +56,7 @@ def main():
         endpoint = env["AWS_ENDPOINT_URL"]
         key, secret = env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]
         iot = make_client(endpoint, key, secret)
-        c = iot.create_keys_and_certificate(setAsActive=True)
-        cert, pem_key = os.path.join(work, "device.pem"), os.path.join(work, "device.key")
-        open(cert, "w").write(c["certificatePem"])
-        open(pem_key, "w").write(c["keyPair"]["PrivateKey"])
-        r = "arn:aws:iot:us-east-1:%s" % c["certificateArn"].split(":")[4]
-        iot.create_policy(policyName="load", policyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [
-                {"Effect": "Allow", "Action": "iot:Connect", "Resource": r + ":client/load-*"},
-                {"Effect": "Allow", "Action": ["iot:Publish", "iot:Receive"], "Resource": r + ":topic/load/*"},
-                {"Effect": "Allow", "Action": "iot:Subscribe", "Resource": r + ":topicfilter/load/*"}]}))
-        iot.attach_policy(policyName="load", target=c["certificateArn"])
+        cert, pem_key, _ = load_device(iot, work)
         targets = [
             ("QoS 1, mutual TLS", 1, ["--addr", mqtt, "--ca", os.path.join(data, "ca.pem"),
                                       "--cert", cert, "--key", pem_key]),

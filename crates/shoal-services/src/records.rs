@@ -116,3 +116,37 @@ where
     }
     Err(contention())
 }
+
+/// Follows the store's change stream (this node's commits and, on several nodes, the others')
+/// for an owner of in-memory state derived from records of `kinds`: `changed` gets each
+/// partition a committed batch touched with one of them (or emptied whole, kind `*`), `lagged`
+/// is called when changes were missed. The task ends with the owner.
+pub fn follow_kinds<T: Send + Sync + 'static>(
+    store: &dyn Store,
+    owner: &std::sync::Arc<T>,
+    kinds: &'static [&'static str],
+    changed: fn(&T, &str),
+    lagged: fn(&T),
+) {
+    let me = std::sync::Arc::downgrade(owner);
+    let mut rx = store.changes();
+    tokio::spawn(async move {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            let change = rx.recv().await;
+            let Some(me) = me.upgrade() else { return };
+            match change {
+                Ok(c) => {
+                    if c.records
+                        .iter()
+                        .any(|(k, _)| k == "*" || kinds.contains(&k.as_str()))
+                    {
+                        changed(&me, &c.partition);
+                    }
+                }
+                Err(RecvError::Lagged(_)) => lagged(&me),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}

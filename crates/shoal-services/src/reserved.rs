@@ -62,6 +62,33 @@ pub enum Requester {
     Http,
 }
 
+impl Requester {
+    /// The request as a message the rules engine evaluates (`clientid()`, and `principal()`
+    /// the certificate id); a `timestamp_ms` of 0 is stamped by the engine.
+    pub fn message<'a>(
+        &'a self,
+        topic: &'a str,
+        payload: &'a [u8],
+        timestamp_ms: i64,
+    ) -> crate::rules::Message<'a> {
+        let (client_id, principal) = match self {
+            Requester::Connection {
+                client_id,
+                certificate_id,
+            } => (Some(client_id.as_str()), certificate_id.as_deref()),
+            Requester::Http => (None, None),
+        };
+        crate::rules::Message {
+            topic,
+            payload,
+            client_id,
+            principal,
+            timestamp_ms,
+            hops: 0,
+        }
+    }
+}
+
 /// What the port made of a publish on a reserved topic.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Handled {
@@ -132,21 +159,9 @@ impl ReservedTopics {
             return Ok(Handled::NotARequest);
         };
         if let Some(rules) = self.rules.get() {
-            let (client_id, principal) = match &requester {
-                Requester::Connection {
-                    client_id,
-                    certificate_id,
-                } => (Some(client_id.as_str()), certificate_id.as_deref()),
-                Requester::Http => (None, None),
-            };
-            rules.partition(part).evaluate(&crate::rules::Message {
-                topic,
-                payload,
-                client_id,
-                principal,
-                timestamp_ms: self.clock.now().millis(),
-                hops: 0,
-            });
+            rules
+                .partition(part)
+                .evaluate(&requester.message(topic, payload, 0));
         }
         let answers = work.await;
         if matches!(requester, Requester::Connection { .. }) && service.answers_requester_only() {

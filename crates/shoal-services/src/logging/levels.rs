@@ -62,33 +62,18 @@ impl LogLevels {
     /// Follows the store's change stream, replacing a partition's settings in memory when one
     /// of its logging records changed (all of them if the stream was missed).
     pub fn follow(self: &Arc<Self>) {
-        let me = Arc::downgrade(self);
-        let mut rx = self.store.changes();
-        tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                let change = rx.recv().await;
-                let Some(me) = me.upgrade() else { return };
-                match change {
-                    Ok(c) => {
-                        let touched = c
-                            .records
-                            .iter()
-                            .any(|(k, _)| k == KIND_OPTIONS || k == KIND_LEVEL || k == "*");
-                        if touched {
-                            me.reload(&c.partition);
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        let keys: Vec<String> = me.read_parts().keys().cloned().collect();
-                        for k in keys {
-                            me.reload(&k);
-                        }
-                    }
-                    Err(RecvError::Closed) => return,
+        crate::records::follow_kinds(
+            self.store.as_ref(),
+            self,
+            &[KIND_OPTIONS, KIND_LEVEL],
+            |me, part| me.reload(part),
+            |me| {
+                let keys: Vec<String> = me.read_parts().keys().cloned().collect();
+                for k in keys {
+                    me.reload(&k);
                 }
-            }
-        });
+            },
+        );
     }
 
     fn read_parts(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<PartitionLogging>>> {

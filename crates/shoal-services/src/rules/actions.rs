@@ -5,6 +5,7 @@
 //! store), and the error action, which gets AWS's error message when an action fails
 //! (https://docs.aws.amazon.com/iot/latest/developerguide/rule-error-handling.html).
 
+use super::budget::{Budget, Reservation};
 use super::engine::{Message, PartitionRules, MAX_HOPS};
 use super::Ports;
 use crate::messaging::{MessageProps, StoredMessage};
@@ -24,72 +25,6 @@ use tokio::sync::mpsc;
 pub const QUEUE: usize = 1024;
 /// HTTP requests of one action in flight at once.
 const HTTP_IN_FLIGHT: usize = 8;
-/// Bytes of work (payloads, rendered targets, error actions' copies of the message) one
-/// account and region may have waiting in all its actions' queues: 1,000 rules of 10 actions
-/// with full queues of 128 KB messages would otherwise hold terabytes.
-pub const BYTES_PER_PARTITION: usize = 64 << 20;
-/// Outbound HTTP requests (actions and confirmations) of one account and region at once, so
-/// one tenant's slow endpoints cannot take every socket of the process.
-pub const HTTP_PER_PARTITION: usize = 32;
-
-/// What one account and region's actions may hold at once.
-pub struct Budget {
-    bytes: std::sync::atomic::AtomicUsize,
-    pub(super) http: Arc<tokio::sync::Semaphore>,
-}
-
-impl Default for Budget {
-    fn default() -> Self {
-        Budget {
-            bytes: std::sync::atomic::AtomicUsize::new(0),
-            http: Arc::new(tokio::sync::Semaphore::new(HTTP_PER_PARTITION)),
-        }
-    }
-}
-
-impl Budget {
-    /// Takes `bytes` of the partition's budget until the reservation is dropped; `None` when
-    /// that would pass `BYTES_PER_PARTITION`.
-    pub(super) fn reserve(self: &Arc<Self>, bytes: usize) -> Option<Reservation> {
-        let mut held = self.bytes.load(Ordering::Relaxed);
-        loop {
-            if held + bytes > BYTES_PER_PARTITION {
-                return None;
-            }
-            match self.bytes.compare_exchange_weak(
-                held,
-                held + bytes,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    return Some(Reservation {
-                        budget: self.clone(),
-                        bytes,
-                    })
-                }
-                Err(now) => held = now,
-            }
-        }
-    }
-}
-
-/// Bytes of a partition's budget, given back when dropped.
-pub(super) struct Reservation {
-    budget: Arc<Budget>,
-    bytes: usize,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.budget.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
-    }
-}
-/// "The HTTPS rule action ... retries up to a maximum of three times" on 429 and 5xx
-/// (https://docs.aws.amazon.com/iot/latest/developerguide/https-rule-action.html).
-const HTTP_TRIES: usize = 3;
-/// How long one HTTP action may take in all, tries included (AWS's quota: 3,000 ms).
-pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(3000);
 
 /// An outbound HTTP POST of the HTTP action or a destination's confirmation.
 #[derive(Debug, Clone)]
@@ -324,7 +259,7 @@ impl CompiledAction {
         let queue = match (ports, tokio::runtime::Handle::try_current()) {
             (Some(ports), Ok(rt)) => {
                 let (tx, rx) = mpsc::channel(QUEUE);
-                let w = Worker {
+                let w = super::worker::Worker {
                     part: p.part.clone(),
                     ports,
                     counters: counters.clone(),
@@ -591,7 +526,7 @@ pub(super) fn prepare_error(
 impl ErrorShell {
     /// Adds a failure: `failedAction` is the action's shape name (`RepublishAction`,
     /// `HttpAction`, `S3Action`, `CloudwatchLogsAction`).
-    fn record(&self, kind: &str, resource: &str, reason: &str) {
+    pub(super) fn record(&self, kind: &str, resource: &str, reason: &str) {
         let failed_action = match kind {
             "republish" => "RepublishAction",
             "http" => "HttpAction",
@@ -676,248 +611,4 @@ impl Drop for ErrorShell {
         let work = Work::new(job, self.destinations.clone(), None);
         offer(&self.queue, &self.counters, &self.budget, work);
     }
-}
-
-/// Carries out one action's work, in order (HTTP: a few requests at once).
-struct Worker {
-    part: Partition,
-    ports: Arc<Ports>,
-    counters: Arc<ActionCounters>,
-    kind: &'static str,
-    /// The partition's outbound HTTP permits.
-    http: Arc<tokio::sync::Semaphore>,
-}
-
-impl Worker {
-    async fn run(self, mut rx: mpsc::Receiver<Work>, in_flight: usize) {
-        let me = Arc::new(self);
-        let permits = Arc::new(tokio::sync::Semaphore::new(in_flight));
-        while let Some(work) = rx.recv().await {
-            if in_flight == 1 {
-                me.carry_out(work).await;
-                continue;
-            }
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                return;
-            };
-            let me = me.clone();
-            tokio::spawn(async move {
-                me.carry_out(work).await;
-                drop(permit);
-            });
-        }
-    }
-
-    async fn carry_out(&self, work: Work) {
-        let destinations = work.destinations.clone();
-        match self.execute(work.job, &destinations).await {
-            Ok(()) => {
-                self.counters.succeeded.fetch_add(1, Ordering::Relaxed);
-            }
-            Err((resource, reason)) => {
-                self.counters.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(action = self.kind, %resource, %reason, "rule action failed");
-                if let Some(f) = &work.failure {
-                    f.record(self.kind, &resource, &reason);
-                }
-            }
-        }
-    }
-
-    async fn execute(
-        &self,
-        job: Job,
-        destinations: &[Destination],
-    ) -> std::result::Result<(), (String, String)> {
-        let p = &self.ports;
-        match job {
-            Job::Failed { resource, reason } => Err((resource, reason)),
-            Job::Republish {
-                topic,
-                qos,
-                payload,
-                props,
-                hops,
-                limit,
-            } => {
-                if hops >= limit {
-                    return Err((
-                        topic,
-                        format!("Republished {MAX_HOPS} times in a row: a rule loop was stopped"),
-                    ));
-                }
-                if !shoal_mqtt::topic::valid_topic_name(&topic) {
-                    return Err((
-                        topic,
-                        "The republish topic is not a valid topic name".into(),
-                    ));
-                }
-                if p.reserved.is_request(&topic) {
-                    // A service's request (`$$aws/things/T/shadow/update`): carried out by the
-                    // service, as an iot-data Publish would be.
-                    let requester = crate::reserved::Requester::Http;
-                    return match p
-                        .reserved
-                        .handle(&self.part, &topic, &payload, requester)
-                        .await
-                    {
-                        Ok(_) => Ok(()),
-                        Err(e) => Err((topic, e.message)),
-                    };
-                }
-                if p.reserved.owns(&topic) {
-                    return Err((topic, "The topic is reserved".into()));
-                }
-                let message = StoredMessage {
-                    topic: topic.clone(),
-                    qos,
-                    payload: payload.to_vec(),
-                    props,
-                    published_at: 0,
-                };
-                p.messaging
-                    .forward(self.part.clone(), message, hops + 1)
-                    .await
-                    .map_err(|e| (topic, e.message))
-            }
-            Job::Http {
-                url,
-                confirmation_url,
-                headers,
-                body,
-            } => {
-                let Some(d) = destinations
-                    .iter()
-                    .find(|d| d.confirmation_url == confirmation_url)
-                else {
-                    return Err((
-                        url,
-                        format!("No topic rule destination for {confirmation_url}"),
-                    ));
-                };
-                if !d.admits(&url) {
-                    return Err((
-                        url,
-                        format!(
-                            "The topic rule destination {} is {}",
-                            d.arn,
-                            d.status.as_str()
-                        ),
-                    ));
-                }
-                self.post(url, headers, body).await
-            }
-            Job::S3 { bucket, key, body } => {
-                let b = shoal_domain::objects::BucketName::parse(&bucket)
-                    .map_err(|e| (bucket.clone(), e.message))?;
-                let k = shoal_domain::objects::ObjectKey::parse(&key)
-                    .map_err(|e| (bucket.clone(), e.message))?;
-                p.objects
-                    .put_bytes(
-                        &self.part,
-                        &b,
-                        &k,
-                        body.to_vec(),
-                        "application/octet-stream",
-                    )
-                    .await
-                    .map_err(|e| (bucket, e.message))
-            }
-            Job::Logs {
-                group,
-                batch,
-                timestamp,
-                body,
-            } => {
-                if !valid_log_group(&group) {
-                    return Err((group, "The log group name is not valid".into()));
-                }
-                let events = if batch {
-                    batch_events(&body).map_err(|r| (group.clone(), r))?
-                } else {
-                    vec![(timestamp, String::from_utf8_lossy(&body).into_owned())]
-                };
-                for (ts, message) in events {
-                    if !p.logs.put_event(&self.part, &group, ts, message) {
-                        return Err((group, "The log writer's queue is full".into()));
-                    }
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// POST with AWS's retries: up to three tries, again only after 429 or 5xx (or no
-    /// answer), all within `HTTP_TIMEOUT`.
-    async fn post(
-        &self,
-        url: String,
-        mut headers: Vec<(String, String)>,
-        body: Bytes,
-    ) -> std::result::Result<(), (String, String)> {
-        if !headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        {
-            let json = serde_json::from_slice::<serde_json::Value>(&body).is_ok();
-            let ct = if json {
-                "application/json"
-            } else {
-                "application/octet-stream"
-            };
-            headers.push(("content-type".into(), ct.into()));
-        }
-        // One of the partition's permits for all the tries (waiting for it is not AWS's 3 s).
-        let Ok(_permit) = self.http.acquire().await else {
-            return Err((url, "The server is shutting down".into()));
-        };
-        let deadline = tokio::time::Instant::now() + HTTP_TIMEOUT;
-        let mut last = String::new();
-        for _ in 0..HTTP_TRIES {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            let req = HttpRequest {
-                url: url.clone(),
-                headers: headers.clone(),
-                body: body.clone(),
-            };
-            match self.ports.http.post(req, left).await {
-                Ok(s) if (200..300).contains(&s) => return Ok(()),
-                Ok(s) if s == 429 || s >= 500 => last = format!("The endpoint answered {s}"),
-                Ok(s) => return Err((url, format!("The endpoint answered {s}"))),
-                Err(e) => last = e,
-            }
-        }
-        Err((url, last))
-    }
-}
-
-/// CloudWatch Logs' LogGroupName: 1 to 512 of `[\.\-_/#A-Za-z0-9]`.
-fn valid_log_group(g: &str) -> bool {
-    !g.is_empty()
-        && g.len() <= 512
-        && g.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#'))
-}
-
-/// `batchMode`: the output must be a JSON array of `{"timestamp": ms, "message": "..."}`.
-fn batch_events(body: &[u8]) -> std::result::Result<Vec<(i64, String)>, String> {
-    let bad = || {
-        "In batch mode the payload must be a JSON array of {\"timestamp\", \"message\"} objects"
-            .to_string()
-    };
-    let v: serde_json::Value = serde_json::from_slice(body).map_err(|_| bad())?;
-    let list = v.as_array().ok_or_else(bad)?;
-    list.iter()
-        .map(|e| {
-            let ts = e.get("timestamp").and_then(serde_json::Value::as_i64);
-            let msg = e.get("message").and_then(serde_json::Value::as_str);
-            match (ts, msg) {
-                (Some(t), Some(m)) => Ok((t, m.to_string())),
-                _ => Err(bad()),
-            }
-        })
-        .collect()
 }

@@ -5,7 +5,7 @@
 
 use super::actions::HttpRequest;
 use super::{Rules, KIND_DESTINATION};
-use crate::records::{contention, decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
+use crate::records::{contention, decode, encode, load, store_error, try_commit, SCHEMA};
 use bytes::Bytes;
 use shoal_domain::error::Result;
 use shoal_domain::page::{decode_token, encode_token};
@@ -155,30 +155,41 @@ impl Rules {
         status: DestinationStatus,
     ) -> Result<()> {
         let key = key_of(part, arn)?;
-        for _ in 0..RETRIES {
-            let mut l =
-                load::<Destination>(self.store.as_ref(), &part.key(), KIND_DESTINATION, &key)?
-                    .ok_or_else(|| no_destination(arn))?;
-            let resend =
-                l.value
-                    .update(status, new_token(part, &key), self.clock.now().millis())?;
-            let batch = Batch::new(part.key()).put(
-                KIND_DESTINATION,
+        let now = self.clock.now().millis();
+        let (d, resend) = self
+            .modify_destination(
+                part,
                 &key,
-                SCHEMA,
-                encode(&l.value)?,
-                vec![],
-                Expect::Rev(l.rev),
-            );
-            if try_commit(self.store.as_ref(), batch).await? {
-                self.reload(part);
-                if resend {
-                    self.send_confirmation(part, &key, &l.value);
-                }
-                return Ok(());
-            }
+                || no_destination(arn),
+                |d| d.update(status, new_token(part, &key), now),
+            )
+            .await?;
+        if resend {
+            self.send_confirmation(part, &key, &d);
         }
-        Err(contention())
+        Ok(())
+    }
+
+    /// One destination's read-modify-write; the partition's compiled rules follow it at once.
+    async fn modify_destination<O>(
+        &self,
+        part: &Partition,
+        key: &str,
+        missing: impl Fn() -> ServiceError,
+        change: impl FnMut(&mut Destination) -> Result<O>,
+    ) -> Result<(Destination, O)> {
+        let out = crate::records::modify(
+            self.store.as_ref(),
+            &part.key(),
+            KIND_DESTINATION,
+            key,
+            missing,
+            |_| vec![],
+            change,
+        )
+        .await?;
+        self.reload(part);
+        Ok(out)
     }
 
     /// DeleteTopicRuleDestination.
@@ -202,25 +213,10 @@ impl Rules {
         if caller.is_some_and(|c| *c != part) {
             return Err(invalid());
         }
-        for _ in 0..RETRIES {
-            let mut l =
-                load::<Destination>(self.store.as_ref(), &part.key(), KIND_DESTINATION, &key)?
-                    .ok_or_else(invalid)?;
-            l.value.confirm(token, self.clock.now().millis())?;
-            let batch = Batch::new(part.key()).put(
-                KIND_DESTINATION,
-                &key,
-                SCHEMA,
-                encode(&l.value)?,
-                vec![],
-                Expect::Rev(l.rev),
-            );
-            if try_commit(self.store.as_ref(), batch).await? {
-                self.reload(&part);
-                return Ok(());
-            }
-        }
-        Err(contention())
+        let now = self.clock.now().millis();
+        self.modify_destination(&part, &key, invalid, |d| d.confirm(token, now))
+            .await
+            .map(|_| ())
     }
 
     /// Makes a destination for each HTTP action's confirmation URL that has none (AWS creates
@@ -293,37 +289,32 @@ impl Rules {
             let Ok(_permit) = http.acquire().await else {
                 return;
             };
-            let reason = match ports.http.post(req, super::actions::HTTP_TIMEOUT).await {
+            let reason = match ports.http.post(req, super::worker::HTTP_TIMEOUT).await {
                 Ok(s) if (200..300).contains(&s) => return,
                 Ok(s) => format!("The confirmation URL answered {s}"),
                 Err(e) => format!("The confirmation could not be delivered: {e}"),
             };
-            // Only the confirmation this attempt sent is marked failed.
-            for _ in 0..RETRIES {
-                let Ok(Some(mut l)) =
-                    load::<Destination>(store.as_ref(), &part.key(), KIND_DESTINATION, &key)
-                else {
-                    return;
-                };
-                if l.value.token != token || l.value.status != DestinationStatus::InProgress {
-                    return;
-                }
-                l.value.status = DestinationStatus::Error;
-                l.value.status_reason = Some(reason.clone());
-                l.value.last_updated_at = clock.now().millis();
-                let Ok(doc) = encode(&l.value) else { return };
-                let batch = Batch::new(part.key()).put(
-                    KIND_DESTINATION,
-                    &key,
-                    SCHEMA,
-                    doc,
-                    vec![],
-                    Expect::Rev(l.rev),
-                );
-                if !matches!(try_commit(store.as_ref(), batch).await, Ok(false)) {
-                    return;
-                }
-            }
+            // Only the confirmation this attempt sent is marked failed; a destination since
+            // confirmed, updated or deleted is left as it is.
+            let now = clock.now().millis();
+            let _ = crate::records::modify(
+                store.as_ref(),
+                &part.key(),
+                KIND_DESTINATION,
+                &key,
+                || ServiceError::invalid("gone"),
+                |_| vec![],
+                |d: &mut Destination| {
+                    if d.token != token || d.status != DestinationStatus::InProgress {
+                        return Err(ServiceError::invalid("changed"));
+                    }
+                    d.status = DestinationStatus::Error;
+                    d.status_reason = Some(reason.clone());
+                    d.last_updated_at = now;
+                    Ok(())
+                },
+            )
+            .await;
         });
     }
 }

@@ -48,7 +48,7 @@ pub struct PartitionRules {
     /// Statements that failed while evaluating (a function's error, the step bound).
     pub errors: AtomicU64,
     /// What its actions may hold at once.
-    pub(super) budget: Arc<actions::Budget>,
+    pub(super) budget: Arc<super::budget::Budget>,
     /// Whether any rule is enabled, for the one check every message makes.
     active: std::sync::atomic::AtomicBool,
 }
@@ -291,7 +291,7 @@ impl Rules {
     }
 
     /// The partition's budget, shared by its actions and its destinations' confirmations.
-    pub(super) fn budget(&self, part: &Partition) -> Arc<actions::Budget> {
+    pub(super) fn budget(&self, part: &Partition) -> Arc<super::budget::Budget> {
         self.budgets
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -374,32 +374,17 @@ impl Rules {
     /// Follows the store's change stream: a change to a partition's rules or destinations
     /// (here or on another node) compiles that partition again; a missed stretch, all of them.
     pub fn follow(self: &Arc<Self>) {
-        let me = Arc::downgrade(self);
-        let mut rx = self.store.changes();
-        tokio::spawn(async move {
-            use tokio::sync::broadcast::error::RecvError;
-            loop {
-                let change = rx.recv().await;
-                let Some(me) = me.upgrade() else { return };
-                match change {
-                    Ok(c) => {
-                        let touched = c
-                            .records
-                            .iter()
-                            .any(|(k, _)| k == KIND_RULE || k == KIND_DESTINATION || k == "*");
-                        if touched {
-                            me.reload_key(&c.partition);
-                        }
-                    }
-                    Err(RecvError::Lagged(_)) => {
-                        for p in me.partitions() {
-                            me.compile(&p);
-                        }
-                    }
-                    Err(RecvError::Closed) => return,
+        crate::records::follow_kinds(
+            self.store.as_ref(),
+            self,
+            &[KIND_RULE, KIND_DESTINATION],
+            |me, part| me.reload_key(part),
+            |me| {
+                for p in me.partitions() {
+                    me.compile(&p);
                 }
-            }
-        });
+            },
+        );
     }
 }
 

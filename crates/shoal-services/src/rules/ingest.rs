@@ -4,7 +4,6 @@
 //! its `iot:Publish` check; `topic()` sees the topic after the prefix. A rule that does not
 //! exist or is disabled drops the message, as AWS does.
 
-use super::engine::Message;
 use super::Rules;
 use crate::reserved::{Answer, Requester, TopicService};
 use shoal_domain::Partition;
@@ -38,21 +37,7 @@ impl TopicService for BasicIngest {
         requester: &'a Requester,
     ) -> Option<BoxFuture<'a, Vec<Answer>>> {
         let (rule, rest) = shoal_domain::rules::basic_ingest(topic)?;
-        let (client_id, principal) = match requester {
-            Requester::Connection {
-                client_id,
-                certificate_id,
-            } => (Some(client_id.as_str()), certificate_id.as_deref()),
-            Requester::Http => (None, None),
-        };
-        let m = Message {
-            topic: rest,
-            payload,
-            client_id,
-            principal,
-            timestamp_ms: self.rules.clock.now().millis(),
-            hops: 0,
-        };
+        let m = requester.message(rest, payload, self.rules.clock.now().millis());
         if !self.rules.partition(part).ingest(rule, &m) {
             tracing::debug!(
                 rule,

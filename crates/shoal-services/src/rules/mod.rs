@@ -7,6 +7,7 @@
 //! rule tester, Shoal's extension (`tester.rs`). The SQL is `shoal-iotsql`'s.
 
 mod actions;
+mod budget;
 mod destinations;
 mod engine;
 mod ingest;
@@ -14,6 +15,7 @@ mod metrics;
 mod tester;
 #[cfg(test)]
 mod tests;
+mod worker;
 
 pub use actions::{HttpPort, HttpRequest};
 pub use engine::{Message, PartitionRules};
@@ -53,7 +55,7 @@ pub struct Rules {
     clock: Arc<dyn Clock>,
     ports: OnceLock<Arc<Ports>>,
     parts: RwLock<HashMap<String, Arc<PartitionRules>>>,
-    budgets: std::sync::Mutex<HashMap<String, Arc<actions::Budget>>>,
+    budgets: std::sync::Mutex<HashMap<String, Arc<budget::Budget>>>,
 }
 
 /// A rule's listing entry (TopicRuleListItem).
@@ -239,52 +241,49 @@ impl Rules {
         payload: TopicRulePayload,
     ) -> Result<()> {
         let rule_name = RuleName::parse(name).map_err(|_| no_rule(name))?;
-        let mut rule = payload.into_rule(rule_name, 0)?;
+        let rule = payload.into_rule(rule_name, 0)?;
         Self::check(&rule)?;
-        let key = part.key();
-        for _ in 0..RETRIES {
-            let old = load::<TopicRule>(self.store.as_ref(), &key, KIND_RULE, name)?
-                .ok_or_else(|| no_rule(name))?;
-            rule.created_at = old.value.created_at;
-            let batch = Batch::new(&key).put(
-                KIND_RULE,
-                name,
-                SCHEMA,
-                encode(&rule)?,
-                vec![],
-                Expect::Rev(old.rev),
-            );
-            if try_commit(self.store.as_ref(), batch).await? {
-                self.reload(part);
-                self.ensure_destinations(part, &rule).await?;
-                return Ok(());
-            }
-        }
-        Err(contention())
+        let (rule, ()) = self
+            .modify_rule(part, name, |r| {
+                let created_at = r.created_at;
+                *r = rule.clone();
+                r.created_at = created_at;
+                Ok(())
+            })
+            .await?;
+        self.ensure_destinations(part, &rule).await
     }
 
     /// EnableTopicRule and DisableTopicRule.
     pub async fn set_disabled(&self, part: &Partition, name: &str, disabled: bool) -> Result<()> {
         RuleName::parse(name).map_err(|_| no_rule(name))?;
-        let key = part.key();
-        for _ in 0..RETRIES {
-            let mut old = load::<TopicRule>(self.store.as_ref(), &key, KIND_RULE, name)?
-                .ok_or_else(|| no_rule(name))?;
-            old.value.disabled = disabled;
-            let batch = Batch::new(&key).put(
-                KIND_RULE,
-                name,
-                SCHEMA,
-                encode(&old.value)?,
-                vec![],
-                Expect::Rev(old.rev),
-            );
-            if try_commit(self.store.as_ref(), batch).await? {
-                self.reload(part);
-                return Ok(());
-            }
-        }
-        Err(contention())
+        self.modify_rule(part, name, |r| {
+            r.disabled = disabled;
+            Ok(())
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// One rule's read-modify-write; the partition's compiled rules follow it at once.
+    async fn modify_rule(
+        &self,
+        part: &Partition,
+        name: &str,
+        change: impl FnMut(&mut TopicRule) -> Result<()>,
+    ) -> Result<(TopicRule, ())> {
+        let out = crate::records::modify(
+            self.store.as_ref(),
+            &part.key(),
+            KIND_RULE,
+            name,
+            || no_rule(name),
+            |_| vec![],
+            change,
+        )
+        .await?;
+        self.reload(part);
+        Ok(out)
     }
 
     /// DeleteTopicRule.

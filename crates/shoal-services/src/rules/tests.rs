@@ -305,11 +305,11 @@ async fn basic_ingest_runs_the_named_rule_with_the_rest_of_the_topic() {
 
 #[test]
 fn a_partitions_budget_bounds_what_its_actions_hold() {
-    let b = Arc::new(actions::Budget::default());
-    let most = b.reserve(actions::BYTES_PER_PARTITION - 10).unwrap();
+    let b = Arc::new(budget::Budget::default());
+    let most = b.reserve(budget::BYTES_PER_PARTITION - 10).unwrap();
     assert!(b.reserve(11).is_none());
     let rest = b.reserve(10).unwrap();
     drop(most);
-    assert!(b.reserve(actions::BYTES_PER_PARTITION - 10).is_some());
+    assert!(b.reserve(budget::BYTES_PER_PARTITION - 10).is_some());
     drop(rest);
 }
