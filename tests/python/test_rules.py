@@ -733,3 +733,46 @@ def test_the_aws_cli_manages_a_rule(aws_cli, tmp_path, iot):
             iot.delete_topic_rule(ruleName=name)
         except ClientError:
             pass
+
+
+# --------------------------------------------------------------------------
+# Durability
+# --------------------------------------------------------------------------
+
+
+def test_acknowledged_rule_changes_survive_sigkill_and_the_rules_run_after(
+        shoal_factory, tmp_path, mk):
+    """Rules are records like any other: what CreateTopicRule, DisableTopicRule and
+    CreateTopicRuleDestination acknowledged is there after `kill -9`, and runs."""
+    import os
+    import signal
+    from test_mqtt_gateway import allow_all_policy
+    from test_mqtt_sessions import make_device_on
+    data_dir = tmp_path / "rules-crash"
+    srv = shoal_factory(data_dir)
+    iot = srv.client()
+    t = topic_of("crash")
+    live, off = rule_name(), rule_name()
+    iot.create_topic_rule(ruleName=live, topicRulePayload={
+        "sql": "SELECT v FROM '%s'" % t, "actions": [republish("out/" + t)]})
+    iot.create_topic_rule(ruleName=off, topicRulePayload={
+        "sql": "SELECT v FROM '%s'" % t, "actions": [republish("off/" + t)]})
+    iot.disable_topic_rule(ruleName=off)
+    dest = iot.create_topic_rule_destination(destinationConfiguration={
+        "httpUrlConfiguration": {"confirmationUrl": "https://hooks.example.com/in"}}
+    )["topicRuleDestination"]["arn"]
+    os.kill(srv.pid, signal.SIGKILL)
+    assert srv.proc.wait(timeout=10) == -signal.SIGKILL
+
+    srv2 = shoal_factory(data_dir)
+    iot2 = srv2.client()
+    assert iot2.get_topic_rule(ruleName=live)["rule"]["ruleDisabled"] is False
+    assert iot2.get_topic_rule(ruleName=off)["rule"]["ruleDisabled"] is True
+    assert iot2.get_topic_rule_destination(arn=dest)["topicRuleDestination"]["arn"] == dest
+    creds, (thing,) = make_device_on(iot2, tmp_path, allow_all_policy())
+    c = mk(creds, thing, srv=srv2)
+    c.connect()
+    assert c.subscribe(("out/" + t, 1), ("off/" + t, 1)) == [1, 1]
+    c.publish(t, json.dumps({"v": 1}), qos=1)
+    got = c.next_message()
+    assert (got[0], json.loads(got[1])) == ("out/" + t, {"v": 1})
