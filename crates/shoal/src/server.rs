@@ -324,7 +324,7 @@ impl Server {
             objects: objects.clone(),
             logs: logs.clone(),
             shadows: shadows_for_rules,
-            reserved: reserved_for_rules,
+            reserved: Arc::downgrade(&reserved_for_rules),
             http: rules_http,
             api_base: format!("http://{presign_host}"),
         });

@@ -424,7 +424,8 @@ fn republish_at_once(part: &Partition, ports: &Ports, job: &Job) -> Option<bool>
     else {
         return None;
     };
-    if hops >= limit || ports.reserved.owns(topic) || !shoal_mqtt::topic::valid_topic_name(topic) {
+    let reserved = ports.reserved.upgrade()?;
+    if hops >= limit || reserved.owns(topic) || !shoal_mqtt::topic::valid_topic_name(topic) {
         return None;
     }
     let message = StoredMessage {

@@ -43,8 +43,10 @@ pub struct Ports {
     pub logs: Arc<crate::DeviceLogs>,
     pub shadows: Arc<crate::Shadows>,
     /// A republish onto a service's request topic (`$$aws/things/T/shadow/update`) is handed
-    /// to the service.
-    pub reserved: Arc<crate::ReservedTopics>,
+    /// to the service. Weak: the port holds the rules engine (Basic Ingest), and the engine's
+    /// compiled rules live in the broker's shards, so a strong link would keep every service
+    /// alive after a shutdown.
+    pub reserved: std::sync::Weak<crate::ReservedTopics>,
     pub http: Arc<dyn HttpPort>,
     /// Where `enableUrl` points: the API port's base URL.
     pub api_base: String,

@@ -38,6 +38,7 @@ impl HttpPort for FakeHttp {
 
 struct Fixture {
     rules: Arc<Rules>,
+    _reserved: Arc<crate::ReservedTopics>,
     http: Arc<FakeHttp>,
     /// What the actions handed the broker: (topic, payload, hops).
     bus: mpsc::UnboundedReceiver<(String, String, u8)>,
@@ -82,12 +83,13 @@ fn fixture() -> Fixture {
         objects,
         logs,
         shadows,
-        reserved,
+        reserved: Arc::downgrade(&reserved),
         http: http.clone(),
         api_base: "http://127.0.0.1:1".into(),
     });
     Fixture {
         rules,
+        _reserved: reserved,
         http,
         bus,
         part: Partition::new(

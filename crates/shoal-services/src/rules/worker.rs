@@ -95,12 +95,14 @@ impl Worker {
                         "The republish topic is not a valid topic name".into(),
                     ));
                 }
-                if p.reserved.is_request(&topic) {
+                let Some(reserved) = p.reserved.upgrade() else {
+                    return Err((topic, "The server is shutting down".into()));
+                };
+                if reserved.is_request(&topic) {
                     // A service's request (`$$aws/things/T/shadow/update`): carried out by the
                     // service, as an iot-data Publish would be.
                     let requester = crate::reserved::Requester::Http;
-                    return match p
-                        .reserved
+                    return match reserved
                         .handle(&self.part, &topic, &payload, requester)
                         .await
                     {
@@ -108,7 +110,7 @@ impl Worker {
                         Err(e) => Err((topic, e.message)),
                     };
                 }
-                if p.reserved.owns(&topic) {
+                if reserved.owns(&topic) {
                     return Err((topic, "The topic is reserved".into()));
                 }
                 let message = StoredMessage {
