@@ -451,6 +451,7 @@ mod tests {
             ack: None,
             principal: None,
             hops: 0,
+            evaluated: false,
         })
     }
 

@@ -338,6 +338,7 @@ async fn follow_bus(
         retain,
         done,
         hops,
+        evaluated,
     }) = bus.recv().await
     {
         if partition.region != region {
@@ -358,6 +359,7 @@ async fn follow_bus(
         let durable = (retain || message.qos > 0) && !done.is_closed();
         let mut msg = Msg::from_stored(message);
         msg.hops = hops;
+        msg.evaluated = evaluated;
         let mut sent = Box::pin(router.shard(&partition).publish(msg, retain, durable));
         // Most publishes are handed over at once (a rule's republish, whose sender does not
         // wait, nearly always): only one that must wait for room or for the store gets a task.

@@ -93,6 +93,7 @@ impl LiveConnections for Live {
                 // A direct message goes to one client, not through the rules.
                 principal: None,
                 hops: 0,
+                evaluated: false,
             };
             let sent = self
                 .router

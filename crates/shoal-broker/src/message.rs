@@ -24,6 +24,8 @@ pub struct Msg {
     pub principal: Option<Arc<str>>,
     /// Republish actions that led to it (the rules engine stops loops with it).
     pub hops: u8,
+    /// The rules engine has seen it already (the messaging bus's sender evaluated it).
+    pub evaluated: bool,
 }
 
 /// Tells the sender of a direct message whether its receiver acknowledged it (`true`) or it
@@ -110,6 +112,7 @@ impl Msg {
             ack: None,
             principal: None,
             hops: 0,
+            evaluated: false,
             published_at: m.published_at,
         }
     }
@@ -153,6 +156,7 @@ mod tests {
             ack: None,
             principal: None,
             hops: 0,
+            evaluated: false,
             published_at: 1_000,
         };
         assert_eq!(m.publish_properties(4_500).message_expiry_interval, Some(7));

@@ -60,6 +60,11 @@ pub enum Requester {
         certificate_id: Option<String>,
     },
     Http,
+    /// A rule's republish onto a service's topic, `hops` republishes deep: its answers carry
+    /// the count on, so a rule that republishes what the service answers cannot loop for ever.
+    Rule {
+        hops: u8,
+    },
 }
 
 impl Requester {
@@ -76,7 +81,7 @@ impl Requester {
                 client_id,
                 certificate_id,
             } => (Some(client_id.as_str()), certificate_id.as_deref()),
-            Requester::Http => (None, None),
+            Requester::Http | Requester::Rule { .. } => (None, None),
         };
         crate::rules::Message {
             topic,
@@ -84,7 +89,15 @@ impl Requester {
             client_id,
             principal,
             timestamp_ms,
-            hops: 0,
+            hops: self.hops(),
+        }
+    }
+
+    /// Republishes that led to the request (0 unless a rule made it).
+    pub fn hops(&self) -> u8 {
+        match self {
+            Requester::Rule { hops } => *hops,
+            _ => 0,
         }
     }
 }
@@ -168,7 +181,14 @@ impl ReservedTopics {
             return Ok(Handled::ToRequester(answers));
         }
         let rejection = rejection(&answers);
-        self.publish(part, answers).await?;
+        publish_at(
+            &self.messaging,
+            self.clock.as_ref(),
+            part,
+            answers,
+            requester.hops(),
+        )
+        .await?;
         Ok(Handled::Answered { rejection })
     }
 
@@ -206,6 +226,17 @@ pub(crate) async fn publish(
     part: &Partition,
     answers: Vec<Answer>,
 ) -> Result<()> {
+    publish_at(messaging, clock, part, answers, 0).await
+}
+
+/// `publish` of the answers to a request `hops` republishes deep.
+async fn publish_at(
+    messaging: &Messaging,
+    clock: &dyn Clock,
+    part: &Partition,
+    answers: Vec<Answer>,
+    hops: u8,
+) -> Result<()> {
     for a in answers {
         let message = StoredMessage {
             topic: a.topic,
@@ -214,7 +245,9 @@ pub(crate) async fn publish(
             props: MessageProps::default(),
             published_at: clock.now().millis(),
         };
-        messaging.publish(part.clone(), message, false).await?;
+        messaging
+            .publish_at(part.clone(), message, false, hops)
+            .await?;
     }
     Ok(())
 }

@@ -11,12 +11,17 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
 use shoal_services::rules::{HttpPort, HttpRequest};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// Response bytes read at most (AWS retries only when the answer is at most 16 KB).
 const MAX_ANSWER: usize = 16 * 1024;
 /// Outbound requests of the whole process at once (each account and region has its own
 /// smaller share, `HTTP_PER_PARTITION`): sockets stay well inside the open-files limit.
 const MAX_IN_FLIGHT: usize = 1024;
+/// Host name resolutions at once: each holds a blocking thread until the resolver answers
+/// (after the request's own time-out too), so a name whose DNS server never answers cannot
+/// take the blocking pool other work needs.
+const MAX_RESOLVING: usize = 64;
 
 /// A CIDR network.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -84,13 +89,22 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (s[0] & 0xffc0) == 0xfe80 // link local fe80::/10
-                || (s[0] == 0x64 && s[1] == 0xff9b) // NAT64 to any IPv4
-                || (s[0] == 0x2001 && s[1] == 0xdb8)) // documentation
+            // Only global unicast (2000::/3) is public; within it, documentation, Teredo
+            // (whose IPv4 is hidden) and 6to4 of a non-public IPv4 are not.
+            let global = (s[0] & 0xe000) == 0x2000;
+            let documentation = s[0] == 0x2001 && s[1] == 0x0db8;
+            let teredo = s[0] == 0x2001 && s[1] == 0;
+            let six_to_four = s[0] == 0x2002;
+            if six_to_four {
+                let v4 = std::net::Ipv4Addr::new(
+                    (s[1] >> 8) as u8,
+                    s[1] as u8,
+                    (s[2] >> 8) as u8,
+                    s[2] as u8,
+                );
+                return is_public(IpAddr::V4(v4));
+            }
+            global && !documentation && !teredo
         }
     }
 }
@@ -99,6 +113,7 @@ pub struct RulesHttp {
     allow: Vec<Network>,
     tls: tokio_rustls::TlsConnector,
     in_flight: tokio::sync::Semaphore,
+    resolving: Arc<tokio::sync::Semaphore>,
 }
 
 impl RulesHttp {
@@ -116,6 +131,7 @@ impl RulesHttp {
             allow,
             tls,
             in_flight: tokio::sync::Semaphore::new(MAX_IN_FLIGHT),
+            resolving: Arc::new(tokio::sync::Semaphore::new(MAX_RESOLVING)),
         })
     }
 
@@ -128,10 +144,23 @@ impl RulesHttp {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
             Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::net::lookup_host((bare, port))
+            Err(_) => {
+                let permit = self
+                    .resolving
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| "shutting down".to_string())?;
+                let name = bare.to_string();
+                tokio::task::spawn_blocking(move || {
+                    let _held = permit;
+                    std::net::ToSocketAddrs::to_socket_addrs(&(name.as_str(), port))
+                        .map(|a| a.collect::<Vec<_>>())
+                })
                 .await
+                .map_err(|e| e.to_string())?
                 .map_err(|e| format!("{host} could not be resolved: {e}"))?
-                .collect(),
+            }
         };
         // Any refused address refuses the host: a name that also resolves inside is refused
         // whichever address would have been tried.
@@ -158,6 +187,9 @@ impl RulesHttp {
             _ => return Err("the URL must be http or https".into()),
         };
         let host = uri.host().ok_or("the URL has no host")?.to_string();
+        if uri.port().is_some() && uri.port_u16().is_none() {
+            return Err("the URL's port is not a port number".into());
+        }
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let addrs = self.resolve(&host, port).await?;
         let tcp = tokio::net::TcpStream::connect(&addrs[..])
@@ -214,15 +246,11 @@ impl HttpPort for RulesHttp {
         timeout: std::time::Duration,
     ) -> shoal_store::BoxFuture<'_, Result<u16, String>> {
         Box::pin(async move {
-            let send = async {
-                let _permit = self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .map_err(|_| "shutting down".to_string())?;
-                self.send(req).await
+            // Waiting for one of the process's permits is not the request's time.
+            let Ok(_permit) = self.in_flight.acquire().await else {
+                return Err("shutting down".to_string());
             };
-            match tokio::time::timeout(timeout, send).await {
+            match tokio::time::timeout(timeout, self.send(req)).await {
                 Ok(r) => r,
                 Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
             }
@@ -254,7 +282,12 @@ mod tests {
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "2002:5db8:d822::1",
+        ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
     }

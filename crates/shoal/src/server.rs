@@ -228,6 +228,7 @@ impl Server {
             ],
         ));
         reserved.set_rules(rules.clone());
+        messaging.set_rules(&rules);
         let rules_http: Arc<dyn shoal_services::rules::HttpPort> = Arc::new(
             crate::rules_http::RulesHttp::new(&cfg.rules.allow_networks)?,
         );

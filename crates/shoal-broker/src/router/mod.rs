@@ -324,7 +324,8 @@ impl Router {
         };
         if let Ok(mut shards) = router.inner.shards.write() {
             for (part, r) in restored {
-                let shard = router.spawn_shard(&part, Some(r));
+                let rules = router.inner.rules.as_ref().map(|x| x.partition(&part));
+                let shard = router.spawn_shard(&part, Some(r), rules);
                 shards.insert(part, shard);
             }
         }
@@ -342,13 +343,16 @@ impl Router {
         {
             return s;
         }
+        // The partition's rules are compiled (store reads) before the map is locked, so a
+        // tenant's first message never holds up every other tenant's shard lookups.
+        let rules = self.inner.rules.as_ref().map(|r| r.partition(part));
         let Ok(mut shards) = self.inner.shards.write() else {
             // A poisoned map: a shard of its own still serves this caller.
-            return self.spawn_shard(part, None);
+            return self.spawn_shard(part, None, rules);
         };
         shards
             .entry(part.clone())
-            .or_insert_with(|| self.spawn_shard(part, None))
+            .or_insert_with(|| self.spawn_shard(part, None, rules))
             .clone()
     }
 
@@ -388,13 +392,17 @@ impl Router {
         }
     }
 
-    fn spawn_shard(&self, part: &Partition, restored: Option<Restored>) -> Shard {
+    fn spawn_shard(
+        &self,
+        part: &Partition,
+        restored: Option<Restored>,
+        rules: Option<Arc<PartitionRules>>,
+    ) -> Shard {
         let (tx, rx) = mpsc::channel(QUEUE);
         let offline = Arc::new(AtomicUsize::new(0));
         let events = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let clock = self.inner.clock.clone();
         let now = clock.now().millis();
-        let rules = self.inner.rules.as_ref().map(|r| r.partition(part));
         let mut state = State {
             part: part.key(),
             table: Table::default(),
@@ -607,7 +615,7 @@ impl Shard {
         retain: bool,
         durable: bool,
     ) -> impl std::future::Future<Output = bool> + 'static {
-        if let Some(rules) = &self.rules {
+        if let Some(rules) = self.rules.as_ref().filter(|_| !msg.evaluated) {
             rules.evaluate(&msg.rule_message());
         }
         let (ack, wait) = if durable {

@@ -20,6 +20,7 @@ fn msg(topic: &str, payload: &'static str) -> Msg {
         ack: None,
         principal: None,
         hops: 0,
+        evaluated: false,
         published_at: 1,
     }
 }

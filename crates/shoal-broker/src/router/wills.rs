@@ -97,6 +97,7 @@ mod tests {
                 ack: None,
                 principal: None,
                 hops: 0,
+                evaluated: false,
                 published_at: 0,
             },
             retain: false,

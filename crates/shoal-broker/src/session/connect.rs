@@ -124,6 +124,7 @@ impl Session {
                     ack: None,
                     principal: None,
                     hops: 0,
+                    evaluated: false,
                     published_at: self.now(),
                 },
                 retain: w.retain,

@@ -154,6 +154,7 @@ impl Session {
             ack: None,
             principal: self.rule_principal.clone(),
             hops: 0,
+            evaluated: false,
             published_at: now,
         };
         Ok(Inbound::Route {
@@ -281,6 +282,7 @@ impl Session {
                             ack: None,
                             principal: None,
                             hops: 0,
+                            evaluated: false,
                             published_at: self.now(),
                         };
                         let d = crate::router::Delivery {

@@ -204,6 +204,14 @@ impl Action {
                     ));
                 }
                 let headers = pairs(b.get("headers"), "http.headers", 100)?;
+                // The request's framing is Shoal's to write, not a rule's.
+                if let Some((k, _)) = headers.iter().find(|(k, _)| {
+                    ["host", "content-length", "transfer-encoding", "connection", "upgrade"]
+                        .iter()
+                        .any(|h| k.eq_ignore_ascii_case(h))
+                }) {
+                    return Err(invalid(format!("http.headers may not set {k}")));
+                }
                 Ok(Action::Http(HttpAction {
                     url,
                     confirmation_url,
@@ -267,7 +275,7 @@ impl Action {
                 t
             }
             Action::Http(h) => {
-                let mut t = vec![h.url.as_str()];
+                let mut t = vec![h.url.as_str(), h.confirmation_url.as_str()];
                 t.extend(h.headers.iter().map(|(_, v)| v.as_str()));
                 t
             }

@@ -60,6 +60,8 @@ pub struct Inbound {
     pub done: oneshot::Sender<()>,
     /// Republish actions that led to it (0: a client's or service's own message).
     pub hops: u8,
+    /// The rules engine has seen it already (in its sender's task).
+    pub evaluated: bool,
 }
 
 /// HTTP publishes waiting for the broker; a full bus makes callers wait.
@@ -72,6 +74,9 @@ pub struct Messaging {
     bus_rx: Mutex<Option<mpsc::Receiver<Inbound>>>,
     /// The broker's live connections, once it runs.
     live: std::sync::OnceLock<Arc<dyn LiveConnections>>,
+    /// The rules engine, which evaluates a message handed to the bus in its sender's task
+    /// (the bus's one task is every tenant's).
+    rules: std::sync::OnceLock<std::sync::Weak<crate::Rules>>,
 }
 
 fn queue_prefix(client_id: &str) -> String {
@@ -91,12 +96,35 @@ impl Messaging {
             bus,
             bus_rx: Mutex::new(Some(rx)),
             live: std::sync::OnceLock::new(),
+            rules: std::sync::OnceLock::new(),
         }
     }
 
     /// The broker installs its live connections once, when it starts.
     pub fn set_live(&self, live: Arc<dyn LiveConnections>) {
         let _ = self.live.set(live);
+    }
+
+    /// Installs the rules engine that sees what goes through the bus.
+    pub fn set_rules(&self, rules: &Arc<crate::Rules>) {
+        let _ = self.rules.set(Arc::downgrade(rules));
+    }
+
+    /// Evaluates a message about to go through the bus against the partition's rules, here,
+    /// in the sender's task; the broker then skips it.
+    fn evaluate(&self, partition: &Partition, message: &StoredMessage, hops: u8) -> bool {
+        let Some(rules) = self.rules.get().and_then(std::sync::Weak::upgrade) else {
+            return false;
+        };
+        rules.partition(partition).evaluate(&crate::rules::Message {
+            topic: &message.topic,
+            payload: &message.payload,
+            client_id: None,
+            principal: None,
+            timestamp_ms: message.published_at,
+            hops,
+        });
+        true
     }
 
     /// The broker's live connections; refused on a node that runs no broker.
@@ -126,6 +154,18 @@ impl Messaging {
         message: StoredMessage,
         retain: bool,
     ) -> Result<()> {
+        self.publish_at(partition, message, retain, 0).await
+    }
+
+    /// `publish` of a message `hops` rule republishes deep (a service's answer to a rule).
+    pub async fn publish_at(
+        &self,
+        partition: Partition,
+        message: StoredMessage,
+        retain: bool,
+        hops: u8,
+    ) -> Result<()> {
+        let evaluated = self.evaluate(&partition, &message, hops);
         let (done, wait) = oneshot::channel();
         let unavailable = || {
             ServiceError::new(
@@ -139,7 +179,8 @@ impl Messaging {
                 message,
                 retain,
                 done,
-                hops: 0,
+                hops,
+                evaluated,
             })
             .await
             .map_err(|_| unavailable())?;
@@ -160,6 +201,7 @@ impl Messaging {
         message: StoredMessage,
         hops: u8,
     ) -> Result<()> {
+        let evaluated = self.evaluate(&partition, &message, hops);
         let (done, _) = oneshot::channel();
         self.bus
             .send(Inbound {
@@ -168,6 +210,7 @@ impl Messaging {
                 retain: false,
                 done,
                 hops,
+                evaluated,
             })
             .await
             .map_err(|_| {

@@ -130,7 +130,7 @@ impl Provisioning {
                 client_id,
                 certificate_id,
             } => (client_id.as_str(), certificate_id.as_deref().unwrap_or("")),
-            Requester::Http => ("", ""),
+            Requester::Http | Requester::Rule { .. } => ("", ""),
         };
         let pem = self.identity.describe_certificate(part, cert_id)?.pem;
         let event = json!({

@@ -409,6 +409,17 @@ impl CompiledAction {
     }
 }
 
+/// The `Action` member a job belongs to (none for a template that failed).
+fn job_kind(job: &Job) -> Option<&'static str> {
+    Some(match job {
+        Job::Republish { .. } => "republish",
+        Job::Http { .. } => "http",
+        Job::S3 { .. } => "s3",
+        Job::Logs { .. } => "cloudwatchLogs",
+        Job::Failed { .. } => return None,
+    })
+}
+
 /// A republish onto an ordinary topic, within the hop limit, handed to this node's broker
 /// now: whether it was taken; `None` when it goes the worker's way (a reserved topic, a bad
 /// topic, the loop limit: the worker fails it and the error action hears; or no broker here).
@@ -425,7 +436,14 @@ fn republish_at_once(part: &Partition, ports: &Ports, job: &Job) -> Option<bool>
         return None;
     };
     let reserved = ports.reserved.upgrade()?;
-    if hops >= limit || reserved.owns(topic) || !shoal_mqtt::topic::valid_topic_name(topic) {
+    // Only an original message republishes inline: what a republished message republishes
+    // goes through the action's queue and worker, so rules that republish onto their own
+    // filters (several actions each) cannot multiply work inside one publisher's task.
+    if *hops > 0
+        || hops >= limit
+        || reserved.owns(topic)
+        || !shoal_mqtt::topic::valid_topic_name(topic)
+    {
         return None;
     }
     let message = StoredMessage {
@@ -445,7 +463,19 @@ fn offer(
     mut work: Work,
 ) {
     work.held = budget.reserve(work.size());
+    let failure = work.failure.clone();
+    let kind = job_kind(&work.job);
     let sent = work.held.is_some() && queue.as_ref().is_some_and(|q| q.try_send(work).is_ok());
+    if !sent {
+        // Dropped work is a failure the message's error action hears of.
+        if let (Some(f), Some(kind)) = (failure, kind) {
+            f.record(
+                kind,
+                "",
+                "The action's queue is full (or the account's budget is spent)",
+            );
+        }
+    }
     let c = if sent {
         &counters.queued
     } else {

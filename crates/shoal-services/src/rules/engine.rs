@@ -51,6 +51,9 @@ pub struct PartitionRules {
     pub(super) budget: Arc<super::budget::Budget>,
     /// Whether any rule is enabled, for the one check every message makes.
     active: std::sync::atomic::AtomicBool,
+    /// One compilation at a time: the API's own and the change stream's may run together, and
+    /// the one that read the store last must be the one that stays.
+    compiling: std::sync::Mutex<()>,
 }
 
 #[derive(Default)]
@@ -282,6 +285,7 @@ impl Rules {
             errors: AtomicU64::new(0),
             budget: self.budget(part),
             active: std::sync::atomic::AtomicBool::new(false),
+            compiling: std::sync::Mutex::new(()),
         });
         let mut parts = self.parts.write().unwrap_or_else(|p| p.into_inner());
         let p = parts.entry(key).or_insert(p).clone();
@@ -322,6 +326,7 @@ impl Rules {
     }
 
     fn compile(&self, p: &Arc<PartitionRules>) {
+        let _one = p.compiling.lock().unwrap_or_else(|e| e.into_inner());
         match self.load_set(p) {
             Ok(set) => p.replace(set),
             Err(e) => {

@@ -54,6 +54,12 @@ impl Rules {
         let v = sql_version(version);
         let statement = parse_sql(sql, v)?;
         let p = self.partition(part);
+        if actions.len() > shoal_domain::rules::MAX_ACTIONS {
+            return Err(ServiceError::invalid(format!(
+                "A rule can have at most {} actions",
+                shoal_domain::rules::MAX_ACTIONS
+            )));
+        }
         let typed: Vec<Action> = actions
             .iter()
             .map(Action::from_json)

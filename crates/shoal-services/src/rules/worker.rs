@@ -101,7 +101,7 @@ impl Worker {
                 if reserved.is_request(&topic) {
                     // A service's request (`$$aws/things/T/shadow/update`): carried out by the
                     // service, as an iot-data Publish would be.
-                    let requester = crate::reserved::Requester::Http;
+                    let requester = crate::reserved::Requester::Rule { hops: hops + 1 };
                     return match reserved
                         .handle(&self.part, &topic, &payload, requester)
                         .await
@@ -120,10 +120,20 @@ impl Worker {
                     props,
                     published_at: 0,
                 };
-                p.messaging
-                    .forward(self.part.clone(), message, hops + 1)
-                    .await
-                    .map_err(|e| (topic, e.message))
+                // Routed (and evaluated by the rules again) in this worker's task, so a tenant's
+                // republishing rules run at the pace of their own workers, never in a task
+                // other tenants share.
+                match p.messaging.route(&self.part, message.clone(), hops + 1) {
+                    Some(true) => Ok(()),
+                    Some(false) => {
+                        Err((topic, "The broker's queue for the account is full".into()))
+                    }
+                    None => p
+                        .messaging
+                        .forward(self.part.clone(), message, hops + 1)
+                        .await
+                        .map_err(|e| (topic, e.message)),
+                }
             }
             Job::Http {
                 url,
