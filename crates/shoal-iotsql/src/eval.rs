@@ -61,6 +61,8 @@ pub struct Context<'a> {
     /// The payload as SQL values, read on first use per kind of version (2015-10-08 types
     /// whole-number decimals differently) and shared by every rule that evaluates it.
     roots: [std::cell::OnceCell<Value>; 2],
+    /// Steps left of [`MAX_MESSAGE_STEPS`] for every evaluation of this message.
+    steps_left: Cell<u64>,
 }
 
 impl<'a> Context<'a> {
@@ -78,6 +80,7 @@ impl<'a> Context<'a> {
             new_uuid: &nil_uuid,
             shadows: &NoShadows,
             roots: Default::default(),
+            steps_left: Cell::new(MAX_MESSAGE_STEPS),
         }
     }
 
@@ -199,6 +202,11 @@ impl Statement {
 /// hours; real rules stay far below.
 pub const MAX_EVAL_STEPS: u64 = 1_000_000;
 
+/// Most units of work all the evaluations of one message may do together (every rule's
+/// statement and every action's templates): a thousand heavy rules cannot make one message
+/// cost a thousand times [`MAX_EVAL_STEPS`]. What runs past it fails as too complex.
+pub const MAX_MESSAGE_STEPS: u64 = 4_000_000;
+
 pub(crate) struct Evaluator<'c, 'a> {
     pub(crate) ctx: &'c Context<'a>,
     pub(crate) version: SqlVersion,
@@ -223,10 +231,12 @@ impl<'c, 'a> Evaluator<'c, 'a> {
 
     pub(crate) fn charge(&self, steps: u64) -> Result<(), EvalError> {
         let left = self.budget.get();
-        if steps > left {
+        let message_left = self.ctx.steps_left.get();
+        if steps > left || steps > message_left {
             return Err(EvalError::TooComplex);
         }
         self.budget.set(left - steps);
+        self.ctx.steps_left.set(message_left - steps);
         Ok(())
     }
 

@@ -48,7 +48,7 @@ pub use ast::{
     UnaryOp,
 };
 pub use error::{EvalError, ParseError};
-pub use eval::{Context, NoShadows, Output, ShadowSource, MAX_EVAL_STEPS};
+pub use eval::{Context, NoShadows, Output, ShadowSource, MAX_EVAL_STEPS, MAX_MESSAGE_STEPS};
 pub use index::RuleIndex;
 pub use parser::{parse, MAX_DEPTH, MAX_STATEMENT_BYTES};
 pub use set::{MAX_VARIABLES, MAX_VARIABLE_BYTES, MAX_VARIABLE_NAME_CHARS};

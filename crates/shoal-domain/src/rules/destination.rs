@@ -96,8 +96,8 @@ impl Destination {
     }
 
     /// UpdateTopicRuleDestination: "You can only enable a destination in DISABLED status
-    /// [and] only disable one in ENABLED"; IN_PROGRESS (from IN_PROGRESS or ERROR) starts a
-    /// new confirmation, which the caller sends with the new token
+    /// [and] only disable one in ENABLED"; IN_PROGRESS starts a new confirmation, which the
+    /// caller sends with the new token
     /// (https://docs.aws.amazon.com/iot/latest/apireference/API_UpdateTopicRuleDestination.html).
     /// Returns whether a confirmation must be sent.
     pub fn update(&mut self, to: DestinationStatus, new_token: String, now: i64) -> Result<bool> {
@@ -105,7 +105,9 @@ impl Destination {
         let resend = match (self.status, to) {
             (S::Disabled, S::Enabled) | (S::Enabled, S::Disabled) => false,
             (S::Enabled, S::Enabled) | (S::Disabled, S::Disabled) => false,
-            (S::InProgress | S::Error, S::InProgress) => true,
+            // "Calling UpdateTopicRuleDestination causes a new confirmation challenge to be
+            // sent" whatever the status was.
+            (S::InProgress | S::Error | S::Enabled | S::Disabled, S::InProgress) => true,
             (S::InProgress, S::Enabled) => {
                 return Err(ServiceError::invalid(
                     "The destination has not been confirmed: confirm it with the token sent to its confirmation URL",

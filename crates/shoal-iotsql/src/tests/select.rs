@@ -372,3 +372,21 @@ fn paths() {
     assert_eq!(val("a.x.y", doc), None);
     assert_eq!(val("get(*, 'arr')", doc), Some(json!([10, 20])));
 }
+
+#[test]
+fn every_evaluation_of_one_message_shares_one_budget() {
+    // Each evaluation fits MAX_EVAL_STEPS; together they pass MAX_MESSAGE_STEPS.
+    let items: Vec<String> = (0..100_000).map(|i| format!("{{\"n\":{i}}}")).collect();
+    let payload = format!("{{\"a\": [{}]}}", items.join(","));
+    let stmt = crate::parse(
+        "SELECT VALUE (SELECT VALUE n FROM a WHERE n > -1) FROM 'x'",
+        crate::SqlVersion::V2016_03_23,
+    )
+    .unwrap();
+    let ctx = crate::Context::new("x", payload.as_bytes(), 0);
+    let outcomes: Vec<bool> = (0..12).map(|_| stmt.evaluate_output(&ctx).is_ok()).collect();
+    assert!(outcomes[0], "one evaluation fits");
+    assert!(outcomes.contains(&false), "twelve do not: {outcomes:?}");
+    let fresh = crate::Context::new("x", payload.as_bytes(), 0);
+    assert!(stmt.evaluate_output(&fresh).is_ok(), "another message has its own budget");
+}

@@ -32,6 +32,15 @@ fn key_of(part: &Partition, arn: &str) -> Result<String> {
         .ok_or_else(|| no_destination(arn))
 }
 
+/// A destination's id: a UUID-shaped digest of its confirmation URL.
+fn destination_id(url: &str) -> String {
+    use sha2::Digest;
+    let d = sha2::Sha256::digest(url.as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+}
+
 /// A confirmation token: the destination's partition and id (so the unsigned `enableUrl`
 /// finds it) and a secret.
 fn new_token(part: &Partition, id: &str) -> String {
@@ -81,7 +90,9 @@ impl Rules {
                 format!("An account can have at most {MAX_DESTINATIONS} topic rule destinations"),
             ));
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        // The id comes from the URL, so two creations of one URL at once (two rules naming
+        // it) make one record: the second is refused by the store, not stored twice.
+        let id = destination_id(confirmation_url);
         let arn = part.arn("ruledestination", &format!("http/{id}"));
         let d = Destination::new(
             arn,
@@ -98,7 +109,13 @@ impl Rules {
             Expect::Absent,
         );
         if !try_commit(self.store.as_ref(), batch).await? {
-            return Err(contention());
+            return Err(ServiceError::new(
+                ErrorKind::AlreadyExists {
+                    resource_id: d.arn.clone(),
+                    resource_arn: d.arn.clone(),
+                },
+                format!("A topic rule destination for {confirmation_url} already exists"),
+            ));
         }
         self.reload(part);
         self.send_confirmation(part, &id, &d);

@@ -32,6 +32,10 @@ pub struct Message<'a> {
     pub hops: u8,
 }
 
+/// FROM filters matching one message whose indexes each read its payload; past it the
+/// message is read once and every rule of those filters evaluated.
+const MAX_SCANS: usize = 4;
+
 /// Republished messages that may themselves be republished, at most (AWS documents the loop
 /// and no limit, https://docs.aws.amazon.com/iot/latest/developerguide/iot-create-rule.html).
 pub const MAX_HOPS: u8 = 8;
@@ -140,9 +144,22 @@ impl PartitionRules {
             let mut ids = c.take();
             ids.clear();
             let mut one = Vec::new();
-            for g in groups {
-                g.index.candidates(m.payload, &mut one);
-                ids.extend_from_slice(&one);
+            let groups: Vec<&FilterGroup> = groups.collect();
+            if groups.len() > MAX_SCANS {
+                // Many filters match (one payload scan each would add up): every rule of
+                // them is a candidate, evaluated within the message's step budget.
+                ids.extend(
+                    set.rules
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| filter_matches(&r.statement.from, m.topic))
+                        .map(|(i, _)| i),
+                );
+            } else {
+                for g in groups {
+                    g.index.candidates(m.payload, &mut one);
+                    ids.extend_from_slice(&one);
+                }
             }
             if !ids.is_empty() {
                 let m = &rules.stamped(m);
@@ -200,11 +217,16 @@ impl PartitionRules {
     }
 }
 
-/// `get_thing_shadow` reads Shoal's shadows of the message's partition.
+/// `get_thing_shadow` reads Shoal's shadows of the message's partition, at most
+/// `SHADOW_READS` times for one message (each is a store read).
 struct ShadowReader<'a> {
     shadows: &'a crate::Shadows,
     part: &'a Partition,
+    reads: std::cell::Cell<u32>,
 }
+
+/// Shadow reads one message's rules may make; past it `get_thing_shadow` is Undefined.
+const SHADOW_READS: u32 = 16;
 
 impl ShadowSource for ShadowReader<'_> {
     fn get_thing_shadow(
@@ -213,6 +235,10 @@ impl ShadowSource for ShadowReader<'_> {
         shadow: Option<&str>,
         _role_arn: &str,
     ) -> Option<serde_json::Value> {
+        if self.reads.get() >= SHADOW_READS {
+            return None;
+        }
+        self.reads.set(self.reads.get() + 1);
         let id = crate::shadows::ShadowId {
             thing: shoal_domain::ThingName::parse(thing).ok()?,
             name: match shadow {
@@ -254,6 +280,7 @@ impl Rules {
         let reader = self.ports().map(|p| ShadowReader {
             shadows: &p.shadows,
             part,
+            reads: std::cell::Cell::new(0),
         });
         let mut ctx = Context::new(m.topic, m.payload, now)
             .with_account_id(part.account.as_str())
