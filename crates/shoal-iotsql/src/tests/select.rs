@@ -384,9 +384,14 @@ fn every_evaluation_of_one_message_shares_one_budget() {
     )
     .unwrap();
     let ctx = crate::Context::new("x", payload.as_bytes(), 0);
-    let outcomes: Vec<bool> = (0..12).map(|_| stmt.evaluate_output(&ctx).is_ok()).collect();
+    let outcomes: Vec<bool> = (0..12)
+        .map(|_| stmt.evaluate_output(&ctx).is_ok())
+        .collect();
     assert!(outcomes[0], "one evaluation fits");
     assert!(outcomes.contains(&false), "twelve do not: {outcomes:?}");
     let fresh = crate::Context::new("x", payload.as_bytes(), 0);
-    assert!(stmt.evaluate_output(&fresh).is_ok(), "another message has its own budget");
+    assert!(
+        stmt.evaluate_output(&fresh).is_ok(),
+        "another message has its own budget"
+    );
 }
