@@ -144,8 +144,7 @@ impl PartitionRules {
             let mut ids = c.take();
             ids.clear();
             let mut one = Vec::new();
-            let groups: Vec<&FilterGroup> = groups.collect();
-            if groups.len() > MAX_SCANS {
+            if groups.clone().count() > MAX_SCANS {
                 // Many filters match (one payload scan each would add up): every rule of
                 // them is a candidate, evaluated within the message's step budget.
                 ids.extend(
