@@ -64,3 +64,50 @@ pub async fn reset(
     let names: Vec<String> = targets.iter().map(Partition::key).collect();
     Ok(crate::json::ok(&json!({ "partitions": names }), request_id))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockIn {
+    advance_seconds: Option<i64>,
+}
+
+/// `POST /shoal/test/clock` `{"advanceSeconds": N}` (1 to 3600), only on a server started
+/// with `SHOAL_TEST_CLOCK=1` and only with the admin key: moves the server's clock forward,
+/// flushes the operational counters, runs every timer then due (fleet metrics, alarms, job
+/// time-outs...) and answers `{"now": EPOCH_MS, "fired": N}` once they ran. End-to-end tests
+/// use it instead of waiting minutes; anywhere else the path does not exist.
+pub async fn test_clock(
+    state: &ApiState,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    request_id: &str,
+) -> Result<http::Response<http_body_util::Full<Bytes>>, ApiError> {
+    let Some(clock) = &state.test_clock else {
+        return Err(ApiError::UnknownOperation(
+            "POST /shoal/test/clock exists only on a server started with SHOAL_TEST_CLOCK=1".into(),
+        ));
+    };
+    let caller = crate::auth::authenticate_request(state, parts, body)?;
+    if state.admin_key.as_deref() != Some(caller.access_key_id.as_str()) {
+        return Err(ServiceError::new(
+            ErrorKind::Forbidden,
+            "Only the operator's admin key may move the test clock",
+        )
+        .into());
+    }
+    let input: ClockIn = serde_json::from_slice(body)
+        .map_err(|e| ApiError::Serialization(format!("The body is not valid: {e}")))?;
+    let secs = input.advance_seconds.unwrap_or(0);
+    if !(1..=3600).contains(&secs) {
+        return Err(ApiError::invalid(
+            "advanceSeconds must be between 1 and 3600",
+        ));
+    }
+    clock.advance_millis(secs * 1000);
+    state.cloudwatch.flush_counters().await?;
+    let fired = state.cloudwatch.scheduler().run_due().await?;
+    Ok(crate::json::ok(
+        &json!({ "now": state.clock.now().millis(), "fired": fired }),
+        request_id,
+    ))
+}

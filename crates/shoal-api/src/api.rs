@@ -22,6 +22,21 @@ pub enum Protocol {
     AwsJson,
     /// restXml (S3): `<Error><Code>...</Code><Message>...</Message>...</Error>`.
     RestXml,
+    /// Smithy RPC v2 CBOR with awsQueryCompatible errors (CloudWatch): a CBOR
+    /// `{"__type", "message"}` and the query code in `x-amzn-query-error`.
+    CborQuery,
+    /// awsJson 1.0 with awsQueryCompatible errors (CloudWatch).
+    JsonQuery,
+}
+
+impl Protocol {
+    /// Whether request failures are answered the awsJson way (400 and a code of their own).
+    pub fn is_rpc(self) -> bool {
+        matches!(
+            self,
+            Protocol::AwsJson | Protocol::CborQuery | Protocol::JsonQuery
+        )
+    }
 }
 
 /// Who calls: an account's access key (may do everything), or a device on the device HTTPS
@@ -121,6 +136,10 @@ pub trait Api {
     /// For logs.
     const NAME: &'static str;
     const PROTOCOL: Protocol;
+    /// The protocol of one request, for an API that speaks several (CloudWatch).
+    fn protocol(_headers: &HeaderMap) -> Protocol {
+        Self::PROTOCOL
+    }
     /// The body of its answers.
     type Output: ReplyBody;
 
@@ -180,6 +199,7 @@ pub async fn serve<A: Api>(
     query: &str,
 ) -> Response<A::Output> {
     let request_id = call.request_id;
+    let protocol = A::protocol(call.headers);
     let result = match A::parse(method, path, query, call.headers) {
         Ok(endpoint) => {
             tracing::debug!(api = A::NAME, ?endpoint, request_id, "request");
@@ -188,7 +208,7 @@ pub async fn serve<A: Api>(
         Err(e) => Err(e),
     };
     result.unwrap_or_else(|e| {
-        e.into_response(A::PROTOCOL, A::code, request_id)
+        e.into_response(protocol, A::code, request_id)
             .map(A::Output::from_full)
     })
 }

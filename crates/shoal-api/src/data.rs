@@ -155,6 +155,7 @@ impl Api for Data {
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::SqlParse
+            | ErrorKind::Parameter(_)
             | ErrorKind::IndexNotReady
             | ErrorKind::Storage(_)
             | ErrorKind::NotSupported => INVALID,

@@ -108,10 +108,10 @@ impl ApiError {
                 None,
             ),
             // awsJson answers request failures with 400 and its own codes.
-            ApiError::UnknownOperation(m) if protocol == Protocol::AwsJson => {
+            ApiError::UnknownOperation(m) if protocol.is_rpc() => {
                 (S::BAD_REQUEST, "UnknownOperationException", m.clone(), None)
             }
-            ApiError::Serialization(m) if protocol == Protocol::AwsJson => {
+            ApiError::Serialization(m) if protocol.is_rpc() => {
                 (S::BAD_REQUEST, "SerializationException", m.clone(), None)
             }
             ApiError::UnknownOperation(m) => {
@@ -150,6 +150,23 @@ impl ApiError {
                 let mut resp = crate::json::response(status, &body, request_id);
                 if let Ok(v) = HeaderValue::from_str(code) {
                     resp.headers_mut().insert("x-amzn-ErrorType", v);
+                }
+                resp
+            }
+            Protocol::CborQuery | Protocol::JsonQuery => {
+                let body = serde_json::json!({ "__type": code, "message": message });
+                let cbor = protocol == Protocol::CborQuery;
+                let mut resp = crate::monitoring::wire::ok(&body, cbor, request_id);
+                *resp.status_mut() = status;
+                // awsQueryCompatible: the query protocol's code and fault side.
+                let side = if status.is_server_error() {
+                    "Receiver"
+                } else {
+                    "Sender"
+                };
+                let query = format!("{};{side}", crate::monitoring::query_code(code));
+                if let Ok(v) = HeaderValue::from_str(&query) {
+                    resp.headers_mut().insert("x-amzn-query-error", v);
                 }
                 resp
             }

@@ -162,6 +162,7 @@ impl Api for JobsData {
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::SqlParse
+            | ErrorKind::Parameter(_)
             | ErrorKind::IndexNotReady
             | ErrorKind::NotSupported
             | ErrorKind::Storage(_)

@@ -20,6 +20,7 @@ mod jobs_data;
 mod json;
 mod logs;
 mod metrics;
+mod monitoring;
 mod request;
 mod s3;
 mod server;
@@ -64,6 +65,10 @@ pub struct ApiState {
     pub tunnels: Arc<shoal_services::Tunnels>,
     /// The rules engine's topic rules and destinations.
     pub rules: Arc<shoal_services::Rules>,
+    /// CloudWatch metrics and alarms.
+    pub cloudwatch: Arc<shoal_services::CloudWatch>,
+    /// The test clock (`SHOAL_TEST_CLOCK=1`): `POST /shoal/test/clock` moves it.
+    pub test_clock: Option<Arc<shoal_domain::OffsetClock>>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
     pub admin_key: Option<String>,
     pub clock: Arc<dyn Clock>,
@@ -101,6 +106,7 @@ pub struct Services {
     pub logs: Arc<shoal_services::DeviceLogs>,
     pub tunnels: Arc<shoal_services::Tunnels>,
     pub rules: Arc<shoal_services::Rules>,
+    pub cloudwatch: Arc<shoal_services::CloudWatch>,
 }
 
 impl ApiState {
@@ -123,6 +129,7 @@ impl ApiState {
             logs,
             tunnels,
             rules,
+            cloudwatch,
         } = services;
         ApiState {
             registry,
@@ -142,6 +149,8 @@ impl ApiState {
             logs,
             tunnels,
             rules,
+            cloudwatch,
+            test_clock: None,
             admin_key: None,
             clock,
             endpoint_host,
@@ -154,6 +163,11 @@ impl ApiState {
 
     pub fn with_default_region(mut self, region: shoal_domain::Region) -> Self {
         self.default_region = region;
+        self
+    }
+
+    pub fn with_test_clock(mut self, clock: Option<Arc<shoal_domain::OffsetClock>>) -> Self {
+        self.test_clock = clock;
         self
     }
 

@@ -115,6 +115,7 @@ impl Api for Logs {
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidAggregation
             | ErrorKind::SqlParse
+            | ErrorKind::Parameter(_)
             | ErrorKind::NotConfigured
             | ErrorKind::Storage(_) => (S::BAD_REQUEST, "InvalidParameterException"),
         }

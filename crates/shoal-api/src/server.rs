@@ -220,6 +220,11 @@ async fn route(
     body: &Bytes,
     request_id: &str,
 ) -> Response<Full<Bytes>> {
+    if parts.method == http::Method::POST && parts.uri.path() == "/shoal/test/clock" {
+        return crate::admin::test_clock(state, parts, body, request_id)
+            .await
+            .unwrap_or_else(|e| e.into_default_response(request_id));
+    }
     if parts.method == http::Method::POST && parts.uri.path() == "/shoal/reset" {
         return crate::admin::reset(state, parts, body, request_id)
             .await
@@ -246,6 +251,9 @@ async fn route(
         "iotdata" | "iotdevicegateway" => api::serve::<Data>(call, method, path, query).await,
         "iot-jobs-data" => api::serve::<JobsData>(call, method, path, query).await,
         "logs" => api::serve::<crate::logs::Logs>(call, method, path, query).await,
+        "monitoring" => {
+            api::serve::<crate::monitoring::Monitoring>(call, method, path, query).await
+        }
         "IoTSecuredTunneling" => {
             api::serve::<crate::tunneling::Tunneling>(call, method, path, query).await
         }

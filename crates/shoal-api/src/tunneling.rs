@@ -112,6 +112,7 @@ impl Api for Tunneling {
             | ErrorKind::InvalidQuery
             | ErrorKind::InvalidAggregation
             | ErrorKind::SqlParse
+            | ErrorKind::Parameter(_)
             | ErrorKind::NotConfigured
             | ErrorKind::MalformedQuery { .. }
             | ErrorKind::Storage(_) => (S::BAD_REQUEST, "ValidationException"),

@@ -65,6 +65,10 @@ pub enum ErrorKind {
     InvalidAggregation,
     /// A topic rule's SQL that does not parse (SqlParseException).
     SqlParse,
+    /// A request parameter CloudWatch names with a code of its own (its query-compatible
+    /// codes: MissingParameter, InvalidParameterCombination, InvalidFormat, InvalidNextToken);
+    /// every other API answers it as an invalid request.
+    Parameter(ParameterError),
     /// The fleet index is still being built.
     IndexNotReady,
     /// The operation exists on AWS but Shoal does not implement it yet.
@@ -79,6 +83,15 @@ pub enum ErrorKind {
     Storage(crate::objects::StorageError),
     /// A bug or a failed backend; details are logged, not returned.
     Internal,
+}
+
+/// What is wrong with a parameter, where an API tells the cases apart (CloudWatch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParameterError {
+    Missing,
+    Combination,
+    Format,
+    NextToken,
 }
 
 /// An error with the message that the client sees.
@@ -100,6 +113,9 @@ impl ServiceError {
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidRequest, message)
+    }
+    pub fn parameter(p: ParameterError, message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Parameter(p), message)
     }
     pub fn version_conflict(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::VersionConflict, message)

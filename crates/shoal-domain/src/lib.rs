@@ -7,6 +7,7 @@
 pub mod authorizer;
 pub mod billing_group;
 pub mod clock;
+pub mod cloudwatch;
 pub mod error;
 pub mod fleet;
 pub mod identity;
@@ -24,8 +25,8 @@ pub mod thing_group;
 pub mod thing_type;
 pub mod tunnels;
 
-pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use error::{ErrorKind, ServiceError};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock, Timestamp};
+pub use error::{ErrorKind, ParameterError, ServiceError};
 pub use ids::{
     AccountId, Arn, BillingGroupName, Partition, Region, ThingGroupName, ThingName, ThingTypeName,
 };

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod authorizers;
+pub mod cloudwatch;
 pub mod domains;
 mod epoch;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod shadows;
 pub mod tunnels;
 
 pub use accounts::{AccessKey, Accounts};
+pub use cloudwatch::CloudWatch;
 pub use epoch::{AuthorizationEpoch, EpochCounter};
 pub use events::Events;
 pub use fleet::FleetIndexing;

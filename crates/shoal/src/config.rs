@@ -13,7 +13,8 @@ pub const DEFAULT_TOML: &str = r#"# Shoal configuration. Every key can also be s
 # SHOAL_DEVICE_HTTPS_LISTEN, SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS, SHOAL_DEVICE_ALPN_LISTEN,
 # SHOAL_METRICS_TOKEN, SHOAL_OBJECTS_URL, SHOAL_OBJECTS_ENDPOINT, SHOAL_OBJECTS_REGION,
 # SHOAL_OBJECTS_ACCESS_KEY_ID, SHOAL_OBJECTS_SECRET_ACCESS_KEY, SHOAL_INDEXING_READ_YOUR_WRITES_MS,
-# SHOAL_FUNCTIONS ("ARN=URL,ARN=URL"), SHOAL_RULES_ALLOW_NETWORKS ("CIDR,CIDR"), SHOAL_LOG_LEVEL.
+# SHOAL_FUNCTIONS ("ARN=URL,ARN=URL"), SHOAL_RULES_ALLOW_NETWORKS ("CIDR,CIDR"),
+# SHOAL_ALARM_ACTIONS ("ARN=mqtt:TOPIC;ARN=URL"), SHOAL_METRICS_FLUSH_SECONDS, SHOAL_LOG_LEVEL.
 version = 1
 
 # Folder of the embedded store and the admin credentials; created on first start.
@@ -123,6 +124,19 @@ read_your_writes_ms = 2000
 # endpoint given here for that ARN and reads the function's answer from the response, e.g.
 # "arn:aws:lambda:us-east-1:123456789012:function:my-authorizer" = "http://127.0.0.1:9000/"
 
+[alarms]
+# CloudWatch alarm actions name ARNs (SNS topics on AWS). An AWS IoT topic ARN of the alarm's
+# own account and region ("arn:aws:iot:REGION:ACCOUNT:topic/alerts/fleet") publishes the
+# notification to that MQTT topic; other ARNs are mapped here to a topic ("mqtt:TOPIC") or a
+# webhook URL (POSTed through the rules engine's outbound guard, [rules] allow_networks), e.g.
+# "arn:aws:sns:us-east-1:123456789012:ops" = "https://hooks.example.com/ops"
+# An alarm naming any other ARN is refused.
+[alarms.actions]
+
+[cloudwatch]
+# Seconds between two writes of this node's AWS/IoT operational counts as datapoints.
+flush_seconds = 60
+
 [log]
 # A tracing filter: "info", "debug", "shoal_api=debug,info"...
 level = "info"
@@ -147,7 +161,49 @@ pub struct Config {
     /// Function ARN -> HTTP endpoint (custom authorizers).
     #[serde(default)]
     pub functions: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub alarms: AlarmsConfig,
+    #[serde(default)]
+    pub cloudwatch: CloudWatchConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmsConfig {
+    /// Alarm action ARN -> "mqtt:TOPIC" or an http(s) URL.
+    #[serde(default)]
+    pub actions: std::collections::BTreeMap<String, String>,
+}
+
+impl AlarmsConfig {
+    /// The configured ARNs' targets: `mqtt:TOPIC` or an http(s) URL.
+    pub fn targets(
+        &self,
+    ) -> Result<std::collections::HashMap<String, shoal_services::cloudwatch::ActionTarget>, String>
+    {
+        use shoal_services::cloudwatch::ActionTarget;
+        self.actions
+            .iter()
+            .map(|(arn, target)| {
+                ActionTarget::parse(target)
+                    .map(|t| (arn.clone(), t))
+                    .map_err(|e| format!("alarms.actions: {arn}: {e}"))
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CloudWatchConfig {
+    pub flush_seconds: u64,
+}
+
+impl Default for CloudWatchConfig {
+    fn default() -> Self {
+        CloudWatchConfig { flush_seconds: 60 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -377,6 +433,22 @@ impl Config {
         if let Some(v) = get("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS") {
             self.device_https.max_connections = count("SHOAL_DEVICE_HTTPS_MAX_CONNECTIONS", v)?;
         }
+        if let Some(v) = get("SHOAL_ALARM_ACTIONS") {
+            for pair in v.split(';').filter(|p| !p.trim().is_empty()) {
+                // An ARN holds no '=', so the first one ends it.
+                let (arn, target) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("SHOAL_ALARM_ACTIONS: {pair} is not ARN=TARGET"))?;
+                self.alarms
+                    .actions
+                    .insert(arn.trim().to_string(), target.trim().to_string());
+            }
+        }
+        if let Some(v) = get("SHOAL_METRICS_FLUSH_SECONDS") {
+            self.cloudwatch.flush_seconds = v
+                .parse()
+                .map_err(|e| format!("SHOAL_METRICS_FLUSH_SECONDS: {e}"))?;
+        }
         if let Some(v) = get("SHOAL_FUNCTIONS") {
             for pair in v.split(',').filter(|p| !p.trim().is_empty()) {
                 // An ARN holds no '=', so the first one ends it.
@@ -426,6 +498,10 @@ impl Config {
         shoal_domain::Region::parse(&self.region).map_err(|e| e.message)?;
         self.mqtt.profile()?;
         self.device.alpn_addr()?;
+        self.alarms.targets()?;
+        if self.cloudwatch.flush_seconds == 0 {
+            return Err("cloudwatch.flush_seconds must be at least 1".into());
+        }
         for (name, n) in [
             ("api.max_connections", self.api.max_connections),
             ("mqtt.max_connections", self.mqtt.max_connections),

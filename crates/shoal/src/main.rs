@@ -233,10 +233,17 @@ fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
     }
     init_tracing(&cfg.log.level);
     runtime()?.block_on(async {
-        let server = Server::start(&cfg, Arc::new(SystemClock)).await?;
+        // SHOAL_TEST_CLOCK=1: a clock end-to-end tests may move (POST /shoal/test/clock).
+        let test_clock = (std::env::var("SHOAL_TEST_CLOCK").as_deref() == Ok("1"))
+            .then(|| Arc::new(shoal_domain::OffsetClock::default()));
+        let clock: Arc<dyn shoal_domain::Clock> = match &test_clock {
+            Some(c) => c.clone(),
+            None => Arc::new(SystemClock),
+        };
+        let server = Server::start(&cfg, clock, test_clock).await?;
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
-        println!("  api      {:<26}iot, iot-data, iot-jobs-data, s3, logs, iotsecuretunneling", server.endpoint());
+        println!("  api      {:<26}iot, iot-data, iot-jobs-data, s3, logs, monitoring, iotsecuretunneling", server.endpoint());
         println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5; WebSocket /mqtt (SigV4)", server.mqtt_addr);
         println!("  https    https://{:<18}device HTTPS (client certificates): iot-data, iot-jobs-data; MQTT by ALPN x-amzn-mqtt-ca", server.device_https_addr);
         println!("  tunnel   wss://{:<20}secure tunneling: local proxies (-e HOST:PORT), /tunnel", server.tunnel_addr);

@@ -113,7 +113,13 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, String> {
 }
 
 impl Server {
-    pub async fn start(cfg: &Config, clock: Arc<dyn Clock>) -> Result<Server, String> {
+    /// Starts every listener and service on `clock`; `test_clock`, when given, is that same
+    /// clock, which `POST /shoal/test/clock` may move (`SHOAL_TEST_CLOCK=1`).
+    pub async fn start(
+        cfg: &Config,
+        clock: Arc<dyn Clock>,
+        test_clock: Option<Arc<shoal_domain::OffsetClock>>,
+    ) -> Result<Server, String> {
         let store = open_store(cfg)?;
         let dyn_store: Arc<dyn Store> = store.clone();
         let accounts = Arc::new(Accounts::new(dyn_store.clone(), clock.clone()));
@@ -232,6 +238,19 @@ impl Server {
         let rules_http: Arc<dyn shoal_services::rules::HttpPort> = Arc::new(
             crate::rules_http::RulesHttp::new(&cfg.rules.allow_networks)?,
         );
+        // CloudWatch: the fleet metrics' and counters' series, and alarms on the scheduler,
+        // whose actions publish through the broker or post through the rules' outbound port.
+        let cloudwatch = shoal_services::CloudWatch::new(
+            dyn_store.clone(),
+            clock.clone(),
+            scheduler.clone(),
+            logs.clone(),
+        );
+        cloudwatch.set_ports(shoal_services::cloudwatch::Ports {
+            messaging: messaging.clone(),
+            http: rules_http.clone(),
+            actions: cfg.alarms.targets()?,
+        });
         let authorizers = Arc::new(shoal_services::authorizers::Authorizers::new(
             dyn_store.clone(),
             clock.clone(),
@@ -292,6 +311,7 @@ impl Server {
                     logs: logs.clone(),
                     tunnels: tunnels.clone(),
                     rules: rules.clone(),
+                    cloudwatch: cloudwatch.clone(),
                 },
                 clock,
                 cfg.api.public_host.clone(),
@@ -299,6 +319,7 @@ impl Server {
             .with_metrics_token(Some(cfg.metrics.token.clone()))
             .with_default_region(region.clone())
             .with_admin_key(admin.as_ref().map(|(id, _)| id.clone()))
+            .with_test_clock(test_clock)
             .with_index_wait(std::time::Duration::from_millis(
                 cfg.indexing.read_your_writes_ms,
             )),
@@ -391,6 +412,10 @@ impl Server {
 
         let (scheduler_stop, stopped) = tokio::sync::watch::channel(false);
         let jobs_follower = jobs.spawn_membership_follower(stopped.clone());
+        cloudwatch.spawn_flush(
+            std::time::Duration::from_secs(cfg.cloudwatch.flush_seconds),
+            stopped.clone(),
+        );
         let scheduler_task = scheduler.spawn(stopped);
         let stop = CancellationToken::new();
         let api = shoal_api::serve(api, state.clone(), stop.child_token());

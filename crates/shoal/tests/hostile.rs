@@ -383,7 +383,11 @@ async fn an_undeliverable_stored_message_is_dropped_not_replayed_forever() {
             .unwrap();
         shoal_store::Store::shutdown(store.as_ref()).await;
     }
-    s.server = Some(shoal::Server::start(&s.cfg, s.clock.clone()).await.unwrap());
+    s.server = Some(
+        shoal::Server::start(&s.cfg, s.clock.clone(), None)
+            .await
+            .unwrap(),
+    );
     for _ in 0..2 {
         let mut raw = Raw::tls(&s, &cert, "localhost").await;
         assert_eq!(

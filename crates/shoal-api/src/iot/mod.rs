@@ -86,6 +86,7 @@ impl Api for Iot {
             ErrorKind::InvalidResponse => (S::BAD_REQUEST, "InvalidResponseException"),
             ErrorKind::InvalidAggregation => (S::BAD_REQUEST, "InvalidAggregationException"),
             ErrorKind::SqlParse => (S::BAD_REQUEST, "SqlParseException"),
+            ErrorKind::Parameter(_) => (S::BAD_REQUEST, "InvalidRequestException"),
             ErrorKind::IndexNotReady => (S::BAD_REQUEST, "IndexNotReadyException"),
             ErrorKind::NotSupported => (S::NOT_FOUND, "UnknownOperationException"),
             ErrorKind::NotConfigured => (S::NOT_FOUND, "NotConfiguredException"),

@@ -208,6 +208,7 @@ impl Api for S3 {
             | ErrorKind::InvalidResponse
             | ErrorKind::InvalidAggregation
             | ErrorKind::SqlParse
+            | ErrorKind::Parameter(_)
             | ErrorKind::UnsupportedEncoding => (S::BAD_REQUEST, "InvalidRequest"),
             ErrorKind::Unauthorized | ErrorKind::Forbidden => (S::FORBIDDEN, "AccessDenied"),
             ErrorKind::Timeout => (S::SERVICE_UNAVAILABLE, "SlowDown"),

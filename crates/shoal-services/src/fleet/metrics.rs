@@ -10,6 +10,8 @@ use super::{FleetIndexing, Inner};
 use crate::records::{decode, encode, load, store_error, try_commit, RETRIES, SCHEMA};
 use crate::registry::Page;
 use crate::scheduler::{Due, Scheduler, TimerHandler, TimerId};
+use shoal_domain::cloudwatch::stats::Sample;
+use shoal_domain::cloudwatch::{MetricId, FLEET_DIMENSION, FLEET_NAMESPACE};
 use shoal_domain::error::Result;
 use shoal_domain::fleet::fields::THINGS_INDEX;
 use shoal_domain::fleet::metric::{
@@ -263,14 +265,7 @@ impl FleetIndexing {
         scheduler.track(part).await?;
         let now = self.inner.clock.now();
         let values = self.evaluate(part, m);
-        let batch = batch.put(
-            KIND_VALUES,
-            &m.name,
-            SCHEMA,
-            encode(&MetricValues { at: now, values })?,
-            Vec::new(),
-            Expect::Any,
-        );
+        let batch = self.stage_values(batch, &m.name, now, values)?;
         let current = scheduler.find(part, &timer(&m.name))?;
         Scheduler::set(
             batch,
@@ -279,6 +274,39 @@ impl FleetIndexing {
             serde_json::Value::Null,
             current.as_ref(),
         )
+    }
+
+    /// Adds a metric's values at `now` to `batch`: its last values, and each value as a
+    /// datapoint of CloudWatch's IoTFleetMetrics namespace (dimension AggregationType).
+    fn stage_values(
+        &self,
+        mut batch: Batch,
+        name: &str,
+        now: Timestamp,
+        values: Vec<(String, f64)>,
+    ) -> Result<Batch> {
+        for (agg, v) in &values {
+            let metric = MetricId::new(
+                FLEET_NAMESPACE,
+                name,
+                vec![(FLEET_DIMENSION.to_string(), agg.clone())],
+            )?;
+            batch = crate::cloudwatch::series::stage(
+                &*self.inner.store,
+                batch,
+                &metric,
+                now,
+                Sample::value(*v),
+            )?;
+        }
+        Ok(batch.put(
+            KIND_VALUES,
+            name,
+            SCHEMA,
+            encode(&MetricValues { at: now, values })?,
+            Vec::new(),
+            Expect::Any,
+        ))
     }
 
     /// A metric's timer: its values now, written under the revision of the definition they were
@@ -303,16 +331,8 @@ impl FleetIndexing {
         if next <= now {
             next = now.plus_millis(period);
         }
-        let batch = Batch::new(part.key())
-            .check(KIND_METRIC, &due.name, Expect::Rev(cur.rev))
-            .put(
-                KIND_VALUES,
-                &due.name,
-                SCHEMA,
-                encode(&MetricValues { at: now, values })?,
-                Vec::new(),
-                Expect::Any,
-            );
+        let batch = Batch::new(part.key()).check(KIND_METRIC, &due.name, Expect::Rev(cur.rev));
+        let batch = self.stage_values(batch, &due.name, now, values)?;
         scheduler
             .commit(due, batch, Some((next, serde_json::Value::Null)))
             .await?;

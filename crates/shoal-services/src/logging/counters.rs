@@ -94,6 +94,19 @@ impl AllCounters {
         all.entry(scope.to_string()).or_default().clone()
     }
 
+    /// Every scope's counts now, by metric name (what the CloudWatch flush writes).
+    pub fn snapshot(&self) -> Vec<(String, Vec<(&'static str, u64)>)> {
+        let all = self.0.read().unwrap_or_else(|p| p.into_inner());
+        all.iter()
+            .map(|(scope, c)| {
+                (
+                    scope.clone(),
+                    Op::ALL.iter().map(|op| (op.name(), c.get(*op))).collect(),
+                )
+            })
+            .collect()
+    }
+
     /// Prometheus text for one scope (`ACCOUNT/REGION`) or all.
     pub fn prometheus(&self, only: Option<&str>, out: &mut String) {
         out.push_str("# HELP iot_operations_total AWS IoT's operational metrics (CloudWatch namespace AWS/IoT), counted since start.\n# TYPE iot_operations_total counter\n");

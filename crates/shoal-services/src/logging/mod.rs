@@ -93,6 +93,11 @@ impl DeviceLogs {
         self.counters.of(&part.key())
     }
 
+    /// Every partition's operational counts by metric name (`ACCOUNT/REGION` keys).
+    pub fn counter_snapshot(&self) -> Vec<(String, Vec<(&'static str, u64)>)> {
+        self.counters.snapshot()
+    }
+
     /// `/metrics`: the operational counters of one partition or all, and the writer's own.
     pub fn prometheus(&self, only: Option<&Partition>, out: &mut String) {
         let key = only.map(|p| p.key());

@@ -46,7 +46,7 @@ impl TestServer {
         tune(&mut cfg);
         // Starts at the real time so SigV4's 15-minute window accepts the SDK's signatures.
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
-        let server = Server::start(&cfg, clock.clone()).await.unwrap();
+        let server = Server::start(&cfg, clock.clone(), None).await.unwrap();
         let key = server.admin.clone().unwrap();
         TestServer {
             server: Some(server),
@@ -62,7 +62,11 @@ impl TestServer {
         if let Some(s) = self.server.take() {
             s.stop().await;
         }
-        self.server = Some(Server::start(&self.cfg, self.clock.clone()).await.unwrap());
+        self.server = Some(
+            Server::start(&self.cfg, self.clock.clone(), None)
+                .await
+                .unwrap(),
+        );
     }
 
     /// Fires every timer of the durable scheduler due on the test's clock now, and waits for
