@@ -44,6 +44,9 @@ pub struct AccessKey {
     /// An inactive key authenticates nothing until it is activated again.
     #[serde(default = "active")]
     pub active: bool,
+    /// A read-only key signs in to the console and reads, and changes nothing there.
+    #[serde(default)]
+    pub read_only: bool,
 }
 
 fn active() -> bool {
@@ -105,6 +108,7 @@ fn random_key(account: &str, now: Timestamp) -> AccessKey {
         account: account.to_string(),
         created: now,
         active: true,
+        read_only: false,
     }
 }
 
@@ -345,7 +349,13 @@ impl Accounts {
     }
 
     pub async fn create_key(&self, account: &AccountId) -> Result<AccessKey> {
-        let key = random_key(account.as_str(), self.clock.now());
+        self.create_key_with(account, false).await
+    }
+
+    /// A new key, read-only or not.
+    pub async fn create_key_with(&self, account: &AccountId, read_only: bool) -> Result<AccessKey> {
+        let mut key = random_key(account.as_str(), self.clock.now());
+        key.read_only = read_only;
         let batch = Batch::new(GLOBAL)
             .check(KIND_ACCOUNT, account.as_str(), Expect::Present)
             .put(

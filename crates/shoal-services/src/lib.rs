@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod authorizers;
 pub mod cloudwatch;
+pub mod console;
 pub mod domains;
 mod epoch;
 pub mod events;

@@ -98,6 +98,9 @@ enum KeyAction {
     Create {
         #[arg(long)]
         account: Option<String>,
+        /// The key may sign in to the console and read, and change nothing there.
+        #[arg(long)]
+        read_only: bool,
     },
     /// List access keys (all accounts unless --account is given); secrets are not shown.
     List {
@@ -475,7 +478,7 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                     tell_server_keys_changed(&cfg.data);
                     println!("{key} deleted");
                 }
-                Admin::Key(KeyAction::Create { account }) => {
+                Admin::Key(KeyAction::Create { account, read_only }) => {
                     let account = match account {
                         Some(a) => AccountId::parse(&a).map_err(|e| e.message)?,
                         None => accounts
@@ -483,7 +486,10 @@ fn run_admin(common: &Common, what: Admin) -> Result<(), String> {
                             .map_err(|e| e.message)?
                             .ok_or("no default account")?,
                     };
-                    let key = accounts.create_key(&account).await.map_err(|e| e.message)?;
+                    let key = accounts
+                        .create_key_with(&account, read_only)
+                        .await
+                        .map_err(|e| e.message)?;
                     println!(
                         "export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={}",
                         key.access_key_id, key.secret_access_key

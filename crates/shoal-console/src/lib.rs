@@ -1,0 +1,165 @@
+//! The fleet console, an open Fleet Hub: pages rendered on the server from Shoal's services,
+//! served under `/console` on the API port with their CSS and JavaScript embedded in the
+//! binary. Sign-in takes an access key and its secret and gives a session cookie (HttpOnly,
+//! SameSite=Strict); every change is a POST carrying the session's CSRF token, and a
+//! read-only key's session may change nothing. Every list is paged by the service underneath,
+//! so a page costs the same at a million things.
+//!
+//! Owns: the pages, their forms and the session cookie. Must not use: the store, HTTP clients,
+//! MQTT. Layers: `shoal-api` hands it every `/console` request; it calls `shoal-services`.
+
+mod assets;
+mod form;
+mod html;
+mod pages;
+mod respond;
+
+use bytes::Bytes;
+use form::Form;
+use html::Frame;
+use http::{Method, Response};
+use http_body_util::Full;
+use respond::{forbidden, redirect};
+use shoal_domain::Partition;
+use shoal_services::console::{Session, Sessions};
+use std::sync::Arc;
+
+/// The services the pages read and change.
+pub struct Deps {
+    pub sessions: Arc<Sessions>,
+    pub registry: Arc<shoal_services::Registry>,
+    pub identity: Arc<shoal_services::Identity>,
+    pub shadows: Arc<shoal_services::Shadows>,
+    pub messaging: Arc<shoal_services::Messaging>,
+    pub fleet: shoal_services::FleetIndexing,
+    pub jobs: Arc<shoal_services::Jobs>,
+    pub cloudwatch: Arc<shoal_services::CloudWatch>,
+    pub logs: Arc<shoal_services::DeviceLogs>,
+    pub tunnels: Arc<shoal_services::Tunnels>,
+    /// The region the sign-in form offers first.
+    pub default_region: String,
+}
+
+pub struct Console {
+    deps: Deps,
+}
+
+/// The cookie that carries a session's token.
+const COOKIE: &str = "shoal_console";
+
+/// One request to a page, with its session.
+pub(crate) struct Ctx<'a> {
+    pub deps: &'a Deps,
+    pub session: &'a Session,
+    pub part: Partition,
+    pub query: Form,
+    pub form: Form,
+}
+
+impl Ctx<'_> {
+    pub fn frame(&self) -> Frame<'_> {
+        Frame {
+            account: &self.session.account,
+            region: &self.session.region,
+            csrf: &self.session.csrf,
+            read_only: self.session.read_only,
+        }
+    }
+
+    /// A page in the frame.
+    pub fn page(&self, title: &str, section: &str, body: &str) -> Response<Full<Bytes>> {
+        respond::html(
+            http::StatusCode::OK,
+            html::page(title, section, Some(&self.frame()), body),
+        )
+    }
+}
+
+fn cookie_token(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+}
+
+impl Console {
+    pub fn new(deps: Deps) -> Arc<Console> {
+        Arc::new(Console { deps })
+    }
+
+    /// Answers a request whose path starts with `/console`.
+    pub async fn handle(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &str,
+        headers: &http::HeaderMap,
+        body: Bytes,
+    ) -> Response<Full<Bytes>> {
+        let rest = path.strip_prefix("/console").unwrap_or(path);
+        if let Some(asset) = rest.strip_prefix("/assets/") {
+            return assets::serve(asset);
+        }
+        match (method, rest) {
+            (&Method::GET, "/login") => return pages::login::form(&self.deps, None),
+            (&Method::POST, "/login") => {
+                return pages::login::submit(&self.deps, &Form::from_body(&body)).await
+            }
+            _ => {}
+        }
+        let token = cookie_token(headers);
+        let session = match token.as_deref().map(|t| self.deps.sessions.session(t)) {
+            Some(Ok(Some(s))) => s,
+            Some(Err(e)) => return respond::error_page(&e.message),
+            _ => {
+                return if method == Method::GET {
+                    redirect("/console/login")
+                } else {
+                    forbidden("Sign in first.")
+                }
+            }
+        };
+        let part = match session.partition() {
+            Ok(p) => p,
+            Err(e) => return respond::error_page(&e.message),
+        };
+        let form = if method == Method::POST {
+            let form = Form::from_body(&body);
+            // Every change carries the session's CSRF token; a read-only key changes nothing.
+            if form.get("csrf") != session.csrf {
+                return forbidden("The form's CSRF token is missing or not this session's.");
+            }
+            if rest == "/logout" {
+                if let Some(t) = &token {
+                    let _ = self.deps.sessions.sign_out(t).await;
+                }
+                return respond::signed_out();
+            }
+            if session.read_only {
+                return forbidden("This access key is read-only: it cannot change anything.");
+            }
+            form
+        } else if method == Method::GET {
+            Form(Vec::new())
+        } else {
+            return respond::not_found();
+        };
+        let ctx = Ctx {
+            deps: &self.deps,
+            session: &session,
+            part,
+            query: Form::from_query(query),
+            form,
+        };
+        pages::route(&ctx, method, rest).await
+    }
+}
+
+#[cfg(test)]
+mod testkit;
+#[cfg(test)]
+mod tests;
