@@ -113,8 +113,11 @@ def test_ready_output(shoal_factory):
     # The api line announces the same URL as the export line.
     assert srv.api_line is not None, srv.stdout_lines
     fields = srv.api_line.split()
-    assert fields[0] == "api" and fields[2:] == ["iot,", "iot-data,", "iot-jobs-data,", "s3,", "logs,", "iotsecuretunneling"]
+    assert fields[0] == "api" and fields[2:] == ["iot,", "iot-data,", "iot-jobs-data,", "s3,", "logs,", "monitoring,", "iotsecuretunneling"]
     assert fields[1] == srv.endpoint
+    # The console's line names its URL on the API port.
+    console = next(l for l in srv.stdout_lines if l.strip().startswith("console "))
+    assert console.split()[1] == srv.endpoint + "/console"
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", srv.endpoint)
     assert srv.endpoint != "http://127.0.0.1:0"
     assert srv.region == "us-east-1"

@@ -67,6 +67,8 @@ pub struct ApiState {
     pub rules: Arc<shoal_services::Rules>,
     /// CloudWatch metrics and alarms.
     pub cloudwatch: Arc<shoal_services::CloudWatch>,
+    /// The fleet console, served under `/console` (None: not served).
+    pub console: Option<Arc<shoal_console::Console>>,
     /// The test clock (`SHOAL_TEST_CLOCK=1`): `POST /shoal/test/clock` moves it.
     pub test_clock: Option<Arc<shoal_domain::OffsetClock>>,
     /// The operator's admin access key id: the only key `/shoal/reset` takes.
@@ -151,6 +153,7 @@ impl ApiState {
             rules,
             cloudwatch,
             test_clock: None,
+            console: None,
             admin_key: None,
             clock,
             endpoint_host,
@@ -163,6 +166,11 @@ impl ApiState {
 
     pub fn with_default_region(mut self, region: shoal_domain::Region) -> Self {
         self.default_region = region;
+        self
+    }
+
+    pub fn with_console(mut self, console: Option<Arc<shoal_console::Console>>) -> Self {
+        self.console = console;
         self
     }
 

@@ -116,6 +116,13 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
     if parts.method == http::Method::GET && parts.uri.path() == "/metrics" {
         return crate::metrics::handle(state, &parts, &request_id).map(boxed);
     }
+    // The console signs in with a form and a session cookie, not SigV4.
+    if let Some(console) = &state.console {
+        let path = parts.uri.path();
+        if path == "/console" || path.starts_with("/console/") {
+            return console_request(console, parts, body).await.map(boxed);
+        }
+    }
     // A destination's `enableUrl`: an unsigned GET whose token is the credential.
     if let Some(token) = crate::iot::enable_url_token(&parts) {
         return crate::iot::enable_destination(state, &token, &request_id)
@@ -147,6 +154,33 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
         return route_s3(state, parts, body, caller, &request_id).await;
     }
     buffered(state, parts, body, &request_id).await.map(boxed)
+}
+
+/// Forms the console takes are small.
+const CONSOLE_BODY: usize = 64 * 1024;
+
+async fn console_request(
+    console: &shoal_console::Console,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> Response<Full<Bytes>> {
+    let body = match read_body(body, CONSOLE_BODY).await {
+        Ok(b) => b,
+        Err(e) => {
+            let mut r = Response::new(Full::new(Bytes::from(e.message(CONSOLE_BODY))));
+            *r.status_mut() = http::StatusCode::PAYLOAD_TOO_LARGE;
+            return r;
+        }
+    };
+    console
+        .handle(
+            &parts.method,
+            parts.uri.path(),
+            parts.uri.query().unwrap_or(""),
+            &parts.headers,
+            body,
+        )
+        .await
 }
 
 /// An S3 request: authenticated from its head; its body is read by the operation, which checks

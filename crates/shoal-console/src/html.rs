@@ -20,9 +20,17 @@ pub fn esc(s: &str) -> String {
     out
 }
 
+/// What a URL's query value or path segment may hold as it is: RFC 3986's unreserved
+/// characters (so `sensor-1.a` stays readable).
+const UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A value for a URL's query or path segment.
 pub fn url(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    percent_encoding::utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 /// Who is signed in, as the frame shows it.

@@ -54,6 +54,8 @@ pub(crate) struct Ctx<'a> {
     pub part: Partition,
     pub query: Form,
     pub form: Form,
+    /// The request's `Cookie` header(s), joined with `; ` (saved queries live in one).
+    pub cookies: String,
 }
 
 impl Ctx<'_> {
@@ -154,6 +156,12 @@ impl Console {
             part,
             query: Form::from_query(query),
             form,
+            cookies: headers
+                .get_all(http::header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect::<Vec<_>>()
+                .join("; "),
         };
         pages::route(&ctx, method, rest).await
     }

@@ -11,6 +11,9 @@ use shoal_store::sqlite::SqliteStore;
 use shoal_store::Store;
 use std::sync::Arc;
 
+/// What the stand-in broker took: (topic, payload).
+pub type Published = Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
 pub struct Kit {
     pub console: Arc<Console>,
     pub part: Partition,
@@ -148,6 +151,22 @@ impl Kit {
             csrf: String::new(),
             _dir: dir,
         }
+    }
+
+    /// Stands in for the broker, which the kit does not run (a publish waits until the broker
+    /// has taken it): takes every message and keeps (topic, payload). Call once per kit.
+    pub fn broker(&self) -> Published {
+        let mut bus = self.console.deps.messaging.take_bus().expect("the bus");
+        let seen = Published::default();
+        let out = seen.clone();
+        tokio::spawn(async move {
+            while let Some(m) = bus.recv().await {
+                let body = String::from_utf8_lossy(&m.message.payload).into_owned();
+                out.lock().unwrap().push((m.message.topic.clone(), body));
+                let _ = m.done.send(());
+            }
+        });
+        seen
     }
 
     /// Signs in with a new key of the account (read-only or not).

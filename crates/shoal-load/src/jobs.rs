@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Clone)]
 pub struct JobsArgs {
-    /// setup, create or fleet.
+    /// setup, create, fleet or simulate (a fleet that stays connected, see simulate.rs).
     #[arg(long)]
     pub scenario: String,
     #[command(flatten)]
@@ -55,7 +55,7 @@ fn group(a: &JobsArgs) -> String {
     format!("{}-fleet", a.api.prefix)
 }
 
-fn thing(a: &JobsArgs, i: usize) -> String {
+pub(crate) fn thing(a: &JobsArgs, i: usize) -> String {
     format!("{}-{i}", a.api.prefix)
 }
 
@@ -74,6 +74,7 @@ pub async fn run(a: JobsArgs) -> Result<(), String> {
         "setup" => setup(&a).await,
         "create" => create(&a).await,
         "fleet" => fleet(&a).await,
+        "simulate" => crate::simulate::simulate(&a).await,
         other => Err(format!("unknown jobs scenario {other}")),
     }
 }
@@ -250,14 +251,14 @@ async fn create(a: &JobsArgs) -> Result<(), String> {
 
 /// What a simulated device does with its execution.
 #[derive(Clone, Copy)]
-enum Outcome {
+pub(crate) enum Outcome {
     Succeed,
     Fail,
     Reject,
     Silent,
 }
 
-fn outcome(a: &JobsArgs, i: usize) -> Outcome {
+pub(crate) fn outcome(a: &JobsArgs, i: usize) -> Outcome {
     // Spread the shares over the fleet evenly (device i of 100 in each hundred).
     let x = (i % 1000) as f64 / 1000.0;
     if x < a.succeed {

@@ -11,6 +11,7 @@ mod mqtt;
 mod objects;
 mod provision;
 mod report;
+mod simulate;
 mod startup;
 mod tunnel;
 

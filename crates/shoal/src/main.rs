@@ -247,6 +247,7 @@ fn run_serve(common: &Common, l: Listeners) -> Result<(), String> {
         let data = std::fs::canonicalize(&cfg.data).unwrap_or(cfg.data.clone());
         println!("shoal {}  data={}  (embedded store)", env!("CARGO_PKG_VERSION"), data.display());
         println!("  api      {:<26}iot, iot-data, iot-jobs-data, s3, logs, monitoring, iotsecuretunneling", server.endpoint());
+        println!("  console  {}/console  the fleet console (sign in with an access key)", server.endpoint());
         println!("  mqtt     mqtts://{:<18}mutual TLS, MQTT 3.1.1 + 5; WebSocket /mqtt (SigV4)", server.mqtt_addr);
         println!("  https    https://{:<18}device HTTPS (client certificates): iot-data, iot-jobs-data; MQTT by ALPN x-amzn-mqtt-ca", server.device_https_addr);
         println!("  tunnel   wss://{:<20}secure tunneling: local proxies (-e HOST:PORT), /tunnel", server.tunnel_addr);

@@ -279,6 +279,24 @@ impl Server {
             },
         )
         .map_err(|e| e.message)?;
+        // The fleet console on the API port, over the same services.
+        let console = shoal_console::Console::new(shoal_console::Deps {
+            sessions: Arc::new(shoal_services::console::Sessions::new(
+                dyn_store.clone(),
+                clock.clone(),
+                accounts.clone(),
+            )),
+            registry: registry.clone(),
+            identity: identity.clone(),
+            shadows: shadows.clone(),
+            messaging: messaging.clone(),
+            fleet: fleet.clone(),
+            jobs: jobs.clone(),
+            cloudwatch: cloudwatch.clone(),
+            logs: logs.clone(),
+            tunnels: tunnels.clone(),
+            default_region: region.as_str().to_string(),
+        });
         let (messaging_for_reset, identity_for_reset) = (messaging.clone(), identity.clone());
         let (messaging_for_rules, shadows_for_rules, reserved_for_rules) =
             (messaging.clone(), shadows.clone(), reserved.clone());
@@ -320,6 +338,7 @@ impl Server {
             .with_default_region(region.clone())
             .with_admin_key(admin.as_ref().map(|(id, _)| id.clone()))
             .with_test_clock(test_clock)
+            .with_console(Some(console))
             .with_index_wait(std::time::Duration::from_millis(
                 cfg.indexing.read_your_writes_ms,
             )),

@@ -4,6 +4,7 @@
 
 pub mod alarms;
 pub mod certificates;
+pub mod device;
 pub mod devices;
 pub mod groups;
 pub mod jobs;
