@@ -169,6 +169,57 @@ impl Kit {
         seen
     }
 
+    /// A kit signed in with a writable key.
+    pub async fn signed_in() -> Kit {
+        let mut k = Kit::new().await;
+        k.sign_in(false).await;
+        k
+    }
+
+    /// Turns fleet indexing on (registry and connectivity) and waits for the index.
+    pub async fn index_with_connectivity(&self) {
+        self.fleet
+            .update_config(
+                &self.part,
+                shoal_domain::fleet::config::IndexingConfig {
+                    thing_mode: shoal_domain::fleet::config::ThingMode::Registry,
+                    connectivity: true,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        self.fleet.caught_up().await;
+    }
+
+    /// Records things `names` as connected or not, as the broker records a connection.
+    pub async fn set_connected(&self, names: &[&str], connected: bool) {
+        use shoal_services::messaging::{Connectivity, Write};
+        let writes = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                (
+                    self.part.key(),
+                    Write::Connectivity(Connectivity {
+                        client_id: n.to_string(),
+                        connected,
+                        timestamp: self.cloudwatch.now().millis() + i as i64,
+                        disconnect_reason: None,
+                        principal: "cert".into(),
+                        clean_session: true,
+                        keep_alive_secs: 60,
+                        session_expiry_secs: 0,
+                        version: 1,
+                        source_ip: None,
+                        source_port: None,
+                    }),
+                )
+            })
+            .collect();
+        self.console.deps.messaging.apply(writes).await.unwrap();
+    }
+
     /// Signs in with a new key of the account (read-only or not).
     pub async fn sign_in(&mut self, read_only: bool) {
         let key = self

@@ -6,17 +6,9 @@ use super::{CONNECTED_ALARM, CONNECTED_METRIC};
 use crate::html::url;
 use crate::testkit::Kit;
 use shoal_domain::cloudwatch::alarm::{Comparison, MissingData, State};
-use shoal_domain::fleet::config::{IndexingConfig, ThingMode};
 use shoal_domain::ThingName;
 use shoal_services::cloudwatch::AlarmFilter;
-use shoal_services::messaging::{Connectivity, Write};
 use shoal_services::registry::CreateThing;
-
-async fn signed_in() -> Kit {
-    let mut k = Kit::new().await;
-    k.sign_in(false).await;
-    k
-}
 
 const FORM: &str = "name=high-temp&description=hot&namespace=IoTFleetMetrics&metric_name=temps&dimensions=AggregationType%3Daverage&statistic=Average&period=60&evaluation_periods=2&datapoints_to_alarm=1&comparison=GreaterThanThreshold&threshold=30&treat_missing_data=notBreaching&topic=alerts%2Ftemp";
 
@@ -30,7 +22,7 @@ fn alarm_names(k: &Kit) -> Vec<String> {
 
 #[tokio::test]
 async fn an_alarm_made_through_the_form_is_listed_with_insufficient_data() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     let page = k.get("/console/alarms").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("id=\"alarms-live\" data-live=\"5\""));
@@ -95,7 +87,7 @@ async fn an_alarm_made_through_the_form_is_listed_with_insufficient_data() {
 
 #[tokio::test]
 async fn a_bad_alarm_is_refused_with_the_error_notice() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     let bad = |from: &str, to: &str| FORM.replace(from, to);
     let cases = [
         (
@@ -154,7 +146,7 @@ async fn a_bad_alarm_is_refused_with_the_error_notice() {
 
 #[tokio::test]
 async fn an_alarm_state_is_set_and_the_alarm_deleted() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     // A name with a slash and markup: paths and pages keep it apart and escaped.
     let form = FORM.replace("name=high-temp", "name=line%2F%3Cb%3E");
     let a = k.post("/console/alarms", &form).await;
@@ -205,7 +197,7 @@ async fn an_alarm_state_is_set_and_the_alarm_deleted() {
 
 #[tokio::test]
 async fn alarms_are_listed_fifty_a_page() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     for i in 0..51 {
         let form = FORM.replace("name=high-temp", &format!("name=a-{i:02}"));
         assert_eq!(k.post("/console/alarms", &form).await.status, 303);
@@ -223,8 +215,13 @@ async fn alarms_are_listed_fifty_a_page() {
 
 /// Things `names`, made and connected (as the broker records a connection).
 async fn connected_things(k: &Kit, names: &[&str], connected: bool) {
-    let mut writes = Vec::new();
-    for (i, n) in names.iter().enumerate() {
+    for n in names {
+        if k.registry
+            .describe_thing(&k.part, &ThingName::parse(n).unwrap())
+            .is_ok()
+        {
+            continue;
+        }
         k.registry
             .create_thing(
                 &k.part,
@@ -237,39 +234,8 @@ async fn connected_things(k: &Kit, names: &[&str], connected: bool) {
             )
             .await
             .unwrap();
-        writes.push((
-            k.part.key(),
-            Write::Connectivity(Connectivity {
-                client_id: n.to_string(),
-                connected,
-                timestamp: k.cloudwatch.now().millis() + i as i64,
-                disconnect_reason: None,
-                principal: "cert".into(),
-                clean_session: true,
-                keep_alive_secs: 60,
-                session_expiry_secs: 0,
-                version: 1,
-                source_ip: None,
-                source_port: None,
-            }),
-        ));
     }
-    k.console.deps.messaging.apply(writes).await.unwrap();
-}
-
-pub(crate) async fn index_with_connectivity(k: &Kit) {
-    k.fleet
-        .update_config(
-            &k.part,
-            IndexingConfig {
-                thing_mode: ThingMode::Registry,
-                connectivity: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    k.fleet.caught_up().await;
+    k.set_connected(names, connected).await;
 }
 
 /// Moves the clock a minute and runs what is due (the fleet metric, then the alarm).
@@ -280,7 +246,7 @@ async fn a_minute_later(k: &Kit) {
 
 #[tokio::test]
 async fn connected_devices_dropped_in_one_click() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     // Without connectivity indexing: back to the overview, saying how to turn it on.
     let a = k.post("/console/alarms/connected-drop", "").await;
     assert_eq!(a.status, 303);
@@ -289,7 +255,7 @@ async fn connected_devices_dropped_in_one_click() {
     assert!(shown.body.contains("update-indexing-configuration"));
     assert!(alarm_names(&k).is_empty());
 
-    index_with_connectivity(&k).await;
+    k.index_with_connectivity().await;
     connected_things(&k, &["d-1", "d-2", "d-3", "d-4"], true).await;
     k.fleet.caught_up().await;
     let a = k.post("/console/alarms/connected-drop", "").await;

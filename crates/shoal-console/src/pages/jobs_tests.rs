@@ -49,12 +49,6 @@ async fn group(k: &Kit, name: &str, things: &[&str]) {
     }
 }
 
-async fn signed_in() -> Kit {
-    let mut k = Kit::new().await;
-    k.sign_in(false).await;
-    k
-}
-
 /// The device reports `status` for its execution of `job`.
 async fn report(k: &Kit, thing: &str, job: &str, status: ExecutionStatus) {
     k.jobs
@@ -76,7 +70,7 @@ const DOC: &str = "document=%7B%22operation%22%3A%22update%22%7D";
 
 #[tokio::test]
 async fn a_job_made_through_the_form_runs_on_a_group_to_100_percent() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     group(&k, "line-a", &["pump-1", "pump-2"]).await;
     let form = k.get("/console/jobs/new").await;
     assert_eq!(form.status, 200);
@@ -139,7 +133,7 @@ async fn a_job_made_through_the_form_runs_on_a_group_to_100_percent() {
 
 #[tokio::test]
 async fn jobs_are_listed_fifty_a_page() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     thing(&k, "t-1").await;
     for i in 0..51 {
         let a = k
@@ -164,7 +158,7 @@ async fn jobs_are_listed_fifty_a_page() {
 
 #[tokio::test]
 async fn documents_come_from_templates_and_bad_forms_come_back_with_the_error() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     thing(&k, "t-1").await;
     let a = k
         .post(
@@ -239,7 +233,7 @@ async fn documents_come_from_templates_and_bad_forms_come_back_with_the_error() 
 
 #[tokio::test]
 async fn the_preview_lists_the_things_and_creates_nothing() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     group(&k, "line-b", &["b-1", "b-2", "b-3"]).await;
     let a = k
         .post(
@@ -274,7 +268,7 @@ async fn the_preview_lists_the_things_and_creates_nothing() {
 
 #[tokio::test]
 async fn jobs_are_canceled_and_deleted() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     group(&k, "line-c", &["c-1"]).await;
     let a = k
         .post(

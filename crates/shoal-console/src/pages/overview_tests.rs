@@ -3,19 +3,11 @@
 //! one-click alarm's form.
 
 use crate::testkit::Kit;
-use shoal_domain::fleet::config::{IndexingConfig, ThingMode};
 use shoal_domain::fleet::metric::AggregationType;
 use shoal_domain::thing::{AttributePayload, ThingUpdate};
 use shoal_domain::ThingName;
 use shoal_services::fleet::MetricInput;
-use shoal_services::messaging::{Connectivity, Write};
 use shoal_services::registry::CreateThing;
-
-async fn signed_in() -> Kit {
-    let mut k = Kit::new().await;
-    k.sign_in(false).await;
-    k
-}
 
 /// A thing of `kind` at registry version `version` (each update adds one).
 async fn thing(k: &Kit, name: &str, kind: &str, version: i64) {
@@ -52,41 +44,9 @@ async fn thing(k: &Kit, name: &str, kind: &str, version: i64) {
     }
 }
 
-async fn connect(k: &Kit, name: &str) {
-    let c = Connectivity {
-        client_id: name.into(),
-        connected: true,
-        timestamp: k.cloudwatch.now().millis(),
-        disconnect_reason: None,
-        principal: "cert".into(),
-        clean_session: true,
-        keep_alive_secs: 60,
-        session_expiry_secs: 0,
-        version: 1,
-        source_ip: None,
-        source_port: None,
-    };
-    k.console
-        .deps
-        .messaging
-        .apply(vec![(k.part.key(), Write::Connectivity(c))])
-        .await
-        .unwrap();
-}
-
 /// Five things (sensors at versions 1, 2, 3; pumps at 1), two connected, indexed.
 async fn fleet(k: &Kit) {
-    k.fleet
-        .update_config(
-            &k.part,
-            IndexingConfig {
-                thing_mode: ThingMode::Registry,
-                connectivity: true,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    k.index_with_connectivity().await;
     for (n, kind, v) in [
         ("s-1", "sensor", 1),
         ("s-2", "sensor", 2),
@@ -96,8 +56,7 @@ async fn fleet(k: &Kit) {
     ] {
         thing(k, n, kind, v).await;
     }
-    connect(k, "s-1").await;
-    connect(k, "p-1").await;
+    k.set_connected(&["s-1", "p-1"], true).await;
     k.fleet.caught_up().await;
 }
 
@@ -113,7 +72,7 @@ fn bold(body: &str, id: &str) -> String {
 
 #[tokio::test]
 async fn without_an_index_the_overview_says_how_to_turn_it_on() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     let a = k.get("/console/overview").await;
     assert_eq!(a.status, 200);
     assert!(a.body.contains("id=\"indexing-off\""));
@@ -126,7 +85,7 @@ async fn without_an_index_the_overview_says_how_to_turn_it_on() {
 
 #[tokio::test]
 async fn the_overview_counts_and_aggregates_a_query() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     fleet(&k).await;
     // The whole fleet, over registry.version.
     let a = k.get("/console/overview").await;
@@ -171,7 +130,7 @@ async fn the_overview_counts_and_aggregates_a_query() {
 
 #[tokio::test]
 async fn a_bad_query_is_a_notice_and_what_was_typed_is_escaped() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     fleet(&k).await;
     let a = k
         .get("/console/overview?q=%3Cscript%3E%28&field=registry.version")
@@ -188,7 +147,7 @@ async fn a_bad_query_is_a_notice_and_what_was_typed_is_escaped() {
 
 #[tokio::test]
 async fn fleet_metrics_are_charted_and_the_alarm_form_is_offered() {
-    let k = signed_in().await;
+    let k = Kit::signed_in().await;
     fleet(&k).await;
     k.fleet
         .create_metric(
