@@ -58,8 +58,10 @@ from rules_support import Receiver
 from test_mqtt_gateway import V311, WAIT, Paho, allow_all_policy, write_creds
 
 # Operator-mapped action ARNs (SHOAL_ALARM_ACTIONS): any ARN, mapped to a webhook or a topic.
-HOOK_ARN = "arn:aws:sns:us-east-1:123456789012:shoal-cw-webhook"
-MAPPED_ARN = "arn:aws:sns:us-east-1:123456789012:shoal-cw-mqtt"
+# Mapped without an account: every account of the server may use them (the server's accounts
+# are made when it starts).
+HOOK_ARN = "arn:aws:sns:us-east-1::shoal-cw-webhook"
+MAPPED_ARN = "arn:aws:sns:us-east-1::shoal-cw-mqtt"
 MAPPED_TOPIC = "mapped/alerts/%s" % uuid.uuid4().hex[:12]
 UNMAPPED_ARN = "arn:aws:sns:us-east-1:123456789012:not-mapped"
 

@@ -116,10 +116,16 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
     if parts.method == http::Method::GET && parts.uri.path() == "/metrics" {
         return crate::metrics::handle(state, &parts, &request_id).map(boxed);
     }
-    // The console signs in with a form and a session cookie, not SigV4.
+    // The console signs in with a form and a session cookie, not SigV4 (a signed request for
+    // `/console/...` is an API's, such as S3's path-style bucket `console`).
     if let Some(console) = &state.console {
         let path = parts.uri.path();
-        if path == "/console" || path.starts_with("/console/") {
+        let signed = parts.headers.contains_key(http::header::AUTHORIZATION)
+            || parts
+                .uri
+                .query()
+                .is_some_and(|q| q.contains("X-Amz-Credential="));
+        if !signed && (path == "/console" || path.starts_with("/console/")) {
             return console_request(console, parts, body).await.map(boxed);
         }
     }

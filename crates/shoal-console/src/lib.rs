@@ -88,6 +88,23 @@ fn cookie_token(headers: &http::HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Whether a request comes from the console's own pages (or from no page at all, as a script
+/// or a test client): not `Sec-Fetch-Site: cross-site`/`same-site`, and any `Origin` names
+/// the `Host` it was sent to.
+fn same_origin(headers: &http::HeaderMap) -> bool {
+    let get = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    if matches!(get("sec-fetch-site"), Some("cross-site" | "same-site")) {
+        return false;
+    }
+    match (get("origin"), get("host")) {
+        (None, _) => true,
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, o)| o.eq_ignore_ascii_case(host)),
+        (Some(_), None) => false,
+    }
+}
+
 impl Console {
     pub fn new(deps: Deps) -> Arc<Console> {
         Arc::new(Console { deps })
@@ -109,7 +126,12 @@ impl Console {
         match (method, rest) {
             (&Method::GET, "/login") => return pages::login::form(&self.deps, None),
             (&Method::POST, "/login") => {
-                return pages::login::submit(&self.deps, &Form::from_body(&body)).await
+                // Sign-in carries no CSRF token (there is no session yet): a form posted from
+                // another site is told apart by the browser's Sec-Fetch-Site and Origin.
+                if !same_origin(headers) {
+                    return forbidden("Sign in from the console's own page.");
+                }
+                return pages::login::submit(&self.deps, &Form::from_body(&body)).await;
             }
             _ => {}
         }

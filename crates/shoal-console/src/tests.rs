@@ -70,3 +70,42 @@ async fn assets_are_embedded() {
     assert!(a.body.contains(":root"));
     assert_eq!(k.get("/console/assets/nope.js").await.status, 404);
 }
+
+#[tokio::test]
+async fn sign_in_from_another_site_is_refused() {
+    let k = Kit::new().await;
+    let key = k.accounts.create_key(&k.part.account).await.unwrap();
+    let body = format!(
+        "access_key_id={}&secret_access_key={}&region=us-east-1",
+        key.access_key_id, key.secret_access_key
+    );
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("origin", "http://evil.example"),
+    ] {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", "127.0.0.1:9080".parse().unwrap());
+        headers.insert(name, value.parse().unwrap());
+        let r = k
+            .console
+            .handle(
+                &Method::POST,
+                "/console/login",
+                "",
+                &headers,
+                body.clone().into(),
+            )
+            .await;
+        assert_eq!(r.status(), 403, "{name}: {value}");
+        assert!(r.headers().get(http::header::SET_COOKIE).is_none());
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", "127.0.0.1:9080".parse().unwrap());
+    headers.insert("origin", "http://127.0.0.1:9080".parse().unwrap());
+    headers.insert("sec-fetch-site", "same-origin".parse().unwrap());
+    let r = k
+        .console
+        .handle(&Method::POST, "/console/login", "", &headers, body.into())
+        .await;
+    assert_eq!(r.status(), 303);
+}

@@ -188,8 +188,17 @@ impl Accounts {
         }
     }
 
-    /// The key a request names, if it exists and is active.
+    /// The key a request or a connection names, if it exists, is active and may sign: a
+    /// read-only key signs in to the console only (the APIs do not tell reads from changes
+    /// by key yet), so every API and device gateway refuses it as an unknown key.
     pub fn lookup(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
+        Ok(self
+            .key(access_key_id)?
+            .filter(|k| k.active && !k.read_only))
+    }
+
+    /// The key a console sign-in names, if it exists and is active (read-only or not).
+    pub fn lookup_for_console(&self, access_key_id: &str) -> Result<Option<AccessKey>> {
         Ok(self.key(access_key_id)?.filter(|k| k.active))
     }
 

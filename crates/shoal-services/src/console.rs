@@ -80,7 +80,10 @@ impl Sessions {
         region: &str,
     ) -> Result<(String, Session)> {
         let region = Region::parse(region)?;
-        let key = self.accounts.lookup(access_key_id)?.ok_or_else(refused)?;
+        let key = self
+            .accounts
+            .lookup_for_console(access_key_id)?
+            .ok_or_else(refused)?;
         use subtle_eq::ct_eq;
         if !ct_eq(key.secret_access_key.as_bytes(), secret.as_bytes()) {
             return Err(refused());
@@ -103,16 +106,18 @@ impl Sessions {
             Vec::new(),
             Expect::Absent,
         );
-        // Expired sessions are removed a few at a time as others sign in.
+        // Expired sessions are removed a few at a time as others sign in, looked for from a
+        // random place (keys are hashes), whichever node gets there first.
+        let from = random_token();
         for r in self
             .store
-            .list(GLOBAL, KIND_SESSION, "", None, 256)
+            .list(GLOBAL, KIND_SESSION, "", Some(&from), 256)
             .map_err(store_error)?
             .iter()
             .filter(|r| decode::<Session>(r).is_ok_and(|s| s.expires < now))
             .take(PRUNE)
         {
-            batch = batch.delete(KIND_SESSION, &r.key, Expect::Rev(r.rev));
+            batch = batch.delete(KIND_SESSION, &r.key, Expect::Any);
         }
         self.store.commit(batch).await.map_err(store_error)?;
         Ok((token, session))
@@ -134,7 +139,7 @@ impl Sessions {
         if s.expires < self.clock.now() {
             return Ok(None);
         }
-        match self.accounts.lookup(&s.access_key_id)? {
+        match self.accounts.lookup_for_console(&s.access_key_id)? {
             Some(k) if k.account == s.account => Ok(Some(Session {
                 read_only: k.read_only,
                 ..s

@@ -130,7 +130,8 @@ read_your_writes_ms = 2000
 # notification to that MQTT topic; other ARNs are mapped here to a topic ("mqtt:TOPIC") or a
 # webhook URL (POSTed through the rules engine's outbound guard, [rules] allow_networks), e.g.
 # "arn:aws:sns:us-east-1:123456789012:ops" = "https://hooks.example.com/ops"
-# An alarm naming any other ARN is refused.
+# An ARN serves the account and region it names; one without an account ("arn:aws:sns:us-east-1::ops")
+# is every account's. An alarm naming any other ARN is refused.
 [alarms.actions]
 
 [cloudwatch]

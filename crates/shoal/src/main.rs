@@ -98,7 +98,8 @@ enum KeyAction {
     Create {
         #[arg(long)]
         account: Option<String>,
-        /// The key may sign in to the console and read, and change nothing there.
+        /// The key may sign in to the console and read, and change nothing there; the APIs
+        /// and device gateways refuse it.
         #[arg(long)]
         read_only: bool,
     },

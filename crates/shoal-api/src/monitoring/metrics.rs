@@ -145,7 +145,8 @@ fn range(
     let p = period * 1000;
     let first = Timestamp(start.0.div_euclid(p) * p);
     if let Some(max) = max {
-        let n = (end.0 - first.0 + p - 1) / p;
+        // Times come from any number a client sends: no arithmetic here may overflow.
+        let n = end.0.saturating_sub(first.0).saturating_add(p - 1) / p;
         if n > max {
             return Err(ServiceError::parameter(
                 ParameterError::Combination,

@@ -218,8 +218,16 @@ fn required<T>(v: Option<T>, member: &str) -> Result<T, ServiceError> {
 }
 
 /// Epoch seconds (with a fraction) as a timestamp.
+/// Epoch seconds (with a fraction) as a timestamp, kept between 1970 and the year 9999 so no
+/// later arithmetic on it can overflow.
 fn time(secs: f64) -> shoal_domain::Timestamp {
-    shoal_domain::Timestamp((secs * 1000.0).round() as i64)
+    let ms = (secs * 1000.0).round();
+    let ms = if ms.is_nan() {
+        0.0
+    } else {
+        ms.clamp(0.0, 253_402_300_799_000.0)
+    };
+    shoal_domain::Timestamp(ms as i64)
 }
 
 /// A timestamp as epoch seconds (whole when it is).

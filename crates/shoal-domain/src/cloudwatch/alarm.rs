@@ -3,7 +3,7 @@
 //! "Evaluating an alarm" and "Configuring how CloudWatch alarms treat missing data").
 
 use super::stats::Stat;
-use super::{check_period, invalid_value, iso_time, reason_time, MetricId};
+use super::{invalid_value, iso_time, reason_time, MetricId};
 use crate::error::{ParameterError, Result};
 use crate::{ServiceError, Timestamp};
 
@@ -199,7 +199,15 @@ impl MetricAlarm {
                 ));
             }
         }
-        check_period("Period", self.period)?;
+        // An alarm's period is 10, 20, 30 or a multiple of 60 (API_PutMetricAlarm), so one
+        // alarm is evaluated at most every 10 s over at most 8,640 periods.
+        if !(matches!(self.period, 10 | 20 | 30) || (self.period >= 60 && self.period % 60 == 0)) {
+            return Err(invalid_value(
+                "Period",
+                &self.period.to_string(),
+                "an alarm's period must be 10, 20, 30, or a multiple of 60",
+            ));
+        }
         Stat::parse(
             if self.extended {
                 "ExtendedStatistic"
@@ -362,7 +370,18 @@ pub fn evaluate(alarm: &MetricAlarm, buckets: &[Bucket], now: Timestamp) -> Eval
     }
     let threshold = number(alarm.threshold);
     let words = alarm.comparison.words();
-    if breaching_all >= needed {
+    // With fewer datapoints than DatapointsToAlarm, all of them breaching: `missing` goes to
+    // ALARM on those it has, `ignore` keeps the state (the table of "How alarm state is
+    // evaluated when data is missing").
+    let all_present_breach = breaching == present.len() as i64 && breaching < needed;
+    if all_present_breach && treat == MissingData::Ignore {
+        return Evaluated {
+            state: None,
+            reason: String::new(),
+            data,
+        };
+    }
+    if breaching_all >= needed || (all_present_breach && treat == MissingData::Missing) {
         Evaluated {
             state: Some(State::Alarm),
             reason: format!(

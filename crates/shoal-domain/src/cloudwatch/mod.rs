@@ -142,15 +142,20 @@ pub fn invalid_value(member: &str, value: &str, why: &str) -> ServiceError {
     ))
 }
 
-/// A period: 1, 5, 10, 20, 30 (high resolution) or a multiple of 60 seconds.
+/// Longest period Shoal takes: a year (CloudWatch keeps no data longer than 15 months).
+const MAX_PERIOD: i64 = 366 * 86_400;
+
+/// A period: 1, 5, 10, 20, 30 (high resolution) or a multiple of 60 seconds, up to a year.
 pub fn check_period(member: &str, period: i64) -> Result<()> {
-    if matches!(period, 1 | 5 | 10 | 20 | 30) || (period >= 60 && period % 60 == 0) {
+    if matches!(period, 1 | 5 | 10 | 20 | 30)
+        || ((60..=MAX_PERIOD).contains(&period) && period % 60 == 0)
+    {
         Ok(())
     } else {
         Err(invalid_value(
             member,
             &period.to_string(),
-            "the period must be 1, 5, 10, 20, 30, or a multiple of 60",
+            "the period must be 1, 5, 10, 20, 30, or a multiple of 60 up to a year",
         ))
     }
 }

@@ -96,7 +96,7 @@ fn periods_are_high_resolution_or_minutes() {
     for ok in [1, 5, 10, 20, 30, 60, 120, 3600] {
         assert!(check_period("Period", ok).is_ok(), "{ok}");
     }
-    for bad in [0, 2, 45, 61, 90, -60] {
+    for bad in [0, 2, 45, 61, 90, -60, 367 * 86_400, i64::MAX - 7] {
         assert!(check_period("Period", bad).is_err(), "{bad}");
     }
 }
@@ -160,6 +160,26 @@ fn missing_data_is_treated_as_configured() {
 }
 
 #[test]
+fn fewer_datapoints_than_needed_all_breaching() {
+    // `- - X` with 3 of 3: ALARM for missing, unchanged for ignore, ALARM for breaching (three
+    // breaching), OK for notBreaching; `- - O`: OK for all (two of three breach at most).
+    let mut a = alarm(Comparison::GreaterThanThreshold, 10.0, 3, None);
+    let now = Timestamp(1_000_000_000);
+    let x = buckets(&[Some(11.0), None, None]);
+    let o = buckets(&[Some(9.0), None, None]);
+    for (treat, on_x, on_o) in [
+        (MissingData::Missing, Some(State::Alarm), Some(State::Ok)),
+        (MissingData::Ignore, None, Some(State::Ok)),
+        (MissingData::Breaching, Some(State::Alarm), Some(State::Ok)),
+        (MissingData::NotBreaching, Some(State::Ok), Some(State::Ok)),
+    ] {
+        a.treat_missing_data = Some(treat);
+        assert_eq!(evaluate(&a, &x, now).state, on_x, "{treat:?} X");
+        assert_eq!(evaluate(&a, &o, now).state, on_o, "{treat:?} O");
+    }
+}
+
+#[test]
 fn windows_are_aligned_to_the_period() {
     let w = window(60, 3, Timestamp(125_000));
     assert_eq!(w, vec![Timestamp(120_000), Timestamp(60_000), Timestamp(0)]);
@@ -173,6 +193,10 @@ fn definitions_are_checked() {
     assert!(a.check().is_ok());
     a.period = 45;
     assert!(a.check().is_err());
+    for p in [1, 5] {
+        a.period = p;
+        assert!(a.check().is_err(), "an alarm's period {p}");
+    }
     a.period = 3600;
     a.evaluation_periods = 25;
     a.datapoints_to_alarm = None;

@@ -4,7 +4,8 @@
 //! - `arn:aws:iot:REGION:ACCOUNT:topic/TOPIC` of the alarm's own account and region publishes
 //!   to TOPIC;
 //! - any ARN the configuration maps (`[alarms] actions`) publishes to its topic or POSTs to its
-//!   URL (through the outbound HTTP port, with the rules engine's guard).
+//!   URL (through the outbound HTTP port, with the rules engine's guard), for the account and
+//!   region the ARN names (an ARN without an account is every account's).
 //!
 //! Any other ARN is refused when the alarm is written, so no action is stored that could never
 //! run. Each delivery leaves an `Action` history item saying whether it worked.
@@ -68,6 +69,16 @@ impl CloudWatch {
         if let Some(topic) = arn.strip_prefix(&own) {
             return (shoal_mqtt::topic::valid_topic_name(topic) && !topic.starts_with('$'))
                 .then(|| ActionTarget::Mqtt(topic.to_string()));
+        }
+        // A configured ARN serves only the account and region it names, so one tenant cannot
+        // aim its alarms at another's webhook; an ARN the operator writes without an account
+        // (or a region) is shared by every account (or region).
+        let mut parts = arn.splitn(6, ':');
+        let (region, account) = (parts.nth(3)?, parts.next()?);
+        if !(account.is_empty() || account == part.account.as_str())
+            || !(region.is_empty() || region == part.region.as_str())
+        {
+            return None;
         }
         self.ports.get()?.actions.get(arn).cloned()
     }

@@ -82,12 +82,13 @@ fn history_key(at: Timestamp) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    // Within one millisecond, later items first too; the process id keeps nodes apart.
+    // Within one millisecond, later items first too; a number drawn per process keeps nodes
+    // apart.
     format!(
-        "{:015}.{:012x}{:04x}",
+        "{:015}.{:012x}{:08x}",
         999_999_999_999_999 - at.0.clamp(0, 999_999_999_999_999),
         0xffff_ffff_ffff - (seq & 0xffff_ffff_ffff),
-        std::process::id() & 0xffff
+        super::series::node_nonce()
     )
 }
 

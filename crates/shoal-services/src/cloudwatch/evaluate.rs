@@ -95,21 +95,25 @@ impl CloudWatch {
             now.plus_millis(p),
         )?;
         let stat = alarm.stat();
-        let bucket = |start: Timestamp| {
-            let samples: Vec<_> = points
-                .iter()
-                .filter(|(t, _)| t.0 >= start.0 && t.0 < start.0 + p)
-                .map(|(_, s)| *s)
-                .collect();
-            let count: f64 = samples.iter().map(|s| s.count).sum();
-            Bucket {
-                start,
-                value: stat.of(&samples).map(|v| (v, count)),
+        // One pass over the datapoints: each goes to its period, counted back from the newest.
+        let starts = window(alarm.period, n + 1, now);
+        let newest = starts.first().copied().unwrap_or(now);
+        let mut samples = vec![Vec::new(); starts.len()];
+        for (t, s) in &points {
+            let back = (newest.0 - t.0.div_euclid(p) * p).div_euclid(p);
+            if let Some(slot) = usize::try_from(back).ok().and_then(|i| samples.get_mut(i)) {
+                slot.push(*s);
             }
-        };
-        let all: Vec<Bucket> = window(alarm.period, n + 1, now)
+        }
+        let all: Vec<Bucket> = starts
             .into_iter()
-            .map(bucket)
+            .zip(samples)
+            .map(|(start, samples)| Bucket {
+                start,
+                value: stat
+                    .of(&samples)
+                    .map(|v| (v, samples.iter().map(|s| s.count).sum())),
+            })
             .collect();
         let skip = usize::from(all.first().is_some_and(|b| b.value.is_none()));
         Ok(all.into_iter().skip(skip).take(n as usize).collect())
@@ -171,7 +175,8 @@ impl CloudWatch {
             Some((due, then)) => self.scheduler.commit(due, batch, then).await?,
             None => try_commit(self.store.as_ref(), batch).await?,
         };
-        if written && next.actions_enabled {
+        // Actions run on a change of state only (SetAlarmState to the state it has runs none).
+        if written && old != next.state && next.actions_enabled {
             self.run_actions(part, &next, old).await;
         }
         Ok(written)

@@ -31,12 +31,19 @@ struct MetricDoc {
 fn datum_key(metric_key: &str, at: Timestamp) -> String {
     static SEQ: AtomicU64 = AtomicU64::new(0);
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let nonce = std::process::id() as u64 ^ (seq << 20);
+    let nonce = (u64::from(node_nonce()) << 32) ^ seq;
     format!(
         "{}{:015}.{nonce:016x}",
         datum_prefix(metric_key),
         at.0.max(0)
     )
+}
+
+/// A number drawn once per process, so two nodes writing in the same millisecond (each with
+/// its own counter) never make the same key (a container's process id is often 1 on each).
+pub(super) fn node_nonce() -> u32 {
+    static NONCE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *NONCE.get_or_init(rand::random)
 }
 
 /// The datapoints' prefix of a metric: its key and a mark no name holds, so a metric without

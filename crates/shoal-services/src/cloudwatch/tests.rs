@@ -386,6 +386,27 @@ async fn set_state_runs_actions_and_checks_its_input() {
             .unwrap_err();
         assert_eq!(e.kind, ErrorKind::InvalidRequest, "{bad}");
     }
+    // A configured ARN serves the account it names: another account cannot aim at it.
+    let other = Partition::new(
+        AccountId::parse("999999999999").unwrap(),
+        Region::parse("us-east-1").unwrap(),
+    );
+    let e =
+        f.cw.put_alarm(
+            &other,
+            AlarmInput {
+                alarm: alarm("theirs", fleet_metric("m"), 1.0, vec![HOOK.into()]),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::InvalidRequest);
+    // Setting the state it has runs no action.
+    let before = f.http.seen.lock().unwrap().len();
+    f.cw.set_alarm_state(&f.part, "hook", State::Alarm, "again", None)
+        .await
+        .unwrap();
+    assert_eq!(f.http.seen.lock().unwrap().len(), before);
     // Every name must exist for DeleteAlarms to delete any.
     let e =
         f.cw.delete_alarms(&f.part, &["hook".into(), "nope".into()])
