@@ -601,6 +601,10 @@ QUERY_ERRORS = [
                  {"InvalidParameterValue"}, "math", id="metric-math"),
     pytest.param("get_metric_data", lambda: data_args({"Id": "Bad-Id"}),
                  {"InvalidParameterValue", "ValidationError"}, None, id="bad-query-id"),
+    pytest.param("get_metric_data", lambda: dict(
+        data_args(), MetricDataQueries=[dict(data_args()["MetricDataQueries"][0], Id="q%d" % i)
+                                        for i in range(501)]),
+                 {"InvalidParameterCombination"}, "500", id="over-500-queries"),
 ]
 
 
@@ -652,6 +656,11 @@ def test_delete_is_all_or_nothing_and_history_stays(cw, put_alarm, aws_error):
 
     items = history(cw, a)
     assert summaries(items) == ['Alarm "%s" deleted' % a, 'Alarm "%s" created' % a]
+    # At most 100 names in one call: more deletes nothing.
+    c = put_alarm()
+    with aws_error("InvalidParameterCombination", 400):
+        cw.delete_alarms(AlarmNames=[c] + [uname("n") for _ in range(100)])
+    assert [x["AlarmName"] for x in cw.describe_alarms(AlarmNames=[c])["MetricAlarms"]] == [c]
     assert {h["HistoryItemType"] for h in items} == {"ConfigurationUpdate"}
     assert all(set(h) == HISTORY_KEYS for h in items)
     # Paged one at a time.

@@ -391,3 +391,9 @@ def test_a_read_only_key_changes_nothing(srv, iot, browser):
         assert status == 403 and "read-only" in body, (path, status, body)
     assert not any(g["groupName"] == "ro-group" for g in iot.list_thing_groups()["thingGroups"])
     assert iot.describe_thing(thingName=thing)["attributes"]["owner"] == "alice"
+
+
+def test_a_form_over_64_kib_is_refused(srv):
+    """The console reads at most 64 KiB of a form (its largest, a job document, is far less)."""
+    status, _ = form_post(srv, "/console/login", {"access_key_id": "x" * (65 * 1024)})
+    assert status == 413
