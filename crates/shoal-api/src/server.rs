@@ -63,7 +63,8 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(HEAD_TIMEOUT)
         .keep_alive(true);
-    let conn = builder.serve_connection(io, svc);
+    // Upgrades: the console's terminal is a WebSocket.
+    let conn = builder.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
@@ -126,6 +127,9 @@ async fn handle(state: &ApiState, req: Request<Incoming>) -> Response<Body> {
                 .query()
                 .is_some_and(|q| q.contains("X-Amz-Credential="));
         if !signed && (path == "/console" || path.starts_with("/console/")) {
+            if shoal_console::Console::terminal_tunnel(path).is_some() {
+                return console_terminal(console, parts).map(boxed);
+            }
             return console_request(console, parts, body).await.map(boxed);
         }
     }
@@ -187,6 +191,39 @@ async fn console_request(
             body,
         )
         .await
+}
+
+/// A console terminal's WebSocket: the console decides on the upgrade; once hyper hands the
+/// connection over, the terminal runs on it in its own task (bounded by the console's count
+/// of terminals, not the listener's, since the upgraded connection has left hyper).
+fn console_terminal(
+    console: &Arc<shoal_console::Console>,
+    mut parts: http::request::Parts,
+) -> Response<Full<Bytes>> {
+    if parts.method != http::Method::GET {
+        return empty_answer(http::StatusCode::METHOD_NOT_ALLOWED);
+    }
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+    match console.terminal(parts.uri.path(), &parts.headers) {
+        shoal_console::Upgrade::Refuse(refusal) => refusal,
+        shoal_console::Upgrade::Accept(switching, terminal) => {
+            let Some(on_upgrade) = on_upgrade else {
+                return empty_answer(http::StatusCode::BAD_REQUEST);
+            };
+            tokio::spawn(async move {
+                if let Ok(upgraded) = on_upgrade.await {
+                    terminal.run(TokioIo::new(upgraded)).await;
+                }
+            });
+            switching
+        }
+    }
+}
+
+fn empty_answer(status: http::StatusCode) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = status;
+    r
 }
 
 /// An S3 request: authenticated from its head; its body is read by the operation, which checks

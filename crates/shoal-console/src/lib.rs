@@ -5,14 +5,16 @@
 //! read-only key's session may change nothing. Every list is paged by the service underneath,
 //! so a page costs the same at a million things.
 //!
-//! Owns: the pages, their forms and the session cookie. Must not use: the store, HTTP clients,
-//! MQTT. Layers: `shoal-api` hands it every `/console` request; it calls `shoal-services`.
+//! Owns: the pages, their forms, the session cookie and the terminals' counts. Must not use:
+//! the store, HTTP clients, MQTT. The terminal (`terminal/`) is the exception, on purpose:
+//! a client of the tunneling endpoint (the tunnel's source side) and of SSH. Layers: `shoal-api` hands it every `/console` request; it calls `shoal-services`.
 
 mod assets;
 mod form;
 mod html;
 mod pages;
 mod respond;
+pub mod terminal;
 
 use bytes::Bytes;
 use form::Form;
@@ -42,6 +44,15 @@ pub struct Deps {
 
 pub struct Console {
     deps: Deps,
+    terminals: Arc<terminal::Terminals>,
+}
+
+/// The answer to a terminal's WebSocket upgrade.
+pub enum Upgrade {
+    /// 101, and the terminal to run once the connection is handed over.
+    Accept(Response<Full<Bytes>>, Box<terminal::Pending>),
+    /// A plain answer, before any upgrade.
+    Refuse(Response<Full<Bytes>>),
 }
 
 /// The cookie that carries a session's token.
@@ -107,7 +118,93 @@ fn same_origin(headers: &http::HeaderMap) -> bool {
 
 impl Console {
     pub fn new(deps: Deps) -> Arc<Console> {
-        Arc::new(Console { deps })
+        Arc::new(Console {
+            deps,
+            terminals: Arc::default(),
+        })
+    }
+
+    /// Where this node's tunneling endpoint listens, for the terminal (known once it listens).
+    pub fn set_tunnel_endpoint(
+        &self,
+        addr: std::net::SocketAddr,
+        ca_pem: &str,
+    ) -> Result<(), String> {
+        self.terminals.set_endpoint(addr, ca_pem)
+    }
+
+    /// The tunnel a terminal's WebSocket path names (`/console/tunnels/ID/terminal`).
+    pub fn terminal_tunnel(path: &str) -> Option<&str> {
+        path.strip_prefix("/console/tunnels/")?
+            .strip_suffix("/terminal")
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+    }
+
+    /// A terminal's WebSocket upgrade: the 101 answer and the terminal to run on the
+    /// connection, or the plain answer that refuses it (before any upgrade).
+    pub fn terminal(&self, path: &str, headers: &http::HeaderMap) -> Upgrade {
+        let Some(id) = Console::terminal_tunnel(path) else {
+            return Upgrade::Refuse(respond::not_found());
+        };
+        let Some(accept) = respond::websocket_accept(headers) else {
+            return Upgrade::Refuse(respond::plain(
+                http::StatusCode::BAD_REQUEST,
+                "The terminal is a WebSocket: GET with Upgrade: websocket",
+            ));
+        };
+        // Browsers always send Origin on a WebSocket; another site's page is refused.
+        if !headers.contains_key(http::header::ORIGIN) || !same_origin(headers) {
+            return Upgrade::Refuse(forbidden("Open the terminal from the console's own page."));
+        }
+        let session = match cookie_token(headers).map(|t| self.deps.sessions.session(&t)) {
+            Some(Ok(Some(s))) => s,
+            Some(Err(e)) => return Upgrade::Refuse(respond::error_page(&e.message)),
+            _ => return Upgrade::Refuse(forbidden("Sign in first.")),
+        };
+        if session.read_only {
+            return Upgrade::Refuse(forbidden(
+                "This access key is read-only: it cannot open a terminal.",
+            ));
+        }
+        let part = match session.partition() {
+            Ok(p) => p,
+            Err(e) => return Upgrade::Refuse(respond::error_page(&e.message)),
+        };
+        let tunnel = match self.deps.tunnels.describe(&part, id) {
+            Ok(t) => t,
+            Err(e) if e.kind == shoal_domain::ErrorKind::NotFound => {
+                return Upgrade::Refuse(respond::not_found())
+            }
+            Err(e) => return Upgrade::Refuse(respond::error_page(&e.message)),
+        };
+        if !terminal::usable(tunnel.status) {
+            return Upgrade::Refuse(respond::plain(
+                http::StatusCode::CONFLICT,
+                "The tunnel is closed.",
+            ));
+        }
+        let Some(endpoint) = self.terminals.endpoint() else {
+            return Upgrade::Refuse(respond::plain(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "The tunneling endpoint is not listening yet.",
+            ));
+        };
+        let Some(slot) = self.terminals.take(&part) else {
+            return Upgrade::Refuse(respond::plain(
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                "Too many terminals are open; close one first.",
+            ));
+        };
+        let pending = terminal::Pending {
+            tunnels: self.deps.tunnels.clone(),
+            endpoint,
+            part,
+            tunnel_id: id.to_string(),
+            services: tunnel.services().to_vec(),
+            csrf: session.csrf.clone(),
+            _slot: slot,
+        };
+        Upgrade::Accept(respond::switching_protocols(&accept), Box::new(pending))
     }
 
     /// Answers a request whose path starts with `/console`.

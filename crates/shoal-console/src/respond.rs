@@ -92,3 +92,55 @@ pub fn signed_out() -> Response<Full<Bytes>> {
     }
     r
 }
+
+/// A short text answer (refusals of a WebSocket upgrade, which no page shows).
+pub fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+fn has_token(headers: &http::HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
+    headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| v.trim().eq_ignore_ascii_case(token))
+}
+
+/// The `Sec-WebSocket-Accept` for a WebSocket upgrade request (RFC 6455 §4.2.1: GET with
+/// `Upgrade: websocket`, `Connection: Upgrade`, version 13 and a key), or `None` for
+/// anything else.
+pub fn websocket_accept(headers: &http::HeaderMap) -> Option<String> {
+    let version = headers
+        .get(http::header::SEC_WEBSOCKET_VERSION)
+        .is_some_and(|v| v == "13");
+    let key = headers.get(http::header::SEC_WEBSOCKET_KEY)?;
+    if !(version
+        && has_token(headers, http::header::UPGRADE, "websocket")
+        && has_token(headers, http::header::CONNECTION, "upgrade"))
+    {
+        return None;
+    }
+    Some(tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes()))
+}
+
+pub fn switching_protocols(accept: &str) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::new()));
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = r.headers_mut();
+    h.insert(http::header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        http::header::CONNECTION,
+        HeaderValue::from_static("Upgrade"),
+    );
+    if let Ok(v) = HeaderValue::from_str(accept) {
+        h.insert(http::header::SEC_WEBSOCKET_ACCEPT, v);
+    }
+    r
+}

@@ -338,7 +338,7 @@ impl Server {
             .with_default_region(region.clone())
             .with_admin_key(admin.as_ref().map(|(id, _)| id.clone()))
             .with_test_clock(test_clock)
-            .with_console(Some(console))
+            .with_console(Some(console.clone()))
             .with_index_wait(std::time::Duration::from_millis(
                 cfg.indexing.read_your_writes_ms,
             )),
@@ -401,6 +401,8 @@ impl Server {
             cfg.tunnels.max_connections,
         );
         let tunnel_addr = tunnel.local_addr().map_err(|e| e.to_string())?;
+        // The console's terminal is a source client of this endpoint.
+        console.set_tunnel_endpoint(tunnel_addr, &read(&credentials::ca_cert_path(&cfg.data))?)?;
         let mqtt_plain = match cfg.mqtt.plain_listen {
             Some(addr) => Some(Listener::new(
                 "mqtt-plain",

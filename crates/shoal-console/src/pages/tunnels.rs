@@ -1,7 +1,7 @@
 //! Tunnels: secure tunnels to devices, listed, opened (with their access tokens shown once),
 //! described and closed (OpenTunnel, ListTunnels, DescribeTunnel, CloseTunnel:
 //! https://docs.aws.amazon.com/iot/latest/developerguide/secure-tunneling.html), and how to
-//! connect to one with a local proxy until the in-browser terminal exists.
+//! a terminal to the device in the page (`crate::terminal`), or a local proxy.
 
 use super::{after_change, notice_of, Page};
 use crate::html::{self, esc, notice, url};
@@ -148,7 +148,7 @@ pub(super) fn opened_page(ctx: &Ctx<'_>, tokens: &Tokens) -> Page {
         Ok(tunnel) => {
             let mut body = notice("ok", "The tunnel is open.");
             body.push_str(&tokens_section(tokens));
-            body.push_str(&detail_body(ctx, &tunnel));
+            body.push_str(&detail_body(ctx, &tunnel, tokens.source.as_deref()));
             ctx.page("Tunnel", "tunnels", &body)
         }
         Err(e) => after_change("/console/tunnels", Err(e.message)),
@@ -175,7 +175,7 @@ fn detail(ctx: &Ctx<'_>, id: &str) -> Page {
     match ctx.deps.tunnels.describe(&ctx.part, id) {
         Ok(t) => {
             let mut body = notice_of(ctx);
-            body.push_str(&detail_body(ctx, &t));
+            body.push_str(&detail_body(ctx, &t, None));
             ctx.page("Tunnel", "tunnels", &body)
         }
         Err(e) if e.kind == ErrorKind::NotFound => respond::not_found(),
@@ -183,7 +183,7 @@ fn detail(ctx: &Ctx<'_>, id: &str) -> Page {
     }
 }
 
-fn detail_body(ctx: &Ctx<'_>, t: &Tunnel) -> String {
+fn detail_body(ctx: &Ctx<'_>, t: &Tunnel, source_token: Option<&str>) -> String {
     let mut h = summary(t);
     if t.status == TunnelStatus::Open && !ctx.session.read_only {
         let _ = write!(
@@ -193,7 +193,7 @@ fn detail_body(ctx: &Ctx<'_>, t: &Tunnel) -> String {
             html::csrf_field(&ctx.session.csrf)
         );
     }
-    h.push_str(&terminal(t));
+    h.push_str(&terminal(ctx, t, source_token));
     h
 }
 
@@ -243,10 +243,12 @@ fn summary(t: &Tunnel) -> String {
     h
 }
 
-/// How to reach the device until the in-browser terminal exists: a local proxy in source mode
-/// with the source token, as AWS's tutorial does it
-/// (https://docs.aws.amazon.com/iot/latest/developerguide/tunneling-tutorial-manual-setup.html).
-fn terminal(t: &Tunnel) -> String {
+/// The terminal: a shell on the device in the page, with Shoal as the tunnel's source (see
+/// `crate::terminal`). The form's credentials go over the terminal's WebSocket, never in a
+/// form post or a URL; `token` is the source access token when this page has it (just after
+/// opening), otherwise Shoal rotates the source token. A local proxy works as well, as in AWS's
+/// tutorial (https://docs.aws.amazon.com/iot/latest/developerguide/tunneling-tutorial-manual-setup.html).
+fn terminal(ctx: &Ctx<'_>, t: &Tunnel, source_token: Option<&str>) -> String {
     let service = t.services().first().map_or(DEFAULT_SERVICE, String::as_str);
     let commands = format!(
         "export AWSIOT_TUNNEL_ACCESS_TOKEN=SOURCE_TOKEN\n\
@@ -255,12 +257,50 @@ fn terminal(t: &Tunnel) -> String {
          localproxy -e $SHOAL_TUNNEL_ENDPOINT -c CA_DIR -s {service}={LOCAL_PORT}\n\
          ssh -p {LOCAL_PORT} USER@127.0.0.1"
     );
-    format!(
-        "<section id=\"terminal\" class=\"terminal\"><h2>Terminal</h2>\
-         <p>The in-browser terminal is not built yet. Connect from your computer with <code>shoal-localproxy</code> or AWS's <code>localproxy</code> in source mode, using the source access token shown when the tunnel was opened (<code>shoal env</code> prints <code>SHOAL_TUNNEL_ENDPOINT</code> and <code>SHOAL_CA_FILE</code>):</p>\
-         <pre>{}</pre></section>",
+    let local = format!(
+        "<details><summary>From your computer instead</summary><p>Run a local proxy in source mode with the source access token (<code>shoal env</code> prints <code>SHOAL_TUNNEL_ENDPOINT</code> and <code>SHOAL_CA_FILE</code>):</p><pre>{}</pre></details>",
         esc(&commands)
-    )
+    );
+    let mut h = String::from("<section id=\"terminal\"><h2>Terminal</h2>");
+    if t.status != TunnelStatus::Open {
+        h.push_str("<p class=\"empty\">The tunnel is closed.</p></section>");
+        return h;
+    }
+    if ctx.session.read_only {
+        let _ = write!(
+            h,
+            "<p class=\"empty\">A read-only key cannot open a terminal.</p>{local}</section>"
+        );
+        return h;
+    }
+    let options: String = if t.services().is_empty() {
+        "<option value=\"\">(the tunnel's only service)</option>".to_string()
+    } else {
+        t.services()
+            .iter()
+            .map(|s| format!("<option>{}</option>", esc(s)))
+            .collect()
+    };
+    let _ = write!(
+        h,
+        "<form id=\"terminal-form\" class=\"box\" data-tunnel=\"{id}\" autocomplete=\"off\">{csrf}\
+         <label>Service <select name=\"service\" id=\"term-service\">{options}</select></label>\
+         <label>User <input type=\"text\" name=\"user\" id=\"term-user\" maxlength=\"256\" required></label>\
+         <label>Password <input type=\"password\" name=\"password\" id=\"term-password\"></label>\
+         <label>Private key <textarea name=\"key\" id=\"term-key\" placeholder=\"-----BEGIN OPENSSH PRIVATE KEY-----\"></textarea></label>\
+         <label>Key passphrase <input type=\"password\" name=\"passphrase\" id=\"term-passphrase\"></label>\
+         <label>Source access token <input type=\"password\" name=\"token\" id=\"term-token\" value=\"{token}\"></label>\
+         <p class=\"hint\">Empty: Shoal rotates the source token (RotateTunnelAccessToken), which disconnects any other source.</p>\
+         <label>Host key fingerprint <input type=\"text\" name=\"fingerprint\" id=\"term-fingerprint\" placeholder=\"SHA256:...\"></label>\
+         <p class=\"hint\">Optional: when given, Shoal logs in only if the device's host key has it.</p>\
+         <button type=\"submit\" id=\"term-connect\">Connect</button> <button type=\"button\" id=\"term-disconnect\" class=\"danger\">Disconnect</button></form>\
+         <p id=\"term-status\" class=\"hint\">Not connected.</p>\
+         <pre id=\"term-screen\" class=\"screen\" tabindex=\"0\"></pre>{local}</section>",
+        id = esc(&t.id),
+        csrf = html::csrf_field(&ctx.session.csrf),
+        token = esc(source_token.unwrap_or("")),
+    );
+    h
 }
 
 /// CloseTunnel: the tunnel stays listed as CLOSED a while, as on AWS.

@@ -63,9 +63,16 @@ async fn opening_shows_the_tokens_once_and_closing_closes() {
     assert!(a
         .body
         .contains(&format!("<code id=\"tunnel-id\">{}</code>", t.id)));
-    assert!(a.body.contains("id=\"terminal\""));
+    // The terminal's form has the source token this once, and both services.
+    let form = &a.body[a.body.find("id=\"terminal-form\"").unwrap()..];
+    assert!(
+        form.contains(&format!("id=\"term-token\" value=\"{source}\"")),
+        "{form}"
+    );
+    assert!(form.contains("<option>SSH</option><option>VNC</option>"));
+    assert!(form.contains("name=\"csrf\""));
 
-    // The tunnel's own page: its description and the terminal help, no token.
+    // The tunnel's own page: its description and the terminal, no token.
     let path = format!("/console/tunnels/{}", t.id);
     let a = k.get(&path).await;
     assert_eq!(a.status, 200);
@@ -74,6 +81,8 @@ async fn opening_shows_the_tokens_once_and_closing_closes() {
     assert!(a.body.contains("SSH, VNC"));
     let terminal = &a.body[a.body.find("id=\"terminal\"").unwrap()..];
     assert!(terminal.contains("shoal-localproxy") && terminal.contains("-s SSH=5555"));
+    assert!(terminal.contains("id=\"term-token\" value=\"\""));
+    assert!(terminal.contains("id=\"term-screen\""));
     assert!(!a.body.contains("id=\"tokens\""));
     assert!(!a.body.contains(&source) && !a.body.contains(&destination));
 
@@ -94,6 +103,7 @@ async fn opening_shows_the_tokens_once_and_closing_closes() {
     let a = k.get(a.location()).await;
     assert!(a.body.contains("<span id=\"status\">CLOSED</span>"));
     assert!(!a.body.contains("id=\"close\""));
+    assert!(!a.body.contains("id=\"terminal-form\""));
 }
 
 #[tokio::test]
@@ -166,6 +176,8 @@ async fn a_read_only_session_opens_and_closes_nothing() {
     assert!(!a.body.contains("id=\"open\""));
     let a = k.get(&format!("/console/tunnels/{id}")).await;
     assert!(!a.body.contains("id=\"close\""));
+    assert!(!a.body.contains("id=\"terminal-form\""));
+    assert!(a.body.contains("A read-only key cannot open a terminal."));
     let a = k
         .post("/console/tunnels", "thing_name=dev-2&services=SSH")
         .await;
