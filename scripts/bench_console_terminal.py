@@ -9,7 +9,8 @@ OpenSSH's own client through the same tunnel and directly.
   handshake, public-key authentication, pty and shell), LOGINS times (default 10), each on a new
   WebSocket. A source token connects once (without a client token, as on AWS), so each login
   is given a fresh one from RotateTunnelAccessToken (not timed); the same again with an empty
-  token, where Shoal rotates it itself (timed).
+  token, where Shoal rotates it itself (timed). A login the terminal closes is retried with a
+  new token and counted (the table shows how many, the reasons follow it).
 - Keystroke echo: at a `bench> ` prompt (bash), one printable key, timed until a `screen`
   message whose cursor line (tags stripped, HTML unescaped) shows it appended; REPEAT keys
   (default 200), distinct characters in a cycle, Ctrl+U every LINE keys (default 40; waited
@@ -37,6 +38,10 @@ from test_tunnels import tunnels_client  # noqa: E402
 REPEAT = int(os.environ.get("REPEAT", "200"))
 LOGINS = int(os.environ.get("LOGINS", "10"))
 LINE = int(os.environ.get("LINE", "40"))
+# Keys are typed PACE_MS apart (default 50: 20 keys a second, a fast typist); the console's
+# terminal is also driven back to back (each key as soon as the previous one's screen came),
+# where its frame interval, not the path, sets the pace.
+PACE = float(os.environ.get("PACE_MS", "50")) / 1000
 KEY_TIMEOUT = float(os.environ.get("KEY_TIMEOUT", "5"))
 WAIT = 30.0  # seconds for a login, a prompt, a close
 CHARS = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -286,12 +291,27 @@ def shell_ready(term):
                          % (PROMPT, plain(term.screen)))
 
 
-def console_echo(term, pid):
+def paced(last, pace):
+    """Waits until `pace` seconds after `last` (the typing rhythm: a workload, not a wait for
+    anything)."""
+    left = last + pace - time.perf_counter()
+    if left > 0:
+        time.sleep(left)
+
+
+def console_echo(term, pid, pace):
     """REPEAT keys through the console's terminal -> (ms samples, dropped, unexpected, cpu s)."""
     times, dropped, unexpected = [], [], []
     typed = ""
+    # An empty line to start from (a previous run may have left keys on it).
+    if cursor_line(term.screen) != PROMPT.rstrip():
+        term.key("u", ctrl=True)
+        if not term.wait_line(PROMPT.rstrip(), WAIT):
+            raise SystemExit("Ctrl+U did not clear the line; screen:\n" + plain(term.screen))
     cpu0 = cpu_seconds(pid)
+    last = 0.0
     for i in range(REPEAT):
+        paced(last, pace)
         if typed and i % LINE == 0:
             term.key("u", ctrl=True)
             if not term.wait_line(PROMPT.rstrip(), WAIT):
@@ -299,7 +319,7 @@ def console_echo(term, pid):
             typed = ""
         c = CHARS[i % len(CHARS)]
         want = PROMPT + typed + c
-        t0 = time.perf_counter()
+        t0 = last = time.perf_counter()
         term.key(c)
         if term.wait_line(want, KEY_TIMEOUT, unexpected):
             times.append((time.perf_counter() - t0) * 1000)
@@ -385,7 +405,9 @@ def pty_echo(sshd, port, pid=None):
             raise SystemExit("no %r prompt from ssh: %r" % (PROMPT, s.out[-500:]))
         times, dropped = [], []
         cpu0 = cpu_seconds(pid) if pid else None
+        last = 0.0
         for i in range(REPEAT):
+            paced(last, PACE)
             if i % LINE == 0:
                 # Ctrl+U, then a marker: its echo comes after the line was redrawn.
                 s.drain()
@@ -394,7 +416,7 @@ def pty_echo(sshd, port, pid=None):
                     raise SystemExit("no echo after Ctrl+U: %r" % s.out[-500:])
             c = CHARS[i % len(CHARS)].encode()
             s.drain()
-            t0 = time.perf_counter()
+            t0 = last = time.perf_counter()
             s.write(c)
             if s.wait_for(re.escape(c), KEY_TIMEOUT):
                 times.append((time.perf_counter() - t0) * 1000)
@@ -474,51 +496,74 @@ def main():
 
         def login(token):
             term = Terminal(api, tid, cookie)
-            t0 = time.perf_counter()
-            term.send(**start_message(csrf, user, key, token))
-            term.wait_status("Connected as " + user)
+            try:
+                t0 = time.perf_counter()
+                term.send(**start_message(csrf, user, key, token))
+                term.wait_status("Connected as " + user)
+            except BaseException:
+                term.close()
+                raise
             return term, (time.perf_counter() - t0) * 1000
+
+        failed = []  # logins refused on the way (the reason), each retried with a new token
+
+        def login_retrying(token):
+            for _ in range(5):
+                try:
+                    return login(token)
+                except WsClosed as e:
+                    failed.append(str(e).split(" (statuses")[0].split("; statuses")[0])
+                    token = rotate() if token else ""
+            raise SystemExit("5 logins in a row failed: %s" % failed[-5:])
 
         # 1. Logins: a fresh source token each time, then an empty one (Shoal rotates it).
         given, rotating, notes = [], [], []
         token = t["sourceAccessToken"]
         statuses = None
         for i in range(LOGINS):
-            term, took = login(token if i == 0 else rotate())
+            term, took = login_retrying(token if i == 0 else rotate())
             given.append(took)
             statuses = statuses or list(term.statuses)
             term.close()
-        # A used source token again: refused, as AWS does without a client token.
-        term = Terminal(api, tid, cookie)
-        term.send(**start_message(csrf, user, key, token))
-        try:
-            term.wait_status("Connected as " + user)
-            notes.append("a used source token connected again")
-            term.close()
-        except WsClosed as e:
-            notes.append("a used source token again: %s" % str(e).split(" (statuses")[0])
-            term.close()
+        # A source token that connected once, again: refused, as AWS does without a client
+        # token (the page keeps the token in its form after Connect).
+        token = rotate()
+        for attempt in ("first", "again"):
+            try:
+                login(token)[0].close()
+                notes.append("a source token used %s: connected" % attempt)
+            except WsClosed as e:
+                notes.append("a source token used %s: %s" % (attempt, str(e).split(" (statuses")[0]))
         for _ in range(LOGINS):
-            term, took = login("")
+            term, took = login_retrying("")
             rotating.append(took)
             term.close()
         print("login statuses:", statuses)
 
         # 2. Keystroke echo through the console's terminal, and Shoal's CPU per key.
-        term, _ = login(rotate())
+        term, _ = login_retrying(rotate())
         shell_ready(term)
         screens0, bytes0 = term.screens, term.screen_bytes
-        console, dropped, unexpected, cpu = console_echo(term, p.pid)
+        console, dropped, unexpected, cpu = console_echo(term, p.pid, PACE)
         screens, screen_bytes = term.screens - screens0, term.screen_bytes - bytes0
+        burst, burst_dropped, _, _ = console_echo(term, p.pid, 0)
+        dropped += burst_dropped
         term.close()
 
         # 3. OpenSSH's ssh through a source local proxy on the same tunnel, then directly.
-        src = shoal_source(spawn, srv, rotate())
-        src_port = int(src.wait_for(SHOAL_SRC_READY, context=(dst, sshd.child)).group(1))
-        try:
-            tunnel, tunnel_dropped, tunnel_cpu = pty_echo(sshd, src_port, p.pid)
-        except (SystemExit, EOFError) as e:
-            raise SystemExit("%s\n%s" % (e, describe(src, dst, sshd.child)))
+        ssh_failed = []
+        for attempt in range(5):
+            src = shoal_source(spawn, srv, rotate())
+            src_port = int(src.wait_for(SHOAL_SRC_READY, context=(dst, sshd.child)).group(1))
+            try:
+                tunnel, tunnel_dropped, tunnel_cpu = pty_echo(sshd, src_port, p.pid)
+                break
+            except (SystemExit, EOFError) as e:
+                ssh_failed.append(str(e)[:300])
+                src.kill()
+        else:
+            raise SystemExit("ssh through the tunnel failed 5 times: %s\n%s"
+                             % (ssh_failed, describe(src, dst, sshd.child)))
         direct, direct_dropped, _ = pty_echo(sshd, sshd.port)
         tun.close_tunnel(tunnelId=tid, delete=True)
 
@@ -528,10 +573,12 @@ def main():
               % (LOGINS, ms(given, 50, "max")))
         print("| console terminal login, empty token (Shoal rotates the source token, %d logins) | %s |"
               % (LOGINS, ms(rotating, 50, "max")))
-        print("| keystroke echo, console terminal (key message to the screen showing it, %d keys) | %s |"
-              % (len(console), ms(console, 50, 99)))
-        print("| keystroke echo, OpenSSH `ssh` through `shoal-localproxy` (source) and the tunnel | %s |"
-              % ms(tunnel, 50, 99))
+        print("| keystroke echo, console terminal (key message to the screen showing it, %d keys %.0f ms apart) | %s |"
+              % (len(console), PACE * 1000, ms(console, 50, 99)))
+        print("| keystroke echo, console terminal, keys back to back (%d keys; at most one screen per frame interval) | %s |"
+              % (len(burst), ms(burst, 50, 99)))
+        print("| keystroke echo, OpenSSH `ssh` through `shoal-localproxy` (source) and the tunnel, %.0f ms apart | %s |"
+              % (PACE * 1000, ms(tunnel, 50, 99)))
         print("| keystroke echo, OpenSSH `ssh` directly to sshd (no tunnel) | %s |" % ms(direct, 50, 99))
         print("| Shoal CPU per keystroke, console terminal (%d keys, Ctrl+U included) | %.2f ms |"
               % (REPEAT, cpu * 1000 / REPEAT))
@@ -541,9 +588,15 @@ def main():
               % (screens / max(1, REPEAT), screen_bytes / max(1, screens)))
         print("| keys without their echo within %.0f s: console, ssh via tunnel, ssh direct | %d, %d, %d |"
               % (KEY_TIMEOUT, len(dropped), len(tunnel_dropped), len(direct_dropped)))
+        print("| console logins that failed and were retried with a new token | %d of %d |"
+              % (len(failed), 2 * LOGINS + 1 + len(failed)))
         print("\nCPU time is read from /proc in clock ticks (%d per second)." % os.sysconf("SC_CLK_TCK"))
         for n in notes:
             print("note:", n)
+        for reason in sorted(set(failed)):
+            print("failed login (%d): %s" % (failed.count(reason), reason))
+        for reason in ssh_failed:
+            print("ssh through the tunnel failed at first (retried): %s" % reason)
         if dropped:
             print("console keys lost (index, key, cursor line after):", dropped[:10])
         if unexpected:

@@ -43,7 +43,9 @@
       var start = { t: "start", csrf: f.csrf.value, service: f.service.value, user: f.user.value,
         password: f.password.value, key: f.key.value, passphrase: f.passphrase.value,
         token: f.token.value, fingerprint: f.fingerprint.value, cols: dims[0], rows: dims[1] };
-      f.password.value = ""; f.passphrase.value = "";
+      // A source token connects once (AWS's rule without a client token): the next Connect
+      // rotates it.
+      f.password.value = ""; f.passphrase.value = ""; f.token.value = "";
       var scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
       var sock = new WebSocket(scheme + "//" + window.location.host + "/console/tunnels/" +
         encodeURIComponent(form.getAttribute("data-tunnel")) + "/terminal");

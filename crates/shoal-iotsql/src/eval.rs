@@ -171,6 +171,20 @@ impl Statement {
     /// The payload a rule's actions send (what [`Output::to_bytes`] of
     /// [`Statement::evaluate_output`] gives), written straight from the SQL values.
     pub fn evaluate_payload(&self, ctx: &Context) -> Result<Option<Vec<u8>>, EvalError> {
+        // `SELECT *` of a JSON object is that object: its bytes go out as they came, not parsed
+        // and written again (only whitespace and the spelling of numbers could differ). A
+        // payload that only looks like an object and is not JSON is passed through by `*`
+        // as well, so the result is the same either way.
+        if self.is_select_star() && looks_like_object(ctx.payload) {
+            if let Some(w) = &self.where_ {
+                let root = ctx.root(self.version);
+                let ev = Evaluator::new(ctx, self.version, root);
+                if ev.eval(w, root)?.to_bool() != Some(true) {
+                    return Ok(None);
+                }
+            }
+            return Ok(Some(ctx.payload.to_vec()));
+        }
         Ok(self.evaluate_value(ctx)?.map(|out| match out {
             Value::Bytes(b) => b,
             v => {
@@ -181,6 +195,12 @@ impl Statement {
                 bytes
             }
         }))
+    }
+
+    /// `SELECT * FROM ...` with no SET clause.
+    fn is_select_star(&self) -> bool {
+        self.set.is_empty()
+            && matches!(&self.select, Select::Items(items) if matches!(items.as_slice(), [SelectItem::Wildcard]))
     }
 
     fn evaluate_value(&self, ctx: &Context) -> Result<Option<Value>, EvalError> {
@@ -194,6 +214,13 @@ impl Statement {
         }
         ev.select(&self.select, root).map(Some)
     }
+}
+
+fn looks_like_object(payload: &[u8]) -> bool {
+    payload
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
 }
 
 /// Most units of work one evaluation may do: one per expression evaluated, per element a

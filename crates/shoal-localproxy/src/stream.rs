@@ -29,7 +29,10 @@ pub async fn source_stream(mut conn: Conn, service: &str) -> Result<DuplexStream
     }
     // A tunnel opened without services has one unnamed service (V1 peers).
     let service = if ids.is_empty() { "" } else { service }.to_string();
-    let stream_id = 1;
+    // A stream id of its own: the destination may still be sending the last bytes of the
+    // previous source's stream, which must not be taken for this one's (the guides: a
+    // message of another stream id is dropped).
+    let stream_id = fresh_stream_id();
     let connection_id = 1;
     conn.send(&Msg::control(
         STREAM_START,
@@ -42,6 +45,19 @@ pub async fn source_stream(mut conn: Conn, service: &str) -> Result<DuplexStream
     let (ours, theirs) = tokio::io::duplex(PIPE);
     tokio::spawn(pump(conn, ours, service, stream_id, connection_id));
     Ok(theirs)
+}
+
+/// A random stream id above zero.
+fn fresh_stream_id() -> i32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    (h.finish() % (i32::MAX as u64 - 1)) as i32 + 1
 }
 
 async fn pump(conn: Conn, pipe: DuplexStream, service: String, stream_id: i32, conn_id: u32) {

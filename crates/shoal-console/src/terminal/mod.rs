@@ -37,8 +37,9 @@ pub const MAX_PER_ACCOUNT: usize = 8;
 /// this long.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 const LOGIN_TIMEOUT: Duration = Duration::from_secs(30);
-/// Output arriving together is drawn once: the screen goes out at most this often.
-const FRAME: Duration = Duration::from_millis(16);
+/// Output arriving together is drawn once: the screen goes out at most this often (the
+/// first output after a quiet spell at once).
+const FRAME: Duration = Duration::from_millis(8);
 
 /// The terminals of this node.
 #[derive(Default)]
@@ -259,13 +260,15 @@ where
     let (mut output, to_shell) = channel.split();
     let mut drawn = String::new();
     let mut due: Option<Instant> = None;
+    let mut last_sent = Instant::now();
     let mut exit: Option<u32> = None;
     loop {
         tokio::select! {
             m = output.wait() => match m {
                 Some(ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. }) => {
                     parser.process(&data);
-                    due.get_or_insert_with(|| Instant::now() + FRAME);
+                    // At once after a quiet spell (a key's echo), else one frame after the last.
+                    due.get_or_insert_with(|| (last_sent + FRAME).max(Instant::now()));
                 }
                 Some(ChannelMsg::ExitStatus { exit_status }) => exit = Some(exit_status),
                 // exit-status may follow EOF: the session is over when the channel closes.
@@ -297,6 +300,7 @@ where
                         return "The page went away".into();
                     }
                     drawn = html;
+                    last_sent = Instant::now();
                 }
             }
         }

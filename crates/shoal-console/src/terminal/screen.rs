@@ -9,11 +9,18 @@ use crate::html::esc;
 use std::fmt::Write;
 use vt100::{Cell, Color, Screen};
 
-/// How one cell looks.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// How one cell looks: compared per cell without allocating, written out only where it
+/// changes along a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct Look {
-    class: String,
-    style: String,
+    fg: Color,
+    bg: Color,
+    bold: bool,
+    dim: bool,
+    italic: bool,
+    underline: bool,
+    inverse: bool,
+    cursor: bool,
 }
 
 /// A colour as a class (`f3`, `b12`) or a CSS colour for an inline style.
@@ -48,9 +55,26 @@ fn xterm_256(i: u8) -> (u8, u8, u8) {
 }
 
 fn look(cell: &Cell, cursor: bool) -> Look {
-    let (mut fg, mut bg) = (paint(cell.fgcolor()), paint(cell.bgcolor()));
+    Look {
+        fg: cell.fgcolor(),
+        bg: cell.bgcolor(),
+        bold: cell.bold(),
+        dim: cell.dim(),
+        italic: cell.italic(),
+        underline: cell.underline(),
+        inverse: cell.inverse(),
+        cursor,
+    }
+}
+
+/// Opens a `<span>` for `l`; false when the default look needs none.
+fn open(out: &mut String, l: &Look) -> bool {
+    if *l == Look::default() {
+        return false;
+    }
+    let (mut fg, mut bg) = (paint(l.fg), paint(l.bg));
     let mut classes: Vec<String> = Vec::new();
-    if cell.inverse() {
+    if l.inverse {
         std::mem::swap(&mut fg, &mut bg);
         // Default colours swapped: the screen's background as text, its text colour behind.
         if matches!(fg, Paint::Default) {
@@ -76,40 +100,25 @@ fn look(cell: &Cell, cursor: bool) -> Look {
         Paint::Default => {}
     }
     for (on, class) in [
-        (cell.bold(), "B"),
-        (cell.dim(), "D"),
-        (cell.italic(), "I"),
-        (cell.underline(), "U"),
-        (cursor, "cur"),
+        (l.bold, "B"),
+        (l.dim, "D"),
+        (l.italic, "I"),
+        (l.underline, "U"),
+        (l.cursor, "cur"),
     ] {
         if on {
             classes.push(class.into());
         }
     }
-    Look {
-        class: classes.join(" "),
-        style,
-    }
-}
-
-fn open(out: &mut String, l: &Look) {
-    if l.class.is_empty() && l.style.is_empty() {
-        return;
-    }
     out.push_str("<span");
-    if !l.class.is_empty() {
-        let _ = write!(out, " class=\"{}\"", l.class);
+    if !classes.is_empty() {
+        let _ = write!(out, " class=\"{}\"", classes.join(" "));
     }
-    if !l.style.is_empty() {
-        let _ = write!(out, " style=\"{}\"", l.style);
+    if !style.is_empty() {
+        let _ = write!(out, " style=\"{style}\"");
     }
     out.push('>');
-}
-
-fn close(out: &mut String, l: &Look) {
-    if !(l.class.is_empty() && l.style.is_empty()) {
-        out.push_str("</span>");
-    }
+    true
 }
 
 /// The screen as the inner HTML of the terminal's `<pre>`.
@@ -119,12 +128,14 @@ pub fn html(screen: &Screen) -> String {
     let (crow, ccol) = screen.cursor_position();
     let show_cursor = !screen.hide_cursor();
     let mut out = String::with_capacity(rows as usize * (cols as usize + 8));
+    let mut text = String::with_capacity(cols as usize * 4);
     for row in 0..rows {
         if row > 0 {
             out.push('\n');
         }
         let mut current = Look::default();
-        let mut text = String::new();
+        let mut spanned = false;
+        text.clear();
         for col in 0..cols {
             let Some(cell) = screen.cell(row, col) else {
                 continue;
@@ -136,8 +147,10 @@ pub fn html(screen: &Screen) -> String {
             if l != current {
                 out.push_str(&esc(&text));
                 text.clear();
-                close(&mut out, &current);
-                open(&mut out, &l);
+                if spanned {
+                    out.push_str("</span>");
+                }
+                spanned = open(&mut out, &l);
                 current = l;
             }
             if cell.has_contents() {
@@ -147,11 +160,13 @@ pub fn html(screen: &Screen) -> String {
             }
         }
         // Trailing blanks in the default look are left out: the line is shorter, not different.
-        if current == Look::default() {
+        if !spanned {
             text.truncate(text.trim_end_matches(' ').len());
         }
         out.push_str(&esc(&text));
-        close(&mut out, &current);
+        if spanned {
+            out.push_str("</span>");
+        }
     }
     out
 }

@@ -134,9 +134,6 @@ impl PartitionRules {
         if groups.peek().is_none() {
             return;
         }
-        let Some(rules) = self.rules.upgrade() else {
-            return;
-        };
         self.evaluated.fetch_add(1, Ordering::Relaxed);
         // The index reads only the fields its rules name; the payload is parsed in full, and
         // the evaluation context made, only for a message some rule may match.
@@ -160,7 +157,8 @@ impl PartitionRules {
                     ids.extend_from_slice(&one);
                 }
             }
-            if !ids.is_empty() {
+            // The engine is reached only for a message some rule may match.
+            if let Some(rules) = (!ids.is_empty()).then(|| self.rules.upgrade()).flatten() {
                 let m = &rules.stamped(m);
                 rules.with_context(&self.part, m, |ctx| {
                     for &i in &ids {
