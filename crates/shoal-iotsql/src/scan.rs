@@ -46,6 +46,17 @@ impl PathSet {
     pub fn read(&self, payload: &[u8], out: &mut Vec<Option<Value>>) -> bool {
         out.clear();
         out.resize(self.len, None);
+        if let Some(ok) = quick::read(&self.root, payload, out) {
+            return ok;
+        }
+        out.iter_mut().for_each(|v| *v = None);
+        self.read_with_serde(payload, out)
+    }
+
+    /// `read` by serde's visitor alone (the quick path's fallback, and its reference in tests).
+    pub(crate) fn read_with_serde(&self, payload: &[u8], out: &mut Vec<Option<Value>>) -> bool {
+        out.clear();
+        out.resize(self.len, None);
         let mut de = serde_json::Deserializer::from_slice(payload);
         let ok = NodeSeed {
             node: &self.root,
@@ -58,6 +69,117 @@ impl PathSet {
             out.iter_mut().for_each(|v| *v = None);
         }
         ok
+    }
+}
+
+/// The common case without serde's visitor: a flat object whose wanted fields are top-level
+/// and whose keys have no escapes. The fields' own values are read by serde_json, so they are
+/// exactly what the document would hold; what is skipped is only delimited (strings, brackets),
+/// not checked, so a payload that is not quite JSON may still give its fields. That can only
+/// make a rule a candidate that the evaluator, which parses the payload, then refuses: the
+/// index may keep too many, never too few. Anything else goes to the visitor (`None`).
+mod quick {
+    use super::Node;
+    use serde_json::Value;
+
+    fn ws(b: &[u8], mut i: usize) -> usize {
+        while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\n' | b'\r') {
+            i += 1;
+        }
+        i
+    }
+
+    /// The end of the string whose opening quote is at `i` (after its closing quote).
+    fn string_end(b: &[u8], mut i: usize) -> Option<usize> {
+        i += 1;
+        while i < b.len() {
+            match b[i] {
+                b'"' => return Some(i + 1),
+                b'\\' => i += 2,
+                _ => i += 1,
+            }
+        }
+        None
+    }
+
+    /// The end of the value starting at `i`.
+    fn value_end(b: &[u8], i: usize) -> Option<usize> {
+        match *b.get(i)? {
+            b'"' => string_end(b, i),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                let mut j = i;
+                while j < b.len() {
+                    match b[j] {
+                        b'"' => {
+                            j = string_end(b, j)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(j + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    j += 1;
+                }
+                None
+            }
+            _ => {
+                let mut j = i;
+                while j < b.len()
+                    && !matches!(b[j], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                {
+                    j += 1;
+                }
+                (j > i).then_some(j)
+            }
+        }
+    }
+
+    /// `Some(true)`: the slots are filled; `None`: not the common case, or not read here.
+    pub(super) fn read(root: &Node, b: &[u8], out: &mut [Option<Value>]) -> Option<bool> {
+        if root.children.iter().any(|(_, c)| !c.children.is_empty()) {
+            return None;
+        }
+        let mut i = ws(b, 0);
+        if b.get(i) != Some(&b'{') {
+            return None;
+        }
+        i = ws(b, i + 1);
+        if b.get(i) == Some(&b'}') {
+            return (ws(b, i + 1) == b.len()).then_some(true);
+        }
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let end = string_end(b, i)?;
+            let key = &b[i + 1..end - 1];
+            if key.contains(&b'\\') {
+                return None;
+            }
+            i = ws(b, end);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            let start = ws(b, i + 1);
+            let stop = value_end(b, start)?;
+            if let Some((_, child)) = root.children.iter().find(|(n, _)| n.as_bytes() == key) {
+                if let Some(slot) = child.slot {
+                    out[slot] = Some(serde_json::from_slice(&b[start..stop]).ok()?);
+                }
+            }
+            i = ws(b, stop);
+            match b.get(i) {
+                Some(b',') => i = ws(b, i + 1),
+                Some(b'}') => return (ws(b, i + 1) == b.len()).then_some(true),
+                _ => return None,
+            }
+        }
     }
 }
 
@@ -115,7 +237,11 @@ impl<'de> Visitor<'de> for NodeSeed<'_> {
             if child.slot.is_some() {
                 // A path ends here: its whole value, and any longer paths read from it.
                 let v: Value = map.next_value()?;
-                fill(child, &v, self.out);
+                match child.slot {
+                    // A leaf (the usual case): the value itself, not a copy.
+                    Some(slot) if child.children.is_empty() => self.out[slot] = Some(v),
+                    _ => fill(child, &v, self.out),
+                }
             } else {
                 // A later duplicate key replaces the earlier value in the document; here the
                 // slots it does not set keep the earlier reading, which can only keep a rule

@@ -79,6 +79,14 @@ impl Template {
         Ok(Template { version, parts })
     }
 
+    /// Whether an expression may read the payload.
+    fn reads_payload(&self) -> bool {
+        self.parts.iter().any(|p| match p {
+            Part::Literal(_) => false,
+            Part::Expr(e) => !payload_free(e),
+        })
+    }
+
     /// Whether the template has no expression (its text is fixed).
     pub fn is_literal(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
@@ -88,7 +96,14 @@ impl Template {
     /// their string form (arrays and objects as JSON), Null as `null`, Undefined as nothing
     /// (AWS: Undefined "is converted to an empty string when serialized by itself").
     pub fn render(&self, ctx: &Context) -> Result<String, EvalError> {
-        let root = ctx.root(self.version);
+        // A template of the message's context alone (`load/${topic(3)}`) does not read the
+        // payload: it is not parsed for it.
+        let undefined = crate::value::Value::Undefined;
+        let root = if self.reads_payload() {
+            ctx.root(self.version)
+        } else {
+            &undefined
+        };
         let ev = Evaluator::new(ctx, self.version, root);
         let mut out = String::new();
         for part in &self.parts {
@@ -105,5 +120,63 @@ impl Template {
             }
         }
         Ok(out)
+    }
+}
+
+/// The functions of the message's context, which read no field of the payload
+/// (iot-sql-functions.html).
+const CONTEXT_FUNCTIONS: &[&str] = &[
+    "topic",
+    "clientid",
+    "principal",
+    "timestamp",
+    "newuuid",
+    "accountid",
+];
+
+/// Whether `e` is evaluated without the payload: literals, operators over them and the
+/// context's functions; anything else (a field, `*`, another function) may read it.
+fn payload_free(e: &Expr) -> bool {
+    match e {
+        Expr::Null | Expr::Bool(_) | Expr::Int(_) | Expr::Decimal(_) | Expr::String(_) => true,
+        Expr::Unary(_, a) => payload_free(a),
+        Expr::Binary(_, a, b) => payload_free(a) && payload_free(b),
+        Expr::Cast { expr, .. } => payload_free(expr),
+        Expr::Call { name, args } => {
+            CONTEXT_FUNCTIONS.contains(&name.as_str()) && args.iter().all(payload_free)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::SqlVersion::V2016_03_23 as V2;
+
+    #[test]
+    fn only_templates_that_may_read_the_payload_parse_it() {
+        for (t, reads) in [
+            ("load/${topic(3)}", false),
+            ("${clientid()}-${timestamp()}-${upper('x')}", true),
+            ("${concat(topic(1), 'x')}", true),
+            ("a/${topic(2) = 'b'}/${accountid()}", false),
+            ("a/${n}", true),
+            ("a/${encode(*, 'base64')}", true),
+            ("plain", false),
+        ] {
+            assert_eq!(
+                Template::parse(t, V2).unwrap().reads_payload(),
+                reads,
+                "{t}"
+            );
+        }
+        // The same text either way, whatever the payload.
+        let ctx = Context::new("a/b/c", b"{\"n\":1}", 0);
+        let t = Template::parse("x/${topic(3)}/${n}", V2).unwrap();
+        assert_eq!(t.render(&ctx).unwrap(), "x/c/1");
+        let ctx = Context::new("a/b/c", b"\xff not json", 0);
+        let t = Template::parse("x/${topic(3)}", V2).unwrap();
+        assert_eq!(t.render(&ctx).unwrap(), "x/c");
     }
 }

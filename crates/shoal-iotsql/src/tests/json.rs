@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use crate::ast::SqlVersion;
 use crate::value::Value;
 
-fn json_text() -> impl Strategy<Value = String> {
+pub(crate) fn json_text() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         Just("null".to_string()),
         any::<bool>().prop_map(|b| b.to_string()),
@@ -44,6 +44,32 @@ proptest! {
                 prop_assert_eq!(String::from_utf8(written).unwrap(), j.to_string());
             }
             None => prop_assert!(!wrote),
+        }
+    }
+
+    /// The index's quick field reader gives what serde's visitor gives for every JSON text
+    /// (spaced or not), and for a text that is not JSON it may give fields or none, never
+    /// others than the visitor's where the visitor gives some.
+    #[test]
+    fn the_quick_field_reader_agrees_with_the_visitor(text in json_text(), spaced in any::<bool>(), cut in 0usize..64) {
+        let text = if spaced { format!(" {} ", text.replace(':', " : ").replace(',', " ,\n")) } else { text };
+        let mut paths = crate::scan::PathSet::default();
+        for p in ["a", "b", "ab", "c"] {
+            paths.add(&[p.to_string()]);
+        }
+        let (mut quick, mut slow) = (Vec::new(), Vec::new());
+        let q = paths.read(text.as_bytes(), &mut quick);
+        let s = paths.read_with_serde(text.as_bytes(), &mut slow);
+        prop_assert_eq!(q, s);
+        prop_assert_eq!(&quick, &slow);
+        // A cut text is not JSON (unless the cut is at the end): whatever the quick reader
+        // gives where the visitor gives fields is the same.
+        let bytes = &text.as_bytes()[..cut.min(text.len())];
+        let q = paths.read(bytes, &mut quick);
+        let s = paths.read_with_serde(bytes, &mut slow);
+        if s {
+            prop_assert!(q);
+            prop_assert_eq!(&quick, &slow);
         }
     }
 

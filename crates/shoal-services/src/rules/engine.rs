@@ -126,12 +126,20 @@ impl PartitionRules {
         if set.rules.is_empty() || m.topic.starts_with("$aws/rules/") {
             return;
         }
-        let mut groups = set
+        // The groups whose filter matches, in one pass (past MAX_SCANS the count is enough).
+        let mut matched: [Option<&FilterGroup>; MAX_SCANS] = [None; MAX_SCANS];
+        let mut count = 0;
+        for g in set
             .filters
             .iter()
             .filter(|g| filter_matches(&g.filter, m.topic))
-            .peekable();
-        if groups.peek().is_none() {
+        {
+            if let Some(slot) = matched.get_mut(count) {
+                *slot = Some(g);
+            }
+            count += 1;
+        }
+        if count == 0 {
             return;
         }
         self.evaluated.fetch_add(1, Ordering::Relaxed);
@@ -141,7 +149,7 @@ impl PartitionRules {
             let mut ids = c.take();
             ids.clear();
             let mut one = Vec::new();
-            if groups.clone().count() > MAX_SCANS {
+            if count > MAX_SCANS {
                 // Many filters match (one payload scan each would add up): every rule of
                 // them is a candidate, evaluated within the message's step budget.
                 ids.extend(
@@ -152,7 +160,7 @@ impl PartitionRules {
                         .map(|(i, _)| i),
                 );
             } else {
-                for g in groups {
+                for g in matched.iter().flatten() {
                     g.index.candidates(m.payload, &mut one);
                     ids.extend_from_slice(&one);
                 }
