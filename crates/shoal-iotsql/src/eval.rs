@@ -171,11 +171,12 @@ impl Statement {
     /// The payload a rule's actions send (what [`Output::to_bytes`] of
     /// [`Statement::evaluate_output`] gives), written straight from the SQL values.
     pub fn evaluate_payload(&self, ctx: &Context) -> Result<Option<Vec<u8>>, EvalError> {
-        // `SELECT *` of a JSON object is that object: its bytes go out as they came, not parsed
-        // and written again (only whitespace and the spelling of numbers could differ). A
-        // payload that only looks like an object and is not JSON is passed through by `*`
-        // as well, so the result is the same either way.
-        if self.is_select_star() && looks_like_object(ctx.payload) {
+        // `SELECT *` of a compact JSON object is that object written compactly: its own bytes,
+        // not parsed and written again. Only what writing would change keeps the long way:
+        // whitespace, escapes, numbers not spelled as written, duplicate keys. Keys keep the
+        // payload's order (writing sorts them). A payload that is not JSON is passed through
+        // by `*` anyway.
+        if self.is_select_star() && compact_object(ctx.payload) {
             if let Some(w) = &self.where_ {
                 let root = ctx.root(self.version);
                 let ev = Evaluator::new(ctx, self.version, root);
@@ -216,11 +217,84 @@ impl Statement {
     }
 }
 
-fn looks_like_object(payload: &[u8]) -> bool {
-    payload
-        .iter()
-        .find(|b| !b.is_ascii_whitespace())
-        .is_some_and(|&b| b == b'{')
+/// Whether `b` is an object that writing again would give back byte for byte (up to the order
+/// of keys): no whitespace outside strings, no escapes in strings, integers as an i64 writes
+/// them, `true`/`false`/`null`, no key twice in one object (at most 32 keys an object), or
+/// not JSON at all (then `*` passes it through anyway).
+fn compact_object(b: &[u8]) -> bool {
+    if b.first() != Some(&b'{') {
+        return false;
+    }
+    // The keys of each open object or array (an array's stays empty).
+    let mut keys: Vec<Vec<&[u8]>> = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'[' => {
+                keys.push(Vec::new());
+                i += 1;
+            }
+            b'}' | b']' => {
+                keys.pop();
+                i += 1;
+            }
+            b',' | b':' => i += 1,
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && b[j] != b'"' {
+                    if b[j] == b'\\' || b[j] < 0x20 {
+                        return false;
+                    }
+                    j += 1;
+                }
+                if j == b.len() {
+                    return true; // not JSON: passed through either way
+                }
+                // Compact: a key is a string right before its colon.
+                if b.get(j + 1) == Some(&b':') {
+                    let Some(open) = keys.last_mut() else {
+                        return false;
+                    };
+                    let key = &b[start..j];
+                    if open.len() >= 32 || open.contains(&key) {
+                        return false;
+                    }
+                    open.push(key);
+                }
+                i = j + 1;
+            }
+            b't' | b'f' | b'n' => {
+                let word: &[u8] = match b[i] {
+                    b't' => b"true",
+                    b'f' => b"false",
+                    _ => b"null",
+                };
+                if !b[i..].starts_with(word) {
+                    return true; // not JSON
+                }
+                i += word.len();
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                i += 1;
+                while i < b.len() && b[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let text = &b[start..i];
+                let digits = text.strip_prefix(b"-").unwrap_or(text);
+                let canonical = !digits.is_empty()
+                    && (digits == b"0" || digits[0] != b'0')
+                    && text != b"-0"
+                    && std::str::from_utf8(text).is_ok_and(|t| t.parse::<i64>().is_ok());
+                if !canonical || matches!(b.get(i), Some(b'.' | b'e' | b'E')) {
+                    return false;
+                }
+            }
+            _ => return false, // whitespace, or anything writing would not give back
+        }
+    }
+    true
 }
 
 /// Most units of work one evaluation may do: one per expression evaluated, per element a
