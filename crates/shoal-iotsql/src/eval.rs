@@ -219,23 +219,38 @@ impl Statement {
 
 /// Whether `b` is an object that writing again would give back byte for byte (up to the order
 /// of keys): no whitespace outside strings, no escapes in strings, integers as an i64 writes
-/// them, `true`/`false`/`null`, no key twice in one object (at most 32 keys an object), or
+/// them, `true`/`false`/`null`, no key twice in one object (at most 64 keys open at once and 16 levels), or
 /// not JSON at all (then `*` passes it through anyway).
 fn compact_object(b: &[u8]) -> bool {
+    /// Open objects and arrays deeper than this, or more keys open at once, take the long way.
+    const DEPTH: usize = 16;
+    const KEYS: usize = 64;
     if b.first() != Some(&b'{') {
         return false;
     }
-    // The keys of each open object or array (an array's stays empty).
-    let mut keys: Vec<Vec<&[u8]>> = Vec::new();
+    // The keys of the open objects, one stack for all (no allocation): `starts[d]` is where
+    // the keys of the object at depth `d` begin.
+    let mut keys: [&[u8]; KEYS] = [&[]; KEYS];
+    let mut nkeys = 0;
+    let mut starts = [0usize; DEPTH];
+    let mut depth = 0;
     let mut i = 0;
     while i < b.len() {
         match b[i] {
             b'{' | b'[' => {
-                keys.push(Vec::new());
+                if depth == DEPTH {
+                    return false;
+                }
+                starts[depth] = nkeys;
+                depth += 1;
                 i += 1;
             }
             b'}' | b']' => {
-                keys.pop();
+                if depth == 0 {
+                    return true; // not JSON: passed through either way
+                }
+                depth -= 1;
+                nkeys = starts[depth];
                 i += 1;
             }
             b',' | b':' => i += 1,
@@ -249,18 +264,17 @@ fn compact_object(b: &[u8]) -> bool {
                     j += 1;
                 }
                 if j == b.len() {
-                    return true; // not JSON: passed through either way
+                    return true; // not JSON
                 }
                 // Compact: a key is a string right before its colon.
                 if b.get(j + 1) == Some(&b':') {
-                    let Some(open) = keys.last_mut() else {
-                        return false;
-                    };
                     let key = &b[start..j];
-                    if open.len() >= 32 || open.contains(&key) {
+                    let open = starts[depth.saturating_sub(1)];
+                    if depth == 0 || nkeys == KEYS || keys[open..nkeys].contains(&key) {
                         return false;
                     }
-                    open.push(key);
+                    keys[nkeys] = key;
+                    nkeys += 1;
                 }
                 i = j + 1;
             }

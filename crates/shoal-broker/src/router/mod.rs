@@ -263,7 +263,9 @@ pub struct Router {
 }
 
 struct Inner {
-    shards: RwLock<HashMap<Partition, Shard>>,
+    /// Looked up for every message a rule republishes: aHash, randomly keyed as SipHash is
+    /// and several times faster on keys this short.
+    shards: RwLock<HashMap<Partition, Shard, ahash::RandomState>>,
     persister: Persister,
     clock: Arc<dyn Clock>,
     /// Set once the server is shutting down; shards started after it start closing.
@@ -315,7 +317,7 @@ impl Router {
     ) -> Router {
         let router = Router {
             inner: Arc::new(Inner {
-                shards: RwLock::new(HashMap::new()),
+                shards: RwLock::new(HashMap::default()),
                 persister,
                 clock,
                 closing: std::sync::atomic::AtomicBool::new(false),
