@@ -131,6 +131,18 @@ pub struct Conn {
     pub close: Option<CloseFrame>,
 }
 
+/// How often a proxy pings: the endpoint lets a silent connection go.
+pub const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A ping with the time in milliseconds, as AWS's local proxy sends them.
+pub fn ping() -> WsMessage {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    WsMessage::Ping(now.to_string().into_bytes().into())
+}
+
 pub fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(131_076))

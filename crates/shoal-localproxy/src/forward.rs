@@ -56,18 +56,12 @@ pub async fn run(conn: Conn, service: &str, side: Side) -> Result<(), String> {
     let (mut sink, mut stream) = ws.split();
     let (to_ws, mut frames) = mpsc::channel::<Vec<u8>>(64);
     let writer = tokio::spawn(async move {
-        // Pings every 20 s with the time in milliseconds, as AWS's local proxy sends them: the
-        // endpoint lets a silent connection go.
-        let mut ping = tokio::time::interval(std::time::Duration::from_secs(20));
+        let mut ping = tokio::time::interval(crate::client::PING_EVERY);
         loop {
             let next = tokio::select! {
                 f = frames.recv() => f,
                 _ = ping.tick() => {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis())
-                        .unwrap_or_default();
-                    if sink.send(WsMessage::Ping(now.to_string().into_bytes().into())).await.is_err() {
+                    if sink.send(crate::client::ping()).await.is_err() {
                         return;
                     }
                     continue;

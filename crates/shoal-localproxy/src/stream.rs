@@ -8,14 +8,11 @@ use crate::client::Conn;
 use crate::forward::service_ids;
 use crate::message::*;
 use futures_util::{SinkExt, StreamExt};
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 /// The pipe's buffer each way: enough for a screenful of output in one go.
 const PIPE: usize = 256 * 1024;
-/// AWS's local proxy pings this often; the endpoint lets a silent connection go.
-const PING: Duration = Duration::from_secs(20);
 
 /// Starts a stream of `service` as the source and returns its bytes as a pipe; the
 /// WebSocket is pumped by a task that ends with the pipe.
@@ -69,7 +66,7 @@ async fn pump(conn: Conn, pipe: DuplexStream, service: String, stream_id: i32, c
     } = conn;
     let (mut sink, mut stream) = ws.split();
     let (mut rd, mut wr) = tokio::io::split(pipe);
-    let mut ping = tokio::time::interval(PING);
+    let mut ping = tokio::time::interval(crate::client::PING_EVERY);
     ping.tick().await;
     let mut buf = vec![0u8; DATA_HEADROOM + MAX_PAYLOAD];
     'run: loop {
@@ -112,11 +109,7 @@ async fn pump(conn: Conn, pipe: DuplexStream, service: String, stream_id: i32, c
                 }
             },
             _ = ping.tick() => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_millis())
-                    .unwrap_or_default();
-                if sink.send(WsMessage::Ping(now.to_string().into_bytes().into())).await.is_err() {
+                if sink.send(crate::client::ping()).await.is_err() {
                     break;
                 }
             }
