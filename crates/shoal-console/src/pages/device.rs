@@ -1,7 +1,7 @@
 //! One device in full, as Fleet Hub's device page shows it
 //! (<https://docs.aws.amazon.com/iot/latest/fleethubuguide/aws-iot-monitor-technicians.html>):
 //! its registry record, groups, connectivity, certificates and their policies, shadows, job
-//! executions and a way to its logs, with the changes an operator makes from there (each a
+//! executions and its recent log records, with the changes an operator makes from there (each a
 //! POST answered by a redirect back to the page): attributes, desired state, a static group,
 //! revoking a certificate, opening a tunnel.
 
@@ -24,7 +24,7 @@ const NAMED_SHADOWS: usize = 10;
 // ---------------------------------------------------------------------------------------
 // One device.
 
-pub(super) fn page(ctx: &Ctx<'_>, name: &str) -> Page {
+pub(super) async fn page(ctx: &Ctx<'_>, name: &str) -> Page {
     let thing = match ThingName::parse(name).and_then(|n| {
         ctx.deps
             .registry
@@ -46,7 +46,7 @@ pub(super) fn page(ctx: &Ctx<'_>, name: &str) -> Page {
         named_shadows_section(ctx, &name),
         desired_form(ctx, &name),
         jobs_section(ctx, &name),
-        logs_section(&name),
+        logs_section(ctx, &name).await,
         tunnel_form(ctx, &name),
     ];
     ctx.page(&t.name, "devices", &sections.concat())
@@ -396,16 +396,60 @@ fn jobs_section(ctx: &Ctx<'_>, name: &ThingName) -> String {
     h
 }
 
-/// A Logs Insights query over the device's records (AWS IoT v2 log entries carry the client
-/// id and, for shadow and job events, the thing name).
-fn logs_section(name: &ThingName) -> String {
+/// How far back the page looks for the device's log records, and how many it shows (the
+/// newest of at most `RECENT_SCAN` matching records): a bounded read, whatever the fleet
+/// logs.
+const RECENT_WINDOW_MS: i64 = 60 * 60 * 1000;
+const RECENT_SHOWN: usize = 10;
+const RECENT_SCAN: usize = 1_000;
+
+/// The device's recent records from AWSIotLogsV2 (AWS IoT v2 log entries carry the client id
+/// and, for shadow and job events, the thing name), read as FilterLogEvents reads them, and a
+/// Logs Insights query for all of them.
+async fn logs_section(ctx: &Ctx<'_>, name: &ThingName) -> String {
     let q = format!(
         "fields @timestamp, eventType, status, topic | filter clientId = \"{name}\" or thingName = \"{name}\" | sort @timestamp desc | limit 100"
     );
-    format!(
-        "<h2>Logs</h2><p><a id=\"logs\" href=\"/console/logs?q={}\">Recent log records of this device</a></p>",
+    let mut h = String::from("<h2>Logs</h2>");
+    let now = ctx.deps.logs.clock().now().millis();
+    let req = shoal_services::logging::FilterRequest {
+        group: shoal_services::logging::V2_GROUP.to_string(),
+        start: Some(now - RECENT_WINDOW_MS),
+        pattern: Some(format!(
+            "{{ ($.clientId = \"{name}\") || ($.thingName = \"{name}\") }}"
+        )),
+        limit: Some(RECENT_SCAN),
+        ..Default::default()
+    };
+    match ctx.deps.logs.filter_events(&ctx.part, req).await {
+        Ok(page) if !page.events.is_empty() => {
+            let rows: Vec<Vec<String>> = page
+                .events
+                .iter()
+                .rev()
+                .take(RECENT_SHOWN)
+                .map(|e| {
+                    let mut m: String = e.message.chars().take(300).collect();
+                    if m.len() < e.message.len() {
+                        m.push('…');
+                    }
+                    vec![
+                        esc(&html::time(Timestamp(e.timestamp))),
+                        format!("<code>{}</code>", esc(&m)),
+                    ]
+                })
+                .collect();
+            h.push_str(&html::table("recent-logs", &["Time", "Record"], &rows));
+        }
+        // No record in the last hour, or no log group yet (logging never turned on).
+        _ => h.push_str("<p class=\"empty\" id=\"recent-logs\">No log records of this device in the last hour.</p>"),
+    }
+    let _ = write!(
+        h,
+        "<p><a id=\"logs\" href=\"/console/logs?q={}\">All its log records in Logs Insights</a></p>",
         esc(&url(&q))
-    )
+    );
+    h
 }
 
 fn tunnel_form(ctx: &Ctx<'_>, name: &ThingName) -> String {

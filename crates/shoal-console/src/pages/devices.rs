@@ -33,7 +33,7 @@ pub async fn handle(ctx: &Ctx<'_>, method: &Method, sub: &str) -> Page {
     match (method, name, action) {
         (&Method::GET, "", "") => list(ctx),
         (&Method::POST, "saved", "") => save_query(ctx),
-        (&Method::GET, name, "") => device::page(ctx, name),
+        (&Method::GET, name, "") => device::page(ctx, name).await,
         (&Method::POST, name, "attributes") => device::set_attribute(ctx, name).await,
         (&Method::POST, name, "desired") => device::set_desired(ctx, name).await,
         (&Method::POST, name, "groups") => device::join_group(ctx, name).await,

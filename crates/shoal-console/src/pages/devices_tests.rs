@@ -690,3 +690,45 @@ fn columns_read_search_documents() {
     assert_eq!(columns(" a , ,b,").len(), 2);
     assert_eq!(columns(&"c,".repeat(100)).len(), MAX_COLUMNS);
 }
+
+#[tokio::test]
+async fn the_device_page_shows_its_recent_log_records_only() {
+    use shoal_services::logging::V2_GROUP;
+    let mut k = Kit::new().await;
+    k.sign_in(false).await;
+    thing(&k, "t1", &[]).await;
+    // Before any record: no log group yet.
+    let a = k.get("/console/devices/t1").await;
+    assert!(a
+        .body
+        .contains("No log records of this device in the last hour."));
+    let now = k.logs.clock().now().millis();
+    for (at, msg) in [
+        (
+            now - 2 * 3600 * 1000,
+            r#"{"eventType":"Connect","clientId":"t1","n":"old"}"#,
+        ),
+        (
+            now - 60_000,
+            r#"{"eventType":"Connect","clientId":"t1","n":"<b>new</b>"}"#,
+        ),
+        (
+            now - 30_000,
+            r#"{"eventType":"UpdateThingShadow","thingName":"t1","n":"shadow"}"#,
+        ),
+        (
+            now - 20_000,
+            r#"{"eventType":"Connect","clientId":"t2","n":"other"}"#,
+        ),
+    ] {
+        assert!(k.logs.put_event(&k.part, V2_GROUP, at, msg.to_string()));
+    }
+    let a = k.get("/console/devices/t1").await;
+    let logs = table(&a.body, "recent-logs");
+    // The last hour's records of this device, newest first, escaped.
+    let shadow = logs.find("shadow").expect(logs);
+    let new = logs.find("&lt;b&gt;new&lt;/b&gt;").expect(logs);
+    assert!(shadow < new, "{logs}");
+    assert!(!logs.contains("old") && !logs.contains("other"), "{logs}");
+    assert!(!a.body.contains("<b>new</b>"));
+}
