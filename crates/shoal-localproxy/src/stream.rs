@@ -118,3 +118,14 @@ async fn pump(conn: Conn, pipe: DuplexStream, service: String, stream_id: i32, c
     let _ = wr.shutdown().await;
     let _ = sink.close().await;
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn each_stream_gets_an_id_of_its_own() {
+        let ids: std::collections::HashSet<i32> =
+            (0..100).map(|_| super::fresh_stream_id()).collect();
+        assert!(ids.iter().all(|&i| i > 0));
+        assert!(ids.len() > 95, "{} distinct ids of 100", ids.len());
+    }
+}

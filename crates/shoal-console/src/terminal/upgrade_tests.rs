@@ -143,3 +143,22 @@ async fn terminals_are_counted_per_account_and_a_read_only_key_has_none() {
         403
     );
 }
+
+#[test]
+fn a_node_holds_at_most_its_terminals_across_accounts() {
+    use shoal_domain::{AccountId, Partition, Region};
+    let terminals = std::sync::Arc::new(super::Terminals::default());
+    let part = |i: usize| {
+        Partition::new(
+            AccountId::parse(&format!("{:012}", 100_000_000_000u64 + i as u64)).unwrap(),
+            Region::parse("us-east-1").unwrap(),
+        )
+    };
+    // Every account below its own bound, the node at its.
+    let held: Vec<_> = (0..super::MAX_PER_NODE)
+        .map(|i| terminals.take(&part(i / 4)).expect("a slot"))
+        .collect();
+    assert!(terminals.take(&part(999)).is_none());
+    drop(held);
+    assert!(terminals.take(&part(999)).is_some());
+}
